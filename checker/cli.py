@@ -1,0 +1,328 @@
+"""The ``checker`` command.
+
+Exit codes (every command):
+  0  every property holds and the search was exhaustive (or the command succeeded)
+  1  a property is violated (or a check failed)
+  2  bad usage, a bad model, or bad input: one line on stderr, never a traceback
+  3  the search stopped before it was exhaustive (a bound, a limit, Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from checker.ir import CompileError
+from checker.model import PROPERTIES, ModelError, Params, load_protocols
+from checker.trace import TraceError
+
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Fail(Exception):
+    """A one-line error that ends the command with exit code 2."""
+
+
+def _rogue_writes(value: str) -> int | None:
+    if value == "unlimited":
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise Fail(f"--rogue-writes takes a number or 'unlimited', not {value!r}") from None
+    if n < 0:
+        raise Fail("--rogue-writes must be at least 0")
+    return n
+
+
+def _extra_params(pairs: tuple[str, ...]) -> dict[str, int]:
+    extra = {}
+    for p in pairs:
+        if "=" not in p:
+            raise Fail(f"--param takes name=value, not {p!r}")
+        k, v = p.split("=", 1)
+        try:
+            extra[k.strip().replace("-", "_")] = int(v, 0)
+        except ValueError:
+            raise Fail(f"--param {k}: {v!r} is not an integer") from None
+    return extra
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="slotcheck")
+def cli():
+    """slotcheck: a model checker for lock-free slot free-lists (PostgreSQL bgworker / DSM slots)."""
+
+
+# ---------------------------------------------------------------------------
+# list
+
+
+@cli.command("list")
+def list_cmd():
+    """Protocols, their mutations, memory models and profiles."""
+    from checker.memory import PROFILES, memory_models
+
+    for name, cls in load_protocols().items():
+        out.print(f"[bold]{name}[/bold]  {cls.summary}")
+        for m, mut in cls.mutations.items():
+            bug = ", ".join(mut.bug_under) or "nowhere (harmless)"
+            out.print(f"    --mutation {m:<26} {mut.description}  [dim](a bug under: {bug})[/dim]")
+        for k, (default, help_) in cls.extra_params.items():
+            out.print(f"    --param {k}=N (default {default})  {help_}")
+    out.print()
+    out.print("[bold]memory models[/bold]")
+    for name, cls in memory_models().items():
+        out.print(f"    {name:<8} {cls.summary}")
+    out.print()
+    for prof in PROFILES.values():
+        t = Table(title=f"profile {prof.name}: {prof.summary}", title_justify="left", show_header=False)
+        for prim, what in prof.table():
+            t.add_row(prim, what)
+        out.print(t)
+    out.print("[bold]properties[/bold]")
+    for p, what in PROPERTIES.items():
+        out.print(f"    {p:<24} {what}")
+
+
+# ---------------------------------------------------------------------------
+# explore
+
+
+def _explore_options(fn):
+    opts = [
+        click.option("--threads", type=int, default=3, show_default=True,
+                     help="the postmaster and THREADS-1 backends"),
+        click.option("--slots", type=int, default=2, show_default=True, help="number of slots"),
+        click.option("--ops", type=int, default=2, show_default=True, help="workers each backend registers"),
+        click.option("--memory-model", "-m", default=None, help="sc, tso or weak (default: the checker's default)"),
+        click.option("--profile", default="documented", show_default=True,
+                     help="primitive orderings: documented, arm64, x86-64"),
+        click.option("--window", type=int, default=None, help="weak model: events a thread may have in flight"),
+        click.option("--mutation", default=None, help="run a named mutation (see `checker list`)"),
+        click.option("--rogue", is_flag=True, help="add a rogue backend that writes garbage into shared memory"),
+        click.option("--rogue-writes", default="2", show_default=True, help="how many writes, or 'unlimited'"),
+        click.option("--rogue-anywhere", is_flag=True,
+                     help="let the rogue write any word at any time (default: just before the postmaster reads it)"),
+        click.option("--step-bound", type=int, default=64, show_default=True,
+                     help="most postmaster steps allowed in one operation"),
+        click.option("--param", "params", multiple=True, help="protocol parameter name=value"),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+def _params(threads, slots, ops, rogue, rogue_writes, rogue_anywhere, step_bound, params) -> Params:
+    return Params(threads=threads, slots=slots, ops=ops, rogue=rogue, rogue_writes=_rogue_writes(rogue_writes),
+                  rogue_anywhere=rogue_anywhere, step_bound=step_bound, extra=_extra_params(params))
+
+
+def _make_engine(protocol, p, mutation, memory_model, profile, window):
+    from checker.run import DEFAULT_MEMORY_MODEL, make_engine
+
+    mm_opts = {} if window is None else {"window": window}
+    mm_name = memory_model or DEFAULT_MEMORY_MODEL
+    if window is not None and mm_name != "weak":
+        raise Fail("--window applies to the weak memory model only")
+    return make_engine(protocol, p, mutation, mm_name, profile, **mm_opts), mm_name
+
+
+@cli.command()
+@click.argument("protocol")
+@_explore_options
+@click.option("--max-states", type=int, default=None, help="stop after this many distinct states (exit 3)")
+@click.option("--max-depth", type=int, default=None, help="do not expand states deeper than this (exit 3)")
+@click.option("--keep-going", is_flag=True,
+              help="after a violation, keep searching for a counterexample to every other property")
+@click.option("--no-liveness", is_flag=True, help="skip the cycle analysis (deadlock/wait-freedom lassos)")
+@click.option("--trace-out", type=click.Path(dir_okay=False), default=None,
+              help="where to write the counterexample (default: <protocol>-<property>.trace.json here)")
+@click.option("--no-trace", is_flag=True, help="do not write counterexample files")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@click.option("--html", is_flag=True, help="also write an HTML view next to each trace")
+@click.option("--replay-c", is_flag=True, help="replay every written trace against the C implementation")
+def explore(protocol, threads, slots, ops, memory_model, profile, window, mutation, rogue, rogue_writes,
+            rogue_anywhere, step_bound, params, max_states, max_depth, keep_going, no_liveness, trace_out, no_trace,
+            as_json, html, replay_c):
+    """Explore every interleaving of PROTOCOL and check its properties."""
+    from checker.explore import Options, explore as run
+    from checker.trace import build_trace, default_trace_name, format_steps, write_json_atomic
+
+    p = _params(threads, slots, ops, rogue, rogue_writes, rogue_anywhere, step_bound, params)
+    engine, mm_name = _make_engine(protocol, p, mutation, memory_model, profile, window)
+    if max_states is not None and max_states < 1:
+        raise Fail("--max-states must be at least 1")
+    if max_depth is not None and max_depth < 0:
+        raise Fail("--max-depth must be at least 0")
+
+    status = None
+    if err.is_terminal and not as_json:
+        status = err.status("exploring…")
+        status.start()
+
+    def progress(info):
+        if status is not None:
+            rate = info["states"] / info["elapsed"] if info["elapsed"] else 0
+            status.update(f"states {info['states']:,}  {rate:,.0f} states/s  queue {info['queue']:,}  "
+                          f"depth {info['depth']}  {info['elapsed']:.0f}s")
+
+    opts = Options(max_states=max_states, max_depth=max_depth, stop_on_first=not keep_going,
+                   liveness=not no_liveness, progress=progress)
+    try:
+        result = run(engine, opts, mm_name, profile)
+    finally:
+        if status is not None:
+            status.stop()
+
+    written = []
+    if not no_trace:
+        for i, (prop, cx) in enumerate(result.violations.items()):
+            doc = build_trace(engine, cx, result)
+            name = default_trace_name(engine.system.protocol.name, prop, mutation)
+            if trace_out:
+                path = Path(trace_out)
+                if i:
+                    path = path.with_name(f"{path.stem.split('.')[0]}-{prop.replace(' ', '-')}.trace.json")
+            else:
+                path = Path(name)
+            write_json_atomic(path, doc)
+            written.append((prop, path, doc))
+            if html:
+                from checker.view import write_html
+
+                write_html(doc, path.with_suffix("").with_suffix(".html"))
+    replay_failures = 0
+    if replay_c:
+        from checker.replay import replay_file
+
+        for prop, path, _doc in written:
+            rep = replay_file(path)
+            if not rep.ok:
+                replay_failures += 1
+                err.print(f"replay of {path} against C diverged: {rep.summary()}")
+
+    if as_json:
+        print(json.dumps(_summary_json(result, written), indent=1))
+    else:
+        _print_summary(result, written, format_steps)
+    code = result.exit_code
+    if replay_failures and code == EXIT_OK:
+        code = EXIT_VIOLATED
+    sys.exit(code)
+
+
+def _summary_json(result, written):
+    system = result.system
+    return {
+        "protocol": system.protocol.name,
+        "mutation": system.mutation,
+        "memory_model": result.memory_model,
+        "profile": result.profile,
+        "params": system.params.as_dict(),
+        "states": result.states,
+        "transitions": result.transitions,
+        "max_depth": result.max_depth,
+        "elapsed_seconds": round(result.elapsed, 3),
+        "states_per_second": round(result.states_per_second),
+        "complete": result.complete,
+        "stop_reason": result.stop_reason or None,
+        "max_postmaster_steps": result.max_postmaster_steps,
+        "properties": {p: result.verdict(p) for p in _reported_properties(result)},
+        "violations": {p: {"message": cx.message, "steps": cx.length,
+                           "trace": next((str(w[1]) for w in written if w[0] == p), None)}
+                       for p, cx in result.violations.items()},
+        "exit_code": result.exit_code,
+    }
+
+
+def _reported_properties(result):
+    system = result.system
+    props = [p for p in PROPERTIES if p in system.checked]
+    props += [p for p in result.violations if p not in props]
+    return props
+
+
+def _print_summary(result, written, format_steps):
+    system = result.system
+    p = system.params
+    mut = f", mutation {system.mutation}" if system.mutation else ""
+    rogue = f", rogue ({p.as_dict()['rogue_writes']} writes)" if p.rogue else ""
+    out.print(f"[bold]{system.protocol.name}[/bold]{mut}: memory model {result.memory_model} "
+              f"(profile {result.profile}), threads {p.threads} (1 postmaster, {p.backends} backends), "
+              f"slots {p.slots}, ops {p.ops}{rogue}")
+    out.print(f"  distinct states {result.states:,}, transitions {result.transitions:,}, "
+              f"max depth {result.max_depth}, {result.states_per_second:,.0f} states/s, "
+              f"{result.elapsed:.2f}s")
+    out.print(f"  most postmaster steps in one operation: {result.max_postmaster_steps}")
+    if not result.complete:
+        out.print(f"  [yellow]search incomplete: {result.stop_reason}; covered {result.states:,} states "
+                  f"to depth {result.max_depth}[/yellow]")
+    for prop in _reported_properties(result):
+        v = result.verdict(prop)
+        style = "red" if v == "VIOLATED" else ("green" if v.startswith("holds") else "yellow")
+        out.print(f"  {prop:<24} [{style}]{v}[/{style}]")
+    for prop, path, doc in written:
+        out.print()
+        out.print(f"[red]{prop} violated[/red]: {doc['message']}  ({len(doc['steps'])} steps, "
+                  f"trace written to {path})")
+        for line in format_steps(doc):
+            out.print(line, markup=False)
+
+
+# ---------------------------------------------------------------------------
+# entry point
+
+
+def _register_optional_commands():
+    """Commands that live in their own modules (added as their issues land)."""
+    import importlib
+
+    for mod in ("checker.litmus_cmd", "checker.replay_cmd", "checker.view_cmd", "checker.prove_cmd",
+                "checker.compare_cmd", "checker.ci_cmd", "checker.stress_cmd", "checker.bench_cmd",
+                "checker.tla_cmd"):
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod:
+                continue
+            raise
+        m.register(cli)
+
+
+def main(argv=None) -> None:
+    _register_optional_commands()
+    try:
+        rv = cli.main(args=argv, prog_name="checker", standalone_mode=False)
+    except click.UsageError as exc:
+        msg = exc.format_message().replace("\n", " ")
+        err.print(f"checker: error: {msg}", markup=False)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        err.print(f"checker: error: {exc.format_message()}", markup=False)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        err.print("checker: interrupted", markup=False)
+        sys.exit(EXIT_INCOMPLETE)
+    except (Fail, ModelError, CompileError, TraceError) as exc:
+        err.print(f"checker: error: {exc}", markup=False)
+        sys.exit(EXIT_USAGE)
+    except SystemExit:
+        raise
+    except BrokenPipeError:
+        sys.exit(EXIT_OK)
+    if isinstance(rv, int):
+        sys.exit(rv)
+    sys.exit(EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()

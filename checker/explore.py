@@ -1,0 +1,521 @@
+"""Breadth-first explicit-state search.
+
+The engine knows no protocol and no memory model: it asks the memory model for
+each thread's steps, adds the rogue's writes, checks invariants on every new
+state and assertions on every step, and keeps a parent pointer per state so
+that every counterexample is a shortest path from the initial state.
+
+States are stored once, in discovery order; the BFS queue is simply an index
+into that list.  When liveness checking is on, the successor graph is kept too,
+and after an exhaustive search its strongly connected components answer
+deadlock freedom (a bottom component in which a live thread never moves again)
+and postmaster wait-freedom (a cycle inside one postmaster operation).
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from checker.ir import Violation
+from checker.memory.base import MemoryModel
+from checker.model import (
+    CONSERVATION, DEADLOCK, WAIT_FREEDOM, StateView, System,
+)
+
+
+@dataclass
+class Counterexample:
+    prop: str
+    message: str
+    labels: list  # one label per step, from the initial state
+    states: list  # states[0] is initial; len(states) == len(labels) + 1 (or +0 for a cut step)
+    final_label: Any = None  # the violating step, when the violation is a step
+    cycle_start: int | None = None  # index into labels where a repeating cycle starts
+
+    @property
+    def length(self) -> int:
+        return len(self.labels) + (1 if self.final_label is not None else 0)
+
+
+@dataclass
+class Result:
+    system: System
+    memory_model: str
+    profile: str
+    states: int = 0
+    transitions: int = 0
+    max_depth: int = 0
+    elapsed: float = 0.0
+    complete: bool = False
+    stop_reason: str = ""
+    violations: dict[str, Counterexample] = field(default_factory=dict)
+    max_postmaster_steps: int = 0
+    liveness_checked: bool = False
+
+    @property
+    def states_per_second(self) -> float:
+        return self.states / self.elapsed if self.elapsed > 0 else 0.0
+
+    def verdict(self, prop: str) -> str:
+        if prop not in self.system.checked:
+            return "not checked"
+        if prop in self.violations:
+            return "VIOLATED"
+        if prop in (DEADLOCK, WAIT_FREEDOM) and not self.liveness_checked and self.complete:
+            return "holds (exhaustive; step bound / no stuck state, cycles not analysed)"
+        if self.complete:
+            return "holds (exhaustive)"
+        return "not violated so far (search incomplete)"
+
+    @property
+    def exit_code(self) -> int:
+        if self.violations:
+            return 1
+        return 0 if self.complete else 3
+
+
+@dataclass
+class Options:
+    max_states: int | None = None
+    max_depth: int | None = None
+    stop_on_first: bool = False
+    liveness: bool = True
+    progress: Callable[[dict], None] | None = None
+    progress_interval: float = 0.5
+
+
+class Engine:
+    def __init__(self, system: System, mm: MemoryModel) -> None:
+        self.system = system
+        self.mm = mm
+        self.nthreads = len(system.threads)
+        self.program_tids = [t.tid for t in system.threads if t.program is not None]
+        self.rogue_tid = system.rogue_tid
+        self.rogue_values = system.rogue_values
+        self.rogue_budget = system.params.rogue_writes  # None: unlimited
+        self.rogue_anywhere = system.params.rogue_anywhere
+        self.check_conservation = CONSERVATION in system.checked
+        self.protocol = system.protocol
+
+    def initial(self):
+        sys_ = self.system
+        threads = []
+        pending = []
+        for t in sys_.threads:
+            if t.program is None:
+                budget = -1 if self.rogue_budget is None else self.rogue_budget
+                threads.append((budget,))
+            else:
+                from checker.memory.base import run_local, settle
+
+                prog = t.program
+                L = [0] * prog.nlocals
+                for idx, v in prog.initial_locals.items():
+                    L[idx] = v
+                pc, G = run_local(prog.instrs, 0, L, sys_.ghost_init, self.rogue_tid is not None)
+                if G is not None:
+                    raise Violation("model", "ghost code before the first event of a program")
+                threads.append(settle(prog, L, pc))
+            pending.append(self.mm.initial_pending(t.tid))
+        return (sys_.shared_init, tuple(threads), tuple(pending), sys_.ghost_init)
+
+    def successors(self, state, out: list) -> None:
+        mm = self.mm
+        for tid in self.program_tids:
+            mm.successors(state, tid, out)
+        if self.rogue_tid is not None:
+            self.rogue_successors(state, out)
+
+    def rogue_successors(self, state, out) -> None:
+        """The rogue writes a representative value into a shared word.
+
+        By default (``rogue_anywhere`` off) it writes only a word the
+        postmaster is about to read: with a rogue only the postmaster's
+        properties are checked, and the postmaster's behaviour depends only
+        on the values it reads, so a write anywhere else, or earlier, shows
+        the postmaster nothing new that a write just before its read does
+        not.  ``--rogue-anywhere`` lifts this reduction.
+        """
+        mem, threads, pending, ghost = state
+        rt = self.rogue_tid
+        left = threads[rt][0]
+        if left == 0:
+            return
+        nthreads = threads if left < 0 else threads[:rt] + ((left - 1,),) + threads[rt + 1:]
+        if self.rogue_anywhere:
+            targets = range(len(mem))
+        else:
+            targets = self.mm.upcoming_reads(state, 0)
+        for a in targets:
+            cur = mem[a]
+            for v in self.rogue_values:
+                if v != cur:
+                    out.append(((rt, "rogue", None, (a, v)),
+                                (mem[:a] + (v,) + mem[a + 1:], nthreads, pending, ghost), None))
+
+    def halted(self, state, tid) -> bool:
+        prog = self.system.threads[tid].program
+        return prog is None or prog.instrs[state[1][tid][0]].op == "halt"
+
+    def quiescent(self, state) -> bool:
+        threads = state[1]
+        for tid in self.program_tids:
+            prog = self.system.threads[tid].program
+            if prog.in_op[threads[tid][0]]:
+                return False
+        return self.mm.quiescent(state[2])
+
+    def check_state(self, state):
+        """Invariants of a state: conservation when quiescent."""
+        if self.check_conservation and self.quiescent(state):
+            try:
+                self.protocol.check_quiescent(StateView(self.system, state))
+            except Violation as exc:
+                return (exc.prop, exc.message)
+        return None
+
+
+def explore(engine: Engine, options: Options | None = None, memory_model: str = "", profile: str = "") -> Result:
+    opts = options or Options()
+    system = engine.system
+    res = Result(system, memory_model or engine.mm.name, profile)
+    t0 = time.perf_counter()
+    init = engine.initial()
+    seen: dict = {init: 0}
+    states: list = [init]
+    parent = array("l", [-1])
+    plabel: list = [None]
+    depth = array("H", [0])
+    edges: list | None = [] if opts.liveness else None
+    violations = res.violations
+    checked = system.checked
+    rogue = system.rogue_tid is not None
+    pm_tid = 0
+    transitions = 0
+    max_depth = 0
+    max_states = opts.max_states
+    max_d = opts.max_depth
+    next_report = t0 + opts.progress_interval
+    stop_reason = ""
+    cut = False  # some state was left unexpanded because of a bound
+
+    def record(prop, message, idx, final_label=None):
+        if prop in violations or prop not in checked:
+            return
+        labels, path = _path(states, parent, plabel, idx)
+        violations[prop] = Counterexample(prop, message, labels, path, final_label)
+
+    v0 = engine.check_state(init)
+    if v0:
+        record(v0[0], v0[1], 0)
+
+    successors = engine.successors
+    check_state = engine.check_state
+    out: list = []
+    i = 0
+    try:
+        while i < len(states):
+            if opts.stop_on_first and violations:
+                stop_reason = "stopped at the first violation"
+                break
+            s = states[i]
+            d = depth[i]
+            if max_d is not None and d >= max_d:
+                cut = True
+                if edges is not None:
+                    edges.append(None)
+                i += 1
+                continue
+            out.clear()
+            successors(s, out)
+            succ_ids = array("l") if edges is not None else None
+            pm_moves = False
+            for label, nxt, viol in out:
+                transitions += 1
+                tid = label[0]
+                if tid == pm_tid:
+                    pm_moves = True
+                if viol is not None:
+                    if viol[0] in checked and viol[0] not in violations:
+                        record(viol[0], viol[1], i, final_label=label)
+                    continue
+                j = seen.get(nxt)
+                if j is None:
+                    if max_states is not None and len(states) >= max_states:
+                        cut = True
+                        stop_reason = f"state limit {max_states} reached"
+                        raise _Stop
+                    j = len(states)
+                    seen[nxt] = j
+                    states.append(nxt)
+                    parent.append(i)
+                    plabel.append(label)
+                    depth.append(d + 1)
+                    if d + 1 > max_depth:
+                        max_depth = d + 1
+                    v = check_state(nxt)
+                    if v is not None:
+                        record(v[0], v[1], j)
+                if succ_ids is not None:
+                    succ_ids.append(j * 16 + tid)
+            if edges is not None:
+                edges.append(succ_ids)
+            if not out:
+                # No thread can move: fine only if every program has finished.
+                if not all(engine.halted(s, t) for t in engine.program_tids):
+                    record(DEADLOCK, _stuck_message(engine, s), i)
+            elif rogue and not pm_moves and not engine.halted(s, pm_tid):
+                record(DEADLOCK, "the postmaster cannot take its next step", i)
+            i += 1
+            if opts.progress is not None and i % 512 == 0:
+                now = time.perf_counter()
+                if now >= next_report:
+                    next_report = now + opts.progress_interval
+                    opts.progress({"states": len(states), "transitions": transitions, "queue": len(states) - i,
+                                   "depth": d, "elapsed": now - t0})
+    except _Stop:
+        pass
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+        cut = True
+    res.states = len(states)
+    res.transitions = transitions
+    res.max_depth = max_depth
+    explored_all = i >= len(states) and not cut
+    res.complete = explored_all and not stop_reason
+    if not res.complete and not stop_reason:
+        stop_reason = f"depth limit {max_d} reached" if cut else "stopped"
+    res.stop_reason = stop_reason
+    res.max_postmaster_steps = _max_steps(engine, states)
+    if res.complete and edges is not None:
+        _liveness(engine, states, edges, parent, plabel, res)
+        res.liveness_checked = True
+    res.elapsed = time.perf_counter() - t0
+    return res
+
+
+class _Stop(Exception):
+    pass
+
+
+def _path(states, parent, plabel, idx):
+    labels = []
+    path = []
+    while idx >= 0:
+        path.append(states[idx])
+        if plabel[idx] is not None:
+            labels.append(plabel[idx])
+        idx = parent[idx]
+    labels.reverse()
+    path.reverse()
+    return labels, path
+
+
+def _stuck_message(engine: Engine, state) -> str:
+    waiting = []
+    for tid in engine.program_tids:
+        if not engine.halted(state, tid):
+            t = engine.system.threads[tid]
+            ins = t.program.instrs[state[1][tid][0]]
+            waiting.append(f"{t.name} at {ins.src.file.rsplit('/', 1)[-1]}:{ins.src.line} ({ins.describe()})")
+    return "no thread can move: " + "; ".join(waiting)
+
+
+def _max_steps(engine: Engine, states) -> int:
+    tids = [t.tid for t in engine.system.threads if t.role == "postmaster"]
+    best = 0
+    for s in states:
+        for tid in tids:
+            v = s[1][tid][1]
+            if v > best:
+                best = v
+    return best
+
+
+# ---------------------------------------------------------------------------
+# Liveness over the explored graph
+
+
+def _sccs(n: int, edges) -> list[int]:
+    """Tarjan's algorithm, iteratively; returns the component id of every node."""
+    index = [-1] * n
+    low = [0] * n
+    comp = [-1] * n
+    on_stack = [False] * n
+    stack: list[int] = []
+    counter = 0
+    ncomp = 0
+    for root in range(n):
+        if index[root] != -1:
+            continue
+        work = [(root, 0)]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack[root] = True
+        while work:
+            v, k = work[-1]
+            succ = edges[v]
+            if succ is not None and k < len(succ):
+                work[-1] = (v, k + 1)
+                w = succ[k] >> 4
+                if index[w] == -1:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack[w] = True
+                    work.append((w, 0))
+                elif on_stack[w] and index[w] < low[v]:
+                    low[v] = index[w]
+                continue
+            work.pop()
+            if work:
+                u = work[-1][0]
+                if low[v] < low[u]:
+                    low[u] = low[v]
+            if low[v] == index[v]:
+                while True:
+                    w = stack.pop()
+                    on_stack[w] = False
+                    comp[w] = ncomp
+                    if w == v:
+                        break
+                ncomp += 1
+    return comp
+
+
+def _liveness(engine: Engine, states, edges, parent, plabel, res: Result) -> None:
+    system = engine.system
+    checked = system.checked
+    if DEADLOCK not in checked and WAIT_FREEDOM not in checked:
+        return
+    n = len(states)
+    comp = _sccs(n, edges)
+    ncomp = max(comp) + 1 if comp else 0
+    leaves = [True] * ncomp  # bottom components: no edge leaves them
+    movers: list[set] = [set() for _ in range(ncomp)]
+    has_internal = [False] * ncomp
+    for v in range(n):
+        succ = edges[v]
+        if not succ:
+            continue
+        cv = comp[v]
+        for e in succ:
+            w = e >> 4
+            if comp[w] != cv:
+                leaves[cv] = False
+            else:
+                has_internal[cv] = True
+                movers[cv].add(e & 15)
+    first = [-1] * ncomp
+    for v in range(n):
+        if first[comp[v]] == -1:
+            first[comp[v]] = v
+    rogue = system.rogue_tid is not None
+    pm_prog = system.threads[0].program
+    # Deadlock freedom: in a bottom component, every live thread moves again.
+    if DEADLOCK in checked and DEADLOCK not in res.violations:
+        for c in range(ncomp):
+            if not leaves[c] or not has_internal[c]:
+                continue
+            v = first[c]
+            s = states[v]
+            who = [0] if rogue else engine.program_tids
+            starved = [t for t in who if t not in movers[c] and not engine.halted(s, t)]
+            if starved:
+                names = ", ".join(system.threads[t].name for t in starved)
+                labels, path = _path(states, parent, plabel, v)
+                res.violations[DEADLOCK] = Counterexample(
+                    DEADLOCK, f"from here on {names} never moves again, though it has not finished", labels, path)
+                break
+    # Wait-freedom: a cycle in which the postmaster stays inside one operation
+    # and keeps stepping.  Restrict the graph to postmaster-in-operation states
+    # and postmaster moves that stay inside the operation, then look for a
+    # cycle containing a postmaster move.
+    if WAIT_FREEDOM in checked and WAIT_FREEDOM not in res.violations:
+        cyc = _postmaster_lasso(engine, states, edges, pm_prog)
+        if cyc is not None:
+            start, loop = cyc
+            labels, path = _path(states, parent, plabel, start)
+            cycle_start = len(labels)
+            for (lab, st) in loop:
+                labels.append(lab)
+                path.append(st)
+            res.violations[WAIT_FREEDOM] = Counterexample(
+                WAIT_FREEDOM, "the postmaster can loop forever inside one operation without finishing it",
+                labels, path, cycle_start=cycle_start)
+
+
+def _postmaster_lasso(engine, states, edges, pm_prog):
+    """Find a reachable cycle, within states where the postmaster is inside an
+    operation, that contains at least one postmaster step and no operation
+    boundary.  Returns (index of the cycle's first state, [(label, state)...])."""
+    in_op = pm_prog.in_op
+    n = len(states)
+    inside = [in_op[states[v][1][0][0]] for v in range(n)]
+    sub = []
+    for v in range(n):
+        if not inside[v] or not edges[v]:
+            sub.append(None)
+            continue
+        keep = array("l")
+        for e in edges[v]:
+            w = e >> 4
+            # A postmaster move that ends its operation (and perhaps starts the
+            # next, which resets its step count to 0) leaves the operation.
+            if inside[w] and not ((e & 15) == 0 and states[w][1][0][1] == 0):
+                keep.append(e)
+        sub.append(keep)
+    comp = _sccs(n, sub)
+    ncomp = max(comp) + 1 if comp else 0
+    pm_cycle = [None] * ncomp
+    for v in range(n):
+        if sub[v]:
+            for e in sub[v]:
+                if (e & 15) == 0 and comp[e >> 4] == comp[v]:
+                    pm_cycle[comp[v]] = (v, e >> 4)
+                    break
+    best = None
+    for c in range(ncomp):
+        if pm_cycle[c] is not None and (best is None or pm_cycle[c][0] < best[0]):
+            best = pm_cycle[c]
+    if best is None:
+        return None
+    v, w = best
+    # Build the cycle: v -> w (postmaster step), then a path w -> v inside the component.
+    c = comp[v]
+    from collections import deque
+
+    prev = {w: None}
+    q = deque([w])
+    while q and v not in prev:
+        x = q.popleft()
+        for e in sub[x] or ():
+            y = e >> 4
+            if comp[y] == c and y not in prev:
+                prev[y] = (x, e)
+                q.append(y)
+    chain = []
+    y = v
+    while prev[y] is not None:
+        x, e = prev[y]
+        chain.append((x, y, e))
+        y = x
+    chain.reverse()
+    loop = [(_edge_label(engine, states, v, w), states[w])]
+    for x, y, e in chain:
+        loop.append((_edge_label(engine, states, x, y), states[y]))
+    return v, loop
+
+
+def _edge_label(engine, states, x, y):
+    """Edges do not store labels; recover one by expanding ``x`` again."""
+    out: list = []
+    engine.successors(states[x], out)
+    for label, nxt, _viol in out:
+        if nxt == states[y]:
+            return label
+    raise AssertionError("edge not found again")  # pragma: no cover

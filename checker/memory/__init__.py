@@ -1,0 +1,14 @@
+"""Memory models, one file each; they register themselves by name."""
+
+from checker.memory.base import MemoryModel
+from checker.memory.profiles import PROFILES, Profile
+from checker.memory import sc as _sc  # noqa: F401  (registration)
+
+DEFAULT_MODEL = "sc"
+
+
+def memory_models() -> dict[str, type[MemoryModel]]:
+    return dict(MemoryModel.registry)
+
+
+__all__ = ["MemoryModel", "PROFILES", "Profile", "memory_models", "DEFAULT_MODEL"]

@@ -1,0 +1,182 @@
+"""The memory-model interface, and the local-code runner all models share.
+
+A memory model decides which of a thread's events may take effect next and
+which value a load returns.  It owns one hashable piece of per-thread pending
+state (a store buffer, a window of fetched-but-unperformed events, or nothing)
+kept in ``state[2]``.  It never looks at a protocol: it sees programs only as
+IR instructions and the ordering each primitive gives under the selected
+profile (``checker.memory.profiles``).
+
+A state is ``(memory, threads, pending, ghost)``:
+
+- ``memory``: a tuple of 32-bit words (the layout comes from the System);
+- ``threads``: one tuple per thread, ``(pc, steps, *locals)``;
+- ``pending``: per-thread memory-model state (``None`` under sc);
+- ``ghost``: a tuple of ints, bookkeeping for properties.
+
+``successors(state, tid, out)`` appends one ``Step`` per way thread ``tid`` may
+move.  A step's ``label`` is a small tuple ``(tid, action, pc, info)`` that
+``describe`` turns into words for a trace.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from checker.ir import (
+    STEPS_LOCAL, GhostIndexError, Instr, OutOfRange, Violation,
+)
+from checker.model import MEMORY_SAFETY, PM_SAFETY, WAIT_FREEDOM, System
+
+LOCAL_LOOP_LIMIT = 100_000
+
+
+class ModelLoopError(Exception):
+    """A program loops forever without touching shared memory."""
+
+
+class MemoryModel(ABC):
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    registry: ClassVar[dict[str, type["MemoryModel"]]] = {}
+
+    def __init_subclass__(cls, **kw) -> None:
+        super().__init_subclass__(**kw)
+        if cls.name:
+            MemoryModel.registry[cls.name] = cls
+
+    def __init__(self, system: System, profile, **options) -> None:
+        self.system = system
+        self.profile = profile
+        self.programs = [t.program for t in system.threads]
+        self.bounded = [t.role == "postmaster" for t in system.threads]
+        self.step_bound = system.params.step_bound
+        self.rogue = system.rogue_tid is not None
+
+    # -- interface -------------------------------------------------------
+
+    @abstractmethod
+    def initial_pending(self, tid: int) -> Any:
+        """Per-thread pending state at the start."""
+
+    @abstractmethod
+    def successors(self, state, tid: int, out: list) -> None:
+        """Append a (label, next_state, violation) triple per possible step of ``tid``."""
+
+    def quiescent(self, pending) -> bool:
+        """No thread has an event that is issued but not yet visible to all."""
+        return all(p is None or p == () for p in pending)
+
+    def upcoming_reads(self, state, tid: int) -> tuple[int, ...]:
+        """Addresses thread ``tid`` may read in its very next step.
+
+        The rogue uses this to deliver its writes just before the postmaster
+        reads (see Engine.rogue_successors).  Default: the event at pc.
+        """
+        T = state[1][tid]
+        ins = self.programs[tid].instrs[T[0]]
+        if ins.op in ("load", "rmw", "acquire"):
+            try:
+                return (ins.loc.address(T),)
+            except Exception:
+                return ()
+        return ()
+
+    def pending_events(self, state, tid: int) -> list[str]:
+        """Human-readable pending events of a thread (for traces)."""
+        return []
+
+    def describe(self, label, before, after) -> dict:
+        """What a step did, for a trace (see ``checker.trace``)."""
+        return describe_program_step(self.system, label, before, after)
+
+    # -- helpers shared by every model -------------------------------------
+
+    def violation_for_range(self, tid: int, exc: OutOfRange):
+        """An out-of-range index: a postmaster safety violation, or a backend's.
+
+        With a rogue a backend indexing out of range is a crashed backend
+        (allowed: only the postmaster must survive), signalled by ``None``.
+        """
+        role = self.system.threads[tid].role
+        if role == "postmaster":
+            return (PM_SAFETY, f"postmaster {exc}")
+        if self.rogue:
+            return None
+        return (MEMORY_SAFETY, f"{role} {exc}")
+
+    def count_step(self, tid: int, L: list, pc: int):
+        """Count one event of the current operation; a violation past the bound."""
+        if self.bounded[tid] and self.programs[tid].in_op[pc]:
+            L[STEPS_LOCAL] += 1
+            if L[STEPS_LOCAL] > self.step_bound:
+                op = self.programs[tid].op_name[pc]
+                return (WAIT_FREEDOM, f"{op} took more than {self.step_bound} steps")
+        return None
+
+
+def run_local(instrs: list[Instr], pc: int, L: list, ghost: tuple, rogue: bool):
+    """Run local instructions from ``pc`` up to the next event.
+
+    Returns ``(pc, new_ghost_or_None)``.  Ghost code may raise Violation.  With
+    a rogue, ghost bookkeeping that indexes out of range is skipped: ghost
+    state means nothing once shared memory is corrupted.
+    """
+    G = None
+    count = 0
+    while True:
+        ins = instrs[pc]
+        if ins.is_event:
+            return pc, (tuple(G) if G is not None else None)
+        op = ins.op
+        if op == "assign":
+            L[ins.dst] = ins.expr.fn(L)
+            pc += 1
+        elif op == "branch":
+            pc = pc + 1 if ins.cond.fn(L) else ins.target
+        elif op == "jump":
+            pc = ins.target
+        elif op == "ghost":
+            if G is None:
+                G = list(ghost)
+            try:
+                ins.fn(G, L)
+            except GhostIndexError as exc:
+                if not rogue:
+                    raise Violation(MEMORY_SAFETY, f"ghost bookkeeping: {exc}") from None
+            pc += 1
+        else:  # operation markers
+            pc += 1
+        count += 1
+        if count > LOCAL_LOOP_LIMIT:
+            src = ins.src
+            raise ModelLoopError(f"{src}: the program loops without any shared-memory event")
+
+
+def settle(prog, L: list, pc: int) -> tuple:
+    """Canonical thread tuple at ``pc``: dead locals are reset to 0."""
+    L[0] = pc
+    for i in prog.dead_at[pc]:
+        L[i] = 0
+    return tuple(L)
+
+
+def describe_program_step(system: System, label, before, after) -> dict:
+    """Default description of a step that executed the event at ``label[2]``."""
+    tid, action, pc, info = label
+    t = system.threads[tid]
+    d: dict[str, Any] = {"thread": tid, "name": t.name, "role": t.role, "action": action}
+    if pc is not None and t.program is not None:
+        ins = t.program.instrs[pc]
+        d["pc"] = pc
+        d["event"] = ins.op
+        d["text"] = ins.describe()
+        d["source"] = {"file": ins.src.file, "line": ins.src.line, "text": ins.src.text}
+    if action == "rogue":
+        a, v = info
+        d.update({"event": "store", "text": f"rogue write {system.cell_names[a]} = {v:#x}",
+                  "location": system.cell_names[a], "address": a, "value": v})
+    elif action == "crash":
+        d["text"] = "crashed on an out-of-range index (shared memory was corrupted)"
+    return d

@@ -1,0 +1,346 @@
+"""Protocols: the plug-in interface, the registry, and compiled systems.
+
+A protocol is a subclass of :class:`Protocol` in ``models/``.  It declares its
+shared memory, ghost state and constants for given parameters, names the entry
+function of each role, lists its mutations, and may add a quiescence check
+(conservation).  :func:`build_system` compiles it, for one set of parameters
+and one mutation, into a :class:`System` the engine can run.  The engine knows
+nothing of any protocol beyond this interface.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+from checker.ir import MASK, CompileError, Program, Region, Symbols, Violation, compile_program
+
+# Property names, as printed and as used in ``assert_(cond, "...")``.
+EXCLUSIVE = "exclusive ownership"
+CONSERVATION = "conservation"
+INTEGRITY = "queue integrity"
+PM_SAFETY = "postmaster safety"
+WAIT_FREEDOM = "postmaster wait-freedom"
+DEADLOCK = "deadlock freedom"
+MEMORY_SAFETY = "memory safety"
+NOTIFY = "notify integrity"
+
+PROPERTIES = {
+    EXCLUSIVE: "a slot is never held by two parties at once",
+    CONSERVATION: "when quiescent, every slot is in exactly one place",
+    INTEGRITY: "every queue entry consumed is the value produced for that position",
+    PM_SAFETY: "every index and slot number the postmaster uses is in range, whatever shared memory holds",
+    WAIT_FREEDOM: "each postmaster operation finishes within a bounded number of its own steps",
+    DEADLOCK: "no reachable state where threads wait forever",
+    MEMORY_SAFETY: "backends never index shared memory out of range (without a rogue)",
+}
+# With a rogue only these are required (DESIGN.md §4).
+ROGUE_PROPERTIES = (PM_SAFETY, WAIT_FREEDOM, DEADLOCK)
+
+ROGUE_VALUES_FIXED = (0, 1, 0x7FFF, 0xFFFF, 0x80000000, 0xFFFFFFFF)
+
+
+class ModelError(Exception):
+    """A protocol or its parameters are unusable (reported as a one-line error)."""
+
+
+@dataclass(frozen=True)
+class Mutation:
+    description: str
+    # Memory models under which the mutation is a real bug (the checker must
+    # find it there, and must not report it elsewhere).
+    bug_under: tuple[str, ...] = ("sc", "tso", "weak")
+    # Extra flags a test of the mutation needs (e.g. a rogue).
+    needs_rogue: bool = False
+    # The property its counterexample violates.
+    breaks: str = ""
+
+
+@dataclass
+class Params:
+    threads: int = 3
+    slots: int = 2
+    ops: int = 2
+    rogue: bool = False
+    rogue_writes: int | None = 2  # None: unlimited
+    step_bound: int = 64
+    rogue_anywhere: bool = False
+    extra: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def backends(self) -> int:
+        return self.threads - 1
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {
+            "threads": self.threads, "slots": self.slots, "ops": self.ops, "rogue": self.rogue,
+            "rogue_writes": "unlimited" if self.rogue_writes is None else self.rogue_writes,
+            "step_bound": self.step_bound, "rogue_anywhere": self.rogue_anywhere,
+        }
+        d.update(self.extra)
+        return d
+
+
+class Declaration:
+    """What a protocol declares for one set of parameters."""
+
+    def __init__(self) -> None:
+        self.shared: dict[str, Region] = {}
+        self.shared_init: list[int] = []
+        self.ghost: dict[str, Region] = {}
+        self.ghost_init: list[int] = []
+        self.constants: dict[str, int] = {}
+        self.private: dict[str, dict[str, int]] = {"postmaster": {}, "backend": {}}
+
+    def _add(self, table, init, name, values, length, lock=False):
+        if name in self.shared or name in self.ghost or name in self.constants:
+            raise ModelError(f"{name} is declared twice")
+        table[name] = Region(name, len(init), length, lock)
+        init.extend(v & MASK if table is self.shared else v for v in values)
+
+    def word(self, name: str, init: int = 0) -> None:
+        self._add(self.shared, self.shared_init, name, [init], None)
+
+    def array(self, name: str, length: int, init: int | list[int] = 0) -> None:
+        values = list(init) if isinstance(init, list) else [init] * length
+        if len(values) != length:
+            raise ModelError(f"{name}: {len(values)} initial values for {length} entries")
+        self._add(self.shared, self.shared_init, name, values, length)
+
+    def lock(self, name: str) -> None:
+        """An LWLock: a shared word, 0 when free (a rogue may corrupt it)."""
+        self._add(self.shared, self.shared_init, name, [0], None, lock=True)
+
+    def ghost_word(self, name: str, init: int = 0) -> None:
+        self._add(self.ghost, self.ghost_init, name, [init], None)
+
+    def ghost_array(self, name: str, length: int, init: int | list[int] = 0) -> None:
+        values = list(init) if isinstance(init, list) else [init] * length
+        self._add(self.ghost, self.ghost_init, name, values, length)
+
+    def private_var(self, role: str, name: str, init: int = 0) -> None:
+        """A thread-private global of ``role`` (like a ``static`` in postmaster.c)."""
+        self.private[role][name] = init
+
+    def constant(self, name: str, value: int) -> None:
+        if name in self.constants:
+            raise ModelError(f"constant {name} declared twice")
+        self.constants[name] = value
+
+
+class Protocol:
+    """Base class of every protocol model (a plug-in; see ``models/``)."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    roles: ClassVar[dict[str, Callable]] = {}  # "postmaster", "backend"
+    mutations: ClassVar[dict[str, Mutation]] = {}
+    # Protocol-specific integer parameters: name -> (default, help).
+    extra_params: ClassVar[dict[str, tuple[int, str]]] = {}
+    # Property names this protocol checks with ghost assertions (for reporting).
+    properties: ClassVar[tuple[str, ...]] = (EXCLUSIVE, CONSERVATION, INTEGRITY, PM_SAFETY, WAIT_FREEDOM, DEADLOCK)
+    min_slots: ClassVar[int] = 1
+    max_slots: ClassVar[int] = 64
+
+    registry: ClassVar[dict[str, type["Protocol"]]] = {}
+
+    def __init_subclass__(cls, **kw) -> None:
+        super().__init_subclass__(**kw)
+        if cls.name:
+            Protocol.registry[cls.name] = cls
+
+    # -- to be provided by each protocol ----------------------------------
+
+    def declare(self, p: Params, d: Declaration) -> None:
+        raise NotImplementedError
+
+    def check_quiescent(self, view: "StateView") -> None:
+        """Raise Violation if a quiescent state breaks a property (conservation)."""
+
+    def validate(self, p: Params) -> None:
+        """Raise ModelError for parameters the protocol cannot run with."""
+
+
+@dataclass
+class ThreadSpec:
+    tid: int
+    role: str
+    name: str
+    program: Program | None  # None for the rogue
+
+
+@dataclass
+class System:
+    protocol: Protocol
+    params: Params
+    mutation: str | None
+    shared: dict[str, Region]
+    shared_init: tuple[int, ...]
+    ghost: dict[str, Region]
+    ghost_init: tuple[int, ...]
+    constants: dict[str, int]
+    threads: list[ThreadSpec]
+    checked: frozenset[str]
+    rogue_tid: int | None
+    rogue_values: tuple[int, ...]
+    cell_names: list[str]
+
+    @property
+    def nwords(self) -> int:
+        return len(self.shared_init)
+
+    def region_of(self, address: int) -> Region:
+        for r in self.shared.values():
+            n = r.length or 1
+            if r.base <= address < r.base + n:
+                return r
+        raise KeyError(address)
+
+    def ghost_cell_names(self) -> list[str]:
+        names = [""] * len(self.ghost_init)
+        for r in self.ghost.values():
+            for i in range(r.length or 1):
+                names[r.base + i] = r.cell_name(r.base + i)
+        return names
+
+
+class StateView:
+    """Read-only access by name to a state, for quiescence checks and tools."""
+
+    def __init__(self, system: System, state) -> None:
+        self.system, self.state = system, state
+
+    def word(self, name: str) -> int:
+        r = self.system.shared[name]
+        return self.state[0][r.base]
+
+    def array(self, name: str) -> tuple[int, ...]:
+        r = self.system.shared[name]
+        return self.state[0][r.base:r.base + r.length]
+
+    def ghost(self, name: str):
+        r = self.system.ghost[name]
+        g = self.state[3]
+        return g[r.base] if r.length is None else g[r.base:r.base + r.length]
+
+    def local(self, tid: int, name: str) -> int:
+        prog = self.system.threads[tid].program
+        for i, n in enumerate(prog.local_names):
+            if n == name or n.endswith("." + name):
+                return self.state[1][tid][i]
+        raise KeyError(name)
+
+    def threads_of(self, role: str) -> list[int]:
+        return [t.tid for t in self.system.threads if t.role == role]
+
+
+# ---------------------------------------------------------------------------
+# Registry
+
+
+def load_protocols() -> dict[str, type[Protocol]]:
+    import models
+
+    for info in pkgutil.iter_modules(models.__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"models.{info.name}")
+    return dict(sorted(Protocol.registry.items()))
+
+
+def resolve_protocol(name_or_path: str) -> type[Protocol]:
+    """A registered protocol name, or a path to a model file defining one."""
+    if name_or_path.endswith(".py") or "/" in name_or_path:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ModelError(f"no model file {name_or_path}")
+        before = set(Protocol.registry)
+        spec = importlib.util.spec_from_file_location(f"slotcheck_user_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        try:
+            spec.loader.exec_module(module)
+        except SyntaxError as exc:
+            raise ModelError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+        new = [n for n in Protocol.registry if n not in before]
+        found = [c for c in vars(module).values()
+                 if isinstance(c, type) and issubclass(c, Protocol) and c is not Protocol and c.name]
+        if not found:
+            raise ModelError(f"{path} defines no Protocol subclass with a name")
+        return found[-1] if not new else Protocol.registry[new[-1]]
+    protocols = load_protocols()
+    if name_or_path not in protocols:
+        raise ModelError(f"unknown protocol {name_or_path!r} (known: {', '.join(protocols)})")
+    return protocols[name_or_path]
+
+
+def rogue_values(slots: int) -> tuple[int, ...]:
+    vals = {0, 1, slots - 1, slots, slots + 1} | set(ROGUE_VALUES_FIXED)
+    return tuple(sorted(v & MASK for v in vals))
+
+
+def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | None = None) -> System:
+    proto = protocol_cls()
+    if mutation is not None and mutation not in proto.mutations:
+        known = ", ".join(proto.mutations) or "none"
+        raise ModelError(f"unknown mutation {mutation!r} for {proto.name} (known: {known})")
+    if params.threads < 2:
+        raise ModelError(f"--threads must be at least 2 (one postmaster and one backend), got {params.threads}")
+    if params.threads > 8:
+        raise ModelError(f"--threads {params.threads} is beyond what explicit-state search can cover here (max 8)")
+    if not proto.min_slots <= params.slots <= proto.max_slots:
+        raise ModelError(f"--slots must be between {proto.min_slots} and {proto.max_slots} for {proto.name}")
+    if params.ops < 1:
+        raise ModelError(f"--ops must be at least 1, got {params.ops}")
+    if params.step_bound < 1:
+        raise ModelError("--step-bound must be at least 1")
+    for k, (default, _help) in proto.extra_params.items():
+        params.extra.setdefault(k, default)
+    unknown = set(params.extra) - set(proto.extra_params)
+    if unknown:
+        raise ModelError(f"{proto.name} has no parameter {', '.join(sorted(unknown))}")
+    proto.validate(params)
+    decl = Declaration()
+    decl.constant("SLOTS", params.slots)
+    decl.constant("OPS", params.ops)
+    decl.constant("BACKENDS", params.backends)
+    for k, v in params.extra.items():
+        decl.constant(k.upper().replace("-", "_"), v)
+    proto.declare(params, decl)
+    checked = frozenset(ROGUE_PROPERTIES if params.rogue else set(PROPERTIES) | set(proto.properties))
+    module = sys.modules[type(proto).__module__]
+    symbols = Symbols(decl.shared, decl.ghost, decl.constants, frozenset(proto.mutations),
+                      frozenset([mutation]) if mutation else frozenset(), vars(module), checked)
+    threads: list[ThreadSpec] = []
+    for role in ("postmaster", "backend"):
+        if role not in proto.roles:
+            raise ModelError(f"{proto.name} has no {role} role")
+    symbols.ghost_updates = not params.rogue
+    symbols.private = decl.private["postmaster"]
+    pm = compile_program("postmaster", proto.roles["postmaster"], symbols, {"ME": 0})
+    threads.append(ThreadSpec(0, "postmaster", "postmaster", pm))
+    symbols.private = decl.private["backend"]
+    for b in range(params.backends):
+        prog = compile_program("backend", proto.roles["backend"], symbols, {"ME": b + 1})
+        threads.append(ThreadSpec(b + 1, "backend", f"backend{b + 1}", prog))
+    rogue_tid = None
+    if params.rogue:
+        rogue_tid = len(threads)
+        threads.append(ThreadSpec(rogue_tid, "rogue", "rogue", None))
+    cell_names = [""] * len(decl.shared_init)
+    for r in decl.shared.values():
+        for i in range(r.length or 1):
+            cell_names[r.base + i] = r.cell_name(r.base + i)
+    return System(proto, params, mutation, decl.shared, tuple(decl.shared_init), decl.ghost,
+                  tuple(decl.ghost_init), decl.constants, threads, checked, rogue_tid,
+                  rogue_values(params.slots), cell_names)
+
+
+__all__ = [
+    "CompileError", "Violation", "ModelError", "Mutation", "Params", "Protocol", "Declaration",
+    "System", "StateView", "build_system", "resolve_protocol", "load_protocols",
+]

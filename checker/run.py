@@ -1,0 +1,38 @@
+"""The small public API: build an engine for a protocol and explore it.
+
+    from checker.run import check
+    engine, result = check("ring", threads=3, memory_model="sc")
+    result.violations   # {} when every property holds
+
+Commands (explore, compare, ci) and tests all go through here.
+"""
+
+from __future__ import annotations
+
+from checker.explore import Engine, Options, Result, explore
+from checker.memory import PROFILES, memory_models
+from checker.model import ModelError, Params, build_system, resolve_protocol
+
+DEFAULT_MEMORY_MODEL = "sc"
+
+
+def make_engine(protocol: str, params: Params, mutation: str | None = None,
+                memory_model: str = DEFAULT_MEMORY_MODEL, profile: str = "documented", **mm_options) -> Engine:
+    models = memory_models()
+    if memory_model not in models:
+        raise ModelError(f"unknown memory model {memory_model!r} (known: {', '.join(models)})")
+    if profile not in PROFILES:
+        raise ModelError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+    system = build_system(resolve_protocol(protocol), params, mutation)
+    mm = models[memory_model](system, PROFILES[profile], **mm_options)
+    return Engine(system, mm)
+
+
+def check(protocol: str, *, mutation: str | None = None, memory_model: str = DEFAULT_MEMORY_MODEL,
+          profile: str = "documented", options: Options | None = None, mm_options: dict | None = None,
+          **params) -> tuple[Engine, Result]:
+    extra = params.pop("extra", {})
+    p = Params(**params, extra=dict(extra))
+    engine = make_engine(protocol, p, mutation, memory_model, profile, **(mm_options or {}))
+    result = explore(engine, options, memory_model, profile)
+    return engine, result

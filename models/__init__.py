@@ -1,0 +1,1 @@
+"""Protocol models.  Every module here defines one Protocol subclass (see checker.model)."""
