@@ -81,7 +81,7 @@ class Result:
 class Options:
     max_states: int | None = None
     max_depth: int | None = None
-    stop_on_first: bool = False
+    stop_on_first: bool = True
     liveness: bool = True
     progress: Callable[[dict], None] | None = None
     progress_interval: float = 0.5

@@ -1,0 +1,23 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = Path(__file__).resolve().parent / "models"
+
+
+def run_checker(*args, cwd=None, timeout=600):
+    """Run the installed CLI as a user would; returns CompletedProcess."""
+    env = dict(os.environ, COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "checker", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout, env=env)
+
+
+@pytest.fixture
+def checker_cli(tmp_path):
+    def run(*args, timeout=600):
+        return run_checker(*args, cwd=tmp_path, timeout=timeout)
+    return run
