@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
 import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -454,12 +455,24 @@ def _function_ast(fn) -> tuple[ast.FunctionDef, str, int, list[str]]:
         file = inspect.getsourcefile(fn) or "<unknown>"
     except (OSError, TypeError) as exc:
         raise CompileError("<unknown>", 0, f"cannot read the source of {fn!r}: {exc}") from None
+    file = _display_path(file)
     src = textwrap.dedent("".join(source_lines))
     tree = ast.parse(src)
     node = tree.body[0]
     if not isinstance(node, ast.FunctionDef):
         raise CompileError(file, line0, f"{fn.__name__} is not a plain function")
     return node, file, line0 - 1, source_lines
+
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _display_path(file: str) -> str:
+    """Paths inside the project are shown relative to its root (models/ring.py)."""
+    absolute = os.path.abspath(file)
+    if absolute.startswith(_ROOT + os.sep):
+        return os.path.relpath(absolute, _ROOT)
+    return file
 
 
 class Compiler:
@@ -518,7 +531,7 @@ class Compiler:
     # -- entry -------------------------------------------------------------
 
     def compile(self, role: str, entry) -> Program:
-        self.file = inspect.getsourcefile(entry) or "<unknown>"
+        self.file = _display_path(inspect.getsourcefile(entry) or "<unknown>")
         end = _Label()
         self.inline(entry, [], None, end_label=end, is_entry=True)
         self.label_here(end)

@@ -58,7 +58,8 @@ def build_trace(engine, cx, result) -> dict[str, Any]:
         "message": cx.message,
         "violation_step": violation_step,
         "cycle_start": None if cx.cycle_start is None else cx.cycle_start + 1,
-        "threads": [{"tid": t.tid, "name": t.name, "role": t.role} for t in system.threads],
+        "threads": [{"tid": t.tid, "name": t.name, "role": t.role,
+                     "events": program_events(steps, t.tid)} for t in system.threads],
         "layout": {
             "shared": [{"name": r.name, "base": r.base, "length": r.length, "lock": r.lock}
                        for r in system.shared.values()],
@@ -69,6 +70,33 @@ def build_trace(engine, cx, result) -> dict[str, Any]:
                     "locals": [_locals(system, tid, init) for tid in range(len(system.threads))]},
         "steps": steps,
     }
+
+
+# Keys a program-order event carries (what replay compares with the C code).
+EVENT_KEYS = ("pc", "event", "prim", "location", "address", "value", "old", "source")
+
+
+def program_events(steps: list[dict[str, Any]], tid: int) -> list[dict[str, Any]]:
+    """The events thread ``tid`` executed, in its program order.
+
+    A step that executes one IR event of a thread in program order carries
+    ``"program_order": true`` (under sc every step of a program does; under
+    tso a store enters the buffer in program order and is flushed later; under
+    weak an instruction is fetched in order and performed later, and the
+    memory model marks the step at which its value became known).  Each entry
+    gives the step index, the pc, the event kind, the primitive, the location
+    and the value stored or read (for an RMW the new value and ``old``).
+    """
+    events = []
+    for s in steps:
+        if s.get("thread") != tid or not s.get("program_order"):
+            continue
+        ev = {"step": s["index"]}
+        for k in EVENT_KEYS:
+            if k in s:
+                ev[k] = s[k]
+        events.append(ev)
+    return events
 
 
 def _locals(system, tid, state) -> dict[str, Any]:

@@ -172,6 +172,7 @@ def describe_program_step(system: System, label, before, after) -> dict:
         d["pc"] = pc
         d["event"] = ins.op
         d["text"] = ins.describe()
+        d["prim"] = getattr(ins, "prim", ins.op)
         d["source"] = {"file": ins.src.file, "line": ins.src.line, "text": ins.src.text}
     if action == "rogue":
         a, v = info

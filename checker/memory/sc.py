@@ -111,7 +111,10 @@ class SequentialConsistency(MemoryModel):
     def describe(self, label, before, after):
         d = super().describe(label, before, after)
         tid, action, pc, info = label
-        if info is None or action != "step":
+        if action != "step":
+            return d
+        d["program_order"] = True
+        if info is None:
             return d
         ins = self.programs[tid].instrs[pc]
         if ins.op == "choose":
