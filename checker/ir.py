@@ -87,11 +87,15 @@ class Source:
 class Expr:
     """A side-effect-free expression over locals: ``fn(L) -> int``."""
 
-    __slots__ = ("fn", "reads", "text", "const", "ident")
+    __slots__ = ("fn", "reads", "text", "const", "ident", "src")
     _registry: list["Expr"] = []
 
-    def __init__(self, fn: Callable, reads: tuple[int, ...], text: str, const: int | None = None):
+    def __init__(self, fn: Callable, reads: tuple[int, ...], text: str, const: int | None = None,
+                 src: str | None = None):
         self.fn, self.reads, self.text, self.const = fn, reads, text, const
+        # The generated Python source of ``fn`` (over ``L[i]``), kept so that
+        # checker.prove can evaluate the same expression symbolically.
+        self.src = src
         self.ident = len(Expr._registry)
         Expr._registry.append(self)
 
@@ -333,10 +337,11 @@ class Jump(Instr):
 class Ghost(Instr):
     """Ghost code: ``fn(G, L)`` mutates the ghost list ``G`` and may raise Violation."""
 
-    __slots__ = ("fn", "reads", "text")
+    __slots__ = ("fn", "reads", "text", "src")
 
-    def __init__(self, fn, reads, text):
+    def __init__(self, fn, reads, text, src=None):
         self.op, self.fn, self.reads, self.text = "ghost", fn, reads, text
+        self.src = src  # the generated source of ``fn`` (for checker.prove)
 
     def uses(self):
         return self.reads
@@ -854,7 +859,7 @@ class Compiler:
         except SyntaxError as exc:  # pragma: no cover - a compiler bug
             raise self.error(s, f"internal error compiling ghost code: {exc}") from None
         text = self.source(s).text
-        self.emit(Ghost(env["_ghost"], tuple(sorted(reads)), text), s)
+        self.emit(Ghost(env["_ghost"], tuple(sorted(reads)), text, src), s)
 
     def ghost_stmts(self, stmts, out, depth, reads) -> None:
         pad = "    " * depth
@@ -1010,7 +1015,7 @@ class Compiler:
         fn = eval(f"lambda L: {src}")  # noqa: S307 - generated from the checked AST
         reads = tuple(sorted(set(reads)))
         const = fn(None) if not reads else None
-        return Expr(fn, reads, text, const)
+        return Expr(fn, reads, text, const, src)
 
     def local_expr(self, idx: int) -> Expr:
         return self.make_expr(f"L[{idx}]", (idx,), self.local_names[idx].split(".")[-1])
@@ -1106,7 +1111,7 @@ class Compiler:
 
 
 def _const(v: int) -> Expr:
-    return Expr(eval(f"lambda L: {v}"), (), str(v), v)  # noqa: S307
+    return Expr(eval(f"lambda L: {v}"), (), str(v), v, str(v))  # noqa: S307
 
 
 def _ghost_index(base: int, length: int | None, i: int) -> int:
