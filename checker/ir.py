@@ -337,11 +337,11 @@ class Jump(Instr):
 class Ghost(Instr):
     """Ghost code: ``fn(G, L)`` mutates the ghost list ``G`` and may raise Violation."""
 
-    __slots__ = ("fn", "reads", "text", "src")
+    __slots__ = ("fn", "reads", "text", "code")
 
-    def __init__(self, fn, reads, text, src=None):
+    def __init__(self, fn, reads, text, code=None):
         self.op, self.fn, self.reads, self.text = "ghost", fn, reads, text
-        self.src = src  # the generated source of ``fn`` (for checker.prove)
+        self.code = code  # the generated source of ``fn`` (for checker.prove)
 
     def uses(self):
         return self.reads
@@ -382,6 +382,7 @@ class Program:
     in_op: list[bool] = field(default_factory=list)
     op_name: list[str | None] = field(default_factory=list)
     initial_locals: dict[int, int] = field(default_factory=dict)
+    op_start: list[bool] = field(default_factory=list)  # first event of an operation
 
     @property
     def nlocals(self) -> int:
@@ -1190,6 +1191,32 @@ def _analyse(prog: Program) -> None:
         in_op[pc] = cur_here is not None
         for s in succ[pc]:
             work.append((s, after))
+    # First events of operations: an event reached from an operation's begin
+    # marker without passing another event, on every path.  A thread resting
+    # there holds nothing of that operation yet, so it counts as between
+    # operations for quiescence.
+    fresh: list[bool | None] = [None] * n  # None: unvisited
+    work2 = [(0, False)]
+    while work2:
+        pc, since_begin = work2.pop()
+        ins = prog.instrs[pc]
+        if isinstance(ins, OpMark) and ins.begin:
+            since_begin = True
+        if ins.is_event:
+            old = fresh[pc]
+            new = since_begin if old is None else (old and since_begin)
+            if new == old:
+                continue
+            fresh[pc] = new
+            nxt_flag = False
+        else:
+            if fresh[pc] is not None and (fresh[pc] is False or since_begin):
+                continue  # nothing new to propagate
+            fresh[pc] = since_begin if fresh[pc] is None else (fresh[pc] and since_begin)
+            nxt_flag = since_begin
+        for s in succ[pc]:
+            work2.append((s, nxt_flag))
+    prog.op_start = [bool(in_op[pc] and fresh[pc] and prog.instrs[pc].is_event) for pc in range(n)]
     nloc = prog.nlocals
     dead_at = []
     for pc in range(n):
