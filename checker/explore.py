@@ -164,7 +164,8 @@ class Engine:
         threads = state[1]
         for tid in self.program_tids:
             prog = self.system.threads[tid].program
-            if prog.in_op[threads[tid][0]]:
+            pc = threads[tid][0]
+            if prog.in_op[pc] and not prog.op_start[pc]:
                 return False
         return self.mm.quiescent(state[2])
 

@@ -160,7 +160,14 @@ class Protocol:
         raise NotImplementedError
 
     def check_quiescent(self, view: "StateView") -> None:
-        """Raise Violation if a quiescent state breaks a property (conservation)."""
+        """Raise Violation if a quiescent state breaks a property (conservation).
+
+        A state is quiescent when every thread is between operations (or at
+        the first shared event of one) and the memory model has nothing
+        pending.  Local code at the start of an operation, before its first
+        shared event, has already run in such a state: keep hand-overs of
+        private state (e.g. clearing a "running" bit) after an event.
+        """
 
     def validate(self, p: Params) -> None:
         """Raise ModelError for parameters the protocol cannot run with."""

@@ -206,11 +206,13 @@ def return_free_slot(slot):
 def reap_worker(slot):
     """The worker in ``slot`` exited: give the slot back."""
     global pm_running, pm_done
-    pm_running &= ~(1 << slot)
     with ghost:
         assert_(owner[slot] == OWN_RUNNING, "exclusive ownership", "the postmaster reaped a slot not running")
         owner[slot] = OWN_POSTMASTER
     return_free_slot(slot)
+    # Cleared only now: until its first shared event an operation counts as
+    # not started (quiescence), so the slot must still be accounted as running.
+    pm_running &= ~(1 << slot)
     pm_done += 1
 
 

@@ -76,13 +76,15 @@ class SequentialConsistency(MemoryModel):
             return
         self._finish(state, tid, prog, L, pc, new_mem, info, out)
 
-    def _finish(self, state, tid, prog, L, pc, new_mem, info, out):
+    def _finish(self, state, tid, prog, L, pc, new_mem, info, out, new_pending=None):
         label = (tid, "step", pc, info)
         viol = self.count_step(tid, L, pc)
         if viol is not None:
             out.append((label, None, viol))
             return
         mem, threads, pending, ghost = state
+        if new_pending is not None:
+            pending = new_pending
         try:
             npc, G = run_local(prog.instrs, pc + 1, L, ghost, self.rogue)
         except Violation as exc:

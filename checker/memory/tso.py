@@ -1,0 +1,111 @@
+"""x86-TSO: a FIFO store buffer per thread.
+
+A store enters its thread's buffer in program order and reaches memory later,
+oldest first, in a step of its own (a *flush*).  A load reads the newest
+buffered store to its address in its own buffer, else memory: a thread sees
+its own stores early, others see them late, so a store followed by a load of
+another address can appear reordered (SB), and nothing else can.  Locked
+instructions (every RMW, LWLock acquire/release) and full fences wait for an
+empty buffer and then act on memory at once.  Read and write barriers order
+nothing the machine does not already order (on x86 they are compiler
+barriers); a profile fence that orders store->load drains the buffer.
+
+The buffer is bounded by ``window`` entries (default 4): a thread with a full
+buffer waits for a flush.  This bounds the state space; a behaviour that needs
+more buffered stores than that is not explored.
+"""
+
+from __future__ import annotations
+
+from checker.ir import OutOfRange
+from checker.memory.sc import SequentialConsistency
+
+DEFAULT_BUFFER = 4
+
+
+class TotalStoreOrder(SequentialConsistency):
+    name = "tso"
+    summary = "x86-TSO: FIFO store buffer per thread; RMWs and full fences drain it"
+
+    def __init__(self, system, profile, window: int = DEFAULT_BUFFER, **options):
+        super().__init__(system, profile, **options)
+        if window < 1:
+            from checker.model import ModelError
+
+            raise ModelError("--window must be at least 1")
+        self.capacity = window
+        # Fences that must drain the buffer: those ordering a store before a load.
+        self.draining_fences = {prim for prim, pairs in profile.fences.items() if ("S", "L") in pairs}
+
+    def initial_pending(self, tid):
+        return ()
+
+    def successors(self, state, tid, out):
+        mem, threads, pending, ghost = state
+        buf = pending[tid]
+        if buf:
+            # Flush the oldest buffered store to memory.
+            (a, v), rest = buf[0], buf[1:]
+            npend = pending[:tid] + (rest,) + pending[tid + 1:]
+            out.append(((tid, "flush", None, (a, v)), (mem[:a] + (v,) + mem[a + 1:], threads, npend, ghost), None))
+        T = threads[tid]
+        prog = self.programs[tid]
+        pc = T[0]
+        ins = prog.instrs[pc]
+        op = ins.op
+        if op == "halt":
+            return
+        if not buf:
+            # Nothing buffered: every event behaves as under sc, except that a
+            # plain store goes into the buffer.
+            if op != "store" or ins.prim in self.profile.full_stores:
+                return super().successors(state, tid, out)
+        L = list(T)
+        try:
+            if op == "load":
+                a = ins.loc.address(L)
+                v = mem[a]
+                for ba, bv in buf:  # the newest buffered store to a wins
+                    if ba == a:
+                        v = bv
+                L[ins.dst] = v
+                self._finish(state, tid, prog, L, pc, mem, (a, v), out)
+            elif op == "store":
+                if ins.prim in self.profile.full_stores:
+                    return  # a full-barrier store waits for an empty buffer
+                if len(buf) >= self.capacity:
+                    return
+                a = ins.loc.address(L)
+                v = ins.value.fn(L)
+                npend = pending[:tid] + (buf + ((a, v),),) + pending[tid + 1:]
+                self._finish(state, tid, prog, L, pc, mem, (a, v), out, new_pending=npend)
+            elif op == "fence":
+                if ins.prim in self.draining_fences:
+                    return
+                self._finish(state, tid, prog, L, pc, mem, None, out)
+            elif op == "choose":
+                for choice in range(ins.n):
+                    L2 = list(T)
+                    L2[ins.dst] = choice
+                    self._finish(state, tid, prog, L2, pc, mem, (None, choice), out)
+            # rmw, acquire, release: locked instructions wait for an empty buffer
+        except OutOfRange as exc:
+            self._crash(state, tid, prog, pc, self.violation_for_range(tid, exc), out)
+
+    def pending_events(self, state, tid):
+        cells = self.system.cell_names
+        return [f"buffered {cells[a]} = {v}" for a, v in state[2][tid]]
+
+    def describe(self, label, before, after):
+        tid, action, pc, info = label
+        if action == "flush":
+            a, v = info
+            t = self.system.threads[tid]
+            return {"thread": tid, "name": t.name, "role": t.role, "action": "flush", "event": "flush",
+                    "text": f"flush {self.system.cell_names[a]} = {v}", "location": self.system.cell_names[a],
+                    "address": a, "value": v}
+        d = super().describe(label, before, after)
+        if action == "step" and d.get("event") == "store" and before[2][tid] is not None:
+            d["buffered"] = True
+        return d
+
