@@ -1,0 +1,518 @@
+"""Replay a trace against the C reference implementation (refimpl/c), event by event.
+
+The trace build of the C code (``refimpl.build.load(protocol, "trace",
+mutation)``) calls one hook for every load, store, read-modify-write, barrier,
+lock operation and workload choice.  Replay runs the model's threads in C one
+at a time, each from its own program-order event list
+(``trace["threads"][i]["events"]``): at every hook call it checks that the C
+event is the one the model's thread performs next — same kind, same
+primitive (so the same barrier), same location as region and index, same
+value stored — and answers a load with the value the model's load read.
+Given those values each C thread is deterministic, so running the threads one
+after another replays any interleaving, and any memory model's execution,
+since only per-thread program order and the values read matter.
+
+A thread stops when its recorded events run out (a counterexample ends at the
+violation; the C thread would go on): the hook tells the C shim to abandon the
+thread, which is not a divergence.  For a sampled *complete* execution
+(``"complete": true``, every model thread halted) the C thread must instead
+return exactly when its events end.
+
+At the end the C side's shared memory (its initialisation, then its stores
+and the rogue's writes in the trace's step order) is compared with the
+trace's final memory.
+
+``sample_executions`` produces traces of complete executions of a model (a
+seeded random walk over the engine), for conformance tests of correct
+protocols.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from checker.ir import rmw_apply
+from checker.trace import TraceError, build_trace, load_trace
+
+# Codes of refimpl/c/pg_shim.h (enum SlotTraceEvent, enum SlotTracePrim).
+EVENT_NAMES = {1: "load", 2: "store", 3: "rmw", 4: "fence", 5: "acquire", 6: "release", 7: "choose"}
+PRIM_NAMES = {
+    1: "pg_atomic_read_u32", 2: "pg_atomic_write_u32", 3: "pg_atomic_compare_exchange_u32",
+    4: "pg_atomic_fetch_add_u32", 5: "pg_atomic_fetch_sub_u32", 6: "pg_atomic_fetch_or_u32",
+    7: "pg_atomic_fetch_and_u32", 8: "pg_atomic_exchange_u32", 9: "pg_atomic_read_membarrier_u32",
+    10: "pg_atomic_write_membarrier_u32", 11: "pg_memory_barrier", 12: "pg_read_barrier",
+    13: "pg_write_barrier", 14: "LWLockAcquire", 15: "LWLockRelease", 16: "choose",
+}
+RMW_KIND = {
+    "pg_atomic_compare_exchange_u32": "cas", "pg_atomic_fetch_add_u32": "add",
+    "pg_atomic_fetch_sub_u32": "sub", "pg_atomic_fetch_or_u32": "or", "pg_atomic_fetch_and_u32": "and",
+    "pg_atomic_exchange_u32": "xchg", "pg_atomic_read_membarrier_u32": "read_mb",
+}
+WRITES = ("store", "rmw", "acquire", "release")
+ROLE_CODE = {"postmaster": 0, "backend": 1}  # SLOT_ROLE_* in refimpl/c/slot_replay.h
+DEFAULT = object()  # "the trace's own mutation"
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---------------------------------------------------------------------------
+# Reports
+
+
+@dataclass
+class CEvent:
+    """What the C code did at one hook call."""
+
+    event: str
+    prim: str
+    location: str | None
+    value: int | None
+    file: str
+    line: int
+
+    def describe(self) -> str:
+        return _describe(self.event, self.prim, self.location, self.value)
+
+    def where(self) -> str:
+        return f"{_display(self.file)}:{self.line}  {_source_line(self.file, self.line)}"
+
+
+@dataclass
+class Divergence:
+    step: int | None
+    thread: str
+    index: int | None  # which of the thread's events (0-based), if any
+    expected: str
+    expected_where: str
+    actual: str
+    actual_where: str
+    why: str
+
+    def lines(self) -> list[str]:
+        at = f"step {self.step}" if self.step is not None else "the end"
+        nth = f" (its event {self.index + 1})" if self.index is not None else ""
+        return [
+            f"first divergence at {at}, thread {self.thread}{nth}: {self.why}",
+            f"  model: {self.expected}",
+            f"         at {self.expected_where}",
+            f"  C:     {self.actual}",
+            f"         at {self.actual_where}",
+        ]
+
+
+@dataclass
+class ReplayReport:
+    trace: str
+    protocol: str
+    model_mutation: str | None
+    c_mutation: str | None
+    divergence: Divergence | None = None
+    events: int = 0  # events replayed and found equal
+    threads: list[str] = field(default_factory=list)  # one line per thread
+    notes: list[str] = field(default_factory=list)
+    reached_end: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.divergence is None
+
+    def _build_name(self) -> str:
+        return f"C build {'mutation ' + self.c_mutation if self.c_mutation else 'without mutation'}"
+
+    def summary(self) -> str:
+        if self.divergence is not None:
+            d = self.divergence
+            at = f"step {d.step}" if d.step is not None else "the end"
+            return (f"C ({self._build_name()}) diverges at {at}, thread {d.thread}: {d.why}; "
+                    f"model {d.expected}, C {d.actual}")
+        extra = "; ".join(self.notes)
+        return (f"C ({self._build_name()}) conforms: {self.events} events of {len(self.threads)} threads "
+                f"replayed{'; ' + extra if extra else ''}")
+
+    def lines(self) -> list[str]:
+        out = [f"replay of {self.trace}: protocol {self.protocol}, model mutation "
+               f"{self.model_mutation or 'none'}, {self._build_name()}"]
+        out += [f"  {t}" for t in self.threads]
+        if self.divergence is not None:
+            out += self.divergence.lines()
+        else:
+            out.append(self.summary())
+        return out
+
+
+def _describe(event, prim, location, value) -> str:
+    if event == "fence":
+        return f"{prim}()"
+    if event == "choose":
+        return f"choose() -> {value}"
+    loc = location if location is not None else "<out of range>"
+    if event == "load":
+        return f"{prim}({loc}) -> {_num(value)}"
+    if event in WRITES:
+        return f"{prim}({loc}) = {_num(value)}"
+    return f"{prim}({loc})"
+
+
+def _num(v) -> str:
+    if v is None:
+        return "?"
+    return f"{v:#x}" if v >= 0x10000 else str(v)
+
+
+def _display(file: str) -> str:
+    p = Path(file)
+    try:
+        return str(p.resolve().relative_to(_ROOT))
+    except ValueError:
+        return file
+
+
+_lines_cache: dict[str, list[str]] = {}
+
+
+def _source_line(file: str, line: int) -> str:
+    if file not in _lines_cache:
+        try:
+            _lines_cache[file] = Path(file).read_text().splitlines()
+        except OSError:
+            _lines_cache[file] = []
+    lines = _lines_cache[file]
+    return lines[line - 1].strip() if 0 < line <= len(lines) else ""
+
+
+def _model_where(ev: dict) -> str:
+    src = ev.get("source") or {}
+    if not src:
+        return "?"
+    return f"{src.get('file')}:{src.get('line')}  {str(src.get('text', '')).strip()}"
+
+
+def _model_describe(ev: dict) -> str:
+    return _describe(ev.get("event"), ev.get("prim"), ev.get("location"), ev.get("value"))
+
+
+# ---------------------------------------------------------------------------
+# Trace checks
+
+
+def _validate(doc: dict, path: str) -> None:
+    """Shape checks beyond load_trace's, so a damaged trace is a one-line error."""
+    params = doc["params"]
+    if not isinstance(params, dict):
+        raise TraceError(f"{path}: \"params\" must be an object")
+    for k in ("threads", "slots", "ops"):
+        if not isinstance(params.get(k), int) or isinstance(params.get(k), bool):
+            raise TraceError(f"{path}: params has no integer {k!r}")
+    threads = doc["threads"]
+    if not isinstance(threads, list) or not threads:
+        raise TraceError(f"{path}: \"threads\" must be a non-empty list")
+    for t in threads:
+        if not isinstance(t, dict) or "role" not in t or "name" not in t:
+            raise TraceError(f"{path}: every thread needs a \"name\" and a \"role\"")
+        if t["role"] == "rogue":
+            continue
+        evs = t.get("events")
+        if not isinstance(evs, list):
+            raise TraceError(f"{path}: thread {t['name']} has no \"events\" list (a trace from an older checker?)")
+        for e in evs:
+            if not isinstance(e, dict) or not isinstance(e.get("event"), str) or not isinstance(e.get("step"), int):
+                raise TraceError(f"{path}: thread {t['name']} has an event without \"event\" and \"step\"")
+            for k in ("value", "old"):
+                v = e.get(k)
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 0xFFFFFFFF):
+                    raise TraceError(f"{path}: thread {t['name']} step {e['step']}: {k} {v!r} is not a 32-bit value")
+    layout = doc["layout"]
+    if not isinstance(layout, dict) or not isinstance(layout.get("cells"), list):
+        raise TraceError(f"{path}: \"layout\" has no \"cells\" list")
+    mem = doc["initial"].get("memory") if isinstance(doc["initial"], dict) else None
+    if not isinstance(mem, list) or len(mem) != len(layout["cells"]):
+        raise TraceError(f"{path}: \"initial\" memory does not match the layout")
+
+
+# ---------------------------------------------------------------------------
+# One thread's replay: the hook
+
+
+class _ThreadReplay:
+    def __init__(self, name: str, events: list[dict], cell_of, complete: bool) -> None:
+        self.name = name
+        self.events = events
+        self.cell_of = cell_of
+        self.complete = complete
+        self.index = 0
+        self.divergence: Divergence | None = None
+        self.ran_past_end = False
+        self.writes: list[tuple[int, str, int]] = []  # (step, cell, value)
+        self.exc: BaseException | None = None
+
+    def error(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def _diverge(self, ev: dict | None, actual: CEvent | None, why: str) -> tuple[bool, int]:
+        self.divergence = Divergence(
+            step=ev.get("step") if ev else None, thread=self.name, index=self.index if ev else None,
+            expected=_model_describe(ev) if ev else "the thread ends here (it halted)",
+            expected_where=_model_where(ev) if ev else "end of the model's program",
+            actual=actual.describe() if actual else "the C thread returned",
+            actual_where=actual.where() if actual else "end of the C thread", why=why)
+        return True, 0
+
+    def __call__(self, event, prim, addr, arg0, arg1, file, line):
+        kind = EVENT_NAMES.get(event, f"event#{event}")
+        pname = PRIM_NAMES.get(prim, f"prim#{prim}")
+        location, in_range = self.cell_of(addr) if kind not in ("fence", "choose") else (None, True)
+        value = arg0 if kind in ("store", "acquire", "release") else None
+        actual = CEvent(kind, pname, location, value, file, line)
+        if self.index >= len(self.events):
+            if self.complete:
+                return self._diverge(None, actual, "the C thread goes on after the model's thread halted")
+            self.ran_past_end = True
+            return True, 0
+        ev = self.events[self.index]
+        if ev.get("event") != kind or ev.get("prim") != pname:
+            return self._diverge(ev, actual, "a different event")
+        result = 0
+        if kind in ("fence",):
+            pass
+        elif kind == "choose":
+            chosen = ev.get("value")
+            if not isinstance(chosen, int) or chosen >= arg0:
+                return self._diverge(ev, actual, f"the model chose {chosen} of {arg0}")
+            result = chosen
+            actual.value = chosen
+        else:
+            expected_loc = ev.get("location")
+            if expected_loc is None:
+                # The model's access was out of range (its thread stops here,
+                # at a safety violation or a crash): the C access must be out
+                # of range of every region too, and is never performed.
+                if in_range:
+                    return self._diverge(ev, actual, "the model's access is out of range, C's is not")
+                self.index += 1
+                return True, 0
+            if location != expected_loc:
+                return self._diverge(ev, actual, "a different location")
+            if kind == "load":
+                result = ev.get("value", 0)
+                actual.value = result
+            elif kind in ("store", "acquire", "release"):
+                if value != ev.get("value"):
+                    return self._diverge(ev, actual, "a different value stored")
+                self.writes.append((ev["step"], location, value))
+            elif kind == "rmw":
+                old = ev.get("old")
+                if old is None:
+                    return self._diverge(ev, actual, "the trace's RMW has no old value")
+                args = (arg0, arg1) if pname == "pg_atomic_compare_exchange_u32" else \
+                    () if pname == "pg_atomic_read_membarrier_u32" else (arg0,)
+                new, _ = rmw_apply(RMW_KIND[pname], old, args)
+                actual.value = new
+                if new != ev.get("value"):
+                    return self._diverge(ev, actual, "a different value stored by the read-modify-write")
+                self.writes.append((ev["step"], location, new))
+                result = old  # C computes its own result (CAS: compares with expected)
+        self.index += 1
+        return False, result
+
+
+# ---------------------------------------------------------------------------
+# The replay
+
+
+def replay_file(path, c_mutation=DEFAULT) -> ReplayReport:
+    """Replay a trace file against the C trace build; TraceError for a bad file."""
+    doc = load_trace(path)
+    return replay_trace(doc, c_mutation=c_mutation, name=str(path))
+
+
+def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>") -> ReplayReport:
+    from refimpl import build
+
+    _validate(doc, name)
+    proto = doc["protocol"]
+    model_mut = doc.get("mutation")
+    cmut = model_mut if c_mutation is DEFAULT else c_mutation
+    module = build.load(proto, "trace", cmut)
+    ffi, lib = module.ffi, module.lib
+    prefix = build.protocol(proto).prefix
+    params = doc["params"]
+    nslots = params["slots"]
+    report = ReplayReport(name, proto, model_mut, cmut)
+
+    shm_size = getattr(lib, f"{prefix}_shmem_size")(nslots)
+    shm = ffi.new("char[]", shm_size)
+    getattr(lib, f"{prefix}_shmem_init")(shm, nslots)
+    regions = ffi.new("SlotRegion[64]")
+    n = getattr(lib, f"{prefix}_regions")(shm, nslots, regions, 64)
+    base = int(ffi.cast("uintptr_t", shm))
+    spans = []  # (start address, name, length or None)
+    for i in range(min(n, 64)):
+        r = regions[i]
+        spans.append((base + r.offset, ffi.string(r.name).decode(), r.length or None))
+    words = ffi.cast("uint32_t *", shm)
+
+    def cell_of(addr: int) -> tuple[str | None, bool]:
+        for start, rname, length in spans:
+            count = length or 1
+            if start <= addr < start + 4 * count and (addr - start) % 4 == 0:
+                k = (addr - start) // 4
+                return (rname if length is None else f"{rname}[{k}]"), True
+        owner = max((s for s in spans if s[0] <= addr and s[2] is not None), default=None, key=lambda s: s[0])
+        if owner is not None:
+            return f"{owner[1]}[{(addr - owner[0]) // 4}]", False
+        return f"<address {addr - base:+#x}>", False
+
+    # Initial shared memory: the C initialisation must produce the model's.
+    cells = doc["layout"]["cells"]
+    c_cells = {}
+    for start, rname, length in spans:
+        for k in range(length or 1):
+            c_cells[rname if length is None else f"{rname}[{k}]"] = words[(start - base) // 4 + k]
+    for cell, v in zip(cells, doc["initial"]["memory"]):
+        if cell not in c_cells:
+            report.divergence = Divergence(0, "-", None, f"{cell} = {_num(v)}", "the model's layout",
+                                           f"no {cell}", f"{prefix}_regions()", "C has no such shared word")
+            return report
+        if c_cells[cell] != v:
+            report.divergence = Divergence(0, "-", None, f"{cell} = {_num(v)}", "the model's initial state",
+                                           f"{cell} = {_num(c_cells[cell])}", "RingShmemInit()",
+                                           "different initial shared memory")
+            return report
+
+    complete = bool(doc.get("complete"))
+    backends = [t for t in doc["threads"] if t["role"] == "backend"]
+    total = len(backends) * params["ops"]
+    writes: list[tuple[int, str, int]] = []
+    for t in doc["threads"]:
+        role = t["role"]
+        if role == "rogue":
+            continue
+        if role not in ROLE_CODE:
+            raise TraceError(f"{name}: thread {t['name']} has role {role!r}, which has no C counterpart")
+        events = t["events"]
+        me = backends.index(t) + 1 if role == "backend" else 0
+        tr = _ThreadReplay(t["name"], events, cell_of, complete)
+        build.set_hook(tr)
+        try:
+            stopped = getattr(lib, f"{prefix}_replay_thread")(shm, nslots, ROLE_CODE[role], me, params["ops"], total)
+        finally:
+            build.set_hook(None)
+        if tr.exc is not None:
+            raise tr.exc
+        if tr.divergence is None and not stopped and tr.index < len(events):
+            tr._diverge(events[tr.index], None, "the C thread returned before the model's thread ended")
+        if tr.divergence is not None:
+            report.divergence = tr.divergence
+            report.threads.append(f"{t['name']}: diverged after {tr.index} of {len(events)} events")
+            return report
+        report.events += tr.index
+        how = "stopped where its events end" if tr.ran_past_end or stopped else "returned"
+        report.threads.append(f"{t['name']}: {tr.index} of {len(events)} events equal, {how}")
+        writes += tr.writes
+
+    _check_final_memory(doc, report, writes)
+    if report.ok:
+        prop = doc.get("property")
+        if prop:
+            report.notes.append(f"reached step {doc.get('violation_step')}, where the model violates {prop}")
+        elif complete:
+            report.notes.append("every thread ran to its end")
+        report.reached_end = True
+    return report
+
+
+def _check_final_memory(doc, report: ReplayReport, writes) -> None:
+    """Compare the C side's final shared memory with the trace's."""
+    steps = doc["steps"]
+    cells = doc["layout"]["cells"]
+    index = {c: i for i, c in enumerate(cells)}
+    final = None
+    final_step = 0
+    for s in steps:
+        if isinstance(s.get("memory"), list):
+            final, final_step = s["memory"], s.get("index", 0)
+    if final is None:
+        return
+    rogue = [(s["index"], s["location"], s["value"]) for s in steps
+             if s.get("action") == "rogue" and s.get("location") in index]
+    mem = list(doc["initial"]["memory"])
+    if doc.get("memory_model") == "sc":
+        # Under sc a write is visible at its own step: replaying C's writes
+        # in step order must give exactly the trace's memory.
+        for step, cell, value in sorted(writes + rogue, key=lambda w: w[0]):
+            if step <= final_step:
+                mem[index[cell]] = value
+        for i, cell in enumerate(cells):
+            if mem[i] != final[i]:
+                report.divergence = Divergence(
+                    final_step, "-", None, f"{cell} = {_num(final[i])}", "the trace's final shared memory",
+                    f"{cell} = {_num(mem[i])}", "the C threads' writes in step order",
+                    "different final shared memory")
+                return
+        report.notes.append("final shared memory equal")
+        return
+    # Other memory models make a write visible after its program-order step:
+    # the final value of each word must be its initial value or one that C
+    # (or the rogue) wrote there.
+    written: dict[str, set[int]] = {}
+    for _step, cell, value in writes + rogue:
+        written.setdefault(cell, set()).add(value)
+    for i, cell in enumerate(cells):
+        if final[i] != mem[i] and final[i] not in written.get(cell, set()):
+            report.divergence = Divergence(
+                final_step, "-", None, f"{cell} = {_num(final[i])}", "the trace's final shared memory",
+                f"no C write of {_num(final[i])} to {cell}", "the C threads' writes",
+                "a final value C never wrote")
+            return
+    report.notes.append("every final shared value was written by C")
+
+
+# ---------------------------------------------------------------------------
+# Sampled complete executions
+
+
+@dataclass
+class _RunInfo:
+    memory_model: str
+    profile: str
+
+
+def sample_executions(protocol: str, *, count: int = 20, seed: int = 0, mutation: str | None = None,
+                      memory_model: str = "sc", profile: str = "documented", max_steps: int = 10_000,
+                      **params) -> list[dict[str, Any]]:
+    """Traces of ``count`` executions chosen by a seeded random walk over the engine.
+
+    Each walk starts at the initial state and takes a uniformly random
+    enabled step (never a violating one) until no thread can move or
+    ``max_steps`` is reached.  A trace whose every thread halted is marked
+    ``"complete": true``.
+    """
+    from checker.explore import Counterexample
+    from checker.model import Params
+    from checker.run import make_engine
+
+    extra = params.pop("extra", {})
+    engine = make_engine(protocol, Params(**params, extra=dict(extra)), mutation, memory_model, profile)
+    rng = random.Random(seed)
+    docs = []
+    succ: list = []
+    for k in range(count):
+        state = engine.initial()
+        labels, states = [], [state]
+        for _ in range(max_steps):
+            succ.clear()
+            engine.successors(state, succ)
+            moves = [(label, nxt) for label, nxt, viol in succ if viol is None]
+            if not moves:
+                break
+            label, state = moves[rng.randrange(len(moves))]
+            labels.append(label)
+            states.append(state)
+        cx = Counterexample(None, f"sampled execution {k} (seed {seed})", labels, states)
+        doc = build_trace(engine, cx, _RunInfo(memory_model, profile))
+        doc["complete"] = all(engine.halted(state, t) for t in engine.program_tids)
+        docs.append(doc)
+    return docs

@@ -1,0 +1,339 @@
+"""Build the C reference implementation with cffi (API mode), on first use.
+
+Three kinds of build, each for one protocol and one mutation (or none):
+
+* ``trace``  — the protocol and the model's workload against the trace
+  backend of ``c/pg_shim.h``: every shared-memory event calls the Python hook
+  that ``checker.replay`` installs;
+* ``native`` — the protocol against C11 atomics and real LWLocks, with the
+  multi-threaded stress test (``c/stress_*.c``);
+* ``tsan``   — the native stress test as a plain executable built with
+  ``-fsanitize=thread`` (ThreadSanitizer must own the process, so it is not
+  loaded into Python).
+
+Builds go to a cache directory (``$SLOTCHECK_CACHE``, else
+``~/.cache/slotcheck/refimpl``) under a name that hashes the C sources, the
+flags, the compiler and the Python ABI, so an edited source is rebuilt and an
+unchanged one is loaded at once.  Concurrent processes building the same
+thing wait for each other on a lock file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+C_DIR = Path(__file__).resolve().parent / "c"
+
+# Flags shared by every build.  gnu11: C11 plus the POSIX declarations
+# (clock_gettime, nanosleep) the stress test needs.
+COMMON_FLAGS = ["-std=gnu11", "-g", "-Wall", "-Wno-type-limits"]
+
+
+class RefimplError(Exception):
+    """The C implementation cannot be built or does not cover a request (one line)."""
+
+
+@dataclass(frozen=True)
+class CProtocol:
+    name: str
+    sources: tuple[str, ...]  # the protocol itself (what PostgreSQL would take)
+    workload: str  # the model's workload, for replay (trace build)
+    stress: str | None  # the native stress test
+    prefix: str  # C symbol prefix of the replay and stress entry points
+
+
+PROTOCOLS: dict[str, CProtocol] = {
+    "ring": CProtocol("ring", ("slot_ring.c",), "slot_ring_workload.c", "stress_ring.c", "ring"),
+}
+
+
+def protocol(name: str) -> CProtocol:
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        have = ", ".join(PROTOCOLS)
+        raise RefimplError(f"no C implementation of protocol {name!r} (C exists for: {have})") from None
+
+
+def mutation_macro(mutation: str) -> str:
+    """The -D name of a model mutation: no-lock -> SLOT_MUTATION_NO_LOCK."""
+    return "SLOT_MUTATION_" + mutation.upper().replace("-", "_")
+
+
+def c_mutations(name: str) -> set[str]:
+    """Mutation names the C sources of a protocol implement (model spelling)."""
+    spec = protocol(name)
+    found = set()
+    for src in spec.sources:
+        for macro in re.findall(r"\bSLOT_MUTATION_([A-Z0-9_]+)", (C_DIR / src).read_text()):
+            found.add(macro.lower().replace("_", "-"))
+    return found
+
+
+def _check_mutation(name: str, mutation: str | None) -> None:
+    if mutation is not None and mutation not in c_mutations(name):
+        raise RefimplError(f"the C implementation of {name} has no mutation {mutation!r} "
+                           f"(it has: {', '.join(sorted(c_mutations(name))) or 'none'})")
+
+
+# ---------------------------------------------------------------------------
+# The compiler
+
+
+def compiler() -> list[str]:
+    """The C compiler cffi will use, as argv; a one-line RefimplError if there is none."""
+    from_env = os.environ.get("CC")
+    cc = from_env or sysconfig.get_config_var("CC") or "cc"
+    argv = shlex.split(cc)
+    if not argv or shutil.which(argv[0]) is None:
+        where = "$CC" if from_env else "Python's build configuration"
+        raise RefimplError(f"no C compiler found: {argv[0] if argv else cc!r} (from {where}) is not installed "
+                           f"or not on PATH; install gcc or clang, or point CC at one")
+    return argv
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("SLOTCHECK_CACHE")
+    path = Path(base) if base else Path.home() / ".cache" / "slotcheck" / "refimpl"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _sources_digest() -> str:
+    h = hashlib.sha256()
+    for p in sorted(C_DIR.glob("*.[ch]")):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _key(*parts) -> str:
+    import cffi
+
+    h = hashlib.sha256()
+    for part in (_sources_digest(), cffi.__version__, sys.version, sysconfig.get_config_var("EXT_SUFFIX"),
+                 *parts):
+        h.update(repr(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _first_error(text: str) -> str:
+    for line in text.splitlines():
+        if "error" in line.lower():
+            return line.strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else "no output"
+
+
+# ---------------------------------------------------------------------------
+# cffi modules
+
+_TRACE_CDEF = """
+typedef struct SlotRegion { const char *name; size_t offset; uint32_t length; } SlotRegion;
+extern "Python+C" int slot_trace_hook(int event, int prim, const void *addr, uint32_t arg0, uint32_t arg1,
+                                      const char *file, int line, uint32_t *result);
+size_t {p}_shmem_size(uint32_t nslots);
+void {p}_shmem_init(void *shm, uint32_t nslots);
+int {p}_regions(void *shm, uint32_t nslots, SlotRegion *out, int max);
+int {p}_replay_thread(void *shm, uint32_t nslots, int role, uint32_t me, uint32_t ops, uint32_t total);
+"""
+
+_NATIVE_CDEF = {
+    "ring": """
+typedef struct RingStressResult {
+    int ok; double elapsed; uint64_t registrations; uint64_t empty; uint64_t starts; uint64_t reaps;
+    char failure[256];
+} RingStressResult;
+int ring_stress(uint32_t nslots, int backends, double seconds, RingStressResult *out);
+""",
+}
+
+_loaded: dict[tuple, object] = {}
+
+
+def load(name: str, backend: str = "trace", mutation: str | None = None):
+    """The compiled cffi module (with ``.ffi`` and ``.lib``) for a protocol, backend and mutation."""
+    spec = protocol(name)
+    _check_mutation(name, mutation)
+    if backend not in ("trace", "native"):
+        raise ValueError(backend)
+    memo = (name, backend, mutation)
+    if memo in _loaded:
+        return _loaded[memo]
+    cc = compiler()
+    defines = [("SLOT_TRACE", "1")] if backend == "trace" else []
+    if mutation:
+        defines.append((mutation_macro(mutation), "1"))
+    flags = list(COMMON_FLAGS)
+    if backend == "trace":
+        sources = [*spec.sources, spec.workload, "slot_trace.c"]
+        cdef = _TRACE_CDEF.replace("{p}", spec.prefix)
+        flags.append("-O1")
+    else:
+        if spec.stress is None:
+            raise RefimplError(f"no native stress test for {name}")
+        sources = [*spec.sources, spec.stress]
+        cdef = _NATIVE_CDEF[name]
+        flags += ["-O2", "-pthread"]
+        if mutation:
+            # A mutated build is meant to misbehave: report it, do not abort.
+            defines.append(("NDEBUG", "1"))
+    key = _key(name, backend, mutation, cdef, flags, defines, cc)
+    modname = f"_slotc_{name}_{backend}_{(mutation or 'correct').replace('-', '_')}_{key}"
+    out_dir = cache_dir()
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    target = out_dir / f"{modname}{suffix}"
+    with _locked(out_dir / f".{modname}.lock"):
+        if not target.exists():
+            _compile(modname, cdef, sources, defines, flags, target)
+    module = _import(modname, target)
+    _loaded[memo] = module
+    if backend == "trace":
+        _install_hook(module)
+    return module
+
+
+def _compile(modname, cdef, sources, defines, flags, target: Path) -> None:
+    import cffi
+
+    ffi = cffi.FFI()
+    ffi.cdef(cdef)
+    header = "slot_replay.h" if "SLOT_TRACE" in dict(defines) else "stress_ring.h"
+    ffi.set_source(modname, f'#include "{header}"\n',
+                   sources=[str(C_DIR / s) for s in sources], include_dirs=[str(C_DIR)],
+                   define_macros=defines, extra_compile_args=flags,
+                   extra_link_args=["-pthread"] if "-pthread" in flags else [])
+    with tempfile.TemporaryDirectory(prefix="build-", dir=target.parent) as tmp:
+        log = Path(tmp) / "compiler.log"
+        try:
+            # The compiler writes to the process's stderr; keep it for the
+            # error message instead of spraying it over the user's terminal.
+            with _redirect_fds(log):
+                built = ffi.compile(tmpdir=tmp, verbose=False)
+        except Exception as exc:  # cffi.VerificationError, distutils/setuptools CompileError, OSError
+            detail = log.read_text(errors="replace") if log.exists() else ""
+            raise RefimplError(f"building the C reference implementation failed: "
+                               f"{_first_error(detail or str(exc))}") from None
+        # Same filesystem (the temporary directory is inside the cache): the
+        # rename makes the module appear whole or not at all.
+        os.replace(built, target)
+
+
+@contextlib.contextmanager
+def _redirect_fds(path: Path):
+    """Send fds 1 and 2 to ``path`` for the duration (the compiler is a child process)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(path, "wb") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def _import(modname: str, path: Path):
+    spec = importlib.util.spec_from_file_location(modname, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---------------------------------------------------------------------------
+# The trace hook: one Python function per loaded trace module, forwarding to
+# whichever replay is running (replays run one at a time).
+
+_current_hook = None
+
+
+def set_hook(fn) -> None:
+    """Install ``fn(event, prim, addr, arg0, arg1, file, line) -> (stop, result)``, or None."""
+    global _current_hook
+    _current_hook = fn
+
+
+def _install_hook(module) -> None:
+    ffi = module.ffi
+
+    @ffi.def_extern(name="slot_trace_hook")
+    def _hook(event, prim, addr, arg0, arg1, file, line, result):
+        fn = _current_hook
+        if fn is None:
+            return 1
+        try:
+            stop, value = fn(event, prim, int(ffi.cast("uintptr_t", addr)), arg0, arg1,
+                             ffi.string(file).decode(errors="replace"), line)
+        except BaseException as exc:  # never unwind through C frames
+            if hasattr(fn, "error"):
+                fn.error(exc)
+            return 1
+        result[0] = value & 0xFFFFFFFF
+        return 1 if stop else 0
+
+
+# ---------------------------------------------------------------------------
+# ThreadSanitizer executable
+
+
+def tsan_executable(name: str, inject_race: bool = False) -> Path:
+    """Build (once) the native stress test with -fsanitize=thread as a plain executable.
+
+    ``inject_race`` adds a deliberate data race (SLOT_STRESS_INJECT_RACE), to
+    show that the sanitizer run is not blind.
+    """
+    spec = protocol(name)
+    if spec.stress is None:
+        raise RefimplError(f"no native stress test for {name}")
+    cc = compiler()
+    # -Wno-tsan: gcc warns that ThreadSanitizer ignores atomic_thread_fence;
+    # every cross-thread access here is atomic or under a mutex, so the
+    # fences only matter for ordering, which the model checker covers.
+    flags = [*COMMON_FLAGS, "-O1", "-fsanitize=thread", "-pthread", "-Wno-tsan"]
+    if inject_race:
+        flags.append("-DSLOT_STRESS_INJECT_RACE")
+    sources = [*spec.sources, spec.stress, "stress_main.c"]
+    key = _key(name, "tsan", flags, sources, cc)
+    out_dir = cache_dir()
+    target = out_dir / f"slot-stress-{name}-tsan{'-racy' if inject_race else ''}-{key}"
+    with _locked(out_dir / f".{target.name}.lock"):
+        if not target.exists():
+            tmp = target.with_name(target.name + ".tmp")
+            argv = [*cc, *flags, "-I", str(C_DIR), *[str(C_DIR / s) for s in sources], "-o", str(tmp)]
+            try:
+                proc = subprocess.run(argv, capture_output=True, text=True)
+            except OSError as exc:
+                raise RefimplError(f"cannot run the C compiler {cc[0]}: {exc.strerror}") from None
+            if proc.returncode != 0:
+                raise RefimplError(f"building the ThreadSanitizer stress test failed: "
+                                   f"{_first_error(proc.stderr)}")
+            os.replace(tmp, target)
+    return target

@@ -1,0 +1,119 @@
+/*-------------------------------------------------------------------------
+ *
+ * slot_ring_workload.c
+ *	  The model's workload for the ring protocol (postmaster() and backend()
+ *	  in models/ring.py), for replay in the trace build.  Not part of what
+ *	  PostgreSQL would take: there the postmaster's server loop and the
+ *	  backends' RegisterDynamicBackgroundWorker() calls play this part.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SLOT_TRACE
+#error "slot_ring_workload.c belongs to the trace build only (-DSLOT_TRACE)"
+#endif
+
+#include "slot_ring.h"
+#include "slot_replay.h"
+
+typedef struct RingThreadArgs
+{
+	RingShmem  *shm;
+	uint32		nslots;
+	uint32		me;				/* backend number, 1.. */
+	uint32		ops;			/* registrations per backend */
+	uint32		total;			/* registrations of all backends */
+} RingThreadArgs;
+
+/* Each backend registers OPS workers, retrying while no slot is free. */
+static void
+ring_backend(void *arg)
+{
+	RingThreadArgs *a = arg;
+	RingSlots	rs;
+	uint32		done = 0;
+
+	RingAttach(&rs, a->shm, a->nslots);
+	while (done < a->ops)
+		done += RingRegisterWorker(&rs, a->me) ? 1 : 0;
+}
+
+/*
+ * The postmaster starts queued workers and reaps running ones until every
+ * registered worker has been reaped.  Which worker exits, if any, is the
+ * model's choose(SLOTS + 1), supplied by the trace.
+ */
+static void
+ring_postmaster(void *arg)
+{
+	RingThreadArgs *a = arg;
+	RingSlots	rs;
+	RingPostmasterState pm;
+	uint32		done = 0;
+
+	RingAttach(&rs, a->shm, a->nslots);
+	RingPostmasterInit(&pm, a->nslots);
+	while (done < a->total)
+	{
+		uint32		worker;
+		uint32		exited;
+
+		(void) RingStartQueuedWorker(&rs, &pm, &worker);
+		exited = slot_choose(a->nslots + 1);
+		if (exited < a->nslots && ((pm.running >> exited) & 1))
+		{
+			RingReapWorker(&rs, &pm, exited);
+			done++;
+		}
+	}
+}
+
+Size
+ring_shmem_size(uint32 nslots)
+{
+	return RingShmemSize(nslots);
+}
+
+void
+ring_shmem_init(void *shm, uint32 nslots)
+{
+	RingShmemInit((RingShmem *) shm, nslots);
+}
+
+int
+ring_regions(void *shm, uint32 nslots, SlotRegion *out, int max)
+{
+	RingSlots	rs;
+	RingShmem  *s = shm;
+	int			n = 0;
+
+	RingAttach(&rs, s, nslots);
+#define REGION(name_, ptr_, len_) \
+	do { \
+		if (n < max) \
+		{ \
+			out[n].name = (name_); \
+			out[n].offset = (Size) ((char *) (ptr_) - (char *) s); \
+			out[n].length = (len_); \
+		} \
+		n++; \
+	} while (0)
+	REGION("free_head", &s->free_head, 0);
+	REGION("free_tail", &s->free_tail, 0);
+	REGION("free_ring", rs.free_ring, rs.ring_size);
+	REGION("start_head", &s->start_head, 0);
+	REGION("start_tail", &s->start_tail, 0);
+	REGION("start_ring", rs.start_ring, rs.ring_size);
+	REGION("slot_worker", rs.slot_worker, nslots);
+	REGION("FreeQueueLock", &s->FreeQueueLock.state, 0);
+	REGION("StartQueueLock", &s->StartQueueLock.state, 0);
+#undef REGION
+	return n;
+}
+
+int
+ring_replay_thread(void *shm, uint32 nslots, int role, uint32 me, uint32 ops, uint32 total)
+{
+	RingThreadArgs a = {shm, nslots, me, ops, total};
+
+	return slot_trace_run(role == SLOT_ROLE_POSTMASTER ? ring_postmaster : ring_backend, &a);
+}

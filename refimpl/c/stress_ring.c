@@ -1,0 +1,365 @@
+/*-------------------------------------------------------------------------
+ *
+ * stress_ring.c
+ *	  Native stress test of slot_ring.c with real threads: one postmaster
+ *	  thread starting and reaping workers, N backend threads registering
+ *	  them, for a given time.
+ *
+ * What it checks:
+ *	exclusive ownership  a per-slot owner word, changed with compare-exchange
+ *						 at every hand-over (free queue -> backend -> start
+ *						 queue -> running -> free queue); a CAS that finds
+ *						 another owner is a violation;
+ *	queue integrity		 the postmaster reads back, for every slot it starts,
+ *						 the worker description its registrant wrote;
+ *	postmaster safety	 every slot number either side gets is < nslots, and
+ *						 the postmaster never sees corruption (there is no
+ *						 rogue here);
+ *	conservation		 at the end, with every thread stopped and the start
+ *						 queue drained, the free queue holds each slot exactly
+ *						 once.
+ *
+ * Built natively (cffi module, and a plain executable with
+ * -fsanitize=thread through stress_main.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifdef SLOT_TRACE
+#error "stress_ring.c belongs to the native build"
+#endif
+
+#include "stress_ring.h"
+
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum
+{
+	OWN_FREE = 1,				/* in the free queue */
+	OWN_QUEUED = 2,				/* in the start queue */
+	OWN_RUNNING = 3,
+	OWN_BACKEND = 8				/* + backend number: taken, being filled in */
+};
+
+typedef struct StressShared
+{
+	RingShmem  *shm;
+	uint32		nslots;
+	_Atomic uint32 *owner;
+	_Atomic uint32 *registrant;	/* who the harness says filled the slot in */
+	atomic_bool stop_backends;
+	atomic_bool stop_postmaster;
+	atomic_flag claimed;		/* set by the first failure, which writes the text */
+	atomic_bool any_failure;
+	char		failure[256];	/* read only after every thread is joined */
+} StressShared;
+
+#ifdef SLOT_STRESS_INJECT_RACE
+/*
+ * A deliberate data race (a plain counter every backend increments), built
+ * only to show that the ThreadSanitizer run reports races at all.
+ */
+static uint64 racy_counter;
+#endif
+
+typedef struct BackendArgs
+{
+	StressShared *st;
+	uint32		me;
+	uint64		registrations;
+	uint64		empty;			/* attempts that found no free slot */
+} BackendArgs;
+
+typedef struct PostmasterArgs
+{
+	StressShared *st;
+	uint64		starts;
+	uint64		reaps;
+} PostmasterArgs;
+
+static void
+fail(StressShared *st, const char *fmt, uint32 a, uint32 b, uint32 c)
+{
+	if (!atomic_flag_test_and_set(&st->claimed))
+		snprintf(st->failure, sizeof(st->failure), fmt, a, b, c);
+	atomic_store(&st->any_failure, true);
+	atomic_store(&st->stop_backends, true);
+	atomic_store(&st->stop_postmaster, true);
+}
+
+static bool
+failed(StressShared *st)
+{
+	return atomic_load(&st->any_failure);
+}
+
+static bool
+hand_over(StressShared *st, uint32 slot, uint32 from, uint32 to, const char *who)
+{
+	uint32		expected = from;
+
+	if (atomic_compare_exchange_strong(&st->owner[slot], &expected, to))
+		return true;
+	(void) who;
+	fail(st, "exclusive ownership: slot %u was held by %u when %u took it", slot, expected, to);
+	return false;
+}
+
+static void *
+backend_main(void *arg)
+{
+	BackendArgs *a = arg;
+	StressShared *st = a->st;
+	RingSlots	rs;
+
+	RingAttach(&rs, st->shm, st->nslots);
+	while (!atomic_load_explicit(&st->stop_backends, memory_order_relaxed))
+	{
+		uint32		slot = RingTakeFreeSlot(&rs);
+
+		if (slot == RING_NO_SLOT)
+		{
+			a->empty++;
+			sched_yield();
+			continue;
+		}
+		if (slot >= st->nslots)
+		{
+			fail(st, "memory safety: backend %u took slot number %u (of %u)", a->me, slot, st->nslots);
+			break;
+		}
+		if (!hand_over(st, slot, OWN_FREE, OWN_BACKEND + a->me, "backend"))
+			break;
+		/* what RingRegisterWorker() does between taking and queueing */
+		pg_atomic_write_u32(&rs.slot_worker[slot], a->me);
+		atomic_store_explicit(&st->registrant[slot], a->me, memory_order_relaxed);
+		if (!hand_over(st, slot, OWN_BACKEND + a->me, OWN_QUEUED, "backend"))
+			break;
+		RingQueueForStart(&rs, slot);
+		a->registrations++;
+#ifdef SLOT_STRESS_INJECT_RACE
+		racy_counter++;
+#endif
+	}
+	return NULL;
+}
+
+/* xorshift32: which running worker exits, and when */
+static uint32
+next_random(uint32 *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+static bool
+postmaster_start(PostmasterArgs *a, RingSlots *rs, RingPostmasterState *pm)
+{
+	StressShared *st = a->st;
+	uint32		worker;
+	uint32		slot = RingStartQueuedWorker(rs, pm, &worker);
+
+	if (pm->corrupt)
+	{
+		fail(st, "postmaster safety: the postmaster saw corrupt shared memory (%u %u %u)",
+			 pm->start_tail, pm->free_head, 0);
+		return false;
+	}
+	if (slot == RING_NO_SLOT)
+		return false;
+	if (!hand_over(st, slot, OWN_QUEUED, OWN_RUNNING, "postmaster"))
+		return false;
+	if (worker != atomic_load_explicit(&st->registrant[slot], memory_order_relaxed))
+	{
+		fail(st, "queue integrity: slot %u describes worker %u, registered by %u", slot, worker,
+			 atomic_load_explicit(&st->registrant[slot], memory_order_relaxed));
+		return false;
+	}
+	a->starts++;
+	return true;
+}
+
+static void
+postmaster_reap(PostmasterArgs *a, RingSlots *rs, RingPostmasterState *pm, uint32 slot)
+{
+	/* free before publishing: once in the queue a backend may take it */
+	if (!hand_over(a->st, slot, OWN_RUNNING, OWN_FREE, "postmaster"))
+		return;
+	RingReapWorker(rs, pm, slot);
+	if (pm->corrupt)
+		fail(a->st, "postmaster safety: the free queue looked full when slot %u was reaped", slot, 0, 0);
+	a->reaps++;
+}
+
+static void *
+postmaster_main(void *arg)
+{
+	PostmasterArgs *a = arg;
+	StressShared *st = a->st;
+	RingSlots	rs;
+	RingPostmasterState pm;
+	uint32		rnd = 0x9e3779b9u;
+
+	RingAttach(&rs, st->shm, st->nslots);
+	RingPostmasterInit(&pm, st->nslots);
+	while (!atomic_load_explicit(&st->stop_postmaster, memory_order_relaxed))
+	{
+		(void) postmaster_start(a, &rs, &pm);
+		/* any running worker may exit now, or none */
+		if (pm.running != 0)
+		{
+			uint32		exited = next_random(&rnd) % (st->nslots + 1);
+
+			if (exited < st->nslots && ((pm.running >> exited) & 1))
+				postmaster_reap(a, &rs, &pm, exited);
+		}
+		else
+			sched_yield();
+	}
+	if (failed(st))
+		return NULL;
+
+	/* Backends have stopped: start what is queued, then let everything exit. */
+	while (postmaster_start(a, &rs, &pm))
+		;
+	for (uint32 s = 0; s < st->nslots && !failed(st); s++)
+		if ((pm.running >> s) & 1)
+			postmaster_reap(a, &rs, &pm, s);
+	return NULL;
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Conservation: the free queue holds every slot exactly once. */
+static void
+check_conservation(StressShared *st)
+{
+	RingSlots	rs;
+	uint32		head,
+				tail,
+				n;
+	uint32		seen = 0;
+
+	RingAttach(&rs, st->shm, st->nslots);
+	head = pg_atomic_read_u32(&st->shm->free_head);
+	tail = pg_atomic_read_u32(&st->shm->free_tail);
+	n = head - tail;
+	if (pg_atomic_read_u32(&st->shm->start_head) != pg_atomic_read_u32(&st->shm->start_tail))
+	{
+		fail(st, "conservation: the start queue still holds %u entries",
+			 pg_atomic_read_u32(&st->shm->start_head) - pg_atomic_read_u32(&st->shm->start_tail), 0, 0);
+		return;
+	}
+	if (n != st->nslots)
+	{
+		fail(st, "conservation: the free queue holds %u entries, not %u", n, st->nslots, 0);
+		return;
+	}
+	for (uint32 k = 0; k < n; k++)
+	{
+		uint32		s = pg_atomic_read_u32(&rs.free_ring[(tail + k) % rs.ring_size]);
+
+		if (s >= st->nslots || ((seen >> s) & 1))
+		{
+			fail(st, "conservation: free-queue entry %u holds slot %u twice or out of range", k, s, 0);
+			return;
+		}
+		seen |= (uint32) 1 << s;
+		if (atomic_load(&st->owner[s]) != OWN_FREE)
+		{
+			fail(st, "conservation: slot %u is in the free queue but owned by %u", s,
+				 atomic_load(&st->owner[s]), 0);
+			return;
+		}
+	}
+}
+
+int
+ring_stress(uint32 nslots, int backends, double seconds, RingStressResult *out)
+{
+	StressShared st;
+	pthread_t	pm_thread;
+	pthread_t  *threads;
+	BackendArgs *bargs;
+	PostmasterArgs pargs;
+	double		t0;
+	struct timespec pause;
+
+	memset(out, 0, sizeof(*out));
+	if (nslots < 1 || nslots > 32 || backends < 1 || backends > 256 || seconds < 0)
+	{
+		snprintf(out->failure, sizeof(out->failure), "bad arguments");
+		return -1;
+	}
+	memset(&st, 0, sizeof(st));
+	st.nslots = nslots;
+	st.shm = calloc(1, RingShmemSize(nslots));
+	st.owner = calloc(nslots, sizeof(*st.owner));
+	st.registrant = calloc(nslots, sizeof(*st.registrant));
+	threads = calloc(backends, sizeof(*threads));
+	bargs = calloc(backends, sizeof(*bargs));
+	if (!st.shm || !st.owner || !st.registrant || !threads || !bargs)
+	{
+		snprintf(out->failure, sizeof(out->failure), "out of memory");
+		return -1;
+	}
+	RingShmemInit(st.shm, nslots);
+	for (uint32 s = 0; s < nslots; s++)
+		atomic_init(&st.owner[s], OWN_FREE);
+	atomic_init(&st.stop_backends, false);
+	atomic_init(&st.stop_postmaster, false);
+	atomic_flag_clear(&st.claimed);
+	atomic_init(&st.any_failure, false);
+
+	t0 = now();
+	memset(&pargs, 0, sizeof(pargs));
+	pargs.st = &st;
+	pthread_create(&pm_thread, NULL, postmaster_main, &pargs);
+	for (int b = 0; b < backends; b++)
+	{
+		bargs[b].st = &st;
+		bargs[b].me = (uint32) b + 1;
+		pthread_create(&threads[b], NULL, backend_main, &bargs[b]);
+	}
+	pause.tv_sec = (time_t) seconds;
+	pause.tv_nsec = (long) ((seconds - (double) pause.tv_sec) * 1e9);
+	while (nanosleep(&pause, &pause) != 0)
+		;
+	atomic_store(&st.stop_backends, true);
+	for (int b = 0; b < backends; b++)
+	{
+		pthread_join(threads[b], NULL);
+		out->registrations += bargs[b].registrations;
+		out->empty += bargs[b].empty;
+	}
+	atomic_store(&st.stop_postmaster, true);
+	pthread_join(pm_thread, NULL);
+	out->elapsed = now() - t0;
+	out->starts = pargs.starts;
+	out->reaps = pargs.reaps;
+	if (!failed(&st))
+		check_conservation(&st);
+	if (!failed(&st) && (out->starts != out->registrations || out->reaps != out->starts))
+		fail(&st, "conservation: %u registered, %u started, %u reaped", (uint32) out->registrations,
+			 (uint32) out->starts, (uint32) out->reaps);
+	memcpy(out->failure, st.failure, sizeof(out->failure));
+	out->ok = !failed(&st);
+	free(st.shm);
+	free(st.owner);
+	free(st.registrant);
+	free(threads);
+	free(bargs);
+	return out->ok ? 0 : 1;
+}
