@@ -40,12 +40,16 @@ def print_robustness(res, trace_path=None) -> None:
         for line in f.lines():
             out.print(line, markup=False)
         if res.trace is not None:
-            reads = ", ".join(f"{r['location']} -> {r['value']:#x}" for r in res.trace["found_by"]["reads"])
+            rs = res.trace["found_by"]["reads"]
+            reads = ", ".join(f"{r['location']} -> {r['value']:#x}" for r in rs[:6])
+            if len(rs) > 6:
+                reads += f", ... ({len(rs)} reads)"
             out.print(f"  replayable run with slots = {res.trace['params']['slots']}: {reads}", markup=False)
             out.print(f"  ({res.trace_note}); trace written to {trace_path}", markup=False)
             p = res.trace["params"]
             out.print(f"  reproduce by search: checker explore {res.protocol} --memory-model sc --rogue "
-                      f"--threads {p['threads']} --slots {p['slots']} --ops {p['ops']} --step-bound {p['step_bound']}"
+                      f"--rogue-writes {p['rogue_writes']} --threads {p['threads']} --slots {p['slots']} --ops {p['ops']} "
+                      f"--step-bound {p['step_bound']}"
                       + (f" --mutation {res.mutation}" if res.mutation else ""), markup=False)
         else:
             out.print(f"  no replayable trace: {res.trace_note}", markup=False)

@@ -38,6 +38,7 @@ from checker.prove.setup import SlotSpace, slot_space
 from checker.prove.symbolic import Translator, as_bv, bv, ghost_actions, truth
 
 MAX_PATHS = 20000
+SHOW_READS = 12
 MAX_LOCAL_INSTRS = 20000  # per path: local code looping without events
 
 
@@ -70,8 +71,10 @@ class Failure:
         if self.locals:
             out.append("  postmaster state at the start of " + self.op + ": "
                        + ", ".join(f"{k} = {v:#x}" for k, v in self.locals.items()))
-        for r in self.values:
+        for r in self.values[:SHOW_READS]:
             out.append(f"  read {r['location']} -> {r['value']:#x} ({r['value']})  [{r['source']}]")
+        if len(self.values) > SHOW_READS:
+            out.append(f"  ... and {len(self.values) - SHOW_READS} more reads (all in --json)")
         return out
 
 
@@ -99,6 +102,7 @@ class Robustness:
     elapsed: float = 0.0
     trace: dict | None = None
     trace_note: str = ""
+    private_invariant: bool = False  # the proof module states one
 
     @property
     def proved(self) -> bool:
@@ -107,6 +111,10 @@ class Robustness:
     @property
     def failure(self) -> Failure | None:
         return next((o.failure for o in self.ops if o.failure), None)
+
+    @property
+    def failures(self) -> list[Failure]:
+        return [o.failure for o in self.ops if o.failure]
 
     @property
     def exit_code(self) -> int:
@@ -123,19 +131,47 @@ def _sanitize(name: str) -> str:
 
 
 class _Path:
-    __slots__ = ("pc", "L", "conds", "reads", "steps", "local_count", "choices")
+    __slots__ = ("pc", "L", "conds", "reads", "steps", "local_count", "choices", "op", "first")
 
-    def __init__(self, pc, L, conds, reads, steps, local_count, choices):
+    def __init__(self, pc, L, conds, reads, steps, local_count, choices, op, first):
         self.pc, self.L, self.conds, self.reads = pc, L, conds, reads
         self.steps, self.local_count, self.choices = steps, local_count, choices
+        self.op, self.first = op, first  # the operation we are in; the entry event still to execute
 
     def fork(self, pc, cond):
         return _Path(pc, list(self.L), self.conds + [cond], list(self.reads), self.steps, self.local_count,
-                     list(self.choices))
+                     list(self.choices), self.op, False)
+
+
+LOOP = "(postmaster loop)"  # code outside any operation
+
+
+class _PrivateView:
+    """What a stated postmaster invariant may look at: private globals and constants."""
+
+    def __init__(self, ex, L):
+        self.ex, self.L = ex, L
+
+    def private(self, name):
+        return as_bv(self.L[self.ex.private_idx[name]])
+
+    def const(self, name):
+        return self.ex.const_terms[name]
 
 
 class SymbolicExecutor:
-    """Symbolic execution of one program's operations.
+    """Symbolic execution of a postmaster program, one *segment* at a time.
+
+    A segment starts at a resting point outside every operation (the program
+    start, just after an operation ends, or an event of the main loop, which
+    is executed first) and runs to the next one, passing through at most one
+    operation.  Starting from the main loop's events, rather than from an
+    operation's first line, keeps the checks the caller makes on an
+    operation's arguments (``exited < SLOTS`` before ``reap_worker(exited)``).
+    Locals at a resting point are unconstrained, except the postmaster's
+    private globals, which satisfy the invariant stated in the protocol's proof
+    module (``postmaster_invariant``) when there is one; every segment must
+    re-establish it.
 
     ``consts`` maps marker values to z3 terms; ``lengths`` gives each shared
     region's length as a term; ``assumptions`` constrain the parameters.
@@ -143,76 +179,120 @@ class SymbolicExecutor:
 
     def __init__(self, prog: Program, lengths: dict[str, z3.BitVecRef], consts: dict[int, z3.BitVecRef],
                  assumptions: list, step_bound: int, checked=frozenset(ROGUE_PROPERTIES),
-                 constrain_choose: bool = False):
+                 constrain_choose: bool = False, private_invariant=None, const_terms=None):
         self.prog = prog
         self.lengths = lengths
         self.consts = consts
         self.step_bound = step_bound
         self.checked = checked
         self.constrain_choose = constrain_choose
+        self.private_invariant = private_invariant  # fn(view) -> [(name, BoolRef)]
+        self.const_terms = const_terms or {}
         self.solver = z3.Solver()
         self.solver.add(*assumptions)
         self.nread = 0
         self.ghost_cache: dict[int, list] = {}
-        self.extra_for_model: list = []  # soft preferences tried first when building a counterexample
+        self.extra_for_model: list = []  # preferences tried first when building a counterexample
+        self.private_idx = {n: i for i, n in enumerate(prog.local_names) if i >= 2 and "." not in n}
 
     # -- entry points ----------------------------------------------------
 
-    def operations(self) -> dict[str, list[int]]:
-        ops: dict[str, list[int]] = {}
+    def operations(self) -> list[str]:
+        names = []
         for ins in self.prog.instrs:
-            if isinstance(ins, OpMark) and ins.begin:
-                ops.setdefault(ins.name, []).append(ins.pc)
-        return ops
+            if isinstance(ins, OpMark) and ins.begin and ins.name not in names:
+                names.append(ins.name)
+        return names
 
-    def initial_locals(self, tag: str) -> list:
+    def symbolic_locals(self, tag: str) -> list:
         L = [z3.BitVec(f"{tag}:{_sanitize(n)}", 32) for n in self.prog.local_names]
         L[STEPS_LOCAL] = bv(0)
         return L
 
-    def run_op(self, name: str, begin_pc: int, L=None, steps: int = 0) -> OpResult:
-        res = OpResult(name)
-        L = L if L is not None else self.initial_locals(name)
+    def private_conjuncts(self, L):
+        if self.private_invariant is None:
+            return []
+        return list(self.private_invariant(_PrivateView(self, L)))
+
+    def prove_all(self) -> dict[str, OpResult]:
+        """Every segment of the program; one result per operation (and the main loop)."""
+        results = {n: OpResult(n) for n in self.operations()}
+        results[LOOP] = OpResult(LOOP)
+        prog = self.prog
+        init = [bv(0)] * prog.nlocals
+        for i, v in prog.initial_locals.items():
+            init[i] = bv(v)
+        # The stated invariant must hold for the initial private values.
+        for cname, c in self.private_conjuncts(init):
+            ok = z3.simplify(c)
+            if self.solver.check(z3.Not(ok)) == z3.sat:
+                results[LOOP].failure = Failure(LOOP, "invariant", PM_SAFETY, 0, "(initial state)",
+                                                f"the stated postmaster invariant {cname!r} fails initially")
+                return results
+        entries = [(0, init, False, "start")]
+        for ins in prog.instrs:
+            if isinstance(ins, OpMark) and not ins.begin:
+                entries.append((ins.pc + 1, None, False, f"after{ins.pc}"))
+            elif ins.is_event and not isinstance(ins, Halt) and not prog.in_op[ins.pc]:
+                entries.append((ins.pc, None, True, f"at{ins.pc}"))
+        for pc, L, first, tag in entries:
+            assume = []
+            if L is None:
+                L = self.symbolic_locals(tag)
+                assume = [c for _n, c in self.private_conjuncts(L)]
+            self.run_from(pc, L, None, first, results, assume)
+            if any(r.incomplete for r in results.values()):
+                break
+        if not results[LOOP].obligations and not results[LOOP].failure:
+            del results[LOOP]
+        return results
+
+    def run_op(self, name: str, pc: int, L) -> OpResult:
+        """From a resting point inside operation ``name`` (a concrete state) to its end."""
+        results = {name: OpResult(name), LOOP: OpResult(LOOP)}
+        self.run_from(pc, L, name, False, results, [])
+        r = results[name]
+        r.failure = r.failure or results[LOOP].failure
+        return r
+
+    def run_from(self, pc, L, op, first, results, assume) -> None:
         self.start_locals = list(L)
-        stack = [_Path(begin_pc, L, [], [], steps, 0, [])]
+        stack = [_Path(pc, L, list(assume), [], 0, 0, [], op, first)]
         while stack:
             p = stack.pop()
-            fail = self._run_path(name, p, stack, res)
+            fail = self._run_path(p, stack, results)
             if fail is not None:
-                res.failure = fail
-                return res
-            if res.paths > MAX_PATHS:
-                res.incomplete = f"more than {MAX_PATHS} paths"
-                return res
-        return res
+                # One counterexample per operation is enough.
+                results[fail.op].failure = results[fail.op].failure or fail
+                return
+            if sum(r.paths for r in results.values()) > MAX_PATHS:
+                results[p.op or LOOP].incomplete = f"more than {MAX_PATHS} paths"
+                return
 
     # -- one path ---------------------------------------------------------
 
     def _sat(self, conds):
         return self.solver.check(*conds) == z3.sat
 
-    def _check(self, name, p: _Path, ok, kind, prop, ins, message, res: OpResult):
+    def _check(self, p: _Path, ok, kind, prop, ins, message, results):
         """Prove ``ok`` on this path; return a Failure when it can be false."""
-        res.obligations += 1
-        ok = z3.simplify(ok) if not isinstance(ok, bool) else z3.BoolVal(ok)
+        results[p.op or LOOP].obligations += 1
+        ok = z3.simplify(ok)
         if z3.is_true(ok):
             return None
         bad = p.conds + [z3.Not(ok)]
         if not self._sat(bad):
             return None
-        return self._failure(name, p, bad, kind, prop, ins, message)
+        return self._failure(p, bad, kind, prop, ins, message)
 
-    def _failure(self, name, p, conds, kind, prop, ins, message):
+    def _failure(self, p, conds, kind, prop, ins, message):
         model = None
         for prefs in (self.extra_for_model, []):
-            if prefs:
-                extra = [f(p) for f in prefs]
-                if self.solver.check(*conds, *extra) != z3.sat:
-                    continue
-            elif self.solver.check(*conds) != z3.sat:
-                continue
-            model = self.solver.model()
-            break
+            extra = [f(p) for f in prefs]
+            if self.solver.check(*conds, *extra) == z3.sat:
+                model = self.solver.model()
+                break
+        name = p.op or LOOP
         f = Failure(name, kind, prop, ins.pc, f"{ins.src.file}:{ins.src.line}: {ins.src.text}", message)
         ev = lambda t: model.eval(t, model_completion=True).as_long()  # noqa: E731
         f.values = [{"location": r.location, "value": ev(r.var), "pc": r.pc, "region": r.region,
@@ -220,18 +300,14 @@ class SymbolicExecutor:
                      "source": f"{self.prog.instrs[r.pc].src.file}:{self.prog.instrs[r.pc].src.line}"}
                     for r in p.reads]
         f.choices = [ev(c) for c in p.choices]
-        start = self.start_locals
-        for i, n in enumerate(self.prog.local_names):
-            if i >= 2 and "." not in n:  # the postmaster's private globals
-                f.locals[n] = ev(start[i])
+        for n, i in self.private_idx.items():
+            f.locals[n] = ev(self.start_locals[i])
         if self.consts:
             f.constants = {str(t): ev(t) for t in self.consts.values()}
             f.slots = f.constants.get("SLOTS")
-        f.model = model
-        f.path = p
         return f
 
-    def _loc(self, name, p, ins, loc, res):
+    def _loc(self, p, ins, loc, results):
         """Check an access's index; returns (failure, index term)."""
         if loc.index is None:
             return None, None
@@ -239,8 +315,8 @@ class SymbolicExecutor:
         idx = tr.expr(loc.index.src)
         length = self.lengths[loc.region.name]
         ok = z3.And(*tr.side, z3.ULT(idx, length)) if tr.side else z3.ULT(idx, length)
-        f = self._check(name, p, ok, "index", PM_SAFETY, ins,
-                        f"index {loc.index.text} may be out of range for {loc.region.name}", res)
+        f = self._check(p, ok, "index", PM_SAFETY, ins,
+                        f"index {loc.index.text} may be out of range for {loc.region.name}", results)
         return f, idx
 
     def _fresh(self, p, pc, loc, idx):
@@ -250,36 +326,60 @@ class SymbolicExecutor:
         p.reads.append(Read(v, pc, text, idx, loc.region.name))
         return v
 
-    def _run_path(self, name, p: _Path, stack, res: OpResult):
+    def _end_segment(self, p, ins, results):
+        """A resting point: the stated private invariant must hold again."""
+        for cname, c in self.private_conjuncts(p.L):
+            f = self._check(p, c, "invariant", PM_SAFETY, ins,
+                            f"the stated postmaster invariant {cname!r} is not preserved", results)
+            if f:
+                return f
+        return None
+
+    def _side(self, p, tr, ins, results):
+        if tr.side:
+            return self._check(p, z3.And(*tr.side), "division", PM_SAFETY, ins, "division by zero", results)
+        return None
+
+    def _run_path(self, p: _Path, stack, results):
         instrs = self.prog.instrs
+        in_op = self.prog.in_op
         while True:
             ins = instrs[p.pc]
-            if ins.is_event and not isinstance(ins, Halt):
-                p.steps += 1
-                if p.steps > self.step_bound:
-                    return self._failure(name, p, p.conds, "steps", WAIT_FREEDOM, ins,
-                                         f"{name} can take more than {self.step_bound} steps")
+            if ins.is_event:
+                if isinstance(ins, Halt):
+                    return None
+                if not p.first and p.op is None:
+                    results[LOOP].paths += 1
+                    return self._end_segment(p, ins, results)
+                p.first = False
+                if in_op[p.pc] and p.op is not None:
+                    p.steps += 1
+                    if p.steps > self.step_bound:
+                        return self._failure(p, p.conds, "steps", WAIT_FREEDOM, ins,
+                                             f"{p.op} can take more than {self.step_bound} steps")
             if isinstance(ins, Load):
-                f, idx = self._loc(name, p, ins, ins.loc, res)
+                f, idx = self._loc(p, ins, ins.loc, results)
                 if f:
                     return f
                 p.L[ins.dst] = self._fresh(p, ins.pc, ins.loc, idx)
             elif isinstance(ins, Store):
-                f, _ = self._loc(name, p, ins, ins.loc, res)
+                f, _ = self._loc(p, ins, ins.loc, results)
                 if f:
                     return f
                 tr = Translator(p.L, self.consts)
                 tr.expr(ins.value.src)
-                if tr.side:
-                    f = self._check(name, p, z3.And(*tr.side), "division", PM_SAFETY, ins, "division by zero", res)
-                    if f:
-                        return f
+                f = self._side(p, tr, ins, results)
+                if f:
+                    return f
             elif isinstance(ins, Rmw):
-                f, idx = self._loc(name, p, ins, ins.loc, res)
+                f, idx = self._loc(p, ins, ins.loc, results)
                 if f:
                     return f
                 tr = Translator(p.L, self.consts)
                 args = [tr.expr(a.src) for a in ins.args]
+                f = self._side(p, tr, ins, results)
+                if f:
+                    return f
                 old = self._fresh(p, ins.pc, ins.loc, idx)
                 if ins.kind == "cas":
                     p.L[ins.dst] = z3.If(old == args[0], bv(1), bv(0))
@@ -287,41 +387,36 @@ class SymbolicExecutor:
                 else:
                     p.L[ins.dst] = old
             elif isinstance(ins, Choose):
-                c = z3.BitVec(f"choice{len(p.choices)}@{ins.pc}", 32)
+                c = z3.BitVec(f"choice{len(p.choices)}@{ins.pc}:{self.nread}", 32)
+                self.nread += 1
                 p.choices.append(c)
                 if self.constrain_choose:
                     p.conds.append(z3.ULT(c, ins.n))
                 p.L[ins.dst] = c
             elif isinstance(ins, LockAcquire):
-                return self._failure(name, p, p.conds, "lock", WAIT_FREEDOM, ins,
+                return self._failure(p, p.conds, "lock", WAIT_FREEDOM, ins,
                                      f"the postmaster waits for {ins.loc.text} (a backend may hold it forever)")
             elif isinstance(ins, (Fence, LockRelease)):
                 pass
-            elif isinstance(ins, Halt):
-                return self._failure(name, p, p.conds, "steps", WAIT_FREEDOM, ins,
-                                     f"{name} never reaches its end")
             elif isinstance(ins, Assign):
                 tr = Translator(p.L, self.consts)
                 v = tr.expr(ins.expr.src)
-                if tr.side:
-                    f = self._check(name, p, z3.And(*tr.side), "division", PM_SAFETY, ins, "division by zero", res)
-                    if f:
-                        return f
+                f = self._side(p, tr, ins, results)
+                if f:
+                    return f
                 p.L[ins.dst] = z3.simplify(v)
             elif isinstance(ins, Branch):
                 tr = Translator(p.L, self.consts)
                 c = z3.simplify(tr.cond(ins.cond.src))
-                if tr.side:
-                    f = self._check(name, p, z3.And(*tr.side), "division", PM_SAFETY, ins, "division by zero", res)
-                    if f:
-                        return f
+                f = self._side(p, tr, ins, results)
+                if f:
+                    return f
                 take = [] if z3.is_false(c) else [(ins.pc + 1, c)]
                 if not z3.is_true(c):
-                    take.append((ins.target, z3.Not(c)))
-                feasible = [(pc, cond) for pc, cond in take
-                            if z3.is_true(cond) or self._sat(p.conds + [cond])]
-                if not feasible:  # pragma: no cover - the path itself was feasible
-                    return None
+                    take.append((ins.target, z3.simplify(z3.Not(c))))
+                feasible = [(pc, cond) for pc, cond in take if z3.is_true(cond) or self._sat(p.conds + [cond])]
+                if not feasible:
+                    return None  # the assumptions at the entry are contradictory here
                 for pc, cond in feasible[1:]:
                     stack.append(p.fork(pc, cond))
                 pc, cond = feasible[0]
@@ -329,34 +424,42 @@ class SymbolicExecutor:
                     p.conds.append(cond)
                 p.pc = pc
                 p.local_count += 1
+                if p.local_count > MAX_LOCAL_INSTRS:
+                    return self._failure(p, p.conds, "steps", WAIT_FREEDOM, ins,
+                                         f"{p.op or 'the postmaster'} loops without bound in local code")
                 continue
             elif isinstance(ins, Jump):
                 p.pc = ins.target
                 p.local_count += 1
                 if p.local_count > MAX_LOCAL_INSTRS:
-                    return self._failure(name, p, p.conds, "steps", WAIT_FREEDOM, ins,
-                                         f"{name} loops without bound in local code")
+                    return self._failure(p, p.conds, "steps", WAIT_FREEDOM, ins,
+                                         f"{p.op or 'the postmaster'} loops without bound in local code")
                 continue
             elif isinstance(ins, Ghost):
-                f = self._ghost(name, p, ins, res)
+                f = self._ghost(p, ins, results)
                 if f:
                     return f
             elif isinstance(ins, OpMark):
-                if not ins.begin and ins.name == name:
-                    res.paths += 1
-                    res.max_steps = max(res.max_steps, p.steps)
-                    return None
+                if ins.begin:
+                    if p.op is None:
+                        p.op = ins.name
+                        p.steps = 0
+                elif ins.name == p.op:
+                    r = results[p.op]
+                    r.paths += 1
+                    r.max_steps = max(r.max_steps, p.steps)
+                    return self._end_segment(p, ins, results)
             p.pc += 1
             p.local_count += 1
 
-    def _ghost(self, name, p, ins, res):
+    def _ghost(self, p, ins, results):
         acts = self.ghost_cache.get(ins.pc)
         if acts is None:
             acts = ghost_actions(ins.code)
             self.ghost_cache[ins.pc] = acts
-        return self._ghost_acts(name, p, ins, acts, [], res)
+        return self._ghost_acts(p, ins, acts, [], results)
 
-    def _ghost_acts(self, name, p, ins, acts, guard, res):
+    def _ghost_acts(self, p, ins, acts, guard, results):
         for a in acts:
             if a[0] == "assert":
                 _, prop, msg, node = a
@@ -365,14 +468,14 @@ class SymbolicExecutor:
                 tr = Translator(p.L, self.consts)
                 ok = truth(tr.node(node))
                 ok = z3.Implies(z3.And(*guard), ok) if guard else ok
-                f = self._check(name, p, ok, "assertion", prop, ins, msg, res)
+                f = self._check(p, ok, "assertion", prop, ins, msg, results)
                 if f:
                     return f
             elif a[0] == "if":
                 tr = Translator(p.L, self.consts)
                 t = truth(tr.node(a[1]))
-                f = self._ghost_acts(name, p, ins, a[2], guard + [t], res) or \
-                    self._ghost_acts(name, p, ins, a[3], guard + [z3.Not(t)], res)
+                f = self._ghost_acts(p, ins, a[2], guard + [t], results) or \
+                    self._ghost_acts(p, ins, a[3], guard + [z3.Not(t)], results)
                 if f:
                     return f
             # ghost updates are off with a rogue (nothing to track)
@@ -384,58 +487,44 @@ class SymbolicExecutor:
 
 def prove_robustness(proto_cls: type[Protocol], params: Params, mutation: str | None = None,
                      witness: bool = True) -> Robustness:
+    from checker.prove.setup import _system, proof_module
+
     t0 = time.perf_counter()
     space, system = slot_space(proto_cls, params, mutation)
-    ops: list[OpResult] = []
+    spec = proof_module(proto_cls)
+    private_invariant = getattr(spec, "postmaster_invariant", None) if spec else None
     if space.symbolic:
-        runs = [(space, space.program, space.marker_terms(), space.constraints,
-                 {r: space.variables[c] for r, c in space.lengths.items()})]
+        terms = {n: bv(v) for n, v in system.constants.items()}
+        terms.update(space.variables)
+        lengths = {n: bv(r.length or 1) for n, r in system.shared.items()}
+        lengths.update({r: space.variables[c] for r, c in space.lengths.items()})
+        lengths.update(space.extra_lengths)
+        runs = [(space.program, space.marker_terms(), space.constraints, lengths, terms)]
     else:
-        from checker.prove.setup import _system
-
         runs = []
         for s in space.concrete:
             sysx = _system(proto_cls, params, mutation, s, True)
-            runs.append((s, sysx.threads[0].program, {}, [], {}))
-    failure_system = system
-    for key, prog, consts, assumptions, lengths_sym in runs:
-        if not space.symbolic:
-            from checker.prove.setup import _system
-
-            failure_system = _system(proto_cls, params, mutation, key, True)
-            shared = failure_system.shared
-        else:
-            shared = system.shared
-        lengths = {n: lengths_sym.get(n, bv(r.length or 1)) for n, r in shared.items()}
-        ex = SymbolicExecutor(prog, lengths, consts, assumptions, params.step_bound)
-        results = []
-        for name, pcs in ex.operations().items():
-            agg = OpResult(name)
-            for pc in pcs:
-                r = ex.run_op(name, pc)
-                agg.paths += r.paths
-                agg.obligations += r.obligations
-                agg.max_steps = max(agg.max_steps, r.max_steps)
-                agg.failure = agg.failure or r.failure
-                agg.incomplete = agg.incomplete or r.incomplete
-                if r.failure:
-                    break
-            results.append(agg)
-        if not ops:
-            ops = results
-        else:
-            for o, r in zip(ops, results):
-                o.paths += r.paths
-                o.obligations += r.obligations
-                o.max_steps = max(o.max_steps, r.max_steps)
-                o.failure = o.failure or r.failure
-                o.incomplete = o.incomplete or r.incomplete
-        if any(o.failure for o in ops):
+            runs.append((sysx.threads[0].program, {}, [],
+                         {n: bv(r.length or 1) for n, r in sysx.shared.items()},
+                         {n: bv(v) for n, v in sysx.constants.items()}))
+    ops: dict[str, OpResult] = {}
+    for prog, consts, assumptions, lengths, terms in runs:
+        ex = SymbolicExecutor(prog, lengths, consts, assumptions, params.step_bound,
+                              private_invariant=private_invariant, const_terms=terms)
+        for name, r in ex.prove_all().items():
+            o = ops.setdefault(name, OpResult(name))
+            o.paths += r.paths
+            o.obligations += r.obligations
+            o.max_steps = max(o.max_steps, r.max_steps)
+            o.failure = o.failure or r.failure
+            o.incomplete = o.incomplete or r.incomplete
+        if any(o.failure or o.incomplete for o in ops.values()):
             break
-    res = Robustness(proto_cls.name, mutation, space, params.step_bound, ops)
+    res = Robustness(proto_cls.name, mutation, space, params.step_bound, list(ops.values()))
+    res.private_invariant = private_invariant is not None
     if witness and res.failure is not None:
         from checker.prove.witness import witness_trace
 
-        res.trace, res.trace_note = witness_trace(proto_cls, params, mutation, res.failure)
+        res.trace, res.trace_note = witness_trace(proto_cls, params, mutation, res.failures)
     res.elapsed = time.perf_counter() - t0
     return res

@@ -92,6 +92,7 @@ class SlotSpace:
     concrete: list[int] = field(default_factory=list)
     reason: str = ""
     program: Program | None = None  # the marker compile, when symbolic
+    extra_lengths: dict = field(default_factory=dict)  # region -> z3 term stated by the proof module
 
     def describe(self) -> str:
         if self.symbolic:
@@ -128,9 +129,10 @@ def slot_space(proto_cls: type[Protocol], params: Params, mutation: str | None, 
     b = _system(proto_cls, params, mutation, probe[1], rogue)
     dep = tuple(sorted(n for n in a.constants if a.constants[n] != b.constants.get(n)))
     lengths: dict[str, str] = {}
+    stated_lengths = set(getattr(spec, "REGION_LENGTHS", {})) if spec else set()
     for name, ra in a.shared.items():
         rb = b.shared[name]
-        if ra.length == rb.length:
+        if ra.length == rb.length or name in stated_lengths:
             continue
         match = [n for n in dep if a.constants[n] == ra.length and b.constants[n] == rb.length]
         if len(match) != 1:
@@ -159,4 +161,6 @@ def slot_space(proto_cls: type[Protocol], params: Params, mutation: str | None, 
     if len(shapes) != 1 or tuple(_shape(marked)) not in shapes:
         return fallback("the program's control structure depends on slots at compile time")
     space.program = marked
+    if spec is not None and hasattr(spec, "REGION_LENGTHS"):
+        space.extra_lengths = {r: f(space.variables) for r, f in spec.REGION_LENGTHS.items()}
     return space, base

@@ -26,6 +26,7 @@ from checker.model import Params, build_system, resolve_protocol
 from checker.prove.symbolic import bv
 
 SOLO_STATES = 20000
+PREFIX_WRITES = 2  # rogue writes allowed before the operation starts
 CANDIDATES = 40
 
 
@@ -38,10 +39,14 @@ def _engine(proto_cls, params: Params, mutation, rogue_writes) -> Engine:
 
 
 def _solo_search(engine: Engine, op: str):
-    """Postmaster-only BFS; yields (state index, states, parents, labels) for states about to start ``op``."""
+    """BFS over the postmaster's moves and up to PREFIX_WRITES rogue writes (backends idle).
+
+    Returns the indexes of states where the postmaster is about to start
+    ``op``, with the search's states, parents and labels.
+    """
     prog = engine.system.threads[0].program
     init = engine.initial()
-    states, parent, labels = [init], [-1], [None]
+    states, parent, labels, used = [init], [-1], [None], [0]
     seen = {init: 0}
     found = []
     q = deque([0])
@@ -55,6 +60,8 @@ def _solo_search(engine: Engine, op: str):
             continue
         out.clear()
         engine.mm.successors(s, 0, out)
+        if used[i] < PREFIX_WRITES:
+            engine.rogue_successors(s, out)
         for label, nxt, viol in out:
             if viol is not None or nxt in seen:
                 continue
@@ -62,6 +69,7 @@ def _solo_search(engine: Engine, op: str):
             states.append(nxt)
             parent.append(i)
             labels.append(label)
+            used.append(used[i] + (label[1] == "rogue"))
             q.append(len(states) - 1)
     return found, states, parent, labels
 
@@ -89,7 +97,7 @@ def _concrete_failure(engine: Engine, state, failure):
     T = state[1][0]
     L = [bv(v) for v in T]
     L[STEPS_LOCAL] = bv(0)
-    res = ex.run_op(failure.op, T[0], L=L)
+    res = ex.run_op(failure.op, T[0], L)
     f = res.failure
     if f is None or f.prop != failure.prop:
         return None
@@ -119,9 +127,7 @@ def _drive(engine: Engine, labels, path, f):
             except Exception:
                 a = None
             if a is not None and mem[a] != want:
-                left = threads[rt][0]
-                nthreads = threads if left < 0 else threads[:rt] + ((left - 1,),) + threads[rt + 1:]
-                nxt = (mem[:a] + (want,) + mem[a + 1:], nthreads, pending, ghost)
+                nxt = (mem[:a] + (want,) + mem[a + 1:], threads, pending, ghost)
                 labels.append((rt, "rogue", None, (a, want)))
                 path.append(nxt)
                 writes += 1
@@ -142,46 +148,62 @@ def _drive(engine: Engine, labels, path, f):
     return None
 
 
-def witness_trace(proto_cls, params: Params, mutation, failure):
-    """Return (trace document or None, a note saying how it was made or why not)."""
+def _with_budget(path, labels, rt, total):
+    """Rewrite the rogue's remaining-writes counter along a path found with an unlimited rogue."""
+    out = []
+    left = total
+    for k, st in enumerate(path):
+        if k > 0 and labels[k - 1][1] == "rogue":
+            left -= 1
+        mem, threads, pending, ghost = st
+        out.append((mem, threads[:rt] + ((left,),) + threads[rt + 1:], pending, ghost))
+    return out
+
+
+def witness_trace(proto_cls, params: Params, mutation, failures):
+    """Return (trace document or None, a note saying how it was made or why not).
+
+    ``failures`` are tried in turn (one per failed operation) until one can be
+    reached by a run of the engine.
+    """
     from checker.trace import build_trace
 
+    if not isinstance(failures, (list, tuple)):
+        failures = [failures]
     engine = _engine(proto_cls, params, mutation, None)
-    found, states, parent, labs = _solo_search(engine, failure.op)
-    if not found:
-        return None, f"the postmaster alone never starts {failure.op} within {SOLO_STATES} states"
-    for i in found:
-        f = _concrete_failure(engine, states[i], failure)
-        if f is None:
+    rt = engine.system.rogue_tid
+    notes = []
+    for failure in failures:
+        found, states, parent, labs = _solo_search(engine, failure.op)
+        if not found:
+            notes.append(f"the postmaster never starts {failure.op} within {SOLO_STATES} states "
+                         f"of its own moves and {PREFIX_WRITES} rogue writes")
             continue
-        labels, path = _prefix(states, parent, labs, i)
-        run = _drive(engine, labels, path, f)
-        if run is None:
-            continue
-        writes = run[4]
-        # Again with exactly the rogue writes the run needs, so the trace's
-        # parameters reproduce it.
-        engine = _engine(proto_cls, params, mutation, writes)
-        found2, states2, parent2, labs2 = _solo_search(engine, failure.op)
-        j = found2[found.index(i)] if len(found2) == len(found) else i
-        labels, path = _prefix(states2, parent2, labs2, j)
-        run = _drive(engine, labels, path, f)
-        if run is None:  # pragma: no cover - the same search, the same run
-            continue
-        labels, path, final, viol, writes = run
-        cx = Counterexample(viol[0], viol[1], labels, path, final)
-        result = Result(engine.system, "sc", "documented")
-        doc = build_trace(engine, cx, result)
-        doc["found_by"] = {
-            "command": "checker prove --robustness",
-            "operation": failure.op,
-            "reads": [{"location": r["location"], "value": r["value"]} for r in f.values],
-            "rogue_values": sorted({lab[3][1] for lab in labels if lab[1] == "rogue"}),
-        }
-        return doc, (f"the postmaster runs alone to the start of {failure.op}; a rogue writes each value "
-                     f"just before it is read ({writes} writes)")
-    return None, ("no state the postmaster reaches on its own leads to this failure with slots = "
-                  f"{params.slots}; the values above come from an unconstrained postmaster state")
+        for i in found:
+            f = _concrete_failure(engine, states[i], failure)
+            if f is None:
+                continue
+            labels, path = _prefix(states, parent, labs, i)
+            run = _drive(engine, labels, path, f)
+            if run is None:
+                continue
+            labels, path, final, viol, _w = run
+            total = sum(1 for lab in labels if lab[1] == "rogue")
+            engine2 = _engine(proto_cls, params, mutation, total)
+            path = _with_budget(path, labels, rt, total)
+            cx = Counterexample(viol[0], viol[1], labels, path, final)
+            result = Result(engine2.system, "sc", "documented")
+            doc = build_trace(engine2, cx, result)
+            doc["found_by"] = {
+                "command": "checker prove --robustness",
+                "operation": failure.op,
+                "reads": [{"location": r["location"], "value": r["value"]} for r in f.values],
+                "rogue_values": sorted({lab[3][1] for lab in labels if lab[1] == "rogue"}),
+            }
+            return doc, (f"the postmaster runs to the start of {failure.op}; a rogue writes each value "
+                         f"just before it is read ({total} writes)")
+        notes.append(f"no state reached before {failure.op} leads to this failure with slots = {params.slots}")
+    return None, "; ".join(notes) + " (the values above come from an unconstrained postmaster state)"
 
 
 def verify_trace(doc) -> tuple[bool, str]:

@@ -1,0 +1,14 @@
+"""What the z3 proofs of bitmap need to know, next to the model (models/bitmap.py)."""
+
+# SQ_RING is the shared start queue's size: slots rounded up to a power of two.
+SLOT_CONSTANTS = ("SLOTS", "SQ_RING")
+SLOT_RANGE = (1, 262143)
+# free_bits has one 32-bit word per 32 slots.
+REGION_LENGTHS = {"free_bits": lambda c: __import__("z3").UDiv(c["SLOTS"] + 31, 32)}
+
+
+def slot_constraints(c):
+    import z3
+
+    slots, ring = c["SLOTS"], c["SQ_RING"]
+    return [ring != 0, ring & (ring - 1) == 0, z3.ULE(slots, ring), z3.ULT(ring, slots * 2)]
