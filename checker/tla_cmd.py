@@ -1,0 +1,778 @@
+"""`checker tla-states`: explore a TLA+ spec of models/tla without TLC.
+
+The specs in ``models/tla`` are meant for TLC, which needs Java and
+``tla2tools.jar``.  Where the jar cannot be had (it is not on any package
+registry this project can reach), this command gives the same answer for
+the small part of TLA+ those specs use: it parses the module with the `tla`
+package from PyPI, enumerates the initial states and the successors of
+``Next`` the way TLC does (a primed variable's first equality assigns it,
+later ones test it), checks the configuration's invariants on every state
+and reports a deadlock, and prints the number of distinct states: the figure
+to compare with ``checker explore PROTOCOL --memory-model sc``.
+
+It is a cross-check, not a replacement for TLC: no temporal properties, no
+symmetry, no fingerprints, and anything outside the supported subset is a
+one-line error rather than a guess.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import deque
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+
+STANDARD_MODULES = {"Naturals", "Integers", "FiniteSets", "Sequences", "TLC"}
+
+
+class TlaError(Exception):
+    """The spec or its configuration is outside what this explorer handles."""
+
+
+# ---------------------------------------------------------------------------
+# Values: ints, strings, booleans, frozensets, functions, and a few infinite
+# sets that are only ever used on the right of \in.
+
+
+class Fn:
+    """A TLA+ function with a finite domain (hashable, immutable by convention)."""
+
+    __slots__ = ("d", "_h")
+
+    def __init__(self, d: dict) -> None:
+        self.d = d
+        self._h = None
+
+    def __hash__(self) -> int:
+        if self._h is None:
+            self._h = hash(frozenset(self.d.items()))
+        return self._h
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Fn) and self.d == other.d
+
+    def __repr__(self) -> str:
+        return "[" + ", ".join(f"{k!r} |-> {v!r}" for k, v in sorted(self.d.items(), key=repr)) + "]"
+
+
+class LazySet:
+    def contains(self, x) -> bool:
+        raise NotImplementedError
+
+
+class NatSet(LazySet):
+    def contains(self, x):
+        return type(x) is int and x >= 0
+
+
+class FunSet(LazySet):
+    """[S -> T]"""
+
+    def __init__(self, dom, cod) -> None:
+        self.dom, self.cod = dom, cod
+
+    def contains(self, x):
+        return isinstance(x, Fn) and frozenset(x.d) == self.dom and all(member(v, self.cod) for v in x.d.values())
+
+
+class DiffSet(LazySet):
+    def __init__(self, a, b) -> None:
+        self.a, self.b = a, b
+
+    def contains(self, x):
+        return member(x, self.a) and not member(x, self.b)
+
+
+class UnionSet(LazySet):
+    def __init__(self, a, b) -> None:
+        self.a, self.b = a, b
+
+    def contains(self, x):
+        return member(x, self.a) or member(x, self.b)
+
+
+def member(x, s) -> bool:
+    if isinstance(s, LazySet):
+        return s.contains(x)
+    if isinstance(s, frozenset):
+        return x in s
+    raise TlaError(f"\\in applied to a non-set {s!r}")
+
+
+def finite(s) -> frozenset:
+    if isinstance(s, frozenset):
+        return s
+    raise TlaError("cannot enumerate an infinite set")
+
+
+def _sorted(s):
+    return sorted(finite(s), key=lambda v: (type(v).__name__, repr(v)))
+
+
+def _same_kind(a, b) -> None:
+    if (type(a) is bool) != (type(b) is bool):
+        raise TlaError(f"comparing {a!r} with {b!r}")
+
+
+# ---------------------------------------------------------------------------
+# Modules and configurations
+
+
+class Module:
+    def __init__(self, path: Path, seen: set | None = None) -> None:
+        import tla
+
+        seen = set() if seen is None else seen
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise TlaError(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            tree = _quiet(tla.parse, text)
+        except ValueError:
+            raise TlaError(f"{path}: TLA+ syntax error") from None
+        if tree is None:
+            raise TlaError(f"{path}: not a TLA+ module")
+        self.name = tree.name
+        self.defs: dict[str, Any] = {}
+        self.constants: list[str] = []
+        self.variables: list[str] = []
+        self.assumptions: list = []
+        for ext in tree.extendees or ():
+            name = ext.operator
+            if name in STANDARD_MODULES or name in seen:
+                continue
+            seen.add(name)
+            sub = Module(path.parent / f"{name}.tla", seen)
+            self.defs.update(sub.defs)
+            self.constants += sub.constants
+            self.variables += sub.variables
+            self.assumptions += sub.assumptions
+        for unit in tree.units:
+            kind = type(unit).__name__
+            if isinstance(unit, str):
+                continue  # a separator line
+            if kind == "OperatorDefinition":
+                self.defs[unit.name] = unit
+            elif kind == "Constants":
+                self.constants += [n.operator for n in unit.names]
+            elif kind == "Variables":
+                self.variables += [n.operator for n in unit.names]
+            elif kind == "Axiom":
+                self.assumptions.append(unit.expression)
+            else:
+                raise TlaError(f"{path}: {kind} is not supported here")
+
+
+def _quiet(fn, *args):
+    """The parser prints its diagnostics; a syntax error is reported in one line instead."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return fn(*args)
+
+
+_CFG_KEYWORDS = {"CONSTANT", "CONSTANTS", "INIT", "NEXT", "SPECIFICATION", "INVARIANT", "INVARIANTS",
+                 "PROPERTY", "PROPERTIES", "CHECK_DEADLOCK", "SYMMETRY", "CONSTRAINT", "CONSTRAINTS"}
+
+
+class Config:
+    def __init__(self, path: Path) -> None:
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise TlaError(f"cannot read {path}: {exc.strerror}") from None
+        text = re.sub(r"\\\*[^\n]*", "", text)
+        text = re.sub(r"\(\*.*?\*\)", "", text, flags=re.S)
+        tokens = re.findall(r'"[^"]*"|<-|[A-Za-z_][A-Za-z0-9_]*|-?\d+|=|\S', text)
+        self.constants: dict[str, tuple[str, Any]] = {}
+        self.specification = self.init = self.next = None
+        self.invariants: list[str] = []
+        self.properties: list[str] = []
+        self.check_deadlock = True
+        section = None
+        i = 0
+        while i < len(tokens):
+            tok = tokens[i]
+            if tok in _CFG_KEYWORDS:
+                section = tok
+                if tok == "CHECK_DEADLOCK":
+                    self.check_deadlock = tokens[i + 1] == "TRUE"
+                    i += 1
+                i += 1
+                continue
+            if section in ("CONSTANT", "CONSTANTS"):
+                if i + 2 >= len(tokens):
+                    raise TlaError(f"{path}: incomplete constant binding {tok}")
+                op, val = tokens[i + 1], tokens[i + 2]
+                if op == "=":
+                    self.constants[tok] = ("value", _cfg_value(val, path))
+                elif op == "<-":
+                    self.constants[tok] = ("def", val)
+                else:
+                    raise TlaError(f"{path}: cannot read the binding of {tok}")
+                i += 3
+                continue
+            if section in ("SPECIFICATION", "INIT", "NEXT"):
+                setattr(self, section.lower(), tok)
+            elif section in ("INVARIANT", "INVARIANTS"):
+                self.invariants.append(tok)
+            elif section in ("PROPERTY", "PROPERTIES"):
+                self.properties.append(tok)
+            else:
+                raise TlaError(f"{path}: unexpected {tok!r}")
+            i += 1
+
+
+def _cfg_value(tok: str, path: Path):
+    if tok.startswith('"'):
+        return tok[1:-1]
+    if re.fullmatch(r"-?\d+", tok):
+        return int(tok)
+    if tok in ("TRUE", "FALSE"):
+        return tok == "TRUE"
+    raise TlaError(f"{path}: model value {tok} is not supported here")
+
+
+# ---------------------------------------------------------------------------
+# Evaluation
+
+
+class _Thunk:
+    __slots__ = ("node", "env", "value", "done")
+
+    def __init__(self, node, env) -> None:
+        self.node, self.env, self.done, self.value = node, env, False, None
+
+
+_ARITH = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "%": lambda a, b: a % b,
+    "\\div": lambda a, b: a // b,
+    "^": lambda a, b: a ** b,
+}
+_CMP = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, "=<": lambda a, b: a <= b,
+        "\\leq": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+        "\\geq": lambda a, b: a >= b}
+
+
+class Spec:
+    """A module bound to a configuration: initial states, successors, invariants."""
+
+    def __init__(self, module: Module, config: Config) -> None:
+        self.m = module
+        self.cfg = config
+        self.vars = module.variables
+        self.var_set = set(self.vars)
+        self.consts: dict[str, Any] = {}
+        for name in module.constants:
+            if name not in config.constants:
+                raise TlaError(f"constant {name} is not bound by the configuration")
+        for name, (kind, val) in config.constants.items():
+            if name not in module.constants:
+                raise TlaError(f"the configuration binds {name}, which the module does not declare")
+            if kind == "value":
+                self.consts[name] = val
+        self._const_cache: dict[str, Any] = {}
+        self._const_level: dict[str, bool] = {}
+        for name, (kind, val) in config.constants.items():
+            if kind == "def":
+                if val not in module.defs:
+                    raise TlaError(f"{name} <- {val}: no definition {val}")
+                self.consts[name] = self.eval(module.defs[val].definiens, {}, None, None)
+        for a in module.assumptions:
+            if self.eval(a, {}, None, None) is not True:
+                raise TlaError("an ASSUME of the module does not hold for these constants")
+        init, nxt = config.init, config.next
+        if config.specification:
+            init, nxt = self._split_spec(config.specification)
+        if not init or not nxt:
+            raise TlaError("the configuration names neither SPECIFICATION nor INIT and NEXT")
+        self.init_name, self.next_name = init, nxt
+        for name in config.invariants:
+            if name not in module.defs:
+                raise TlaError(f"invariant {name} is not defined")
+
+    def _split_spec(self, name):
+        if name not in self.m.defs:
+            raise TlaError(f"specification {name} is not defined")
+        conj = []
+
+        def flatten(n):
+            k = type(n).__name__
+            if k == "VerticalList" and n.operator == "/\\":
+                for it in n.arguments:
+                    flatten(it.expression)
+            elif k == "OperatorApplication" and n.operator == "/\\" and n.arguments:
+                for a in n.arguments:
+                    flatten(a)
+            elif k == "Parentheses":
+                flatten(n.expression)
+            else:
+                conj.append(n)
+
+        flatten(self.m.defs[name].definiens)
+        init = nxt = None
+        for c in conj:
+            k = type(c).__name__
+            if k == "OperatorApplication" and not c.arguments and init is None:
+                init = c.operator
+            elif k == "OperatorApplication" and c.operator == "[]" and c.arguments:
+                act = c.arguments[0]
+                if type(act).__name__ == "SubscriptedAction":
+                    a = act.action
+                    if type(a).__name__ == "OperatorApplication" and not a.arguments:
+                        nxt = a.operator
+        if init is None or nxt is None:
+            raise TlaError(f"{name} is not of the form Init /\\ [][Next]_vars /\\ fairness")
+        return init, nxt
+
+    # -- expressions --------------------------------------------------------
+
+    def lookup(self, name, args, env, cur, nxt, node):
+        if name in env and not args:
+            v = env[name]
+            if isinstance(v, _Thunk):
+                if not v.done:
+                    v.value = self.eval(v.node, v.env, cur, nxt)
+                    v.done = True
+                return v.value
+            return v
+        if not args:
+            if name in self.var_set:
+                if cur is None:
+                    raise TlaError(f"variable {name} used in a constant expression")
+                if name not in cur:
+                    raise TlaError(f"variable {name} read before Init gives it a value")
+                return cur[name]
+            if name in self.consts:
+                return self.consts[name]
+            if name == "TRUE":
+                return True
+            if name == "FALSE":
+                return False
+            if name == "Nat":
+                return NatSet()
+            if name == "BOOLEAN":
+                return frozenset((True, False))
+        if name in self.m.defs:
+            d = self.m.defs[name]
+            params = [p.operator for p in (d.arity or [])]
+            if len(params) != len(args or ()):
+                raise TlaError(f"{name} takes {len(params)} arguments")
+            if not params:
+                if self._is_const_level(name):
+                    if name not in self._const_cache:
+                        self._const_cache[name] = self.eval(d.definiens, {}, None, None)
+                    return self._const_cache[name]
+                return self.eval(d.definiens, {}, cur, nxt)
+            vals = [self.eval(a, env, cur, nxt) for a in args]
+            return self.eval(d.definiens, dict(zip(params, vals)), cur, nxt)
+        if name == "Cardinality" and args and len(args) == 1:
+            return len(finite(self.eval(args[0], env, cur, nxt)))
+        raise TlaError(f"unknown name {name} (line {node.start.line})")
+
+    def _is_const_level(self, name) -> bool:
+        if name in self._const_level:
+            return self._const_level[name]
+        self._const_level[name] = False  # recursion guard
+        result = True
+        for n in _names(self.m.defs[name].definiens):
+            if n in self.var_set or n == "'":
+                result = False
+                break
+            if n in self.m.defs and not self._is_const_level(n):
+                result = False
+                break
+        self._const_level[name] = result
+        return result
+
+    def eval(self, node, env, cur, nxt):
+        k = type(node).__name__
+        if k == "OperatorApplication":
+            return self.apply(node, env, cur, nxt)
+        if k == "IntegralNumeral":
+            return int(node.value)
+        if k == "StringLiteral":
+            return node.value[1:-1]
+        if k == "Parentheses":
+            return self.eval(node.expression, env, cur, nxt)
+        if k == "VerticalList":
+            if node.operator == "/\\":
+                return all(self._bool(it.expression, env, cur, nxt) for it in node.arguments)
+            return any(self._bool(it.expression, env, cur, nxt) for it in node.arguments)
+        if k == "If":
+            c = self._bool(node.predicate, env, cur, nxt)
+            return self.eval(node.then if c else node.else_, env, cur, nxt)
+        if k == "Let":
+            env2 = dict(env)
+            for d in node.definitions:
+                if d.arity:
+                    raise TlaError("LET definitions with parameters are not supported here")
+                env2[d.name] = _Thunk(d.definiens, env2)
+            return self.eval(node.expression, env2, cur, nxt)
+        if k == "SetEnumeration":
+            return frozenset(self.eval(i, env, cur, nxt) for i in node.items)
+        if k == "Tuple":
+            return Fn({i + 1: self.eval(x, env, cur, nxt) for i, x in enumerate(node.items)})
+        if k == "FunctionApplication":
+            f = self.eval(node.function, env, cur, nxt)
+            if len(node.arguments) != 1:
+                raise TlaError("multi-argument function application is not supported here")
+            x = self.eval(node.arguments[0], env, cur, nxt)
+            if not isinstance(f, Fn) or x not in f.d:
+                raise TlaError(f"{x!r} is not in the domain of the function (line {node.start.line})")
+            return f.d[x]
+        if k == "Function":
+            out = {}
+            for binding in self._bindings(node.declaration, env, cur, nxt):
+                key = binding[0][1] if len(binding) == 1 else Fn({i + 1: v for i, (_, v) in enumerate(binding)})
+                out[key] = self.eval(node.value, {**env, **dict(binding)}, cur, nxt)
+            return Fn(out)
+        if k == "Except":
+            f = self.eval(node.function, env, cur, nxt)
+            if not isinstance(f, Fn):
+                raise TlaError("EXCEPT on a non-function")
+            d = dict(f.d)
+            for ch in node.changes:
+                path = ch.item
+                if len(path) != 1 or len(path[0]) != 1:
+                    raise TlaError("only one-level ![x] = e changes are supported here")
+                key = self.eval(path[0][0], env, cur, nxt)
+                if key in d:
+                    d[key] = self.eval(ch.expression, {**env, "@": d[key]}, cur, nxt)
+            return Fn(d)
+        if k == "Quantification":
+            test = all if node.quantifier == "\\A" else any
+            if node.quantifier not in ("\\A", "\\E"):
+                raise TlaError(f"quantifier {node.quantifier} is not supported here")
+            return test(self._bool(node.predicate, {**env, **dict(b)}, cur, nxt)
+                        for b in self._bindings(node.declarations, env, cur, nxt))
+        if k == "Choose":
+            for b in self._bindings([node.declaration], env, cur, nxt):
+                if self._bool(node.predicate, {**env, **dict(b)}, cur, nxt):
+                    return b[0][1]
+            raise TlaError(f"CHOOSE has no value (line {node.start.line})")
+        if k == "SetComprehension":
+            return frozenset(self.eval(node.item, {**env, **dict(b)}, cur, nxt)
+                             for b in self._bindings(node.declarations, env, cur, nxt))
+        if k == "SetSlice":
+            out = set()
+            for b in self._bindings([node.declaration], env, cur, nxt):
+                if self._bool(node.predicate, {**env, **dict(b)}, cur, nxt):
+                    out.add(b[0][1])
+            return frozenset(out)
+        if k == "SetOfFunctions":
+            return FunSet(finite(self.eval(node.domain, env, cur, nxt)), self.eval(node.codomain, env, cur, nxt))
+        raise TlaError(f"{k} is not supported here (line {node.start.line})")
+
+    def _bool(self, node, env, cur, nxt) -> bool:
+        v = self.eval(node, env, cur, nxt)
+        if type(v) is not bool:
+            raise TlaError(f"expected a boolean at line {node.start.line}, got {v!r}")
+        return v
+
+    def _bindings(self, decls, env, cur, nxt) -> Iterator[list]:
+        """Every assignment of the bound names of `x \\in S, y \\in T`."""
+        names_sets = []
+        for d in decls:
+            if type(d).__name__ != "OperatorApplication" or d.operator != "\\in":
+                raise TlaError("only bounded quantifiers `x \\in S` are supported here")
+            *names, s = d.arguments
+            values = _sorted(self.eval(s, env, cur, nxt))
+            for n in names:
+                names_sets.append((n.operator, values))
+        for combo in itertools.product(*(vals for _, vals in names_sets)):
+            yield [(n, v) for (n, _), v in zip(names_sets, combo)]
+
+    def apply(self, node, env, cur, nxt):
+        op, args = node.operator, node.arguments
+        if not args:
+            return self.lookup(op, None, env, cur, nxt, node)
+        if op == "'":
+            target = args[0]
+            if type(target).__name__ != "OperatorApplication" or target.arguments or target.operator not in self.var_set:
+                raise TlaError(f"only variables may be primed here (line {node.start.line})")
+            if nxt is None or target.operator not in nxt:
+                raise TlaError(f"{target.operator}' read before it is given a value (line {node.start.line})")
+            return nxt[target.operator]
+        if op == "/\\":
+            return all(self._bool(a, env, cur, nxt) for a in args)
+        if op == "\\/":
+            return any(self._bool(a, env, cur, nxt) for a in args)
+        if op == "=>":
+            return (not self._bool(args[0], env, cur, nxt)) or self._bool(args[1], env, cur, nxt)
+        if op in ("~", "\\lnot", "\\neg"):
+            return not self._bool(args[0], env, cur, nxt)
+        if op == "<=>" or op == "\\equiv":
+            return self._bool(args[0], env, cur, nxt) == self._bool(args[1], env, cur, nxt)
+        if op in self.m.defs or op == "Cardinality":
+            return self.lookup(op, args, env, cur, nxt, node)
+        vals = [self.eval(a, env, cur, nxt) for a in args]
+        if op == "=":
+            _same_kind(*vals)
+            return vals[0] == vals[1]
+        if op in ("#", "/="):
+            _same_kind(*vals)
+            return vals[0] != vals[1]
+        if op in _ARITH:
+            if len(vals) == 1 and op == "-":
+                return -vals[0]
+            a, b = vals
+            if type(a) is not int or type(b) is not int:
+                raise TlaError(f"arithmetic on non-integers at line {node.start.line}")
+            if op in ("%", "\\div") and b <= 0:
+                raise TlaError(f"{op} by {b} at line {node.start.line}")
+            return _ARITH[op](a, b)
+        if op in _CMP:
+            return _CMP[op](*vals)
+        if op == "..":
+            return frozenset(range(vals[0], vals[1] + 1))
+        if op == "\\in":
+            return member(vals[0], vals[1])
+        if op == "\\notin":
+            return not member(vals[0], vals[1])
+        if op in ("\\cup", "\\union"):
+            a, b = vals
+            if isinstance(a, frozenset) and isinstance(b, frozenset):
+                return a | b
+            return UnionSet(a, b)
+        if op in ("\\cap", "\\intersect"):
+            return finite(vals[0]) & finite(vals[1])
+        if op == "\\":
+            a, b = vals
+            if isinstance(a, frozenset):
+                return a - finite(b)
+            return DiffSet(a, b)
+        if op == "\\subseteq":
+            return all(member(x, vals[1]) for x in finite(vals[0]))
+        raise TlaError(f"operator {op} is not supported here (line {node.start.line})")
+
+    # -- actions: enumerate the assignments of primed variables -------------
+
+    def act(self, node, env, cur, nxt: dict, init: bool) -> Iterator[dict]:
+        k = type(node).__name__
+        if k == "VerticalList":
+            parts = [it.expression for it in node.arguments]
+            if node.operator == "/\\":
+                yield from self._conj(parts, env, cur, nxt, init)
+            else:
+                for p in parts:
+                    yield from self.act(p, env, cur, nxt, init)
+            return
+        if k == "Parentheses":
+            yield from self.act(node.expression, env, cur, nxt, init)
+            return
+        if k == "If":
+            c = self._bool(node.predicate, env, cur if not init else nxt, nxt)
+            yield from self.act(node.then if c else node.else_, env, cur, nxt, init)
+            return
+        if k == "Let":
+            env2 = dict(env)
+            for d in node.definitions:
+                if d.arity:
+                    raise TlaError("LET definitions with parameters are not supported here")
+                env2[d.name] = _Thunk(d.definiens, env2)
+            yield from self.act(node.expression, env2, cur, nxt, init)
+            return
+        if k == "Quantification" and node.quantifier == "\\E":
+            for b in self._bindings(node.declarations, env, cur if not init else nxt, nxt):
+                yield from self.act(node.predicate, {**env, **dict(b)}, cur, nxt, init)
+            return
+        if k == "OperatorApplication":
+            op, args = node.operator, node.arguments
+            if op == "/\\" and args:
+                yield from self._conj(list(args), env, cur, nxt, init)
+                return
+            if op == "\\/" and args:
+                for a in args:
+                    yield from self.act(a, env, cur, nxt, init)
+                return
+            if op == "UNCHANGED":
+                if init:
+                    raise TlaError("UNCHANGED in Init")
+                out = dict(nxt)
+                for v in self._vars_of(args[0]):
+                    if v in out:
+                        if out[v] != cur[v]:
+                            return
+                    else:
+                        out[v] = cur[v]
+                yield out
+                return
+            if op == "=" and args:
+                var = self._assignable(args[0], init)
+                if var is not None and var not in nxt:
+                    val = self.eval(args[1], env, cur if not init else nxt, nxt)
+                    yield {**nxt, var: val}
+                    return
+            if op in self.m.defs and op not in env:
+                d = self.m.defs[op]
+                params = [p.operator for p in (d.arity or [])]
+                if len(params) != len(args or ()):
+                    raise TlaError(f"{op} takes {len(params)} arguments")
+                vals = [self.eval(a, env, cur if not init else nxt, nxt) for a in (args or ())]
+                yield from self.act(d.definiens, dict(zip(params, vals)), cur, nxt, init)
+                return
+        # Anything else is a condition on the current and next state.
+        if self._bool(node, env, cur if not init else nxt, nxt):
+            yield nxt
+
+    def _conj(self, parts, env, cur, nxt, init):
+        if not parts:
+            yield nxt
+            return
+        for n2 in self.act(parts[0], env, cur, nxt, init):
+            yield from self._conj(parts[1:], env, cur, n2, init)
+
+    def _assignable(self, node, init):
+        if type(node).__name__ != "OperatorApplication":
+            return None
+        if init and not node.arguments and node.operator in self.var_set:
+            return node.operator
+        if not init and node.operator == "'" and node.arguments:
+            t = node.arguments[0]
+            if type(t).__name__ == "OperatorApplication" and not t.arguments and t.operator in self.var_set:
+                return t.operator
+        return None
+
+    def _vars_of(self, node) -> list[str]:
+        k = type(node).__name__
+        if k == "Tuple":
+            return [v for item in node.items for v in self._vars_of(item)]
+        if k == "Parentheses":
+            return self._vars_of(node.expression)
+        if k == "OperatorApplication" and not node.arguments:
+            if node.operator in self.var_set:
+                return [node.operator]
+            if node.operator in self.m.defs:
+                return self._vars_of(self.m.defs[node.operator].definiens)
+        raise TlaError(f"UNCHANGED of something that is not a tuple of variables (line {node.start.line})")
+
+    # -- states -------------------------------------------------------------
+
+    def _complete(self, assignment: dict, what: str) -> tuple:
+        missing = [v for v in self.vars if v not in assignment]
+        if missing:
+            raise TlaError(f"{what} leaves {', '.join(missing)} without a value")
+        return tuple(assignment[v] for v in self.vars)
+
+    def initial_states(self) -> list[tuple]:
+        d = self.m.defs.get(self.init_name)
+        if d is None:
+            raise TlaError(f"{self.init_name} is not defined")
+        return list(dict.fromkeys(self._complete(a, "Init") for a in self.act(d.definiens, {}, None, {}, True)))
+
+    def successors(self, state: tuple) -> list[tuple]:
+        cur = dict(zip(self.vars, state))
+        d = self.m.defs[self.next_name]
+        return [self._complete(a, "a step of Next") for a in self.act(d.definiens, {}, cur, {}, False)]
+
+    def check(self, state: tuple) -> str | None:
+        cur = dict(zip(self.vars, state))
+        for name in self.cfg.invariants:
+            if self.eval(self.m.defs[name].definiens, {}, cur, None) is not True:
+                return name
+        return None
+
+
+def _names(node) -> Iterator[str]:
+    if hasattr(node, "_fields") and hasattr(node, "symbol"):
+        if type(node).__name__ == "OperatorApplication":
+            yield node.operator
+        for f in node._fields:
+            yield from _names(getattr(node, f))
+    elif isinstance(node, (list, tuple)):
+        for x in node:
+            yield from _names(x)
+
+
+class Outcome:
+    def __init__(self) -> None:
+        self.states = 0
+        self.violated: str | None = None  # an invariant, or "deadlock"
+        self.depth = 0
+        self.complete = False
+
+
+def explore_tla(module_path: str | Path, config_path: str | Path | None = None,
+                max_states: int | None = None) -> Outcome:
+    """Breadth-first search of a spec under a configuration (TLC's defaults)."""
+    module_path = Path(module_path)
+    config_path = Path(config_path) if config_path else module_path.with_suffix(".cfg")
+    spec = Spec(Module(module_path), Config(config_path))
+    out = Outcome()
+    seen: dict[tuple, int] = {}
+    queue: deque = deque()
+    for s in spec.initial_states():
+        if s not in seen:
+            seen[s] = 0
+            queue.append(s)
+            bad = spec.check(s)
+            if bad:
+                out.violated = bad
+                out.states = len(seen)
+                return out
+    while queue:
+        s = queue.popleft()
+        d = seen[s]
+        succ = spec.successors(s)
+        if not succ and spec.cfg.check_deadlock:
+            out.violated = "deadlock"
+            break
+        for t in succ:
+            if t in seen:
+                continue
+            seen[t] = d + 1
+            out.depth = max(out.depth, d + 1)
+            bad = spec.check(t)
+            if bad:
+                out.violated = bad
+                out.states = len(seen)
+                return out
+            if max_states is not None and len(seen) >= max_states:
+                out.states = len(seen)
+                return out
+            queue.append(t)
+    out.states = len(seen)
+    out.complete = out.violated is None
+    return out
+
+
+def register(cli) -> None:
+    from checker.cli import Fail
+
+    @cli.command("tla-states")
+    @click.argument("module", type=click.Path(dir_okay=False))
+    @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+                  help="TLC configuration (default: MODULE with .cfg)")
+    @click.option("--max-states", type=int, default=None, help="stop after this many distinct states (exit 3)")
+    def tla_states(module, config, max_states):
+        """Explore a models/tla spec without TLC and count its distinct states.
+
+        Handles the subset of TLA+ the specs in models/tla use; checks the
+        configuration's invariants and deadlock, not its temporal properties.
+        """
+        try:
+            out = explore_tla(module, config, max_states)
+        except TlaError as exc:
+            raise Fail(str(exc)) from None
+        except RecursionError:
+            raise Fail("the spec nests too deeply for this explorer") from None
+        click.echo(f"{out.states} distinct states, depth {out.depth}")
+        if out.violated == "deadlock":
+            click.echo("deadlock reached")
+            raise SystemExit(1)
+        if out.violated:
+            click.echo(f"invariant {out.violated} is violated")
+            raise SystemExit(1)
+        if not out.complete:
+            click.echo("search incomplete: state limit reached")
+            raise SystemExit(3)
+        click.echo("no invariant violated (exhaustive)")
