@@ -123,7 +123,10 @@ def _same_kind(a, b) -> None:
 
 class Module:
     def __init__(self, path: Path, seen: set | None = None) -> None:
-        import tla
+        try:
+            import tla
+        except ImportError:
+            raise TlaError("the TLA+ parser is not installed: pip install tla (or the test extra)") from None
 
         seen = set() if seen is None else seen
         try:
@@ -401,6 +404,8 @@ class Spec:
             return int(node.value)
         if k == "StringLiteral":
             return node.value[1:-1]
+        if k == "BooleanLiteral":
+            return node.value == "TRUE"
         if k == "Parentheses":
             return self.eval(node.expression, env, cur, nxt)
         if k == "VerticalList":
@@ -611,6 +616,12 @@ class Spec:
                 if var is not None and var not in nxt:
                     val = self.eval(args[1], env, cur if not init else nxt, nxt)
                     yield {**nxt, var: val}
+                    return
+            if op == "\\in" and args:
+                var = self._assignable(args[0], init)
+                if var is not None and var not in nxt:
+                    for val in _sorted(self.eval(args[1], env, cur if not init else nxt, nxt)):
+                        yield {**nxt, var: val}
                     return
             if op in self.m.defs and op not in env:
                 d = self.m.defs[op]

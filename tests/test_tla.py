@@ -1,0 +1,201 @@
+"""The TLA+ specs in models/tla: they parse, the manifest covers them, and they
+say the same thing as the Python models (same distinct-state counts, same
+failing properties)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+tla = pytest.importorskip("tla", reason="the `tla` parser is part of the test extra")
+
+from checker.run import check  # noqa: E402
+from checker.tla_cmd import Config, TlaError, explore_tla  # noqa: E402
+
+TLA_DIR = Path(__file__).resolve().parent.parent / "models" / "tla"
+MANIFEST = json.loads((TLA_DIR / "manifest.json").read_text())
+ENTRIES = MANIFEST["configs"]
+ids = [e["config"] for e in ENTRIES]
+
+
+def _params(entry) -> dict:
+    c = entry["constants"]
+    p = {"threads": c["BACKENDS"] + 1, "slots": c["SLOTS"], "ops": c["OPS"], "step_bound": c["StepBound"]}
+    if c["Mutation"] != "none":
+        p["mutation"] = c["Mutation"]
+    return p
+
+
+# -- syntax and bookkeeping ---------------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted(TLA_DIR.glob("*.tla")), ids=lambda p: p.name)
+def test_every_module_parses(path, capsys):
+    tree = tla.parse(path.read_text())
+    assert tree is not None and tree.name == path.stem
+
+
+def test_the_parser_rejects_a_broken_module(capsys):
+    text = (TLA_DIR / "Ring.tla").read_text().replace("Sub(a, b) == (a - b) % WordModulus",
+                                                       "Sub(a, b) == (a - b % WordModulus")
+    with pytest.raises(ValueError):
+        tla.parse(text)
+
+
+def test_manifest_lists_every_cfg_and_nothing_else():
+    on_disk = {p.name for p in TLA_DIR.glob("*.cfg")}
+    assert on_disk == set(ids)
+    assert len(ids) == len(set(ids))
+    assert MANIFEST["tlc_run"] is False  # README says so too; flip both when TLC runs
+    for e in ENTRIES:
+        assert (TLA_DIR / e["module"]).is_file()
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=ids)
+def test_cfg_binds_the_constants_the_manifest_records(entry):
+    cfg = Config(TLA_DIR / entry["config"])
+    bound = {k: v for k, (kind, v) in cfg.constants.items() if kind == "value"}
+    assert bound == entry["constants"]
+    assert cfg.specification == "Spec"
+    expected = entry["expected"]
+    if expected == "holds":
+        assert "PostmasterProgress" in cfg.properties
+    else:
+        assert expected["fails"] in cfg.invariants
+
+
+def test_every_sc_bug_of_a_specified_protocol_has_a_failing_config():
+    from checker.model import resolve_protocol
+
+    for proto in {e["protocol"] for e in ENTRIES}:
+        cls = resolve_protocol(proto)
+        sc_bugs = {m for m, spec in cls.mutations.items() if "sc" in spec.bug_under and not spec.needs_rogue}
+        specified = {e["constants"]["Mutation"] for e in ENTRIES if e["protocol"] == proto}
+        assert sc_bugs <= specified, f"{proto}: no failing config for {sorted(sc_bugs - specified)}"
+
+
+# -- the checker agrees with the manifest ---------------------------------------
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=ids)
+def test_checker_counts_and_verdicts_match_the_manifest(entry):
+    _, result = check(entry["protocol"], memory_model="sc", **_params(entry))
+    assert result.states == entry["distinct_states"]
+    if entry["expected"] == "holds":
+        assert result.complete and not result.violations
+    else:
+        assert list(result.violations) == [entry["expected"]["checker_property"]]
+
+
+# -- the spec itself has the same state space -----------------------------------
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e["tla_states_in_tests"]],
+                         ids=[e["config"] for e in ENTRIES if e["tla_states_in_tests"]])
+def test_spec_state_space_matches(entry):
+    out = explore_tla(TLA_DIR / entry["module"], TLA_DIR / entry["config"])
+    assert out.states == entry["tla_states"]
+    if entry["expected"] == "holds":
+        assert out.complete and out.violated is None
+        assert out.states == entry["distinct_states"]
+    else:
+        assert out.violated == entry["expected"]["fails"]
+        # The spec keeps the state its failed assertion leads to; the checker does not.
+        assert out.states == entry["distinct_states"] + 1
+
+
+def _variant_cfg(invariants, slots=2, backends=1, ops=2) -> str:
+    return (f"CONSTANTS\n    SLOTS = {slots}\n    BACKENDS = {backends}\n    OPS = {ops}\n    StepBound = 64\n"
+            f"    Mutation = \"none\"\n    WordModulus <- MCWordModulus\n"
+            f"SPECIFICATION Spec\nINVARIANTS\n    " + "\n    ".join(invariants) + "\n")
+
+
+def _explore_variant(tmp_path, ring_text, cfg_text):
+    shutil.copy(TLA_DIR / "MCRing.tla", tmp_path / "MCRing.tla")
+    (tmp_path / "Ring.tla").write_text(ring_text)
+    (tmp_path / "Variant.cfg").write_text(cfg_text)
+    return explore_tla(tmp_path / "MCRing.tla", tmp_path / "Variant.cfg")
+
+
+def test_the_count_comparison_can_fail(tmp_path):
+    """Keeping a dead local (the slot the postmaster last started) splits
+    states that the checker merges: the counts must then differ."""
+    spec = (TLA_DIR / "Ring.tla").read_text()
+    old = """EndStart ==\n    /\\ PmGoto("choose_exit")\n    /\\ pm_slot' = 0 /\\ pm_steps' = 0"""
+    assert old in spec
+    kept = spec.replace(old, """EndStart ==\n    /\\ PmGoto("choose_exit")\n    /\\ pm_steps' = 0\n"""
+                             """    /\\ UNCHANGED pm_slot""")
+    cfg = _variant_cfg(["TypeOK"])
+    _, result = check("ring", memory_model="sc", threads=2, slots=2, ops=2)
+    assert _explore_variant(tmp_path, spec, cfg).states == result.states
+    out = _explore_variant(tmp_path, kept, cfg)
+    assert out.complete and out.states > result.states
+
+
+@pytest.mark.parametrize("invariant, old, new", [
+    # Slot 0 twice in the free queue, slot 1 nowhere.
+    ("Conservation", "/\\ free_ring = [i \\in RingIdx |-> IF i < SLOTS THEN i ELSE 0]",
+     "/\\ free_ring = [i \\in RingIdx |-> 0]"),
+    # Backends queue slot numbers past the last slot, and the postmaster
+    # does not range-check what it reads.
+    ("PostmasterSafety", "/\\ IF pm_slot >= SLOTS\n         THEN /\\ EndStart",
+     "/\\ IF FALSE\n         THEN /\\ EndStart"),
+])
+def test_other_invariants_can_fail(tmp_path, invariant, old, new):
+    spec = (TLA_DIR / "Ring.tla").read_text()
+    assert old in spec
+    variant = spec.replace(old, new)
+    if invariant == "PostmasterSafety":
+        bad_entry = "/\\ start_ring' = [start_ring EXCEPT ![i] = slot[b]]"
+        assert bad_entry in variant
+        variant = variant.replace(bad_entry, "/\\ start_ring' = [start_ring EXCEPT ![i] = slot[b] + SLOTS]")
+    assert _explore_variant(tmp_path, spec, _variant_cfg([invariant])).violated is None
+    assert _explore_variant(tmp_path, variant, _variant_cfg([invariant])).violated == invariant
+
+
+# -- the command -------------------------------------------------------------------
+
+
+def test_cli_reports_the_count_and_a_violation(checker_cli):
+    ok = checker_cli("tla-states", TLA_DIR / "MCRing.tla", "--config", TLA_DIR / "MCRingSmall.cfg")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "58 distinct states" in ok.stdout
+    bad = checker_cli("tla-states", TLA_DIR / "MCRing.tla", "--config", TLA_DIR / "MCRingNoLock.cfg")
+    assert bad.returncode == 1
+    assert "ExclusiveOwnership is violated" in bad.stdout
+    cut = checker_cli("tla-states", TLA_DIR / "MCRing.tla", "--config", TLA_DIR / "MCRingSmall.cfg",
+                      "--max-states", "10")
+    assert cut.returncode == 3
+
+
+@pytest.mark.parametrize("setup, message", [
+    ("missing", "cannot read"),
+    ("syntax", "syntax error"),
+    ("unbound", "is not bound"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, checker_cli, setup, message):
+    for name in ("Ring.tla", "MCRing.tla", "MCRingSmall.cfg"):
+        shutil.copy(TLA_DIR / name, tmp_path / name)
+    module, cfg = tmp_path / "MCRing.tla", tmp_path / "MCRingSmall.cfg"
+    if setup == "missing":
+        module = tmp_path / "Nope.tla"
+    elif setup == "syntax":
+        (tmp_path / "Ring.tla").write_text((TLA_DIR / "Ring.tla").read_text().replace("Init ==", "Init == ("))
+    else:
+        cfg.write_text(cfg.read_text().replace("    OPS = 1\n", ""))
+    result = checker_cli("tla-states", module, "--config", cfg)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unsupported_constructs_are_refused(tmp_path):
+    (tmp_path / "M.tla").write_text("---- MODULE M ----\nEXTENDS Naturals\nVARIABLE x\n"
+                                    "Init == x \\in Nat\nNext == x' = x + 1\nSpec == Init /\\ [][Next]_x\n====\n")
+    (tmp_path / "M.cfg").write_text("SPECIFICATION Spec\n")
+    with pytest.raises(TlaError):
+        explore_tla(tmp_path / "M.tla")
