@@ -72,8 +72,12 @@ class CEvent:
     value: int | None
     file: str
     line: int
+    choices: int | None = None  # n of choose(n)
+    in_range: bool = True  # the address is a cell of the shared layout
 
     def describe(self) -> str:
+        if self.event == "choose" and self.value is None:
+            return f"choose({self.choices})"
         return _describe(self.event, self.prim, self.location, self.value)
 
     def where(self) -> str:
@@ -92,10 +96,10 @@ class Divergence:
     why: str
 
     def lines(self) -> list[str]:
-        at = f"step {self.step}" if self.step is not None else "the end"
+        at = f"at step {self.step}" if self.step is not None else "past the end of the trace"
         nth = f" (its event {self.index + 1})" if self.index is not None else ""
         return [
-            f"first divergence at {at}, thread {self.thread}{nth}: {self.why}",
+            f"first divergence {at}, thread {self.thread}{nth}: {self.why}",
             f"  model: {self.expected}",
             f"         at {self.expected_where}",
             f"  C:     {self.actual}",
@@ -125,8 +129,8 @@ class ReplayReport:
     def summary(self) -> str:
         if self.divergence is not None:
             d = self.divergence
-            at = f"step {d.step}" if d.step is not None else "the end"
-            return (f"C ({self._build_name()}) diverges at {at}, thread {d.thread}: {d.why}; "
+            at = f"at step {d.step}" if d.step is not None else "past the end of the trace"
+            return (f"C ({self._build_name()}) diverges {at}, thread {d.thread}: {d.why}; "
                     f"model {d.expected}, C {d.actual}")
         extra = "; ".join(self.notes)
         return (f"C ({self._build_name()}) conforms: {self.events} events of {len(self.threads)} threads "
@@ -150,7 +154,7 @@ def _describe(event, prim, location, value) -> str:
         return f"choose() -> {value}"
     loc = location if location is not None else "<out of range>"
     if event == "load":
-        return f"{prim}({loc}) -> {_num(value)}"
+        return f"{prim}({loc})" + (f" -> {_num(value)}" if value is not None else "")
     if event in WRITES:
         return f"{prim}({loc}) = {_num(value)}"
     return f"{prim}({loc})"
@@ -233,15 +237,128 @@ def _validate(doc: dict, path: str) -> None:
 
 
 # ---------------------------------------------------------------------------
+# The model's side: each thread's program, run on the trace's read values
+
+
+class _ModelThread:
+    """A model thread's IR, driven by its recorded events, to know its next event.
+
+    A counterexample ends where the model found the violation, and a thread
+    may have its next move decided only by local code (a range check, say)
+    after its last event.  Running the program on the recorded values tells
+    what the model's thread does next, so the C thread's first event past the
+    end of the trace is checked too, and a thread that halted must return.
+    """
+
+    def __init__(self, system, tid: int) -> None:
+        self.system = system
+        self.prog = system.threads[tid].program
+        L = [0] * self.prog.nlocals
+        for idx, v in self.prog.initial_locals.items():
+            L[idx] = v
+        self.L = L
+        self.in_sync = True
+        self.pc = self._run(0)
+
+    def _run(self, pc: int) -> int:
+        instrs = self.prog.instrs
+        L = self.L
+        for _ in range(100_000):
+            ins = instrs[pc]
+            if ins.is_event:
+                return pc
+            if ins.op == "assign":
+                L[ins.dst] = ins.expr.fn(L)
+                pc += 1
+            elif ins.op == "branch":
+                pc = pc + 1 if ins.cond.fn(L) else ins.target
+            elif ins.op == "jump":
+                pc = ins.target
+            else:  # ghost code (never replayed) and operation markers
+                pc += 1
+        raise RuntimeError("the model's program loops without an event")
+
+    def apply(self, ev: dict) -> None:
+        """Take the recorded event ``ev``; a mismatch of pc puts the thread out of sync."""
+        if not self.in_sync:
+            return
+        ins = self.prog.instrs[self.pc]
+        if ev.get("pc") != self.pc or ev.get("event") != ins.op:
+            self.in_sync = False
+            return
+        L = self.L
+        op = ins.op
+        if op in ("load", "choose"):
+            if not isinstance(ev.get("value"), int):
+                self.in_sync = False  # not performed yet (weak): the value is unknown
+                return
+            L[ins.dst] = ev["value"]
+        elif op == "rmw":
+            old = ev.get("old")
+            if not isinstance(old, int):
+                self.in_sync = False
+                return
+            _new, result = rmw_apply(ins.kind, old, tuple(a.fn(L) for a in ins.args))
+            L[ins.dst] = result
+            if ins.expected_local is not None:
+                L[ins.expected_local] = old
+        self.pc = self._run(self.pc + 1)
+
+    def next_event(self) -> dict | None:
+        """The event the model's thread performs next, as a trace event; None if it halted."""
+        from checker.ir import OutOfRange
+
+        ins = self.prog.instrs[self.pc]
+        if ins.op == "halt":
+            return None
+        ev = {"pc": self.pc, "event": ins.op, "prim": getattr(ins, "prim", ins.op),
+              "source": {"file": ins.src.file, "line": ins.src.line, "text": ins.src.text}}
+        loc = getattr(ins, "loc", None)
+        if loc is not None:
+            try:
+                ev["location"] = self.system.cell_names[loc.address(self.L)]
+            except OutOfRange:
+                pass
+        if ins.op == "store":
+            ev["value"] = ins.value.fn(self.L)
+        elif ins.op in ("acquire", "release"):
+            ev["value"] = 1 if ins.op == "acquire" else 0
+        return ev
+
+
+def _model_threads(doc: dict) -> tuple[dict[int, _ModelThread], str | None]:
+    """The model's threads for the trace's protocol, parameters and mutation, if they can be built."""
+    from checker.ir import CompileError
+    from checker.model import ModelError, Params, build_system, resolve_protocol
+
+    p = dict(doc["params"])
+    try:
+        known = {k: p.pop(k) for k in ("threads", "slots", "ops", "rogue", "step_bound", "rogue_anywhere") if k in p}
+        writes = p.pop("rogue_writes", 2)
+        params = Params(**known, rogue_writes=None if writes == "unlimited" else writes, extra=p)
+        system = build_system(resolve_protocol(doc["protocol"]), params, doc.get("mutation"))
+    except (ModelError, CompileError, TypeError, ValueError, SyntaxError, ImportError) as exc:
+        # Replay itself needs only the trace; without the model it checks
+        # every recorded event but cannot look past the end of a thread.
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return {}, f"the model could not be rebuilt ({reason}); threads are not checked past the trace's end"
+    return {t.tid: _ModelThread(system, t.tid) for t in system.threads if t.program is not None}, None
+
+
+# ---------------------------------------------------------------------------
 # One thread's replay: the hook
 
 
 class _ThreadReplay:
-    def __init__(self, name: str, events: list[dict], cell_of, complete: bool) -> None:
+    def __init__(self, name: str, events: list[dict], cell_of, complete: bool,
+                 model: _ModelThread | None, last_step: int) -> None:
         self.name = name
         self.events = events
         self.cell_of = cell_of
         self.complete = complete
+        self.model = model
+        self.last_step = last_step
+        self.checked_past_end = False
         self.index = 0
         self.divergence: Divergence | None = None
         self.ran_past_end = False
@@ -265,12 +382,9 @@ class _ThreadReplay:
         pname = PRIM_NAMES.get(prim, f"prim#{prim}")
         location, in_range = self.cell_of(addr) if kind not in ("fence", "choose") else (None, True)
         value = arg0 if kind in ("store", "acquire", "release") else None
-        actual = CEvent(kind, pname, location, value, file, line)
+        actual = CEvent(kind, pname, location, value, file, line, arg0 if kind == "choose" else None, in_range)
         if self.index >= len(self.events):
-            if self.complete:
-                return self._diverge(None, actual, "the C thread goes on after the model's thread halted")
-            self.ran_past_end = True
-            return True, 0
+            return self._past_end(actual)
         ev = self.events[self.index]
         if ev.get("event") != kind or ev.get("prim") != pname:
             return self._diverge(ev, actual, "a different event")
@@ -291,12 +405,17 @@ class _ThreadReplay:
                 # of range of every region too, and is never performed.
                 if in_range:
                     return self._diverge(ev, actual, "the model's access is out of range, C's is not")
-                self.index += 1
+                self._consume(ev)
                 return True, 0
             if location != expected_loc:
                 return self._diverge(ev, actual, "a different location")
             if kind == "load":
-                result = ev.get("value", 0)
+                if not isinstance(ev.get("value"), int):
+                    # Fetched but not performed when the trace ended (weak):
+                    # the value is unknown, so the thread ends here.
+                    self._consume(ev)
+                    return True, 0
+                result = ev["value"]
                 actual.value = result
             elif kind in ("store", "acquire", "release"):
                 if value != ev.get("value"):
@@ -314,8 +433,66 @@ class _ThreadReplay:
                     return self._diverge(ev, actual, "a different value stored by the read-modify-write")
                 self.writes.append((ev["step"], location, new))
                 result = old  # C computes its own result (CAS: compares with expected)
-        self.index += 1
+        self._consume(ev)
         return False, result
+
+    def _consume(self, ev: dict) -> None:
+        self.index += 1
+        if self.model is not None:
+            self.model.apply(ev)
+
+    def _model_next(self) -> tuple[bool, dict | None]:
+        """(known, the model thread's next event) once the recorded events ran out."""
+        if self.model is not None and self.model.in_sync:
+            return True, self.model.next_event()
+        if self.complete:
+            return True, None  # every thread of a complete execution halted
+        return False, None
+
+    def _past_end(self, actual: CEvent) -> tuple[bool, int]:
+        """The C thread wants an event beyond the recorded ones."""
+        known, nxt = self._model_next()
+        if not known:
+            self.ran_past_end = True
+            return True, 0
+        if nxt is None:
+            return self._diverge(None, actual, "the C thread goes on after the model's thread halted")
+        why = self._differs(nxt, actual)
+        if why:
+            d = self._diverge(nxt, actual, f"past the end of the trace (step {self.last_step}), {why}")
+            self.divergence.index = None
+            self.divergence.step = None
+            return d
+        self.ran_past_end = True
+        self.checked_past_end = True
+        return True, 0
+
+    @staticmethod
+    def _differs(nxt: dict, actual: CEvent) -> str:
+        if nxt["event"] != actual.event or nxt["prim"] != actual.prim:
+            return "the model's thread would do a different next event"
+        if nxt["event"] in ("fence", "choose"):
+            return ""
+        if nxt.get("location") is None:
+            return "" if actual.location is None or not actual.in_range else \
+                "the model's next access is out of range, C's is not"
+        if nxt["location"] != actual.location:
+            return "the model's thread would access a different location next"
+        if nxt["event"] in ("store", "acquire", "release") and nxt.get("value") != actual.value:
+            return "the model's thread would store a different value next"
+        return ""
+
+    def returned(self) -> None:
+        """The C thread returned: the model's thread must have halted too."""
+        if self.index < len(self.events):
+            self._diverge(self.events[self.index], None, "the C thread returned before the model's thread ended")
+            return
+        known, nxt = self._model_next()
+        if known and nxt is not None:
+            self._diverge(nxt, None, f"past the end of the trace (step {self.last_step}), the C thread returned "
+                                     f"but the model's thread goes on")
+            self.divergence.index = None
+            self.divergence.step = None
 
 
 # ---------------------------------------------------------------------------
@@ -383,6 +560,10 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
             return report
 
     complete = bool(doc.get("complete"))
+    models, why_not = _model_threads(doc)
+    if why_not:
+        report.notes.append(why_not)
+    last_step = max((s.get("index", 0) for s in doc["steps"] if isinstance(s.get("index"), int)), default=0)
     backends = [t for t in doc["threads"] if t["role"] == "backend"]
     total = len(backends) * params["ops"]
     writes: list[tuple[int, str, int]] = []
@@ -394,7 +575,7 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
             raise TraceError(f"{name}: thread {t['name']} has role {role!r}, which has no C counterpart")
         events = t["events"]
         me = backends.index(t) + 1 if role == "backend" else 0
-        tr = _ThreadReplay(t["name"], events, cell_of, complete)
+        tr = _ThreadReplay(t["name"], events, cell_of, complete, models.get(t.get("tid")), last_step)
         build.set_hook(tr)
         try:
             stopped = getattr(lib, f"{prefix}_replay_thread")(shm, nslots, ROLE_CODE[role], me, params["ops"], total)
@@ -402,14 +583,19 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
             build.set_hook(None)
         if tr.exc is not None:
             raise tr.exc
-        if tr.divergence is None and not stopped and tr.index < len(events):
-            tr._diverge(events[tr.index], None, "the C thread returned before the model's thread ended")
+        if tr.divergence is None and not stopped:
+            tr.returned()
         if tr.divergence is not None:
             report.divergence = tr.divergence
             report.threads.append(f"{t['name']}: diverged after {tr.index} of {len(events)} events")
             return report
         report.events += tr.index
-        how = "stopped where its events end" if tr.ran_past_end or stopped else "returned"
+        if tr.checked_past_end:
+            how = "stopped where its events end (its next event is the model's next)"
+        elif tr.ran_past_end or stopped:
+            how = "stopped where its events end"
+        else:
+            how = "returned, as the model's thread halted"
         report.threads.append(f"{t['name']}: {tr.index} of {len(events)} events equal, {how}")
         writes += tr.writes
 

@@ -26,10 +26,10 @@ def register(cli) -> None:
     cli.add_command(stress)
 
 
-def run_native(protocol: str, backends: int, seconds: float, slots: int) -> dict:
+def run_native(protocol: str, backends: int, seconds: float, slots: int, mutation: str | None = None) -> dict:
     from refimpl.build import load
 
-    module = load(protocol, "native")
+    module = load(protocol, "native", mutation)
     ffi, lib = module.ffi, module.lib
     res = ffi.new("RingStressResult *")
     rc = lib.ring_stress(slots, backends, seconds, res)
@@ -75,7 +75,8 @@ class _RunError(Exception):
 @click.option("--seconds", type=float, default=5.0, show_default=True, help="how long the backends run")
 @click.option("--slots", type=int, default=8, show_default=True, help="number of slots (1..32)")
 @click.option("--tsan", is_flag=True, help="run the build instrumented with ThreadSanitizer")
-def stress(protocol, threads, seconds, slots, tsan):
+@click.option("--mutation", default=None, help="stress a mutated native build (it should fail)")
+def stress(protocol, threads, seconds, slots, tsan, mutation):
     """Stress the native C implementation of PROTOCOL with real threads."""
     from checker.cli import EXIT_OK, EXIT_VIOLATED, Fail, out
     from refimpl.build import RefimplError, protocol as c_protocol
@@ -90,10 +91,15 @@ def stress(protocol, threads, seconds, slots, tsan):
         spec = c_protocol(protocol)
         if spec.stress is None:
             raise Fail(f"no native stress test for {protocol}")
-        res = (run_tsan if tsan else run_native)(protocol, threads - 1, seconds, slots)
+        if tsan and mutation:
+            raise Fail("--tsan runs the correct build only; drop --mutation")
+        if tsan:
+            res = run_tsan(protocol, threads - 1, seconds, slots)
+        else:
+            res = run_native(protocol, threads - 1, seconds, slots, mutation)
     except (RefimplError, _RunError) as exc:
         raise Fail(str(exc)) from None
-    build = "ThreadSanitizer build" if tsan else "native build"
+    build = "ThreadSanitizer build" if tsan else "native build" + (f", mutation {mutation}" if mutation else "")
     out.print(f"{protocol} stress ({build}): 1 postmaster + {threads - 1} backend threads, {slots} slots, "
               f"{res['elapsed']:.2f}s", markup=False)
     if "registrations" in res:

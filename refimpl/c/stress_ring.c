@@ -81,13 +81,19 @@ typedef struct PostmasterArgs
 } PostmasterArgs;
 
 static void
+fail_stop(StressShared *st)
+{
+	atomic_store(&st->any_failure, true);
+	atomic_store(&st->stop_backends, true);
+	atomic_store(&st->stop_postmaster, true);
+}
+
+static void
 fail(StressShared *st, const char *fmt, uint32 a, uint32 b, uint32 c)
 {
 	if (!atomic_flag_test_and_set(&st->claimed))
 		snprintf(st->failure, sizeof(st->failure), fmt, a, b, c);
-	atomic_store(&st->any_failure, true);
-	atomic_store(&st->stop_backends, true);
-	atomic_store(&st->stop_postmaster, true);
+	fail_stop(st);
 }
 
 static bool
@@ -96,15 +102,44 @@ failed(StressShared *st)
 	return atomic_load(&st->any_failure);
 }
 
+static void
+owner_name(uint32 owner, char *buf, size_t len)
+{
+	switch (owner)
+	{
+		case OWN_FREE:
+			snprintf(buf, len, "the free queue");
+			break;
+		case OWN_QUEUED:
+			snprintf(buf, len, "the start queue");
+			break;
+		case OWN_RUNNING:
+			snprintf(buf, len, "a running worker");
+			break;
+		default:
+			snprintf(buf, len, "backend %u", owner - OWN_BACKEND);
+			break;
+	}
+}
+
+/* Move "slot" from owner "from" to owner "to"; a violation if "from" did not hold it. */
 static bool
-hand_over(StressShared *st, uint32 slot, uint32 from, uint32 to, const char *who)
+hand_over(StressShared *st, uint32 slot, uint32 from, uint32 to)
 {
 	uint32		expected = from;
+	char		held[32],
+				wanted[32],
+				taker[32];
 
 	if (atomic_compare_exchange_strong(&st->owner[slot], &expected, to))
 		return true;
-	(void) who;
-	fail(st, "exclusive ownership: slot %u was held by %u when %u took it", slot, expected, to);
+	owner_name(expected, held, sizeof(held));
+	owner_name(from, wanted, sizeof(wanted));
+	owner_name(to, taker, sizeof(taker));
+	if (!atomic_flag_test_and_set(&st->claimed))
+		snprintf(st->failure, sizeof(st->failure),
+				 "exclusive ownership: %s took slot %u from %s, but %s held it", taker, slot, wanted, held);
+	fail_stop(st);
 	return false;
 }
 
@@ -131,12 +166,12 @@ backend_main(void *arg)
 			fail(st, "memory safety: backend %u took slot number %u (of %u)", a->me, slot, st->nslots);
 			break;
 		}
-		if (!hand_over(st, slot, OWN_FREE, OWN_BACKEND + a->me, "backend"))
+		if (!hand_over(st, slot, OWN_FREE, OWN_BACKEND + a->me))
 			break;
 		/* what RingRegisterWorker() does between taking and queueing */
 		pg_atomic_write_u32(&rs.slot_worker[slot], a->me);
 		atomic_store_explicit(&st->registrant[slot], a->me, memory_order_relaxed);
-		if (!hand_over(st, slot, OWN_BACKEND + a->me, OWN_QUEUED, "backend"))
+		if (!hand_over(st, slot, OWN_BACKEND + a->me, OWN_QUEUED))
 			break;
 		RingQueueForStart(&rs, slot);
 		a->registrations++;
@@ -172,7 +207,7 @@ postmaster_start(PostmasterArgs *a, RingSlots *rs, RingPostmasterState *pm)
 	}
 	if (slot == RING_NO_SLOT)
 		return false;
-	if (!hand_over(st, slot, OWN_QUEUED, OWN_RUNNING, "postmaster"))
+	if (!hand_over(st, slot, OWN_QUEUED, OWN_RUNNING))
 		return false;
 	if (worker != atomic_load_explicit(&st->registrant[slot], memory_order_relaxed))
 	{
@@ -188,7 +223,7 @@ static void
 postmaster_reap(PostmasterArgs *a, RingSlots *rs, RingPostmasterState *pm, uint32 slot)
 {
 	/* free before publishing: once in the queue a backend may take it */
-	if (!hand_over(a->st, slot, OWN_RUNNING, OWN_FREE, "postmaster"))
+	if (!hand_over(a->st, slot, OWN_RUNNING, OWN_FREE))
 		return;
 	RingReapWorker(rs, pm, slot);
 	if (pm->corrupt)

@@ -1,0 +1,313 @@
+"""Replay of traces against the C reference implementation (refimpl/c, trace build).
+
+Every SC-detectable mutation's counterexample must replay against the C build
+with the same mutation and diverge from the correct build; sampled complete
+executions of the correct model must replay cleanly (and diverge from mutated
+builds that change every execution); edited traces must diverge where they
+were edited; bad inputs are one-line errors with exit 2.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+
+import pytest
+
+from checker.replay import replay_file, replay_trace, sample_executions
+from checker.run import check
+from checker.trace import build_trace, write_json_atomic
+from models.ring import Ring
+from refimpl.build import RefimplError, c_mutations, load
+
+pytestmark = pytest.mark.skipif(shutil.which(os.environ.get("CC", "cc").split()[0]) is None,
+                                reason="no C compiler")
+
+SC_MUTATIONS = [m for m, mut in Ring.mutations.items() if "sc" in mut.bug_under]
+
+
+def _counterexample(mutation: str) -> dict:
+    mut = Ring.mutations[mutation]
+    engine, result = check("ring", mutation=mutation, memory_model="sc", threads=3, slots=2, ops=2,
+                           rogue=mut.needs_rogue)
+    assert result.violations, f"{mutation} has no counterexample under sc"
+    cx = next(iter(result.violations.values()))
+    return build_trace(engine, cx, result)
+
+
+@pytest.fixture(scope="module")
+def counterexamples() -> dict[str, dict]:
+    return {m: _counterexample(m) for m in SC_MUTATIONS}
+
+
+@pytest.fixture(scope="module")
+def samples() -> list[dict]:
+    docs = sample_executions("ring", count=12, seed=7, threads=3, slots=2, ops=2)
+    docs += sample_executions("ring", count=6, seed=8, threads=4, slots=3, ops=1)
+    return docs
+
+
+def _write(tmp_path, doc, name="t.trace.json"):
+    path = tmp_path / name
+    write_json_atomic(path, doc)
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Mutations
+
+
+def test_every_model_mutation_exists_in_c():
+    assert set(Ring.mutations) == c_mutations("ring")
+
+
+def test_the_sc_mutations_are_the_expected_ones():
+    # Guards the parametrisation below against an empty list.
+    assert {"no-lock", "no-range-check", "empty-off-by-one"} <= set(SC_MUTATIONS)
+
+
+@pytest.mark.parametrize("mutation", SC_MUTATIONS)
+def test_counterexample_conforms_to_its_mutated_c(counterexamples, mutation):
+    doc = counterexamples[mutation]
+    report = replay_trace(doc)
+    assert report.ok, report.summary()
+    assert report.c_mutation == mutation
+    assert report.reached_end
+    assert report.events == sum(len(t["events"]) for t in doc["threads"] if t["role"] != "rogue")
+    assert any("violates" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("mutation", SC_MUTATIONS)
+def test_counterexample_diverges_from_correct_c(counterexamples, mutation):
+    doc = counterexamples[mutation]
+    report = replay_trace(doc, c_mutation=None)
+    assert not report.ok
+    d = report.divergence
+    # The divergence is within the counterexample, or at the thread's very
+    # next event when local code alone (a range check) decides it.
+    assert d.step is None or d.step <= doc["violation_step"]
+    assert "refimpl/c/" in d.actual_where or d.actual_where == "end of the C thread"
+    assert "models/ring.py" in d.expected_where
+
+
+def test_no_lock_diverges_at_the_first_backend_event(counterexamples):
+    report = replay_trace(counterexamples["no-lock"], c_mutation=None)
+    d = report.divergence
+    assert d.index == 0
+    assert d.expected.startswith("pg_atomic_read_u32(free_tail)")
+    assert d.actual.startswith("LWLockAcquire(FreeQueueLock)")
+    assert "slot_ring.c" in d.actual_where
+
+
+def test_no_range_check_diverges_past_the_end_of_the_trace(counterexamples):
+    """The violation is decided by local code after the last event: replay looks one event ahead."""
+    report = replay_trace(counterexamples["no-range-check"], c_mutation=None)
+    d = report.divergence
+    assert d.thread == "postmaster"
+    assert d.step is None and "past the end" in d.why
+    assert "slot_worker" in d.expected_where
+    assert d.actual.startswith("choose(")
+
+
+# ---------------------------------------------------------------------------
+# Sampled complete executions
+
+
+def test_samples_are_complete_executions(samples):
+    assert all(d["complete"] for d in samples)
+    assert all(d["property"] is None for d in samples)
+    # Distinct walks, not one execution repeated.
+    assert len({len(d["steps"]) for d in samples}) > 3
+
+
+def test_correct_samples_replay_cleanly(samples):
+    for doc in samples:
+        report = replay_trace(doc)
+        assert report.ok, report.summary()
+        assert "every thread ran to its end" in report.notes
+        assert "final shared memory equal" in report.notes
+
+
+@pytest.mark.parametrize("mutation", ["no-lock", "free-no-read-barrier", "start-no-write-barrier",
+                                      "free-no-consume-barrier"])
+def test_correct_samples_diverge_from_mutated_c(samples, mutation):
+    """Mutations that change every execution's events: no sample may pass."""
+    for doc in samples[:4]:
+        assert not replay_trace(doc, c_mutation=mutation).ok
+
+
+def test_samples_are_deterministic():
+    a = sample_executions("ring", count=2, seed=3, threads=3, slots=2, ops=1)
+    b = sample_executions("ring", count=2, seed=3, threads=3, slots=2, ops=1)
+    assert [len(d["steps"]) for d in a] == [len(d["steps"]) for d in b]
+    assert a[0]["threads"][0]["events"] == b[0]["threads"][0]["events"]
+
+
+# ---------------------------------------------------------------------------
+# The harness is not blind: edited traces diverge where they were edited
+
+
+def _first_event(doc, pred):
+    for t in doc["threads"]:
+        for e in t.get("events", []):
+            if pred(e):
+                return t, e
+    raise AssertionError("no such event")
+
+
+def test_edited_stored_value_diverges_at_that_step(samples, tmp_path, checker_cli):
+    doc = copy.deepcopy(samples[0])
+    t, ev = _first_event(doc, lambda e: e["event"] == "store" and e["location"].startswith("slot_worker"))
+    ev["value"] ^= 0x40
+    res = checker_cli("replay", _write(tmp_path, doc))
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert f"first divergence at step {ev['step']}, thread {t['name']}" in res.stdout
+    assert "a different value stored" in res.stdout
+    assert "slot_ring.c" in res.stdout and "models/ring.py" in res.stdout
+
+
+def test_edited_loaded_value_diverges_where_it_is_used(samples):
+    """A backend reads another slot number from the free queue: it fills in that slot instead."""
+    doc = copy.deepcopy(samples[0])
+    t, ev = _first_event(doc, lambda e: e["event"] == "load" and e["location"].startswith("free_ring"))
+    slots = doc["params"]["slots"]
+    ev["value"] = (ev["value"] + 1) % slots
+    report = replay_trace(doc)
+    d = report.divergence
+    assert d is not None and d.thread == t["name"]
+    later = t["events"][t["events"].index(ev) + 1:]
+    fill = next(e for e in later if e["event"] == "store" and e["location"].startswith("slot_worker"))
+    assert d.step == fill["step"]
+    assert d.why == "a different location"
+
+
+def test_edited_location_diverges(samples):
+    doc = copy.deepcopy(samples[1])
+    t, ev = _first_event(doc, lambda e: e["event"] == "load" and e["location"] == "free_head")
+    ev["location"] = "free_tail"
+    d = replay_trace(doc).divergence
+    assert d is not None and d.step == ev["step"] and d.why == "a different location"
+
+
+def test_edited_final_memory_diverges(samples):
+    doc = copy.deepcopy(samples[2])
+    last = doc["steps"][-1]
+    cells = doc["layout"]["cells"]
+    i = cells.index("slot_worker[0]")
+    last["memory"][i] ^= 0x1000
+    report = replay_trace(doc)
+    assert not report.ok
+    assert report.divergence.why == "different final shared memory"
+    assert "slot_worker[0]" in report.divergence.expected
+
+
+def test_edited_initial_memory_diverges(samples):
+    doc = copy.deepcopy(samples[2])
+    i = doc["layout"]["cells"].index("free_tail")
+    doc["initial"]["memory"][i] = 7
+    report = replay_trace(doc)
+    assert not report.ok and report.divergence.step == 0
+    assert report.divergence.why == "different initial shared memory"
+
+
+def test_an_extra_event_at_the_end_diverges(samples):
+    """The C thread returns where the model's thread still has an event."""
+    doc = copy.deepcopy(samples[0])
+    t = doc["threads"][1]
+    t["events"].append(dict(t["events"][-1], step=len(doc["steps"]) + 1))
+    d = replay_trace(doc).divergence
+    assert d is not None and d.thread == t["name"]
+    assert "returned" in d.why
+
+
+def test_a_truncated_thread_is_checked_one_event_past_its_end(samples):
+    """Cut a backend's events short: the C thread's next event must still be the model's next."""
+    doc = copy.deepcopy(samples[0])
+    doc["complete"] = False
+    t = doc["threads"][1]
+    del t["events"][5:]
+    report = replay_trace(doc)
+    # The C thread stops after event 5 (its next event is the model's), so
+    # its later writes are missing from the final memory.
+    assert not report.ok and report.divergence.why == "different final shared memory"
+    assert any("its next event is the model's next" in line for line in report.threads)
+
+
+# ---------------------------------------------------------------------------
+# The command line, and bad input
+
+
+def test_cli_replay_uses_the_traces_mutation(counterexamples, tmp_path, checker_cli):
+    path = _write(tmp_path, counterexamples["no-lock"])
+    ok = checker_cli("replay", path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "C build mutation no-lock" in ok.stdout and "conforms" in ok.stdout
+    bad = checker_cli("replay", path, "--c-mutation", "none")
+    assert bad.returncode == 1
+    assert "first divergence at step 1" in bad.stdout
+
+
+def test_cli_unknown_c_mutation(counterexamples, tmp_path, checker_cli):
+    res = checker_cli("replay", _write(tmp_path, counterexamples["no-lock"]), "--c-mutation", "no-such")
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and "no mutation 'no-such'" in res.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{\"schema\": \"slotcheck-trace\", \"vers", "not valid JSON"),
+    ("[1, 2, 3]", "not a slotcheck trace"),
+    (json.dumps({"schema": "slotcheck-trace", "version": 2}), "schema version 2"),
+])
+def test_bad_trace_files(tmp_path, checker_cli, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    res = checker_cli("replay", path)
+    assert res.returncode == 2
+    assert res.stderr.startswith("checker: error:") and message in res.stderr
+    assert res.stderr.strip().count("\n") == 0 and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: d["threads"][1].pop("events"), "no \"events\" list"),
+    (lambda d: d["threads"][1]["events"][0].update(value="seven"), "not a 32-bit value"),
+    (lambda d: d["params"].pop("slots"), "no integer 'slots'"),
+    (lambda d: d.update(protocol="dlist"), "no C implementation of protocol 'dlist'"),
+    (lambda d: d["initial"]["memory"].pop(), "does not match the layout"),
+])
+def test_damaged_traces(samples, tmp_path, checker_cli, damage, message):
+    doc = copy.deepcopy(samples[0])
+    damage(doc)
+    res = checker_cli("replay", _write(tmp_path, doc))
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert message in res.stderr and res.stderr.strip().count("\n") == 0
+
+
+def test_missing_trace_file(tmp_path, checker_cli):
+    res = checker_cli("replay", tmp_path / "nope.json")
+    assert res.returncode == 2 and "cannot read" in res.stderr
+
+
+def test_missing_compiler_is_a_one_line_error(counterexamples, tmp_path, checker_cli, monkeypatch):
+    path = _write(tmp_path, counterexamples["no-lock"])
+    env_cache = tmp_path / "cache"
+    monkeypatch.setenv("CC", "/nonexistent/bin/cc")
+    monkeypatch.setenv("SLOTCHECK_CACHE", str(env_cache))
+    res = checker_cli("replay", path)
+    assert res.returncode == 2
+    assert res.stderr.startswith("checker: error: no C compiler found")
+    assert res.stderr.strip().count("\n") == 0
+    # And the library call says the same.
+    import refimpl.build as b
+    monkeypatch.setattr(b, "_loaded", {})
+    with pytest.raises(RefimplError, match="no C compiler found"):
+        load("ring", "trace")
+
+
+def test_explore_replay_c_replays_the_trace_it_writes(tmp_path, checker_cli):
+    res = checker_cli("explore", "ring", "--memory-model", "sc", "--mutation", "no-lock", "--replay-c")
+    assert res.returncode == 1 and "diverged" not in res.stderr
+    written = list(tmp_path.glob("*.trace.json"))
+    assert written
+    assert replay_file(written[0]).ok
