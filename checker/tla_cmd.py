@@ -78,6 +78,16 @@ class FunSet(LazySet):
         return isinstance(x, Fn) and frozenset(x.d) == self.dom and all(member(v, self.cod) for v in x.d.values())
 
 
+class PowerSet(LazySet):
+    """SUBSET S"""
+
+    def __init__(self, base) -> None:
+        self.base = base
+
+    def contains(self, x):
+        return isinstance(x, frozenset) and all(member(v, self.base) for v in x)
+
+
 class DiffSet(LazySet):
     def __init__(self, a, b) -> None:
         self.a, self.b = a, b
@@ -555,6 +565,8 @@ class Spec:
             if isinstance(a, frozenset):
                 return a - finite(b)
             return DiffSet(a, b)
+        if op == "SUBSET":
+            return PowerSet(vals[0])
         if op == "\\subseteq":
             return all(member(x, vals[1]) for x in finite(vals[0]))
         raise TlaError(f"operator {op} is not supported here (line {node.start.line})")
