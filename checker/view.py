@@ -433,7 +433,8 @@ def render_terminal(doc, console, *, hide_internal: bool = False) -> None:
         table.add_row(*row, style="bold white on red" if k == vs and not plain else None)
     console.print(table)
     if hidden:
-        console.print(f"({hidden} internal memory-model steps hidden: {', '.join(INTERNAL_ACTIONS)}; "
+        what = "step" if hidden == 1 else "steps"
+        console.print(f"({hidden} memory-model {what} ({'/'.join(INTERNAL_ACTIONS)}) hidden; "
                       f"their memory changes are shown on the next row)", markup=False, highlight=False)
     cl = cycle_line(doc)
     if cl:
