@@ -1,0 +1,182 @@
+"""bgworker: the design PostgreSQL ships today (src/backend/postmaster/bgworker.c).
+
+Each ``BackgroundWorkerSlot`` has ``in_use``, a generation and the worker's
+description, including ``bgw_notify_pid``, the backend to tell when the
+worker's state changes.  There is no free list:
+
+* a backend, holding BackgroundWorkerLock, searches the array linearly for a
+  slot with ``!in_use``, fills it in, bumps its generation, issues
+  ``pg_write_barrier()`` and only then sets ``in_use``
+  (RegisterDynamicBackgroundWorker);
+* the postmaster, without a lock, scans every slot; for an in-use one it has
+  not started it issues ``pg_read_barrier()`` before reading the contents
+  (BackgroundWorkerStateChange);
+* when a worker exits, the postmaster reads what it still needs from the
+  slot (here the pid to notify), issues ``pg_memory_barrier()``, clears
+  ``in_use`` and then signals the pid it read (ForgetBackgroundWorker and
+  ReportBackgroundWorkerExit).
+
+No start queue: the in-use flag is the hand-over.  The signal is modelled as
+a store of the pid into ``signalled`` (the kill() the postmaster sends);
+ghost state checks it is the backend that registered the exiting worker.
+"""
+
+from checker.lang import (
+    LWLockAcquire, LWLockRelease, assert_, choose, ghost, mutation, operation, pg_atomic_read_u32,
+    pg_atomic_write_u32, pg_memory_barrier, pg_read_barrier, pg_write_barrier,
+)
+from checker.model import (
+    CONSERVATION, DEADLOCK, EXCLUSIVE, INTEGRITY, NOTIFY, PM_SAFETY, WAIT_FREEDOM, Mutation, Protocol, Violation,
+)
+
+OWN_FREE = 1
+OWN_REGISTERED = 2  # in use, not yet started
+OWN_RUNNING = 3
+OWN_BACKEND = 8  # + backend number: filling it in under the lock
+
+# Placeholders (see models/ring.py).
+SLOTS = ME = OPS = TOTAL = 0
+in_use = generation = notify_pid = worker = []
+signalled = BackgroundWorkerLock = 0
+owner = registrant = run_by = []
+pm_running = pm_done = 0
+
+
+@operation
+def register_worker():
+    """RegisterDynamicBackgroundWorker(): returns 1 if a slot was found."""
+    LWLockAcquire(BackgroundWorkerLock)
+    slot = 0
+    while slot < SLOTS:
+        if pg_atomic_read_u32(in_use[slot]) == 0:
+            break
+        slot += 1
+    if slot == SLOTS:
+        LWLockRelease(BackgroundWorkerLock)
+        return 0
+    with ghost:
+        assert_(owner[slot] == OWN_FREE, "exclusive ownership", "a backend took a slot that is not free")
+        owner[slot] = OWN_BACKEND + ME
+    # Storing into the slot depends on the branch on in_use above: no store
+    # is performed before the branch it follows is resolved.
+    pg_atomic_write_u32(worker[slot], ME)
+    pg_atomic_write_u32(notify_pid[slot], ME)
+    gen = pg_atomic_read_u32(generation[slot])
+    pg_atomic_write_u32(generation[slot], gen + 1)
+    with ghost:
+        registrant[slot] = ME
+    if not mutation("register-no-write-barrier"):
+        # The contents must be visible before in_use.  Pairs with the
+        # postmaster's pg_read_barrier() in scan_slots().
+        pg_write_barrier()
+    pg_atomic_write_u32(in_use[slot], 1)
+    with ghost:
+        owner[slot] = OWN_REGISTERED
+    LWLockRelease(BackgroundWorkerLock)
+    return 1
+
+
+def backend():
+    done = 0
+    while done < OPS:
+        done += register_worker()
+
+
+@operation
+def scan_slots():
+    """BackgroundWorkerStateChange(): start every in-use slot not yet started."""
+    global pm_running
+    slot = 0
+    while slot < SLOTS:
+        if pg_atomic_read_u32(in_use[slot]) != 0 and (pm_running >> slot) & 1 == 0:
+            if not mutation("scan-no-read-barrier"):
+                # Read the contents only after seeing in_use.  Pairs with the
+                # backend's pg_write_barrier() in register_worker().
+                pg_read_barrier()
+            w = pg_atomic_read_u32(worker[slot])
+            pid = pg_atomic_read_u32(notify_pid[slot])
+            with ghost:
+                assert_(owner[slot] == OWN_REGISTERED, "exclusive ownership",
+                        "the postmaster started a slot that is not registered")
+                assert_(w == registrant[slot] and pid == registrant[slot], "queue integrity",
+                        "the postmaster read a slot description that its registrant did not write")
+                owner[slot] = OWN_RUNNING
+                run_by[slot] = registrant[slot]
+            pm_running |= 1 << slot
+        slot += 1
+
+
+@operation
+def reap_worker(slot):
+    """The worker in ``slot`` exited: free the slot, then signal its registrant."""
+    global pm_running, pm_done
+    pid = pg_atomic_read_u32(notify_pid[slot])
+    if not mutation("release-no-barrier"):
+        # The slot must be read before in_use says it may be reused: a load
+        # then a store, so a full barrier (a write barrier orders stores
+        # only).  Pairs with the backend's read of in_use under the lock.
+        pg_memory_barrier()
+    pg_atomic_write_u32(in_use[slot], 0)
+    with ghost:
+        owner[slot] = OWN_FREE
+    # kill(pid, SIGUSR1)
+    pg_atomic_write_u32(signalled, pid)
+    with ghost:
+        assert_(pid == run_by[slot], "notify integrity",
+                "the postmaster signalled a backend other than the one that registered this worker")
+    # Cleared only now: until its first shared event an operation counts as
+    # not started (quiescence), so the slot is still accounted as running.
+    pm_running &= ~(1 << slot)
+    pm_done += 1
+
+
+def postmaster():
+    while pm_done < TOTAL:
+        scan_slots()
+        # Any running worker may exit now, or none (choice SLOTS).
+        exited = choose(SLOTS + 1)
+        if exited < SLOTS and (pm_running >> exited) & 1:
+            reap_worker(exited)
+
+
+class BgWorker(Protocol):
+    name = "bgworker"
+    summary = "today's PostgreSQL: in_use flags, backends search under BackgroundWorkerLock, postmaster scans"
+    roles = {"postmaster": postmaster, "backend": backend}
+    properties = (EXCLUSIVE, CONSERVATION, INTEGRITY, NOTIFY, PM_SAFETY, WAIT_FREEDOM, DEADLOCK)
+    max_slots = 31  # slots are bits of the postmaster's private mask
+    mutations = {
+        "release-no-barrier": Mutation("the postmaster clears in_use with no barrier after reading the slot "
+                                       "(before commit 30d8bad494): the read may see the next registrant's pid",
+                                       bug_under=("weak",), breaks=NOTIFY),
+        "register-no-write-barrier": Mutation("backends set in_use without pg_write_barrier() after filling in "
+                                              "the slot", bug_under=("weak",), breaks=INTEGRITY),
+        "scan-no-read-barrier": Mutation("the postmaster reads an in-use slot's contents without "
+                                         "pg_read_barrier()", bug_under=("weak",), breaks=INTEGRITY),
+    }
+
+    def declare(self, p, d) -> None:
+        d.constant("TOTAL", p.backends * p.ops)
+        for k, v in (("OWN_FREE", OWN_FREE), ("OWN_REGISTERED", OWN_REGISTERED), ("OWN_RUNNING", OWN_RUNNING),
+                     ("OWN_BACKEND", OWN_BACKEND)):
+            d.constant(k, v)
+        d.array("in_use", p.slots, 0)
+        d.array("generation", p.slots, 0)
+        d.array("notify_pid", p.slots, 0)
+        d.array("worker", p.slots, 0)
+        d.word("signalled", 0)
+        d.lock("BackgroundWorkerLock")
+        d.private_var("postmaster", "pm_running", 0)
+        d.private_var("postmaster", "pm_done", 0)
+        d.ghost_array("owner", p.slots, OWN_FREE)
+        d.ghost_array("registrant", p.slots, 0)
+        d.ghost_array("run_by", p.slots, 0)
+
+    def check_quiescent(self, v) -> None:
+        flags = v.array("in_use")
+        running = v.local(0, "pm_running")
+        for s, used in enumerate(flags):
+            if not used and running >> s & 1:
+                raise Violation(CONSERVATION, f"slot {s} is free while its worker runs")
+            if used and v.ghost("owner")[s] == OWN_FREE:
+                raise Violation(CONSERVATION, f"slot {s} is in use but belongs to nobody (leaked)")
