@@ -37,8 +37,7 @@ def view(trace, html_out, hide_internal, step, width):
     console = out if width is None else Console(width=width, highlight=False, soft_wrap=False)
     if not console.is_terminal:
         # In a pipe or a file: no colour codes, ASCII box lines.
-        console = Console(width=width or 80 if console.width is None else (width or console.width),
-                          color_system=None, no_color=True, highlight=False)
+        console = Console(width=width or console.width, color_system=None, no_color=True, highlight=False)
     if step is not None:
         render_step(doc, step, console)
     else:
