@@ -88,6 +88,17 @@ class PowerSet(LazySet):
         return isinstance(x, frozenset) and all(member(v, self.base) for v in x)
 
 
+class RecordSet(LazySet):
+    """[a : S, b : T]"""
+
+    def __init__(self, bounds: dict) -> None:
+        self.bounds = bounds
+
+    def contains(self, x):
+        return (isinstance(x, Fn) and set(x.d) == set(self.bounds)
+                and all(member(x.d[k], s) for k, s in self.bounds.items()))
+
+
 class DiffSet(LazySet):
     def __init__(self, a, b) -> None:
         self.a, self.b = a, b
@@ -166,8 +177,8 @@ class Module:
             self.assumptions += sub.assumptions
         for unit in tree.units:
             kind = type(unit).__name__
-            if isinstance(unit, str):
-                continue  # a separator line
+            if isinstance(unit, str) or kind == "RecursiveOperators":
+                continue  # a separator line; RECURSIVE only announces a definition
             if kind == "OperatorDefinition":
                 self.defs[unit.name] = unit
             elif kind == "Constants":
@@ -293,6 +304,7 @@ class Spec:
             if kind == "value":
                 self.consts[name] = val
         self._const_cache: dict[str, Any] = {}
+        self._unchanged: dict[int, list[str]] = {}  # UNCHANGED's syntax node -> its variables
         self._const_level: dict[str, bool] = {}
         for name, (kind, val) in config.constants.items():
             if kind == "def":
@@ -483,6 +495,15 @@ class Spec:
                 if self._bool(node.predicate, {**env, **dict(b)}, cur, nxt):
                     out.add(b[0][1])
             return frozenset(out)
+        if k == "Record":
+            return Fn({name: self.eval(e, env, cur, nxt) for name, e in node.key_values})
+        if k == "Field":
+            r = self.eval(node.expression, env, cur, nxt)
+            if not isinstance(r, Fn) or node.name not in r.d:
+                raise TlaError(f"no field {node.name} (line {node.start.line})")
+            return r.d[node.name]
+        if k == "SetOfRecords":
+            return RecordSet({kb.name: self.eval(kb.bound, env, cur, nxt) for kb in node.key_bounds})
         if k == "SetOfFunctions":
             return FunSet(finite(self.eval(node.domain, env, cur, nxt)), self.eval(node.codomain, env, cur, nxt))
         raise TlaError(f"{k} is not supported here (line {node.start.line})")
@@ -565,6 +586,13 @@ class Spec:
             if isinstance(a, frozenset):
                 return a - finite(b)
             return DiffSet(a, b)
+        if op == "\\o":
+            a, b = vals
+            if isinstance(a, str) and isinstance(b, str):
+                return a + b
+            return Fn({i + 1: v for i, v in enumerate(_seq(a) + _seq(b))})
+        if op == "Len":
+            return len(_seq(vals[0]))
         if op == "SUBSET":
             return PowerSet(vals[0])
         if op == "\\subseteq":
@@ -666,16 +694,22 @@ class Spec:
         return None
 
     def _vars_of(self, node) -> list[str]:
+        key = id(node)
+        if key not in self._unchanged:
+            self._unchanged[key] = self._collect_vars(node)
+        return self._unchanged[key]
+
+    def _collect_vars(self, node) -> list[str]:
         k = type(node).__name__
         if k == "Tuple":
-            return [v for item in node.items for v in self._vars_of(item)]
+            return [v for item in node.items for v in self._collect_vars(item)]
         if k == "Parentheses":
-            return self._vars_of(node.expression)
+            return self._collect_vars(node.expression)
         if k == "OperatorApplication" and not node.arguments:
             if node.operator in self.var_set:
                 return [node.operator]
             if node.operator in self.m.defs:
-                return self._vars_of(self.m.defs[node.operator].definiens)
+                return self._collect_vars(self.m.defs[node.operator].definiens)
         raise TlaError(f"UNCHANGED of something that is not a tuple of variables (line {node.start.line})")
 
     # -- states -------------------------------------------------------------
@@ -703,6 +737,12 @@ class Spec:
             if self.eval(self.m.defs[name].definiens, {}, cur, None) is not True:
                 return name
         return None
+
+
+def _seq(v) -> list:
+    if not isinstance(v, Fn) or set(v.d) != set(range(1, len(v.d) + 1)):
+        raise TlaError(f"{v!r} is not a sequence")
+    return [v.d[i] for i in range(1, len(v.d) + 1)]
 
 
 def _names(node) -> Iterator[str]:

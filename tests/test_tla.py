@@ -26,6 +26,8 @@ def _params(entry) -> dict:
     p = {"threads": c["BACKENDS"] + 1, "slots": c["SLOTS"], "ops": c["OPS"], "step_bound": c["StepBound"]}
     if c["Mutation"] != "none":
         p["mutation"] = c["Mutation"]
+    if "CAS_RETRIES" in c:
+        p["extra"] = {"cas_retries": c["CAS_RETRIES"]}
     return p
 
 
