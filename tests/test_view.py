@@ -270,12 +270,15 @@ def test_reads_from_buffered_own_store_and_unknown():
         _st(4, 1, "load", a, 7),   # the latest visible store
         _st(5, 1, "load", a, 9),   # nobody wrote 9
         _st(6, 1, "load", a + 1, 1),  # free_ring[1]'s initial value
+        _st(7, 2, "store", a, 8),
+        _st(8, 1, "load", a, 7),   # a stale value (no model here allows it): the store that wrote it
     ])
     an = analyse(doc)
     assert (an.reads_from[3].step, an.reads_from[3].forwarded) == (2, True)
     assert (an.reads_from[4].step, an.reads_from[4].forwarded) == (1, False)
     assert an.reads_from[5] is None
     assert an.reads_from[6].step == 0
+    assert (an.reads_from[8].step, an.reads_from[8].thread) == (1, 1)
 
 
 # ---------------------------------------------------------------------------
