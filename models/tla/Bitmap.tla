@@ -42,9 +42,9 @@ ASSUME /\ SLOTS \in 1..31
        /\ Mutation \in {"none", "unchecked-claim", "plain-rmw"}
 
 \* Entries of the start queue: the smallest power of two that holds every slot.
-SQ_RING == CHOOSE r \in {2^k : k \in 0..SLOTS} :
+SQ_RING == CHOOSE r \in {2^k : k \in 0..6} :
                /\ r >= SLOTS
-               /\ \A q \in {2^k : k \in 0..SLOTS} : q >= SLOTS => r <= q
+               /\ \A q \in {2^k : k \in 0..6} : q >= SLOTS => r <= q
 
 \* Indexes stay continuous across the wrap when SQ_RING divides the word
 \* size, and the word must be wide enough that counters never catch up.
@@ -396,8 +396,8 @@ WriteStartTail ==
 ReadSlotWorker ==
     /\ pc[Postmaster] = "read_slot_worker"
     /\ failed' = failed \cup
-          IF ~(owner[pm_slot] = OWN_START_QUEUE) THEN {"ExclusiveOwnership"}
-          ELSE Assert(slot_worker[pm_slot] = registrant[pm_slot], "QueueIntegrity")
+          (IF ~(owner[pm_slot] = OWN_START_QUEUE) THEN {"ExclusiveOwnership"}
+           ELSE Assert(slot_worker[pm_slot] = registrant[pm_slot], "QueueIntegrity"))
     /\ owner' = [owner EXCEPT ![pm_slot] = OWN_RUNNING]
     /\ pm_running' = pm_running \cup {pm_slot}
     /\ EndStart

@@ -43,9 +43,9 @@ ASSUME /\ SLOTS \in 1..31
        /\ CAS_RETRIES \in Nat \ {0}
        /\ Mutation \in {"none", "no-tag"}
 
-SQ_RING == CHOOSE r \in {2^k : k \in 0..SLOTS} :
+SQ_RING == CHOOSE r \in {2^k : k \in 0..6} :
                /\ r >= SLOTS
-               /\ \A q \in {2^k : k \in 0..SLOTS} : q >= SLOTS => r <= q
+               /\ \A q \in {2^k : k \in 0..6} : q >= SLOTS => r <= q
 
 ASSUME /\ WordModulus % SQ_RING = 0
        /\ WordModulus >= 4 * SQ_RING + 2 * BACKENDS * OPS
@@ -427,8 +427,8 @@ WriteStartTail ==
 ReadSlotWorker ==
     /\ pc[Postmaster] = "read_slot_worker"
     /\ failed' = failed \cup
-          IF ~(owner[pm_slot] = OWN_START_QUEUE) THEN {"ExclusiveOwnership"}
-          ELSE Assert(slot_worker[pm_slot] = registrant[pm_slot], "QueueIntegrity")
+          (IF ~(owner[pm_slot] = OWN_START_QUEUE) THEN {"ExclusiveOwnership"}
+           ELSE Assert(slot_worker[pm_slot] = registrant[pm_slot], "QueueIntegrity"))
     /\ owner' = [owner EXCEPT ![pm_slot] = OWN_RUNNING]
     /\ pm_running' = pm_running \cup {pm_slot}
     /\ EndStart(pm_kept)

@@ -47,16 +47,16 @@ CONSTANTS
     WordModulus,  \* 2^32 in C; TLC's integers stop at 2^31, see MCRing.tla
     Mutation      \* "none", or a mutation of models/ring.py that is a bug under sc
 
-ASSUME /\ SLOTS \in Nat \ {0}
+ASSUME /\ SLOTS \in 1..64
        /\ BACKENDS \in Nat \ {0}
        /\ OPS \in Nat \ {0}
        /\ StepBound \in Nat \ {0}
        /\ Mutation \in {"none", "no-lock", "empty-off-by-one"}
 
 \* The smallest power of two that holds every slot.
-RING == CHOOSE r \in {2^k : k \in 0..SLOTS} :
+RING == CHOOSE r \in {2^k : k \in 0..6} :
             /\ r >= SLOTS
-            /\ \A q \in {2^k : k \in 0..SLOTS} : q >= SLOTS => r <= q
+            /\ \A q \in {2^k : k \in 0..6} : q >= SLOTS => r <= q
 
 \* Indexes stay continuous across the wrap when RING divides the word size,
 \* and the word must be wide enough that counters never catch each other up.
@@ -284,9 +284,9 @@ ReadFreeEntry(b) ==
        IN /\ Goto(b, "free_consume_barrier")
           /\ Locals(b, done[b], tail[b], 0, s)
           /\ failed' = failed \cup
-                IF ~(free_pos[i] = tail[b] /\ free_val[i] = s)
-                  THEN {"QueueIntegrity"}
-                  ELSE Assert(owner[s] = OWN_FREE_QUEUE, "ExclusiveOwnership")
+                (IF ~(free_pos[i] = tail[b] /\ free_val[i] = s)
+                   THEN {"QueueIntegrity"}
+                   ELSE Assert(owner[s] = OWN_FREE_QUEUE, "ExclusiveOwnership"))
           /\ owner' = [owner EXCEPT ![s] = OWN_BACKEND + b]
     /\ UNCHANGED <<shared, pmvars, free_pos, free_val, start_pos, start_val, registrant>>
 
@@ -485,8 +485,8 @@ WriteStartTail ==
               /\ Step
               /\ UNCHANGED pm_slot
               /\ failed' = failed \cup
-                    IF ~(pm_slot < SLOTS) THEN {"PostmasterSafety"}
-                    ELSE Assert(owner[pm_slot] = OWN_START_QUEUE, "ExclusiveOwnership")
+                    (IF ~(pm_slot < SLOTS) THEN {"PostmasterSafety"}
+                     ELSE Assert(owner[pm_slot] = OWN_START_QUEUE, "ExclusiveOwnership"))
               /\ owner' = [owner EXCEPT ![pm_slot] = OWN_RUNNING]
     /\ UNCHANGED <<free_head, free_tail, free_ring, start_head, start_ring,
                    slot_worker, FreeQueueLock, StartQueueLock,
