@@ -24,7 +24,7 @@ ids = [e["config"] for e in ENTRIES]
 def _params(entry) -> dict:
     c = entry["constants"]
     p = {"threads": c["BACKENDS"] + 1, "slots": c["SLOTS"], "ops": c["OPS"], "step_bound": c["StepBound"]}
-    if c["Mutation"] != "none":
+    if c.get("Mutation", "none") != "none":
         p["mutation"] = c["Mutation"]
     if "CAS_RETRIES" in c:
         p["extra"] = {"cas_retries": c["CAS_RETRIES"]}
@@ -75,7 +75,7 @@ def test_every_sc_bug_of_a_specified_protocol_has_a_failing_config():
     for proto in {e["protocol"] for e in ENTRIES}:
         cls = resolve_protocol(proto)
         sc_bugs = {m for m, spec in cls.mutations.items() if "sc" in spec.bug_under and not spec.needs_rogue}
-        specified = {e["constants"]["Mutation"] for e in ENTRIES if e["protocol"] == proto}
+        specified = {e["constants"].get("Mutation", "none") for e in ENTRIES if e["protocol"] == proto}
         assert sc_bugs <= specified, f"{proto}: no failing config for {sorted(sc_bugs - specified)}"
 
 
@@ -156,6 +156,24 @@ def test_other_invariants_can_fail(tmp_path, invariant, old, new):
         variant = variant.replace(bad_entry, "/\\ start_ring' = [start_ring EXCEPT ![i] = slot[b] + SLOTS]")
     assert _explore_variant(tmp_path, spec, _variant_cfg([invariant])).violated is None
     assert _explore_variant(tmp_path, variant, _variant_cfg([invariant])).violated == invariant
+
+
+def test_notify_integrity_can_fail(tmp_path):
+    """Signal the pid found in the slot after in_use was cleared, not the one
+    read before: a backend that reuses the slot in between gets the signal."""
+    spec = (TLA_DIR / "Bgworker.tla").read_text()
+    old = """    /\\ signalled' = pm_pid
+    /\\ failed' = failed \\cup Assert(pm_pid = run_by[pm_slot], "NotifyIntegrity")"""
+    assert old in spec
+    late = spec.replace(old, """    /\\ signalled' = notify_pid[pm_slot]
+    /\\ failed' = failed \\cup Assert(notify_pid[pm_slot] = run_by[pm_slot], "NotifyIntegrity")""")
+    shutil.copy(TLA_DIR / "MCBgworker.tla", tmp_path / "MCBgworker.tla")
+    (tmp_path / "Variant.cfg").write_text(
+        "CONSTANTS\n    SLOTS = 1\n    BACKENDS = 2\n    OPS = 1\n    StepBound = 64\n"
+        "    WordModulus <- MCWordModulus\nSPECIFICATION Spec\nINVARIANT NotifyIntegrity\n")
+    for text, verdict in ((spec, None), (late, "NotifyIntegrity")):
+        (tmp_path / "Bgworker.tla").write_text(text)
+        assert explore_tla(tmp_path / "MCBgworker.tla", tmp_path / "Variant.cfg").violated == verdict
 
 
 # -- the command -------------------------------------------------------------------
