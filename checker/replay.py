@@ -74,10 +74,13 @@ class CEvent:
     line: int
     choices: int | None = None  # n of choose(n)
     in_range: bool = True  # the address is a cell of the shared layout
+    args: tuple[int, ...] = ()  # operands of a read-modify-write
 
     def describe(self) -> str:
         if self.event == "choose" and self.value is None:
             return f"choose({self.choices})"
+        if self.event == "rmw" and self.value is None:
+            return f"{self.prim}({self.location}, {', '.join(_num(a) for a in self.args)})"
         return _describe(self.event, self.prim, self.location, self.value)
 
     def where(self) -> str:
@@ -236,6 +239,14 @@ def _validate(doc: dict, path: str) -> None:
         raise TraceError(f"{path}: \"initial\" memory does not match the layout")
 
 
+def _rmw_args(prim: str, arg0: int, arg1: int) -> tuple[int, ...]:
+    if prim == "pg_atomic_compare_exchange_u32":
+        return (arg0, arg1)  # expected, new
+    if prim == "pg_atomic_read_membarrier_u32":
+        return ()
+    return (arg0,)
+
+
 # ---------------------------------------------------------------------------
 # The model's side: each thread's program, run on the trace's read values
 
@@ -382,7 +393,8 @@ class _ThreadReplay:
         pname = PRIM_NAMES.get(prim, f"prim#{prim}")
         location, in_range = self.cell_of(addr) if kind not in ("fence", "choose") else (None, True)
         value = arg0 if kind in ("store", "acquire", "release") else None
-        actual = CEvent(kind, pname, location, value, file, line, arg0 if kind == "choose" else None, in_range)
+        actual = CEvent(kind, pname, location, value, file, line, arg0 if kind == "choose" else None, in_range,
+                        _rmw_args(pname, arg0, arg1) if kind == "rmw" else ())
         if self.index >= len(self.events):
             return self._past_end(actual)
         ev = self.events[self.index]
@@ -425,9 +437,7 @@ class _ThreadReplay:
                 old = ev.get("old")
                 if old is None:
                     return self._diverge(ev, actual, "the trace's RMW has no old value")
-                args = (arg0, arg1) if pname == "pg_atomic_compare_exchange_u32" else \
-                    () if pname == "pg_atomic_read_membarrier_u32" else (arg0,)
-                new, _ = rmw_apply(RMW_KIND[pname], old, args)
+                new, _ = rmw_apply(RMW_KIND[pname], old, actual.args)
                 actual.value = new
                 if new != ev.get("value"):
                     return self._diverge(ev, actual, "a different value stored by the read-modify-write")
@@ -514,7 +524,8 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
     cmut = model_mut if c_mutation is DEFAULT else c_mutation
     module = build.load(proto, "trace", cmut)
     ffi, lib = module.ffi, module.lib
-    prefix = build.protocol(proto).prefix
+    spec = build.protocol(proto)
+    prefix = spec.prefix
     params = doc["params"]
     nslots = params["slots"]
     report = ReplayReport(name, proto, model_mut, cmut)
@@ -555,7 +566,7 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
             return report
         if c_cells[cell] != v:
             report.divergence = Divergence(0, "-", None, f"{cell} = {_num(v)}", "the model's initial state",
-                                           f"{cell} = {_num(c_cells[cell])}", "RingShmemInit()",
+                                           f"{cell} = {_num(c_cells[cell])}", f"{prefix}_shmem_init()",
                                            "different initial shared memory")
             return report
 
@@ -566,6 +577,9 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
     last_step = max((s.get("index", 0) for s in doc["steps"] if isinstance(s.get("index"), int)), default=0)
     backends = [t for t in doc["threads"] if t["role"] == "backend"]
     total = len(backends) * params["ops"]
+    extra = params.get(spec.extra_param, 0) if spec.extra_param else 0
+    if not isinstance(extra, int) or not 0 <= extra <= 0xFFFFFFFF:
+        raise TraceError(f"{name}: params {spec.extra_param!r} is not a 32-bit value")
     writes: list[tuple[int, str, int]] = []
     for t in doc["threads"]:
         role = t["role"]
@@ -578,7 +592,8 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
         tr = _ThreadReplay(t["name"], events, cell_of, complete, models.get(t.get("tid")), last_step)
         build.set_hook(tr)
         try:
-            stopped = getattr(lib, f"{prefix}_replay_thread")(shm, nslots, ROLE_CODE[role], me, params["ops"], total)
+            stopped = getattr(lib, f"{prefix}_replay_thread")(shm, nslots, ROLE_CODE[role], me, params["ops"], total,
+                                                              extra)
         finally:
             build.set_hook(None)
         if tr.exc is not None:

@@ -39,7 +39,7 @@ C_DIR = Path(__file__).resolve().parent / "c"
 
 # Flags shared by every build.  gnu11: C11 plus the POSIX declarations
 # (clock_gettime, nanosleep) the stress test needs.
-COMMON_FLAGS = ["-std=gnu11", "-g", "-Wall", "-Wno-type-limits"]
+COMMON_FLAGS = ["-std=gnu11", "-g", "-Wall", "-Wno-type-limits", "-Werror=implicit-function-declaration"]
 
 
 class RefimplError(Exception):
@@ -53,10 +53,15 @@ class CProtocol:
     workload: str  # the model's workload, for replay (trace build)
     stress: str | None  # the native stress test
     prefix: str  # C symbol prefix of the replay and stress entry points
+    extra_param: str | None = None  # a protocol parameter the workload needs (passed as "extra")
 
 
 PROTOCOLS: dict[str, CProtocol] = {
     "ring": CProtocol("ring", ("slot_ring.c",), "slot_ring_workload.c", "stress_ring.c", "ring"),
+    "caslist": CProtocol("caslist", ("slot_caslist.c", "slot_startqueue.c"), "slot_caslist_workload.c", None,
+                         "caslist", "cas_retries"),
+    "bitmap": CProtocol("bitmap", ("slot_bitmap.c", "slot_startqueue.c"), "slot_bitmap_workload.c", None,
+                        "bitmap"),
 }
 
 
@@ -152,14 +157,19 @@ def _first_error(text: str) -> str:
 # ---------------------------------------------------------------------------
 # cffi modules
 
-_TRACE_CDEF = """
+_TRACE_HOOK_CDEF = """
 typedef struct SlotRegion { const char *name; size_t offset; uint32_t length; } SlotRegion;
 extern "Python+C" int slot_trace_hook(int event, int prim, const void *addr, uint32_t arg0, uint32_t arg1,
                                       const char *file, int line, uint32_t *result);
+"""
+# The entry points each protocol's workload file exports (also declared in
+# the module's C preamble, so the generated code calls them with prototypes).
+_TRACE_ENTRY_CDEF = """
 size_t {p}_shmem_size(uint32_t nslots);
 void {p}_shmem_init(void *shm, uint32_t nslots);
 int {p}_regions(void *shm, uint32_t nslots, SlotRegion *out, int max);
-int {p}_replay_thread(void *shm, uint32_t nslots, int role, uint32_t me, uint32_t ops, uint32_t total);
+int {p}_replay_thread(void *shm, uint32_t nslots, int role, uint32_t me, uint32_t ops, uint32_t total,
+                      uint32_t extra);
 """
 
 _NATIVE_CDEF = {
@@ -191,13 +201,16 @@ def load(name: str, backend: str = "trace", mutation: str | None = None):
     flags = list(COMMON_FLAGS)
     if backend == "trace":
         sources = [*spec.sources, spec.workload, "slot_trace.c"]
-        cdef = _TRACE_CDEF.replace("{p}", spec.prefix)
+        entry = _TRACE_ENTRY_CDEF.replace("{p}", spec.prefix)
+        cdef = _TRACE_HOOK_CDEF + entry
+        preamble = '#include "slot_replay.h"\n' + entry
         flags.append("-O1")
     else:
         if spec.stress is None:
             raise RefimplError(f"no native stress test for {name}")
         sources = [*spec.sources, spec.stress]
         cdef = _NATIVE_CDEF[name]
+        preamble = f'#include "{Path(spec.stress).stem}.h"\n'
         flags += ["-O2", "-pthread"]
         if mutation:
             # A mutated build is meant to misbehave: report it, do not abort.
@@ -209,7 +222,7 @@ def load(name: str, backend: str = "trace", mutation: str | None = None):
     target = out_dir / f"{modname}{suffix}"
     with _locked(out_dir / f".{modname}.lock"):
         if not target.exists():
-            _compile(modname, cdef, sources, defines, flags, target)
+            _compile(modname, cdef, preamble, sources, defines, flags, target)
     module = _import(modname, target)
     _loaded[memo] = module
     if backend == "trace":
@@ -217,13 +230,12 @@ def load(name: str, backend: str = "trace", mutation: str | None = None):
     return module
 
 
-def _compile(modname, cdef, sources, defines, flags, target: Path) -> None:
+def _compile(modname, cdef, preamble, sources, defines, flags, target: Path) -> None:
     import cffi
 
     ffi = cffi.FFI()
     ffi.cdef(cdef)
-    header = "slot_replay.h" if "SLOT_TRACE" in dict(defines) else "stress_ring.h"
-    ffi.set_source(modname, f'#include "{header}"\n',
+    ffi.set_source(modname, preamble,
                    sources=[str(C_DIR / s) for s in sources], include_dirs=[str(C_DIR)],
                    define_macros=defines, extra_compile_args=flags,
                    extra_link_args=["-pthread"] if "-pthread" in flags else [])

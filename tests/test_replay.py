@@ -16,30 +16,37 @@ import shutil
 
 import pytest
 
+from checker.model import load_protocols
 from checker.replay import replay_file, replay_trace, sample_executions
 from checker.run import check
 from checker.trace import build_trace, write_json_atomic
-from models.ring import Ring
-from refimpl.build import RefimplError, c_mutations, load
+from refimpl.build import PROTOCOLS, RefimplError, c_mutations, load
 
 pytestmark = pytest.mark.skipif(shutil.which(os.environ.get("CC", "cc").split()[0]) is None,
                                 reason="no C compiler")
 
-SC_MUTATIONS = [m for m, mut in Ring.mutations.items() if "sc" in mut.bug_under]
+MODELS = load_protocols()
+C_PROTOCOLS = [p for p in PROTOCOLS if p in MODELS]
+SC_MUTATIONS = [(p, m) for p in C_PROTOCOLS for m, mut in MODELS[p].mutations.items() if "sc" in mut.bug_under]
+
+# Parameters that keep each counterexample search small (a wait-freedom
+# lasso against an unlimited rogue needs the smallest system).
+PARAMS = {"default": dict(threads=3, slots=2, ops=2),
+          ("caslist", "unbounded-retry"): dict(threads=2, slots=1, ops=1, rogue_writes=None, step_bound=8)}
 
 
-def _counterexample(mutation: str) -> dict:
-    mut = Ring.mutations[mutation]
-    engine, result = check("ring", mutation=mutation, memory_model="sc", threads=3, slots=2, ops=2,
-                           rogue=mut.needs_rogue)
-    assert result.violations, f"{mutation} has no counterexample under sc"
+def _counterexample(protocol: str, mutation: str) -> dict:
+    mut = MODELS[protocol].mutations[mutation]
+    params = PARAMS.get((protocol, mutation), PARAMS["default"])
+    engine, result = check(protocol, mutation=mutation, memory_model="sc", rogue=mut.needs_rogue, **params)
+    assert result.violations, f"{protocol} {mutation} has no counterexample under sc"
     cx = next(iter(result.violations.values()))
     return build_trace(engine, cx, result)
 
 
 @pytest.fixture(scope="module")
-def counterexamples() -> dict[str, dict]:
-    return {m: _counterexample(m) for m in SC_MUTATIONS}
+def counterexamples() -> dict[tuple[str, str], dict]:
+    return {pm: _counterexample(*pm) for pm in SC_MUTATIONS}
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +54,12 @@ def samples() -> list[dict]:
     docs = sample_executions("ring", count=12, seed=7, threads=3, slots=2, ops=2)
     docs += sample_executions("ring", count=6, seed=8, threads=4, slots=3, ops=1)
     return docs
+
+
+@pytest.fixture(scope="module")
+def other_samples() -> dict[str, list[dict]]:
+    return {p: sample_executions(p, count=8, seed=11, threads=3, slots=2, ops=2)
+            for p in C_PROTOCOLS if p != "ring"}
 
 
 def _write(tmp_path, doc, name="t.trace.json"):
@@ -59,18 +72,20 @@ def _write(tmp_path, doc, name="t.trace.json"):
 # Mutations
 
 
-def test_every_model_mutation_exists_in_c():
-    assert set(Ring.mutations) == c_mutations("ring")
+@pytest.mark.parametrize("protocol", C_PROTOCOLS)
+def test_every_model_mutation_exists_in_c(protocol):
+    assert set(MODELS[protocol].mutations) == c_mutations(protocol)
 
 
 def test_the_sc_mutations_are_the_expected_ones():
     # Guards the parametrisation below against an empty list.
-    assert {"no-lock", "no-range-check", "empty-off-by-one"} <= set(SC_MUTATIONS)
+    assert {("ring", "no-lock"), ("ring", "no-range-check"), ("ring", "empty-off-by-one")} <= set(SC_MUTATIONS)
+    assert "ring" in C_PROTOCOLS
 
 
-@pytest.mark.parametrize("mutation", SC_MUTATIONS)
-def test_counterexample_conforms_to_its_mutated_c(counterexamples, mutation):
-    doc = counterexamples[mutation]
+@pytest.mark.parametrize("protocol, mutation", SC_MUTATIONS)
+def test_counterexample_conforms_to_its_mutated_c(counterexamples, protocol, mutation):
+    doc = counterexamples[protocol, mutation]
     report = replay_trace(doc)
     assert report.ok, report.summary()
     assert report.c_mutation == mutation
@@ -79,9 +94,9 @@ def test_counterexample_conforms_to_its_mutated_c(counterexamples, mutation):
     assert any("violates" in n for n in report.notes)
 
 
-@pytest.mark.parametrize("mutation", SC_MUTATIONS)
-def test_counterexample_diverges_from_correct_c(counterexamples, mutation):
-    doc = counterexamples[mutation]
+@pytest.mark.parametrize("protocol, mutation", SC_MUTATIONS)
+def test_counterexample_diverges_from_correct_c(counterexamples, protocol, mutation):
+    doc = counterexamples[protocol, mutation]
     report = replay_trace(doc, c_mutation=None)
     assert not report.ok
     d = report.divergence
@@ -89,11 +104,11 @@ def test_counterexample_diverges_from_correct_c(counterexamples, mutation):
     # next event when local code alone (a range check) decides it.
     assert d.step is None or d.step <= doc["violation_step"]
     assert "refimpl/c/" in d.actual_where or d.actual_where == "end of the C thread"
-    assert "models/ring.py" in d.expected_where
+    assert "models/" in d.expected_where
 
 
 def test_no_lock_diverges_at_the_first_backend_event(counterexamples):
-    report = replay_trace(counterexamples["no-lock"], c_mutation=None)
+    report = replay_trace(counterexamples["ring", "no-lock"], c_mutation=None)
     d = report.divergence
     assert d.index == 0
     assert d.expected.startswith("pg_atomic_read_u32(free_tail)")
@@ -103,7 +118,7 @@ def test_no_lock_diverges_at_the_first_backend_event(counterexamples):
 
 def test_no_range_check_diverges_past_the_end_of_the_trace(counterexamples):
     """The violation is decided by local code after the last event: replay looks one event ahead."""
-    report = replay_trace(counterexamples["no-range-check"], c_mutation=None)
+    report = replay_trace(counterexamples["ring", "no-range-check"], c_mutation=None)
     d = report.divergence
     assert d.thread == "postmaster"
     assert d.step is None and "past the end" in d.why
@@ -135,6 +150,23 @@ def test_correct_samples_replay_cleanly(samples):
 def test_correct_samples_diverge_from_mutated_c(samples, mutation):
     """Mutations that change every execution's events: no sample may pass."""
     for doc in samples[:4]:
+        assert not replay_trace(doc, c_mutation=mutation).ok
+
+
+def test_other_protocols_samples_replay_cleanly(other_samples):
+    for protocol, docs in other_samples.items():
+        assert all(d["complete"] for d in docs)
+        for doc in docs:
+            report = replay_trace(doc)
+            assert report.ok, f"{protocol}: {report.summary()}"
+
+
+@pytest.mark.parametrize("protocol, mutation", [("caslist", "no-tag"), ("bitmap", "plain-rmw")])
+def test_other_protocols_samples_diverge_from_mutated_c(other_samples, protocol, mutation):
+    """no-tag changes every value stored in the head; plain-rmw every claim."""
+    if protocol not in other_samples:
+        pytest.skip(f"{protocol} has no C implementation here")
+    for doc in other_samples[protocol][:3]:
         assert not replay_trace(doc, c_mutation=mutation).ok
 
 
@@ -240,7 +272,7 @@ def test_a_truncated_thread_is_checked_one_event_past_its_end(samples):
 
 
 def test_cli_replay_uses_the_traces_mutation(counterexamples, tmp_path, checker_cli):
-    path = _write(tmp_path, counterexamples["no-lock"])
+    path = _write(tmp_path, counterexamples["ring", "no-lock"])
     ok = checker_cli("replay", path)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "C build mutation no-lock" in ok.stdout and "conforms" in ok.stdout
@@ -250,7 +282,7 @@ def test_cli_replay_uses_the_traces_mutation(counterexamples, tmp_path, checker_
 
 
 def test_cli_unknown_c_mutation(counterexamples, tmp_path, checker_cli):
-    res = checker_cli("replay", _write(tmp_path, counterexamples["no-lock"]), "--c-mutation", "no-such")
+    res = checker_cli("replay", _write(tmp_path, counterexamples["ring", "no-lock"]), "--c-mutation", "no-such")
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "no mutation 'no-such'" in res.stderr
 
@@ -273,7 +305,7 @@ def test_bad_trace_files(tmp_path, checker_cli, content, message):
     (lambda d: d["threads"][1].pop("events"), "no \"events\" list"),
     (lambda d: d["threads"][1]["events"][0].update(value="seven"), "not a 32-bit value"),
     (lambda d: d["params"].pop("slots"), "no integer 'slots'"),
-    (lambda d: d.update(protocol="dlist"), "no C implementation of protocol 'dlist'"),
+    (lambda d: d.update(protocol="nosuch"), "no C implementation of protocol 'nosuch'"),
     (lambda d: d["initial"]["memory"].pop(), "does not match the layout"),
 ])
 def test_damaged_traces(samples, tmp_path, checker_cli, damage, message):
@@ -290,7 +322,7 @@ def test_missing_trace_file(tmp_path, checker_cli):
 
 
 def test_missing_compiler_is_a_one_line_error(counterexamples, tmp_path, checker_cli, monkeypatch):
-    path = _write(tmp_path, counterexamples["no-lock"])
+    path = _write(tmp_path, counterexamples["ring", "no-lock"])
     env_cache = tmp_path / "cache"
     monkeypatch.setenv("CC", "/nonexistent/bin/cc")
     monkeypatch.setenv("SLOTCHECK_CACHE", str(env_cache))

@@ -26,4 +26,16 @@ typedef struct SlotRegion
 	uint32		length;
 } SlotRegion;
 
+/* Append one region to out[] (counting past "max" so the caller sees the need). */
+#define SLOT_REGION(out, max, n, base, name_, ptr_, len_) \
+	do { \
+		if ((n) < (max)) \
+		{ \
+			(out)[n].name = (name_); \
+			(out)[n].offset = (Size) ((const char *) (ptr_) - (const char *) (base)); \
+			(out)[n].length = (len_); \
+		} \
+		(n)++; \
+	} while (0)
+
 #endif							/* SLOT_REPLAY_H */

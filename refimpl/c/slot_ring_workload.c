@@ -87,33 +87,23 @@ ring_regions(void *shm, uint32 nslots, SlotRegion *out, int max)
 	int			n = 0;
 
 	RingAttach(&rs, s, nslots);
-#define REGION(name_, ptr_, len_) \
-	do { \
-		if (n < max) \
-		{ \
-			out[n].name = (name_); \
-			out[n].offset = (Size) ((char *) (ptr_) - (char *) s); \
-			out[n].length = (len_); \
-		} \
-		n++; \
-	} while (0)
-	REGION("free_head", &s->free_head, 0);
-	REGION("free_tail", &s->free_tail, 0);
-	REGION("free_ring", rs.free_ring, rs.ring_size);
-	REGION("start_head", &s->start_head, 0);
-	REGION("start_tail", &s->start_tail, 0);
-	REGION("start_ring", rs.start_ring, rs.ring_size);
-	REGION("slot_worker", rs.slot_worker, nslots);
-	REGION("FreeQueueLock", &s->FreeQueueLock.state, 0);
-	REGION("StartQueueLock", &s->StartQueueLock.state, 0);
-#undef REGION
+	SLOT_REGION(out, max, n, s, "free_head", &s->free_head, 0);
+	SLOT_REGION(out, max, n, s, "free_tail", &s->free_tail, 0);
+	SLOT_REGION(out, max, n, s, "free_ring", rs.free_ring, rs.ring_size);
+	SLOT_REGION(out, max, n, s, "start_head", &s->start_head, 0);
+	SLOT_REGION(out, max, n, s, "start_tail", &s->start_tail, 0);
+	SLOT_REGION(out, max, n, s, "start_ring", rs.start_ring, rs.ring_size);
+	SLOT_REGION(out, max, n, s, "slot_worker", rs.slot_worker, nslots);
+	SLOT_REGION(out, max, n, s, "FreeQueueLock", &s->FreeQueueLock.state, 0);
+	SLOT_REGION(out, max, n, s, "StartQueueLock", &s->StartQueueLock.state, 0);
 	return n;
 }
 
 int
-ring_replay_thread(void *shm, uint32 nslots, int role, uint32 me, uint32 ops, uint32 total)
+ring_replay_thread(void *shm, uint32 nslots, int role, uint32 me, uint32 ops, uint32 total, uint32 extra)
 {
 	RingThreadArgs a = {shm, nslots, me, ops, total};
 
+	(void) extra;
 	return slot_trace_run(role == SLOT_ROLE_POSTMASTER ? ring_postmaster : ring_backend, &a);
 }

@@ -1,0 +1,133 @@
+/*-------------------------------------------------------------------------
+ *
+ * slot_startqueue.c
+ *	  The shared start queue; see slot_startqueue.h.  Every shared-memory
+ *	  access is one event of models/_startqueue.py, in the same order.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "slot_startqueue.h"
+
+#define SQ_INDEX(sq, counter)	((counter) % (sq)->ring_size)
+
+uint32
+SQRingSize(uint32 nslots)
+{
+	uint32		ring = 1;
+
+	while (ring < nslots)
+		ring *= 2;
+	return ring;
+}
+
+/* The counters start just below 2^32, so the wrap is crossed in the first lap. */
+void
+SQShmemInit(StartQueueShmem *shm, pg_atomic_uint32 *start_ring, pg_atomic_uint32 *slot_worker,
+			uint32 nslots)
+{
+	uint32		ring = SQRingSize(nslots);
+	uint32		start = (uint32) 0 - ring;
+
+	pg_atomic_init_u32(&shm->start_head, start);
+	pg_atomic_init_u32(&shm->start_tail, start);
+	LWLockInitialize(&shm->StartQueueLock);
+	for (uint32 i = 0; i < ring; i++)
+		pg_atomic_init_u32(&start_ring[i], 0);
+	for (uint32 s = 0; s < nslots; s++)
+		pg_atomic_init_u32(&slot_worker[s], 0);
+}
+
+void
+SQAttach(StartQueue *sq, StartQueueShmem *shm, pg_atomic_uint32 *start_ring,
+		 pg_atomic_uint32 *slot_worker, uint32 nslots)
+{
+	sq->shm = shm;
+	sq->start_ring = start_ring;
+	sq->slot_worker = slot_worker;
+	sq->nslots = nslots;
+	sq->ring_size = SQRingSize(nslots);
+}
+
+void
+SQPostmasterInit(StartQueuePostmaster *pm, uint32 nslots)
+{
+	pm->start_tail = (uint32) 0 - SQRingSize(nslots);
+	pm->running = 0;
+	pm->corrupt = false;
+}
+
+void
+SQQueueForStart(StartQueue *sq, uint32 slot)
+{
+	StartQueueShmem *shm = sq->shm;
+	uint32		head;
+	uint32		tail;
+
+	LWLockAcquire(&shm->StartQueueLock, LW_EXCLUSIVE);
+	head = pg_atomic_read_u32(&shm->start_head);
+	tail = pg_atomic_read_u32(&shm->start_tail);
+	/* there are never more slots than entries, so the queue cannot be full */
+	Assert((uint32) (head - tail) < sq->ring_size);
+	(void) tail;
+	pg_atomic_write_u32(&sq->start_ring[SQ_INDEX(sq, head)], slot);
+
+	/*
+	 * The slot's description and the entry must be visible before the new
+	 * head.  Pairs with the pg_read_barrier() in SQStartQueuedWorker()
+	 * between reading the head and reading the entry.
+	 */
+	pg_write_barrier();
+	pg_atomic_write_u32(&shm->start_head, head + 1);
+	LWLockRelease(&shm->StartQueueLock);
+}
+
+uint32
+SQStartQueuedWorker(StartQueue *sq, StartQueuePostmaster *pm, uint32 *worker)
+{
+	StartQueueShmem *shm = sq->shm;
+	uint32		head;
+	uint32		queued;
+	uint32		slot;
+
+	head = pg_atomic_read_u32(&shm->start_head);
+	queued = head - pm->start_tail;
+	if (queued == 0)
+		return SQ_NO_SLOT;
+	if (queued > sq->ring_size)
+	{
+		/* a head no backend could have written: ignore it */
+		pm->corrupt = true;
+		return SQ_NO_SLOT;
+	}
+
+	/*
+	 * Read the entry only after the head that covers it.  Pairs with the
+	 * pg_write_barrier() in SQQueueForStart().
+	 */
+	pg_read_barrier();
+	slot = pg_atomic_read_u32(&sq->start_ring[SQ_INDEX(sq, pm->start_tail)]);
+	pm->start_tail++;
+
+	/*
+	 * The entry must be read before the tail frees its position for reuse (a
+	 * load then a store: README.barrier asks for a full barrier).  Pairs with
+	 * the backends reading start_tail before writing an entry.
+	 */
+	pg_memory_barrier();
+	pg_atomic_write_u32(&shm->start_tail, pm->start_tail);
+	if (slot >= sq->nslots)
+	{
+		/* an entry no backend could have written: the position is skipped */
+		pm->corrupt = true;
+		return SQ_NO_SLOT;
+	}
+	if ((pm->running >> slot) & 1)
+	{
+		/* already running: no backend can have queued it */
+		pm->corrupt = true;
+		return SQ_NO_SLOT;
+	}
+	*worker = pg_atomic_read_u32(&sq->slot_worker[slot]);
+	pm->running |= (uint32) 1 << slot;
+	return slot;
+}
