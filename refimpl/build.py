@@ -62,6 +62,7 @@ PROTOCOLS: dict[str, CProtocol] = {
                          "caslist", "cas_retries"),
     "bitmap": CProtocol("bitmap", ("slot_bitmap.c", "slot_startqueue.c"), "slot_bitmap_workload.c", None,
                         "bitmap"),
+    "bgworker": CProtocol("bgworker", ("slot_bgworker.c",), "slot_bgworker_workload.c", None, "bgworker"),
 }
 
 

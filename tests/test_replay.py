@@ -161,9 +161,11 @@ def test_other_protocols_samples_replay_cleanly(other_samples):
             assert report.ok, f"{protocol}: {report.summary()}"
 
 
-@pytest.mark.parametrize("protocol, mutation", [("caslist", "no-tag"), ("bitmap", "plain-rmw")])
+@pytest.mark.parametrize("protocol, mutation", [("caslist", "no-tag"), ("bitmap", "plain-rmw"),
+                                                ("bgworker", "release-no-barrier"),
+                                                ("bgworker", "register-no-write-barrier")])
 def test_other_protocols_samples_diverge_from_mutated_c(other_samples, protocol, mutation):
-    """no-tag changes every value stored in the head; plain-rmw every claim."""
+    """Each of these mutations changes the events of every execution (a value stored, an RMW, a barrier)."""
     if protocol not in other_samples:
         pytest.skip(f"{protocol} has no C implementation here")
     for doc in other_samples[protocol][:3]:
