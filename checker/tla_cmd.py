@@ -150,13 +150,10 @@ class Module:
             raise TlaError("the TLA+ parser is not installed: pip install tla (or the test extra)") from None
 
         seen = set() if seen is None else seen
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise TlaError(f"cannot read {path}: {exc.strerror}") from None
+        text = _read(path)
         try:
             tree = _quiet(tla.parse, text)
-        except ValueError:
+        except Exception:  # the parser reports every kind of bad input by raising
             raise TlaError(f"{path}: TLA+ syntax error") from None
         if tree is None:
             raise TlaError(f"{path}: not a TLA+ module")
@@ -175,7 +172,7 @@ class Module:
             self.constants += sub.constants
             self.variables += sub.variables
             self.assumptions += sub.assumptions
-        for unit in tree.units:
+        for unit in tree.units or ():
             kind = type(unit).__name__
             if isinstance(unit, str) or kind == "RecursiveOperators":
                 continue  # a separator line; RECURSIVE only announces a definition
@@ -189,6 +186,15 @@ class Module:
                 self.assumptions.append(unit.expression)
             else:
                 raise TlaError(f"{path}: {kind} is not supported here")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise TlaError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise TlaError(f"{path} is not a text file") from None
 
 
 def _quiet(fn, *args):
@@ -206,10 +212,7 @@ _CFG_KEYWORDS = {"CONSTANT", "CONSTANTS", "INIT", "NEXT", "SPECIFICATION", "INVA
 
 class Config:
     def __init__(self, path: Path) -> None:
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise TlaError(f"cannot read {path}: {exc.strerror}") from None
+        text = _read(path)
         text = re.sub(r"\\\*[^\n]*", "", text)
         text = re.sub(r"\(\*.*?\*\)", "", text, flags=re.S)
         tokens = re.findall(r'"[^"]*"|<-|[A-Za-z_][A-Za-z0-9_]*|-?\d+|=|\S', text)
@@ -224,7 +227,11 @@ class Config:
             tok = tokens[i]
             if tok in _CFG_KEYWORDS:
                 section = tok
+                if tok in ("SYMMETRY", "CONSTRAINT", "CONSTRAINTS"):
+                    raise TlaError(f"{path}: {tok} is not supported here")
                 if tok == "CHECK_DEADLOCK":
+                    if i + 1 >= len(tokens) or tokens[i + 1] not in ("TRUE", "FALSE"):
+                        raise TlaError(f"{path}: CHECK_DEADLOCK takes TRUE or FALSE")
                     self.check_deadlock = tokens[i + 1] == "TRUE"
                     i += 1
                 i += 1
@@ -533,7 +540,8 @@ class Spec:
             return self.lookup(op, None, env, cur, nxt, node)
         if op == "'":
             target = args[0]
-            if type(target).__name__ != "OperatorApplication" or target.arguments or target.operator not in self.var_set:
+            if (type(target).__name__ != "OperatorApplication" or target.arguments
+                    or target.operator not in self.var_set):
                 raise TlaError(f"only variables may be primed here (line {node.start.line})")
             if nxt is None or target.operator not in nxt:
                 raise TlaError(f"{target.operator}' read before it is given a value (line {node.start.line})")
@@ -826,6 +834,9 @@ def register(cli) -> None:
             out = explore_tla(module, config, max_states)
         except TlaError as exc:
             raise Fail(str(exc)) from None
+        except (TypeError, AttributeError, KeyError, IndexError) as exc:
+            # A construct of a shape this explorer does not expect.
+            raise Fail(f"the spec uses TLA+ that tla-states does not handle ({type(exc).__name__}: {exc})") from None
         except RecursionError:
             raise Fail("the spec nests too deeply for this explorer") from None
         click.echo(f"{out.states} distinct states, depth {out.depth}")

@@ -195,6 +195,9 @@ def test_cli_reports_the_count_and_a_violation(checker_cli):
     ("missing", "cannot read"),
     ("syntax", "syntax error"),
     ("unbound", "is not bound"),
+    ("empty", "syntax error"),
+    ("binary", "not a text file"),
+    ("cfg", "incomplete constant binding"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, checker_cli, setup, message):
     for name in ("Ring.tla", "MCRing.tla", "MCRingSmall.cfg"):
@@ -204,8 +207,14 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, checker_cli, setup, mess
         module = tmp_path / "Nope.tla"
     elif setup == "syntax":
         (tmp_path / "Ring.tla").write_text((TLA_DIR / "Ring.tla").read_text().replace("Init ==", "Init == ("))
-    else:
+    elif setup == "unbound":
         cfg.write_text(cfg.read_text().replace("    OPS = 1\n", ""))
+    elif setup == "empty":
+        module.write_text("")
+    elif setup == "binary":
+        module.write_bytes(bytes(range(256)))
+    else:
+        cfg.write_text("CONSTANTS\n    SLOTS =\n")
     result = checker_cli("tla-states", module, "--config", cfg)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
