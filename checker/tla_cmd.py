@@ -25,7 +25,16 @@ from typing import Any, Iterator
 
 import click
 
-STANDARD_MODULES = {"Naturals", "Integers", "FiniteSets", "Sequences", "TLC"}
+# The standard modules these specs may extend, with the names each defines:
+# a spec that defines one of them again is rejected, as SANY rejects it.
+STANDARD_MODULES = {
+    "Naturals": {"Nat"},
+    "Integers": {"Nat", "Int"},
+    "FiniteSets": {"IsFiniteSet", "Cardinality"},
+    "Sequences": {"Seq", "Len", "Append", "Head", "Tail", "SubSeq", "SelectSeq"},
+    "TLC": {"Print", "PrintT", "Assert", "JavaTime", "TLCGet", "TLCSet", "Permutations", "SortSeq",
+            "RandomElement", "Any", "ToString", "TLCEval"},
+}
 
 
 class TlaError(Exception):
@@ -162,12 +171,20 @@ class Module:
         self.constants: list[str] = []
         self.variables: list[str] = []
         self.assumptions: list = []
+        self.standard_names: dict[str, str] = {}  # name -> the standard module defining it
         for ext in tree.extendees or ():
             name = ext.operator
-            if name in STANDARD_MODULES or name in seen:
+            if name in STANDARD_MODULES:
+                self.standard_names.update(dict.fromkeys(STANDARD_MODULES[name], name))
+                continue
+            if name in seen:
                 continue
             seen.add(name)
             sub = Module(path.parent / f"{name}.tla", seen)
+            self.standard_names.update(sub.standard_names)
+            for d in sub.defs:
+                if d in self.defs:
+                    raise TlaError(f"{path}: {d} is defined in two extended modules")
             self.defs.update(sub.defs)
             self.constants += sub.constants
             self.variables += sub.variables
@@ -177,6 +194,8 @@ class Module:
             if isinstance(unit, str) or kind == "RecursiveOperators":
                 continue  # a separator line; RECURSIVE only announces a definition
             if kind == "OperatorDefinition":
+                if unit.name in self.defs:
+                    raise TlaError(f"{path}:{unit.start.line + 1}: {unit.name} is defined twice")
                 self.defs[unit.name] = unit
             elif kind == "Constants":
                 self.constants += [n.operator for n in unit.names]
@@ -186,6 +205,10 @@ class Module:
                 self.assumptions.append(unit.expression)
             else:
                 raise TlaError(f"{path}: {kind} is not supported here")
+        clashes = sorted(set(self.defs) & set(self.standard_names))
+        if clashes:
+            name = clashes[0]
+            raise TlaError(f"{path}: {name} is also defined by the standard module {self.standard_names[name]}")
 
 
 def _read(path: Path) -> str:

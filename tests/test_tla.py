@@ -163,10 +163,10 @@ def test_notify_integrity_can_fail(tmp_path):
     read before: a backend that reuses the slot in between gets the signal."""
     spec = (TLA_DIR / "Bgworker.tla").read_text()
     old = """    /\\ signalled' = pm_pid
-    /\\ failed' = failed \\cup Assert(pm_pid = run_by[pm_slot], "NotifyIntegrity")"""
+    /\\ failed' = failed \\cup Check(pm_pid = run_by[pm_slot], "NotifyIntegrity")"""
     assert old in spec
     late = spec.replace(old, """    /\\ signalled' = notify_pid[pm_slot]
-    /\\ failed' = failed \\cup Assert(notify_pid[pm_slot] = run_by[pm_slot], "NotifyIntegrity")""")
+    /\\ failed' = failed \\cup Check(notify_pid[pm_slot] = run_by[pm_slot], "NotifyIntegrity")""")
     shutil.copy(TLA_DIR / "MCBgworker.tla", tmp_path / "MCBgworker.tla")
     (tmp_path / "Variant.cfg").write_text(
         "CONSTANTS\n    SLOTS = 1\n    BACKENDS = 2\n    OPS = 1\n    StepBound = 64\n"
@@ -220,6 +220,18 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, checker_cli, setup, mess
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_name_that_a_standard_module_defines_is_refused(tmp_path):
+    """MC modules extend TLC, which defines Assert: SANY would reject a spec
+    that defines it again, and so does tla-states."""
+    spec = (TLA_DIR / "Ring.tla").read_text()
+    assert "Check(cond, prop) ==" in spec
+    (tmp_path / "Ring.tla").write_text(spec.replace("Check(", "Assert("))
+    for name in ("MCRing.tla", "MCRingSmall.cfg"):
+        shutil.copy(TLA_DIR / name, tmp_path / name)
+    with pytest.raises(TlaError, match="Assert is also defined by the standard module TLC"):
+        explore_tla(tmp_path / "MCRing.tla", tmp_path / "MCRingSmall.cfg")
 
 
 def test_unsupported_constructs_are_refused(tmp_path):

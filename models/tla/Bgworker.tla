@@ -92,7 +92,7 @@ BackendIdleLabels == {"lock", "Done"}
 
 PropertyNames == {"ExclusiveOwnership", "QueueIntegrity", "NotifyIntegrity", "PostmasterSafety"}
 
-Assert(cond, prop) == IF cond THEN {} ELSE {prop}
+Check(cond, prop) == IF cond THEN {} ELSE {prop}
 
 -----------------------------------------------------------------------------
 TypeOK ==
@@ -176,7 +176,7 @@ Lock(b) ==
 ReadInUse(b) ==
     /\ pc[b] = "read_in_use"
     /\ IF in_use[slot[b]] = 0
-         THEN /\ failed' = failed \cup Assert(owner[slot[b]] = OWN_FREE, "ExclusiveOwnership")
+         THEN /\ failed' = failed \cup Check(owner[slot[b]] = OWN_FREE, "ExclusiveOwnership")
               /\ owner' = [owner EXCEPT ![slot[b]] = OWN_BACKEND + b]
               /\ Goto(b, "write_worker")
               /\ UNCHANGED bvars
@@ -304,7 +304,7 @@ ReadNotifyPid ==
     /\ LET pid == notify_pid[pm_slot] IN
        failed' = failed \cup
           (IF ~(owner[pm_slot] = OWN_REGISTERED) THEN {"ExclusiveOwnership"}
-           ELSE Assert(pm_w = registrant[pm_slot] /\ pid = registrant[pm_slot], "QueueIntegrity"))
+           ELSE Check(pm_w = registrant[pm_slot] /\ pid = registrant[pm_slot], "QueueIntegrity"))
     /\ owner' = [owner EXCEPT ![pm_slot] = OWN_RUNNING]
     /\ run_by' = [run_by EXCEPT ![pm_slot] = registrant[pm_slot]]
     /\ pm_running' = pm_running \cup {pm_slot}
@@ -353,7 +353,7 @@ ClearInUse ==
 Signal ==
     /\ pc[Postmaster] = "signal"
     /\ signalled' = pm_pid
-    /\ failed' = failed \cup Assert(pm_pid = run_by[pm_slot], "NotifyIntegrity")
+    /\ failed' = failed \cup Check(pm_pid = run_by[pm_slot], "NotifyIntegrity")
     /\ IF pm_done + 1 < TOTAL
          THEN /\ PmGoto("scan_read_in_use")
               /\ pm_running' = pm_running \ {pm_slot}

@@ -122,7 +122,7 @@ BackendIdleLabels == {"Done"}
 
 PropertyNames == {"ExclusiveOwnership", "QueueIntegrity", "PostmasterSafety"}
 
-Assert(cond, prop) == IF cond THEN {} ELSE {prop}
+Check(cond, prop) == IF cond THEN {} ELSE {prop}
 
 -----------------------------------------------------------------------------
 TypeOK ==
@@ -213,7 +213,7 @@ Scan(b, bs, from) ==
 \* else scan on.
 Claimed(b, o) ==
     IF UncheckedClaim \/ slot[b] \in o
-      THEN /\ failed' = failed \cup Assert(owner[slot[b]] = OWN_FREE, "ExclusiveOwnership")
+      THEN /\ failed' = failed \cup Check(owner[slot[b]] = OWN_FREE, "ExclusiveOwnership")
            /\ owner' = [owner EXCEPT ![slot[b]] = OWN_BACKEND + b]
            /\ Goto(b, "fill_slot")
            /\ Locals(b, done[b], slot[b], {}, {}, 0)
@@ -253,7 +253,7 @@ ClaimWrite(b) ==
 FillSlot(b) ==
     /\ pc[b] = "fill_slot"
     /\ slot_worker' = [slot_worker EXCEPT ![slot[b]] = b]
-    /\ failed' = failed \cup Assert(owner[slot[b]] = OWN_BACKEND + b, "ExclusiveOwnership")
+    /\ failed' = failed \cup Check(owner[slot[b]] = OWN_BACKEND + b, "ExclusiveOwnership")
     /\ registrant' = [registrant EXCEPT ![slot[b]] = b]
     /\ Goto(b, "lock_start")
     /\ UNCHANGED <<free_bits, start_head, start_tail, start_ring, StartQueueLock,
@@ -279,7 +279,7 @@ BackendReadStartHead(b) ==
 \* entries, so the queue cannot be full.
 BackendReadStartTail(b) ==
     /\ pc[b] = "read_start_tail"
-    /\ failed' = failed \cup Assert(Sub(head[b], start_tail) < SQ_RING, "QueueIntegrity")
+    /\ failed' = failed \cup Check(Sub(head[b], start_tail) < SQ_RING, "QueueIntegrity")
     /\ Goto(b, "write_start_entry")
     /\ UNCHANGED <<shared, pmvars, bvars, owner, start_pos, start_val, registrant>>
 
@@ -365,7 +365,7 @@ PmReadStartEntry ==
            s == start_ring[i]
        IN /\ pm_slot' = s
           /\ failed' = failed \cup
-                Assert(start_pos[i] = pm_start_tail /\ start_val[i] = s, "QueueIntegrity")
+                Check(start_pos[i] = pm_start_tail /\ start_val[i] = s, "QueueIntegrity")
     /\ pm_start_tail' = Add(pm_start_tail, 1)
     /\ PmGoto("start_consume_barrier")
     /\ Step
@@ -397,7 +397,7 @@ ReadSlotWorker ==
     /\ pc[Postmaster] = "read_slot_worker"
     /\ failed' = failed \cup
           (IF ~(owner[pm_slot] = OWN_START_QUEUE) THEN {"ExclusiveOwnership"}
-           ELSE Assert(slot_worker[pm_slot] = registrant[pm_slot], "QueueIntegrity"))
+           ELSE Check(slot_worker[pm_slot] = registrant[pm_slot], "QueueIntegrity"))
     /\ owner' = [owner EXCEPT ![pm_slot] = OWN_RUNNING]
     /\ pm_running' = pm_running \cup {pm_slot}
     /\ EndStart
@@ -408,7 +408,7 @@ ChooseExit ==
     /\ pc[Postmaster] = "choose_exit"
     /\ \E e \in 0..SLOTS :
          IF e < SLOTS /\ e \in pm_running
-           THEN /\ failed' = failed \cup Assert(owner[e] = OWN_RUNNING, "ExclusiveOwnership")
+           THEN /\ failed' = failed \cup Check(owner[e] = OWN_RUNNING, "ExclusiveOwnership")
                 /\ owner' = [owner EXCEPT ![e] = OWN_POSTMASTER]
                 /\ pm_slot' = e
                 /\ PmGoto("free_slot")

@@ -124,7 +124,7 @@ BackendIdleLabels == {"read_free_head", "Done"}
 
 PropertyNames == {"ExclusiveOwnership", "QueueIntegrity", "PostmasterSafety"}
 
-Assert(cond, prop) == IF cond THEN {} ELSE {prop}
+Check(cond, prop) == IF cond THEN {} ELSE {prop}
 
 -----------------------------------------------------------------------------
 TypeOK ==
@@ -235,7 +235,7 @@ CasPop(b) ==
     /\ pc[b] = "cas_pop"
     /\ IF free_head = seen_head[b]
          THEN /\ free_head' = NextHead(seen_head[b], nxt[b] % TagModulus)
-              /\ failed' = failed \cup Assert(owner[slot[b]] = OWN_FREE, "ExclusiveOwnership")
+              /\ failed' = failed \cup Check(owner[slot[b]] = OWN_FREE, "ExclusiveOwnership")
               /\ owner' = [owner EXCEPT ![slot[b]] = OWN_BACKEND + b]
               /\ Goto(b, "fill_slot")
               /\ Locals(b, done[b], NoHead, slot[b], 0, 0)
@@ -248,7 +248,7 @@ CasPop(b) ==
 FillSlot(b) ==
     /\ pc[b] = "fill_slot"
     /\ slot_worker' = [slot_worker EXCEPT ![slot[b]] = b]
-    /\ failed' = failed \cup Assert(owner[slot[b]] = OWN_BACKEND + b, "ExclusiveOwnership")
+    /\ failed' = failed \cup Check(owner[slot[b]] = OWN_BACKEND + b, "ExclusiveOwnership")
     /\ registrant' = [registrant EXCEPT ![slot[b]] = b]
     /\ Goto(b, "lock_start")
     /\ UNCHANGED <<free_head, free_next, start_head, start_tail, start_ring, StartQueueLock,
@@ -273,7 +273,7 @@ BackendReadStartHead(b) ==
 \* tail = pg_atomic_read_u32(start_tail): the queue cannot be full.
 BackendReadStartTail(b) ==
     /\ pc[b] = "read_start_tail"
-    /\ failed' = failed \cup Assert(Sub(head[b], start_tail) < SQ_RING, "QueueIntegrity")
+    /\ failed' = failed \cup Check(Sub(head[b], start_tail) < SQ_RING, "QueueIntegrity")
     /\ Goto(b, "write_start_entry")
     /\ UNCHANGED <<shared, pmvars, bvars, owner, start_pos, start_val, registrant>>
 
@@ -396,7 +396,7 @@ PmReadStartEntry ==
            s == start_ring[i]
        IN /\ PmLocals(s, NoHead, 0, pm_steps + 1)
           /\ failed' = failed \cup
-                Assert(start_pos[i] = pm_start_tail /\ start_val[i] = s, "QueueIntegrity")
+                Check(start_pos[i] = pm_start_tail /\ start_val[i] = s, "QueueIntegrity")
     /\ pm_start_tail' = Add(pm_start_tail, 1)
     /\ PmGoto("start_consume_barrier")
     /\ UNCHANGED <<shared, pm_running, pm_done, pm_kept, bvars, owner, start_pos, start_val, registrant>>
@@ -428,7 +428,7 @@ ReadSlotWorker ==
     /\ pc[Postmaster] = "read_slot_worker"
     /\ failed' = failed \cup
           (IF ~(owner[pm_slot] = OWN_START_QUEUE) THEN {"ExclusiveOwnership"}
-           ELSE Assert(slot_worker[pm_slot] = registrant[pm_slot], "QueueIntegrity"))
+           ELSE Check(slot_worker[pm_slot] = registrant[pm_slot], "QueueIntegrity"))
     /\ owner' = [owner EXCEPT ![pm_slot] = OWN_RUNNING]
     /\ pm_running' = pm_running \cup {pm_slot}
     /\ EndStart(pm_kept)
@@ -458,7 +458,7 @@ PmCasPush(kind) ==
     /\ pc[Postmaster] = kind \o "cas_push"
     /\ IF free_head = pm_head
          THEN /\ free_head' = NextHead(pm_head, pm_slot)
-              /\ failed' = failed \cup Assert(owner[pm_slot] = OWN_POSTMASTER, "ExclusiveOwnership")
+              /\ failed' = failed \cup Check(owner[pm_slot] = OWN_POSTMASTER, "ExclusiveOwnership")
               /\ owner' = [owner EXCEPT ![pm_slot] = OWN_FREE]
               /\ PushDone(kind, TRUE)
          ELSE /\ UNCHANGED <<free_head, owner, failed>>
@@ -474,7 +474,7 @@ ChooseExit ==
     /\ pc[Postmaster] = "choose_exit"
     /\ \E e \in 0..SLOTS :
          IF e < SLOTS /\ e \in pm_running
-           THEN /\ failed' = failed \cup Assert(owner[e] = OWN_RUNNING, "ExclusiveOwnership")
+           THEN /\ failed' = failed \cup Check(owner[e] = OWN_RUNNING, "ExclusiveOwnership")
                 /\ owner' = [owner EXCEPT ![e] = OWN_POSTMASTER]
                 /\ PmGoto("read_free_head")
                 /\ PmLocals(e, NoHead, 0, 0)

@@ -142,7 +142,7 @@ PropertyNames == {"ExclusiveOwnership", "QueueIntegrity", "PostmasterSafety"}
 
 \* The model's `assert_(cond, prop)`: the first failed assertion of a ghost
 \* block stops the step in Python; here it is recorded.
-Assert(cond, prop) == IF cond THEN {} ELSE {prop}
+Check(cond, prop) == IF cond THEN {} ELSE {prop}
 
 -----------------------------------------------------------------------------
 TypeOK ==
@@ -286,7 +286,7 @@ ReadFreeEntry(b) ==
           /\ failed' = failed \cup
                 (IF ~(free_pos[i] = tail[b] /\ free_val[i] = s)
                    THEN {"QueueIntegrity"}
-                   ELSE Assert(owner[s] = OWN_FREE_QUEUE, "ExclusiveOwnership"))
+                   ELSE Check(owner[s] = OWN_FREE_QUEUE, "ExclusiveOwnership"))
           /\ owner' = [owner EXCEPT ![s] = OWN_BACKEND + b]
     /\ UNCHANGED <<shared, pmvars, free_pos, free_val, start_pos, start_val, registrant>>
 
@@ -317,7 +317,7 @@ UnlockFree(b) ==
 FillSlot(b) ==
     /\ pc[b] = "fill_slot"
     /\ slot_worker' = [slot_worker EXCEPT ![slot[b]] = b]
-    /\ failed' = failed \cup Assert(owner[slot[b]] = OWN_BACKEND + b, "ExclusiveOwnership")
+    /\ failed' = failed \cup Check(owner[slot[b]] = OWN_BACKEND + b, "ExclusiveOwnership")
     /\ registrant' = [registrant EXCEPT ![slot[b]] = b]
     /\ Goto(b, IF NoLock THEN "read_start_head" ELSE "lock_start")
     /\ UNCHANGED <<free_head, free_tail, free_ring, start_head, start_tail,
@@ -457,7 +457,7 @@ PmReadStartEntry ==
            s == start_ring[i]
        IN /\ pm_slot' = s
           /\ failed' = failed \cup
-                Assert(start_pos[i] = pm_start_tail /\ start_val[i] = s, "QueueIntegrity")
+                Check(start_pos[i] = pm_start_tail /\ start_val[i] = s, "QueueIntegrity")
     /\ pm_start_tail' = Add(pm_start_tail, 1)
     /\ PmGoto("start_consume_barrier")
     /\ Step
@@ -486,7 +486,7 @@ WriteStartTail ==
               /\ UNCHANGED pm_slot
               /\ failed' = failed \cup
                     (IF ~(pm_slot < SLOTS) THEN {"PostmasterSafety"}
-                     ELSE Assert(owner[pm_slot] = OWN_START_QUEUE, "ExclusiveOwnership"))
+                     ELSE Check(owner[pm_slot] = OWN_START_QUEUE, "ExclusiveOwnership"))
               /\ owner' = [owner EXCEPT ![pm_slot] = OWN_RUNNING]
     /\ UNCHANGED <<free_head, free_tail, free_ring, start_head, start_ring,
                    slot_worker, FreeQueueLock, StartQueueLock,
@@ -500,7 +500,7 @@ WriteStartTail ==
 ReadSlotWorker ==
     /\ pc[Postmaster] = "read_slot_worker"
     /\ failed' = failed \cup
-          Assert(slot_worker[pm_slot] = registrant[pm_slot], "QueueIntegrity")
+          Check(slot_worker[pm_slot] = registrant[pm_slot], "QueueIntegrity")
     /\ pm_running' = pm_running \cup {pm_slot}
     /\ EndStart
     /\ UNCHANGED <<shared, pm_free_head, pm_start_tail, pm_done, bvars,
@@ -515,7 +515,7 @@ ChooseExit ==
     /\ pc[Postmaster] = "choose_exit"
     /\ \E e \in 0..SLOTS :
          IF e < SLOTS /\ e \in pm_running
-           THEN /\ failed' = failed \cup Assert(owner[e] = OWN_RUNNING, "ExclusiveOwnership")
+           THEN /\ failed' = failed \cup Check(owner[e] = OWN_RUNNING, "ExclusiveOwnership")
                 /\ owner' = [owner EXCEPT ![e] = OWN_POSTMASTER]
                 /\ pm_slot' = e
                 /\ pm_steps' = 0
