@@ -78,13 +78,14 @@ RingAttach(RingSlots *rs, RingShmem *shm, uint32 nslots)
 }
 
 void
-RingPostmasterInit(RingPostmasterState *pm, uint32 nslots)
+RingPostmasterInit(RingPostmasterState *pm, uint32 nslots, uint32 nbackends)
 {
 	uint32		start = (uint32) 0 - RingSize(nslots);
 
 	pm->free_head = start + nslots;
 	pm->start_tail = start;
 	pm->running = 0;
+	pm->nbackends = nbackends;
 	pm->corrupt = false;
 }
 
@@ -248,6 +249,18 @@ RingStartQueuedWorker(RingSlots *rs, RingPostmasterState *pm, uint32 *worker)
 	}
 #endif
 	*worker = pg_atomic_read_u32(&rs->slot_worker[slot]);
+#ifndef SLOT_MUTATION_NO_RANGE_CHECK
+	if (*worker == 0 || *worker > pm->nbackends)
+	{
+		/*
+		 * A description no backend wrote.  Under the model's weak memory
+		 * this branch also keeps the postmaster's later stores (reaping,
+		 * which recycles the slot) behind the read of the description: a
+		 * store is never performed before the branch it follows resolves.
+		 */
+		pm->corrupt = true;
+	}
+#endif
 	pm->running |= (uint32) 1 << slot;
 	return slot;
 }

@@ -73,6 +73,7 @@ typedef struct RingPostmasterState
 	uint32		free_head;		/* our copy: the shared one is never read back */
 	uint32		start_tail;		/* likewise */
 	uint32		running;		/* bitmap of slots whose worker runs */
+	uint32		nbackends;		/* a registrant is a backend number 1..nbackends */
 	bool		corrupt;		/* shared memory held a value no backend writes */
 } RingPostmasterState;
 
@@ -81,7 +82,7 @@ extern uint32 RingSize(uint32 nslots);
 extern Size RingShmemSize(uint32 nslots);
 extern void RingShmemInit(RingShmem *shm, uint32 nslots);
 extern void RingAttach(RingSlots *rs, RingShmem *shm, uint32 nslots);
-extern void RingPostmasterInit(RingPostmasterState *pm, uint32 nslots);
+extern void RingPostmasterInit(RingPostmasterState *pm, uint32 nslots, uint32 nbackends);
 
 /*
  * Backend side.  Each takes and releases one LWLock (unless built with
@@ -108,7 +109,9 @@ extern bool RingRegisterWorker(RingSlots *rs, uint32 me);
 /*
  * Start the worker at the front of the start queue.  Returns its slot number,
  * or RING_NO_SLOT if the queue is empty or shared memory is corrupt (then
- * pm->corrupt is set).  *worker receives the slot's contents.
+ * pm->corrupt is set).  *worker receives the slot's contents; a description
+ * no backend could have written also sets pm->corrupt (the worker is
+ * started all the same, as the model does).
  */
 extern uint32 RingStartQueuedWorker(RingSlots *rs, RingPostmasterState *pm, uint32 *worker);
 

@@ -51,7 +51,7 @@ ring_postmaster(void *arg)
 	uint32		done = 0;
 
 	RingAttach(&rs, a->shm, a->nslots);
-	RingPostmasterInit(&pm, a->nslots);
+	RingPostmasterInit(&pm, a->nslots, a->ops ? a->total / a->ops : 0);
 	while (done < a->total)
 	{
 		uint32		worker;

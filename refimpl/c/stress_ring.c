@@ -48,6 +48,7 @@ typedef struct StressShared
 {
 	RingShmem  *shm;
 	uint32		nslots;
+	uint32		nbackends;
 	_Atomic uint32 *owner;
 	_Atomic uint32 *registrant;	/* who the harness says filled the slot in */
 	atomic_bool stop_backends;
@@ -241,7 +242,7 @@ postmaster_main(void *arg)
 	uint32		rnd = 0x9e3779b9u;
 
 	RingAttach(&rs, st->shm, st->nslots);
-	RingPostmasterInit(&pm, st->nslots);
+	RingPostmasterInit(&pm, st->nslots, st->nbackends);
 	while (!atomic_load_explicit(&st->stop_postmaster, memory_order_relaxed))
 	{
 		(void) postmaster_start(a, &rs, &pm);
@@ -340,6 +341,7 @@ ring_stress(uint32 nslots, int backends, double seconds, RingStressResult *out)
 	}
 	memset(&st, 0, sizeof(st));
 	st.nslots = nslots;
+	st.nbackends = (uint32) backends;
 	st.shm = calloc(1, RingShmemSize(nslots));
 	st.owner = calloc(nslots, sizeof(*st.owner));
 	st.registrant = calloc(nslots, sizeof(*st.registrant));
