@@ -189,10 +189,22 @@ class Module:
             self.constants += sub.constants
             self.variables += sub.variables
             self.assumptions += sub.assumptions
+        inherited = set(self.defs)
+        announced: set[str] = set()  # RECURSIVE names, usable before their definition
         for unit in tree.units or ():
             kind = type(unit).__name__
-            if isinstance(unit, str) or kind == "RecursiveOperators":
-                continue  # a separator line; RECURSIVE only announces a definition
+            if isinstance(unit, str):
+                continue  # a separator line
+            if kind == "RecursiveOperators":
+                announced.update(n.operator for n in unit.names)
+                continue
+            if kind in ("OperatorDefinition", "Axiom"):
+                # SANY reads a module top to bottom: a name must be defined
+                # (or announced RECURSIVE) before it is used.
+                body = unit.definiens if kind == "OperatorDefinition" else unit.expression
+                for name in _names(body):
+                    if name in own_later(tree, unit) and name not in announced:
+                        raise TlaError(f"{path}:{unit.start.line + 1}: {name} is used before its definition")
             if kind == "OperatorDefinition":
                 if unit.name in self.defs:
                     raise TlaError(f"{path}:{unit.start.line + 1}: {unit.name} is defined twice")
@@ -209,6 +221,68 @@ class Module:
         if clashes:
             name = clashes[0]
             raise TlaError(f"{path}: {name} is also defined by the standard module {self.standard_names[name]}")
+        # SANY also rejects a parameter or bound name that reuses a defined one.
+        taken = set(self.defs) | set(self.constants) | set(self.variables) | set(self.standard_names)
+        for name, d in self.defs.items():
+            if name in inherited:
+                continue
+            for bound, line in _binders(d):
+                if bound in taken:
+                    raise TlaError(f"{path}:{line + 1}: {bound} is bound here but already defined")
+
+
+def own_later(tree, unit) -> set[str]:
+    """Names the module itself defines at or after ``unit``."""
+    units = [u for u in tree.units or () if type(u).__name__ == "OperatorDefinition"]
+    key = id(tree)
+    cache = _LATER.setdefault(key, {})
+    if id(unit) not in cache:
+        names: set[str] = set()
+        later: dict[int, set[str]] = {}
+        for u in reversed(units):
+            names = names | {u.name}
+            later[id(u)] = set(names)
+        pos = {id(u): i for i, u in enumerate(tree.units or ())}
+        for u in tree.units or ():
+            if id(u) not in later:
+                # an ASSUME: the definitions after it
+                after = [v for v in units if pos[id(v)] > pos[id(u)]]
+                later[id(u)] = {v.name for v in after}
+        cache.update(later)
+    return cache[id(unit)]
+
+
+_LATER: dict[int, dict[int, set[str]]] = {}
+
+
+def _binders(node) -> Iterator[tuple[str, int]]:
+    """Every name bound inside a definition: parameters, quantified and LET names."""
+    k = type(node).__name__
+    if k == "OperatorDefinition":
+        for p in node.arity or ():
+            if hasattr(p, "operator"):
+                yield p.operator, p.start.line
+    decls = []
+    if k == "Quantification" or k == "SetComprehension":
+        decls = node.declarations
+    elif k == "Function":
+        decls = node.declaration
+    elif k in ("SetSlice", "Choose"):
+        decls = [node.declaration]
+    for d in decls or ():
+        if type(d).__name__ == "OperatorApplication" and d.operator == "\\in":
+            for n in d.arguments[:-1]:
+                yield n.operator, n.start.line
+    if k == "Let":
+        for d in node.definitions:
+            yield d.name, d.start.line
+    if hasattr(node, "_fields") and hasattr(node, "symbol"):
+        for f in node._fields:
+            if not (k == "OperatorDefinition" and f == "arity"):
+                yield from _binders(getattr(node, f))
+    elif isinstance(node, (list, tuple)):
+        for x in node:
+            yield from _binders(x)
 
 
 def _read(path: Path) -> str:

@@ -234,6 +234,32 @@ def test_a_name_that_a_standard_module_defines_is_refused(tmp_path):
         explore_tla(tmp_path / "MCRing.tla", tmp_path / "MCRingSmall.cfg")
 
 
+@pytest.mark.parametrize("change, message", [
+    # Registered moved below its first use.
+    ("move", "Registered is used before its definition"),
+    # A parameter named like a variable.
+    ("shadow", "tail is bound here but already defined"),
+])
+def test_scoping_errors_sany_would_report_are_refused(tmp_path, change, message):
+    spec = (TLA_DIR / "Ring.tla").read_text()
+    if change == "move":
+        start = spec.index("\\* register_worker() returned `result`")
+        end = spec.index("\\* LWLockAcquire(FreeQueueLock): waits")
+        rest = spec[:start] + spec[end:]
+        at = rest.index("Backend(b) ==")
+        variant = rest[:at] + spec[start:end] + rest[at:]
+    else:
+        old = "Count(ring, h, t, s) ==\n    Cardinality({k \\in 0..(Length(h, t) - 1) : ring[Add(t, k) % RING] = s})"
+        assert old in spec
+        variant = spec.replace(old, "Count(ring, h, tail, s) ==\n"
+                                    "    Cardinality({k \\in 0..(Length(h, tail) - 1) : ring[Add(tail, k) % RING] = s})")
+    (tmp_path / "Ring.tla").write_text(variant)
+    for name in ("MCRing.tla", "MCRingSmall.cfg"):
+        shutil.copy(TLA_DIR / name, tmp_path / name)
+    with pytest.raises(TlaError, match=message):
+        explore_tla(tmp_path / "MCRing.tla", tmp_path / "MCRingSmall.cfg")
+
+
 def test_unsupported_constructs_are_refused(tmp_path):
     (tmp_path / "M.tla").write_text("---- MODULE M ----\nEXTENDS Naturals\nVARIABLE x\n"
                                     "Init == x \\in Nat\nNext == x' = x + 1\nSpec == Init /\\ [][Next]_x\n====\n")
