@@ -373,7 +373,7 @@ class _ThreadReplay:
         self.index = 0
         self.divergence: Divergence | None = None
         self.ran_past_end = False
-        self.writes: list[tuple[int, str, int]] = []  # (step, cell, value)
+        self.writes: list[tuple[dict, str, int]] = []  # (the trace event, cell, value C wrote)
         self.exc: BaseException | None = None
 
     def error(self, exc: BaseException) -> None:
@@ -411,6 +411,12 @@ class _ThreadReplay:
             actual.value = chosen
         else:
             expected_loc = ev.get("location")
+            if expected_loc is None and ev.get("performed") is False:
+                # Fetched but not performed when the trace ended (weak): its
+                # address and value are not known yet, and the thread can go
+                # no further than an unperformed load.
+                self._consume(ev)
+                return kind == "load", 0
             if expected_loc is None:
                 # The model's access was out of range (its thread stops here,
                 # at a safety violation or a crash): the C access must be out
@@ -432,7 +438,7 @@ class _ThreadReplay:
             elif kind in ("store", "acquire", "release"):
                 if value != ev.get("value"):
                     return self._diverge(ev, actual, "a different value stored")
-                self.writes.append((ev["step"], location, value))
+                self.writes.append((ev, location, value))
             elif kind == "rmw":
                 old = ev.get("old")
                 if old is None:
@@ -441,7 +447,7 @@ class _ThreadReplay:
                 actual.value = new
                 if new != ev.get("value"):
                     return self._diverge(ev, actual, "a different value stored by the read-modify-write")
-                self.writes.append((ev["step"], location, new))
+                self.writes.append((ev, location, new))
                 result = old  # C computes its own result (CAS: compares with expected)
         self._consume(ev)
         return False, result
@@ -580,7 +586,7 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
     extra = params.get(spec.extra_param, 0) if spec.extra_param else 0
     if not isinstance(extra, int) or not 0 <= extra <= 0xFFFFFFFF:
         raise TraceError(f"{name}: params {spec.extra_param!r} is not a 32-bit value")
-    writes: list[tuple[int, str, int]] = []
+    writes: dict[int, list[tuple[dict, str, int]]] = {}
     for t in doc["threads"]:
         role = t["role"]
         if role == "rogue":
@@ -612,7 +618,7 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
         else:
             how = "returned, as the model's thread halted"
         report.threads.append(f"{t['name']}: {tr.index} of {len(events)} events equal, {how}")
-        writes += tr.writes
+        writes[t.get("tid")] = tr.writes
 
     _check_final_memory(doc, report, writes)
     if report.ok:
@@ -625,8 +631,51 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
     return report
 
 
+def _visible_steps(doc, writes) -> list[tuple[int, str, int]] | None:
+    """Each C write with the step at which the trace made it visible (None: not visible yet).
+
+    Returns None when the memory model's visibility is not known here.
+    """
+    mm = doc.get("memory_model")
+    steps = doc["steps"]
+    out = []
+    if mm == "sc":
+        # A write is visible at its own step.
+        for ws in writes.values():
+            out += [(ev["step"], cell, value) for ev, cell, value in ws]
+        return out
+    if mm == "tso":
+        # Plain stores enter the thread's FIFO buffer and become visible at
+        # that thread's flushes, in order; locked instructions write at once.
+        by_index = {s.get("index"): s for s in steps}
+        for tid, ws in writes.items():
+            flushes = [s["index"] for s in steps if s.get("action") == "flush" and s.get("thread") == tid]
+            k = 0
+            for ev, cell, value in ws:
+                if by_index.get(ev["step"], {}).get("buffered"):
+                    if k < len(flushes):
+                        out.append((flushes[k], cell, value))
+                    k += 1
+                else:
+                    out.append((ev["step"], cell, value))
+        return out
+    if mm == "weak":
+        # An event records the step at which it was performed.
+        for ws in writes.values():
+            for ev, cell, value in ws:
+                if ev.get("performed") is False:
+                    continue
+                out.append((ev.get("performed_at", ev["step"]), cell, value))
+        return out
+    return None
+
+
 def _check_final_memory(doc, report: ReplayReport, writes) -> None:
-    """Compare the C side's final shared memory with the trace's."""
+    """Compare the C side's final shared memory with the trace's.
+
+    The C writes (and the rogue's) are applied in the order the trace made
+    them visible; the result must be the trace's final memory exactly.
+    """
     steps = doc["steps"]
     cells = doc["layout"]["cells"]
     index = {c: i for i, c in enumerate(cells)}
@@ -640,26 +689,24 @@ def _check_final_memory(doc, report: ReplayReport, writes) -> None:
     rogue = [(s["index"], s["location"], s["value"]) for s in steps
              if s.get("action") == "rogue" and s.get("location") in index]
     mem = list(doc["initial"]["memory"])
-    if doc.get("memory_model") == "sc":
-        # Under sc a write is visible at its own step: replaying C's writes
-        # in step order must give exactly the trace's memory.
-        for step, cell, value in sorted(writes + rogue, key=lambda w: w[0]):
+    visible = _visible_steps(doc, writes)
+    if visible is not None:
+        for step, cell, value in sorted(visible + rogue, key=lambda w: w[0]):
             if step <= final_step:
                 mem[index[cell]] = value
         for i, cell in enumerate(cells):
             if mem[i] != final[i]:
                 report.divergence = Divergence(
                     final_step, "-", None, f"{cell} = {_num(final[i])}", "the trace's final shared memory",
-                    f"{cell} = {_num(mem[i])}", "the C threads' writes in step order",
+                    f"{cell} = {_num(mem[i])}", "the C threads' writes in the order the trace made them visible",
                     "different final shared memory")
                 return
         report.notes.append("final shared memory equal")
         return
-    # Other memory models make a write visible after its program-order step:
-    # the final value of each word must be its initial value or one that C
-    # (or the rogue) wrote there.
+    # A memory model this replay does not know: the final value of each word
+    # must be its initial value or one that C (or the rogue) wrote there.
     written: dict[str, set[int]] = {}
-    for _step, cell, value in writes + rogue:
+    for _step, cell, value in [(0, c, v) for ws in writes.values() for _e, c, v in ws] + rogue:
         written.setdefault(cell, set()).add(value)
     for i, cell in enumerate(cells):
         if final[i] != mem[i] and final[i] not in written.get(cell, set()):
@@ -668,7 +715,7 @@ def _check_final_memory(doc, report: ReplayReport, writes) -> None:
                 f"no C write of {_num(final[i])} to {cell}", "the C threads' writes",
                 "a final value C never wrote")
             return
-    report.notes.append("every final shared value was written by C")
+    report.notes.append(f"every final shared value was written by C (memory model {doc.get('memory_model')!r})")
 
 
 # ---------------------------------------------------------------------------
