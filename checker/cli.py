@@ -113,7 +113,7 @@ def _explore_options(fn):
         click.option("--rogue-anywhere", is_flag=True,
                      help="let the rogue write any word at any time (default: just before the postmaster reads it)"),
         click.option("--step-bound", type=int, default=64, show_default=True,
-                     help="most postmaster steps allowed in one operation"),
+                     help="most postmaster steps allowed in one operation (0: no bound; find lassos instead)"),
         click.option("--param", "params", multiple=True, help="protocol parameter name=value"),
     ]
     for o in reversed(opts):

@@ -64,6 +64,8 @@ class Result:
             return "not checked"
         if prop in self.violations:
             return "VIOLATED"
+        if prop == WAIT_FREEDOM and self.system.params.step_bound == 0 and not self.liveness_checked:
+            return "not checked (--step-bound 0 leaves it to the cycle analysis, which did not run)"
         if prop in (DEADLOCK, WAIT_FREEDOM) and not self.liveness_checked and self.complete:
             return "holds (exhaustive; step bound / no stuck state, cycles not analysed)"
         if self.complete:
@@ -99,6 +101,14 @@ class Engine:
         self.rogue_anywhere = system.params.rogue_anywhere
         self.check_conservation = CONSERVATION in system.checked
         self.protocol = system.protocol
+        # --step-bound 0: no per-operation bound.  The postmaster's step
+        # counter then only says whether it has stepped in its current
+        # operation (0 or 1), so a loop inside one operation closes a cycle
+        # in the state graph and the lasso search finds it (with a counter in
+        # the state such a loop runs into the bound instead).
+        self.lasso_only = system.params.step_bound == 0
+        if self.lasso_only:
+            mm.step_bound = 0xFFFFFFFF
 
     def initial(self):
         sys_ = self.system
@@ -126,6 +136,8 @@ class Engine:
         mm = self.mm
         for tid in self.program_tids:
             mm.successors(state, tid, out)
+        if self.lasso_only:
+            _saturate_postmaster_steps(out)
         if self.rogue_tid is not None:
             self.rogue_successors(state, out)
 
@@ -294,12 +306,26 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     if res.complete and edges is not None:
         _liveness(engine, states, edges, parent, plabel, res)
         res.liveness_checked = True
+    elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in checked
+          and WAIT_FREEDOM not in violations):
+        # A cycle among the states explored so far is a real lasso even when
+        # the search stopped early: only its absence needs every state.
+        edges.extend([None] * (len(states) - len(edges)))
+        _wait_freedom_lasso(engine, states, edges, parent, plabel, res)
     res.elapsed = time.perf_counter() - t0
     return res
 
 
 class _Stop(Exception):
     pass
+
+
+def _saturate_postmaster_steps(out: list) -> None:
+    """Lasso mode: cap the postmaster's step counter (thread 0, slot 1) at 1."""
+    for k, (label, nxt, viol) in enumerate(out):
+        if nxt is not None and nxt[1][0][1] > 1:
+            T = nxt[1][0]
+            out[k] = (label, (nxt[0], ((T[0], 1) + T[2:],) + nxt[1][1:], nxt[2], nxt[3]), viol)
 
 
 def _path(states, parent, plabel, idx):
@@ -437,17 +463,23 @@ def _liveness(engine: Engine, states, edges, parent, plabel, res: Result) -> Non
     # and postmaster moves that stay inside the operation, then look for a
     # cycle containing a postmaster move.
     if WAIT_FREEDOM in checked and WAIT_FREEDOM not in res.violations:
-        cyc = _postmaster_lasso(engine, states, edges, pm_prog)
-        if cyc is not None:
-            start, loop = cyc
-            labels, path = _path(states, parent, plabel, start)
-            cycle_start = len(labels)
-            for (lab, st) in loop:
-                labels.append(lab)
-                path.append(st)
-            res.violations[WAIT_FREEDOM] = Counterexample(
-                WAIT_FREEDOM, "the postmaster can loop forever inside one operation without finishing it",
-                labels, path, cycle_start=cycle_start)
+        _wait_freedom_lasso(engine, states, edges, parent, plabel, res)
+
+
+def _wait_freedom_lasso(engine, states, edges, parent, plabel, res) -> None:
+    """Record a lasso: the path to a cycle, then the cycle (from cycle_start on)."""
+    cyc = _postmaster_lasso(engine, states, edges, engine.system.threads[0].program)
+    if cyc is None:
+        return
+    start, loop = cyc
+    labels, path = _path(states, parent, plabel, start)
+    cycle_start = len(labels)
+    for (lab, st) in loop:
+        labels.append(lab)
+        path.append(st)
+    res.violations[WAIT_FREEDOM] = Counterexample(
+        WAIT_FREEDOM, "the postmaster can loop forever inside one operation without finishing it",
+        labels, path, cycle_start=cycle_start)
 
 
 def _postmaster_lasso(engine, states, edges, pm_prog):

@@ -303,8 +303,8 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
         raise ModelError(f"--slots must be between {proto.min_slots} and {proto.max_slots} for {proto.name}")
     if params.ops < 1:
         raise ModelError(f"--ops must be at least 1, got {params.ops}")
-    if params.step_bound < 1:
-        raise ModelError("--step-bound must be at least 1")
+    if params.step_bound < 0:
+        raise ModelError("--step-bound must be at least 0 (0: no bound, wait-freedom by lasso search only)")
     for k, (default, _help) in proto.extra_params.items():
         params.extra.setdefault(k, default)
     unknown = set(params.extra) - set(proto.extra_params)

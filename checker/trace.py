@@ -208,4 +208,6 @@ def format_steps(trace: dict[str, Any], limit: int | None = None) -> list[str]:
         mark = "  <-- cycle starts" if cyc and s["index"] == cyc else ""
         viol = f"  !! {s['violates']}" if s.get("violates") else ""
         lines.append(f"{s['index']:4}. {s['name']:<11} {where:<14} {what}{extra}{viol}{mark}")
+    if cyc and steps and not limit:
+        lines.append(f"      ... steps {cyc} to {steps[-1]['index']} repeat forever")
     return lines

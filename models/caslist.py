@@ -83,9 +83,10 @@ def push_slot(slot):
                         "the postmaster pushed a slot it does not hold")
                 owner[slot] = OWN_FREE
             return 1
-        tries += 1
-        if not mutation("unbounded-retry") and tries >= CAS_RETRIES:
-            return 0
+        if not mutation("unbounded-retry"):
+            tries += 1
+            if tries >= CAS_RETRIES:
+                return 0
 
 
 def return_free_slot(slot):
