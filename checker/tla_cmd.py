@@ -10,9 +10,13 @@ later ones test it), checks the configuration's invariants on every state
 and reports a deadlock, and prints the number of distinct states: the figure
 to compare with ``checker explore PROTOCOL --memory-model sc``.
 
-It is a cross-check, not a replacement for TLC: no temporal properties, no
-symmetry, no fingerprints, and anything outside the supported subset is a
-one-line error rather than a guess.
+Properties of the form ``P ~> Q`` are checked too, under the spec's weak
+fairness, on the whole state graph (a fair cycle of not-Q states reachable
+from a P state is a violation).
+
+It is a cross-check, not a replacement for TLC: no other temporal formulas,
+no strong fairness, no symmetry, no fingerprints, and anything outside the
+supported subset is a one-line error rather than a guess.
 """
 
 from __future__ import annotations
@@ -419,6 +423,7 @@ class Spec:
             if self.eval(a, {}, None, None) is not True:
                 raise TlaError("an ASSUME of the module does not hold for these constants")
         init, nxt = config.init, config.next
+        self.weak_fair: list = []  # actions A of the spec's WF_vars(A) conjuncts
         if config.specification:
             init, nxt = self._split_spec(config.specification)
         if not init or not nxt:
@@ -427,6 +432,16 @@ class Spec:
         for name in config.invariants:
             if name not in module.defs:
                 raise TlaError(f"invariant {name} is not defined")
+        self.leads_to: dict[str, tuple] = {}
+        for name in config.properties:
+            if name not in module.defs:
+                raise TlaError(f"property {name} is not defined")
+            body = module.defs[name].definiens
+            while type(body).__name__ == "Parentheses":
+                body = body.expression
+            if type(body).__name__ != "OperatorApplication" or body.operator != "~>":
+                raise TlaError(f"property {name}: only P ~> Q is supported here")
+            self.leads_to[name] = tuple(body.arguments)
 
     def _split_spec(self, name):
         if name not in self.m.defs:
@@ -450,7 +465,11 @@ class Spec:
         init = nxt = None
         for c in conj:
             k = type(c).__name__
-            if k == "OperatorApplication" and not c.arguments and init is None:
+            if k == "Fairness":
+                if c.operator != "WF_":
+                    raise TlaError(f"{name}: only weak fairness (WF_) is supported here")
+                self.weak_fair.append(c.action)
+            elif k == "OperatorApplication" and not c.arguments and init is None:
                 init = c.operator
             elif k == "OperatorApplication" and c.operator == "[]" and c.arguments:
                 act = c.arguments[0]
@@ -836,6 +855,16 @@ class Spec:
         d = self.m.defs[self.next_name]
         return [self._complete(a, "a step of Next") for a in self.act(d.definiens, {}, cur, {}, False)]
 
+    def holds(self, pred, state: tuple) -> bool:
+        return self._bool(pred, {}, dict(zip(self.vars, state)), None)
+
+    def fair_successors(self, state: tuple) -> list[set]:
+        """For each WF_vars(A) of the spec, the states an A step leads to."""
+        cur = dict(zip(self.vars, state))
+        # A step that changes nothing is a stutter, not an <<A>>_vars step.
+        return [{self._complete(a, "a step of a fair action") for a in self.act(node, {}, cur, {}, False)} - {state}
+                for node in self.weak_fair]
+
     def check(self, state: tuple) -> str | None:
         cur = dict(zip(self.vars, state))
         for name in self.cfg.invariants:
@@ -867,6 +896,8 @@ class Outcome:
         self.violated: str | None = None  # an invariant, or "deadlock"
         self.depth = 0
         self.complete = False
+        self.properties_checked: list[str] = []
+        self.properties_failed: list[str] = []
 
 
 def explore_tla(module_path: str | Path, config_path: str | Path | None = None,
@@ -876,6 +907,8 @@ def explore_tla(module_path: str | Path, config_path: str | Path | None = None,
     config_path = Path(config_path) if config_path else module_path.with_suffix(".cfg")
     spec = Spec(Module(module_path), Config(config_path))
     out = Outcome()
+    keep_graph = bool(spec.leads_to)
+    edges: dict[tuple, list] = {}
     seen: dict[tuple, int] = {}
     queue: deque = deque()
     for s in spec.initial_states():
@@ -891,6 +924,8 @@ def explore_tla(module_path: str | Path, config_path: str | Path | None = None,
         s = queue.popleft()
         d = seen[s]
         succ = spec.successors(s)
+        if keep_graph:
+            edges[s] = succ
         if not succ and spec.cfg.check_deadlock:
             out.violated = "deadlock"
             break
@@ -910,6 +945,104 @@ def explore_tla(module_path: str | Path, config_path: str | Path | None = None,
             queue.append(t)
     out.states = len(seen)
     out.complete = out.violated is None
+    if out.complete:
+        for name, (p, q) in spec.leads_to.items():
+            if not _leads_to_holds(spec, edges, p, q):
+                out.violated = name
+                out.properties_failed.append(name)
+                out.complete = False
+                break
+            out.properties_checked.append(name)
+    return out
+
+
+def _leads_to_holds(spec: Spec, edges: dict, p, q) -> bool:
+    """P ~> Q under the spec's weak fairness, over the whole state graph.
+
+    It fails when a behaviour can reach a P state and then stay among not-Q
+    states forever while being fair: a strongly connected set of not-Q
+    states (or one state, stuttering) in which every WF action is disabled
+    somewhere or taken somewhere.
+    """
+    not_q = {s for s in edges if not spec.holds(q, s)}
+    start = [s for s in not_q if spec.holds(p, s)]
+    reach: set = set()
+    stack = list(start)
+    while stack:
+        s = stack.pop()
+        if s in reach:
+            continue
+        reach.add(s)
+        stack.extend(t for t in edges[s] if t in not_q and t not in reach)
+    if not reach:
+        return True
+    fair_succ = {s: spec.fair_successors(s) for s in reach}
+    # Stuttering forever in s is fair when every WF action is disabled there.
+    if any(all(not f for f in fair_succ[s]) for s in reach):
+        return False
+    for comp in _sccs(reach, {s: [t for t in edges[s] if t in reach] for s in reach}):
+        members = set(comp)
+        if len(comp) == 1 and comp[0] not in edges[comp[0]]:
+            continue  # no cycle
+        if _fair_component(members, fair_succ, len(spec.weak_fair)):
+            return False
+    return True
+
+
+def _fair_component(members: set, fair_succ: dict, nfair: int) -> bool:
+    """Can a cycle through every state of the component satisfy each WF?"""
+    for i in range(nfair):
+        disabled = any(not fair_succ[s][i] for s in members)
+        taken = any(t in members and t != s for s in members for t in fair_succ[s][i])
+        if not (disabled or taken):
+            return False
+    return True
+
+
+def _sccs(nodes: set, succ: dict) -> list[list]:
+    """Tarjan's strongly connected components, iteratively."""
+    index: dict = {}
+    low: dict = {}
+    on_stack: set = set()
+    stack: list = []
+    out: list[list] = []
+    counter = 0
+    for root in nodes:
+        if root in index:
+            continue
+        work = [(root, iter(succ[root]))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, it = work[-1]
+            advanced = False
+            for w in it:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(succ[w])))
+                    advanced = True
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                out.append(comp)
     return out
 
 
@@ -940,6 +1073,9 @@ def register(cli) -> None:
         if out.violated == "deadlock":
             click.echo("deadlock reached")
             raise SystemExit(1)
+        if out.violated in out.properties_failed:
+            click.echo(f"property {out.violated} is violated")
+            raise SystemExit(1)
         if out.violated:
             click.echo(f"invariant {out.violated} is violated")
             raise SystemExit(1)
@@ -947,3 +1083,5 @@ def register(cli) -> None:
             click.echo("search incomplete: state limit reached")
             raise SystemExit(3)
         click.echo("no invariant violated (exhaustive)")
+        for name in out.properties_checked:
+            click.echo(f"property {name} holds")

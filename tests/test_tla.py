@@ -103,6 +103,7 @@ def test_spec_state_space_matches(entry):
     if entry["expected"] == "holds":
         assert out.complete and out.violated is None
         assert out.states == entry["distinct_states"]
+        assert out.properties_checked == ["PostmasterProgress"]
     else:
         assert out.violated == entry["expected"]["fails"]
         # The spec keeps the state its failed assertion leads to; the checker does not.
@@ -156,6 +157,30 @@ def test_other_invariants_can_fail(tmp_path, invariant, old, new):
         variant = variant.replace(bad_entry, "/\\ start_ring' = [start_ring EXCEPT ![i] = slot[b] + SLOTS]")
     assert _explore_variant(tmp_path, spec, _variant_cfg([invariant])).violated is None
     assert _explore_variant(tmp_path, variant, _variant_cfg([invariant])).violated == invariant
+
+
+def test_postmaster_progress_can_fail(tmp_path):
+    """A postmaster that, finding the start queue empty, goes round inside
+    start_queued_worker() instead of returning never finishes it."""
+    spec = (TLA_DIR / "Ring.tla").read_text()
+    empty = """       IF queued = 0 \\/ queued > RING
+         THEN EndStart"""
+    barrier = """    /\\ pc[Postmaster] = "start_read_barrier"
+    /\\ PmGoto("read_start_entry")
+    /\\ Step"""
+    assert empty in spec and barrier in spec
+    spinning = spec.replace(empty, """       IF queued = 0 \\/ queued > RING
+         THEN /\\ PmGoto("start_read_barrier")
+              /\\ Step
+              /\\ UNCHANGED pm_slot""").replace(barrier, """    /\\ pc[Postmaster] = "start_read_barrier"
+    /\\ IF Sub(start_head, pm_start_tail) = 0
+         THEN PmGoto("read_start_head") /\\ pm_steps' = 0
+         ELSE PmGoto("read_start_entry") /\\ Step""")
+    cfg = _variant_cfg([], slots=1, backends=1, ops=1).replace("INVARIANTS\n    \n", "") + "PROPERTY PostmasterProgress\n"
+    held = _explore_variant(tmp_path, spec, cfg)
+    assert held.complete and held.properties_checked == ["PostmasterProgress"]
+    out = _explore_variant(tmp_path, spinning, cfg)
+    assert out.violated == "PostmasterProgress" and out.properties_failed == ["PostmasterProgress"]
 
 
 def test_notify_integrity_can_fail(tmp_path):
