@@ -247,10 +247,14 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
             succ_ids = array("l") if edges is not None else None
             pm_moves = False
             for label, nxt, viol in out:
-                transitions += 1
                 tid = label[0]
                 if tid == pm_tid:
                     pm_moves = True
+                if nxt is None and viol is None:
+                    # A move on a speculative path the memory model has just
+                    # discarded (a wrong branch guess): not a deadlock, no state.
+                    continue
+                transitions += 1
                 if viol is not None:
                     if viol[0] in checked and viol[0] not in violations:
                         record(viol[0], viol[1], i, final_label=label)

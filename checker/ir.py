@@ -335,13 +335,22 @@ class Jump(Instr):
 
 
 class Ghost(Instr):
-    """Ghost code: ``fn(G, L)`` mutates the ghost list ``G`` and may raise Violation."""
+    """Ghost code: ``fn(G, L)`` mutates the ghost list ``G`` and may raise Violation.
 
-    __slots__ = ("fn", "reads", "text", "code")
+    ``greads``/``gwrites`` name the ghost variables it reads and writes, so a
+    memory model that runs ghost blocks out of program order keeps the ones
+    that touch the same bookkeeping in order.
+    """
 
-    def __init__(self, fn, reads, text, code=None):
+    __slots__ = ("fn", "reads", "text", "code", "greads", "gwrites")
+
+    def __init__(self, fn, reads, text, code=None, greads=frozenset(), gwrites=frozenset()):
         self.op, self.fn, self.reads, self.text = "ghost", fn, reads, text
         self.code = code  # the generated source of ``fn`` (for checker.prove)
+        self.greads, self.gwrites = greads, gwrites
+
+    def conflicts(self, other: "Ghost") -> bool:
+        return bool(self.gwrites & (other.greads | other.gwrites) or other.gwrites & self.greads)
 
     def uses(self):
         return self.reads
@@ -852,7 +861,9 @@ class Compiler:
     def ghost_block(self, s: ast.With) -> None:
         reads: set[int] = set()
         body_lines: list[str] = []
+        self.ghost_touched = (set(), set())
         self.ghost_stmts(s.body, body_lines, 1, reads)
+        greads, gwrites = self.ghost_touched
         src = "def _ghost(G, L):\n" + "\n".join(body_lines or ["    pass"])
         env = {"_Violation": Violation, "_gidx": _ghost_index}
         try:
@@ -860,7 +871,7 @@ class Compiler:
         except SyntaxError as exc:  # pragma: no cover - a compiler bug
             raise self.error(s, f"internal error compiling ghost code: {exc}") from None
         text = self.source(s).text
-        self.emit(Ghost(env["_ghost"], tuple(sorted(reads)), text, src), s)
+        self.emit(Ghost(env["_ghost"], tuple(sorted(reads)), text, src, frozenset(greads), frozenset(gwrites)), s)
 
     def ghost_stmts(self, stmts, out, depth, reads) -> None:
         pad = "    " * depth
@@ -911,6 +922,9 @@ class Compiler:
                 raise self.error(s, f"{type(s).__name__} is not allowed in ghost code")
 
     def ghost_target(self, node, reads) -> str:
+        name = node.id if isinstance(node, ast.Name) else getattr(getattr(node, "value", None), "id", None)
+        if name in self.sym.ghost:
+            self.ghost_touched[1].add(name)
         if isinstance(node, ast.Name) and node.id in self.sym.ghost:
             r = self.sym.ghost[node.id]
             if r.length is not None:
@@ -943,12 +957,14 @@ class Compiler:
                 r = self.sym.ghost[n]
                 if r.length is not None:
                     raise self.error(node, f"{n} is a ghost array: index it")
+                self.ghost_touched[0].add(n)
                 return f"G[{r.base}]"
             if n in ("True", "False"):
                 return "1" if n == "True" else "0"
             raise self.error(node, f"unknown name {n} in ghost code")
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in self.sym.ghost:
             r = self.sym.ghost[node.value.id]
+            self.ghost_touched[0].add(node.value.id)
             return f"G[_gidx({r.base}, {r.length}, {self.ghost_expr(node.slice, reads)})]"
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
             s = f"({self.ghost_expr(node.left, reads)} {_BINOPS[type(node.op)]} {self.ghost_expr(node.right, reads)})"

@@ -59,7 +59,8 @@ def build_trace(engine, cx, result) -> dict[str, Any]:
         "violation_step": violation_step,
         "cycle_start": None if cx.cycle_start is None else cx.cycle_start + 1,
         "threads": [{"tid": t.tid, "name": t.name, "role": t.role,
-                     "events": program_events(steps, t.tid)} for t in system.threads],
+                     "events": (mm.program_events(steps, t.tid) if hasattr(mm, "program_events")
+                                else program_events(steps, t.tid))} for t in system.threads],
         "layout": {
             "shared": [{"name": r.name, "base": r.base, "length": r.length, "lock": r.lock}
                        for r in system.shared.values()],

@@ -93,10 +93,9 @@ def queue_for_start(slot):
     if not mutation("no-lock"):
         LWLockAcquire(StartQueueLock)
     head = pg_atomic_read_u32(start_head)
+    # There are never more slots than entries, so the queue cannot be full
+    # (conservation checks that no queue ever holds more than RING entries).
     tail = pg_atomic_read_u32(start_tail)
-    with ghost:
-        # There are never more slots than entries, so the queue cannot be full.
-        assert_(head - tail < RING, "queue integrity", "start queue overflow")
     pg_atomic_write_u32(start_ring[head % RING], slot)
     with ghost:
         start_pos[head % RING] = head
@@ -167,14 +166,22 @@ def start_queued_worker():
     if not mutation("no-range-check") and slot >= SLOTS:
         pm_corrupt = 1  # reported once; a flag keeps the state space finite
         return
-    worker = pg_atomic_read_u32(slot_worker[slot])
     with ghost:
         assert_(slot < SLOTS, "postmaster safety", "the postmaster acted on a slot number out of range")
         assert_(owner[slot] == OWN_START_QUEUE, "exclusive ownership",
                 "the postmaster started a slot that was not queued")
+        owner[slot] = OWN_RUNNING
+    worker = pg_atomic_read_u32(slot_worker[slot])
+    with ghost:
+        # Kept apart from the hand-over above: under weak memory this check
+        # waits for the load, the hand-over must not.
         assert_(worker == registrant[slot], "queue integrity",
                 "the postmaster read a slot description that its registrant did not write")
-        owner[slot] = OWN_RUNNING
+    if not mutation("no-range-check") and (worker == 0 or worker > BACKENDS):
+        # A description no backend wrote.  This check also keeps every later
+        # store of the postmaster (reaping, which recycles the slot) behind
+        # the read of the description: stores are never speculated.
+        pm_corrupt = 1
     pm_running |= 1 << slot
 
 

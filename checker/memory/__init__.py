@@ -2,7 +2,7 @@
 
 from checker.memory.base import MemoryModel
 from checker.memory.profiles import PROFILES, Profile
-from checker.memory import sc as _sc, tso as _tso  # noqa: F401  (registration)
+from checker.memory import sc as _sc, tso as _tso, weak as _weak  # noqa: F401  (registration)
 
 DEFAULT_MODEL = "sc"
 

@@ -1,0 +1,599 @@
+"""weak: the PostgreSQL contract on a multi-copy-atomic machine (ARMv8-like).
+
+Each thread *fetches* its instructions in program order into a bounded window
+and *performs* them out of order against one shared memory (so every store
+becomes visible to all other threads at once: multi-copy atomic).  Two entries
+of a window are performed in program order only when something orders them:
+
+- the same address (coherence): a later access waits for an earlier one to the
+  same address, except that a load may take its value from its thread's own
+  latest earlier store to that address before that store is performed;
+- a dependency: a load's result is a *pending value* until the load performs;
+  an address or a stored value computed from it is not known before then;
+- a fence entry of the right kind in between (the profile says which pairs of
+  load/store each fence orders; ``pg_read_barrier`` is load->load only under the
+  documented profile, ``pg_write_barrier`` store->store only);
+- full barriers (``pg_memory_barrier``, every RMW, LWLock acquire and release,
+  ``pg_atomic_write_membarrier_u32``): they are fetched only when the window is
+  empty and take effect at once, so nothing passes them either way;
+- acquire loads keep later entries behind them, release stores wait for every
+  earlier entry.
+
+A store is never performed while an earlier branch is unresolved.  A branch on
+a pending value is *guessed*: fetching continues down the guessed path, loads
+there may be performed early (speculation), and when the branch's value becomes
+known a wrong guess discards the whole state (the machine would squash and
+refetch, which the other guess covers).  Load buffering (a later store
+performed before an earlier load) is therefore possible unless a dependency,
+a control dependency (stores wait for branches) or a fence orders them.
+
+Fetching is invisible to other threads, so a thread fetches *eagerly* after
+each of its steps, as far as its window allows, within the current operation
+(a sound partial-order reduction: it only removes interleavings of steps that
+commute).  Fetching the first event of an operation, or a full barrier, is a
+step of its own.
+
+Ghost code runs as soon as every value it reads is known, every earlier
+branch is resolved and every earlier ghost block touching the same ghost
+variables has run: a record of what a thread produces is made no later than the store it
+describes can become visible (the store cannot be performed before its
+address and value are known), a check of what a thread read runs when the
+load is performed, and no bookkeeping ever observes a path the machine would
+discard.  Ghost code never orders memory accesses.
+
+Limitations, stated here and tested: the model is multi-copy atomic, so it
+cannot show the IRIW-style behaviours of POWER (non-MCA); a later access waits
+for an earlier one whose address is still unknown (ARMv8 may speculate past
+it); the window is bounded (``--window``, default 4 loads/stores/fences in
+flight per thread), so a reordering that needs more entries in flight is not
+explored.
+"""
+
+from __future__ import annotations
+
+from checker.ir import Expr, GhostIndexError, OutOfRange, Violation, rmw_apply
+from checker.memory.base import MemoryModel, settle
+from checker.memory.profiles import ALL
+from checker.model import MEMORY_SAFETY, ModelError
+
+DEFAULT_WINDOW = 4
+
+# Window entries (tuples, so states stay hashable):
+#   ("L", pc, index, acquire)            load; result is marker ("r", position)
+#   ("S", pc, index, value, release)     store
+#   ("F", pc, pairs)                     fence: pairs of (earlier, later) kinds it orders
+#   ("B", pc, cond, guess)               branch taken on a guess
+#   ("G", pc, attach, snapshot)          ghost code waiting for the event at `attach`
+# Pending values: ("r", position) or ("e", expr_id, args).
+
+_PRUNED = object()
+
+
+class WeakMemory(MemoryModel):
+    name = "weak"
+    summary = "PostgreSQL's documented contract on a multi-copy-atomic machine: out-of-order window, speculation"
+
+    def __init__(self, system, profile, window: int = DEFAULT_WINDOW, **options):
+        super().__init__(system, profile, **options)
+        if window < 1:
+            raise ModelError("--window must be at least 1")
+        self.window = window
+        self.fence_pairs = dict(profile.fences)
+        self.scratch = [0] * max((p.nlocals for p in self.programs if p), default=1)
+        self.eager_ok = []
+        for prog in self.programs:
+            if prog is None:
+                self.eager_ok.append(None)
+                continue
+            self.eager_ok.append([prog.in_op[pc] and not prog.op_start[pc] for pc in range(len(prog.instrs))])
+
+    # -- helpers ----------------------------------------------------------
+
+    def initial_pending(self, tid):
+        return ()
+
+    def is_full(self, ins) -> bool:
+        op = ins.op
+        if op in ("rmw", "acquire", "release"):
+            return True
+        if op == "store":
+            return ins.prim in self.profile.full_stores
+        if op == "fence":
+            return self.fence_pairs.get(ins.prim, ALL) == ALL
+        return False
+
+    def value(self, expr, L):
+        """Evaluate ``expr``; a pending value if it reads one."""
+        for r in expr.reads:
+            if type(L[r]) is tuple:
+                return ("e", expr.ident, tuple(L[x] for x in expr.reads))
+        return expr.fn(L)
+
+    def evaluate(self, eid, args):
+        e = Expr.by_id(eid)
+        S = self.scratch
+        for r, a in zip(e.reads, args):
+            S[r] = a
+        return e.fn(S)
+
+    def index_of(self, loc, L):
+        return 0 if loc.index is None else self.value(loc.index, L)
+
+    def substitute(self, v, pos, value):
+        """Remove window position ``pos`` from pending value ``v`` (resolving its load to ``value``)."""
+        if type(v) is not tuple:
+            return v
+        if v[0] == "r":
+            k = v[1]
+            if k == pos:
+                return value
+            return ("r", k - 1) if k > pos else v
+        args = tuple(self.substitute(a, pos, value) for a in v[2])
+        for a in args:
+            if type(a) is tuple:
+                return ("e", v[1], args)
+        return self.evaluate(v[1], args)
+
+    def remove(self, win, L, pos, value=None):
+        """Drop window entry ``pos``; markers to it become ``value``; later positions shift."""
+        sub = self.substitute
+        for i, v in enumerate(L):
+            if type(v) is tuple:
+                L[i] = sub(v, pos, value)
+        new = []
+        for j, e in enumerate(win):
+            if j == pos:
+                continue
+            k = e[0]
+            if k == "L":
+                if type(e[2]) is tuple:
+                    e = ("L", e[1], sub(e[2], pos, value), e[3])
+            elif k == "S":
+                if type(e[2]) is tuple or type(e[3]) is tuple:
+                    e = ("S", e[1], sub(e[2], pos, value), sub(e[3], pos, value), e[4])
+            elif k == "B":
+                e = ("B", e[1], sub(e[2], pos, value), e[3])
+            elif k == "G":
+                att = e[2]
+                att = -1 if att == pos else (att - 1 if att > pos else att)
+                e = ("G", e[1], att, tuple(sub(x, pos, value) for x in e[3]))
+            new.append(e)
+        return new
+
+    def address(self, tid, entry):
+        """(address, region) of a load/store entry, or None if its index is pending or out of range."""
+        idx = entry[2]
+        if type(idx) is tuple:
+            return None
+        region = self.programs[tid].instrs[entry[1]].loc.region
+        n = region.length
+        if n is None:
+            return region.base
+        if idx >= n:
+            return None
+        return region.base + idx
+
+    # -- performing ----------------------------------------------------------
+
+    def performable(self, tid, win, i, mem):
+        """Can entry ``i`` be performed now?  Returns (ok, forwarded value or None)."""
+        e = win[i]
+        kind = e[0]
+        addr = self.address(tid, e)
+        if addr is None:
+            return False, None
+        if kind == "S" and type(e[3]) is tuple:
+            return False, None
+        release = kind == "S" and e[4]
+        last_same = None
+        for j in range(i):
+            x = win[j]
+            xk = x[0]
+            if xk == "B":
+                if kind == "S":
+                    return False, None  # stores are never speculated
+                continue
+            if xk == "F":
+                for a, b in x[2]:
+                    if b == kind and any(win[d][0] == a for d in range(j)):
+                        return False, None
+                continue
+            if xk == "G":
+                continue
+            # an earlier load or store
+            if release:
+                return False, None
+            if xk == "L" and x[3]:
+                return False, None  # acquire
+            xa = self.address(tid, x)
+            if xa is None:
+                return False, None  # unknown address: it might alias
+            if xa == addr:
+                if kind == "S":
+                    return False, None
+                last_same = x
+        if kind == "L" and last_same is not None:
+            if last_same[0] == "L" or type(last_same[3]) is tuple:
+                return False, None
+            return True, last_same[3]  # forwarded from our own pending store
+        return True, None
+
+    def settle(self, tid, L, win, ghost):
+        """Resolve branches, run ready ghost code, drop vacuous fences.
+
+        Returns (L, win, ghost), _PRUNED for a wrong guess, or a violation pair.
+        """
+        prog = self.programs[tid]
+        G = None
+        changed = True
+        while changed:
+            changed = False
+            for j, e in enumerate(win):
+                k = e[0]
+                if k == "B":
+                    c = e[2]
+                    if type(c) is not tuple:
+                        if (c != 0) != e[3]:
+                            return _PRUNED
+                        win = self.remove(win, L, j)
+                        changed = True
+                        break
+                elif k == "G":
+                    if any(type(v) is tuple for v in e[3]):
+                        continue
+                    ins = prog.instrs[e[1]]
+                    if any(x[0] == "B" or (x[0] == "G" and prog.instrs[x[1]].conflicts(ins)) for x in win[:j]):
+                        continue
+                    S = self.scratch
+                    for r, v in zip(ins.reads, e[3]):
+                        S[r] = v
+                    if G is None:
+                        G = list(ghost)
+                    try:
+                        ins.fn(G, S)
+                    except Violation as exc:
+                        return (exc.prop, exc.message)
+                    except GhostIndexError as exc:
+                        if not self.rogue:
+                            return (MEMORY_SAFETY, f"ghost bookkeeping: {exc}")
+                    win = self.remove(win, L, j)
+                    changed = True
+                    break
+                elif k == "F":
+                    befores = {a for a, _b in e[2]}
+                    if not any(x[0] in befores for x in win[:j]):
+                        win = self.remove(win, L, j)
+                        changed = True
+                        break
+        # An index that became known and is out of range, on a path no longer
+        # speculative, is a real out-of-range access.
+        for j, e in enumerate(win):
+            k = e[0]
+            if k == "B":
+                break
+            if k in ("L", "S") and type(e[2]) is not tuple:
+                region = prog.instrs[e[1]].loc.region
+                if region.length is not None and e[2] >= region.length:
+                    v = self.violation_for_range(tid, OutOfRange(region, e[2]))
+                    return v if v is not None else ("__crash__", "")
+        return L, win, (tuple(G) if G is not None else ghost)
+
+    # -- fetching ---------------------------------------------------------------
+
+    def can_fetch(self, tid, ins, win) -> bool:
+        if ins.op == "halt":
+            return False
+        if self.is_full(ins):
+            return not win
+        if ins.op == "choose":
+            return True
+        return sum(1 for e in win if e[0] in ("L", "S", "F")) < self.window
+
+    def fetch(self, tid, L, win, mem, ghost):
+        """Fetch the event at L[0] and the local code after it.
+
+        Returns a list of outcomes: (L, win, mem, info) or ("viol", pair) or
+        ("crash",); an empty list means the event cannot be taken (a lock is
+        held).
+        """
+        prog = self.programs[tid]
+        pc = L[0]
+        ins = prog.instrs[pc]
+        op = ins.op
+        info = None
+        last_mem = -1
+        try:
+            if self.is_full(ins):
+                a = ins.loc.address(L) if op != "fence" else None
+                if op == "rmw":
+                    old = mem[a]
+                    args = tuple(x.fn(L) for x in ins.args)
+                    new, result = rmw_apply(ins.kind, old, args)
+                    if new != old:
+                        mem = mem[:a] + (new,) + mem[a + 1:]
+                    L[ins.dst] = result
+                    if ins.expected_local is not None:
+                        L[ins.expected_local] = old
+                    info = (a, new, old)
+                elif op == "acquire":
+                    if mem[a] != 0:
+                        return []
+                    mem = mem[:a] + (1,) + mem[a + 1:]
+                    info = (a, 1)
+                elif op == "release":
+                    mem = mem[:a] + (0,) + mem[a + 1:]
+                    info = (a, 0)
+                elif op == "store":
+                    v = ins.value.fn(L)
+                    mem = mem[:a] + (v,) + mem[a + 1:]
+                    info = (a, v)
+                starts = [(L, win)]
+            elif op == "load":
+                win = win + [("L", pc, self.index_of(ins.loc, L), ins.prim in self.profile.acquire_loads)]
+                last_mem = len(win) - 1
+                L[ins.dst] = ("r", last_mem)
+                starts = [(L, win)]
+            elif op == "store":
+                win = win + [("S", pc, self.index_of(ins.loc, L), self.value(ins.value, L),
+                              ins.prim in self.profile.release_stores)]
+                last_mem = len(win) - 1
+                starts = [(L, win)]
+            elif op == "fence":
+                pairs = self.fence_pairs.get(ins.prim, ALL)
+                if pairs:
+                    win = win + [("F", pc, pairs)]
+                starts = [(L, win)]
+            elif op == "choose":
+                starts = []
+                for c in range(ins.n):
+                    L2 = list(L)
+                    L2[ins.dst] = c
+                    starts.append((L2, list(win)))
+                info = "choose"
+            else:  # pragma: no cover
+                raise AssertionError(op)
+        except OutOfRange as exc:
+            v = self.violation_for_range(tid, exc)
+            return [("viol", v)] if v is not None else [("crash",)]
+        viol = self.count_step(tid, L, pc)
+        if viol is not None:
+            return [("viol", viol)]
+        results = []
+        for k, (L1, w1) in enumerate(starts):
+            if info == "choose":
+                inf = (None, L1[ins.dst])
+            else:
+                inf = info
+            for L2, w2 in self.run_local(prog, pc + 1, L1, w1, last_mem):
+                results.append((L2, w2, mem, inf))
+        return results
+
+    def run_local(self, prog, pc, L, win, last_mem):
+        """Local code after an event, forking at branches on pending values."""
+        out = []
+        work = [(pc, L, win)]
+        while work:
+            pc, L, win = work.pop()
+            steps = 0
+            while True:
+                ins = prog.instrs[pc]
+                if ins.is_event:
+                    L[0] = pc
+                    out.append((L, win))
+                    break
+                op = ins.op
+                if op == "assign":
+                    L[ins.dst] = self.value(ins.expr, L)
+                    pc += 1
+                elif op == "branch":
+                    c = self.value(ins.cond, L)
+                    if type(c) is tuple:
+                        # Guess both ways; the wrong guess dies when c is known.
+                        work.append((ins.target, list(L), win + [("B", ins.pc, c, False)]))
+                        win = win + [("B", ins.pc, c, True)]
+                        pc += 1
+                    else:
+                        pc = pc + 1 if c else ins.target
+                elif op == "jump":
+                    pc = ins.target
+                elif op == "ghost":
+                    win = win + [("G", ins.pc, last_mem, tuple(L[r] for r in ins.reads))]
+                    pc += 1
+                else:
+                    pc += 1
+                steps += 1
+                if steps > 100_000:
+                    raise ModelError(f"{ins.src}: the program loops without any shared-memory event")
+        return out
+
+    # -- successors -------------------------------------------------------------
+
+    def successors(self, state, tid, out):
+        mem, threads, pending, ghost = state
+        T = threads[tid]
+        win = pending[tid]
+        prog = self.programs[tid]
+        # Perform an entry of the window.
+        for i, e in enumerate(win):
+            if e[0] not in ("L", "S"):
+                continue
+            ok, fwd = self.performable(tid, win, i, mem)
+            if not ok:
+                continue
+            addr = self.address(tid, e)
+            L = list(T)
+            nth = sum(1 for x in win[:i] if x[1] == e[1])
+            if e[0] == "L":
+                v = fwd if fwd is not None else mem[addr]
+                w = self.remove(list(win), L, i, v)
+                nmem = mem
+                info = (addr, v, nth, fwd is not None)
+            else:
+                v = e[3]
+                w = self.remove(list(win), L, i)
+                nmem = mem[:addr] + (v,) + mem[addr + 1:]
+                info = (addr, v, nth, False)
+            label = (tid, "perform", e[1], info)
+            self._advance(state, tid, label, L, w, nmem, ghost, out)
+        # Fetch the next event.
+        pc = T[0]
+        ins = prog.instrs[pc]
+        if self.can_fetch(tid, ins, win):
+            L = list(T)
+            results = self.fetch(tid, L, list(win), mem, ghost)
+            action = "step" if self.is_full(ins) else "fetch"
+            for r in results:
+                if r[0] == "viol":
+                    out.append(((tid, action, pc, None), None, r[1]))
+                    continue
+                if r[0] == "crash":
+                    self._crash(state, tid, pc, out)
+                    continue
+                L2, w2, nmem, info = r
+                self._advance(state, tid, (tid, action, pc, info), L2, w2, nmem, ghost, out)
+
+    def _advance(self, state, tid, label, L, win, mem, ghost, out):
+        """Settle, fetch eagerly as far as the window allows, and emit the new states."""
+        prog = self.programs[tid]
+        eager = self.eager_ok[tid]
+        work = [(L, win, mem, ghost)]
+        while work:
+            L, win, mem, ghost = work.pop()
+            s = self.settle(tid, L, win, ghost)
+            if s is _PRUNED:
+                out.append((label, None, None))  # the engine must not mistake this for a deadlock
+                continue
+            if len(s) == 2 and type(s[0]) is str:
+                if s[0] == "__crash__":
+                    self._crash(state, tid, label[2], out)
+                else:
+                    out.append((label, None, s))
+                continue
+            L, win, ghost = s
+            pc = L[0]
+            ins = prog.instrs[pc]
+            if eager[pc] and not self.is_full(ins) and self.can_fetch(tid, ins, win):
+                for r in self.fetch(tid, L, list(win), mem, ghost):
+                    if r[0] == "viol":
+                        out.append((label, None, r[1]))
+                    elif r[0] == "crash":
+                        self._crash(state, tid, label[2], out)
+                    else:
+                        work.append((r[0], r[1], r[2], ghost))
+                continue
+            T2 = settle(prog, L, pc)
+            _, threads, pending, _g = state
+            nthreads = threads[:tid] + (T2,) + threads[tid + 1:]
+            npending = pending[:tid] + (tuple(win),) + pending[tid + 1:]
+            out.append((label, (mem, nthreads, npending, ghost), None))
+
+    def _crash(self, state, tid, pc, out):
+        mem, threads, pending, ghost = state
+        prog = self.programs[tid]
+        T2 = settle(prog, [0] * prog.nlocals, len(prog.instrs) - 1)
+        out.append(((tid, "crash", pc, None),
+                    (mem, threads[:tid] + (T2,) + threads[tid + 1:], pending[:tid] + ((),) + pending[tid + 1:],
+                     ghost), None))
+
+    # -- reporting --------------------------------------------------------------
+
+    def upcoming_reads(self, state, tid):
+        addrs = []
+        win = state[2][tid]
+        mem = state[0]
+        for i, e in enumerate(win):
+            if e[0] == "L" and self.performable(tid, win, i, mem)[0]:
+                addrs.append(self.address(tid, e))
+        T = state[1][tid]
+        ins = self.programs[tid].instrs[T[0]]
+        if ins.op in ("rmw", "acquire") and not win:
+            try:
+                addrs.append(ins.loc.address(T))
+            except Exception:
+                pass
+        return tuple(sorted(set(addrs)))
+
+    def pending_events(self, state, tid):
+        prog = self.programs[tid]
+        if prog is None:
+            return []
+        out = []
+        for e in state[2][tid]:
+            ins = prog.instrs[e[1]]
+            line = f"{ins.src.file.rsplit('/', 1)[-1]}:{ins.src.line}"
+            k = e[0]
+            if k == "L":
+                out.append(f"load {ins.loc.text} not yet performed ({line})")
+            elif k == "S":
+                val = e[3] if type(e[3]) is not tuple else "?"
+                out.append(f"store {ins.loc.text} = {val} not yet performed ({line})")
+            elif k == "F":
+                out.append(f"{ins.prim}() still ordering earlier accesses ({line})")
+            elif k == "B":
+                out.append(f"branch guessed {'taken' if e[3] else 'not taken'}, not yet resolved ({line})")
+            elif k == "G":
+                out.append(f"ghost code waiting ({line})")
+        return out
+
+    def describe(self, label, before, after):
+        tid, action, pc, info = label
+        d = super().describe(label, before, after)
+        if action == "crash" or action == "rogue":
+            return d
+        if action in ("fetch", "step"):
+            d["program_order"] = True
+            if info is not None and action == "step" and info[0] is not None:
+                a = info[0]
+                d["location"] = self.system.cell_names[a]
+                d["address"] = a
+                d["value"] = info[1]
+                if len(info) > 2:
+                    d["old"] = info[2]
+                d["performed"] = True
+            elif info is not None and info[0] is None:
+                d["value"] = info[1]
+                d["performed"] = True
+            elif d.get("event") == "fence":
+                d["performed"] = True
+            else:
+                d["performed"] = False
+            return d
+        # perform
+        a, v, nth, fwd = info
+        d["location"] = self.system.cell_names[a]
+        d["address"] = a
+        d["value"] = v
+        d["nth"] = nth
+        if fwd:
+            d["forwarded"] = True
+        d["text"] = ("perform " + d.get("text", "")) if d.get("text") else "perform"
+        return d
+
+    def program_events(self, steps, tid):
+        """Program-order events of ``tid``: fetch order, values filled in when performed."""
+        events = []
+        waiting: dict[int, list] = {}
+        for s in steps:
+            if s.get("thread") != tid:
+                continue
+            act = s.get("action")
+            if act in ("fetch", "step"):
+                ev = {"step": s["index"]}
+                for k in ("pc", "event", "prim", "location", "address", "value", "old", "source"):
+                    if k in s:
+                        ev[k] = s[k]
+                if not s.get("performed"):
+                    ev["performed"] = False
+                    waiting.setdefault(s["pc"], []).append(ev)
+                events.append(ev)
+            elif act == "perform":
+                queue = waiting.get(s["pc"], [])
+                nth = s.get("nth", 0)
+                if nth < len(queue):
+                    ev = queue.pop(nth)
+                    ev["performed"] = True
+                    ev["performed_at"] = s["index"]
+                    for k in ("location", "address", "value"):
+                        ev[k] = s[k]
+        return events
+
