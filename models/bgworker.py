@@ -147,8 +147,10 @@ class BgWorker(Protocol):
     max_slots = 31  # slots are bits of the postmaster's private mask
     mutations = {
         "release-no-barrier": Mutation("the postmaster clears in_use with no barrier after reading the slot "
-                                       "(before commit 30d8bad494): the read may see the next registrant's pid",
-                                       bug_under=("weak",), breaks=NOTIFY),
+                                       "(before commit 30d8bad494): a backend reuses the slot while that read "
+                                       "is outstanding (exclusive ownership, found first), and the postmaster "
+                                       "can signal the new registrant's pid (notify integrity)",
+                                       bug_under=("weak",), breaks=EXCLUSIVE),
         "register-no-write-barrier": Mutation("backends set in_use without pg_write_barrier() after filling in "
                                               "the slot", bug_under=("weak",), breaks=INTEGRITY),
         "scan-no-read-barrier": Mutation("the postmaster reads an in-use slot's contents without "
