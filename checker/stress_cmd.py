@@ -31,8 +31,8 @@ def run_native(protocol: str, backends: int, seconds: float, slots: int, mutatio
 
     module = load(protocol, "native", mutation)
     ffi, lib = module.ffi, module.lib
-    res = ffi.new("RingStressResult *")
-    rc = lib.ring_stress(slots, backends, seconds, res)
+    res = ffi.new("SlotStressResult *")
+    rc = lib.slot_stress(slots, backends, seconds, res)
     return {"rc": rc, "ok": bool(res.ok), "elapsed": res.elapsed, "registrations": res.registrations,
             "empty": res.empty, "starts": res.starts, "reaps": res.reaps,
             "failure": ffi.string(res.failure).decode(errors="replace"), "races": ""}
@@ -55,7 +55,7 @@ def run_tsan(protocol: str, backends: int, seconds: float, slots: int, inject_ra
     if proc.returncode not in (0, 1) and not races:
         tail = proc.stderr.strip().splitlines()
         raise _RunError(f"the ThreadSanitizer stress test could not run (exit {proc.returncode}): "
-                        f"{tail[-1] if tail else 'no output'}")
+                        f"{tail[-1].split(': ', 1)[-1] if tail else 'no output'}")
     result = {"rc": proc.returncode, "races": races, "failure": fields.get("failure", ""),
               "ok": fields.get("ok") == "1" and not races}
     result["elapsed"] = float(fields.get("elapsed", 0) or 0)
@@ -73,7 +73,8 @@ class _RunError(Exception):
 @click.option("--threads", type=int, default=4, show_default=True,
               help="the postmaster thread and THREADS-1 backend threads")
 @click.option("--seconds", type=float, default=5.0, show_default=True, help="how long the backends run")
-@click.option("--slots", type=int, default=8, show_default=True, help="number of slots (1..32)")
+@click.option("--slots", type=int, default=8, show_default=True,
+              help="number of slots (1..32; 31 for caslist and bitmap)")
 @click.option("--tsan", is_flag=True, help="run the build instrumented with ThreadSanitizer")
 @click.option("--mutation", default=None, help="stress a mutated native build (it should fail)")
 def stress(protocol, threads, seconds, slots, tsan, mutation):
@@ -86,7 +87,7 @@ def stress(protocol, threads, seconds, slots, tsan, mutation):
     if not 0 < seconds <= 3600:
         raise Fail(f"--seconds must be more than 0 and at most 3600, got {seconds}")
     if not 1 <= slots <= 32:
-        raise Fail(f"--slots must be between 1 and 32, got {slots}")
+        raise Fail(f"--slots must be between 1 and 32 (31 for caslist and bitmap), got {slots}")
     try:
         spec = c_protocol(protocol)
         if spec.stress is None:
@@ -97,6 +98,8 @@ def stress(protocol, threads, seconds, slots, tsan, mutation):
             res = run_tsan(protocol, threads - 1, seconds, slots)
         else:
             res = run_native(protocol, threads - 1, seconds, slots, mutation)
+            if res["rc"] < 0:
+                raise Fail(res["failure"])
     except (RefimplError, _RunError) as exc:
         raise Fail(str(exc)) from None
     build = "ThreadSanitizer build" if tsan else "native build" + (f", mutation {mutation}" if mutation else "")

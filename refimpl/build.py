@@ -51,17 +51,17 @@ class CProtocol:
     name: str
     sources: tuple[str, ...]  # the protocol itself (what PostgreSQL would take)
     workload: str  # the model's workload, for replay (trace build)
-    stress: str | None  # the native stress test
+    stress: str | None  # the protocol's adapter for the native stress test (stress.c)
     prefix: str  # C symbol prefix of the replay and stress entry points
     extra_param: str | None = None  # a protocol parameter the workload needs (passed as "extra")
 
 
 PROTOCOLS: dict[str, CProtocol] = {
     "ring": CProtocol("ring", ("slot_ring.c",), "slot_ring_workload.c", "stress_ring.c", "ring"),
-    "caslist": CProtocol("caslist", ("slot_caslist.c", "slot_startqueue.c"), "slot_caslist_workload.c", None,
-                         "caslist", "cas_retries"),
-    "bitmap": CProtocol("bitmap", ("slot_bitmap.c", "slot_startqueue.c"), "slot_bitmap_workload.c", None,
-                        "bitmap"),
+    "caslist": CProtocol("caslist", ("slot_caslist.c", "slot_startqueue.c"), "slot_caslist_workload.c",
+                         "stress_caslist.c", "caslist", "cas_retries"),
+    "bitmap": CProtocol("bitmap", ("slot_bitmap.c", "slot_startqueue.c"), "slot_bitmap_workload.c",
+                        "stress_bitmap.c", "bitmap"),
     "bgworker": CProtocol("bgworker", ("slot_bgworker.c",), "slot_bgworker_workload.c", None, "bgworker"),
 }
 
@@ -173,15 +173,13 @@ int {p}_replay_thread(void *shm, uint32_t nslots, int role, uint32_t me, uint32_
                       uint32_t extra);
 """
 
-_NATIVE_CDEF = {
-    "ring": """
-typedef struct RingStressResult {
+_NATIVE_CDEF = """
+typedef struct SlotStressResult {
     int ok; double elapsed; uint64_t registrations; uint64_t empty; uint64_t starts; uint64_t reaps;
     char failure[256];
-} RingStressResult;
-int ring_stress(uint32_t nslots, int backends, double seconds, RingStressResult *out);
-""",
-}
+} SlotStressResult;
+int slot_stress(uint32_t nslots, int backends, double seconds, SlotStressResult *out);
+"""
 
 _loaded: dict[tuple, object] = {}
 
@@ -209,9 +207,9 @@ def load(name: str, backend: str = "trace", mutation: str | None = None):
     else:
         if spec.stress is None:
             raise RefimplError(f"no native stress test for {name}")
-        sources = [*spec.sources, spec.stress]
-        cdef = _NATIVE_CDEF[name]
-        preamble = f'#include "{Path(spec.stress).stem}.h"\n'
+        sources = [*spec.sources, "stress.c", spec.stress]
+        cdef = _NATIVE_CDEF
+        preamble = '#include "stress.h"\n'
         flags += ["-O2", "-pthread"]
         if mutation:
             # A mutated build is meant to misbehave: report it, do not abort.
@@ -333,7 +331,7 @@ def tsan_executable(name: str, inject_race: bool = False) -> Path:
     flags = [*COMMON_FLAGS, "-O1", "-fsanitize=thread", "-pthread", "-Wno-tsan"]
     if inject_race:
         flags.append("-DSLOT_STRESS_INJECT_RACE")
-    sources = [*spec.sources, spec.stress, "stress_main.c"]
+    sources = [*spec.sources, "stress.c", spec.stress, "stress_main.c"]
     key = _key(name, "tsan", flags, sources, cc)
     out_dir = cache_dir()
     target = out_dir / f"slot-stress-{name}-tsan{'-racy' if inject_race else ''}-{key}"

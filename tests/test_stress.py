@@ -32,6 +32,19 @@ def test_stress_ring_native_passes(checker_cli):
     assert _ops(res.stdout) > 0
 
 
+@pytest.mark.parametrize("protocol", ["caslist", "bitmap"])
+def test_stress_other_protocols(checker_cli, protocol):
+    res = checker_cli("stress", protocol, "--threads", "3", "--seconds", "0.5", "--slots", "4")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "conservation: ok" in res.stdout and _ops(res.stdout) > 0
+
+
+def test_stress_caslist_under_thread_sanitizer(checker_cli):
+    res = checker_cli("stress", "caslist", "--threads", "3", "--seconds", "0.5", "--tsan")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "no data race reported" in res.stdout
+
+
 def test_stress_finds_a_mutation():
     """Backends that take from an empty free queue take a slot someone holds: the owner words see it."""
     res = run_native("ring", 3, 0.5, 4, mutation="empty-off-by-one")
@@ -58,6 +71,8 @@ def test_thread_sanitizer_run_reports_a_planted_race():
     (["ring", "--seconds", "0"], "--seconds must be more than 0"),
     (["ring", "--slots", "33"], "--slots must be between 1 and 32"),
     (["nosuch"], "no C implementation of protocol 'nosuch'"),
+    (["bgworker"], "no native stress test for bgworker"),
+    (["caslist", "--slots", "32"], "caslist: slots must be between 1 and 31"),
     (["ring", "--mutation", "no-such"], "no mutation 'no-such'"),
 ])
 def test_stress_bad_arguments(checker_cli, args, message):

@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
- * stress_ring.c
- *	  Native stress test of slot_ring.c with real threads: one postmaster
+ * stress.c
+ *	  Native stress test of a slot protocol with real threads: one postmaster
  *	  thread starting and reaping workers, N backend threads registering
- *	  them, for a given time.
+ *	  them, for a given time.  The protocol comes in through the StressOps
+ *	  table of its adapter (stress_<protocol>.c), linked into the same build.
  *
  * What it checks:
  *	exclusive ownership  a per-slot owner word, changed with compare-exchange
@@ -25,10 +26,10 @@
  *-------------------------------------------------------------------------
  */
 #ifdef SLOT_TRACE
-#error "stress_ring.c belongs to the native build"
+#error "stress.c belongs to the native build"
 #endif
 
-#include "stress_ring.h"
+#include "stress.h"
 
 #include <sched.h>
 #include <stdio.h>
@@ -46,7 +47,8 @@ enum
 
 typedef struct StressShared
 {
-	RingShmem  *shm;
+	const StressOps *ops;
+	void	   *shm;
 	uint32		nslots;
 	uint32		nbackends;
 	_Atomic uint32 *owner;
@@ -60,10 +62,11 @@ typedef struct StressShared
 
 #ifdef SLOT_STRESS_INJECT_RACE
 /*
- * A deliberate data race (a plain counter every backend increments), built
- * only to show that the ThreadSanitizer run reports races at all.
+ * A deliberate data race, built only to show that the ThreadSanitizer run
+ * reports races at all: every backend increments a plain counter as it
+ * starts, before anything could order it against its siblings.
  */
-static uint64 racy_counter;
+uint64		slot_stress_racy_counter;	/* global: the compiler may not drop the writes */
 #endif
 
 typedef struct BackendArgs
@@ -102,6 +105,8 @@ failed(StressShared *st)
 {
 	return atomic_load(&st->any_failure);
 }
+
+static void check_conservation(StressShared *st, void *view, void *pm);
 
 static void
 owner_name(uint32 owner, char *buf, size_t len)
@@ -149,14 +154,18 @@ backend_main(void *arg)
 {
 	BackendArgs *a = arg;
 	StressShared *st = a->st;
-	RingSlots	rs;
+	const StressOps *ops = st->ops;
+	void	   *view = calloc(1, ops->view_size);
 
-	RingAttach(&rs, st->shm, st->nslots);
+#ifdef SLOT_STRESS_INJECT_RACE
+	slot_stress_racy_counter++;
+#endif
+	ops->attach(view, st->shm, st->nslots);
 	while (!atomic_load_explicit(&st->stop_backends, memory_order_relaxed))
 	{
-		uint32		slot = RingTakeFreeSlot(&rs);
+		uint32		slot = ops->take(view);
 
-		if (slot == RING_NO_SLOT)
+		if (slot == STRESS_NO_SLOT)
 		{
 			a->empty++;
 			sched_yield();
@@ -169,17 +178,15 @@ backend_main(void *arg)
 		}
 		if (!hand_over(st, slot, OWN_FREE, OWN_BACKEND + a->me))
 			break;
-		/* what RingRegisterWorker() does between taking and queueing */
-		pg_atomic_write_u32(&rs.slot_worker[slot], a->me);
+		/* what the protocol's RegisterWorker() does between taking and queueing */
+		pg_atomic_write_u32(ops->worker_word(view, slot), a->me);
 		atomic_store_explicit(&st->registrant[slot], a->me, memory_order_relaxed);
 		if (!hand_over(st, slot, OWN_BACKEND + a->me, OWN_QUEUED))
 			break;
-		RingQueueForStart(&rs, slot);
+		ops->queue(view, slot);
 		a->registrations++;
-#ifdef SLOT_STRESS_INJECT_RACE
-		racy_counter++;
-#endif
 	}
+	free(view);
 	return NULL;
 }
 
@@ -194,19 +201,19 @@ next_random(uint32 *x)
 }
 
 static bool
-postmaster_start(PostmasterArgs *a, RingSlots *rs, RingPostmasterState *pm)
+postmaster_start(PostmasterArgs *a, void *view, void *pm)
 {
 	StressShared *st = a->st;
-	uint32		worker;
-	uint32		slot = RingStartQueuedWorker(rs, pm, &worker);
+	uint32		worker = 0;
+	uint32		slot = st->ops->start(view, pm, &worker);
 
-	if (pm->corrupt)
+	if (st->ops->corrupt(pm))
 	{
-		fail(st, "postmaster safety: the postmaster saw corrupt shared memory (%u %u %u)",
-			 pm->start_tail, pm->free_head, 0);
+		fail(st, "postmaster safety: the postmaster saw corrupt shared memory (slot %u, worker %u)",
+			 slot, worker, 0);
 		return false;
 	}
-	if (slot == RING_NO_SLOT)
+	if (slot == STRESS_NO_SLOT)
 		return false;
 	if (!hand_over(st, slot, OWN_QUEUED, OWN_RUNNING))
 		return false;
@@ -221,14 +228,14 @@ postmaster_start(PostmasterArgs *a, RingSlots *rs, RingPostmasterState *pm)
 }
 
 static void
-postmaster_reap(PostmasterArgs *a, RingSlots *rs, RingPostmasterState *pm, uint32 slot)
+postmaster_reap(PostmasterArgs *a, void *view, void *pm, uint32 slot)
 {
-	/* free before publishing: once in the queue a backend may take it */
+	/* free before publishing: once published a backend may take it */
 	if (!hand_over(a->st, slot, OWN_RUNNING, OWN_FREE))
 		return;
-	RingReapWorker(rs, pm, slot);
-	if (pm->corrupt)
-		fail(a->st, "postmaster safety: the free queue looked full when slot %u was reaped", slot, 0, 0);
+	a->st->ops->reap(view, pm, slot);
+	if (a->st->ops->corrupt(pm))
+		fail(a->st, "postmaster safety: the postmaster saw corrupt shared memory reaping slot %u", slot, 0, 0);
 	a->reaps++;
 }
 
@@ -237,35 +244,49 @@ postmaster_main(void *arg)
 {
 	PostmasterArgs *a = arg;
 	StressShared *st = a->st;
-	RingSlots	rs;
-	RingPostmasterState pm;
+	const StressOps *ops = st->ops;
+	void	   *view = calloc(1, ops->view_size);
+	void	   *pm = calloc(1, ops->pm_size);
 	uint32		rnd = 0x9e3779b9u;
 
-	RingAttach(&rs, st->shm, st->nslots);
-	RingPostmasterInit(&pm, st->nslots, st->nbackends);
+	ops->attach(view, st->shm, st->nslots);
+	ops->pm_init(pm, st->nslots, st->nbackends);
 	while (!atomic_load_explicit(&st->stop_postmaster, memory_order_relaxed))
 	{
-		(void) postmaster_start(a, &rs, &pm);
+		(void) postmaster_start(a, view, pm);
+		if (ops->housekeeping)
+			ops->housekeeping(view, pm);
 		/* any running worker may exit now, or none */
-		if (pm.running != 0)
+		if (ops->running(pm) != 0)
 		{
 			uint32		exited = next_random(&rnd) % (st->nslots + 1);
 
-			if (exited < st->nslots && ((pm.running >> exited) & 1))
-				postmaster_reap(a, &rs, &pm, exited);
+			if (exited < st->nslots && ((ops->running(pm) >> exited) & 1))
+				postmaster_reap(a, view, pm, exited);
 		}
 		else
 			sched_yield();
 	}
-	if (failed(st))
-		return NULL;
 
-	/* Backends have stopped: start what is queued, then let everything exit. */
-	while (postmaster_start(a, &rs, &pm))
-		;
-	for (uint32 s = 0; s < st->nslots && !failed(st); s++)
-		if ((pm.running >> s) & 1)
-			postmaster_reap(a, &rs, &pm, s);
+	/*
+	 * Backends have stopped: start what is queued, let everything exit, and
+	 * give back what the postmaster kept (nobody contends any more, so a
+	 * bounded number of passes suffices).
+	 */
+	if (!failed(st))
+	{
+		while (postmaster_start(a, view, pm))
+			;
+		for (uint32 s = 0; s < st->nslots && !failed(st); s++)
+			if ((ops->running(pm) >> s) & 1)
+				postmaster_reap(a, view, pm, s);
+		for (uint32 pass = 0; ops->housekeeping && pass < 4 * st->nslots; pass++)
+			ops->housekeeping(view, pm);
+		if (!failed(st))
+			check_conservation(st, view, pm);
+	}
+	free(view);
+	free(pm);
 	return NULL;
 }
 
@@ -278,52 +299,50 @@ now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Conservation: the free queue holds every slot exactly once. */
+/*
+ * Conservation, once everything has stopped: the protocol's free structure
+ * holds every slot exactly once, and every owner word says "free".
+ */
 static void
-check_conservation(StressShared *st)
+check_conservation(StressShared *st, void *view, void *pm)
 {
-	RingSlots	rs;
-	uint32		head,
-				tail,
-				n;
-	uint32		seen = 0;
+	uint32		slots[64];
+	char		msg[200] = "";
+	int			n = st->ops->free_slots(view, pm, slots, 64, msg, sizeof(msg));
+	uint64		seen = 0;
 
-	RingAttach(&rs, st->shm, st->nslots);
-	head = pg_atomic_read_u32(&st->shm->free_head);
-	tail = pg_atomic_read_u32(&st->shm->free_tail);
-	n = head - tail;
-	if (pg_atomic_read_u32(&st->shm->start_head) != pg_atomic_read_u32(&st->shm->start_tail))
+	if (n < 0)
 	{
-		fail(st, "conservation: the start queue still holds %u entries",
-			 pg_atomic_read_u32(&st->shm->start_head) - pg_atomic_read_u32(&st->shm->start_tail), 0, 0);
+		if (!atomic_flag_test_and_set(&st->claimed))
+			snprintf(st->failure, sizeof(st->failure), "conservation: %s", msg);
+		fail_stop(st);
 		return;
 	}
-	if (n != st->nslots)
+	if ((uint32) n != st->nslots)
 	{
-		fail(st, "conservation: the free queue holds %u entries, not %u", n, st->nslots, 0);
+		fail(st, "conservation: the free structure holds %u slots, not %u", (uint32) n, st->nslots, 0);
 		return;
 	}
-	for (uint32 k = 0; k < n; k++)
+	for (int k = 0; k < n; k++)
 	{
-		uint32		s = pg_atomic_read_u32(&rs.free_ring[(tail + k) % rs.ring_size]);
+		uint32		s = slots[k];
 
 		if (s >= st->nslots || ((seen >> s) & 1))
 		{
-			fail(st, "conservation: free-queue entry %u holds slot %u twice or out of range", k, s, 0);
+			fail(st, "conservation: the free structure holds slot %u twice or out of range", s, 0, 0);
 			return;
 		}
-		seen |= (uint32) 1 << s;
+		seen |= (uint64) 1 << s;
 		if (atomic_load(&st->owner[s]) != OWN_FREE)
 		{
-			fail(st, "conservation: slot %u is in the free queue but owned by %u", s,
-				 atomic_load(&st->owner[s]), 0);
+			fail(st, "conservation: slot %u is free but owned by %u", s, atomic_load(&st->owner[s]), 0);
 			return;
 		}
 	}
 }
 
 int
-ring_stress(uint32 nslots, int backends, double seconds, RingStressResult *out)
+slot_stress(uint32 nslots, int backends, double seconds, SlotStressResult *out)
 {
 	StressShared st;
 	pthread_t	pm_thread;
@@ -334,15 +353,22 @@ ring_stress(uint32 nslots, int backends, double seconds, RingStressResult *out)
 	struct timespec pause;
 
 	memset(out, 0, sizeof(*out));
-	if (nslots < 1 || nslots > 32 || backends < 1 || backends > 256 || seconds < 0)
+	if (nslots < 1 || nslots > slot_stress_ops.max_slots)
 	{
-		snprintf(out->failure, sizeof(out->failure), "bad arguments");
+		snprintf(out->failure, sizeof(out->failure), "%s: slots must be between 1 and %u",
+				 slot_stress_ops.name, slot_stress_ops.max_slots);
+		return -1;
+	}
+	if (backends < 1 || backends > 256 || seconds < 0)
+	{
+		snprintf(out->failure, sizeof(out->failure), "backends must be between 1 and 256, seconds at least 0");
 		return -1;
 	}
 	memset(&st, 0, sizeof(st));
 	st.nslots = nslots;
 	st.nbackends = (uint32) backends;
-	st.shm = calloc(1, RingShmemSize(nslots));
+	st.ops = &slot_stress_ops;
+	st.shm = calloc(1, slot_stress_ops.shmem_size(nslots));
 	st.owner = calloc(nslots, sizeof(*st.owner));
 	st.registrant = calloc(nslots, sizeof(*st.registrant));
 	threads = calloc(backends, sizeof(*threads));
@@ -352,7 +378,7 @@ ring_stress(uint32 nslots, int backends, double seconds, RingStressResult *out)
 		snprintf(out->failure, sizeof(out->failure), "out of memory");
 		return -1;
 	}
-	RingShmemInit(st.shm, nslots);
+	slot_stress_ops.shmem_init(st.shm, nslots);
 	for (uint32 s = 0; s < nslots; s++)
 		atomic_init(&st.owner[s], OWN_FREE);
 	atomic_init(&st.stop_backends, false);
@@ -386,8 +412,6 @@ ring_stress(uint32 nslots, int backends, double seconds, RingStressResult *out)
 	out->elapsed = now() - t0;
 	out->starts = pargs.starts;
 	out->reaps = pargs.reaps;
-	if (!failed(&st))
-		check_conservation(&st);
 	if (!failed(&st) && (out->starts != out->registrations || out->reaps != out->starts))
 		fail(&st, "conservation: %u registered, %u started, %u reaped", (uint32) out->registrations,
 			 (uint32) out->starts, (uint32) out->reaps);
