@@ -114,7 +114,14 @@ def compiler() -> list[str]:
 def cache_dir() -> Path:
     base = os.environ.get("SLOTCHECK_CACHE")
     path = Path(base) if base else Path.home() / ".cache" / "slotcheck" / "refimpl"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RefimplError(f"cannot create the C build cache {path}: {exc.strerror}; "
+                           f"point SLOTCHECK_CACHE at a writable directory") from None
+    if not os.access(path, os.W_OK):
+        raise RefimplError(f"the C build cache {path} is not writable; "
+                           f"point SLOTCHECK_CACHE at a writable directory")
     return path
 
 
