@@ -14,13 +14,17 @@ since only per-thread program order and the values read matter.
 
 A thread stops when its recorded events run out (a counterexample ends at the
 violation; the C thread would go on): the hook tells the C shim to abandon the
-thread, which is not a divergence.  For a sampled *complete* execution
-(``"complete": true``, every model thread halted) the C thread must instead
-return exactly when its events end.
+thread, which is not a divergence.  Before that, the C thread's first event
+past the end is checked against the model's: the harness runs the model's own
+IR for the thread on the same read values (``_ModelThread``), so a divergence
+decided by local code after the last recorded event (a range check) still
+shows, and a C thread must return exactly when the model's thread halted.
+Without the model (it cannot be rebuilt) a trace marked ``"complete": true``
+still requires every C thread to return at its end.
 
-At the end the C side's shared memory (its initialisation, then its stores
-and the rogue's writes in the trace's step order) is compared with the
-trace's final memory.
+At the end the C side's shared memory (its initialisation, then its writes
+and the rogue's in the order the trace made them visible: sc steps, tso
+flushes, weak performs) is compared with the trace's final memory.
 
 ``sample_executions`` produces traces of complete executions of a model (a
 seeded random walk over the engine), for conformance tests of correct
