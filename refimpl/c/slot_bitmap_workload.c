@@ -43,7 +43,7 @@ bitmap_postmaster(void *arg)
 	uint32		done = 0;
 
 	BitmapAttach(&bm, a->shm, a->nslots);
-	SQPostmasterInit(&pm, a->nslots);
+	SQPostmasterInit(&pm, a->nslots, a->ops ? a->total / a->ops : 0);
 	while (done < a->total)
 	{
 		uint32		worker;

@@ -53,9 +53,9 @@ CasListAttach(CasList *cl, CasListShmem *shm, uint32 nslots)
 }
 
 void
-CasListPostmasterInit(CasListPostmaster *pm, uint32 nslots, uint32 cas_retries)
+CasListPostmasterInit(CasListPostmaster *pm, uint32 nslots, uint32 nbackends, uint32 cas_retries)
 {
-	SQPostmasterInit(&pm->sq, nslots);
+	SQPostmasterInit(&pm->sq, nslots, nbackends);
 	pm->kept = 0;
 	pm->cas_retries = cas_retries;
 }

@@ -63,7 +63,7 @@ typedef struct CasListPostmaster
 extern Size CasListShmemSize(uint32 nslots);
 extern void CasListShmemInit(CasListShmem *shm, uint32 nslots);
 extern void CasListAttach(CasList *cl, CasListShmem *shm, uint32 nslots);
-extern void CasListPostmasterInit(CasListPostmaster *pm, uint32 nslots, uint32 cas_retries);
+extern void CasListPostmasterInit(CasListPostmaster *pm, uint32 nslots, uint32 nbackends, uint32 cas_retries);
 
 /* Backend: pop a free slot, or SQ_NO_SLOT if the list is empty. */
 extern uint32 CasListTakeFreeSlot(CasList *cl);

@@ -44,7 +44,7 @@ caslist_postmaster(void *arg)
 	uint32		done = 0;
 
 	CasListAttach(&cl, a->shm, a->nslots);
-	CasListPostmasterInit(&pm, a->nslots, a->cas_retries);
+	CasListPostmasterInit(&pm, a->nslots, a->ops ? a->total / a->ops : 0, a->cas_retries);
 	while (done < a->total)
 	{
 		uint32		worker;

@@ -49,10 +49,11 @@ SQAttach(StartQueue *sq, StartQueueShmem *shm, pg_atomic_uint32 *start_ring,
 }
 
 void
-SQPostmasterInit(StartQueuePostmaster *pm, uint32 nslots)
+SQPostmasterInit(StartQueuePostmaster *pm, uint32 nslots, uint32 nbackends)
 {
 	pm->start_tail = (uint32) 0 - SQRingSize(nslots);
 	pm->running = 0;
+	pm->nbackends = nbackends;
 	pm->corrupt = false;
 }
 
@@ -128,6 +129,16 @@ SQStartQueuedWorker(StartQueue *sq, StartQueuePostmaster *pm, uint32 *worker)
 		return SQ_NO_SLOT;
 	}
 	*worker = pg_atomic_read_u32(&sq->slot_worker[slot]);
+	if (*worker == 0 || *worker > pm->nbackends)
+	{
+		/*
+		 * A description no backend wrote.  Under the model's weak memory
+		 * this branch also keeps the postmaster's later stores (a reap
+		 * recycles the slot) behind the read: a store is never performed
+		 * before the branch it follows resolves.
+		 */
+		pm->corrupt = true;
+	}
 	pm->running |= (uint32) 1 << slot;
 	return slot;
 }

@@ -45,6 +45,7 @@ typedef struct StartQueuePostmaster
 {
 	uint32		start_tail;		/* our copy: the shared one is never read back */
 	uint32		running;		/* bitmap of slots whose worker runs */
+	uint32		nbackends;		/* a registrant is a backend number 1..nbackends */
 	bool		corrupt;		/* shared memory held a value no backend writes */
 } StartQueuePostmaster;
 
@@ -53,7 +54,7 @@ extern void SQShmemInit(StartQueueShmem *shm, pg_atomic_uint32 *start_ring,
 						pg_atomic_uint32 *slot_worker, uint32 nslots);
 extern void SQAttach(StartQueue *sq, StartQueueShmem *shm, pg_atomic_uint32 *start_ring,
 					 pg_atomic_uint32 *slot_worker, uint32 nslots);
-extern void SQPostmasterInit(StartQueuePostmaster *pm, uint32 nslots);
+extern void SQPostmasterInit(StartQueuePostmaster *pm, uint32 nslots, uint32 nbackends);
 
 /* Backend: publish a filled-in slot (the queue is never full: slots <= entries). */
 extern void SQQueueForStart(StartQueue *sq, uint32 slot);
@@ -61,7 +62,9 @@ extern void SQQueueForStart(StartQueue *sq, uint32 slot);
 /*
  * Postmaster: start the worker at the front of the queue.  Returns its slot,
  * or SQ_NO_SLOT if the queue is empty or shared memory is corrupt (then
- * pm->corrupt is set).  *worker receives the slot's description.
+ * pm->corrupt is set).  *worker receives the slot's description; one no
+ * backend could have written also sets pm->corrupt (the worker is started
+ * all the same, as the model does).
  */
 extern uint32 SQStartQueuedWorker(StartQueue *sq, StartQueuePostmaster *pm, uint32 *worker);
 

@@ -31,8 +31,7 @@ attach(void *view, void *shm, uint32 nslots)
 static void
 pm_init(void *pm, uint32 nslots, uint32 nbackends)
 {
-	(void) nbackends;
-	SQPostmasterInit(pm, nslots);
+	SQPostmasterInit(pm, nslots, nbackends);
 }
 
 static uint32

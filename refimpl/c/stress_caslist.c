@@ -34,8 +34,7 @@ attach(void *view, void *shm, uint32 nslots)
 static void
 pm_init(void *pm, uint32 nslots, uint32 nbackends)
 {
-	(void) nbackends;
-	CasListPostmasterInit(pm, nslots, STRESS_CAS_RETRIES);
+	CasListPostmasterInit(pm, nslots, nbackends, STRESS_CAS_RETRIES);
 }
 
 static uint32
