@@ -37,7 +37,7 @@ OWN_BACKEND = 8  # + backend number
 
 # Placeholders so that the module reads as Python; the compiler binds the real
 # values from the protocol's declaration.
-SLOTS = SQ_RING = TOTAL = ME = NO_SLOT = OPS = 0
+SLOTS = SQ_RING = TOTAL = ME = NO_SLOT = OPS = BACKENDS = 0
 start_head = start_tail = StartQueueLock = 0
 start_ring = slot_worker = []
 owner = start_pos = start_val = registrant = []
@@ -64,10 +64,11 @@ def queue_for_start(slot):
     """Push a filled-in slot onto the start queue (under StartQueueLock)."""
     LWLockAcquire(StartQueueLock)
     head = pg_atomic_read_u32(start_head)
+    # There are never more slots than entries, so the queue cannot be full
+    # (conservation checks that it never holds more than SQ_RING entries).
+    # The tail is read as the C code does, but nothing here depends on it,
+    # so under weak memory its read may be performed late.
     tail = pg_atomic_read_u32(start_tail)
-    with ghost:
-        # There are never more slots than entries, so the queue cannot be full.
-        assert_(head - tail < SQ_RING, "queue integrity", "start queue overflow")
     pg_atomic_write_u32(start_ring[head % SQ_RING], slot)
     with ghost:
         start_pos[head % SQ_RING] = head
@@ -136,13 +137,21 @@ def start_queued_worker():
         # Already running: a backend cannot have queued it, so memory is corrupt.
         pm_corrupt = 1
         return
-    worker = pg_atomic_read_u32(slot_worker[slot])
     with ghost:
         assert_(owner[slot] == OWN_START_QUEUE, "exclusive ownership",
                 "the postmaster started a slot that was not queued")
+        owner[slot] = OWN_RUNNING
+    worker = pg_atomic_read_u32(slot_worker[slot])
+    with ghost:
+        # Apart from the hand-over above: under weak memory this check waits
+        # for the load, the hand-over must not.
         assert_(worker == registrant[slot], "queue integrity",
                 "the postmaster read a slot description that its registrant did not write")
-        owner[slot] = OWN_RUNNING
+    if worker == 0 or worker > BACKENDS:
+        # A description no backend wrote.  The branch also keeps every later
+        # store of the postmaster (a reap recycles the slot) behind this
+        # read: stores are never performed before an unresolved branch.
+        pm_corrupt = 1
     pm_running |= 1 << slot
 
 

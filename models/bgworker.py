@@ -93,15 +93,18 @@ def scan_slots():
                 # Read the contents only after seeing in_use.  Pairs with the
                 # backend's pg_write_barrier() in register_worker().
                 pg_read_barrier()
-            w = pg_atomic_read_u32(worker[slot])
-            pid = pg_atomic_read_u32(notify_pid[slot])
             with ghost:
                 assert_(owner[slot] == OWN_REGISTERED, "exclusive ownership",
                         "the postmaster started a slot that is not registered")
-                assert_(w == registrant[slot] and pid == registrant[slot], "queue integrity",
-                        "the postmaster read a slot description that its registrant did not write")
                 owner[slot] = OWN_RUNNING
                 run_by[slot] = registrant[slot]
+            w = pg_atomic_read_u32(worker[slot])
+            pid = pg_atomic_read_u32(notify_pid[slot])
+            with ghost:
+                # Apart from the hand-over above: under weak memory this
+                # check waits for the loads, the hand-over must not.
+                assert_(w == run_by[slot] and pid == run_by[slot], "queue integrity",
+                        "the postmaster read a slot description that its registrant did not write")
             pm_running |= 1 << slot
         slot += 1
 
