@@ -757,7 +757,9 @@ def sample_executions(protocol: str, *, count: int = 20, seed: int = 0, mutation
         for _ in range(max_steps):
             succ.clear()
             engine.successors(state, succ)
-            moves = [(label, nxt) for label, nxt, viol in succ if viol is None]
+            # A step with neither a state nor a violation is one the memory
+            # model pruned (weak: a speculation that cannot be kept).
+            moves = [(label, nxt) for label, nxt, viol in succ if viol is None and nxt is not None]
             if not moves:
                 break
             label, state = moves[rng.randrange(len(moves))]
