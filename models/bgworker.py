@@ -105,6 +105,9 @@ def scan_slots():
                 # check waits for the loads, the hand-over must not.
                 assert_(w == run_by[slot] and pid == run_by[slot], "queue integrity",
                         "the postmaster read a slot description that its registrant did not write")
+            # Starting the worker is fork(): a system call, which orders
+            # everything before it (the reads above) against everything after.
+            pg_memory_barrier()
             pm_running |= 1 << slot
         slot += 1
 
@@ -150,10 +153,9 @@ class BgWorker(Protocol):
     max_slots = 31  # slots are bits of the postmaster's private mask
     mutations = {
         "release-no-barrier": Mutation("the postmaster clears in_use with no barrier after reading the slot "
-                                       "(before commit 30d8bad494): a backend reuses the slot while that read "
-                                       "is outstanding (exclusive ownership, found first), and the postmaster "
-                                       "can signal the new registrant's pid (notify integrity)",
-                                       bug_under=("weak",), breaks=EXCLUSIVE),
+                                       "(before commit 30d8bad494): the read of the notify pid can be "
+                                       "performed after the slot was reused, so the new registrant is signalled",
+                                       bug_under=("weak",), breaks=NOTIFY),
         "register-no-write-barrier": Mutation("backends set in_use without pg_write_barrier() after filling in "
                                               "the slot", bug_under=("weak",), breaks=INTEGRITY),
         "scan-no-read-barrier": Mutation("the postmaster reads an in-use slot's contents without "
