@@ -104,8 +104,15 @@ BgwScanSlots(Bgw *bgw, BgwPostmaster *pm)
 #endif
 			w = pg_atomic_read_u32(&bgw->worker[slot]);
 			pid = pg_atomic_read_u32(&bgw->notify_pid[slot]);
-			(void) w;			/* the postmaster would fork the worker it describes */
+			(void) w;			/* the postmaster forks the worker it describes */
 			(void) pid;
+
+			/*
+			 * Starting the worker is fork(), a system call, which orders the
+			 * reads above against everything after it.  PostgreSQL has no
+			 * explicit barrier here; this one stands for the fork().
+			 */
+			pg_memory_barrier();
 			pm->running |= (uint32) 1 << slot;
 		}
 	}
