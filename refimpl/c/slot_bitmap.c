@@ -65,6 +65,8 @@ claim(Bitmap *bm, uint32 slot)
 #ifndef SLOT_MUTATION_UNCHECKED_CLAIM
 	if ((old & bit) == 0)
 		return false;			/* someone else claimed it after our scan */
+#else
+	(void) old;					/* the mistake: what the RMW returned is ignored */
 #endif
 	return true;
 }
