@@ -13,7 +13,7 @@ from checker.explore import Engine, Options, Result, explore
 from checker.memory import PROFILES, memory_models
 from checker.model import ModelError, Params, build_system, resolve_protocol
 
-DEFAULT_MEMORY_MODEL = "sc"
+DEFAULT_MEMORY_MODEL = "weak"
 
 
 def make_engine(protocol: str, params: Params, mutation: str | None = None,

@@ -16,7 +16,7 @@ def test_lost_update_found_with_exact_state_count():
     # holding r (A1(r)) or done (A2); x is the counter.  Reachable:
     # A0B0x0, A1(0)B0x0, A0B1(0)x0, A1(0)B1(0)x0, A2B0x1, A0B2x1, A2B1(1)x1,
     # A2B1(0)x1, A1(0)B2x1, A1(1)B2x1, A2B2x2, A2B2x1  -> 12 states.
-    _, res = check(COUNTER, threads=2, options=Options(stop_on_first=False))
+    _, res = check(COUNTER, threads=2, memory_model="sc", options=Options(stop_on_first=False))
     assert res.complete
     assert res.states == 12
     assert "lost update" in res.violations
@@ -26,14 +26,14 @@ def test_lost_update_found_with_exact_state_count():
 
 
 def test_rmw_increment_holds_with_exact_state_count():
-    _, res = check(COUNTER, threads=2, mutation="fetch-add")
+    _, res = check(COUNTER, threads=2, mutation="fetch-add", memory_model="sc")
     assert res.complete and not res.violations
     assert res.states == 4
 
 
 def test_three_threads_fetch_add():
     # 3 threads, one RMW each: 2^3 subsets of done threads.
-    _, res = check(COUNTER, threads=3, mutation="fetch-add")
+    _, res = check(COUNTER, threads=3, mutation="fetch-add", memory_model="sc")
     assert res.states == 8 and not res.violations
 
 

@@ -1,0 +1,653 @@
+"""Litmus tests in the C dialect of herd7 (as in the Linux kernel's
+tools/memory-model/litmus-tests/), run on the checker's memory models.
+
+A test is translated into the modelling language (one program per process,
+each C statement into the primitive it names), explored exhaustively, and
+judged on its final states: the outcome set (the distinct final values of the
+registers and locations named in the condition) and whether the ``exists``
+condition is reachable (*allowed*) or not (*forbidden*).
+
+Both vocabularies are accepted inside processes: PostgreSQL's
+(``pg_atomic_read_u32(x)``, ``pg_atomic_write_u32(x, 1)``, ``pg_memory_barrier()``
+...) and Linux's (``READ_ONCE(*x)``, ``WRITE_ONCE(*x, 1)``, ``smp_mb()``,
+``smp_rmb()``, ``smp_wmb()``, ``smp_load_acquire(x)``, ``smp_store_release(x, 1)``,
+``xchg(x, 1)``, ``cmpxchg(x, 0, 1)``, ``atomic_*``).  Linux's non-returning
+atomics (``atomic_add``, ``atomic_inc`` ...) are unordered there; here every
+RMW is a full barrier (the PostgreSQL reading), a stated difference.
+
+Each shipped test states what it expects per memory model in a comment:
+``(* expect sc=forbidden/3 tso=allowed/4 weak=allowed/4 weak@arm64=allowed *)``
+(``/n`` is the size of the outcome set; ``model@profile`` overrides for one
+profile).
+"""
+
+from __future__ import annotations
+
+
+import linecache
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from checker.ir import CompileError, Symbols, compile_program
+from checker.model import Declaration, Params, ModelError, System, ThreadSpec
+
+
+class LitmusError(Exception):
+    """A litmus file that cannot be run: ``file:line: reason``."""
+
+
+# ---------------------------------------------------------------------------
+# Lexing
+
+_TOKEN = re.compile(r"""
+    (?P<ws>[ \t\r]+) | (?P<nl>\n) |
+    (?P<comment>\(\*\s.*?\*\)|/\*.*?\*/|//[^\n]*) |
+    (?P<string>"[^"\n]*") |
+    (?P<num>0[xX][0-9a-fA-F]+|\d+) |
+    (?P<id>[A-Za-z_][A-Za-z0-9_]*) |
+    (?P<op>/\\|\\/|&&|\|\||==|!=|<=|>=|<<|>>|[-+*/%&|^!~<>=(){},;:\[\]])
+""", re.VERBOSE | re.DOTALL)
+
+
+@dataclass
+class Tok:
+    kind: str
+    text: str
+    line: int
+
+
+def _lex(src: str, file: str) -> tuple[list[Tok], list[tuple[int, str]]]:
+    toks, comments = [], []
+    pos, line = 0, 1
+    while pos < len(src):
+        m = _TOKEN.match(src, pos)
+        if not m:
+            raise LitmusError(f"{file}:{line}: unexpected character {src[pos]!r}")
+        kind = m.lastgroup
+        text = m.group()
+        if kind == "comment":
+            comments.append((line, text))
+        elif kind not in ("ws", "nl"):
+            toks.append(Tok(kind, text, line))
+        line += text.count("\n")
+        pos = m.end()
+    toks.append(Tok("eof", "", line))
+    return toks, comments
+
+
+# ---------------------------------------------------------------------------
+# The test
+
+@dataclass
+class Process:
+    index: int
+    params: list[str]
+    python: list[str]  # translated body lines (indented by 4)
+    registers: list[str]
+    line: int
+
+
+@dataclass
+class LitmusTest:
+    name: str
+    file: str
+    init: dict[str, int]
+    processes: list[Process]
+    quantifier: str  # "exists" or "~exists"
+    condition: object  # parsed condition tree
+    cond_vars: list[tuple]  # ("reg", proc, name) | ("loc", name)
+    expect: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    locations: list[str] = field(default_factory=list)
+
+    def expected(self, model: str, profile: str) -> tuple[str, int | None] | None:
+        """The expected outcome, or None where no verdict is recorded.
+
+        A model's plain expectation holds for the documented profile, for
+        every profile under sc, for x86-64 under tso and arm64 under weak
+        (the machines they describe; a test whose verdict flips on arm64
+        says so with ``weak@arm64=...``); other pairings (a weak machine
+        with x86's compiler-only barriers) need an explicit entry.
+        """
+        own = self.expect.get(f"{model}@{profile}")
+        if own is not None:
+            return own
+        if profile == "documented" or model == "sc" or (model, profile) in (("tso", "x86-64"), ("weak", "arm64")):
+            return self.expect.get(model)
+        return None
+
+
+class _Parser:
+    def __init__(self, toks, file):
+        self.toks, self.i, self.file = toks, 0, file
+
+    @property
+    def tok(self):
+        return self.toks[self.i]
+
+    def error(self, msg, tok=None):
+        t = tok or self.tok
+        return LitmusError(f"{self.file}:{t.line}: {msg}")
+
+    def next(self):
+        t = self.toks[self.i]
+        self.i += 1
+        return t
+
+    def accept(self, text):
+        if self.tok.text == text and self.tok.kind in ("op", "id"):
+            self.i += 1
+            return True
+        return False
+
+    def expect(self, text):
+        if not self.accept(text):
+            raise self.error(f"expected {text!r}, found {self.tok.text or 'end of file'!r}")
+
+    def ident(self):
+        t = self.tok
+        if t.kind != "id":
+            raise self.error(f"expected a name, found {t.text or 'end of file'!r}")
+        self.i += 1
+        return t.text
+
+
+_LINUX_LOADS = {"READ_ONCE": "pg_atomic_read_u32", "atomic_read": "pg_atomic_read_u32",
+                "smp_load_acquire": "smp_load_acquire", "pg_atomic_read_u32": "pg_atomic_read_u32"}
+_STORES = {"WRITE_ONCE": "pg_atomic_write_u32", "atomic_set": "pg_atomic_write_u32",
+           "smp_store_release": "smp_store_release", "pg_atomic_write_u32": "pg_atomic_write_u32",
+           "pg_atomic_write_membarrier_u32": "pg_atomic_write_membarrier_u32"}
+_FENCES = {"smp_mb": "pg_memory_barrier", "smp_rmb": "pg_read_barrier", "smp_wmb": "pg_write_barrier",
+           "pg_memory_barrier": "pg_memory_barrier", "pg_read_barrier": "pg_read_barrier",
+           "pg_write_barrier": "pg_write_barrier"}
+# RMWs: name -> (primitive, argument order: which argument is the location)
+_RMWS = {
+    "xchg": ("pg_atomic_exchange_u32", 0), "atomic_xchg": ("pg_atomic_exchange_u32", 0),
+    "pg_atomic_exchange_u32": ("pg_atomic_exchange_u32", 0),
+    "pg_atomic_fetch_add_u32": ("pg_atomic_fetch_add_u32", 0), "pg_atomic_fetch_sub_u32": ("pg_atomic_fetch_sub_u32", 0),
+    "pg_atomic_fetch_or_u32": ("pg_atomic_fetch_or_u32", 0), "pg_atomic_fetch_and_u32": ("pg_atomic_fetch_and_u32", 0),
+    "atomic_fetch_add": ("pg_atomic_fetch_add_u32", 1), "atomic_fetch_sub": ("pg_atomic_fetch_sub_u32", 1),
+    "atomic_fetch_or": ("pg_atomic_fetch_or_u32", 1), "atomic_fetch_and": ("pg_atomic_fetch_and_u32", 1),
+    "atomic_add": ("pg_atomic_fetch_add_u32", 1), "atomic_sub": ("pg_atomic_fetch_sub_u32", 1),
+    "atomic_or": ("pg_atomic_fetch_or_u32", 1), "atomic_and": ("pg_atomic_fetch_and_u32", 1),
+}
+_INC_DEC = {"atomic_inc": "pg_atomic_fetch_add_u32", "atomic_dec": "pg_atomic_fetch_sub_u32"}
+_CAS = {"cmpxchg", "atomic_cmpxchg", "pg_atomic_compare_exchange_u32"}
+
+
+class _Body:
+    """Translate one process body into Python lines of the modelling language."""
+
+    def __init__(self, p: _Parser, params: set[str], locations: set[str]):
+        self.p, self.params, self.locations = p, params, locations
+        self.lines: list[str] = []
+        self.registers: list[str] = []
+        self.tmp = 0
+
+    def emit(self, depth, text):
+        self.lines.append("    " * depth + text)
+
+    def location(self, deref_required: bool):
+        p = self.p
+        t = p.tok
+        star = p.accept("*")
+        if p.accept("("):
+            name = self.location(deref_required=False)
+            p.expect(")")
+            return name
+        if p.accept("&"):
+            star = True
+        name = p.ident()
+        if name not in self.params:
+            raise p.error(f"undeclared location {name!r} (not a parameter of this process)", t)
+        if deref_required and not star:
+            raise p.error(f"{name} is a pointer: write *{name}", t)
+        self.locations.add(name)
+        return name
+
+    def block(self, depth):
+        p = self.p
+        if p.accept("{"):
+            while not p.accept("}"):
+                if p.tok.kind == "eof":
+                    raise p.error("unterminated block")
+                self.statement(depth)
+        else:
+            self.statement(depth)
+
+    def statement(self, depth):
+        p = self.p
+        t = p.tok
+        if t.text == "int" and t.kind == "id":
+            p.next()
+            while True:
+                p.accept("*")
+                name = p.ident()
+                if name in self.params:
+                    raise p.error(f"{name} is already a location")
+                self.registers.append(name)
+                if p.accept("="):
+                    self.emit(depth, f"{name} = {self.expr(depth)}")
+                else:
+                    self.emit(depth, f"{name} = 0")
+                if not p.accept(","):
+                    break
+            p.expect(";")
+            return
+        if t.text == "if" and t.kind == "id":
+            p.next()
+            p.expect("(")
+            cond = self.expr(depth)
+            p.expect(")")
+            self.emit(depth, f"if {cond}:")
+            before = len(self.lines)
+            self.block(depth + 1)
+            if len(self.lines) == before:
+                self.emit(depth + 1, "pass")
+            if p.accept("else"):
+                self.emit(depth, "else:")
+                before = len(self.lines)
+                self.block(depth + 1)
+                if len(self.lines) == before:
+                    self.emit(depth + 1, "pass")
+            return
+        if t.text == "{":
+            self.block(depth)
+            return
+        if t.kind == "id" and self.p.toks[self.p.i + 1].text == "=" and t.text not in self.params:
+            name = p.next().text
+            if name not in self.registers:
+                raise p.error(f"register {name} is not declared (int {name};)", t)
+            p.expect("=")
+            self.emit(depth, f"{name} = {self.expr(depth)}")
+            p.expect(";")
+            return
+        if t.kind == "id":
+            call = self.call(depth, statement=True)
+            if call:
+                self.emit(depth, call)
+            p.expect(";")
+            return
+        if p.accept(";"):
+            return
+        raise p.error(f"unsupported statement starting with {t.text!r}")
+
+    def call(self, depth, statement=False):
+        """Translate a call; returns Python text (an expression), or '' when fully emitted."""
+        p = self.p
+        t = p.next()
+        name = t.text
+        if p.tok.text != "(" or name in ("while", "for", "do", "switch", "return", "goto", "sizeof"):
+            raise p.error(f"unsupported construct {name!r}", t)
+        p.expect("(")
+        if name in _FENCES:
+            p.expect(")")
+            return f"{_FENCES[name]}()"
+        if name in _LINUX_LOADS:
+            loc = self.location(deref_required=name == "READ_ONCE")
+            p.expect(")")
+            return f"{_LINUX_LOADS[name]}({loc})"
+        if name in _STORES:
+            loc = self.location(deref_required=name == "WRITE_ONCE")
+            p.expect(",")
+            v = self.expr(depth)
+            p.expect(")")
+            return f"{_STORES[name]}({loc}, {v})"
+        if name in _INC_DEC:
+            loc = self.location(deref_required=False)
+            p.expect(")")
+            return f"{_INC_DEC[name]}({loc}, 1)"
+        if name in _RMWS:
+            prim, loc_pos = _RMWS[name]
+            if loc_pos == 0:
+                loc = self.location(deref_required=False)
+                p.expect(",")
+                v = self.expr(depth)
+            else:
+                v = self.expr(depth)
+                p.expect(",")
+                loc = self.location(deref_required=False)
+            p.expect(")")
+            return f"{prim}({loc}, {v})"
+        if name in _CAS:
+            loc = self.location(deref_required=False)
+            p.expect(",")
+            old = self.expr(depth)
+            p.expect(",")
+            new = self.expr(depth)
+            p.expect(")")
+            # Linux's cmpxchg returns the value found; PostgreSQL's CAS writes
+            # it back into `expected`, which equals `old` on success.
+            self.tmp += 1
+            e = f"_cas_expected{self.tmp}"
+            self.emit(depth, f"{e} = {old}")
+            self.emit(depth, f"pg_atomic_compare_exchange_u32({loc}, {e}, {new})")
+            return "" if statement else e
+        raise p.error(f"unknown primitive {name}()", t)
+
+    # expressions: precedence climbing
+    _BIN = [("||",), ("&&",), ("|",), ("^",), ("&",), ("==", "!="), ("<", "<=", ">", ">="), ("<<", ">>"),
+            ("+", "-"), ("*", "/", "%")]
+    _PY = {"||": "or", "&&": "and", "/": "//"}
+
+    def expr(self, depth, level=0):
+        if level == len(self._BIN):
+            return self.unary(depth)
+        left = self.expr(depth, level + 1)
+        while self.p.tok.kind == "op" and self.p.tok.text in self._BIN[level]:
+            op = self.p.next().text
+            right = self.expr(depth, level + 1)
+            left = f"({left} {self._PY.get(op, op)} {right})"
+        return left
+
+    def unary(self, depth):
+        p = self.p
+        t = p.tok
+        if p.accept("!"):
+            return f"(not {self.unary(depth)})"
+        if p.accept("-"):
+            return f"(-{self.unary(depth)})"
+        if p.accept("~"):
+            return f"(~{self.unary(depth)})"
+        if p.accept("("):
+            e = self.expr(depth)
+            p.expect(")")
+            return e
+        if t.kind == "num":
+            p.next()
+            return str(int(t.text, 0))
+        if t.kind == "id":
+            if p.toks[p.i + 1].text == "(":
+                text = self.call(depth)
+                if not text:
+                    raise p.error("a value is needed here", t)
+                return text
+            p.next()
+            if t.text in self.params:
+                raise p.error(f"{t.text} is a location: read it with READ_ONCE(*{t.text})", t)
+            if t.text not in self.registers:
+                raise p.error(f"register {t.text} is not declared", t)
+            return t.text
+        raise p.error(f"unexpected {t.text or 'end of file'!r} in an expression")
+
+
+def _parse_condition(p: _Parser, nprocs: int, regs: list[list[str]], locations: set[str]):
+    """Parse a herd7 condition into a tree; returns (tree, variables)."""
+    variables: list[tuple] = []
+
+    def atom():
+        if p.accept("("):
+            e = disj()
+            p.expect(")")
+            return e
+        if p.accept("~"):
+            return ("not", atom())
+        if p.tok.kind == "id" and p.tok.text == "true":
+            p.next()
+            return ("true",)
+        t = p.tok
+        if t.kind == "num":
+            proc = int(p.next().text)
+            p.expect(":")
+            reg = p.ident()
+            if proc >= nprocs or reg not in regs[proc]:
+                raise p.error(f"{proc}:{reg} is not a register of process {proc}", t)
+            var = ("reg", proc, reg)
+        else:
+            name = p.ident()
+            if name not in locations:
+                raise p.error(f"undeclared location {name!r} in the condition", t)
+            var = ("loc", name)
+        p.expect("=")
+        vt = p.next()
+        if vt.kind != "num":
+            raise p.error("expected a number", vt)
+        if var not in variables:
+            variables.append(var)
+        return ("eq", var, int(vt.text, 0))
+
+    def conj():
+        e = atom()
+        while p.accept("/\\"):
+            e = ("and", e, atom())
+        return e
+
+    def disj():
+        e = conj()
+        while p.accept("\\/"):
+            e = ("or", e, conj())
+        return e
+
+    return disj(), variables
+
+
+def _holds(tree, outcome: dict) -> bool:
+    k = tree[0]
+    if k == "eq":
+        return outcome[tree[1]] == tree[2]
+    if k == "and":
+        return _holds(tree[1], outcome) and _holds(tree[2], outcome)
+    if k == "or":
+        return _holds(tree[1], outcome) or _holds(tree[2], outcome)
+    if k == "not":
+        return not _holds(tree[1], outcome)
+    return True
+
+
+_EXPECT = re.compile(r"([a-z0-9]+(?:@[a-z0-9-]+)?)\s*=\s*(allowed|forbidden)(?:/(\d+))?")
+
+
+def parse_litmus(path) -> LitmusTest:
+    path = Path(path)
+    try:
+        src = path.read_text()
+    except OSError as exc:
+        raise LitmusError(f"{path}: cannot read: {exc.strerror}") from None
+    file = str(path)
+    toks, comments = _lex(src, file)
+    p = _Parser(toks, file)
+    if not (p.tok.kind == "id" and p.tok.text == "C"):
+        raise p.error("a C litmus test starts with `C <name>`")
+    header = p.next()
+    # The name runs to the end of its line and may hold + . - (2+2W+wmbs).
+    m = re.match(r"\s*C[ \t]+(\S+)", src.splitlines()[header.line - 1])
+    if not m:
+        raise p.error("a C litmus test starts with `C <name>`", header)
+    name = m.group(1)
+    while p.tok.line == header.line and p.tok.kind != "eof":
+        p.next()
+    if p.tok.kind == "string":
+        p.next()
+    init: dict[str, int] = {}
+    p.expect("{")
+    while not p.accept("}"):
+        if p.tok.kind == "eof":
+            raise p.error("unterminated init block")
+        if p.tok.text == "int":
+            p.next()
+        p.accept("*")
+        loc = p.ident()
+        p.expect("=")
+        vt = p.next()
+        if vt.kind != "num":
+            raise p.error("an initial value must be a number", vt)
+        init[loc] = int(vt.text, 0)
+        if not p.accept(";"):
+            p.accept(",")
+    processes: list[Process] = []
+    locations: set[str] = set(init)
+    while p.tok.kind == "id" and re.fullmatch(r"P\d+", p.tok.text):
+        t = p.next()
+        idx = int(t.text[1:])
+        if idx != len(processes):
+            raise p.error(f"processes must be P0, P1, ... in order; found {t.text}", t)
+        p.expect("(")
+        params: list[str] = []
+        while not p.accept(")"):
+            p.accept("volatile")
+            if p.tok.text in ("int", "atomic_t", "pg_atomic_uint32", "spinlock_t"):
+                p.next()
+            p.expect("*")
+            params.append(p.ident())
+            p.accept(",")
+        body = _Body(p, set(params), locations)
+        if not p.accept("{"):
+            raise p.error("expected the process body")
+        while not p.accept("}"):
+            if p.tok.kind == "eof":
+                raise p.error("unterminated process body")
+            body.statement(1)
+        processes.append(Process(idx, params, body.lines, body.registers, t.line))
+    if not processes:
+        raise p.error("no processes (P0, P1, ...)")
+    q_tok = p.tok
+    quant = "exists"
+    if p.accept("~"):
+        quant = "~exists"
+    if not p.accept("exists"):
+        raise p.error("expected the final condition: exists (...)", q_tok)
+    cond, variables = _parse_condition(p, len(processes), [pr.registers for pr in processes], locations)
+    if p.tok.kind != "eof":
+        raise p.error(f"unexpected {p.tok.text!r} after the condition")
+    expect: dict[str, tuple[str, int | None]] = {}
+    for line, text in comments:
+        if "expect" in text:
+            for m in _EXPECT.finditer(text):
+                expect[m.group(1)] = (m.group(2), int(m.group(3)) if m.group(3) else None)
+    return LitmusTest(name, file, init, processes, quant, cond, variables, expect, sorted(locations))
+
+
+# ---------------------------------------------------------------------------
+# Running
+
+
+class _LitmusProtocol:
+    name = "litmus"
+
+    def check_quiescent(self, view):  # pragma: no cover - conservation is not checked
+        pass
+
+
+def _ghost_name(var) -> str:
+    return f"out_P{var[1]}_{var[2]}"
+
+
+def build_litmus_system(test: LitmusTest) -> System:
+    decl = Declaration()
+    for loc in test.locations:
+        decl.word(loc, test.init.get(loc, 0))
+    reg_vars = [v for v in test.cond_vars if v[0] == "reg"]
+    for v in reg_vars:
+        decl.ghost_word(_ghost_name(v), 0)
+    module_lines = ["from checker.lang import *", ""]
+    fn_names = []
+    for proc in test.processes:
+        fn = f"P{proc.index}"
+        fn_names.append(fn)
+        module_lines.append(f"def {fn}():")
+        module_lines.extend(proc.python or ["    pass"])
+        outs = [v for v in reg_vars if v[1] == proc.index]
+        if outs:
+            module_lines.append("    with ghost:")
+            for v in outs:
+                module_lines.append(f"        {_ghost_name(v)} = {v[2]}")
+        module_lines.append("")
+    source = "\n".join(module_lines) + "\n"
+    filename = f"<litmus {test.name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict = {}
+    exec(compile(source, filename, "exec"), namespace)
+    symbols = Symbols(decl.shared, decl.ghost, {}, frozenset(), frozenset(), namespace, None)
+    threads = []
+    try:
+        for i, fn in enumerate(fn_names):
+            prog = compile_program("litmus", namespace[fn], symbols)
+            threads.append(ThreadSpec(i, "litmus", fn, prog))
+    except CompileError as exc:
+        raise LitmusError(f"{test.file}: {exc.message} (in the translation of {fn})") from None
+    cells = [""] * len(decl.shared_init)
+    for r in decl.shared.values():
+        cells[r.base] = r.name
+    params = Params(threads=len(threads))
+    return System(_LitmusProtocol(), params, None, decl.shared, tuple(decl.shared_init), decl.ghost,
+                  tuple(decl.ghost_init), {}, threads, frozenset(), None, (), cells)
+
+
+@dataclass
+class LitmusResult:
+    name: str
+    result: str  # "allowed" | "forbidden" (of the exists condition)
+    states: int
+    outcomes: int
+    quantifier: str
+    expected: tuple[str, int | None] | None
+
+    @property
+    def ok(self) -> bool | None:
+        if self.expected is None:
+            return None
+        want, n = self.expected
+        return self.result == want and (n is None or n == self.outcomes)
+
+    def as_json(self) -> dict:
+        d = {"result": self.result, "states": self.states, "outcomes": self.outcomes}
+        if self.expected is not None:
+            d["expected"] = self.expected[0] + (f"/{self.expected[1]}" if self.expected[1] else "")
+            d["ok"] = self.ok
+        return d
+
+
+def run_litmus(test: LitmusTest, memory_model: str = "weak", profile: str = "documented",
+               window: int | None = None) -> LitmusResult:
+    from checker.explore import Engine
+    from checker.memory import PROFILES, memory_models
+
+    models = memory_models()
+    if memory_model not in models:
+        raise ModelError(f"unknown memory model {memory_model!r} (known: {', '.join(models)})")
+    if profile not in PROFILES:
+        raise ModelError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+    system = build_litmus_system(test)
+    opts = {} if window is None else {"window": window}
+    mm = models[memory_model](system, PROFILES[profile], **opts)
+    engine = Engine(system, mm)
+    init = engine.initial()
+    seen = {init}
+    queue = [init]
+    outcomes: set[tuple] = set()
+    loc_addr = {name: r.base for name, r in system.shared.items()}
+    ghost_addr = {name: r.base for name, r in system.ghost.items()}
+    out: list = []
+    while queue:
+        s = queue.pop()
+        out.clear()
+        engine.successors(s, out)
+        if not out:
+            if not all(engine.halted(s, t) for t in engine.program_tids) or not mm.quiescent(s[2]):
+                raise LitmusError(f"{test.file}: a state where no process can move before the end")
+            outcome = []
+            for v in test.cond_vars:
+                if v[0] == "reg":
+                    outcome.append(s[3][ghost_addr[_ghost_name(v)]])
+                else:
+                    outcome.append(s[0][loc_addr[v[1]]])
+            outcomes.add(tuple(outcome))
+            continue
+        for _label, nxt, viol in out:
+            if viol is not None:
+                raise LitmusError(f"{test.file}: {viol[0]}: {viol[1]}")
+            if nxt is not None and nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    reachable = any(_holds(test.condition, dict(zip(test.cond_vars, o))) for o in outcomes)
+    return LitmusResult(test.name, "allowed" if reachable else "forbidden", len(seen), len(outcomes),
+                        test.quantifier, test.expected(memory_model, profile))
+
+
+def suite_files() -> list[Path]:
+    import models
+
+    return sorted((Path(models.__file__).parent / "litmus").glob("*.litmus"))
+
+
+
