@@ -8,7 +8,8 @@
 (*    issues pg_write_barrier() and only then sets in_use.                 *)
 (*  - The postmaster, without a lock, scans every slot; for one in use     *)
 (*    that it has not started it issues pg_read_barrier() and reads the    *)
-(*    description.                                                         *)
+(*    description; starting the worker is fork(), which orders those reads *)
+(*    against everything after.                                            *)
 (*  - When a worker exits the postmaster reads the pid to notify, issues   *)
 (*    pg_memory_barrier(), clears in_use, and signals the pid it read (a   *)
 (*    store into `signalled`).                                             *)
@@ -76,7 +77,7 @@ vars == <<shared, pmvars, bvars, pc, ghost>>
 
 PostmasterLabels ==
     {"scan_read_in_use", "scan_read_barrier", "read_worker", "read_notify_pid",
-     "choose_exit", "reap_read_pid", "reap_barrier", "clear_in_use", "signal", "Done"}
+     "fork_barrier", "choose_exit", "reap_read_pid", "reap_barrier", "clear_in_use", "signal", "Done"}
 
 BackendLabels ==
     {"lock", "read_in_use", "unlock_full", "write_worker", "write_notify_pid",
@@ -283,12 +284,16 @@ PmReadInUse ==
          ELSE ScanFrom(pm_slot + 1)
     /\ UNCHANGED <<shared, pm_running, pm_done, bvars, ghost>>
 
-\* pg_read_barrier(): pairs with the backend's pg_write_barrier().
+\* pg_read_barrier(): pairs with the backend's pg_write_barrier().  The slot
+\* passes to the postmaster: it must be registered.
 ScanReadBarrier ==
     /\ pc[Postmaster] = "scan_read_barrier"
+    /\ failed' = failed \cup Check(owner[pm_slot] = OWN_REGISTERED, "ExclusiveOwnership")
+    /\ owner' = [owner EXCEPT ![pm_slot] = OWN_RUNNING]
+    /\ run_by' = [run_by EXCEPT ![pm_slot] = registrant[pm_slot]]
     /\ PmGoto("read_worker")
     /\ pm_steps' = pm_steps + 1
-    /\ UNCHANGED <<shared, pm_running, pm_done, pm_slot, pm_w, pm_pid, bvars, ghost>>
+    /\ UNCHANGED <<shared, pm_running, pm_done, pm_slot, pm_w, pm_pid, bvars, registrant>>
 
 \* w = pg_atomic_read_u32(worker[slot])
 ReadWorker ==
@@ -297,19 +302,23 @@ ReadWorker ==
     /\ PmLocals(pm_slot, worker[pm_slot], 0, pm_steps + 1)
     /\ UNCHANGED <<shared, pm_running, pm_done, bvars, ghost>>
 
-\* pid = pg_atomic_read_u32(notify_pid[slot]): the slot must be registered
-\* and its description its registrant's; the worker runs.
+\* pid = pg_atomic_read_u32(notify_pid[slot]): the description must be its
+\* registrant's.
 ReadNotifyPid ==
     /\ pc[Postmaster] = "read_notify_pid"
-    /\ LET pid == notify_pid[pm_slot] IN
-       failed' = failed \cup
-          (IF ~(owner[pm_slot] = OWN_REGISTERED) THEN {"ExclusiveOwnership"}
-           ELSE Check(pm_w = registrant[pm_slot] /\ pid = registrant[pm_slot], "QueueIntegrity"))
-    /\ owner' = [owner EXCEPT ![pm_slot] = OWN_RUNNING]
-    /\ run_by' = [run_by EXCEPT ![pm_slot] = registrant[pm_slot]]
+    /\ failed' = failed \cup
+          Check(pm_w = run_by[pm_slot] /\ notify_pid[pm_slot] = run_by[pm_slot], "QueueIntegrity")
+    /\ PmGoto("fork_barrier")
+    /\ PmLocals(pm_slot, 0, 0, pm_steps + 1)
+    /\ UNCHANGED <<shared, pm_running, pm_done, bvars, owner, registrant, run_by>>
+
+\* Starting the worker is fork(), a system call: modelled as
+\* pg_memory_barrier().  The worker runs; the scan goes on.
+ForkBarrier ==
+    /\ pc[Postmaster] = "fork_barrier"
     /\ pm_running' = pm_running \cup {pm_slot}
     /\ ScanFrom(pm_slot + 1)
-    /\ UNCHANGED <<shared, pm_done, bvars, registrant>>
+    /\ UNCHANGED <<shared, pm_done, bvars, ghost>>
 
 \* exited = choose(SLOTS + 1): any running worker may exit now, or none.
 ChooseExit ==
@@ -367,7 +376,7 @@ Signal ==
 
 PostmasterStep ==
     \/ PmReadInUse \/ ScanReadBarrier \/ ReadWorker \/ ReadNotifyPid
-    \/ ChooseExit \/ ReapReadPid \/ ReapBarrier \/ ClearInUse \/ Signal
+    \/ ForkBarrier \/ ChooseExit \/ ReapReadPid \/ ReapBarrier \/ ClearInUse \/ Signal
 
 Terminating ==
     /\ \A t \in Threads : pc[t] = "Done"

@@ -270,12 +270,13 @@ BackendReadStartHead(b) ==
     /\ Locals(b, done[b], NoHead, slot[b], 0, start_head)
     /\ UNCHANGED <<shared, pmvars, ghost>>
 
-\* tail = pg_atomic_read_u32(start_tail): the queue cannot be full.
+\* tail = pg_atomic_read_u32(start_tail).  There are never more slots than
+\* entries, so the queue cannot be full and the value is not used (the
+\* model reads it as the C code does; Conservation checks the bound).
 BackendReadStartTail(b) ==
     /\ pc[b] = "read_start_tail"
-    /\ failed' = failed \cup Check(Sub(head[b], start_tail) < SQ_RING, "QueueIntegrity")
     /\ Goto(b, "write_start_entry")
-    /\ UNCHANGED <<shared, pmvars, bvars, owner, start_pos, start_val, registrant>>
+    /\ UNCHANGED <<shared, pmvars, bvars, ghost>>
 
 \* pg_atomic_write_u32(start_ring[head % SQ_RING], slot)
 WriteStartEntry(b) ==
@@ -410,29 +411,31 @@ StartConsumeBarrier ==
                    pm_tries, bvars, ghost>>
 
 \* pg_atomic_write_u32(start_tail, pm_start_tail); a slot number out of
-\* range, or one already running, is corruption and is ignored.
+\* range, or one already running, is corruption and is ignored.  Otherwise
+\* the slot passes from the start queue to the postmaster: it must be queued.
 WriteStartTail ==
     /\ pc[Postmaster] = "write_start_tail"
     /\ start_tail' = pm_start_tail
     /\ IF pm_slot >= SLOTS \/ pm_slot \in pm_running
-         THEN EndStart(pm_kept)
+         THEN /\ EndStart(pm_kept)
+              /\ UNCHANGED <<owner, failed>>
          ELSE /\ PmGoto("read_slot_worker")
               /\ pm_steps' = pm_steps + 1
               /\ UNCHANGED <<pm_slot, pm_head, pm_tries>>
+              /\ failed' = failed \cup Check(owner[pm_slot] = OWN_START_QUEUE, "ExclusiveOwnership")
+              /\ owner' = [owner EXCEPT ![pm_slot] = OWN_RUNNING]
     /\ UNCHANGED <<free_head, free_next, start_head, start_ring, slot_worker, StartQueueLock,
-                   pm_start_tail, pm_running, pm_done, pm_kept, bvars, ghost>>
+                   pm_start_tail, pm_running, pm_done, pm_kept, bvars, start_pos, start_val, registrant>>
 
-\* worker = pg_atomic_read_u32(slot_worker[slot]): the slot must be queued
-\* and described by its registrant; the worker runs.
+\* worker = pg_atomic_read_u32(slot_worker[slot]): the description must be
+\* its registrant's.  (One no backend could have written sets the model's
+\* pm_corrupt flag, which nothing reads.)  The worker runs.
 ReadSlotWorker ==
     /\ pc[Postmaster] = "read_slot_worker"
-    /\ failed' = failed \cup
-          (IF ~(owner[pm_slot] = OWN_START_QUEUE) THEN {"ExclusiveOwnership"}
-           ELSE Check(slot_worker[pm_slot] = registrant[pm_slot], "QueueIntegrity"))
-    /\ owner' = [owner EXCEPT ![pm_slot] = OWN_RUNNING]
+    /\ failed' = failed \cup Check(slot_worker[pm_slot] = registrant[pm_slot], "QueueIntegrity")
     /\ pm_running' = pm_running \cup {pm_slot}
     /\ EndStart(pm_kept)
-    /\ UNCHANGED <<shared, pm_start_tail, pm_done, pm_kept, bvars, start_pos, start_val, registrant>>
+    /\ UNCHANGED <<shared, pm_start_tail, pm_done, pm_kept, bvars, owner, start_pos, start_val, registrant>>
 
 \* head = pg_atomic_read_u32(free_head), at the start of a push (kind
 \* "kept_": push_kept_slot(); kind "": reap_worker()).
