@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 import tla  # the TLA+ parser, in the test extra: a missing one must fail, not skip
 
 from checker.run import check
