@@ -581,6 +581,7 @@ class LitmusResult:
     outcomes: int
     quantifier: str
     expected: tuple[str, int | None] | None
+    outcome_set: frozenset = frozenset()  # the final values of the condition's variables
 
     @property
     def ok(self) -> bool | None:
@@ -641,7 +642,7 @@ def run_litmus(test: LitmusTest, memory_model: str = "weak", profile: str = "doc
                 queue.append(nxt)
     reachable = any(_holds(test.condition, dict(zip(test.cond_vars, o))) for o in outcomes)
     return LitmusResult(test.name, "allowed" if reachable else "forbidden", len(seen), len(outcomes),
-                        test.quantifier, test.expected(memory_model, profile))
+                        test.quantifier, test.expected(memory_model, profile), frozenset(outcomes))
 
 
 def suite_files() -> list[Path]:
