@@ -130,8 +130,8 @@ def slot_space(proto_cls: type[Protocol], params: Params, mutation: str | None, 
     dep = tuple(sorted(n for n in a.constants if a.constants[n] != b.constants.get(n)))
     lengths: dict[str, str] = {}
     stated_lengths = set(getattr(spec, "REGION_LENGTHS", {})) if spec else set()
-    for name, ra in a.shared.items():
-        rb = b.shared[name]
+    for name, ra in list(a.shared.items()) + list(a.ghost.items()):
+        rb = b.shared.get(name) or b.ghost[name]
         if ra.length == rb.length or name in stated_lengths:
             continue
         match = [n for n in dep if a.constants[n] == ra.length and b.constants[n] == rb.length]

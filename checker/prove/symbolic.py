@@ -51,6 +51,9 @@ class Translator:
         self.ghost = ghost
         self.side: list[z3.BoolRef] = []  # conditions for the expression to be defined (divisors non-zero)
         self.names: dict[str, z3.BitVecRef] = {}  # ghost loop variables
+        # Parameters known to be powers of two (e.g. RING): ``x % d`` is
+        # ``x & (d - 1)`` for them, which z3 decides far faster than a divider.
+        self.pow2: list[z3.BitVecRef] = []
 
     def expr(self, src: str) -> z3.BitVecRef:
         return as_bv(self.node(ast.parse(src, mode="eval").body))
@@ -98,6 +101,8 @@ class Translator:
                 return z3.UDiv(a, b)
             if op is ast.Mod:
                 self.side.append(b != 0)
+                if any(b.eq(t) for t in self.pow2):
+                    return a & (b - 1)
                 return z3.URem(a, b)
         if isinstance(n, ast.UnaryOp):
             v = self.node(n.operand)

@@ -1,0 +1,605 @@
+"""Inductive invariants under sequential consistency, for any number of slots.
+
+The protocol's proof module (``models/<name>_proof.py``) states an invariant:
+a list of named conjuncts over a symbolic state (the properties, plus the
+strengthening conjuncts an induction needs), and a description of the
+initial state for a symbolic slot count.  We check, with z3:
+
+1. *initiation*: the described initial state satisfies every conjunct, and
+   the description matches the model's real initial state for small slot
+   counts (so the description cannot be wishful);
+2. *consecution*: from any state satisfying the invariant, every step of
+   every thread (any event the thread may be at, executed under sc, then the
+   thread's local code up to its next event, ghost updates included) leads to
+   a state satisfying every conjunct, and every ghost assertion and array
+   index on the way holds.
+
+``slots`` (and the constants derived from it) are symbolic, shared arrays are
+z3 arrays, thread counters are 32-bit values; the number of threads is fixed
+(``--threads``).  A conjunct that is not preserved is reported with the
+instruction that breaks it and a concrete pre-state.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import z3
+
+from checker.ir import Assign, Branch, Choose, Fence, Ghost, Halt, Jump, Load, LockAcquire, LockRelease, OpMark, \
+    Program, Rmw, Store
+from checker.model import MEMORY_SAFETY, PM_SAFETY, ModelError, Params, Protocol
+from checker.prove.setup import _system, proof_module, recompile, slot_space, _shape
+from checker.prove.symbolic import Translator, Unsupported, as_bv, bv, ghost_actions, truth
+
+BV = z3.BitVecSort(32)
+QUERY_TIMEOUT_MS = 60000
+import os as _os
+_DEBUG = bool(_os.environ.get("SLOTCHECK_PROVE_DEBUG"))
+
+
+def _dbg(*a):
+    if _DEBUG:
+        import sys as _s
+        print(*a, file=_s.stderr, flush=True)
+
+
+class ProofSpecError(ModelError):
+    """The proof module is missing or refers to something the model does not have."""
+
+
+# ---------------------------------------------------------------------------
+# Symbolic states
+
+
+class SymState:
+    """Shared memory, ghost state and every thread's pc and locals, as z3 terms."""
+
+    def __init__(self, ctx: "Context", tag: str):
+        self.ctx = ctx
+        self.mem: dict[str, z3.ExprRef] = {}
+        self.ghost: dict[str, z3.ExprRef] = {}
+        for name, r in ctx.system.shared.items():
+            self.mem[name] = z3.BitVec(f"{tag}.{name}", 32) if r.length is None else z3.Array(f"{tag}.{name}", BV, BV)
+        for name, r in ctx.system.ghost.items():
+            self.ghost[name] = (z3.BitVec(f"{tag}.g.{name}", 32) if r.length is None
+                                else z3.Array(f"{tag}.g.{name}", BV, BV))
+        self.pc = [z3.BitVec(f"{tag}.pc{t}", 32) for t in range(len(ctx.programs))]
+        self.L = [[z3.BitVec(f"{tag}.t{t}.{n}", 32) for n in prog.local_names]
+                  for t, prog in enumerate(ctx.programs)]
+
+    def copy(self) -> "SymState":
+        s = object.__new__(SymState)
+        s.ctx = self.ctx
+        s.mem, s.ghost = dict(self.mem), dict(self.ghost)
+        s.pc = list(self.pc)
+        s.L = [list(x) for x in self.L]
+        return s
+
+
+class View:
+    """What an invariant (in a proof module) sees of a symbolic state."""
+
+    def __init__(self, ctx: "Context", st: SymState):
+        self.ctx, self.st = ctx, st
+        self.postmaster = 0
+        self.backends = [t for t in range(1, len(ctx.programs))]
+
+    def word(self, name):
+        return self.st.mem[name]
+
+    def array(self, name):
+        return self.st.mem[name]
+
+    def ghost(self, name):
+        return self.st.ghost[name]
+
+    def const(self, name):
+        return self.ctx.const_terms[name]
+
+    def pc(self, tid):
+        return self.st.pc[tid]
+
+    def at(self, tid, *texts, nth=None):
+        """The thread is at one of the events whose source line contains one of ``texts``
+        (with ``nth``: only the nth such event in program order, from 0)."""
+        pcs = self.ctx.pcs(tid, texts)
+        if nth is not None:
+            pcs = pcs[nth:nth + 1]
+        if not pcs:
+            return z3.BoolVal(False)
+        return z3.Or(*[self.st.pc[tid] == p for p in pcs])
+
+    def local(self, tid, name):
+        return self.st.L[tid][self.ctx.local_index(tid, name)]
+
+    def forall(self, bound, body):
+        """For every k < bound: body(k)."""
+        k = z3.BitVec(f"k{self.ctx.fresh()}", 32)
+        return z3.ForAll([k], z3.Implies(z3.ULT(k, bound), body(k)))
+
+    def forall2(self, bound, body):
+        """For every j < k < bound: body(j, k)."""
+        n = self.ctx.fresh()
+        j, k = z3.BitVec(f"j{n}", 32), z3.BitVec(f"k{n}", 32)
+        return z3.ForAll([j, k], z3.Implies(z3.And(z3.ULT(j, k), z3.ULT(k, bound)), body(j, k)))
+
+
+@dataclass
+class Context:
+    system: object
+    programs: list[Program]
+    const_terms: dict[str, z3.ExprRef]
+    markers: dict[int, z3.ExprRef]
+    lengths: dict[str, z3.ExprRef]
+    assumptions: list
+    counter: list = field(default_factory=lambda: [0])
+    # Without a mutation every event the invariant names must exist (a typo
+    # in the proof module is an error); a mutation may remove some.
+    strict: bool = True
+    pow2: list = field(default_factory=list)  # parameters stated to be powers of two
+
+    def fresh(self) -> int:
+        self.counter[0] += 1
+        return self.counter[0]
+
+    def pcs(self, tid, texts) -> list[int]:
+        prog = self.programs[tid]
+        pcs = [i.pc for i in prog.instrs if i.is_event and any(t in i.src.text for t in texts)]
+        if not pcs and self.strict:
+            raise ProofSpecError(f"no event of thread {tid} ({prog.role}) on a line containing {texts!r}")
+        return pcs
+
+    def local_index(self, tid, name) -> int:
+        names = self.programs[tid].local_names
+        if name in names:
+            return names.index(name)
+        # "fn.var" matches "fn#2.var"; "var" matches a unique "*.var"
+        def norm(n):
+            if "." not in n:
+                return n
+            fn, var = n.rsplit(".", 1)
+            return fn.split("#")[0] + "." + var
+        hits = [i for i, n in enumerate(names) if norm(n) == name or (("." not in name) and n.endswith("." + name))]
+        if len(hits) != 1:
+            raise ProofSpecError(f"local {name!r} of thread {tid} is {'ambiguous' if hits else 'unknown'}")
+        return hits[0]
+
+
+# ---------------------------------------------------------------------------
+# One step
+
+
+@dataclass
+class Outcome:
+    conds: list
+    post: SymState
+    next_pc: int
+    obligations: list  # (BoolRef under conds, prop, message, instr)
+
+
+def _choose_bound(ctx: Context, n: int):
+    for m, term in ctx.markers.items():
+        if 0 <= n - m <= 16:
+            return term + (n - m)
+    return bv(n)
+
+
+class Stepper:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.ghost_by_base = {r.base: (name, r) for name, r in ctx.system.ghost.items()}
+        self.ghost_cache: dict = {}
+
+    def tr(self, st: SymState, tid: int, obligations, conds, ins) -> Translator:
+        def ghost_read(base, length, idx):
+            name, r = self.ghost_by_base[base]
+            if r.length is None:
+                return st.ghost[name]
+            obligations.append((list(conds), z3.ULT(idx, self.ctx.lengths[name]), MEMORY_SAFETY,
+                                f"ghost index out of range for {name}", ins))
+            return z3.Select(st.ghost[name], idx)
+        t = Translator(st.L[tid], self.ctx.markers, ghost_read)
+        t.pow2 = self.ctx.pow2
+        return t
+
+    def index(self, st, tid, loc, obligations, conds, ins):
+        if loc.index is None:
+            return None
+        t = self.tr(st, tid, obligations, conds, ins)
+        idx = t.expr(loc.index.src)
+        prop = PM_SAFETY if tid == 0 else MEMORY_SAFETY
+        ok = z3.And(*t.side, z3.ULT(idx, self.ctx.lengths[loc.region.name]))
+        obligations.append((list(conds), ok, prop, f"index {loc.index.text} out of range for {loc.region.name}",
+                            ins))
+        return idx
+
+    def read(self, st, loc, idx):
+        m = st.mem[loc.region.name]
+        return m if idx is None else z3.Select(m, idx)
+
+    def write(self, st, loc, idx, v):
+        name = loc.region.name
+        st.mem[name] = v if idx is None else z3.Store(st.mem[name], idx, v)
+
+    def step(self, pre: SymState, tid: int, pc: int) -> list[Outcome]:
+        """Every way thread ``tid`` at event ``pc`` may move (none if it is blocked or halted)."""
+        prog = self.ctx.programs[tid]
+        ins = prog.instrs[pc]
+        st = pre.copy()
+        L = st.L[tid]
+        obligations: list = []
+        conds: list = []
+        if isinstance(ins, Halt):
+            return []
+        if isinstance(ins, Load):
+            idx = self.index(st, tid, ins.loc, obligations, conds, ins)
+            L[ins.dst] = self.read(st, ins.loc, idx)
+        elif isinstance(ins, Store):
+            idx = self.index(st, tid, ins.loc, obligations, conds, ins)
+            t = self.tr(st, tid, obligations, conds, ins)
+            self.write(st, ins.loc, idx, t.expr(ins.value.src))
+        elif isinstance(ins, Rmw):
+            idx = self.index(st, tid, ins.loc, obligations, conds, ins)
+            t = self.tr(st, tid, obligations, conds, ins)
+            args = [t.expr(a.src) for a in ins.args]
+            old = self.read(st, ins.loc, idx)
+            k = ins.kind
+            if k == "cas":
+                ok = old == args[0]
+                self.write(st, ins.loc, idx, z3.If(ok, args[1], old))
+                L[ins.dst] = z3.If(ok, bv(1), bv(0))
+                L[ins.expected_local] = old
+            else:
+                new = {"add": lambda: old + args[0], "sub": lambda: old - args[0], "or": lambda: old | args[0],
+                       "and": lambda: old & args[0], "xchg": lambda: args[0], "read_mb": lambda: old}[k]()
+                self.write(st, ins.loc, idx, new)
+                L[ins.dst] = old
+        elif isinstance(ins, LockAcquire):
+            conds.append(self.read(st, ins.loc, None) == 0)
+            self.write(st, ins.loc, None, bv(1))
+        elif isinstance(ins, LockRelease):
+            self.write(st, ins.loc, None, bv(0))
+        elif isinstance(ins, Choose):
+            c = z3.BitVec(f"choice{self.ctx.fresh()}", 32)
+            conds.append(z3.ULT(c, _choose_bound(self.ctx, ins.n)))
+            L[ins.dst] = c
+        elif isinstance(ins, Fence):
+            pass
+        else:  # pragma: no cover
+            raise Unsupported(f"event {ins.op}")
+        return self.local(st, tid, pc + 1, conds, obligations)
+
+    def local(self, st, tid, pc, conds, obligations) -> list[Outcome]:
+        """Run local code to the next event; forks at branches whose outcome the state does not decide."""
+        prog = self.ctx.programs[tid]
+        out = []
+        work = [(st, pc, conds, obligations)]
+        while work:
+            st, pc, conds, obligations = work.pop()
+            for _ in range(100000):
+                ins = prog.instrs[pc]
+                if ins.is_event:
+                    st.pc[tid] = bv(pc)
+                    out.append(Outcome(conds, st, pc, obligations))
+                    break
+                L = st.L[tid]
+                if isinstance(ins, Assign):
+                    t = self.tr(st, tid, obligations, conds, ins)
+                    L[ins.dst] = z3.simplify(t.expr(ins.expr.src))
+                    pc += 1
+                elif isinstance(ins, Branch):
+                    t = self.tr(st, tid, obligations, conds, ins)
+                    c = z3.simplify(t.cond(ins.cond.src))
+                    if z3.is_true(c):
+                        pc += 1
+                    elif z3.is_false(c):
+                        pc = ins.target
+                    else:
+                        work.append((st.copy(), ins.target, conds + [z3.Not(c)], list(obligations)))
+                        conds = conds + [c]
+                        pc += 1
+                elif isinstance(ins, Jump):
+                    pc = ins.target
+                elif isinstance(ins, Ghost):
+                    self.ghost(st, tid, ins, conds, obligations)
+                    pc += 1
+                elif isinstance(ins, OpMark):
+                    pc += 1
+                else:  # pragma: no cover
+                    raise Unsupported(f"local instruction {ins.op}")
+            else:  # pragma: no cover
+                raise Unsupported("local code loops")
+        return out
+
+    def ghost(self, st, tid, ins, conds, obligations):
+        acts = self.ghost_cache.get(id(ins))
+        if acts is None:
+            acts = ghost_actions(ins.code)
+            self.ghost_cache[id(ins)] = acts
+        self._acts(st, tid, ins, acts, conds, [], obligations)
+
+    def _acts(self, st, tid, ins, acts, conds, guard, obligations):
+        for a in acts:
+            if a[0] == "assert":
+                _, prop, msg, node = a
+                t = self.tr(st, tid, obligations, conds + guard, ins)
+                obligations.append((conds + guard, truth(t.node(node)), prop, msg, ins))
+            elif a[0] == "set":
+                _, target, value = a
+                t = self.tr(st, tid, obligations, conds + guard, ins)
+                v = as_bv(t.node(value))
+                sl = target.slice
+                if hasattr(sl, "func"):  # G[_gidx(base, len, i)]
+                    base = sl.args[0].value
+                    name, r = self.ghost_by_base[base]
+                    idx = as_bv(t.node(sl.args[2]))
+                    obligations.append((conds + guard, z3.ULT(idx, self.ctx.lengths[name]), MEMORY_SAFETY,
+                                        f"ghost index out of range for {name}", ins))
+                    new = z3.Store(st.ghost[name], idx, v)
+                else:
+                    name, r = self.ghost_by_base[sl.value]
+                    new = v
+                old = st.ghost[name]
+                st.ghost[name] = z3.If(z3.And(*guard), new, old) if guard else new
+            elif a[0] == "if":
+                t = self.tr(st, tid, obligations, conds + guard, ins)
+                c = truth(t.node(a[1]))
+                self._acts(st, tid, ins, a[2], conds, guard + [c], obligations)
+                self._acts(st, tid, ins, a[3], conds, guard + [z3.Not(c)], obligations)
+            else:
+                raise Unsupported("ghost loops are not supported by the invariant prover")
+
+
+# ---------------------------------------------------------------------------
+# The proof
+
+
+@dataclass
+class InvFailure:
+    what: str  # "initiation", "consecution", "assertion"
+    conjunct: str
+    thread: str = ""
+    instr: str = ""
+    pre_state: dict = field(default_factory=dict)
+    message: str = ""
+
+    def lines(self) -> list[str]:
+        out = [f"{self.what}: {self.conjunct}" + (f" -- {self.message}" if self.message else "")]
+        if self.instr:
+            out.append(f"  step of {self.thread}: {self.instr}")
+        for k, v in self.pre_state.items():
+            out.append(f"  {k} = {v}")
+        return out
+
+
+@dataclass
+class InvResult:
+    protocol: str
+    mutation: str | None
+    threads: int
+    slot_range: str
+    conjuncts: list[str] = field(default_factory=list)
+    steps_checked: int = 0
+    queries: int = 0
+    failures: list[InvFailure] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    initial_checked: list[int] = field(default_factory=list)
+    elapsed: float = 0.0
+    note: str = ""
+
+    @property
+    def proved(self) -> bool:
+        return not self.failures and not self.unknown
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failures else (3 if self.unknown else 0)
+
+    def as_json(self) -> dict:
+        return {"protocol": self.protocol, "mutation": self.mutation, "kind": "invariants",
+                "threads": self.threads, "slots": self.slot_range, "conjuncts": self.conjuncts,
+                "steps_checked": self.steps_checked, "queries": self.queries, "proved": self.proved,
+                "initial_state_checked_for_slots": self.initial_checked,
+                "failures": [f.__dict__ for f in self.failures], "unknown": self.unknown,
+                "elapsed_seconds": round(self.elapsed, 3), "exit_code": self.exit_code}
+
+
+def _model_state(ctx, st: SymState, model, tids_only=None) -> dict:
+    ev = lambda t: model.eval(t, model_completion=True)  # noqa: E731
+    out = {}
+    for t, prog in enumerate(ctx.programs):
+        pc = ev(st.pc[t]).as_long()
+        ins = prog.instrs[pc] if pc < len(prog.instrs) else None
+        where = f"{ins.src.file}:{ins.src.line} {ins.src.text}" if ins is not None else f"pc {pc}"
+        out[f"{ctx.system.threads[t].name} at"] = where
+    n = None
+    if "SLOTS" in ctx.const_terms:
+        n = ev(ctx.const_terms["SLOTS"]).as_long()
+        out["SLOTS"] = n
+    for name, r in ctx.system.shared.items():
+        if r.length is None:
+            out[name] = hex(ev(st.mem[name]).as_long())
+        else:
+            size = ev(ctx.lengths[name]).as_long()
+            out[name] = [hex(ev(z3.Select(st.mem[name], bv(i))).as_long()) for i in range(min(size, 8))]
+    for name, r in ctx.system.ghost.items():
+        if r.length is None:
+            out["ghost " + name] = ev(st.ghost[name]).as_long()
+        else:
+            size = ev(ctx.lengths[name]).as_long()
+            out["ghost " + name] = [ev(z3.Select(st.ghost[name], bv(i))).as_long() for i in range(min(size, 8))]
+    return out
+
+
+def build_context(proto_cls, params: Params, mutation):
+    space, system = slot_space(proto_cls, params, mutation, role="backend", rogue=False)
+    spec = proof_module(proto_cls)
+    if space.symbolic and spec is not None and hasattr(spec, "INVARIANT_SLOT_RANGE"):
+        lo, hi = spec.INVARIANT_SLOT_RANGE
+        n = space.variables["SLOTS"]
+        space.slot_range = (lo, hi)
+        space.constraints = [z3.ULE(lo, n), z3.ULE(n, hi)] + space.constraints[2:]
+    system = _system(proto_cls, params, mutation, params.slots, False)
+    if not space.symbolic:
+        raise ProofSpecError(f"slots cannot be symbolic for {proto_cls.name}: {space.reason}")
+    programs = []
+    for t in system.threads:
+        prog = recompile(system, t.role, t.tid, space.markers, False)
+        if _shape(prog) != _shape(t.program):
+            raise ProofSpecError(f"the {t.role}'s control structure depends on slots at compile time")
+        programs.append(prog)
+    terms = {n: bv(v) for n, v in system.constants.items()}
+    terms.update(space.variables)
+    lengths = {n: bv(r.length or 1) for n, r in list(system.shared.items()) + list(system.ghost.items())}
+    lengths.update({r: space.variables[c] for r, c in space.lengths.items()})
+    lengths.update(space.extra_lengths)
+    ctx = Context(system, programs, terms, space.marker_terms(), lengths, list(space.constraints))
+    ctx.strict = mutation is None
+    ctx.pow2 = [space.variables[n] for n in getattr(spec, "POWERS_OF_TWO", ()) if n in space.variables]
+    return ctx, space
+
+
+def prove_invariants(proto_cls: type[Protocol], params: Params, mutation: str | None = None) -> InvResult:
+    t0 = time.perf_counter()
+    spec = proof_module(proto_cls)
+    if spec is None or not hasattr(spec, "invariant"):
+        raise ProofSpecError(f"{proto_cls.name} states no inductive invariant (models/{proto_cls.name}_proof.py: "
+                             "invariant(view)); it is checked by bounded search only")
+    ctx, space = build_context(proto_cls, params, mutation)
+    res = InvResult(proto_cls.name, mutation, params.threads, f"{space.describe()}")
+    solver = z3.SolverFor("QF_AUFBV")
+    solver.set("timeout", int(_os.environ.get("SLOTCHECK_PROVE_TIMEOUT_MS", QUERY_TIMEOUT_MS)))
+    solver.add(*ctx.assumptions)
+
+    def conj(st):
+        return [(n, c) for n, c in spec.invariant(View(ctx, st))]
+
+    def valid_pc(st):
+        out = []
+        for t, prog in enumerate(ctx.programs):
+            out.append(z3.Or(*[st.pc[t] == i.pc for i in prog.instrs if i.is_event]))
+        return out
+
+    pre = SymState(ctx, "s")
+    inv_pre = conj(pre)
+    res.conjuncts = [n for n, _ in inv_pre]
+
+    # 1. Initiation: the stated initial state satisfies the invariant ...
+    init = SymState(ctx, "i")
+    init_desc = list(spec.initial(View(ctx, init)))
+    for name, c in conj(init):
+        res.queries += 1
+        _t = time.perf_counter()
+        r = solver.check(*init_desc, z3.Not(c))
+        _dbg(f"init {name}: {r} {time.perf_counter() - _t:.2f}s")
+        if r == z3.sat:
+            res.failures.append(InvFailure("initiation", name, pre_state=_model_state(ctx, init, solver.model())))
+        elif r == z3.unknown:
+            res.unknown.append(f"initiation of {name}: {solver.reason_unknown()}")
+    # ... and is what the model really starts with (small slot counts).
+    lo, hi = space.slot_range
+    for n in range(max(lo, proto_cls.min_slots), min(hi, proto_cls.max_slots, 6) + 1):
+        sysn = _system(proto_cls, params, mutation, n, False)
+        if not _initial_matches(ctx, sysn, spec, solver, res):
+            res.failures.append(InvFailure("initiation", "the stated initial state",
+                                           message=f"does not describe the model's initial state at slots = {n}"))
+            break
+        res.initial_checked.append(n)
+
+    # 2. Consecution: every step of every thread from any invariant state.
+    stepper = Stepper(ctx)
+    hyp = [c for _n, c in inv_pre] + valid_pc(pre)
+    for tid, prog in enumerate(ctx.programs):
+        tname = ctx.system.threads[tid].name
+        for ins in prog.instrs:
+            if not ins.is_event or isinstance(ins, Halt):
+                continue
+            outcomes = stepper.step(pre, tid, ins.pc)
+            for oc in outcomes:
+                res.steps_checked += 1
+                # The moving thread's pc is known: substitute it so that every
+                # "thread t is at ..." test of that thread folds away.
+                sub = (pre.pc[tid], bv(ins.pc))
+                base = [z3.simplify(z3.substitute(h, sub)) for h in hyp] + oc.conds
+                where = f"{ins.src.file}:{ins.src.line}: {ins.src.text}"
+                for oconds, ok, prop, msg, oins in oc.obligations:
+                    res.queries += 1
+                    _t = time.perf_counter()
+                    r = solver.check(*base, *oconds, z3.Not(z3.substitute(ok, sub)))
+                    _dbg(f"  obligation {prop} {msg}: {r} {time.perf_counter() - _t:.2f}s")
+                    if r == z3.sat:
+                        res.failures.append(InvFailure(
+                            "assertion", prop, tname, f"{oins.src.file}:{oins.src.line}: {oins.src.text}",
+                            _model_state(ctx, pre, solver.model()), msg))
+                    elif r == z3.unknown:
+                        res.unknown.append(f"{prop} at {where}: {solver.reason_unknown()}")
+                post = conj(oc.post)
+                for (name, c), (_n, c0) in zip(post, inv_pre):
+                    if c.eq(c0):
+                        continue  # the step leaves everything this conjunct mentions unchanged
+                    res.queries += 1
+                    _t = time.perf_counter()
+                    r = solver.check(*base, z3.Not(z3.simplify(z3.substitute(c, sub))))
+                    _dbg(f"{tname} {where} -> {oc.next_pc}: {name}: {r} {time.perf_counter() - _t:.2f}s")
+                    if r == z3.sat:
+                        res.failures.append(InvFailure("consecution", name, tname, where,
+                                                       _model_state(ctx, pre, solver.model())))
+                    elif r == z3.unknown:
+                        res.unknown.append(f"{name} after {where}: {solver.reason_unknown()}")
+    res.elapsed = time.perf_counter() - t0
+    return res
+
+
+def _initial_matches(ctx, sysn, spec, solver, res) -> bool:
+    """The model's concrete initial state at this slot count satisfies the stated description."""
+    st = SymState(ctx, f"c{sysn.params.slots}")
+    fix = [ctx.const_terms[n] == bv(sysn.constants[n]) for n in ctx.const_terms if n in sysn.constants]
+    for name, r in sysn.shared.items():
+        if r.length is None:
+            fix.append(st.mem[name] == bv(sysn.shared_init[r.base]))
+        else:
+            for i in range(r.length):
+                fix.append(z3.Select(st.mem[name], bv(i)) == bv(sysn.shared_init[r.base + i]))
+    for name, r in sysn.ghost.items():
+        if r.length is None:
+            fix.append(st.ghost[name] == bv(sysn.ghost_init[r.base]))
+        else:
+            for i in range(r.length):
+                fix.append(z3.Select(st.ghost[name], bv(i)) == bv(sysn.ghost_init[r.base + i]))
+    from checker.explore import Engine
+    from checker.memory import PROFILES, memory_models
+
+    eng = Engine(sysn, memory_models()["sc"](sysn, PROFILES["documented"]))
+    init = eng.initial()
+    for t, T in enumerate(init[1]):
+        if ctx.system.threads[t].program is None:
+            continue
+        fix.append(st.pc[t] == bv(T[0]))
+        for i, v in enumerate(T):
+            if i >= 2:
+                fix.append(st.L[t][i] == bv(v))
+    desc = list(spec.initial(View(ctx, st)))
+    res.queries += 1
+    return solver.check(*fix, z3.Not(z3.And(*desc))) == z3.unsat
+
+
+def print_invariants(res: InvResult) -> None:
+    from checker.cli import out
+
+    mut = f", mutation {res.mutation}" if res.mutation else ""
+    out.print(f"[bold]{res.protocol}[/bold]{mut}: inductive invariant under sc, {res.threads} threads, "
+              f"{res.slot_range}")
+    out.print(f"  {len(res.conjuncts)} conjuncts; initial state checked symbolically and against the model for "
+              f"slots {res.initial_checked}; {res.steps_checked} thread steps; {res.queries} z3 queries; "
+              f"{res.elapsed:.1f}s")
+    if res.proved:
+        out.print("  [green]proved[/green]: holds initially and is preserved by every step of every thread")
+        return
+    for f in res.failures:
+        out.print("  [red]FAILED[/red] " + f.lines()[0], markup=True)
+        for line in f.lines()[1:]:
+            out.print("  " + line, markup=False)
+    for u in res.unknown:
+        out.print(f"  [yellow]unknown[/yellow]: {u}")
