@@ -417,10 +417,13 @@ class _ThreadReplay:
             expected_loc = ev.get("location")
             if expected_loc is None and ev.get("performed") is False:
                 # Fetched but not performed when the trace ended (weak): its
-                # address and value are not known yet, and the thread can go
-                # no further than an unperformed load.
+                # address and value are not known yet.  A thread goes past an
+                # unperformed load only if later events of it were performed
+                # (then none of them waited for the value: see below).
                 self._consume(ev)
-                return kind == "load", 0
+                later = any(e.get("performed", True) is not False and e.get("event") != "fence"
+                            for e in self.events[self.index:])
+                return kind == "load" and not later, 0
             if expected_loc is None:
                 # The model's access was out of range (its thread stops here,
                 # at a safety violation or a crash): the C access must be out
@@ -433,10 +436,15 @@ class _ThreadReplay:
                 return self._diverge(ev, actual, "a different location")
             if kind == "load":
                 if not isinstance(ev.get("value"), int):
-                    # Fetched but not performed when the trace ended (weak):
-                    # the value is unknown, so the thread ends here.
+                    # Fetched but not performed when the trace ended (weak).
+                    # If later events of this thread were performed, nothing
+                    # they did waited for this value (a dependency would have
+                    # held them back): go on with a placeholder, so that a
+                    # store that overtook this load is still checked.
                     self._consume(ev)
-                    return True, 0
+                    later = any(e.get("performed", True) is not False and e.get("event") != "fence"
+                                for e in self.events[self.index:])
+                    return (not later), 0
                 result = ev["value"]
                 actual.value = result
             elif kind in ("store", "acquire", "release"):

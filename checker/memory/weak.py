@@ -19,20 +19,22 @@ of a window are performed in program order only when something orders them:
 - acquire loads keep later entries behind them, release stores wait for every
   earlier entry.
 
-A store is never performed while an earlier branch is unresolved.  A branch on
-a pending value is *guessed*: fetching continues down the guessed path, loads
-there may be performed early (speculation), and when the branch's value becomes
-known a wrong guess discards the whole state (the machine would squash and
-refetch, which the other guess covers).  Load buffering (a later store
+A store is never performed while an earlier branch is unresolved.  A thread
+that reaches a branch on a pending value may *guess* its direction, fetch down
+the guessed path and perform a load there early (speculation); when the
+branch's value becomes known a wrong guess discards the whole state (the
+machine would squash and refetch, which the other guess covers).  A guess is
+only made together with the early load it enables: guessing and fetching are
+invisible, so a guess that performs nothing early would only duplicate states.  Load buffering (a later store
 performed before an earlier load) is therefore possible unless a dependency,
 a control dependency (stores wait for branches) or a fence orders them.
 
 Fetching is invisible to other threads, so a thread fetches *eagerly* after
 each of its steps, as far as its window allows, within the current operation
 (a sound partial-order reduction: it only removes interleavings of steps that
-commute).  A thread whose window is empty rests at an operation boundary
-(so that quiescent states exist and conservation is checked there), and
-fetching a full barrier is a step of its own.
+commute).  Fetching the first event of an operation (threads rest at
+operation boundaries, where conservation is checked) and fetching a full
+barrier are steps of their own.
 
 Ghost code runs as soon as every value it reads is known, every earlier
 branch is resolved and every earlier ghost block touching the same ghost
@@ -95,6 +97,10 @@ class WeakMemory(MemoryModel):
         for prog in self.programs:
             if prog is None:
                 self.eager_ok.append(None)
+                continue
+            if not any(prog.in_op):
+                # A program without operations (a litmus test) is one operation.
+                self.eager_ok.append([True] * len(prog.instrs))
                 continue
             self.eager_ok.append([prog.in_op[pc] and not prog.op_start[pc] for pc in range(len(prog.instrs))])
 
@@ -399,52 +405,45 @@ class WeakMemory(MemoryModel):
         if viol is not None:
             return [("viol", viol)]
         results = []
-        for k, (L1, w1) in enumerate(starts):
-            if info == "choose":
-                inf = (None, L1[ins.dst])
-            else:
-                inf = info
-            for L2, w2 in self.run_local(prog, pc + 1, L1, w1, last_mem):
-                results.append((L2, w2, mem, inf))
+        for L1, w1 in starts:
+            inf = (None, L1[ins.dst]) if info == "choose" else info
+            L2, w2 = self.run_local(prog, pc + 1, L1, w1)
+            results.append((L2, w2, mem, inf))
         return results
 
-    def run_local(self, prog, pc, L, win, last_mem):
-        """Local code after an event, forking at branches on pending values."""
-        out = []
-        work = [(pc, L, win)]
-        while work:
-            pc, L, win = work.pop()
-            steps = 0
-            while True:
-                ins = prog.instrs[pc]
-                if ins.is_event:
-                    L[0] = pc
-                    out.append((L, win))
+    def run_local(self, prog, pc, L, win):
+        """Local code up to the next event, or up to a branch on a pending value.
+
+        Returns (L, win) with L[0] the pc where the thread rests.  Guessing a
+        branch is left to ``successors``: a thread only guesses when it uses
+        the guess, to perform a load early (see ``speculate``).
+        """
+        steps = 0
+        while True:
+            ins = prog.instrs[pc]
+            if ins.is_event:
+                break
+            op = ins.op
+            if op == "assign":
+                L[ins.dst] = self.value(ins.expr, L)
+                pc += 1
+            elif op == "branch":
+                c = self.value(ins.cond, L)
+                if type(c) is tuple:
                     break
-                op = ins.op
-                if op == "assign":
-                    L[ins.dst] = self.value(ins.expr, L)
-                    pc += 1
-                elif op == "branch":
-                    c = self.value(ins.cond, L)
-                    if type(c) is tuple:
-                        # Guess both ways; the wrong guess dies when c is known.
-                        work.append((ins.target, list(L), win + [("B", ins.pc, c, False)]))
-                        win = win + [("B", ins.pc, c, True)]
-                        pc += 1
-                    else:
-                        pc = pc + 1 if c else ins.target
-                elif op == "jump":
-                    pc = ins.target
-                elif op == "ghost":
-                    win = win + [("G", ins.pc, last_mem, tuple(L[r] for r in ins.reads))]
-                    pc += 1
-                else:
-                    pc += 1
-                steps += 1
-                if steps > 100_000:
-                    raise ModelError(f"{ins.src}: the program loops without any shared-memory event")
-        return out
+                pc = pc + 1 if c else ins.target
+            elif op == "jump":
+                pc = ins.target
+            elif op == "ghost":
+                win = win + [("G", ins.pc, -1, tuple(L[r] for r in ins.reads))]
+                pc += 1
+            else:
+                pc += 1
+            steps += 1
+            if steps > 100_000:
+                raise ModelError(f"{ins.src}: the program loops without any shared-memory event")
+        L[0] = pc
+        return L, win
 
     # -- successors -------------------------------------------------------------
 
@@ -481,9 +480,12 @@ class WeakMemory(MemoryModel):
                 info = (addr, v, nth, False)
             label = (tid, "perform", e[1], info)
             self._advance(state, tid, label, L, w, nmem, ghost, out)
-        # Fetch the next event.
         pc = T[0]
         ins = prog.instrs[pc]
+        if ins.op == "branch":
+            self.speculate(state, tid, out)
+            return
+        # Fetch the next event.
         if self.can_fetch(tid, ins, win):
             L = list(T)
             results = self.fetch(tid, L, list(win), mem, ghost)
@@ -498,12 +500,12 @@ class WeakMemory(MemoryModel):
                 L2, w2, nmem, info = r
                 self._advance(state, tid, (tid, action, pc, info), L2, w2, nmem, ghost, out)
 
-    def _advance(self, state, tid, label, L, win, mem, ghost, out):
+    def _advance(self, state, tid, label, L, win, mem, ghost, out, prefetched=()):
         """Settle, fetch eagerly as far as the window allows, and emit the new states."""
         prog = self.programs[tid]
         eager = self.eager_ok[tid]
         logging = self._fetch_log is not None
-        first = ((label[2], label[3]),) if logging and label[1] in ("fetch", "step") else ()
+        first = ((label[2], label[3]),) if logging and label[1] in ("fetch", "step") else prefetched
         work = [(L, win, mem, ghost, first)]
         while work:
             L, win, mem, ghost, fetched = work.pop()
@@ -520,10 +522,17 @@ class WeakMemory(MemoryModel):
             L, win, ghost = s
             pc = L[0]
             ins = prog.instrs[pc]
-            # Fetch eagerly inside an operation; across an operation boundary
-            # only while earlier events are still in flight (with an empty
-            # window the thread rests at the boundary, a quiescent point).
-            if (eager[pc] or win) and not self.is_full(ins) and self.can_fetch(tid, ins, win):
+            if ins.op == "branch":
+                if type(self.value(ins.cond, L)) is not tuple:
+                    # The value it waited for is known: go on down the right path.
+                    L, win = self.run_local(prog, pc, L, win)
+                    work.append((L, win, mem, ghost, fetched))
+                    continue
+            # Fetch eagerly inside an operation.  Crossing an operation
+            # boundary is a step of its own: threads rest there (quiescent
+            # points for conservation), and a step never spans two operations
+            # (the postmaster's per-operation step count and lassos rely on it).
+            elif eager[pc] and not self.is_full(ins) and self.can_fetch(tid, ins, win):
                 for r in self.fetch(tid, L, list(win), mem, ghost):
                     if r[0] == "viol":
                         out.append((label, None, r[1]))
@@ -540,6 +549,73 @@ class WeakMemory(MemoryModel):
             if logging:
                 self._fetch_log[(label, nstate)] = fetched
             out.append((label, nstate, None))
+
+    def speculate(self, state, tid, out):
+        """A thread resting at a branch on a pending value guesses a direction,
+        fetches down it, and performs one of the loads it fetched there before
+        the branch is resolved.  Guesses that perform nothing early are not
+        states of their own: fetching is invisible, and once the value is known
+        the thread goes down the right path anyway.
+        """
+        mem, threads, pending, ghost = state
+        T = threads[tid]
+        win = pending[tid]
+        prog = self.programs[tid]
+        pc = T[0]
+        ins = prog.instrs[pc]
+        c = self.value(ins.cond, T)
+        logging = self._fetch_log is not None
+        for guess in (True, False):
+            L = list(T)
+            w = list(win) + [("B", pc, c, guess)]
+            base = len(w)
+            L, w = self.run_local(prog, pc + 1 if guess else ins.target, L, w)
+            for L2, w2, fetched in self._extend(tid, L, w, mem, ghost, logging):
+                for i in range(base, len(w2)):
+                    e = w2[i]
+                    if e[0] != "L":
+                        continue
+                    ok, fwd = self.performable(tid, w2, i, mem)
+                    if not ok:
+                        continue
+                    addr = self.address(tid, e)
+                    L3 = list(L2)
+                    v = fwd if fwd is not None else mem[addr]
+                    nth = sum(1 for x in w2[:i] if x[1] == e[1])
+                    w3 = self.remove(list(w2), L3, i, v)
+                    label = (tid, "speculate", e[1], (addr, v, nth, fwd is not None))
+                    self._advance(state, tid, label, L3, w3, mem, ghost, out, prefetched=fetched)
+
+    def _extend(self, tid, L, win, mem, ghost, logging):
+        """Fetch down a guessed path as far as the window allows (no performing)."""
+        prog = self.programs[tid]
+        eager = self.eager_ok[tid]
+        done = []
+        work = [(L, win, ())]
+        while work:
+            L, win, fetched = work.pop()
+            pc = L[0]
+            ins = prog.instrs[pc]
+            if ins.op == "branch":
+                # A further branch on a pending value down the guessed path:
+                # guess again (nothing is emitted unless a load is performed).
+                c = self.value(ins.cond, L)
+                for guess in (True, False):
+                    L2, w2 = self.run_local(prog, pc + 1 if guess else ins.target, list(L),
+                                            win + [("B", pc, c, guess)])
+                    work.append((L2, w2, fetched))
+                continue
+            if ins.is_event and eager[pc] and not self.is_full(ins) and self.can_fetch(tid, ins, win):
+                grew = False
+                for r in self.fetch(tid, list(L), list(win), mem, ghost):
+                    if r[0] in ("viol", "crash"):
+                        continue  # on a guessed path: real only once the guess is confirmed
+                    grew = True
+                    work.append((r[0], r[1], fetched + ((pc, r[3]),) if logging else ()))
+                if grew:
+                    continue
+            done.append((L, win, fetched))
+        return done
 
     def _crash(self, state, tid, pc, out):
         mem, threads, pending, ghost = state
@@ -642,7 +718,9 @@ class WeakMemory(MemoryModel):
             else:
                 d["performed"] = False
             return d
-        # perform
+        # perform (or perform early, down a guessed path)
+        if action == "speculate":
+            d["speculative"] = True
         a, v, nth, fwd = info[:4]
         if len(info) > 4:
             d["old"] = info[4]
@@ -662,7 +740,16 @@ class WeakMemory(MemoryModel):
         for s in steps:
             if s.get("thread") != tid:
                 continue
-            if s.get("action") == "perform":
+            fetched = s.get("fetched", ())
+            if s.get("action") == "speculate":
+                # the load it performs early was fetched in this same step
+                for f in fetched:
+                    ev = dict(f, step=s["index"])
+                    if ev.get("performed") is False:
+                        waiting.setdefault(ev["pc"], []).append(ev)
+                    events.append(ev)
+                fetched = ()
+            if s.get("action") in ("perform", "speculate"):
                 queue = waiting.get(s["pc"], [])
                 nth = s.get("nth", 0)
                 if nth < len(queue):
@@ -672,7 +759,7 @@ class WeakMemory(MemoryModel):
                     for k in ("location", "address", "value", "old"):
                         if k in s:
                             ev[k] = s[k]
-            for f in s.get("fetched", ()):
+            for f in fetched:
                 ev = dict(f, step=s["index"])
                 if ev.get("performed") is False:
                     waiting.setdefault(ev["pc"], []).append(ev)
