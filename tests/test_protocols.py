@@ -121,3 +121,17 @@ def test_holds_under_weak(protocol, threads, ops):
 def test_rogue_checks_only_postmaster_properties():
     _, res = check("bgworker", threads=2, ops=1, rogue=True, memory_model="sc")
     assert set(res.system.checked) == {PM_SAFETY, WAIT_FREEDOM, DEADLOCK}
+
+
+def test_dlist_holds_and_survives_a_rogue():
+    _, res = check("dlist", memory_model="sc")
+    assert res.complete and res.violations == {}
+    _, res = check("dlist", threads=2, ops=1, rogue=True, memory_model="sc")
+    assert res.complete and res.violations == {}
+
+
+@pytest.mark.parametrize("mutation", ["no-lock", "refill-keeps-flag"])
+def test_dlist_mutations_are_caught_under_sc(mutation):
+    protos = load_protocols()
+    _, res = check("dlist", mutation=mutation, memory_model="sc")
+    assert set(res.violations) == {protos["dlist"].mutations[mutation].breaks}
