@@ -203,6 +203,7 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     plabel: list = [None]
     depth = array("H", [0])
     edges: list | None = [] if opts.liveness else None
+    pruned: dict[int, int] = {}  # state -> threads with a discarded (speculative) move
     violations = res.violations
     checked = system.checked
     rogue = system.rogue_tid is not None
@@ -246,11 +247,13 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
             successors(s, out)
             succ_ids = array("l") if edges is not None else None
             pm_moves = False
+            pruned_mask = 0
             for label, nxt, viol in out:
                 tid = label[0]
                 if tid == pm_tid:
                     pm_moves = True
                 if nxt is None and viol is None:
+                    pruned_mask |= 1 << tid
                     # A move on a speculative path the memory model has just
                     # discarded (a wrong branch guess): not a deadlock, no state.
                     continue
@@ -280,6 +283,8 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
                     succ_ids.append(j * 16 + tid)
             if edges is not None:
                 edges.append(succ_ids)
+                if pruned_mask:
+                    pruned[i] = pruned_mask
             if not out:
                 # No thread can move: fine only if every program has finished.
                 if not all(engine.halted(s, t) for t in engine.program_tids):
@@ -308,7 +313,7 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     res.stop_reason = stop_reason
     res.max_postmaster_steps = _max_steps(engine, states)
     if res.complete and edges is not None:
-        _liveness(engine, states, edges, parent, plabel, res)
+        _liveness(engine, states, edges, parent, plabel, res, pruned)
         res.liveness_checked = True
     elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in checked
           and WAIT_FREEDOM not in violations):
@@ -418,7 +423,7 @@ def _sccs(n: int, edges) -> list[int]:
     return comp
 
 
-def _liveness(engine: Engine, states, edges, parent, plabel, res: Result) -> None:
+def _liveness(engine: Engine, states, edges, parent, plabel, res: Result, pruned=None) -> None:
     system = engine.system
     checked = system.checked
     if DEADLOCK not in checked and WAIT_FREEDOM not in checked:
@@ -441,6 +446,12 @@ def _liveness(engine: Engine, states, edges, parent, plabel, res: Result) -> Non
             else:
                 has_internal[cv] = True
                 movers[cv].add(e & 15)
+    # Threads with a move the memory model discards (a wrong speculative
+    # guess that dies when its load is performed): a fair run takes that move,
+    # so a component where such a thread "never moves" is no real execution.
+    discarding = [0] * ncomp
+    for v, mask in (pruned or {}).items():
+        discarding[comp[v]] |= mask
     first = [-1] * ncomp
     for v in range(n):
         if first[comp[v]] == -1:
@@ -455,6 +466,8 @@ def _liveness(engine: Engine, states, edges, parent, plabel, res: Result) -> Non
             v = first[c]
             s = states[v]
             who = [0] if rogue else engine.program_tids
+            if any(discarding[c] >> t & 1 and t not in movers[c] for t in engine.program_tids):
+                continue  # a fair run leaves it through the discarded move: not a real execution
             starved = [t for t in who if t not in movers[c] and not engine.halted(s, t)]
             if starved:
                 names = ", ".join(system.threads[t].name for t in starved)
