@@ -247,6 +247,8 @@ def _summary_json(result, written):
 def _reported_properties(result):
     system = result.system
     props = [p for p in PROPERTIES if p in system.checked]
+    # Protocol-specific properties (bgworker's notify integrity) too.
+    props += sorted(p for p in system.checked if p not in props)
     props += [p for p in result.violations if p not in props]
     return props
 
