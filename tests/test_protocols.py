@@ -135,3 +135,15 @@ def test_dlist_mutations_are_caught_under_sc(mutation):
     protos = load_protocols()
     _, res = check("dlist", mutation=mutation, memory_model="sc")
     assert set(res.violations) == {protos["dlist"].mutations[mutation].breaks}
+
+
+@pytest.mark.parametrize("protocol,mutation,mm", [
+    ("caslist", "no-tag", "tso"), ("bitmap", "unchecked-claim", "tso"), ("bitmap", "plain-rmw", "tso"),
+    ("dlist", "no-lock", "tso"),
+    pytest.param("caslist", "no-tag", "weak", marks=weak), pytest.param("dlist", "refill-keeps-flag", "weak", marks=weak),
+])
+def test_algorithmic_mutations_are_bugs_on_every_model(protocol, mutation, mm):
+    m = load_protocols()[protocol].mutations[mutation]
+    assert mm in m.bug_under
+    _, res = check(protocol, mutation=mutation, memory_model=mm)
+    assert set(res.violations) == {m.breaks}
