@@ -110,12 +110,19 @@ def test_bgworker_release_no_barrier_signals_the_wrong_backend_under_weak():
 
 
 @weak
-@pytest.mark.parametrize("protocol,threads,ops", [("caslist", 2, 2), ("bitmap", 2, 2), ("bgworker", 3, 1)])
-def test_holds_under_weak(protocol, threads, ops):
-    # Smaller than the sc runs: under weak each thread has a window of events
-    # in flight (README lists the larger runs and their times).
-    _, res = check(protocol, threads=threads, ops=ops, memory_model="weak")
-    assert res.complete and res.violations == {}, res.violations
+@pytest.mark.parametrize("protocol", MINE)
+def test_holds_under_weak_at_default_bounds(protocol):
+    _, res = check(protocol, memory_model="weak")
+    assert res.complete and res.liveness_checked
+    assert res.violations == {}, res.violations
+
+
+@weak
+@pytest.mark.parametrize("protocol", ["caslist", "bitmap"])
+def test_postmaster_survives_a_rogue_under_weak(protocol):
+    # bgworker's weak rogue run (about 190,000 states) is left to `checker compare`.
+    _, res = check(protocol, threads=2, ops=1, rogue=True, memory_model="weak")
+    assert res.complete and res.violations == {}
 
 
 def test_rogue_checks_only_postmaster_properties():
