@@ -1,0 +1,303 @@
+"""``checker ci``: the proof-of-invariant job users put in their CI.
+
+For every protocol (or the ones named with ``--protocol``, a name or a model
+file) it runs, and expects:
+
+* the correct model, explored exhaustively at CI-sized parameters under every
+  registered memory model: every property holds;
+* every mutation under every memory model: *caught* (a violation) where the
+  mutation says it is a bug (``Mutation.bug_under``), *harmless* (an
+  exhaustive search with no violation) elsewhere; mutations that need a rogue
+  run with one;
+* the z3 proofs: postmaster robustness of the correct model (and a failed
+  proof for each mutation that breaks postmaster safety or wait-freedom with
+  a rogue), and the inductive invariant where the protocol states one;
+* the litmus suite (``checker/litmus.py``) under every memory model, each
+  test against the outcome stored in its file.
+
+A state bound is used only where a violation is expected (finding one early
+is the verdict); a bounded search never counts as "holds".  It prints a
+table, writes JUnit XML and Markdown on request, and exits 1 if any row
+failed.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from checker.cli import Fail, out
+
+# CI-sized parameters: a postmaster and two backends (two are needed for the
+# races between backends).  Two workers each over two slots recycle every
+# slot through both queues (the barrier mutations need that); one slot and
+# one worker each empties the free queue (the off-by-one needs that).
+PARAM_SETS = ({"threads": 3, "slots": 2, "ops": 2}, {"threads": 3, "slots": 1, "ops": 1})
+# Mutations that need a rogue: the postmaster alone with one backend is enough.
+ROGUE_PARAMS = ({"threads": 2, "slots": 2, "ops": 1},)
+CAUGHT_STATE_LIMIT = 300_000  # only where a violation is expected
+
+
+@dataclass
+class Row:
+    suite: str
+    name: str
+    expected: str
+    outcome: str = ""
+    ok: bool = False
+    seconds: float = 0.0
+    detail: str = ""
+
+
+def _explore(protocol, mutation, memory_model, params, rogue, max_states):
+    from checker.explore import Options
+    from checker.run import check
+
+    p = dict(params)
+    if rogue:
+        p.update(rogue=True, rogue_writes=2)
+    opts = Options(max_states=max_states, stop_on_first=True)
+    _engine, res = check(protocol, mutation=mutation, memory_model=memory_model, options=opts, **p)
+    return res
+
+
+def _describe(p) -> str:
+    return f"threads {p['threads']} slots {p['slots']} ops {p['ops']}"
+
+
+def _run_sets(protocol, mutation, mm, sets, rogue, expect_bug):
+    """Explore at each parameter set; returns (outcome, violated?, complete everywhere?, detail)."""
+    states = 0
+    for params in sets:
+        res = _explore(protocol, mutation, mm, params, rogue, CAUGHT_STATE_LIMIT if expect_bug else None)
+        states += res.states
+        if res.violations:
+            prop, cx = next(iter(res.violations.items()))
+            return prop, True, False, f"{cx.length} steps at {_describe(params)}: {cx.message}"
+        if not res.complete and not expect_bug:
+            return None, False, False, f"{res.stop_reason} at {_describe(params)}"
+    sets_text = "; ".join(_describe(p) for p in sets)
+    return None, False, True, f"{states:,} states, exhaustive ({sets_text})"
+
+
+def exploration_rows(protocol: str, proto_cls, models) -> list[Row]:
+    rows = []
+    for mm in models:
+        row = Row("explore", f"{proto_cls.name} {mm} correct", "holds")
+        t0 = time.perf_counter()
+        prop, violated, complete, row.detail = _run_sets(protocol, None, mm, PARAM_SETS, False, False)
+        row.seconds = time.perf_counter() - t0
+        row.outcome = f"VIOLATED {prop}" if violated else ("holds" if complete else "incomplete")
+        row.ok = row.outcome == "holds"
+        rows.append(row)
+    return rows
+
+
+def mutation_rows(protocol: str, proto_cls, models) -> list[Row]:
+    rows = []
+    for name, mut in proto_cls.mutations.items():
+        sets = ROGUE_PARAMS if mut.needs_rogue else PARAM_SETS
+        for mm in models:
+            bug = mm in mut.bug_under
+            row = Row("mutations", f"{proto_cls.name} {mm} {name}", "caught" if bug else "harmless")
+            t0 = time.perf_counter()
+            prop, violated, complete, row.detail = _run_sets(protocol, name, mm, sets, mut.needs_rogue, bug)
+            row.seconds = time.perf_counter() - t0
+            if violated:
+                row.outcome = f"caught: {prop}"
+                row.ok = bug
+                if bug and mut.breaks and prop != mut.breaks:
+                    row.detail += f" (the mutation is said to break {mut.breaks})"
+            elif complete:
+                row.outcome, row.ok = "harmless", not bug
+            else:
+                row.outcome = "not caught" if bug else "incomplete"
+            rows.append(row)
+    return rows
+
+
+def proof_rows(proto_cls) -> list[Row]:
+    from checker.model import PM_SAFETY, WAIT_FREEDOM, Params
+    from checker.prove.robustness import prove_robustness
+    from checker.prove.setup import proof_module
+
+    rows = []
+    p = Params(threads=2, slots=2, ops=1)
+    targets = [(None, "proved")]
+    targets += [(m, "fails") for m, mut in proto_cls.mutations.items()
+                if mut.needs_rogue and mut.breaks in (PM_SAFETY, WAIT_FREEDOM)]
+    for mutation, expected in targets:
+        row = Row("proofs", f"{proto_cls.name} robustness {mutation or 'correct'}", expected)
+        t0 = time.perf_counter()
+        res = prove_robustness(proto_cls, p, mutation, witness=False)
+        row.seconds = time.perf_counter() - t0
+        if res.failure:
+            f = res.failure
+            row.outcome = "fails"
+            row.detail = f"{f.prop} in {f.op}: {f.message}"
+        elif res.proved:
+            row.outcome = "proved"
+            row.detail = f"{res.space.describe()}, step bound {res.step_bound}"
+        else:
+            row.outcome = "unknown"
+        row.ok = row.outcome == expected
+        rows.append(row)
+    spec = proof_module(proto_cls)
+    if spec is not None and hasattr(spec, "invariant"):
+        from checker.prove.invariants import prove_invariants
+
+        row = Row("proofs", f"{proto_cls.name} invariants correct", "proved")
+        t0 = time.perf_counter()
+        res = prove_invariants(proto_cls, Params(threads=3, slots=2, ops=1), None)
+        row.seconds = time.perf_counter() - t0
+        if res.failures:
+            f = res.failures[0]
+            row.outcome = "fails"
+            row.detail = f"{f.what}: {f.conjunct} ({f.instr})"
+        elif res.unknown:
+            row.outcome = "unknown"
+            row.detail = res.unknown[0]
+        else:
+            row.outcome, row.ok = "proved", True
+            row.detail = f"{len(res.conjuncts)} conjuncts, {res.slot_range}"
+        rows.append(row)
+    return rows
+
+
+def litmus_rows(models) -> tuple[list[Row], str]:
+    try:
+        from checker import litmus
+    except ModuleNotFoundError as exc:
+        if exc.name == "checker.litmus":
+            return [], "litmus suite skipped: checker/litmus.py is not there"
+        raise
+    rows = []
+    for path in litmus.suite_files():
+        test = litmus.parse_litmus(path)
+        for mm in models:
+            t0 = time.perf_counter()
+            res = litmus.run_litmus(test, mm)
+            if res.expected is None:
+                continue
+            want = res.expected[0]
+            row = Row("litmus", f"{test.name} {mm}", want, res.result, res.ok, time.perf_counter() - t0,
+                      f"{res.outcomes} outcomes, {res.states} states")
+            rows.append(row)
+    return rows, ""
+
+
+def run_ci(protocols: list[str], skip: set[str]) -> tuple[list[Row], list[str]]:
+    from checker.memory import memory_models
+    from checker.model import load_protocols, resolve_protocol
+
+    models = list(memory_models())
+    notes = []
+    names = protocols or list(load_protocols())
+    rows: list[Row] = []
+    for name in names:
+        proto_cls = resolve_protocol(name)
+        for suite, fn in (("explore", lambda: exploration_rows(name, proto_cls, models)),
+                          ("mutations", lambda: mutation_rows(name, proto_cls, models)),
+                          ("proofs", lambda: proof_rows(proto_cls))):
+            if suite in skip:
+                continue
+            try:
+                rows += fn()
+            except Exception as exc:  # a crash is a failed row, not a traceback
+                rows.append(Row(suite, f"{proto_cls.name} {suite}", "runs", f"error: {exc}", False, 0.0,
+                                traceback.format_exc(limit=3).strip().splitlines()[-1]))
+    if "litmus" not in skip and not protocols:
+        lrows, note = litmus_rows(models)
+        rows += lrows
+        if note:
+            notes.append(note)
+    return rows, notes
+
+
+def write_junit(rows: list[Row], path: Path) -> None:
+    suites = ET.Element("testsuites", name="checker ci")
+    by_suite: dict[str, list[Row]] = {}
+    for r in rows:
+        by_suite.setdefault(r.suite, []).append(r)
+    for suite, rs in by_suite.items():
+        el = ET.SubElement(suites, "testsuite", name=suite, tests=str(len(rs)),
+                           failures=str(sum(not r.ok for r in rs)), time=f"{sum(r.seconds for r in rs):.3f}")
+        for r in rs:
+            case = ET.SubElement(el, "testcase", classname=f"checker.ci.{suite}", name=r.name,
+                                 time=f"{r.seconds:.3f}")
+            if not r.ok:
+                f = ET.SubElement(case, "failure", message=f"expected {r.expected}, got {r.outcome}")
+                f.text = r.detail
+            else:
+                ET.SubElement(case, "system-out").text = f"{r.outcome}: {r.detail}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _md(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def write_markdown(rows: list[Row], notes: list[str], elapsed: float, path: Path) -> None:
+    failed = [r for r in rows if not r.ok]
+    lines = ["# checker ci", "",
+             f"{len(rows) - len(failed)} of {len(rows)} rows passed in {elapsed:.0f} s"
+             + (f"; **{len(failed)} failed**" if failed else "."), ""]
+    for n in notes:
+        lines += [f"> {n}", ""]
+    lines += ["| suite | row | expected | outcome | ok | seconds | detail |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.suite} | {_md(r.name)} | {r.expected} | {_md(r.outcome)} | "
+                     f"{'yes' if r.ok else '**NO**'} | {r.seconds:.1f} | {_md(r.detail)} |")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def register(cli) -> None:
+    @cli.command()
+    @click.option("--protocol", "protocols", multiple=True,
+                  help="only this protocol (a name or a model file); repeatable (the litmus suite is then skipped)")
+    @click.option("--skip", multiple=True, type=click.Choice(["explore", "mutations", "proofs", "litmus"]),
+                  help="leave out one part of the job")
+    @click.option("--junit", type=click.Path(dir_okay=False), default=None, help="write JUnit XML here")
+    @click.option("--markdown", type=click.Path(dir_okay=False), default=None, help="write a Markdown summary here")
+    def ci(protocols, skip, junit, markdown):
+        """The CI job: explorations, the mutation matrix, proofs, litmus tests (exit 1 on any failure)."""
+        from rich.table import Table
+
+        from checker.model import resolve_protocol
+
+        for p in protocols:
+            resolve_protocol(p)  # a bad name is a usage error, before any work
+        t0 = time.perf_counter()
+        rows, notes = run_ci(list(protocols), set(skip))
+        elapsed = time.perf_counter() - t0
+        if not rows:
+            raise Fail("nothing to run")
+        table = Table(title=f"checker ci: {len(rows)} rows, {elapsed:.0f}s", title_justify="left")
+        for col in ("row", "expected", "outcome", "ok", "s"):
+            table.add_column(col, no_wrap=(col == "row"))
+        for r in rows:
+            style = "green" if r.ok else "red"
+            table.add_row(r.name, r.expected, r.outcome, f"[{style}]{'ok' if r.ok else 'FAILED'}[/{style}]",
+                          f"{r.seconds:.1f}")
+        out.print(table)
+        for n in notes:
+            out.print(n)
+        failed = [r for r in rows if not r.ok]
+        if junit:
+            write_junit(rows, Path(junit))
+        if markdown:
+            write_markdown(rows, notes, elapsed, Path(markdown))
+        for r in failed:
+            out.print(f"FAILED {r.name}: expected {r.expected}, got {r.outcome}: {r.detail}", markup=False)
+        if failed:
+            out.print(f"{len(failed)} of {len(rows)} rows failed", markup=False)
+            return 1
+        out.print(f"all {len(rows)} rows passed", markup=False)
+        return 0
