@@ -38,8 +38,12 @@ from checker.cli import Fail, out
 # slot through both queues (the barrier mutations need that); one slot and
 # one worker each empties the free queue (the off-by-one needs that).
 PARAM_SETS = ({"threads": 3, "slots": 2, "ops": 2}, {"threads": 3, "slots": 1, "ops": 1})
-# Mutations that need a rogue: the postmaster alone with one backend is enough.
-ROGUE_PARAMS = ({"threads": 2, "slots": 2, "ops": 1},)
+# Mutations that need a rogue: the postmaster alone with one backend is enough;
+# two garbage writes break postmaster safety.  A postmaster that may loop
+# forever needs a rogue that never stops, and a small step bound turns the
+# loop into a violation quickly.
+ROGUE_PARAMS = ({"threads": 2, "slots": 2, "ops": 1, "rogue_writes": 2},)
+ROGUE_LOOP_PARAMS = ({"threads": 2, "slots": 1, "ops": 1, "rogue_writes": None, "step_bound": 8},)
 CAUGHT_STATE_LIMIT = 300_000  # only where a violation is expected
 
 
@@ -60,7 +64,9 @@ def _explore(protocol, mutation, memory_model, params, rogue, max_states):
 
     p = dict(params)
     if rogue:
-        p.update(rogue=True, rogue_writes=2)
+        p["rogue"] = True
+    else:
+        p.pop("rogue_writes", None)
     opts = Options(max_states=max_states, stop_on_first=True)
     _engine, res = check(protocol, mutation=mutation, memory_model=memory_model, options=opts, **p)
     return res
@@ -101,7 +107,11 @@ def exploration_rows(protocol: str, proto_cls, models) -> list[Row]:
 def mutation_rows(protocol: str, proto_cls, models) -> list[Row]:
     rows = []
     for name, mut in proto_cls.mutations.items():
-        sets = ROGUE_PARAMS if mut.needs_rogue else PARAM_SETS
+        from checker.model import WAIT_FREEDOM
+
+        sets = PARAM_SETS
+        if mut.needs_rogue:
+            sets = ROGUE_LOOP_PARAMS if mut.breaks == WAIT_FREEDOM else ROGUE_PARAMS
         for mm in models:
             bug = mm in mut.bug_under
             row = Row("mutations", f"{proto_cls.name} {mm} {name}", "caught" if bug else "harmless")
