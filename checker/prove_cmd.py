@@ -22,7 +22,7 @@ def _params(threads, slots, ops, step_bound, params) -> Params:
     return Params(threads=threads, slots=slots, ops=ops, step_bound=step_bound, extra=_extra_params(params))
 
 
-def print_robustness(res, trace_path=None) -> None:
+def print_robustness(res, trace_path=None, protocol_arg=None) -> None:
     mut = f", mutation {res.mutation}" if res.mutation else ""
     out.print(f"[bold]{res.protocol}[/bold]{mut}: postmaster robustness for every value of every shared word read")
     out.print(f"  slots: {res.space.describe()}; step bound {res.step_bound}; {res.elapsed:.2f}s")
@@ -47,7 +47,7 @@ def print_robustness(res, trace_path=None) -> None:
             out.print(f"  replayable run with slots = {res.trace['params']['slots']}: {reads}", markup=False)
             out.print(f"  ({res.trace_note}); trace written to {trace_path}", markup=False)
             p = res.trace["params"]
-            out.print(f"  reproduce by search: checker explore {res.protocol} --memory-model sc --rogue "
+            out.print(f"  reproduce by search: checker explore {protocol_arg or res.protocol} --memory-model sc --rogue "
                       f"--rogue-writes {p['rogue_writes']} --threads {p['threads']} --slots {p['slots']} --ops {p['ops']} "
                       f"--step-bound {p['step_bound']}"
                       + (f" --mutation {res.mutation}" if res.mutation else ""), markup=False)
@@ -116,7 +116,7 @@ def register(cli) -> None:
             if as_json:
                 print(json.dumps(robustness_json(res, path), indent=1))
             else:
-                print_robustness(res, path)
+                print_robustness(res, path, protocol)
             sys.exit(res.exit_code)
         if invariants:
             from checker.prove.invariants import print_invariants, prove_invariants
