@@ -1,0 +1,39 @@
+"""checker ci: passes on the real ring, fails and names the row when a mutation is made the default."""
+
+import xml.etree.ElementTree as ET
+
+from conftest import ROOT
+
+LEAN = ("--skip", "mutations", "--skip", "proofs")
+
+
+def test_ci_passes_on_ring(checker_cli, tmp_path):
+    p = checker_cli("ci", "--protocol", "ring", *LEAN, "--junit", "j.xml", "--markdown", "s.md")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "ring sc correct" in p.stdout and "all " in p.stdout and "rows passed" in p.stdout
+    suites = ET.parse(tmp_path / "j.xml").getroot()
+    cases = suites.findall(".//testcase")
+    assert cases and not suites.findall(".//failure")
+    assert {c.get("name") for c in cases} >= {"ring sc correct"}
+    assert "| explore | ring sc correct | holds | holds | yes |" in (tmp_path / "s.md").read_text()
+
+
+def test_ci_fails_when_a_mutation_is_the_default(checker_cli, tmp_path):
+    src = (ROOT / "models" / "ring.py").read_text()
+    assert src.count('if not mutation("no-lock"):') >= 2
+    scratch = src.replace('if not mutation("no-lock"):', "if False:  # the lock, left out for good") \
+                 .replace('name = "ring"', 'name = "ring_scratch"')
+    model = tmp_path / "ring_scratch.py"
+    model.write_text(scratch)
+    p = checker_cli("ci", "--protocol", str(model), *LEAN, "--junit", "j.xml", "--markdown", "s.md")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "FAILED ring_scratch sc correct: expected holds, got VIOLATED exclusive ownership" in p.stdout
+    failures = ET.parse(tmp_path / "j.xml").getroot().findall(".//testcase[failure]")
+    assert "ring_scratch sc correct" in {c.get("name") for c in failures}
+    assert "**NO**" in (tmp_path / "s.md").read_text()
+
+
+def test_ci_bad_protocol_is_a_usage_error(checker_cli):
+    p = checker_cli("ci", "--protocol", "nosuch")
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert len([line for line in p.stderr.splitlines() if line.strip()]) == 1
