@@ -22,6 +22,8 @@ instruction that breaks it and a concrete pre-state.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -34,15 +36,14 @@ from checker.prove.setup import _system, proof_module, recompile, slot_space, _s
 from checker.prove.symbolic import Translator, Unsupported, as_bv, bv, ghost_actions, truth
 
 BV = z3.BitVecSort(32)
-QUERY_TIMEOUT_MS = 60000
-import os as _os
-_DEBUG = bool(_os.environ.get("SLOTCHECK_PROVE_DEBUG"))
+QUERY_TIMEOUT_MS = 60000  # per z3 query; SLOTCHECK_PROVE_TIMEOUT_MS overrides
+# SLOTCHECK_PROVE_DEBUG=1 prints every query with its time (to find the slow ones).
+_DEBUG = bool(os.environ.get("SLOTCHECK_PROVE_DEBUG"))
 
 
 def _dbg(*a):
     if _DEBUG:
-        import sys as _s
-        print(*a, file=_s.stderr, flush=True)
+        print(*a, file=sys.stderr, flush=True)
 
 
 class ProofSpecError(ModelError):
@@ -470,7 +471,7 @@ def prove_invariants(proto_cls: type[Protocol], params: Params, mutation: str | 
     ctx, space = build_context(proto_cls, params, mutation)
     res = InvResult(proto_cls.name, mutation, params.threads, f"{space.describe()}")
     solver = z3.SolverFor("QF_AUFBV")
-    solver.set("timeout", int(_os.environ.get("SLOTCHECK_PROVE_TIMEOUT_MS", QUERY_TIMEOUT_MS)))
+    solver.set("timeout", int(os.environ.get("SLOTCHECK_PROVE_TIMEOUT_MS", QUERY_TIMEOUT_MS)))
     solver.add(*ctx.assumptions)
 
     def conj(st):
