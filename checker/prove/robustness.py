@@ -63,6 +63,7 @@ class Failure:
     locals: dict[str, int] = field(default_factory=dict)
     slots: int | None = None
     constants: dict[str, int] = field(default_factory=dict)
+    choices: list[int] = field(default_factory=list)  # values of choose() on the path, in order
 
     def lines(self) -> list[str]:
         out = [f"{self.prop}: {self.message}", f"  at {self.source}"]
