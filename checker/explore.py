@@ -457,7 +457,6 @@ def _liveness(engine: Engine, states, edges, parent, plabel, res: Result, pruned
         if first[comp[v]] == -1:
             first[comp[v]] = v
     rogue = system.rogue_tid is not None
-    pm_prog = system.threads[0].program
     # Deadlock freedom: in a bottom component, every live thread moves again.
     if DEADLOCK in checked and DEADLOCK not in res.violations:
         for c in range(ncomp):

@@ -157,17 +157,21 @@ def write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
         raise
 
 
-def load_trace(path) -> dict[str, Any]:
-    """Read and validate a trace file; raise TraceError with a one-line reason."""
-    p = Path(path)
+def read_json(path) -> Any:
+    """A trace file's JSON, or TraceError with a one-line reason."""
     try:
-        text = p.read_text()
+        text = Path(path).read_text()
     except OSError as exc:
         raise TraceError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        doc = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise TraceError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+
+
+def load_trace(path) -> dict[str, Any]:
+    """Read and validate a trace file; raise TraceError with a one-line reason."""
+    doc = read_json(path)
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise TraceError(f"{path}: not a slotcheck trace (no \"schema\": \"{SCHEMA}\")")
     v = doc.get("version")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checker.trace import SCHEMA, VERSION, TraceError
+from checker.trace import SCHEMA, VERSION, TraceError, read_json
 
 # Steps a memory model takes on its own behalf: an instruction entering the
 # window (weak) or a store leaving the buffer (tso).  They matter for the
@@ -38,15 +38,7 @@ def load(path) -> dict[str, Any]:
     trace written by an older or newer checker gets a message that says so
     rather than a complaint about some missing key.
     """
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise TraceError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TraceError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    doc = read_json(path)
     check(doc, str(path))
     return doc
 

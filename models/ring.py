@@ -38,7 +38,7 @@ OWN_BACKEND = 8  # + backend number
 
 # Placeholders so that the module reads as Python; the compiler binds the real
 # values (shared locations, ghost arrays, constants) from declare().
-SLOTS = RING = TOTAL = ME = NO_SLOT = 0
+SLOTS = RING = TOTAL = OPS = BACKENDS = ME = NO_SLOT = 0
 free_head = free_tail = start_head = start_tail = 0
 free_ring = start_ring = slot_worker = []
 FreeQueueLock = StartQueueLock = 0
