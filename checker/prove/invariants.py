@@ -192,6 +192,10 @@ class Stepper:
         self.ctx = ctx
         self.ghost_by_base = {r.base: (name, r) for name, r in ctx.system.ghost.items()}
         self.ghost_cache: dict = {}
+        # Optional: conds -> False when the path is known infeasible.  A scan
+        # loop over symbolic slot numbers only ends once the invariant's
+        # bounds prune its paths (spec.PRUNE_BRANCHES).
+        self.feasible = None
 
     def tr(self, st: SymState, tid: int, obligations, conds, ins) -> Translator:
         def ghost_read(base, length, idx):
@@ -298,6 +302,13 @@ class Stepper:
                     elif z3.is_false(c):
                         pc = ins.target
                     else:
+                        if self.feasible is not None:
+                            if not self.feasible(conds + [c]):
+                                conds, pc = conds + [z3.Not(c)], ins.target
+                                continue
+                            if not self.feasible(conds + [z3.Not(c)]):
+                                conds, pc = conds + [c], pc + 1
+                                continue
                         work.append((st.copy(), ins.target, conds + [z3.Not(c)], list(obligations)))
                         conds = conds + [c]
                         pc += 1
@@ -517,13 +528,16 @@ def prove_invariants(proto_cls: type[Protocol], params: Params, mutation: str | 
         for ins in prog.instrs:
             if not ins.is_event or isinstance(ins, Halt):
                 continue
+            # The moving thread's pc is known: substitute it so that every
+            # "thread t is at ..." test of that thread folds away.
+            sub = (pre.pc[tid], bv(ins.pc))
+            hyp_here = [z3.simplify(z3.substitute(h, sub)) for h in hyp]
+            if getattr(spec, "PRUNE_BRANCHES", False):
+                stepper.feasible = lambda cs, _h=hyp_here: solver.check(*_h, *cs) != z3.unsat
             outcomes = stepper.step(pre, tid, ins.pc)
             for oc in outcomes:
                 res.steps_checked += 1
-                # The moving thread's pc is known: substitute it so that every
-                # "thread t is at ..." test of that thread folds away.
-                sub = (pre.pc[tid], bv(ins.pc))
-                base = [z3.simplify(z3.substitute(h, sub)) for h in hyp] + oc.conds
+                base = hyp_here + oc.conds
                 where = f"{ins.src.file}:{ins.src.line}: {ins.src.text}"
                 for oconds, ok, prop, msg, oins in oc.obligations:
                     res.queries += 1
