@@ -101,14 +101,13 @@ class Engine:
         self.rogue_anywhere = system.params.rogue_anywhere
         self.check_conservation = CONSERVATION in system.checked
         self.protocol = system.protocol
-        # --step-bound 0: no per-operation bound.  The postmaster's step
-        # counter then only says whether it has stepped in its current
-        # operation (0 or 1), so a loop inside one operation closes a cycle
-        # in the state graph and the lasso search finds it (with a counter in
-        # the state such a loop runs into the bound instead).
+        # --step-bound 0: the memory model keeps the postmaster's step counter
+        # at 0/1 (see MemoryModel.count_step), leaving wait-freedom to lassos.
         self.lasso_only = system.params.step_bound == 0
-        if self.lasso_only:
-            mm.step_bound = 0xFFFFFFFF
+        # For quiescence: each program's "inside an operation, past its first
+        # event" table, looked up once instead of per state.
+        self._busy = [(t.tid, [a and not b for a, b in zip(t.program.in_op, t.program.op_start)])
+                      for t in system.threads if t.program is not None]
 
     def initial(self):
         sys_ = self.system
@@ -136,8 +135,6 @@ class Engine:
         mm = self.mm
         for tid in self.program_tids:
             mm.successors(state, tid, out)
-        if self.lasso_only:
-            _saturate_postmaster_steps(out)
         if self.rogue_tid is not None:
             self.rogue_successors(state, out)
 
@@ -174,10 +171,8 @@ class Engine:
 
     def quiescent(self, state) -> bool:
         threads = state[1]
-        for tid in self.program_tids:
-            prog = self.system.threads[tid].program
-            pc = threads[tid][0]
-            if prog.in_op[pc] and not prog.op_start[pc]:
+        for tid, busy in self._busy:
+            if busy[threads[tid][0]]:
                 return False
         return self.mm.quiescent(state[2])
 
@@ -327,14 +322,6 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
 
 class _Stop(Exception):
     pass
-
-
-def _saturate_postmaster_steps(out: list) -> None:
-    """Lasso mode: cap the postmaster's step counter (thread 0, slot 1) at 1."""
-    for k, (label, nxt, viol) in enumerate(out):
-        if nxt is not None and nxt[1][0][1] > 1:
-            T = nxt[1][0]
-            out[k] = (label, (nxt[0], ((T[0], 1) + T[2:],) + nxt[1][1:], nxt[2], nxt[3]), viol)
 
 
 def _path(states, parent, plabel, idx):

@@ -51,6 +51,9 @@ class MemoryModel(ABC):
         self.profile = profile
         self.programs = [t.program for t in system.threads]
         self.bounded = [t.role == "postmaster" for t in system.threads]
+        # --step-bound 0: no bound; the counter only records "has stepped in
+        # this operation" (0 or 1), so a loop inside one operation closes a
+        # cycle in the state graph and the lasso search finds it.
         self.step_bound = system.params.step_bound
         self.rogue = system.rogue_tid is not None
 
@@ -109,6 +112,9 @@ class MemoryModel(ABC):
     def count_step(self, tid: int, L: list, pc: int):
         """Count one event of the current operation; a violation past the bound."""
         if self.bounded[tid] and self.programs[tid].in_op[pc]:
+            if not self.step_bound:
+                L[STEPS_LOCAL] = 1
+                return None
             L[STEPS_LOCAL] += 1
             if L[STEPS_LOCAL] > self.step_bound:
                 op = self.programs[tid].op_name[pc]
