@@ -91,9 +91,12 @@ def register(cli) -> None:
     @click.option("--trace-out", type=click.Path(dir_okay=False), default=None,
                   help="where to write the trace of a failed proof (default: <protocol>[-<mutation>]-prove.trace.json)")
     @click.option("--no-trace", is_flag=True, help="do not write a trace")
+    @click.option("--step", "only_steps", default=None, metavar="TEXT",
+                  help="--invariants: check only the steps whose source line contains TEXT (partial, exit 3 "
+                       "when nothing fails)")
     @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
     def prove(protocol, robustness, invariants, bmc_depth, mutation, threads, slots, ops, step_bound, params,
-              trace_out, no_trace, as_json):
+              trace_out, no_trace, only_steps, as_json):
         """Prove properties of PROTOCOL with z3 (exit 0 proved, 1 failed, 3 unknown)."""
         chosen = sum([robustness, invariants, bmc_depth is not None])
         if chosen != 1:
@@ -103,6 +106,8 @@ def register(cli) -> None:
             known = ", ".join(proto.mutations) or "none"
             raise Fail(f"unknown mutation {mutation!r} for {proto.name} (known: {known})")
         p = _params(threads, slots, ops, step_bound, params)
+        if only_steps is not None and not invariants:
+            raise Fail("--step only applies to --invariants")
         if robustness:
             from checker.prove.robustness import prove_robustness
             from checker.trace import write_json_atomic
@@ -121,7 +126,9 @@ def register(cli) -> None:
         if invariants:
             from checker.prove.invariants import print_invariants, prove_invariants
 
-            res = prove_invariants(proto, p, mutation)
+            res = prove_invariants(proto, p, mutation, only_steps)
+            if only_steps is not None and res.steps_checked == 0 and not res.failures:
+                raise Fail(f"no step of {proto.name} is on a line containing {only_steps!r}")
             if as_json:
                 print(json.dumps(res.as_json(), indent=1))
             else:

@@ -242,6 +242,7 @@ class Ring(Protocol):
     name = "ring"
     summary = "idea #2: free and start queues as rings of slot numbers; postmaster lock-free with range checks"
     roles = {"postmaster": postmaster, "backend": backend}
+    max_slots = 32  # running slots are bits of the postmaster's private 32-bit mask
     mutations = {
         "no-lock": Mutation("backends skip FreeQueueLock and StartQueueLock, so two consumers race",
                             breaks=EXCLUSIVE),

@@ -99,7 +99,8 @@ def test_a_tampered_trace_does_not_verify(tmp_path):
 
 def test_prove_usage_errors(checker_cli):
     for args in (("ring",), ("ring", "--robustness", "--invariants"), ("nosuch", "--robustness"),
-                 ("ring", "--robustness", "--mutation", "nope"), ("ring", "--bmc", "0")):
+                 ("ring", "--robustness", "--mutation", "nope"), ("ring", "--bmc", "0"),
+                 ("ring", "--robustness", "--step", "free_tail"), ("ring", "--invariants", "--step", "no such line")):
         p = checker_cli("prove", *args)
         assert p.returncode == 2, (args, p.stdout, p.stderr)
         lines = [line for line in p.stderr.splitlines() if line.strip()]

@@ -33,6 +33,7 @@ from checker.ir import Assign, Branch, Choose, Fence, Ghost, Halt, Jump, Load, L
     Program, Rmw, Store
 from checker.model import MEMORY_SAFETY, PM_SAFETY, ModelError, Params, Protocol
 from checker.prove.setup import _system, proof_module, recompile, slot_space, _shape
+from checker.prove.quant import Grounder, free_constants
 from checker.prove.symbolic import Translator, Unsupported, as_bv, bv, ghost_actions, truth
 
 BV = z3.BitVecSort(32)
@@ -115,16 +116,18 @@ class View:
     def local(self, tid, name):
         return self.st.L[tid][self.ctx.local_index(tid, name)]
 
-    def forall(self, bound, body):
-        """For every k < bound: body(k)."""
+    def each(self, guard, body):
+        """For every 32-bit k with guard(k): body(k).  A real quantifier: the
+        prover instantiates it (checker/prove/quant.py), so the statement
+        covers every slot count, not only those up to some bound."""
         k = z3.BitVec(f"k{self.ctx.fresh()}", 32)
-        return z3.ForAll([k], z3.Implies(z3.ULT(k, bound), body(k)))
+        return z3.ForAll([k], z3.Implies(guard(k), body(k)))
 
-    def forall2(self, bound, body):
-        """For every j < k < bound: body(j, k)."""
+    def each_pair(self, guard, body):
+        """For every two different j, k with guard(j) and guard(k): body(j, k)."""
         n = self.ctx.fresh()
         j, k = z3.BitVec(f"j{n}", 32), z3.BitVec(f"k{n}", 32)
-        return z3.ForAll([j, k], z3.Implies(z3.And(z3.ULT(j, k), z3.ULT(k, bound)), body(j, k)))
+        return z3.ForAll([j, k], z3.Implies(z3.And(j != k, guard(j), guard(k)), body(j, k)))
 
 
 @dataclass
@@ -178,6 +181,12 @@ class Outcome:
     post: SymState
     next_pc: int
     obligations: list  # (BoolRef under conds, prop, message, instr)
+
+
+# Merge the paths of one step that reach the same event when there are at
+# least this many (see Stepper.merge); two-way forks stay separate, which
+# keeps their queries small.
+MERGE_AT_LEAST = 3
 
 
 def _choose_bound(ctx: Context, n: int):
@@ -274,7 +283,53 @@ class Stepper:
             pass
         else:  # pragma: no cover
             raise Unsupported(f"event {ins.op}")
-        return self.local(st, tid, pc + 1, conds, obligations)
+        return self.merge(self.local(st, tid, pc + 1, conds, obligations))
+
+    def merge(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """One outcome per next event when many paths reach it.
+
+        A scan over slot numbers in local code (bitmap's) forks at every
+        slot, and each fork would be checked against every conjunct.  Paths
+        that end at the same event are merged: the post-state takes each
+        value from the path that was taken (an if-then-else on the path
+        conditions), and the step's condition is that one of them was.
+        Obligations keep their own path conditions.
+        """
+        groups: dict[int, list[Outcome]] = {}
+        for oc in outcomes:
+            groups.setdefault(oc.next_pc, []).append(oc)
+        out = []
+        for next_pc, group in groups.items():
+            if len(group) < MERGE_AT_LEAST:
+                out.extend(group)
+                continue
+            guards = [z3.And(*oc.conds) for oc in group]
+
+            def pick(values):
+                if all(x.eq(values[0]) for x in values[1:]):
+                    return values[0]
+                term = values[-1]
+                for guard, x in zip(reversed(guards[:-1]), reversed(values[:-1])):
+                    term = z3.If(guard, x, term)
+                return term
+
+            post = group[0].post.copy()
+            for name in post.mem:
+                post.mem[name] = pick([oc.post.mem[name] for oc in group])
+            for name in post.ghost:
+                post.ghost[name] = pick([oc.post.ghost[name] for oc in group])
+            for t, row in enumerate(post.L):
+                for i in range(len(row)):
+                    row[i] = pick([oc.post.L[t][i] for oc in group])
+            # Paths share the obligations made before they forked.
+            seen, obligations = set(), []
+            for oc in group:
+                for ob in oc.obligations:
+                    if id(ob) not in seen:
+                        seen.add(id(ob))
+                        obligations.append(ob)
+            out.append(Outcome([z3.Or(*guards)], post, next_pc, obligations))
+        return out
 
     def local(self, st, tid, pc, conds, obligations) -> list[Outcome]:
         """Run local code to the next event; forks at branches whose outcome the state does not decide."""
@@ -368,6 +423,124 @@ class Stepper:
 # The proof
 
 
+class Checker:
+    """One satisfiability query, quantifiers included.
+
+    The query is made quantifier-free (checker/prove/quant.py): an ``unsat``
+    answer there is a proof.  A ``sat`` answer may only mean that an instance
+    of a quantified hypothesis was not given, so (with ``confirm``) the
+    candidate model is checked against the quantified hypotheses themselves:
+    with every constant pinned to the candidate's value, a position that
+    breaks one of them is a quantifier-free query.  None: the counterexample
+    is real.  One: that position joins the instances and the query is solved
+    again.  After ``REFINEMENTS`` candidates, z3 gets the quantified query as
+    it is; its ``unknown`` is reported as unknown, never as a proof.
+    """
+
+    REFINEMENTS = 8
+    # Before refining, a candidate is looked for among small slot counts
+    # (slots <= SMALL_SLOTS), with the quantifiers also instantiated at every
+    # position below 2 * SMALL_SLOTS (ring positions are below RING < 2 *
+    # slots): most real counterexamples are small, and this finds them in
+    # one query where refinement would add positions one at a time.
+    SMALL_SLOTS = 4
+
+    def __init__(self, ctx: Context, timeout_ms: int, rounds: int):
+        self.assumptions = list(ctx.assumptions)
+        slots = getattr(ctx, "const_terms", {}).get("SLOTS")
+        self.small = [] if slots is None else [z3.ULE(slots, self.SMALL_SLOTS)]
+        self.small_positions = [z3.BitVecVal(i, 32) for i in range(2 * self.SMALL_SLOTS)]
+        self.ground = Grounder(rounds)
+        self.timeout_ms = timeout_ms
+        self.model = None
+        self.reason = ""
+        self.confirmations = 0  # candidate models checked against the quantifiers
+        self.fallbacks = 0  # queries that went to z3 with their quantifiers
+
+    def _solver(self, logic):
+        s = z3.SolverFor(logic) if logic else z3.Solver()
+        s.set("timeout", self.timeout_ms)
+        s.add(*self.assumptions)
+        return s
+
+    def _qf(self, formulas):
+        # A fresh solver per query, the query passed as assumptions.  One
+        # solver reused for every query, or the query asserted (which sends
+        # it through z3's preprocessing tactics), left the counting
+        # conjuncts at the timeout; this way they take seconds.
+        s = self._solver("QF_AUFBV")
+        return s.check(*formulas), s
+
+    def _violation(self, sk, model):
+        """Positions where the candidate ``model`` breaks a quantified
+        hypothesis of the skolemised query ``sk``: [] if none, None if z3
+        cannot tell."""
+        pins = [c == model.eval(c, model_completion=True) for c in free_constants(sk)]
+        broken, witnesses = self.ground.skolemise([z3.Not(z3.And(*sk))])
+        r, s = self._qf(pins + broken)
+        if r == z3.unsat:
+            return []
+        if r == z3.unknown:
+            return None
+        m = s.model()
+        return [m.eval(w, model_completion=True) for w in witnesses]
+
+    def __call__(self, *formulas, confirm: bool = True):
+        formulas = list(formulas)
+        if not any(self.ground.has_quantifier(f) for f in formulas):
+            r, s = self._qf(formulas)
+            if r == z3.sat:
+                self.model = s.model()
+            elif r == z3.unknown:
+                self.reason = s.reason_unknown()
+            return r
+        sk, skolems = self.ground.skolemise(formulas)
+        extra: list = []
+        tried_small = False
+        for _ in range(1 + self.REFINEMENTS):
+            r, s = self._qf(self.ground.instantiate(sk, skolems, extra))
+            if r == z3.unsat:
+                return r
+            if not confirm:
+                return r
+            if r == z3.unknown:
+                break
+            self.confirmations += 1
+            found = self._violation(sk, s.model())
+            if found == []:
+                self.model = s.model()
+                return z3.sat
+            if found is None:
+                break
+            if self.small and not tried_small:
+                tried_small = True
+                if self._small_counterexample(sk, skolems):
+                    return z3.sat
+            extra += [w for w in found if not any(w.eq(e) for e in extra)]
+        return self._fallback(formulas)
+
+    def _small_counterexample(self, sk, skolems) -> bool:
+        r, s = self._qf(self.ground.instantiate(sk, skolems, self.small_positions) + self.small)
+        if r != z3.sat:
+            return False
+        self.confirmations += 1
+        if self._violation(sk, s.model()) != []:
+            return False
+        self.model = s.model()
+        return True
+
+    def _fallback(self, formulas):
+        self.fallbacks += 1
+        full = self._solver(None)
+        r = full.check(*formulas)
+        if r == z3.sat:
+            self.model = full.model()
+        elif r == z3.unknown:
+            self.reason = ("the invariant's instances did not decide it, and z3 on the quantified query: "
+                           f"{full.reason_unknown()}")
+        return r
+
+
 @dataclass
 class InvFailure:
     what: str  # "initiation", "consecution", "assertion"
@@ -400,19 +573,21 @@ class InvResult:
     initial_checked: list[int] = field(default_factory=list)
     elapsed: float = 0.0
     note: str = ""
+    only_steps: str | None = None  # a partial check: only these steps
 
     @property
     def proved(self) -> bool:
-        return not self.failures and not self.unknown
+        return not self.failures and not self.unknown and self.only_steps is None
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failures else (3 if self.unknown else 0)
+        return 1 if self.failures else (0 if self.proved else 3)
 
     def as_json(self) -> dict:
         return {"protocol": self.protocol, "mutation": self.mutation, "kind": "invariants",
                 "threads": self.threads, "slots": self.slot_range, "conjuncts": self.conjuncts,
                 "steps_checked": self.steps_checked, "queries": self.queries, "proved": self.proved,
+                "only_steps": self.only_steps,
                 "initial_state_checked_for_slots": self.initial_checked,
                 "failures": [f.__dict__ for f in self.failures], "unknown": self.unknown,
                 "elapsed_seconds": round(self.elapsed, 3), "exit_code": self.exit_code}
@@ -473,17 +648,20 @@ def build_context(proto_cls, params: Params, mutation):
     return ctx, space
 
 
-def prove_invariants(proto_cls: type[Protocol], params: Params, mutation: str | None = None) -> InvResult:
+def prove_invariants(proto_cls: type[Protocol], params: Params, mutation: str | None = None,
+                     only_steps: str | None = None) -> InvResult:
+    """Check the protocol's stated invariant; ``only_steps`` limits consecution
+    to the events whose source line contains that text (a partial check: its
+    result is never a proof)."""
     t0 = time.perf_counter()
     spec = proof_module(proto_cls)
     if spec is None or not hasattr(spec, "invariant"):
         raise ProofSpecError(f"{proto_cls.name} states no inductive invariant (models/{proto_cls.name}_proof.py: "
                              "invariant(view)); it is checked by bounded search only")
     ctx, space = build_context(proto_cls, params, mutation)
-    res = InvResult(proto_cls.name, mutation, params.threads, f"{space.describe()}")
-    solver = z3.SolverFor("QF_AUFBV")
-    solver.set("timeout", int(os.environ.get("SLOTCHECK_PROVE_TIMEOUT_MS", QUERY_TIMEOUT_MS)))
-    solver.add(*ctx.assumptions)
+    res = InvResult(proto_cls.name, mutation, params.threads, f"{space.describe()}", only_steps=only_steps)
+    timeout = int(os.environ.get("SLOTCHECK_PROVE_TIMEOUT_MS", QUERY_TIMEOUT_MS))
+    check = Checker(ctx, timeout, getattr(spec, "INSTANTIATION_ROUNDS", 1))
 
     def conj(st):
         return [(n, c) for n, c in spec.invariant(View(ctx, st))]
@@ -504,17 +682,17 @@ def prove_invariants(proto_cls: type[Protocol], params: Params, mutation: str | 
     for name, c in conj(init):
         res.queries += 1
         _t = time.perf_counter()
-        r = solver.check(*init_desc, z3.Not(c))
+        r = check(*init_desc, z3.Not(c))
         _dbg(f"init {name}: {r} {time.perf_counter() - _t:.2f}s")
         if r == z3.sat:
-            res.failures.append(InvFailure("initiation", name, pre_state=_model_state(ctx, init, solver.model())))
+            res.failures.append(InvFailure("initiation", name, pre_state=_model_state(ctx, init, check.model)))
         elif r == z3.unknown:
-            res.unknown.append(f"initiation of {name}: {solver.reason_unknown()}")
+            res.unknown.append(f"initiation of {name}: {check.reason}")
     # ... and is what the model really starts with (small slot counts).
     lo, hi = space.slot_range
     for n in range(max(lo, proto_cls.min_slots), min(hi, proto_cls.max_slots, 6) + 1):
         sysn = _system(proto_cls, params, mutation, n, False)
-        if not _initial_matches(ctx, sysn, spec, solver, res):
+        if not _initial_matches(ctx, sysn, spec, check, res):
             res.failures.append(InvFailure("initiation", "the stated initial state",
                                            message=f"does not describe the model's initial state at slots = {n}"))
             break
@@ -528,12 +706,14 @@ def prove_invariants(proto_cls: type[Protocol], params: Params, mutation: str | 
         for ins in prog.instrs:
             if not ins.is_event or isinstance(ins, Halt):
                 continue
+            if only_steps is not None and only_steps not in ins.src.text:
+                continue
             # The moving thread's pc is known: substitute it so that every
             # "thread t is at ..." test of that thread folds away.
             sub = (pre.pc[tid], bv(ins.pc))
             hyp_here = [z3.simplify(z3.substitute(h, sub)) for h in hyp]
             if getattr(spec, "PRUNE_BRANCHES", False):
-                stepper.feasible = lambda cs, _h=hyp_here: solver.check(*_h, *cs) != z3.unsat
+                stepper.feasible = lambda cs, _h=hyp_here: check(*_h, *cs, confirm=False) != z3.unsat
             outcomes = stepper.step(pre, tid, ins.pc)
             for oc in outcomes:
                 res.steps_checked += 1
@@ -542,32 +722,32 @@ def prove_invariants(proto_cls: type[Protocol], params: Params, mutation: str | 
                 for oconds, ok, prop, msg, oins in oc.obligations:
                     res.queries += 1
                     _t = time.perf_counter()
-                    r = solver.check(*base, *oconds, z3.Not(z3.substitute(ok, sub)))
+                    r = check(*base, *oconds, z3.Not(z3.substitute(ok, sub)))
                     _dbg(f"  obligation {prop} {msg}: {r} {time.perf_counter() - _t:.2f}s")
                     if r == z3.sat:
                         res.failures.append(InvFailure(
                             "assertion", prop, tname, f"{oins.src.file}:{oins.src.line}: {oins.src.text}",
-                            _model_state(ctx, pre, solver.model()), msg))
+                            _model_state(ctx, pre, check.model), msg))
                     elif r == z3.unknown:
-                        res.unknown.append(f"{prop} at {where}: {solver.reason_unknown()}")
+                        res.unknown.append(f"{prop} at {where}: {check.reason}")
                 post = conj(oc.post)
                 for (name, c), (_n, c0) in zip(post, inv_pre):
                     if c.eq(c0):
                         continue  # the step leaves everything this conjunct mentions unchanged
                     res.queries += 1
                     _t = time.perf_counter()
-                    r = solver.check(*base, z3.Not(z3.simplify(z3.substitute(c, sub))))
+                    r = check(*base, z3.Not(z3.simplify(z3.substitute(c, sub))))
                     _dbg(f"{tname} {where} -> {oc.next_pc}: {name}: {r} {time.perf_counter() - _t:.2f}s")
                     if r == z3.sat:
                         res.failures.append(InvFailure("consecution", name, tname, where,
-                                                       _model_state(ctx, pre, solver.model())))
+                                                       _model_state(ctx, pre, check.model)))
                     elif r == z3.unknown:
-                        res.unknown.append(f"{name} after {where}: {solver.reason_unknown()}")
+                        res.unknown.append(f"{name} after {where}: {check.reason}")
     res.elapsed = time.perf_counter() - t0
     return res
 
 
-def _initial_matches(ctx, sysn, spec, solver, res) -> bool:
+def _initial_matches(ctx, sysn, spec, check, res) -> bool:
     """The model's concrete initial state at this slot count satisfies the stated description."""
     st = SymState(ctx, f"c{sysn.params.slots}")
     fix = [ctx.const_terms[n] == bv(sysn.constants[n]) for n in ctx.const_terms if n in sysn.constants]
@@ -597,7 +777,7 @@ def _initial_matches(ctx, sysn, spec, solver, res) -> bool:
                 fix.append(st.L[t][i] == bv(v))
     desc = list(spec.initial(View(ctx, st)))
     res.queries += 1
-    return solver.check(*fix, z3.Not(z3.And(*desc))) == z3.unsat
+    return check(*fix, z3.Not(z3.And(*desc))) == z3.unsat
 
 
 def print_invariants(res: InvResult) -> None:
@@ -611,6 +791,10 @@ def print_invariants(res: InvResult) -> None:
               f"{res.elapsed:.1f}s")
     if res.proved:
         out.print("  [green]proved[/green]: holds initially and is preserved by every step of every thread")
+        return
+    if res.only_steps is not None and not res.failures and not res.unknown:
+        out.print(f"  [yellow]partial[/yellow]: no failure in the steps on lines containing {res.only_steps!r}; "
+                  "the other steps were not checked, so this is not a proof")
         return
     for f in res.failures:
         out.print("  [red]FAILED[/red] " + f.lines()[0], markup=True)
