@@ -35,6 +35,9 @@ def test_ring_invariant_is_inductive_and_a_bogus_conjunct_is_caught(monkeypatch)
     assert f.what == "consecution" and f.thread.startswith("backend")
     assert "pg_atomic_write_u32(free_tail" in f.instr
     assert f.pre_state["free_head"] and "SLOTS" in f.pre_state
+    # the moving thread is shown where the step starts, with its locals
+    assert "pg_atomic_write_u32(free_tail" in f.pre_state[f"{f.thread} at"]
+    assert "take_free_slot#2.tail" in f.pre_state[f"{f.thread} locals"]
     assert res.exit_code == 1
     assert res.slot_range.startswith("1 <= slots <= 32")
     assert len(res.conjuncts) > 20 and res.steps_checked > 40
@@ -49,3 +52,14 @@ def test_a_check_of_some_steps_is_never_reported_as_a_proof():
     assert res["steps_checked"] == 1
     r = run_checker("prove", "ring", "--invariants", "--step", "pg_atomic_write_u32(free_tail", timeout=300)
     assert r.returncode == 3 and "not a proof" in r.stdout
+
+
+def test_the_empty_off_by_one_is_not_inductive_with_an_empty_queue_as_witness():
+    ring = resolve_protocol("ring")
+    res = prove_invariants(ring, Params(threads=2, slots=2, ops=1), "empty-off-by-one",
+                           only_steps="head = pg_atomic_read_u32(free_head)")
+    assert res.exit_code == 1
+    [f] = [f for f in res.failures if f.conjunct == "backend 1: the free queue it saw non-empty is non-empty"]
+    # The backend read a head equal to the tail and went on as if an entry were there.
+    assert f.pre_state["free_head"] == f.pre_state["free_tail"]
+    assert f.pre_state["FreeQueueLock"] == "0x1"

@@ -593,18 +593,21 @@ class InvResult:
                 "elapsed_seconds": round(self.elapsed, 3), "exit_code": self.exit_code}
 
 
-def _model_state(ctx, st: SymState, model, tids_only=None) -> dict:
+def _model_state(ctx, st: SymState, model, moving=None) -> dict:
+    """The pre-state of a counterexample; ``moving`` = (thread, pc) of the
+    step, whose pc the query fixed by substitution (the model does not)."""
     ev = lambda t: model.eval(t, model_completion=True)  # noqa: E731
     out = {}
     for t, prog in enumerate(ctx.programs):
-        pc = ev(st.pc[t]).as_long()
+        pc = moving[1] if moving is not None and moving[0] == t else ev(st.pc[t]).as_long()
         ins = prog.instrs[pc] if pc < len(prog.instrs) else None
         where = f"{ins.src.file}:{ins.src.line} {ins.src.text}" if ins is not None else f"pc {pc}"
+        if isinstance(ins, Halt):
+            where = "finished"
         out[f"{ctx.system.threads[t].name} at"] = where
-    n = None
-    if "SLOTS" in ctx.const_terms:
-        n = ev(ctx.const_terms["SLOTS"]).as_long()
-        out["SLOTS"] = n
+    for name, term in ctx.const_terms.items():
+        if not z3.is_bv_value(term):  # slot-dependent, symbolic in the proof
+            out[name] = ev(term).as_long()
     for name, r in ctx.system.shared.items():
         if r.length is None:
             out[name] = hex(ev(st.mem[name]).as_long())
@@ -617,6 +620,11 @@ def _model_state(ctx, st: SymState, model, tids_only=None) -> dict:
         else:
             size = ev(ctx.lengths[name]).as_long()
             out["ghost " + name] = [ev(z3.Select(st.ghost[name], bv(i))).as_long() for i in range(min(size, 8))]
+    if moving is not None:
+        t = moving[0]
+        names = ctx.programs[t].local_names
+        out[f"{ctx.system.threads[t].name} locals"] = {n: hex(ev(v).as_long()) for n, v in zip(names, st.L[t])
+                                                       if not n.startswith("$")}
     return out
 
 
@@ -727,7 +735,7 @@ def prove_invariants(proto_cls: type[Protocol], params: Params, mutation: str | 
                     if r == z3.sat:
                         res.failures.append(InvFailure(
                             "assertion", prop, tname, f"{oins.src.file}:{oins.src.line}: {oins.src.text}",
-                            _model_state(ctx, pre, check.model), msg))
+                            _model_state(ctx, pre, check.model, (tid, ins.pc)), msg))
                     elif r == z3.unknown:
                         res.unknown.append(f"{prop} at {where}: {check.reason}")
                 post = conj(oc.post)
@@ -740,7 +748,7 @@ def prove_invariants(proto_cls: type[Protocol], params: Params, mutation: str | 
                     _dbg(f"{tname} {where} -> {oc.next_pc}: {name}: {r} {time.perf_counter() - _t:.2f}s")
                     if r == z3.sat:
                         res.failures.append(InvFailure("consecution", name, tname, where,
-                                                       _model_state(ctx, pre, check.model)))
+                                                       _model_state(ctx, pre, check.model, (tid, ins.pc))))
                     elif r == z3.unknown:
                         res.unknown.append(f"{name} after {where}: {check.reason}")
     res.elapsed = time.perf_counter() - t0
