@@ -122,12 +122,7 @@ def invariant(v):
 
     # -- backends -----------------------------------------------------------------
     in_start = [v.at(b, *B_LOCKED_START) for b in v.backends]
-    add("StartQueueLock is held exactly by the backend inside it",
-        v.word("StartQueueLock") == z3.If(z3.Or(*in_start), U(1), U(0)))
-    for i, b in enumerate(v.backends):
-        for j in range(i + 1, len(v.backends)):
-            add(f"backends {b} and {v.backends[j]} are not both inside StartQueueLock",
-                z3.Not(z3.And(in_start[i], in_start[j])))
+    c.extend(v.lock_conjuncts("StartQueueLock", in_start))
     held = []
     for b in v.backends:
         me = U(BACKEND + b)

@@ -151,16 +151,8 @@ def invariant(v):
     # -- backends -------------------------------------------------------------
     in_free = [v.at(b, *B_LOCKED_FREE) for b in v.backends]
     in_start = [v.at(b, *B_LOCKED_START) for b in v.backends]
-    add("FreeQueueLock is held exactly by the backend inside it",
-        v.word("FreeQueueLock") == z3.If(z3.Or(*in_free), U(1), U(0)))
-    add("StartQueueLock is held exactly by the backend inside it",
-        v.word("StartQueueLock") == z3.If(z3.Or(*in_start), U(1), U(0)))
-    for i, b in enumerate(v.backends):
-        for j in v.backends[i + 1:]:
-            add(f"backends {b} and {j} are not both inside FreeQueueLock",
-                z3.Not(z3.And(in_free[i], in_free[j - 1])))
-            add(f"backends {b} and {j} are not both inside StartQueueLock",
-                z3.Not(z3.And(in_start[i], in_start[j - 1])))
+    c.extend(v.lock_conjuncts("FreeQueueLock", in_free))
+    c.extend(v.lock_conjuncts("StartQueueLock", in_start))
     held = []
     for b in v.backends:
         me = U(BACKEND + b)

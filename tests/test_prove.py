@@ -108,5 +108,5 @@ def test_prove_usage_errors(checker_cli):
 
 
 def test_protocol_without_invariant_says_so(checker_cli):
-    p = checker_cli("prove", "bgworker", "--invariants")
+    p = checker_cli("prove", "dlist", "--invariants")
     assert p.returncode == 2 and "bounded search only" in p.stderr

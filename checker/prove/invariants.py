@@ -123,6 +123,18 @@ class View:
         k = z3.BitVec(f"k{self.ctx.fresh()}", 32)
         return z3.ForAll([k], z3.Implies(guard(k), body(k)))
 
+    def lock_conjuncts(self, lock: str, inside) -> list:
+        """A lock word is 1 exactly when a backend is inside (``inside[i]``:
+        backend i is at one of the events under the lock), and no two are."""
+        one, zero = z3.BitVecVal(1, 32), z3.BitVecVal(0, 32)
+        out = [(f"{lock} is held exactly by the backend inside it",
+                self.word(lock) == z3.If(z3.Or(*inside), one, zero))]
+        for i, b in enumerate(self.backends):
+            for j in range(i + 1, len(self.backends)):
+                out.append((f"backends {b} and {self.backends[j]} are not both inside {lock}",
+                            z3.Not(z3.And(inside[i], inside[j]))))
+        return out
+
     def each_pair(self, guard, body):
         """For every two different j, k with guard(j) and guard(k): body(j, k)."""
         n = self.ctx.fresh()
