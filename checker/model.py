@@ -265,7 +265,8 @@ def resolve_protocol(name_or_path: str) -> type[Protocol]:
         path = Path(name_or_path)
         if not path.is_file():
             raise ModelError(f"no model file {name_or_path}")
-        before = set(Protocol.registry)
+        load_protocols()
+        before = dict(Protocol.registry)
         spec = importlib.util.spec_from_file_location(f"slotcheck_user_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
@@ -273,6 +274,9 @@ def resolve_protocol(name_or_path: str) -> type[Protocol]:
             spec.loader.exec_module(module)
         except SyntaxError as exc:
             raise ModelError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+        # A model file (a scratch copy of a built-in, say) is used where it
+        # is named, but never replaces a registered protocol of the same name.
+        Protocol.registry.update(before)
         new = [n for n in Protocol.registry if n not in before]
         found = [c for c in vars(module).values()
                  if isinstance(c, type) and issubclass(c, Protocol) and c is not Protocol and c.name]

@@ -1,5 +1,7 @@
 """The modelling language on small models whose state spaces are counted by hand."""
 
+from pathlib import Path
+
 import pytest
 
 from checker.explore import Options
@@ -70,3 +72,16 @@ def test_unknown_mutation():
 def test_too_few_threads(threads):
     with pytest.raises(ModelError, match="--threads must be at least 2"):
         check("ring", threads=threads)
+
+
+def test_a_model_file_never_replaces_a_registered_protocol(tmp_path):
+    # A scratch copy of a built-in keeps its name; using it must not change
+    # what the name means for everything else (later tests, `checker ci`).
+    builtin = resolve_protocol("ring")
+    src = (Path(__file__).resolve().parent.parent / "models" / "ring.py").read_text()
+    (tmp_path / "ring_copy.py").write_text(src.replace("max_slots = 32", "max_slots = 4"))
+    copy = resolve_protocol(str(tmp_path / "ring_copy.py"))
+    assert copy is not builtin and copy.name == "ring" and copy.max_slots == 4
+    assert resolve_protocol("ring") is builtin and builtin.max_slots == 32
+    with pytest.raises(ModelError, match="no model file"):
+        resolve_protocol(str(tmp_path / "missing.py"))
