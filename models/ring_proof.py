@@ -68,13 +68,7 @@ def invariant(v):
     def bit(s):
         return z3.Extract(0, 0, z3.LShR(running, s)) == 1
 
-    def popcount(x):
-        # Bit-parallel (a tree of narrow adders): z3 bit-blasts this far
-        # more cheaply than a chain of 32 full-width additions.
-        x = x - (z3.LShR(x, 1) & 0x55555555)
-        x = (x & 0x33333333) + (z3.LShR(x, 2) & 0x33333333)
-        x = (x + z3.LShR(x, 4)) & 0x0F0F0F0F
-        return z3.LShR(x * 0x01010101, 24)
+    popcount = v.popcount
 
     def one(c):
         return z3.If(c, U(1), U(0))

@@ -123,6 +123,16 @@ class View:
         k = z3.BitVec(f"k{self.ctx.fresh()}", 32)
         return z3.ForAll([k], z3.Implies(guard(k), body(k)))
 
+    @staticmethod
+    def popcount(x):
+        """The number of set bits of a 32-bit term, bit-parallel (a tree of
+        narrow adders): z3 bit-blasts this far more cheaply than a chain of
+        32 full-width additions."""
+        x = x - (z3.LShR(x, 1) & 0x55555555)
+        x = (x & 0x33333333) + (z3.LShR(x, 2) & 0x33333333)
+        x = (x + z3.LShR(x, 4)) & 0x0F0F0F0F
+        return z3.LShR(x * 0x01010101, 24)
+
     def lock_conjuncts(self, lock: str, inside) -> list:
         """A lock word is 1 exactly when a backend is inside (``inside[i]``:
         backend i is at one of the events under the lock), and no two are."""
@@ -771,18 +781,12 @@ def _initial_matches(ctx, sysn, spec, check, res) -> bool:
     """The model's concrete initial state at this slot count satisfies the stated description."""
     st = SymState(ctx, f"c{sysn.params.slots}")
     fix = [ctx.const_terms[n] == bv(sysn.constants[n]) for n in ctx.const_terms if n in sysn.constants]
-    for name, r in sysn.shared.items():
-        if r.length is None:
-            fix.append(st.mem[name] == bv(sysn.shared_init[r.base]))
-        else:
-            for i in range(r.length):
-                fix.append(z3.Select(st.mem[name], bv(i)) == bv(sysn.shared_init[r.base + i]))
-    for name, r in sysn.ghost.items():
-        if r.length is None:
-            fix.append(st.ghost[name] == bv(sysn.ghost_init[r.base]))
-        else:
-            for i in range(r.length):
-                fix.append(z3.Select(st.ghost[name], bv(i)) == bv(sysn.ghost_init[r.base + i]))
+    for regions, terms, init in ((sysn.shared, st.mem, sysn.shared_init), (sysn.ghost, st.ghost, sysn.ghost_init)):
+        for name, r in regions.items():
+            if r.length is None:
+                fix.append(terms[name] == bv(init[r.base]))
+            else:
+                fix += [z3.Select(terms[name], bv(i)) == bv(init[r.base + i]) for i in range(r.length)]
     from checker.explore import Engine
     from checker.memory import PROFILES, memory_models
 

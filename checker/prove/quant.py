@@ -149,31 +149,24 @@ class Grounder:
         sk = [self._walk(f, 1, lambda q, p: self._skolemise(q, p, memo, skolems), memo) for f in formulas]
         return sk, skolems
 
-    def instantiate(self, sk: list, skolems: list, extra=(), rounds: int | None = None) -> list:
+    def instantiate(self, sk: list, skolems: list, extra=()) -> list:
         """The positive quantifiers of skolemised formulas replaced by their
         instances at the witnesses, the index terms, and ``extra`` terms."""
-        rounds = self.rounds if rounds is None else rounds
         terms: dict[int, z3.ExprRef] = {s.get_id(): s for s in list(skolems) + list(extra)}
-        if rounds == 0:  # no instances at all: positive quantifiers dropped
-            imemo0: dict = {}
-            return [self._walk(f, 1, lambda q, p: self._instantiate(q, p, [], imemo0), imemo0) for f in sk]
         ground = sk
-        for _ in range(rounds):
+        for _ in range(self.rounds):
             self.index_terms(ground, terms)
             tl = list(terms.values())
             imemo: dict = {}
             ground = [self._walk(f, 1, lambda q, p: self._instantiate(q, p, tl, imemo), imemo) for f in sk]
         return ground
 
-    def ground(self, formulas: list, rounds: int | None = None) -> list:
-        """Quantifier-free formulas, jointly unsat only if ``formulas`` are.
-
-        ``rounds=0`` gives no instances: the quantified hypotheses are simply
-        left out, a much smaller query."""
+    def ground(self, formulas: list) -> list:
+        """Quantifier-free formulas, jointly unsat only if ``formulas`` are."""
         if not any(self.has_quantifier(f) for f in formulas):
             return list(formulas)
         sk, skolems = self.skolemise(formulas)
-        return self.instantiate(sk, skolems, rounds=rounds)
+        return self.instantiate(sk, skolems)
 
 def free_constants(formulas) -> list:
     """The uninterpreted constants of ``formulas``, quantifier bodies included."""
