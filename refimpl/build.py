@@ -433,13 +433,21 @@ def _ck_digest() -> str:
     return h.hexdigest()
 
 
-def load_bench(name: str):
-    """The compiled benchmark module (``.ffi``, ``.lib.slot_bench``) of a design, built once and cached."""
+def load_bench(name: str, mutation: str | None = None):
+    """The compiled benchmark module (``.ffi``, ``.lib.slot_bench``) of a design, built once and cached.
+
+    ``mutation`` (a C twin's) builds the design with that mistake, to show
+    that the benchmark's counters catch a design that loses or doubles slots.
+    """
     designs = bench_designs()
     if name not in designs:
         raise RefimplError(f"no benchmark of {name!r} (designs: {', '.join(designs)})")
     design = designs[name]
-    memo = ("bench", name)
+    if mutation is not None:
+        if name not in PROTOCOLS:
+            raise RefimplError(f"{name} is not a C twin: it has no mutations")
+        _check_mutation(name, mutation)
+    memo = ("bench", name, mutation)
     if memo in _loaded:
         return _loaded[memo]
     cc = compiler()
@@ -447,10 +455,12 @@ def load_bench(name: str):
         raise RefimplError(f"Concurrency Kit's headers are missing ({why}); install libck-dev")
     flags = [*COMMON_FLAGS, "-O2", "-pthread"]
     defines = [("NDEBUG", "1")]
+    if mutation:
+        defines.append((mutation_macro(mutation), "1"))
     sources = [*design.sources, "bench.c", design.adapter]
     key = _key(name, "bench", _BENCH_CDEF, flags, defines, sources, cc,
                _ck_digest() if design.needs_ck else None)
-    modname = f"_slotc_bench_{name.replace('-', '_')}_{key}"
+    modname = f"_slotc_bench_{name.replace('-', '_')}_{(mutation or 'correct').replace('-', '_')}_{key}"
     out_dir = cache_dir()
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     target = out_dir / f"{modname}{suffix}"
