@@ -108,7 +108,7 @@ def measure(design: str, slots: int, backends: int, seconds: float, mutation: st
         row.status = failure or f"not supported: max {res.max_slots} slots"
         return row
     if rc < 0:
-        raise _BadRun(f"{design}: {failure}")
+        raise BenchRunError(f"{design}: {failure}")
     row.seconds = res.elapsed
     row.cycles = res.cycles
     row.held = res.held
@@ -127,8 +127,8 @@ def measure(design: str, slots: int, backends: int, seconds: float, mutation: st
     return row
 
 
-class _BadRun(Exception):
-    pass
+class BenchRunError(Exception):
+    """A benchmark run that could not start (bad arguments reached the C side) or failed its checks."""
 
 
 def machine_info() -> dict:
@@ -219,7 +219,7 @@ def c_ns_per_cycle(protocol: str, slots: int, seconds: float = 0.3) -> float | N
         return None
     row = measure(protocol, slots, 0, seconds)
     if row.status == "FAILED":
-        raise _BadRun(f"{protocol}: C benchmark at {slots} slots failed: {row.failure}")
+        raise BenchRunError(f"{protocol}: C benchmark at {slots} slots failed: {row.failure}")
     return row.ns_per_cycle if row.status == "ok" else None
 
 
@@ -406,7 +406,7 @@ def bench_c(protocols, slots_text, threads_text, seconds, as_json, as_markdown, 
     try:
         report = run_bench(designs, slots, threads, seconds,
                            progress=(lambda msg: status.update(msg)) if status else None)
-    except (RefimplError, _BadRun) as exc:
+    except (RefimplError, BenchRunError) as exc:
         raise Fail(str(exc)) from None
     finally:
         if status is not None:

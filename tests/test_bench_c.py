@@ -167,3 +167,16 @@ def test_plot_is_written(checker_cli, tmp_path):
                       "--seconds", "0.05", "--plot", str(png))
     assert res.returncode == 0, res.stdout + res.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_with_c_adds_the_c_columns(checker_cli):
+    r = checker_cli("compare", "-m", "sc", "--threads", 2, "--ops", 1, "--protocol", "bitmap", "--protocol", "dlist",
+                    "--with-c", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {row["protocol"]: row for row in json.loads(r.stdout)["protocols"]}
+    assert set(rows["bitmap"]["c_ns_per_obtain_release"]) == {"64", "1024"}
+    assert all(isinstance(v, float) for v in rows["bitmap"]["c_ns_per_obtain_release"].values())
+    # dlist has no C twin: the columns say so rather than show a number
+    assert rows["dlist"]["c_ns_per_obtain_release"] == {"64": None, "1024": None}
+    r = checker_cli("compare", "-m", "sc", "--threads", 2, "--ops", 1, "--protocol", "bitmap", "--json")
+    assert "c_ns_per_obtain_release" not in json.loads(r.stdout)["protocols"][0]
