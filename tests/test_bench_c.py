@@ -93,9 +93,10 @@ def test_markdown_and_plain_output(checker_cli):
     assert res.returncode == 0, res.stdout + res.stderr
     assert "| design | slots | backends | ns/cycle |" in res.stdout
     assert "bitmap at 64 slots, single thread:" in res.stdout
-    res = checker_cli("bench-c", "--protocol", "ring", "--slots", "8", "--threads", "1", "--seconds", "0.05")
+    res = checker_cli("bench-c", "--protocol", "ring", "--slots", "8", "--threads", "1", "--seconds", "0.05",
+                      "--repeat", "2")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "balance" in res.stdout and "CPUs" in res.stdout
+    assert "balance" in res.stdout and "CPUs" in res.stdout and "best of 2" in res.stdout
 
 
 @pytest.mark.parametrize("args, message", [
@@ -106,6 +107,7 @@ def test_markdown_and_plain_output(checker_cli):
     (["--slots", "8,x"], "--slots takes comma-separated whole numbers"),
     (["--seconds", "0"], "--seconds must be more than 0"),
     (["--json", "--markdown"], "choose one of --json and --markdown"),
+    (["--repeat", "0"], "--repeat must be between 1 and 100"),
 ])
 def test_bad_input_is_one_line_exit_2(checker_cli, args, message):
     res = checker_cli("bench-c", *args)
