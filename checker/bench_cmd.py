@@ -284,7 +284,8 @@ def versus_lines(report: BenchReport) -> list[str]:
     for v in versus_linear(report.rows):
         if v["slots"] != top:
             continue
-        mode = "single thread" if v["backends"] == 0 else f"{v['backends']} backends"
+        mode = ("single thread" if v["backends"] == 0
+                else f"{v['backends']} backend{'s' if v['backends'] > 1 else ''} + postmaster")
         word = "faster" if v["speedup"] >= 1 else "slower"
         ratio = v["speedup"] if v["speedup"] >= 1 else 1 / v["speedup"]
         lines.append(f"{v['design']} at {top} slots, {mode}: {v['ns_per_cycle']:,} ns per cycle against the "
@@ -324,20 +325,24 @@ def plot(report: BenchReport, path: Path) -> None:
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
     axes[0][0].legend(fontsize=8)
-    for ax in axes[1][2:]:
+    for ax in axes[1][3:]:
         ax.axis("off")
-    ax = axes[1][0]
-    for d in designs:
-        pts = sorted((r.slots, r.release_ns["p99"]) for r in rows
-                     if r.design == d and r.backends == 1 and r.release_ns)
-        if pts:
-            ax.plot([s for s, _ in pts], [v for _, v in pts], styles[d], marker="o", label=d)
-    ax.set_title("postmaster's release, p99 (1 backend)")
-    ax.set_xlabel("slots")
-    ax.set_ylabel("ns (clock reading included)")
-    ax.set_xscale("log", base=2)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    for ax, what, key in ((axes[1][0], "release", "release_ns"), (axes[1][2] if len(axes[1]) > 2 else None,
+                                                                  "pick-up of an obtained slot", "start_ns")):
+        if ax is None:
+            continue
+        for d in designs:
+            pts = sorted((r.slots, getattr(r, key)["p99"]) for r in rows
+                         if r.design == d and r.backends == 1 and getattr(r, key))
+            if pts:
+                ax.plot([s for s, _ in pts], [v for _, v in pts], styles[d], marker="o", label=d)
+        ax.set_title(f"postmaster's {what}, p99 (1 backend)")
+        ax.set_xlabel("slots")
+        ax.set_ylabel("ns (clock reading included)")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
     if len(axes[1]) > 1:
         ax = axes[1][1]
         for d in designs:
