@@ -151,18 +151,21 @@ def machine_info() -> dict:
 def select_designs(names: list[str]) -> tuple[list[str], list[str]]:
     """The designs to run (in the registry's order) and notices about what is left out."""
     from checker.model import load_protocols
-    from refimpl.build import bench_designs
+    from refimpl.build import PROTOCOLS, bench_designs
 
     designs = bench_designs()
-    models = list(load_protocols())
-    no_twin = [m for m in models if m not in designs]
+
+    def why_not(m: str) -> str:
+        return "no benchmark adapter (refimpl/c/bench_{m}.c)" if m in PROTOCOLS else "no C twin"
+
+    left_out = [m for m in load_protocols() if m not in designs]
     for n in names:
         if n not in designs:
-            if n in no_twin:
-                raise _BadInput(f"protocol {n!r} has no C twin to benchmark (designs: {', '.join(designs)})")
+            if n in left_out or n in PROTOCOLS:
+                raise _BadInput(f"protocol {n!r} cannot be benchmarked: {why_not(n)} (designs: {', '.join(designs)})")
             raise _BadInput(f"unknown design {n!r} (designs: {', '.join(designs)})")
     chosen = [d for d in designs if not names or d in names]
-    notices = [] if names else [f"{m}: no C twin, not measured" for m in no_twin]
+    notices = [] if names else [f"{m}: {why_not(m)}, not measured" for m in left_out]
     return chosen, notices
 
 

@@ -101,7 +101,7 @@ def test_markdown_and_plain_output(checker_cli):
 
 @pytest.mark.parametrize("args, message", [
     (["--protocol", "nosuch"], "unknown design 'nosuch'"),
-    (["--protocol", "dlist"], "protocol 'dlist' has no C twin to benchmark"),
+    (["--protocol", "dlist"], "protocol 'dlist' cannot be benchmarked: no C twin"),
     (["--threads", "0"], "--threads: backend counts must be between 1 and 256, got 0"),
     (["--slots", "0"], "--slots: slot counts must be between 1 and"),
     (["--slots", "8,x"], "--slots takes comma-separated whole numbers"),
