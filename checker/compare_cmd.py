@@ -267,7 +267,7 @@ def register(cli) -> None:
     @click.option("--json", "as_json", is_flag=True, help="print the table as JSON")
     @click.option("--markdown", "as_markdown", is_flag=True, help="print the table as Markdown")
     @click.option("--with-c", "with_c", is_flag=True,
-                  help=f"add the C twin's single-threaded ns per obtain + release at {C_SLOTS} slots "
+                  help=f"add the C twin's single-threaded ns per obtain + release at {' and '.join(map(str, C_SLOTS))} slots "
                        f"(checker bench-c; needs a C compiler)")
     def compare_cmd(threads, slots, ops, memory_model, profile, step_bound, protocols, max_states, as_json,
                     as_markdown, with_c):
