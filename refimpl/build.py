@@ -413,7 +413,7 @@ def ck_missing() -> str | None:
     test = "".join(f"#include <{h}>\n" for h in CK_HEADERS) + "int main(void) { return 0; }\n"
     try:
         proc = subprocess.run([*cc, "-std=gnu11", "-fsyntax-only", "-x", "c", "-"], input=test,
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
         reason = None if proc.returncode == 0 else _first_error(proc.stderr)
     except OSError as exc:
         reason = f"cannot run the C compiler {cc[0]}: {exc.strerror}"

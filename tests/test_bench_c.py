@@ -125,8 +125,8 @@ def test_counters_catch_a_design_that_hands_a_slot_out_twice():
 
 
 def _row(**kw) -> BenchRow:
-    base = dict(design="ring", kind="C twin", slots=8, backends=1, status="ok", cycles=10, obtained=12, started=12,
-                released=12, free_at_end=8)
+    base = {"design": "ring", "kind": "C twin", "slots": 8, "backends": 1, "status": "ok", "cycles": 10,
+            "obtained": 12, "started": 12, "released": 12, "free_at_end": 8}
     base.update(kw)
     return BenchRow(**base)
 
@@ -146,8 +146,8 @@ def test_missing_concurrency_kit_skips_with_a_notice(monkeypatch):
     monkeypatch.setattr(refimpl.build, "ck_missing", lambda: "fatal error: ck_ring.h: No such file or directory")
     report = run_bench(["ck-ring", "ring"], [8], [1], 0.05)
     assert [r.design for r in report.rows] == ["ring", "ring"]
-    assert report.notices == ["ck-ring: skipped, Concurrency Kit is missing (fatal error: ck_ring.h: No such file "
-                              "or directory); install libck-dev"]
+    assert report.notices == [("ck-ring: skipped, Concurrency Kit is missing (fatal error: ck_ring.h: No such file "
+                               "or directory); install libck-dev")]
 
 
 def test_plot_without_matplotlib_is_one_line(tmp_path):
@@ -156,7 +156,7 @@ def test_plot_without_matplotlib_is_one_line(tmp_path):
     (blocker / "__init__.py").write_text("raise ImportError('blocked for this test')\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "blocker"), str(ROOT)]))
     res = subprocess.run([sys.executable, "-m", "checker", "bench-c", "--plot", str(tmp_path / "x.png")],
-                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120, check=False)
     assert res.returncode == 2
     assert res.stderr.strip() == "checker: error: --plot needs matplotlib: pip install 'slotcheck[plot]'"
     assert not (tmp_path / "x.png").exists()
