@@ -66,6 +66,7 @@ class Row:
     max_backend_obtain_steps: int | None = None
     postmaster_reads: list[str] = field(default_factory=list)
     postmaster_read_words: int = 0
+    c_ns_per_cycle: dict[int, float | None] = field(default_factory=dict)  # --with-c: slots -> ns
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +76,9 @@ class Row:
             "max_postmaster_steps": self.max_postmaster_steps,
             "max_backend_steps_to_obtain_slot": self.max_backend_obtain_steps,
             "postmaster_reads": self.postmaster_reads, "postmaster_read_words": self.postmaster_read_words,
+            **({"c_ns_per_obtain_release": {str(n): None if v is None else round(v, 1)
+                                            for n, v in self.c_ns_per_cycle.items()}}
+               if self.c_ns_per_cycle else {}),
         }
 
 
@@ -200,6 +204,8 @@ def table_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
     header += [f"rogue: {SHORT[q]}" for q in ROGUE_PROPERTIES]
     header += ["states", "time", "rogue states", "rogue time", "max pm steps/op", "max backend steps to obtain",
                "shared words the pm reads"]
+    c_slots = sorted({n for r in rows for n in r.c_ns_per_cycle})
+    header += [f"C ns/cycle @{n}" for n in c_slots]
     body = []
     for r in rows:
         cells = [r.protocol]
@@ -209,6 +215,7 @@ def table_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
                   str(r.max_postmaster_steps),
                   "-" if r.max_backend_obtain_steps is None else str(r.max_backend_obtain_steps),
                   f"{r.postmaster_read_words}: " + ", ".join(r.postmaster_reads)]
+        cells += ["-" if r.c_ns_per_cycle.get(n) is None else f"{r.c_ns_per_cycle[n]:,.0f}" for n in c_slots]
         body.append(cells)
     return header, body
 
@@ -227,6 +234,23 @@ def markdown(header, body) -> str:
     return "\n".join(lines)
 
 
+# Slot counts of the --with-c columns, and how long each measurement runs.
+C_SLOTS = (64, 1024)
+C_SECONDS = 0.3
+
+
+def _add_c_figures(rows: list[Row], fail) -> None:
+    """``--with-c``: the C benchmark's figures (checker bench-c) as extra columns; '-' without a C twin."""
+    from checker.bench_cmd import BenchRunError, c_ns_per_cycle
+    from refimpl.build import RefimplError
+
+    for r in rows:
+        try:
+            r.c_ns_per_cycle = {n: c_ns_per_cycle(r.protocol, n, C_SECONDS) for n in C_SLOTS}
+        except (RefimplError, BenchRunError) as exc:
+            raise fail(str(exc)) from None
+
+
 def register(cli) -> None:
     from checker.cli import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, Fail, err, out
 
@@ -242,8 +266,11 @@ def register(cli) -> None:
     @click.option("--max-states", type=int, default=None, help="cap each run (verdicts then say incomplete)")
     @click.option("--json", "as_json", is_flag=True, help="print the table as JSON")
     @click.option("--markdown", "as_markdown", is_flag=True, help="print the table as Markdown")
+    @click.option("--with-c", "with_c", is_flag=True,
+                  help=f"add the C twin's single-threaded ns per obtain + release at {' and '.join(map(str, C_SLOTS))} slots "
+                       f"(checker bench-c; needs a C compiler)")
     def compare_cmd(threads, slots, ops, memory_model, profile, step_bound, protocols, max_states, as_json,
-                    as_markdown):
+                    as_markdown, with_c):
         """Run every protocol under the same settings and print one comparison table."""
         from checker.run import DEFAULT_MEMORY_MODEL
 
@@ -265,6 +292,8 @@ def register(cli) -> None:
         finally:
             if status is not None:
                 status.stop()
+        if with_c:
+            _add_c_figures(rows, Fail)
         total = time.perf_counter() - t0
         settings = settings_line(threads, slots, ops, mm, profile, step_bound)
         header, body = table_rows(rows)

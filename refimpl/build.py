@@ -9,7 +9,11 @@ Three kinds of build, each for one protocol and one mutation (or none):
   multi-threaded stress test (``c/stress_*.c``);
 * ``tsan``   — the native stress test as a plain executable built with
   ``-fsanitize=thread`` (ThreadSanitizer must own the process, so it is not
-  loaded into Python).
+  loaded into Python);
+* ``bench``  — a design against C11 atomics with the benchmark
+  (``c/bench.c``, ``c/bench_<design>.c``), optimised and without assertions
+  as a production server would be built: the C twins, and Concurrency Kit
+  references that need libck's headers (``load_bench``).
 
 Builds go to a cache directory (``$SLOTCHECK_CACHE``, else
 ``~/.cache/slotcheck/refimpl``) under a name that hashes the C sources, the
@@ -355,3 +359,114 @@ def tsan_executable(name: str, inject_race: bool = False) -> Path:
                                    f"{_first_error(proc.stderr)}")
             os.replace(tmp, target)
     return target
+
+
+# ---------------------------------------------------------------------------
+# Benchmark builds (checker bench-c)
+
+_BENCH_CDEF = """
+typedef struct SlotBenchResult {
+    int ok; int supported; uint32_t max_slots; uint32_t held; double elapsed; uint64_t cycles;
+    uint64_t obtained; uint64_t started; uint64_t released; uint64_t empty; uint64_t twice;
+    uint32_t free_at_end; double timer_ns;
+    uint64_t release_samples; uint32_t release_p50; uint32_t release_p99; uint32_t release_max;
+    uint64_t start_samples; uint32_t start_p50; uint32_t start_p99; uint32_t start_max;
+    char failure[256];
+} SlotBenchResult;
+int slot_bench(uint32_t nslots, int backends, double seconds, SlotBenchResult *out);
+"""
+
+CK_HEADERS = ("ck_ring.h", "ck_bitmap.h")
+
+
+@dataclass(frozen=True)
+class BenchDesign:
+    name: str
+    sources: tuple[str, ...]  # the design's own C files
+    adapter: str  # its BenchOps table (c/bench_<design>.c)
+    kind: str  # "C twin", or which baseline it is
+    needs_ck: bool = False
+
+
+def bench_designs() -> dict[str, BenchDesign]:
+    """Every design the benchmark can build: the C twins that have an adapter, then the CK references."""
+    designs: dict[str, BenchDesign] = {}
+    for name, spec in PROTOCOLS.items():
+        adapter = f"bench_{name}.c"
+        if (C_DIR / adapter).exists():
+            kind = "baseline: linear search (PostgreSQL today)" if name == "bgworker" else "C twin"
+            designs[name] = BenchDesign(name, spec.sources, adapter, kind)
+    for name in ("ck-ring", "ck-bitmap"):
+        designs[name] = BenchDesign(name, (), f"bench_{name.replace('-', '_')}.c",
+                                    "baseline: Concurrency Kit", needs_ck=True)
+    return designs
+
+
+_ck_status: list[str | None] = []
+
+
+def ck_missing() -> str | None:
+    """Why Concurrency Kit's headers cannot be compiled against (None if they can); asked once."""
+    if _ck_status:
+        return _ck_status[0]
+    cc = compiler()
+    test = "".join(f"#include <{h}>\n" for h in CK_HEADERS) + "int main(void) { return 0; }\n"
+    try:
+        proc = subprocess.run([*cc, "-std=gnu11", "-fsyntax-only", "-x", "c", "-"], input=test,
+                              capture_output=True, text=True, check=False)
+        reason = None if proc.returncode == 0 else _first_error(proc.stderr)
+    except OSError as exc:
+        reason = f"cannot run the C compiler {cc[0]}: {exc.strerror}"
+    _ck_status.append(reason)
+    return reason
+
+
+def _ck_digest() -> str:
+    """Which libck headers a CK build saw (a new libck rebuilds it)."""
+    h = hashlib.sha256()
+    for name in CK_HEADERS:
+        for base in ("/usr/include", "/usr/local/include"):
+            p = Path(base) / name
+            if p.exists():
+                h.update(p.read_bytes())
+                break
+    return h.hexdigest()
+
+
+def load_bench(name: str, mutation: str | None = None):
+    """The compiled benchmark module (``.ffi``, ``.lib.slot_bench``) of a design, built once and cached.
+
+    ``mutation`` (a C twin's) builds the design with that mistake, to show
+    that the benchmark's counters catch a design that loses or doubles slots.
+    """
+    designs = bench_designs()
+    if name not in designs:
+        raise RefimplError(f"no benchmark of {name!r} (designs: {', '.join(designs)})")
+    design = designs[name]
+    if mutation is not None:
+        if name not in PROTOCOLS:
+            raise RefimplError(f"{name} is not a C twin: it has no mutations")
+        _check_mutation(name, mutation)
+    memo = ("bench", name, mutation)
+    if memo in _loaded:
+        return _loaded[memo]
+    cc = compiler()
+    if design.needs_ck and (why := ck_missing()):
+        raise RefimplError(f"Concurrency Kit's headers are missing ({why}); install libck-dev")
+    flags = [*COMMON_FLAGS, "-O2", "-pthread"]
+    defines = [("NDEBUG", "1")]
+    if mutation:
+        defines.append((mutation_macro(mutation), "1"))
+    sources = [*design.sources, "bench.c", design.adapter]
+    key = _key(name, "bench", _BENCH_CDEF, flags, defines, sources, cc,
+               _ck_digest() if design.needs_ck else None)
+    modname = f"_slotc_bench_{name.replace('-', '_')}_{(mutation or 'correct').replace('-', '_')}_{key}"
+    out_dir = cache_dir()
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    target = out_dir / f"{modname}{suffix}"
+    with _locked(out_dir / f".{modname}.lock"):
+        if not target.exists():
+            _compile(modname, _BENCH_CDEF, '#include "bench.h"\n', sources, defines, flags, target)
+    module = _import(modname, target)
+    _loaded[memo] = module
+    return module

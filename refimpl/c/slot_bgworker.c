@@ -89,7 +89,7 @@ BgwScanSlots(Bgw *bgw, BgwPostmaster *pm)
 {
 	for (uint32 slot = 0; slot < bgw->nslots; slot++)
 	{
-		if (pg_atomic_read_u32(&bgw->in_use[slot]) != 0 && ((pm->running >> slot) & 1) == 0)
+		if (pg_atomic_read_u32(&bgw->in_use[slot]) != 0 && !slot_set_is_member(&pm->running, slot))
 		{
 			uint32		w;
 			uint32		pid;
@@ -113,7 +113,7 @@ BgwScanSlots(Bgw *bgw, BgwPostmaster *pm)
 			 * explicit barrier here; this one stands for the fork().
 			 */
 			pg_memory_barrier();
-			pm->running |= (uint32) 1 << slot;
+			slot_set_add(&pm->running, slot);
 		}
 	}
 }
@@ -136,5 +136,5 @@ BgwReapWorker(Bgw *bgw, BgwPostmaster *pm, uint32 slot)
 	pg_atomic_write_u32(&bgw->in_use[slot], 0);
 	/* kill(pid, SIGUSR1) */
 	pg_atomic_write_u32(&bgw->shm->signalled, pid);
-	pm->running &= ~((uint32) 1 << slot);
+	slot_set_delete(&pm->running, slot);
 }

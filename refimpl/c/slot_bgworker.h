@@ -28,6 +28,7 @@
 #define SLOT_BGWORKER_H
 
 #include "pg_shim.h"
+#include "slot_set.h"
 
 typedef struct BgwShmem
 {
@@ -44,13 +45,13 @@ typedef struct Bgw
 	pg_atomic_uint32 *generation;
 	pg_atomic_uint32 *notify_pid;
 	pg_atomic_uint32 *worker;
-	uint32		nslots;			/* at most 31: slots are bits of the running mask */
+	uint32		nslots;			/* at most SLOT_MAX_SLOTS */
 } Bgw;
 
 /* The postmaster's private state (its BackgroundWorkerList, reduced). */
 typedef struct BgwPostmaster
 {
-	uint32		running;		/* bitmap of slots whose worker runs */
+	SlotSet		running;		/* slots whose worker runs */
 } BgwPostmaster;
 
 extern Size BgwShmemSize(uint32 nslots);

@@ -49,7 +49,7 @@ bgworker_postmaster(void *arg)
 
 		BgwScanSlots(&bgw, &pm);
 		exited = slot_choose(a->nslots + 1);
-		if (exited < a->nslots && ((pm.running >> exited) & 1))
+		if (exited < a->nslots && slot_set_is_member(&pm.running, exited))
 		{
 			BgwReapWorker(&bgw, &pm, exited);
 			done++;

@@ -121,5 +121,5 @@ BitmapReapWorker(Bitmap *bm, StartQueuePostmaster *pm, uint32 slot)
 		/* the bit was already set: no backend frees, so memory is corrupt */
 		pm->corrupt = true;
 	}
-	pm->running &= ~((uint32) 1 << slot);
+	slot_set_delete(&pm->running, slot);
 }

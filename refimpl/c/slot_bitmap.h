@@ -42,7 +42,7 @@ typedef struct Bitmap
 	BitmapShmem *shm;
 	StartQueue	sq;
 	pg_atomic_uint32 *free_bits;
-	uint32		nslots;			/* at most 31: slots are bits of private masks */
+	uint32		nslots;			/* at most SLOT_MAX_SLOTS */
 } Bitmap;
 
 extern Size BitmapShmemSize(uint32 nslots);

@@ -51,7 +51,7 @@ bitmap_postmaster(void *arg)
 
 		(void) BitmapStartQueuedWorker(&bm, &pm, &worker);
 		exited = slot_choose(a->nslots + 1);
-		if (exited < a->nslots && ((pm.running >> exited) & 1))
+		if (exited < a->nslots && slot_set_is_member(&pm.running, exited))
 		{
 			BitmapReapWorker(&bm, &pm, exited);
 			done++;

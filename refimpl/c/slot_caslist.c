@@ -56,7 +56,7 @@ void
 CasListPostmasterInit(CasListPostmaster *pm, uint32 nslots, uint32 nbackends, uint32 cas_retries)
 {
 	SQPostmasterInit(&pm->sq, nslots, nbackends);
-	pm->kept = 0;
+	slot_set_clear(&pm->kept);
 	pm->cas_retries = cas_retries;
 }
 
@@ -150,19 +150,18 @@ void
 CasListReapWorker(CasList *cl, CasListPostmaster *pm, uint32 slot)
 {
 	if (!push_slot(cl, pm, slot))
-		pm->kept |= (uint32) 1 << slot;
-	pm->sq.running &= ~((uint32) 1 << slot);
+		slot_set_add(&pm->kept, slot);
+	slot_set_delete(&pm->sq.running, slot);
 }
 
 void
 CasListPushKeptSlot(CasList *cl, CasListPostmaster *pm)
 {
-	uint32		slot = 0;
+	uint32		slot;
 
-	if (pm->kept == 0)
+	if (slot_set_is_empty(&pm->kept))
 		return;
-	while (((pm->kept >> slot) & 1) == 0)
-		slot++;
+	slot = slot_set_first(&pm->kept);
 	if (push_slot(cl, pm, slot))
-		pm->kept &= ~((uint32) 1 << slot);
+		slot_set_delete(&pm->kept, slot);
 }

@@ -50,13 +50,13 @@ typedef struct CasList
 	CasListShmem *shm;
 	StartQueue	sq;
 	pg_atomic_uint32 *free_next;
-	uint32		nslots;			/* at most 31: slots are bits of private masks */
+	uint32		nslots;			/* at most SLOT_MAX_SLOTS */
 } CasList;
 
 typedef struct CasListPostmaster
 {
 	StartQueuePostmaster sq;
-	uint32		kept;			/* slots reaped but not yet pushed (bitmap) */
+	SlotSet		kept;			/* slots reaped but not yet pushed */
 	uint32		cas_retries;	/* failed CASes before a slot is kept for later */
 } CasListPostmaster;
 

@@ -53,7 +53,7 @@ caslist_postmaster(void *arg)
 		(void) CasListStartQueuedWorker(&cl, &pm, &worker);
 		CasListPushKeptSlot(&cl, &pm);
 		exited = slot_choose(a->nslots + 1);
-		if (exited < a->nslots && ((pm.sq.running >> exited) & 1))
+		if (exited < a->nslots && slot_set_is_member(&pm.sq.running, exited))
 		{
 			CasListReapWorker(&cl, &pm, exited);
 			done++;

@@ -84,7 +84,7 @@ RingPostmasterInit(RingPostmasterState *pm, uint32 nslots, uint32 nbackends)
 
 	pm->free_head = start + nslots;
 	pm->start_tail = start;
-	pm->running = 0;
+	slot_set_clear(&pm->running);
 	pm->nbackends = nbackends;
 	pm->corrupt = false;
 }
@@ -261,7 +261,7 @@ RingStartQueuedWorker(RingSlots *rs, RingPostmasterState *pm, uint32 *worker)
 		pm->corrupt = true;
 	}
 #endif
-	pm->running |= (uint32) 1 << slot;
+	slot_set_add(&pm->running, slot);
 	return slot;
 }
 
@@ -272,7 +272,7 @@ RingReapWorker(RingSlots *rs, RingPostmasterState *pm, uint32 slot)
 	uint32		tail;
 	uint32		in_use;
 
-	pm->running &= ~((uint32) 1 << slot);
+	slot_set_delete(&pm->running, slot);
 	tail = pg_atomic_read_u32(&shm->free_tail);
 	in_use = pm->free_head - tail;
 #ifndef SLOT_MUTATION_NO_RANGE_CHECK

@@ -37,6 +37,7 @@
 #define SLOT_RING_H
 
 #include "pg_shim.h"
+#include "slot_set.h"
 
 #define RING_NO_SLOT	((uint32) 0xFFFFFFFF)
 
@@ -72,12 +73,12 @@ typedef struct RingPostmasterState
 {
 	uint32		free_head;		/* our copy: the shared one is never read back */
 	uint32		start_tail;		/* likewise */
-	uint32		running;		/* bitmap of slots whose worker runs */
+	SlotSet		running;		/* slots whose worker runs */
 	uint32		nbackends;		/* a registrant is a backend number 1..nbackends */
 	bool		corrupt;		/* shared memory held a value no backend writes */
 } RingPostmasterState;
 
-/* nslots must be between 1 and 32 (running is a 32-bit map). */
+/* nslots must be between 1 and SLOT_MAX_SLOTS. */
 extern uint32 RingSize(uint32 nslots);
 extern Size RingShmemSize(uint32 nslots);
 extern void RingShmemInit(RingShmem *shm, uint32 nslots);

@@ -59,7 +59,7 @@ ring_postmaster(void *arg)
 
 		(void) RingStartQueuedWorker(&rs, &pm, &worker);
 		exited = slot_choose(a->nslots + 1);
-		if (exited < a->nslots && ((pm.running >> exited) & 1))
+		if (exited < a->nslots && slot_set_is_member(&pm.running, exited))
 		{
 			RingReapWorker(&rs, &pm, exited);
 			done++;

@@ -52,7 +52,7 @@ void
 SQPostmasterInit(StartQueuePostmaster *pm, uint32 nslots, uint32 nbackends)
 {
 	pm->start_tail = (uint32) 0 - SQRingSize(nslots);
-	pm->running = 0;
+	slot_set_clear(&pm->running);
 	pm->nbackends = nbackends;
 	pm->corrupt = false;
 }
@@ -122,7 +122,7 @@ SQStartQueuedWorker(StartQueue *sq, StartQueuePostmaster *pm, uint32 *worker)
 		pm->corrupt = true;
 		return SQ_NO_SLOT;
 	}
-	if ((pm->running >> slot) & 1)
+	if (slot_set_is_member(&pm->running, slot))
 	{
 		/* already running: no backend can have queued it */
 		pm->corrupt = true;
@@ -139,6 +139,6 @@ SQStartQueuedWorker(StartQueue *sq, StartQueuePostmaster *pm, uint32 *worker)
 		 */
 		pm->corrupt = true;
 	}
-	pm->running |= (uint32) 1 << slot;
+	slot_set_add(&pm->running, slot);
 	return slot;
 }

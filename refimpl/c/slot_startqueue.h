@@ -19,6 +19,7 @@
 #define SLOT_STARTQUEUE_H
 
 #include "pg_shim.h"
+#include "slot_set.h"
 
 #define SQ_NO_SLOT	((uint32) 0xFFFFFFFF)
 
@@ -44,7 +45,7 @@ typedef struct StartQueue
 typedef struct StartQueuePostmaster
 {
 	uint32		start_tail;		/* our copy: the shared one is never read back */
-	uint32		running;		/* bitmap of slots whose worker runs */
+	SlotSet		running;		/* slots whose worker runs */
 	uint32		nbackends;		/* a registrant is a backend number 1..nbackends */
 	bool		corrupt;		/* shared memory held a value no backend writes */
 } StartQueuePostmaster;

@@ -257,11 +257,11 @@ postmaster_main(void *arg)
 		if (ops->housekeeping)
 			ops->housekeeping(view, pm);
 		/* any running worker may exit now, or none */
-		if (ops->running(pm) != 0)
+		if (!slot_set_is_empty(ops->running(pm)))
 		{
 			uint32		exited = next_random(&rnd) % (st->nslots + 1);
 
-			if (exited < st->nslots && ((ops->running(pm) >> exited) & 1))
+			if (exited < st->nslots && slot_set_is_member(ops->running(pm), exited))
 				postmaster_reap(a, view, pm, exited);
 		}
 		else
@@ -278,7 +278,7 @@ postmaster_main(void *arg)
 		while (postmaster_start(a, view, pm))
 			;
 		for (uint32 s = 0; s < st->nslots && !failed(st); s++)
-			if ((ops->running(pm) >> s) & 1)
+			if (slot_set_is_member(ops->running(pm), s))
 				postmaster_reap(a, view, pm, s);
 		for (uint32 pass = 0; ops->housekeeping && pass < 4 * st->nslots; pass++)
 			ops->housekeeping(view, pm);

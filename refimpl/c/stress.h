@@ -10,6 +10,7 @@
 #define SLOT_STRESS_H
 
 #include "pg_shim.h"
+#include "slot_set.h"
 
 #define STRESS_NO_SLOT	((uint32) 0xFFFFFFFF)
 
@@ -47,7 +48,7 @@ typedef struct StressOps
 	uint32		(*start) (void *view, void *pm, uint32 *worker);	/* STRESS_NO_SLOT if none */
 	void		(*reap) (void *view, void *pm, uint32 slot);
 	void		(*housekeeping) (void *view, void *pm);	/* may be NULL */
-	uint32		(*running) (void *pm);
+	const SlotSet *(*running) (void *pm);	/* slots whose worker runs */
 	bool		(*corrupt) (void *pm);
 
 	/*

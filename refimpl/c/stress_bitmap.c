@@ -64,10 +64,10 @@ reap(void *view, void *pm, uint32 slot)
 	BitmapReapWorker(view, pm, slot);
 }
 
-static uint32
+static const SlotSet *
 running(void *pm)
 {
-	return ((StartQueuePostmaster *) pm)->running;
+	return &((StartQueuePostmaster *) pm)->running;
 }
 
 static bool

@@ -73,10 +73,10 @@ housekeeping(void *view, void *pm)
 	CasListPushKeptSlot(view, pm);
 }
 
-static uint32
+static const SlotSet *
 running(void *pm)
 {
-	return ((CasListPostmaster *) pm)->sq.running;
+	return &((CasListPostmaster *) pm)->sq.running;
 }
 
 static bool
@@ -99,9 +99,9 @@ free_slots(void *view, void *pm, uint32 *out, int max, char *msg, Size msglen)
 		snprintf(msg, msglen, "the start queue still holds %u entries", queued);
 		return -1;
 	}
-	if (((CasListPostmaster *) pm)->kept != 0)
+	if (!slot_set_is_empty(&((CasListPostmaster *) pm)->kept))
 	{
-		snprintf(msg, msglen, "the postmaster still keeps slots %#x", ((CasListPostmaster *) pm)->kept);
+		snprintf(msg, msglen, "the postmaster still keeps %u slots", ((CasListPostmaster *) pm)->kept.count);
 		return -1;
 	}
 	while (slot != CASLIST_EMPTY)

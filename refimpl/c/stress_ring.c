@@ -64,10 +64,10 @@ reap(void *view, void *pm, uint32 slot)
 	RingReapWorker(view, pm, slot);
 }
 
-static uint32
+static const SlotSet *
 running(void *pm)
 {
-	return ((RingPostmasterState *) pm)->running;
+	return &((RingPostmasterState *) pm)->running;
 }
 
 static bool
