@@ -289,7 +289,7 @@ def _register_optional_commands():
     import importlib
 
     for mod in ("checker.litmus_cmd", "checker.replay_cmd", "checker.view_cmd", "checker.prove_cmd",
-                "checker.compare_cmd", "checker.ci_cmd", "checker.stress_cmd", "checker.bench_cmd",
+                "checker.compare_cmd", "checker.ci_cmd", "checker.stress_cmd", "checker.bench_c_cmd", "checker.bench_cmd",
                 "checker.tla_cmd"):
         try:
             m = importlib.import_module(mod)

@@ -241,7 +241,7 @@ C_SECONDS = 0.3
 
 def _add_c_figures(rows: list[Row], fail) -> None:
     """``--with-c``: the C benchmark's figures (checker bench-c) as extra columns; '-' without a C twin."""
-    from checker.bench_cmd import BenchRunError, c_ns_per_cycle
+    from checker.bench_c_cmd import BenchRunError, c_ns_per_cycle
     from refimpl.build import RefimplError
 
     for r in rows:
