@@ -80,7 +80,8 @@ def test_cli_json_and_errors(checker_cli, tmp_path):
     p = checker_cli("litmus", str(mp), "-m", "tso", "--json")
     assert p.returncode == 0
     assert json.loads(p.stdout)["MP"] == {"result": "forbidden", "states": json.loads(p.stdout)["MP"]["states"],
-                                          "outcomes": 3, "expected": "forbidden/3", "ok": True}
+                                          "outcomes": 3, "expected": "forbidden/3", "ok": True,
+                                          "verdict": "agree"}
     bad = _write(tmp_path, "C t\n{ x=0; }\nP0(int *x) {\n  frob(x);\n}\nexists (x=1)\n")
     p = checker_cli("litmus", str(bad))
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "t.litmus:4:" in p.stderr
