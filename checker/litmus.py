@@ -515,7 +515,9 @@ def _holds(tree, outcome: dict) -> bool:
 
 _EXPECT_LINE = re.compile(r"\(\*\s*expect\b(.*?)\*\)\Z", re.DOTALL)
 _EXPECT_ITEM = re.compile(r"([A-Za-z0-9_]+)(?:@([A-Za-z0-9_-]+))?=([A-Za-z]+)(?:/(\d+))?\Z")
-_RESULT = re.compile(r"\bResult:[ \t]*(\S*)")
+# herd7's convention: ``Result:`` opens the comment or one of its lines
+# (`` * Result: Never``); the word elsewhere in prose is not a claim.
+_RESULT = re.compile(r"(?:\A\(\*|^)[ \t*]*Result:[ \t]*(\S*)", re.MULTILINE)
 KERNEL_RESULTS = ("Never", "Sometimes", "Always")
 # Types a variable of the initial state or a process parameter may have.
 _TYPES = {"int", "atomic_t", "pg_atomic_uint32", "spinlock_t", "unsigned", "u32", "long"}
