@@ -46,6 +46,18 @@ class LitmusError(Exception):
     """A litmus file that cannot be run: ``file:line: reason``."""
 
 
+class _NeedPointers(LitmusError):
+    """A pointer construct met while parsing without pointer values: parse again with them."""
+
+
+# With pointer values, every location is an element of one shared array and a
+# pointer to location k is the value POINTER_BASE + k (far from the small
+# integers tests store, so a stray integer dereferenced is out of range, a
+# memory-safety error, not a silent alias).
+POINTER_BASE = 0x10000
+POINTER_ARRAY = "_mem"
+
+
 # ---------------------------------------------------------------------------
 # Lexing
 
@@ -112,6 +124,8 @@ class LitmusTest:
     locks: frozenset = frozenset()
     # The kernel model's verdict from a ``(* Result: ... *)`` comment.
     kernel_result: str | None = None
+    # Pointer values: locations are elements of one array (POINTER_BASE).
+    pointers: bool = False
 
     def expected(self, model: str, profile: str) -> tuple[str, int | None] | None:
         """The expected outcome, or None where no verdict is recorded.
@@ -202,21 +216,26 @@ _FENCES.update({"smp_mb__after_spinlock": "pg_memory_barrier", "smp_mb__before_a
 _LOCKING = {"spin_lock", "spin_unlock", "spin_is_locked", "spin_trylock"}
 # Named so that a test using them is refused with the construct's name.
 _UNSUPPORTED = {
-    "rcu_read_lock": "RCU is not modelled", "rcu_read_unlock": "RCU is not modelled",
-    "rcu_dereference": "RCU is not modelled (and pointer values are not supported)",
-    "rcu_assign_pointer": "RCU is not modelled (and pointer values are not supported)",
     "synchronize_rcu": "RCU grace periods are not modelled", "synchronize_rcu_expedited":
     "RCU grace periods are not modelled", "srcu_read_lock": "SRCU is not modelled",
     "srcu_read_unlock": "SRCU is not modelled", "synchronize_srcu": "SRCU is not modelled",
-    "call_rcu": "RCU is not modelled",
+    "call_rcu": "RCU grace periods are not modelled",
 }
+# Without a grace period (synchronize_rcu is refused) the kernel model gives
+# RCU read-side critical sections no ordering at all: they compile to nothing.
+_RCU_NOOPS = {"rcu_read_lock", "rcu_read_unlock"}
+# rcu_dereference is a READ_ONCE (what depends on it by address is ordered
+# after it, as for any load here); rcu_assign_pointer is a release store.
+_LINUX_LOADS["rcu_dereference"] = "pg_atomic_read_u32"
+_STORES["rcu_assign_pointer"] = "smp_store_release"
 
 
 class _Body:
     """Translate one process body into Python lines of the modelling language."""
 
-    def __init__(self, p: _Parser, params: set[str], locations: set[str], locks: set[str]):
+    def __init__(self, p: _Parser, params: set[str], locations: set[str], locks: set[str], pointers: bool):
         self.p, self.params, self.locations, self.locks = p, params, locations, locks
+        self.pointers = pointers
         self.lines: list[str] = []
         self.registers: list[str] = []
         self.tmp = 0
@@ -235,11 +254,18 @@ class _Body:
         if p.accept("&"):
             star = True
         name = p.ident()
+        if star and name in self.registers:
+            # A register holding a pointer, dereferenced: an address dependency.
+            if not self.pointers:
+                raise _NeedPointers("")
+            return f"{POINTER_ARRAY}[{name} - {POINTER_BASE}]"
         if name not in self.params:
             raise p.error(f"undeclared location {name!r} (not a parameter of this process)", t)
         if deref_required and not star:
             raise p.error(f"{name} is a pointer: write *{name}", t)
         self.locations.add(name)
+        if self.pointers:
+            return f"{POINTER_ARRAY}[{name} - {POINTER_BASE}]"
         return name
 
     def block(self, depth):
@@ -258,8 +284,8 @@ class _Body:
         if t.text == "int" and t.kind == "id":
             p.next()
             while True:
-                if p.tok.text == "*":
-                    raise p.error(f"unsupported: pointer-valued register (int *{p.toks[p.i + 1].text})")
+                if p.accept("*") and not self.pointers:
+                    raise _NeedPointers("")
                 name = p.ident()
                 if name in self.params:
                     raise p.error(f"{name} is already a location")
@@ -332,7 +358,14 @@ class _Body:
         if name in _FENCES:
             p.expect(")")
             return f"{_FENCES[name]}()"
+        if name in _RCU_NOOPS:
+            p.expect(")")
+            if not statement:
+                raise p.error(f"{name}() has no value", t)
+            return ""
         if name in _LOCKING:
+            if self.pointers:
+                raise p.error(f"unsupported: {name}() in a test with pointer values", t)
             loc = self.location(deref_required=False)
             p.expect(")")
             self.locks.add(loc)
@@ -441,14 +474,19 @@ class _Body:
                 return text
             p.next()
             if t.text in self.params:
-                raise p.error(f"{t.text} is a location: read it with READ_ONCE(*{t.text})", t)
+                # A location's name as a value is a pointer to it (herd7's C).
+                if not self.pointers:
+                    raise _NeedPointers("")
+                self.locations.add(t.text)
+                return t.text
             if t.text not in self.registers:
                 raise p.error(f"register {t.text} is not declared", t)
             return t.text
         raise p.error(f"unexpected {t.text or 'end of file'!r} in an expression")
 
 
-def _parse_condition(p: _Parser, nprocs: int, regs: list[list[str]], locations: set[str]):
+def _parse_condition(p: _Parser, nprocs: int, regs: list[list[str]], locations: set[str],
+                     pointer_values: dict[str, int] | None = None):
     """Parse a herd7 condition into a tree; returns (tree, variables)."""
     variables: list[tuple] = []
 
@@ -478,12 +516,18 @@ def _parse_condition(p: _Parser, nprocs: int, regs: list[list[str]], locations: 
         p.expect("=")
         vt = p.next()
         if vt.kind == "id":
-            raise p.error(f"unsupported: pointer value {vt.text!r} in the condition", vt)
-        if vt.kind != "num":
+            if pointer_values is None:
+                raise _NeedPointers("")
+            if vt.text not in pointer_values:
+                raise p.error(f"undeclared location {vt.text!r} as a pointer value", vt)
+            value = pointer_values[vt.text]
+        elif vt.kind != "num":
             raise p.error("expected a number", vt)
+        else:
+            value = int(vt.text, 0)
         if var not in variables:
             variables.append(var)
-        return ("eq", var, int(vt.text, 0))
+        return ("eq", var, value)
 
     def conj():
         e = atom()
@@ -574,7 +618,7 @@ def _parse_kernel_result(comments, file: str) -> str | None:
     return found
 
 
-def _parse_init(p: _Parser, init: dict[str, int], locks: set[str]) -> None:
+def _parse_init(p: _Parser, init: dict, locks: set[str], pointers: bool) -> None:
     """The initial state: ``{ x=1; int y; spinlock_t s; }`` (no value = 0)."""
     p.expect("{")
     while not p.accept("}"):
@@ -588,18 +632,23 @@ def _parse_init(p: _Parser, init: dict[str, int], locks: set[str]) -> None:
         kind = None
         while p.tok.kind == "id" and p.tok.text in _TYPES | {"volatile", "const"}:
             kind = p.next().text if p.tok.text in _TYPES else kind
-        if p.tok.text == "*":
-            raise p.error(f"unsupported: pointer-valued location ({kind or 'int'} *{p.toks[p.i + 1].text})")
+        if p.accept("*") and not pointers:
+            raise _NeedPointers("")
         loc_tok = p.tok
         loc = p.ident()
         if loc in init:
             raise p.error(f"{loc} is declared twice in the initial state", loc_tok)
-        value = 0
+        value: int | str = 0
         if p.accept("="):
             vt = p.next()
             if vt.kind == "id":
-                raise p.error(f"unsupported: pointer value {vt.text!r} for {loc} (pointer values are "
-                              "not supported)", vt)
+                # A pointer to location vt.text, resolved once every location is known.
+                if not pointers:
+                    raise _NeedPointers("")
+                init[loc] = vt.text
+                if not (p.accept(";") or p.accept(",")) and p.tok.text != "}":
+                    raise p.error(f"expected ';', found {p.tok.text or 'end of file'!r}")
+                continue
             if vt.kind != "num":
                 raise p.error("an initial value must be a number", vt)
             value = int(vt.text, 0)
@@ -647,6 +696,15 @@ def parse_litmus(path) -> LitmusTest:
         raise LitmusError(f"{path}: not a text file (not UTF-8)") from None
     file = str(path)
     toks, comments = _lex(src, file)
+    try:
+        return _parse(src, toks, comments, file, pointers=False)
+    except _NeedPointers:
+        # Pointer values change how every location is represented (one array,
+        # see POINTER_BASE): only tests that use them pay for it.
+        return _parse(src, toks, comments, file, pointers=True)
+
+
+def _parse(src: str, toks: list[Tok], comments, file: str, pointers: bool) -> LitmusTest:
     p = _Parser(toks, file)
     if not (p.tok.kind == "id" and p.tok.text == "C"):
         raise p.error("a C litmus test starts with `C <name>`")
@@ -660,9 +718,9 @@ def parse_litmus(path) -> LitmusTest:
         p.next()
     if p.tok.kind == "string":
         p.next()
-    init: dict[str, int] = {}
+    init: dict[str, int | str] = {}
     locks: set[str] = set()
-    _parse_init(p, init, locks)
+    _parse_init(p, init, locks, pointers)
     processes: list[Process] = []
     locations: set[str] = set(init)
     while p.tok.kind == "id" and re.fullmatch(r"P\d+", p.tok.text):
@@ -677,14 +735,14 @@ def parse_litmus(path) -> LitmusTest:
             while p.tok.kind == "id" and p.tok.text in _TYPES | {"volatile", "const"}:
                 kind = p.next().text if p.tok.text in _TYPES else kind
             p.expect("*")
-            if p.tok.text == "*":
-                raise p.error(f"unsupported: pointer-valued location ({kind or 'int'} **{p.toks[p.i + 1].text})")
+            if p.accept("*") and not pointers:
+                raise _NeedPointers("")  # int **p: a location holding a pointer
             param = p.ident()
             params.append(param)
             if kind == "spinlock_t":
                 locks.add(param)
             p.accept(",")
-        body = _Body(p, set(params), locations, locks)
+        body = _Body(p, set(params), locations, locks, pointers)
         if not p.accept("{"):
             raise p.error("expected the process body")
         while not p.accept("}"):
@@ -706,7 +764,17 @@ def parse_litmus(path) -> LitmusTest:
         quant = "~exists"
     if not p.accept("exists"):
         raise p.error("expected the final condition: exists (...)", q_tok)
-    cond, variables = _parse_condition(p, len(processes), regs, locations)
+    pointer_values = None
+    if pointers:
+        if locks:
+            raise LitmusError(f"{file}: unsupported: spinlocks in a test with pointer values")
+        pointer_values = {loc: POINTER_BASE + i for i, loc in enumerate(sorted(locations))}
+        for loc, target in init.items():
+            if isinstance(target, str):
+                if target not in pointer_values:
+                    raise LitmusError(f"{file}: initial value of {loc}: undeclared location {target!r}")
+                init[loc] = pointer_values[target]
+    cond, variables = _parse_condition(p, len(processes), regs, locations, pointer_values)
     if p.tok.kind != "eof":
         raise p.error(f"unexpected {p.tok.text!r} after the condition")
     for lock in sorted(locks):
@@ -715,7 +783,7 @@ def parse_litmus(path) -> LitmusTest:
     expect = _parse_expectations(comments, file)
     kernel_result = _parse_kernel_result(comments, file)
     return LitmusTest(name, file, init, processes, quant, cond, variables, expect, sorted(locations),
-                      frozenset(locks), kernel_result)
+                      frozenset(locks), kernel_result, pointers)
 
 
 
@@ -734,13 +802,26 @@ def _ghost_name(var) -> str:
     return f"out_P{var[1]}_{var[2]}"
 
 
+def location_addresses(test: LitmusTest, shared) -> dict[str, int]:
+    """The address of each of the test's locations in shared memory."""
+    if test.pointers:
+        base = shared[POINTER_ARRAY].base
+        return {loc: base + i for i, loc in enumerate(test.locations)}
+    return {loc: shared[loc].base for loc in test.locations}
+
+
 def build_litmus_system(test: LitmusTest) -> System:
     decl = Declaration()
-    for loc in test.locations:
-        if loc in test.locks:
-            decl.lock(loc)
-        else:
-            decl.word(loc, test.init.get(loc, 0))
+    if test.pointers:
+        decl.array(POINTER_ARRAY, len(test.locations), [test.init.get(loc, 0) for loc in test.locations])
+        for i, loc in enumerate(test.locations):
+            decl.constant(loc, POINTER_BASE + i)
+    else:
+        for loc in test.locations:
+            if loc in test.locks:
+                decl.lock(loc)
+            else:
+                decl.word(loc, test.init.get(loc, 0))
     reg_vars = [v for v in test.cond_vars if v[0] == "reg"]
     for v in reg_vars:
         decl.ghost_word(_ghost_name(v), 0)
@@ -762,7 +843,7 @@ def build_litmus_system(test: LitmusTest) -> System:
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict = {}
     exec(compile(source, filename, "exec"), namespace)
-    symbols = Symbols(decl.shared, decl.ghost, {}, frozenset(), frozenset(), namespace, None)
+    symbols = Symbols(decl.shared, decl.ghost, decl.constants, frozenset(), frozenset(), namespace, None)
     threads = []
     try:
         for i, fn in enumerate(fn_names):
@@ -771,8 +852,8 @@ def build_litmus_system(test: LitmusTest) -> System:
     except CompileError as exc:
         raise LitmusError(f"{test.file}: {exc.message} (in the translation of {fn})") from None
     cells = [""] * len(decl.shared_init)
-    for r in decl.shared.values():
-        cells[r.base] = r.name
+    for loc, address in location_addresses(test, decl.shared).items():
+        cells[address] = loc
     params = Params(threads=len(threads))
     return System(_LitmusProtocol(), params, None, decl.shared, tuple(decl.shared_init), decl.ghost,
                   tuple(decl.ghost_init), {}, threads, frozenset(), None, (), cells)
@@ -911,7 +992,7 @@ def run_litmus(test: LitmusTest, memory_model: str = "weak", profile: str = "doc
     seen = {init}
     queue = [init]
     outcomes: set[tuple] = set()
-    loc_addr = {name: r.base for name, r in system.shared.items()}
+    loc_addr = location_addresses(test, system.shared)
     ghost_addr = {name: r.base for name, r in system.ghost.items()}
     out: list = []
     while queue:
@@ -931,6 +1012,9 @@ def run_litmus(test: LitmusTest, memory_model: str = "weak", profile: str = "doc
             continue
         for _label, nxt, viol in out:
             if viol is not None:
+                if test.pointers and POINTER_ARRAY in str(viol[1]):
+                    raise LitmusError(f"{test.file}: a dereferenced value is not a pointer to a location "
+                                      f"({viol[1]})")
                 raise LitmusError(f"{test.file}: {viol[0]}: {viol[1]}")
             if nxt is not None and nxt not in seen:
                 seen.add(nxt)
