@@ -72,7 +72,10 @@ def register(cli):
             path = Path(arg)
             if path.is_dir():
                 directories = True
-                jobs.extend((f, str(f.relative_to(path)), True) for f in litmus_files(path))
+                found = litmus_files(path)
+                if not found:
+                    raise Fail(f"{path}: no .litmus files under this directory")
+                jobs.extend((f, str(f.relative_to(path)), True) for f in found)
             else:
                 jobs.append((path, None, False))
         jobs.extend((p, None, False) for p in (suite_files() if suite else []))
