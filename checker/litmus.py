@@ -888,7 +888,8 @@ KERNEL_KNOWN_DIFFERENCES: dict[str, KnownDifference] = {
     "Z6.0+pooncerelease+poacquirerelease+mbonceonce": KnownDifference(
         "Sometimes", "Never",
         "the same test as Z6.0+pooncerelease+poacquirerelease+fencembonceonce under its name before "
-        "the kernel's 2018 renaming: release-acquire chains with two non-reads-from links"),
+        "the kernel renamed its smp_mb() tests from mb to fencemb: release-acquire chains with two "
+        "non-reads-from links"),
     "MP+polockonce+poacquiresilsil": KnownDifference(
         "Sometimes", "Never",
         "spin_lock is stronger here: an LWLock acquire sets the lock word atomically as a full "
