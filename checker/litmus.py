@@ -458,7 +458,7 @@ class _Body:
             # they do through READ_ONCE).
             return f"pg_atomic_read_u32({self.location(deref_required=True)})"
         if t.text == "&" and t.kind == "op":
-            raise p.error("unsupported: taking an address (&) (pointer values are not supported)")
+            raise p.error("unsupported: taking an address (&); a location's name is its address")
         if p.accept("("):
             e = self.expr(depth)
             p.expect(")")
@@ -1002,7 +1002,8 @@ def run_litmus(test: LitmusTest, memory_model: str = "weak", profile: str = "doc
         engine.successors(s, out)
         if not out:
             if not all(engine.halted(s, t) for t in engine.program_tids) or not mm.quiescent(s[2]):
-                raise LitmusError(f"{test.file}: a state where no process can move before the end")
+                hint = " (a deadlock: a spin_lock that is never released?)" if test.locks else ""
+                raise LitmusError(f"{test.file}: a state where no process can move before the end{hint}")
             outcome = []
             for v in test.cond_vars:
                 if v[0] == "reg":

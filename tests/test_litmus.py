@@ -239,7 +239,8 @@ def test_result_lines(checker_cli, stem, model, verdict, code):
 
 
 def test_result_always_falsified_is_a_disagreement(tmp_path):
-    text = "C t\n(* Result: Always *)\n{ int x; }\nP0(int *x) {\n  WRITE_ONCE(*x, 1);\n  WRITE_ONCE(*x, 2);\n}\nexists (x=1)\n"
+    text = ("C t\n(* Result: Always *)\n{ int x; }\nP0(int *x) {\n  WRITE_ONCE(*x, 1);\n  WRITE_ONCE(*x, 2);\n}\n"
+            "exists (x=1)\n")
     for model in ("sc", "tso", "weak"):
         assert _run(_write(tmp_path, text), model).judgement.verdict == "disagree"
 
