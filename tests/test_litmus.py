@@ -1,6 +1,7 @@
 """The litmus suite: every memory model gives the published outcome of every test, in both directions."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -294,3 +295,14 @@ def test_pointer_values(tmp_path):
                            "exists (0:r1=0)\n")
     with pytest.raises(LitmusError, match="a dereferenced value is not a pointer"):
         _run(bad, "sc")
+
+
+@pytest.mark.skipif(not os.environ.get("SLOTCHECK_KERNEL_LITMUS"),
+                    reason="set SLOTCHECK_KERNEL_LITMUS to a kernel's tools/memory-model/litmus-tests")
+@pytest.mark.parametrize("model", ["sc", "tso", "weak"])
+def test_kernel_directory(checker_cli, model):
+    # The kernel's tests are GPL and not in this repository; with a checkout, every
+    # file must be accepted and none may disagree (docs/litmus.md records a run).
+    cli = checker_cli("litmus", os.environ["SLOTCHECK_KERNEL_LITMUS"], "-m", model, "--json")
+    summary = json.loads(cli.stdout)["summary"]
+    assert cli.returncode == 0 and summary["refused"] == 0 and summary["disagree"] == 0, summary
