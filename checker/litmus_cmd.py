@@ -68,6 +68,9 @@ def register(cli):
         # (path, key in the results, tolerate refusal?)
         jobs: list[tuple[Path, str | None, bool]] = []
         directories = False
+        # Results of one directory are keyed by the path under it; with more
+        # arguments, by the path as given, so that no two files share a key.
+        alone = len(paths) == 1 and not suite
         for arg in paths:
             path = Path(arg)
             if path.is_dir():
@@ -75,7 +78,7 @@ def register(cli):
                 found = litmus_files(path)
                 if not found:
                     raise Fail(f"{path}: no .litmus files under this directory")
-                jobs.extend((f, str(f.relative_to(path)), True) for f in found)
+                jobs.extend((f, str(f.relative_to(path)) if alone else str(f), True) for f in found)
             else:
                 jobs.append((path, None, False))
         jobs.extend((p, None, False) for p in (suite_files() if suite else []))
@@ -96,7 +99,8 @@ def register(cli):
                 raise Fail(str(exc)) from None
             summary.accepted += 1
             summary.counts[r.judgement.verdict] += 1
-            results[key or r.name] = r
+            key = key or r.name
+            results[key if key not in results else str(path)] = r
         disagreements = summary.counts["disagree"]
         if as_json:
             tests = {k: r.as_json() | ({"name": r.name} if k != r.name else {}) for k, r in results.items()}

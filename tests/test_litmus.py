@@ -306,3 +306,13 @@ def test_kernel_directory(checker_cli, model):
     cli = checker_cli("litmus", os.environ["SLOTCHECK_KERNEL_LITMUS"], "-m", model, "--json")
     summary = json.loads(cli.stdout)["summary"]
     assert cli.returncode == 0 and summary["refused"] == 0 and summary["disagree"] == 0, summary
+
+
+def test_every_accepted_file_has_its_own_result(checker_cli, tmp_path):
+    # Two directories, and two files with one test name: no result hides another.
+    cli = checker_cli("litmus", str(LITMUS_DIR / "constructs"), str(KERNEL_STYLE), "-m", "sc", "--json")
+    report = json.loads(cli.stdout)
+    assert len(report["tests"]) == report["summary"]["accepted"] == 20
+    copy = _write(tmp_path, _construct("MP+nolocks").read_text())
+    cli = checker_cli("litmus", str(_construct("MP+nolocks")), str(copy), "-m", "sc", "--json")
+    assert len(json.loads(cli.stdout)) == 2
