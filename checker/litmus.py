@@ -243,6 +243,8 @@ _RCU_NOOPS = {"rcu_read_lock", "rcu_read_unlock"}
 # after it, as for any load here); rcu_assign_pointer is a release store.
 _LINUX_LOADS["rcu_dereference"] = "pg_atomic_read_u32"
 _STORES["rcu_assign_pointer"] = "smp_store_release"
+_LINUX_LOADS["atomic_read_acquire"] = "smp_load_acquire"
+_STORES["atomic_set_release"] = "smp_store_release"
 
 
 class _Body:

@@ -133,6 +133,7 @@ def test_construct_expectation(path, model):
     ("weak", "lock-counter", "lock-counter-unlocked"),
     # unlock = release, lock = acquire: message passing through a critical section
     ("weak", "MP+locks", "MP+nolocks"),
+    ("weak", "MP+atomic-acqrel", "MP+nolocks"),
     # plain accesses carry dependencies like registers, directly and through memory
     ("weak", "LB+plain-data", "LB+plain-const"),
     ("weak", "LB+plain-memdep", "LB+plain-nomemdep"),
