@@ -22,7 +22,7 @@ from typing import Any, Callable
 from checker.ir import Violation
 from checker.memory.base import MemoryModel
 from checker.model import (
-    CONSERVATION, DEADLOCK, WAIT_FREEDOM, StateView, System,
+    CONSERVATION, DEADLOCK, WAIT_FREEDOM, ModelError, StateView, System, _describe, _where,
 )
 
 
@@ -183,6 +183,12 @@ class Engine:
                 self.protocol.check_quiescent(StateView(self.system, state))
             except Violation as exc:
                 return (exc.prop, exc.message)
+            except ModelError:
+                raise
+            except Exception as exc:
+                # A bug in the model's own check is no verdict on the protocol.
+                raise ModelError(f"{_where(exc)}: {self.protocol.name}.check_quiescent() raised "
+                                 f"{_describe(exc)}") from None
         return None
 
 

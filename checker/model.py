@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import pkgutil
 import sys
 from dataclasses import dataclass, field
@@ -86,6 +87,18 @@ class Params:
         return d
 
 
+def _check_word(name: str, value) -> None:
+    """Every declared value is a 32-bit unsigned word, as in the C it models.
+
+    Wrapping -1 to 0xFFFFFFFF silently would check a different program from
+    the one the model's author wrote down.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ModelError(f"{name}: initial value {value!r} is not an integer")
+    if not 0 <= value <= MASK:
+        raise ModelError(f"{name}: initial value {value} is outside 0..2^32-1 (a 32-bit unsigned word)")
+
+
 class Declaration:
     """What a protocol declares for one set of parameters."""
 
@@ -100,8 +113,10 @@ class Declaration:
     def _add(self, table, init, name, values, length, lock=False):
         if name in self.shared or name in self.ghost or name in self.constants:
             raise ModelError(f"{name} is declared twice")
+        for v in values:
+            _check_word(name, v)
         table[name] = Region(name, len(init), length, lock)
-        init.extend(v & MASK if table is self.shared else v for v in values)
+        init.extend(values)
 
     def word(self, name: str, init: int = 0) -> None:
         self._add(self.shared, self.shared_init, name, [init], None)
@@ -125,11 +140,13 @@ class Declaration:
 
     def private_var(self, role: str, name: str, init: int = 0) -> None:
         """A thread-private global of ``role`` (like a ``static`` in postmaster.c)."""
+        _check_word(name, init)
         self.private[role][name] = init
 
     def constant(self, name: str, value: int) -> None:
         if name in self.constants:
             raise ModelError(f"constant {name} declared twice")
+        _check_word(name, value)
         self.constants[name] = value
 
 
@@ -265,6 +282,8 @@ def resolve_protocol(name_or_path: str) -> type[Protocol]:
         path = Path(name_or_path)
         if not path.is_file():
             raise ModelError(f"no model file {name_or_path}")
+        if path.suffix != ".py":
+            raise ModelError(f"{name_or_path} is not a model file (a .py file defining a Protocol)")
         load_protocols()
         before = dict(Protocol.registry)
         spec = importlib.util.spec_from_file_location(f"slotcheck_user_{path.stem}", path)
@@ -273,7 +292,16 @@ def resolve_protocol(name_or_path: str) -> type[Protocol]:
         try:
             spec.loader.exec_module(module)
         except SyntaxError as exc:
+            Protocol.registry.update(before)
             raise ModelError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+        except ModelError:
+            Protocol.registry.update(before)
+            raise
+        except (Exception, SystemExit) as exc:
+            # SystemExit too: a model that exits at import must not end the
+            # run with its own exit code (0 would read as "holds").
+            Protocol.registry.update(before)
+            raise ModelError(f"{_where(exc, path)}: loading the model failed: {_describe(exc)}") from None
         # A model file (a scratch copy of a built-in, say) is used where it
         # is named, but never replaces a registered protocol of the same name.
         Protocol.registry.update(before)
@@ -287,6 +315,49 @@ def resolve_protocol(name_or_path: str) -> type[Protocol]:
     if name_or_path not in protocols:
         raise ModelError(f"unknown protocol {name_or_path!r} (known: {', '.join(protocols)})")
     return protocols[name_or_path]
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it calls exit ({exc.code!r}) at import"
+    if isinstance(exc, ModuleNotFoundError):
+        return f"no module named {exc.name!r}"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _where(exc: BaseException, path: Path | str | None = None) -> str:
+    """file:line of the innermost frame of ``exc`` in ``path`` (else in a model file).
+
+    A model's own code is what its author can fix, so that is the line to show,
+    not the line inside Python's import machinery.
+    """
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    want = str(Path(path).resolve()) if path is not None else None
+    best = None
+    for f in frames:
+        fname = str(Path(f.filename).resolve()) if not f.filename.startswith("<") else f.filename
+        if want is not None and fname == want:
+            best = f
+        elif want is None and "/checker/" not in fname.replace("\\", "/") and not f.filename.startswith("<"):
+            best = f
+    if best is None:
+        return str(path) if path is not None else "model"
+    from checker.ir import _display_path
+
+    return f"{_display_path(best.filename)}:{best.lineno}"
+
+
+def _call_model(proto: "Protocol", method: str, *args):
+    """Call a protocol method; anything but a Violation/ModelError becomes a one-line ModelError."""
+    try:
+        return getattr(proto, method)(*args)
+    except (Violation, ModelError):
+        raise
+    except Exception as exc:
+        raise ModelError(f"{_where(exc)}: {proto.name}.{method}() raised {_describe(exc)}") from None
 
 
 def rogue_values(slots: int) -> tuple[int, ...]:
@@ -314,14 +385,18 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     unknown = set(params.extra) - set(proto.extra_params)
     if unknown:
         raise ModelError(f"{proto.name} has no parameter {', '.join(sorted(unknown))}")
-    proto.validate(params)
+    _call_model(proto, "validate", params)
+    if type(proto).declare is Protocol.declare:
+        raise ModelError(f"{proto.name} defines no declare(self, p, d) (its shared memory)")
+    if not isinstance(proto.roles, dict):
+        raise ModelError(f"{proto.name}: roles must be a dict of role name -> function")
     decl = Declaration()
     decl.constant("SLOTS", params.slots)
     decl.constant("OPS", params.ops)
     decl.constant("BACKENDS", params.backends)
     for k, v in params.extra.items():
         decl.constant(k.upper().replace("-", "_"), v)
-    proto.declare(params, decl)
+    _call_model(proto, "declare", params, decl)
     checked = frozenset(ROGUE_PROPERTIES if params.rogue else set(PROPERTIES) | set(proto.properties))
     module = sys.modules[type(proto).__module__]
     symbols = Symbols(decl.shared, decl.ghost, decl.constants, frozenset(proto.mutations),
@@ -330,6 +405,8 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     for role in ("postmaster", "backend"):
         if role not in proto.roles:
             raise ModelError(f"{proto.name} has no {role} role")
+        if not inspect.isfunction(proto.roles[role]):
+            raise ModelError(f"{proto.name}: the {role} role is {proto.roles[role]!r}, not a function")
     symbols.ghost_updates = not params.rogue
     symbols.private = decl.private["postmaster"]
     pm = compile_program("postmaster", proto.roles["postmaster"], symbols, {"ME": 0})

@@ -1,0 +1,130 @@
+"""Model errors (issue 12): every broken model is one line on stderr and exit 2,
+and nothing a model does not check is ever reported as holding.
+
+Each case writes a small model into the test's directory, derived from one
+template, so that the broken and the working version differ in one place.
+"""
+
+import json
+
+import pytest
+
+TEMPLATE = '''
+from checker.lang import assert_, ghost, operation, pg_atomic_read_u32, pg_atomic_write_u32
+from checker.model import CONSERVATION, Mutation, Protocol, Violation
+{imports}
+
+@operation
+def poll():
+    v = pg_atomic_read_u32(flag)
+{pm_op}
+
+def postmaster():
+{pm_body}
+
+def backend():
+    pg_atomic_write_u32(flag, 1)
+{be_body}
+
+class Scratch(Protocol):
+    name = "scratch-model"
+    summary = "a scratch model for the bad-input tests"
+    roles = {{"postmaster": postmaster, "backend": {backend_role}}}
+    mutations = {{"m": Mutation("a mutation", breaks={breaks!r})}}
+    properties = {properties}
+
+    def {declare_name}(self, p, d):
+        d.word("flag", {flag_init})
+        d.ghost_word("seen", 0)
+{declare_extra}
+{methods}
+{tail}
+'''
+
+DEFAULTS = dict(imports="", pm_op="    pass", pm_body="    poll()", be_body="", backend_role="backend",
+                breaks="exclusive ownership", properties="()", declare_name="declare", flag_init="0",
+                declare_extra="", methods="", tail="")
+
+
+def write_model(tmp_path, name="scratch.py", **changes):
+    fields = dict(DEFAULTS, **changes)
+    path = tmp_path / name
+    path.write_text(TEMPLATE.format(**fields))
+    return path
+
+
+def one_line_error(proc):
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def explore(checker_cli, path, *args):
+    return checker_cli("explore", path, "-m", "sc", "--threads", "2", "--no-trace", *args)
+
+
+def test_template_itself_loads_and_holds(checker_cli, tmp_path):
+    proc = explore(checker_cli, write_model(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# -- model files that fail outside the compiler --------------------------------------------
+
+
+@pytest.mark.parametrize("changes, expected", [
+    (dict(declare_name="declare_nothing"), "defines no declare("),
+    (dict(backend_role="3"), "the backend role is 3, not a function"),
+    (dict(declare_extra="        raise KeyError('boom')"), "scratch-model.declare() raised KeyError"),
+    (dict(methods="    def check_quiescent(self, v):\n        return 1 // 0"),
+     "scratch-model.check_quiescent() raised ZeroDivisionError"),
+    (dict(imports="import no_such_module_for_slotcheck"), "no module named 'no_such_module_for_slotcheck'"),
+    (dict(tail="raise SystemExit(0)"), "it calls exit (0) at import"),
+    (dict(tail="raise SystemExit(1)"), "it calls exit (1) at import"),
+    (dict(tail="x = {}['missing']"), "loading the model failed: KeyError"),
+    (dict(flag_init="-1"), "flag: initial value -1 is outside 0..2^32-1"),
+    (dict(flag_init="2**32"), "flag: initial value 4294967296 is outside 0..2^32-1"),
+    (dict(flag_init="'1'"), "flag: initial value '1' is not an integer"),
+])
+def test_broken_model_file_is_one_line(checker_cli, tmp_path, changes, expected):
+    line = one_line_error(explore(checker_cli, write_model(tmp_path, **changes)))
+    assert expected in line, line
+
+
+def line_of(path, text):
+    return path.read_text().splitlines().index(text) + 1
+
+
+def test_error_in_declare_names_the_line_that_raised(checker_cli, tmp_path):
+    raising = "        raise KeyError('boom')"
+    path = write_model(tmp_path, declare_extra=raising)
+    line = one_line_error(explore(checker_cli, path))
+    assert f"scratch.py:{line_of(path, raising)}: " in line, line
+
+
+def test_initial_value_at_the_edges_of_a_word_is_accepted(checker_cli, tmp_path):
+    for init in ("0", "2**32 - 1"):
+        proc = explore(checker_cli, write_model(tmp_path, flag_init=init))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_model_path_that_is_not_a_python_file(checker_cli, tmp_path):
+    path = write_model(tmp_path, name="scratch.txt")
+    assert "is not a model file" in one_line_error(explore(checker_cli, path))
+    assert "no model file" in one_line_error(explore(checker_cli, tmp_path / "missing.py"))
+    assert "no model file" in one_line_error(explore(checker_cli, tmp_path))
+
+
+# -- rogue options without a rogue -----------------------------------------------------------
+
+
+def test_rogue_options_need_a_rogue(checker_cli):
+    assert "--rogue-writes needs --rogue" in one_line_error(
+        checker_cli("explore", "ring", "-m", "sc", "--rogue-writes", "3"))
+    assert "--rogue-anywhere needs --rogue" in one_line_error(
+        checker_cli("explore", "ring", "-m", "sc", "--rogue-anywhere"))
+    proc = checker_cli("explore", "ring", "-m", "sc", "--threads", "2", "--slots", "1", "--ops", "1",
+                       "--rogue", "--rogue-writes", "1", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["params"]["rogue_writes"] == 1
