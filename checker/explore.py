@@ -66,6 +66,11 @@ class Result:
             return "VIOLATED"
         if prop == WAIT_FREEDOM and self.system.params.step_bound == 0 and not self.liveness_checked:
             return "not checked (--step-bound 0 leaves it to the cycle analysis, which did not run)"
+        if self.violations and self.complete:
+            # --keep-going: a violating step is never followed, so this
+            # property was checked only up to the other violations.
+            return f"not violated before the other violations (executions past {', '.join(self.violations)} " \
+                   "were not followed)"
         if prop in (DEADLOCK, WAIT_FREEDOM) and not self.liveness_checked and self.complete:
             return "holds (exhaustive; step bound / no stuck state, cycles not analysed)"
         if self.complete:
@@ -307,6 +312,11 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     res.states = len(states)
     res.transitions = transitions
     res.max_depth = max_depth
+    if opts.stop_on_first and violations and not stop_reason:
+        # Every violation ends the search here, even one found while the
+        # last states were expanded (or from the initial state, when every
+        # first move violates): the moves past it were never explored.
+        stop_reason = "stopped at the first violation"
     explored_all = i >= len(states) and not cut
     res.complete = explored_all and not stop_reason
     if not res.complete and not stop_reason:

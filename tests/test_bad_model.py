@@ -128,3 +128,39 @@ def test_rogue_options_need_a_rogue(checker_cli):
                        "--rogue", "--rogue-writes", "1", "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout)["params"]["rogue_writes"] == 1
+
+
+# -- a search that stopped at a violation never says "holds" for the others ---------------
+
+FAILS_AT_ONCE = dict(pm_op="    with ghost:\n        assert_(v == 99, 'exclusive ownership', 'postmaster first move')",
+                     be_body="    with ghost:\n        assert_(0, 'exclusive ownership', 'backend first move')")
+
+
+@pytest.mark.parametrize("keep_going", [False, True])
+def test_every_first_move_violates(checker_cli, tmp_path, keep_going):
+    path = write_model(tmp_path, **FAILS_AT_ONCE)
+    proc = explore(checker_cli, path, "--json", *(["--keep-going"] if keep_going else []))
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 1 and doc["states"] == 1
+    verdicts = doc["properties"]
+    assert verdicts.pop("exclusive ownership") == "VIOLATED"
+    assert verdicts, "the other properties are listed"
+    for prop, verdict in verdicts.items():
+        assert not verdict.startswith("holds"), (prop, verdict)
+
+
+def test_stop_on_first_verdict_in_the_api():
+    from checker.explore import Options
+    from checker.model import EXCLUSIVE, PM_SAFETY
+    from checker.run import check
+
+    _, res = check("ring", mutation="no-lock", memory_model="sc", threads=3)
+    assert EXCLUSIVE in res.violations and not res.complete
+    assert res.stop_reason == "stopped at the first violation"
+    assert not res.verdict(PM_SAFETY).startswith("holds")
+    _, res = check("ring", mutation="no-lock", memory_model="sc", threads=3, options=Options(stop_on_first=False))
+    assert EXCLUSIVE in res.violations
+    assert not res.verdict(PM_SAFETY).startswith("holds")
+    # The correct model still holds: the qualification is not applied without a violation.
+    _, res = check("ring", memory_model="sc", threads=2)
+    assert res.verdict(PM_SAFETY) == "holds (exhaustive)"
