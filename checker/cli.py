@@ -244,6 +244,7 @@ def _summary_json(result, written):
         "stop_reason": result.stop_reason or None,
         "max_postmaster_steps": result.max_postmaster_steps,
         "properties": {p: result.verdict(p) for p in _reported_properties(result)},
+        "checked_properties": sorted(system.checked),
         "violations": {p: {"message": cx.message, "steps": cx.length,
                            "trace": next((str(w[1]) for w in written if w[0] == p), None)}
                        for p, cx in result.violations.items()},
@@ -252,10 +253,10 @@ def _summary_json(result, written):
 
 
 def _reported_properties(result):
+    """Every built-in property (those not checked say so), then the model's own."""
     system = result.system
-    props = [p for p in PROPERTIES if p in system.checked]
-    # Protocol-specific properties (bgworker's notify integrity) too.
-    props += sorted(p for p in system.checked if p not in props)
+    props = list(PROPERTIES)
+    props += sorted(p for p in system.known_properties | system.checkable if p not in props)
     props += [p for p in result.violations if p not in props]
     return props
 

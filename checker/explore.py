@@ -61,6 +61,10 @@ class Result:
 
     def verdict(self, prop: str) -> str:
         if prop not in self.system.checked:
+            if prop not in self.system.checkable:
+                return "not checked by this model"
+            if self.system.params.rogue:
+                return "not checked (with a rogue only the postmaster's properties are required)"
             return "not checked"
         if prop in self.violations:
             return "VIOLATED"
@@ -104,7 +108,8 @@ class Engine:
         self.rogue_values = system.rogue_values
         self.rogue_budget = system.params.rogue_writes  # None: unlimited
         self.rogue_anywhere = system.params.rogue_anywhere
-        self.check_conservation = CONSERVATION in system.checked
+        # check_quiescent runs only when it can report something this run checks.
+        self.check_conservation = bool(system.quiescent_properties & system.checked)
         self.protocol = system.protocol
         # --step-bound 0: the memory model keeps the postmaster's step counter
         # at 0/1 (see MemoryModel.count_step), leaving wait-freedom to lassos.
@@ -131,7 +136,8 @@ class Engine:
                     L[idx] = v
                 pc, G = run_local(prog.instrs, 0, L, sys_.ghost_init, self.rogue_tid is not None)
                 if G is not None:
-                    raise Violation("model", "ghost code before the first event of a program")
+                    raise ModelError(f"{t.name}: ghost code before the first event of a program "
+                                     "(ghost code runs with the event before it)")
                 threads.append(settle(prog, L, pc))
             pending.append(self.mm.initial_pending(t.tid))
         return (sys_.shared_init, tuple(threads), tuple(pending), sys_.ghost_init)
@@ -187,6 +193,9 @@ class Engine:
             try:
                 self.protocol.check_quiescent(StateView(self.system, state))
             except Violation as exc:
+                if exc.prop not in self.system.known_properties:
+                    raise ModelError(f"{self.protocol.name}.check_quiescent() reported an unknown property "
+                                     f"{exc.prop!r}") from None
                 return (exc.prop, exc.message)
             except ModelError:
                 raise

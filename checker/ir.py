@@ -392,6 +392,9 @@ class Program:
     op_name: list[str | None] = field(default_factory=list)
     initial_locals: dict[int, int] = field(default_factory=dict)
     op_start: list[bool] = field(default_factory=list)  # first event of an operation
+    # Properties named by the assertions compiled into this program (after
+    # mutations are folded away): what its ghost code actually checks.
+    asserted: frozenset[str] = frozenset()
 
     @property
     def nlocals(self) -> int:
@@ -450,6 +453,9 @@ class Symbols:
     # False with a rogue: ownership bookkeeping means nothing once shared
     # memory is corrupted, and keeping it would only multiply states.
     ghost_updates: bool = True
+    # Property names an assertion may use (None: not checked here).  A
+    # misspelt name must not compile to an assertion nobody reports.
+    known_properties: frozenset[str] | None = None
 
 
 @dataclass
@@ -505,6 +511,7 @@ class Compiler:
         self.file = "<unknown>"
         self.private: dict[str, int] = {}
         self.initial_locals: dict[int, int] = {}
+        self.asserted: set[str] = set()
         for name, init in symbols.private.items():
             idx = self.new_local(name)
             self.private[name] = idx
@@ -559,6 +566,7 @@ class Compiler:
                 ins.target = ins.target.pc
         prog = Program(role, self.code, self.local_names, self.file)
         prog.initial_locals = dict(self.initial_locals)
+        prog.asserted = frozenset(self.asserted)
         _analyse(prog)
         return prog
 
@@ -886,6 +894,11 @@ class Compiler:
                     raise self.error(s, 'assert_(condition, "property"[, "message"])')
                 cond = self.ghost_expr(a[0], reads)
                 prop = a[1].value
+                known = self.sym.known_properties
+                if known is not None and prop not in known:
+                    raise self.error(s, f"unknown property {prop!r} (this model knows: {', '.join(sorted(known))}; "
+                                        "a new one goes in the protocol's `properties`)")
+                self.asserted.add(prop)
                 msg = a[2].value if len(a) == 3 else ast.unparse(a[0])
                 if self.sym.checked is not None and prop not in self.sym.checked:
                     out.append(pad + "pass")  # not required in this run (e.g. with a rogue)

@@ -42,6 +42,9 @@ PROPERTIES = {
 }
 # With a rogue only these are required (DESIGN.md §4).
 ROGUE_PROPERTIES = (PM_SAFETY, WAIT_FREEDOM, DEADLOCK)
+# Checked by the engine and the memory models for every model: an index out
+# of range (postmaster / backend), the step bound and lassos, stuck states.
+ENGINE_PROPERTIES = (PM_SAFETY, WAIT_FREEDOM, DEADLOCK, MEMORY_SAFETY)
 
 ROGUE_VALUES_FIXED = (0, 1, 0x7FFF, 0xFFFF, 0x80000000, 0xFFFFFFFF)
 
@@ -159,8 +162,10 @@ class Protocol:
     mutations: ClassVar[dict[str, Mutation]] = {}
     # Protocol-specific integer parameters: name -> (default, help).
     extra_params: ClassVar[dict[str, tuple[int, str]]] = {}
-    # Property names this protocol checks with ghost assertions (for reporting).
-    properties: ClassVar[tuple[str, ...]] = (EXCLUSIVE, CONSERVATION, INTEGRITY, PM_SAFETY, WAIT_FREEDOM, DEADLOCK)
+    # Property names of this protocol's own beyond the built-in PROPERTIES
+    # (bgworker's notify integrity).  What a model actually checks is derived
+    # from its code (checker.properties), not from this list.
+    properties: ClassVar[tuple[str, ...]] = ()
     min_slots: ClassVar[int] = 1
     max_slots: ClassVar[int] = 64
 
@@ -213,6 +218,11 @@ class System:
     rogue_tid: int | None
     rogue_values: tuple[int, ...]
     cell_names: list[str]
+    # Properties this model checks in some run (checked: in this one), and
+    # every property name it may use.
+    checkable: frozenset[str] = frozenset()
+    known_properties: frozenset[str] = frozenset()
+    quiescent_properties: frozenset[str] = frozenset()  # what check_quiescent can report
 
     @property
     def nwords(self) -> int:
@@ -397,10 +407,18 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     for k, v in params.extra.items():
         decl.constant(k.upper().replace("-", "_"), v)
     _call_model(proto, "declare", params, decl)
-    checked = frozenset(ROGUE_PROPERTIES if params.rogue else set(PROPERTIES) | set(proto.properties))
+    from checker.properties import check_module_names, check_mutation_names, quiescent_properties
+
+    known = frozenset(PROPERTIES) | frozenset(proto.properties)
     module = sys.modules[type(proto).__module__]
+    check_module_names(module, known)
+    check_mutation_names(proto, known)
+    # With a rogue only the postmaster's properties are required: the other
+    # assertions compile to nothing (ownership means nothing in corrupted memory).
+    required = frozenset(ROGUE_PROPERTIES) if params.rogue else None
     symbols = Symbols(decl.shared, decl.ghost, decl.constants, frozenset(proto.mutations),
-                      frozenset([mutation]) if mutation else frozenset(), vars(module), checked)
+                      frozenset([mutation]) if mutation else frozenset(), vars(module), required)
+    symbols.known_properties = known
     threads: list[ThreadSpec] = []
     for role in ("postmaster", "backend"):
         if role not in proto.roles:
@@ -415,6 +433,11 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     for b in range(params.backends):
         prog = compile_program("backend", proto.roles["backend"], symbols, {"ME": b + 1})
         threads.append(ThreadSpec(b + 1, "backend", f"backend{b + 1}", prog))
+    # What this model checks, derived from its code (see checker.properties),
+    # and of that what this run checks.
+    quiescent = quiescent_properties(proto, known)
+    checkable = frozenset(ENGINE_PROPERTIES).union(quiescent, *(t.program.asserted for t in threads))
+    checked = checkable & required if required is not None else checkable
     rogue_tid = None
     if params.rogue:
         rogue_tid = len(threads)
@@ -425,7 +448,7 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
             cell_names[r.base + i] = r.cell_name(r.base + i)
     return System(proto, params, mutation, decl.shared, tuple(decl.shared_init), decl.ghost,
                   tuple(decl.ghost_init), decl.constants, threads, checked, rogue_tid,
-                  rogue_values(params.slots), cell_names)
+                  rogue_values(params.slots), cell_names, checkable, known, quiescent)
 
 
 __all__ = [

@@ -77,7 +77,7 @@ def test_template_itself_loads_and_holds(checker_cli, tmp_path):
     (dict(declare_name="declare_nothing"), "defines no declare("),
     (dict(backend_role="3"), "the backend role is 3, not a function"),
     (dict(declare_extra="        raise KeyError('boom')"), "scratch-model.declare() raised KeyError"),
-    (dict(methods="    def check_quiescent(self, v):\n        return 1 // 0"),
+    (dict(methods="    def check_quiescent(self, v):\n        if 1 // 0:\n            raise Violation(CONSERVATION, 'x')"),
      "scratch-model.check_quiescent() raised ZeroDivisionError"),
     (dict(imports="import no_such_module_for_slotcheck"), "no module named 'no_such_module_for_slotcheck'"),
     (dict(tail="raise SystemExit(0)"), "it calls exit (0) at import"),
@@ -164,3 +164,101 @@ def test_stop_on_first_verdict_in_the_api():
     # The correct model still holds: the qualification is not applied without a violation.
     _, res = check("ring", memory_model="sc", threads=2)
     assert res.verdict(PM_SAFETY) == "holds (exhaustive)"
+
+
+# -- property names and what a model checks ------------------------------------------------
+
+def assertion(cond, prop):
+    return f"    with ghost:\n        assert_({cond}, {prop!r}, 'the flag')"
+
+
+@pytest.mark.parametrize("changes, bad_line", [
+    (dict(pm_op=assertion("v <= 1", "exclusive ownershp")), "        assert_(v <= 1, 'exclusive ownershp', 'the flag')"),
+    # A name in a branch the current mutation folds away is still read.
+    (dict(pm_op="    if mutation('m'):\n        with ghost:\n            assert_(v <= 1, 'lost updat')", imports="from checker.lang import mutation"),
+     "            assert_(v <= 1, 'lost updat')"),
+    (dict(methods="    def check_quiescent(self, v):\n        if v.word('flag') > 1:\n            raise Violation('conservaton', 'x')"),
+     "            raise Violation('conservaton', 'x')"),
+    (dict(breaks="exclusive ownershp"), None),
+])
+def test_unknown_property_name_is_a_load_error(checker_cli, tmp_path, changes, bad_line):
+    path = write_model(tmp_path, **changes)
+    line = one_line_error(explore(checker_cli, path))
+    assert "unknown property" in line, line
+    if bad_line is not None:
+        assert f"scratch.py:{line_of(path, bad_line)}: " in line, line
+    else:
+        assert "scratch.py:" in line
+
+
+def test_property_of_a_violation_must_be_readable(checker_cli, tmp_path):
+    methods = ("    def check_quiescent(self, v):\n        name = 'conserv' + 'ation'\n"
+               "        if v.word('flag') > 1:\n            raise Violation(name, 'x')")
+    path = write_model(tmp_path, methods=methods)
+    line = one_line_error(explore(checker_cli, path))
+    assert "must be a string or a name bound to one" in line
+    assert f"scratch.py:{line_of(path, '            raise Violation(name, ' + repr('x') + ')')}:" in line
+
+
+def verdicts(checker_cli, path, *args):
+    proc = explore(checker_cli, path, "--json", *args)
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)
+    return proc.returncode, doc["properties"], set(doc["checked_properties"])
+
+
+def test_a_model_that_checks_nothing_of_its_own(checker_cli, tmp_path):
+    path = write_model(tmp_path)
+    code, props, checked = verdicts(checker_cli, path)
+    assert code == 0
+    for prop in ("exclusive ownership", "conservation", "queue integrity"):
+        assert props[prop] == "not checked by this model" and prop not in checked
+    # The engine checks these for every model.
+    for prop in ("postmaster safety", "postmaster wait-freedom", "deadlock freedom", "memory safety"):
+        assert props[prop] == "holds (exhaustive)" and prop in checked
+    text = explore(checker_cli, path).stdout
+    assert "conservation             not checked by this model" in text
+    assert "queue integrity          not checked by this model" in text
+
+
+def test_correctly_spelt_properties_are_checked_both_ways(checker_cli, tmp_path):
+    quiescent = ("    def check_quiescent(self, v):\n        if v.word('flag') > {limit}:\n"
+                 "            raise Violation(CONSERVATION, 'flag too big')")
+
+    def model(excl="v <= 1", sanity="1 <= 1", limit=1):
+        return write_model(tmp_path, pm_op=assertion(excl, "exclusive ownership"),
+                           be_body=assertion(sanity, "flag sanity"), methods=quiescent.format(limit=limit),
+                           properties="('flag sanity',)")
+
+    code, props, checked = verdicts(checker_cli, model())
+    assert code == 0
+    assert {"exclusive ownership", "conservation", "flag sanity"} <= checked
+    assert props["queue integrity"] == "not checked by this model"
+    for prop in ("exclusive ownership", "conservation", "flag sanity"):
+        assert props[prop] == "holds (exhaustive)", prop
+    for broken, prop in ((dict(excl="v == 0"), "exclusive ownership"), (dict(sanity="1 == 0"), "flag sanity"),
+                         (dict(limit=0), "conservation")):
+        code, props, _ = verdicts(checker_cli, model(**broken))
+        assert code == 1 and props[prop] == "VIOLATED", (prop, props)
+
+
+def test_with_a_rogue_the_model_checks_say_why_they_are_off(checker_cli, tmp_path):
+    path = write_model(tmp_path, pm_op=assertion("1", "exclusive ownership"))
+    code, props, checked = verdicts(checker_cli, path, "--rogue")
+    assert code == 0 and "exclusive ownership" not in checked
+    assert props["exclusive ownership"].startswith("not checked (with a rogue")
+    assert props["conservation"] == "not checked by this model"
+
+
+def test_shipped_models_check_what_they_assert():
+    from checker.model import CONSERVATION, EXCLUSIVE, INTEGRITY, NOTIFY, PROPERTIES, Params, build_system
+    from checker.model import resolve_protocol
+
+    for name in ("ring", "bitmap", "caslist", "dlist"):
+        system = build_system(resolve_protocol(name), Params(threads=2))
+        assert system.checked == frozenset(PROPERTIES), name
+        assert system.quiescent_properties == {CONSERVATION}, name
+    system = build_system(resolve_protocol("bgworker"), Params(threads=2))
+    assert system.checked == frozenset(PROPERTIES) | {NOTIFY}
+    counter = build_system(resolve_protocol("tests/models/counter.py"), Params(threads=2))
+    assert "lost update" in counter.checked and not {EXCLUSIVE, CONSERVATION, INTEGRITY} & counter.checked
