@@ -39,6 +39,10 @@ class CompileError(Exception):
         self.file, self.line, self.message = file, line, message
 
 
+class ModelError(Exception):
+    """A protocol or its parameters are unusable (reported as a one-line error)."""
+
+
 class Violation(Exception):
     """A property failed while a step was taken (raised by ghost assertions)."""
 
@@ -111,6 +115,73 @@ class OutOfRange(Exception):
     def __init__(self, region: Region, index: int) -> None:
         super().__init__(f"index {index} out of range for {region.name}[{region.length}]")
         self.region, self.index = region, index
+
+
+class UndefinedBehaviour(OutOfRange, ModelError):
+    """An operation whose result C leaves undefined: division by zero, a shift by 32 or more.
+
+    A memory model treats it like an out-of-range index (the thread crashes:
+    a postmaster-safety violation with a trace, a backend's crash with a
+    rogue); anywhere else it ends the run as a one-line model error.  Never a
+    silent value: C does not give one.
+    """
+
+    def __init__(self, site: str, what: str) -> None:
+        Exception.__init__(self, f"{what} at {site} (undefined in C)")
+        self.region, self.index = None, None
+
+
+# Source sites of the guarded operations below, by number (the generated code
+# passes the number, so expressions stay plain lambdas over L).
+_UB_SITES: list[str] = []
+
+
+def _ub_div(a: int, b: int, site: int) -> int:
+    if b == 0:
+        raise UndefinedBehaviour(_UB_SITES[site], "division by zero")
+    return a // b
+
+
+def _ub_mod(a: int, b: int, site: int) -> int:
+    if b == 0:
+        raise UndefinedBehaviour(_UB_SITES[site], "modulo by zero")
+    return a % b
+
+
+def _ub_shl(a: int, b: int, site: int) -> int:
+    if b >= 32:
+        raise UndefinedBehaviour(_UB_SITES[site], f"shift left by {b}")
+    return (a << b) & MASK
+
+
+def _ub_shr(a: int, b: int, site: int) -> int:
+    if b >= 32:
+        raise UndefinedBehaviour(_UB_SITES[site], f"shift right by {b}")
+    return a >> b
+
+
+_UB_PLAIN = {"_ub_div": "//", "_ub_mod": "%", "_ub_shl": "<<", "_ub_shr": ">>"}
+_UB_GUARD = {ast.FloorDiv: "_ub_div", ast.Mod: "_ub_mod", ast.LShift: "_ub_shl", ast.RShift: "_ub_shr"}
+
+
+class _Unguard(ast.NodeTransformer):
+    """The guarded calls back to plain operators (the form checker.prove evaluates)."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id in _UB_PLAIN:
+            op = {"//": ast.FloorDiv, "%": ast.Mod, "<<": ast.LShift, ">>": ast.RShift}[_UB_PLAIN[node.func.id]]
+            plain = ast.BinOp(node.args[0], op(), node.args[1])
+            if node.func.id == "_ub_shl":
+                plain = ast.BinOp(plain, ast.BitAnd(), ast.Constant(MASK))
+            return plain
+        return node
+
+
+def _unguarded(src: str) -> str:
+    if "_ub_" not in src:
+        return src
+    return ast.unparse(_Unguard().visit(ast.parse(src, mode="eval")))
 
 
 class Loc:
@@ -1045,7 +1116,7 @@ class Compiler:
         fn = eval(f"lambda L: {src}")  # noqa: S307 - generated from the checked AST
         reads = tuple(sorted(set(reads)))
         const = fn(None) if not reads else None
-        return Expr(fn, reads, text, const, src)
+        return Expr(fn, reads, text, const, _unguarded(src))
 
     def local_expr(self, idx: int) -> Expr:
         return self.make_expr(f"L[{idx}]", (idx,), self.local_names[idx].split(".")[-1])
@@ -1092,10 +1163,17 @@ class Compiler:
             s = f"({left} {_BINOPS[op]} {right})"
             if op in _WRAPPING:
                 s = f"({s} & {MASK})"
-            if op in (ast.FloorDiv, ast.Mod):
+            if op in _UB_GUARD:
+                # C leaves these undefined; Python would quietly give a value.
                 rc = self.const_value(node.right)
-                if rc == 0:
+                if rc == 0 and op in (ast.FloorDiv, ast.Mod):
                     raise self.error(node, "division by zero")
+                if rc is not None and rc >= 32 and op in (ast.LShift, ast.RShift):
+                    raise self.error(node, f"shift by {rc}: undefined in C for a 32-bit word")
+                if rc is None:
+                    src = self.source(node)
+                    _UB_SITES.append(f"{src.file}:{src.line} (`{ast.unparse(node)}`)")
+                    s = f"{_UB_GUARD[op]}({left}, {right}, {len(_UB_SITES) - 1})"
             return s
         if isinstance(node, ast.UnaryOp):
             v = self.expr_src(node.operand, reads, hoist_ok)

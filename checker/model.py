@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from checker.ir import MASK, CompileError, Program, Region, Symbols, Violation, compile_program
+from checker.ir import MASK, CompileError, ModelError, Program, Region, Symbols, Violation, compile_program
 
 # Property names, as printed and as used in ``assert_(cond, "...")``.
 EXCLUSIVE = "exclusive ownership"
@@ -47,10 +47,6 @@ ROGUE_PROPERTIES = (PM_SAFETY, WAIT_FREEDOM, DEADLOCK)
 ENGINE_PROPERTIES = (PM_SAFETY, WAIT_FREEDOM, DEADLOCK, MEMORY_SAFETY)
 
 ROGUE_VALUES_FIXED = (0, 1, 0x7FFF, 0xFFFF, 0x80000000, 0xFFFFFFFF)
-
-
-class ModelError(Exception):
-    """A protocol or its parameters are unusable (reported as a one-line error)."""
 
 
 @dataclass(frozen=True)

@@ -262,3 +262,81 @@ def test_shipped_models_check_what_they_assert():
     assert system.checked == frozenset(PROPERTIES) | {NOTIFY}
     counter = build_system(resolve_protocol("tests/models/counter.py"), Params(threads=2))
     assert "lost update" in counter.checked and not {EXCLUSIVE, CONSERVATION, INTEGRITY} & counter.checked
+
+
+# -- run-time model errors ------------------------------------------------------------------
+
+@pytest.mark.parametrize("mm", ["sc", "tso"])
+def test_loop_without_shared_memory_event_is_one_line(checker_cli, tmp_path, mm):
+    path = write_model(tmp_path, pm_op="    while v == 0:\n        pass")
+    line = one_line_error(checker_cli("explore", path, "-m", mm, "--threads", "2", "--no-trace"))
+    assert "loops without any shared-memory event" in line and "scratch.py:" in line
+
+
+@pytest.mark.parametrize("mm", ["sc", "tso"])
+@pytest.mark.parametrize("code, what", [
+    ("    q = 12 // v", "division by zero"),
+    ("    q = 12 % v", "modulo by zero"),
+    ("    q = 1 << (v + 31)", "shift left by 32"),
+    ("    q = 1 >> (v + 31)", "shift right by 32"),
+])
+def test_undefined_arithmetic_in_the_postmaster_is_a_violation(checker_cli, tmp_path, mm, code, what):
+    # v is 0 before the backend's write and 1 after it: one of the two is undefined.
+    path = write_model(tmp_path, pm_op=code)
+    proc = checker_cli("explore", path, "-m", mm, "--threads", "2", "--json", "--trace-out", "cx.json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)
+    msg = doc["violations"]["postmaster safety"]["message"]
+    assert what in msg and "undefined in C" in msg and f"scratch.py:{line_of(path, code)}" in msg, msg
+    trace = json.loads((tmp_path / "cx.json").read_text())
+    assert trace["steps"][-1]["role"] == "postmaster"
+
+
+def test_undefined_arithmetic_under_weak_is_never_silent(checker_cli, tmp_path):
+    # The weak model evaluates a value only when it is used (a dead `12 // v`
+    # on a pending load is never computed), so this one is used.
+    model = write_model(tmp_path, pm_op="    q = 12 // v\n    pg_atomic_write_u32(flag, q)")
+    proc = checker_cli("explore", model, "--threads", "2", "--no-trace")
+    assert proc.returncode in (1, 2) and "Traceback" not in proc.stderr
+    assert "division by zero" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("code", ["    q = 12 // (v + 1)", "    q = 12 % (v + 1)", "    q = 1 << (v + 30)",
+                                  "    q = 4 >> (v + 30)"])
+def test_defined_arithmetic_still_holds(checker_cli, tmp_path, code):
+    proc = explore(checker_cli, write_model(tmp_path, pm_op=code))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_undefined_arithmetic_in_a_backend(checker_cli, tmp_path):
+    path = write_model(tmp_path, be_body="    w = pg_atomic_read_u32(flag)\n    q = 1 // (w - 1)")
+    proc = explore(checker_cli, path, "--json")
+    assert proc.returncode == 1
+    assert "division by zero" in json.loads(proc.stdout)["violations"]["memory safety"]["message"]
+    # With a rogue a backend may crash (only the postmaster must survive).
+    proc = explore(checker_cli, path, "--json", "--rogue")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_constant_undefined_arithmetic_is_a_compile_error(checker_cli, tmp_path):
+    assert "shift by 32" in one_line_error(explore(checker_cli, write_model(tmp_path, pm_op="    q = v << 32")))
+    assert "division by zero" in one_line_error(explore(checker_cli, write_model(tmp_path, pm_op="    q = v // 0")))
+
+
+def test_ghost_division_by_zero_is_one_line(checker_cli, tmp_path):
+    path = write_model(tmp_path, pm_op="    with ghost:\n        seen = 1 // v")
+    line = one_line_error(explore(checker_cli, path))
+    assert "ghost code failed" in line and "scratch.py:" in line
+
+
+def test_prover_sees_plain_operators(tmp_path):
+    # checker.prove evaluates Expr.src symbolically: the run-time guards stay out of it.
+    from checker.ir import Assign
+    from checker.model import Params, build_system, resolve_protocol
+
+    path = write_model(tmp_path, pm_op="    q = 12 // v\n    r = v % 3\n    s = v << q\n    t = v >> r")
+    system = build_system(resolve_protocol(str(path)), Params(threads=2))
+    srcs = [ins.expr.src for ins in system.threads[0].program.instrs if isinstance(ins, Assign)]
+    for op in ("//", "%", "<<", ">>"):
+        assert any(op in s for s in srcs), (op, srcs)
+    assert not any("_ub_" in s for s in srcs), srcs
