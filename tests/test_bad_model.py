@@ -340,3 +340,41 @@ def test_prover_sees_plain_operators(tmp_path):
     for op in ("//", "%", "<<", ">>"):
         assert any(op in s for s in srcs), (op, srcs)
     assert not any("_ub_" in s for s in srcs), srcs
+
+
+# -- a postmaster that spins outside every operation -----------------------------------------
+
+SPIN_OUTSIDE = "    poll()\n    while pg_atomic_read_u32(flag) != 7:\n        pass\n    poll()"
+
+
+@pytest.mark.parametrize("mm", ["sc", "tso", "weak"])
+@pytest.mark.parametrize("step_bound", ["64", "0"])
+def test_spinning_outside_operations_fails_wait_freedom(checker_cli, tmp_path, mm, step_bound):
+    proc = checker_cli("explore", write_model(tmp_path, pm_body=SPIN_OUTSIDE), "-m", mm, "--threads", "2",
+                       "--step-bound", step_bound, "--json", "--trace-out", "cx.json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["properties"]["postmaster wait-freedom"] == "VIOLATED"
+    assert "outside any operation" in doc["violations"]["postmaster wait-freedom"]["message"]
+    trace = json.loads((tmp_path / "cx.json").read_text())
+    assert isinstance(trace["cycle_start"], int) and 1 <= trace["cycle_start"] <= len(trace["steps"])  # 1-based
+    # The other properties were searched exhaustively: a lasso cuts no execution.
+    assert doc["properties"]["deadlock freedom"] == "holds (exhaustive)"
+
+
+def test_spinning_outside_operations_without_cycle_analysis_is_not_checked(checker_cli, tmp_path):
+    proc = explore(checker_cli, write_model(tmp_path, pm_body=SPIN_OUTSIDE), "--no-liveness", "--json")
+    verdict = json.loads(proc.stdout)["properties"]["postmaster wait-freedom"]
+    assert verdict.startswith("not checked") and proc.returncode == 0
+
+
+@pytest.mark.parametrize("body", [
+    "    poll()\n    for i in range(3):\n        pg_atomic_read_u32(flag)\n    poll()",  # bounded, outside
+    "    while True:\n        poll()",  # forever, but every round finishes an operation
+])
+def test_bounded_code_outside_operations_holds(checker_cli, tmp_path, body):
+    for mm in ("sc", "tso"):
+        proc = checker_cli("explore", write_model(tmp_path, pm_body=body), "-m", mm, "--threads", "2", "--json")
+        doc = json.loads(proc.stdout)
+        assert proc.returncode == 0, doc["properties"]
+        assert doc["properties"]["postmaster wait-freedom"] == "holds (exhaustive)"
