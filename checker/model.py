@@ -434,6 +434,10 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     quiescent = quiescent_properties(proto, known)
     checkable = frozenset(ENGINE_PROPERTIES).union(quiescent, *(t.program.asserted for t in threads))
     checked = checkable & required if required is not None else checkable
+    breaks = proto.mutations[mutation].breaks if mutation is not None else ""
+    if breaks and breaks not in checkable:
+        # The mutation's bug would go unreported: the run could only say "holds".
+        raise ModelError(f"mutation {mutation!r} of {proto.name} breaks {breaks}, which this model does not check")
     rogue_tid = None
     if params.rogue:
         rogue_tid = len(threads)

@@ -378,3 +378,17 @@ def test_bounded_code_outside_operations_holds(checker_cli, tmp_path, body):
         doc = json.loads(proc.stdout)
         assert proc.returncode == 0, doc["properties"]
         assert doc["properties"]["postmaster wait-freedom"] == "holds (exhaustive)"
+
+
+def test_mutation_must_break_a_property_the_model_checks(checker_cli, tmp_path):
+    # The template asserts nothing: a mutation said to break exclusive ownership could never be caught.
+    line = one_line_error(explore(checker_cli, write_model(tmp_path), "--mutation", "m"))
+    assert "breaks exclusive ownership, which this model does not check" in line
+    path = write_model(tmp_path, pm_op=assertion("v <= 1", "exclusive ownership"))
+    assert explore(checker_cli, path, "--mutation", "m").returncode == 0
+
+
+def test_ghost_code_before_the_first_event_is_one_line(checker_cli, tmp_path):
+    body = "    with ghost:\n        seen = 1\n    poll()"
+    assert "ghost code before the first event" in one_line_error(
+        explore(checker_cli, write_model(tmp_path, pm_body=body)))
