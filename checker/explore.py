@@ -200,9 +200,11 @@ class Engine:
             try:
                 self.protocol.check_quiescent(StateView(self.system, state))
             except Violation as exc:
-                if exc.prop not in self.system.known_properties:
-                    raise ModelError(f"{self.protocol.name}.check_quiescent() reported an unknown property "
-                                     f"{exc.prop!r}") from None
+                if exc.prop not in self.system.quiescent_properties:
+                    # Either a misspelling or a Violation the reading of its
+                    # source missed: either way its verdict would be wrong.
+                    raise ModelError(f"{self.protocol.name}.check_quiescent() reported {exc.prop!r}, which is "
+                                     "not a property it names in its source") from None
                 return (exc.prop, exc.message)
             except ModelError:
                 raise

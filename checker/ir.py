@@ -466,6 +466,7 @@ class Program:
     # Properties named by the assertions compiled into this program (after
     # mutations are folded away): what its ghost code actually checks.
     asserted: frozenset[str] = frozenset()
+    modules: frozenset[str] = frozenset()  # modules of the functions inlined into it
 
     @property
     def nlocals(self) -> int:
@@ -583,6 +584,7 @@ class Compiler:
         self.private: dict[str, int] = {}
         self.initial_locals: dict[int, int] = {}
         self.asserted: set[str] = set()
+        self.modules: set[str] = set()
         for name, init in symbols.private.items():
             idx = self.new_local(name)
             self.private[name] = idx
@@ -638,6 +640,7 @@ class Compiler:
         prog = Program(role, self.code, self.local_names, self.file)
         prog.initial_locals = dict(self.initial_locals)
         prog.asserted = frozenset(self.asserted)
+        prog.modules = frozenset(self.modules)
         _analyse(prog)
         return prog
 
@@ -647,6 +650,7 @@ class Compiler:
         if name in self.call_stack:
             raise self.error(call_node, f"recursive call to {name} is not supported")
         node, file, line0, lines = _function_ast(fn)
+        self.modules.add(fn.__module__)
         params = [a.arg for a in node.args.args]
         if node.args.vararg or node.args.kwarg or node.args.kwonlyargs or node.args.defaults:
             raise CompileError(file, line0 + node.lineno, f"{name}: only plain positional parameters")

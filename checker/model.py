@@ -431,6 +431,11 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
         threads.append(ThreadSpec(b + 1, "backend", f"backend{b + 1}", prog))
     # What this model checks, derived from its code (see checker.properties),
     # and of that what this run checks.
+    # Helper modules whose code was inlined (models/_startqueue.py) are read
+    # whole as well, for names in branches this run folded away.
+    for name in sorted(set().union(*(t.program.modules for t in threads)) - {module.__name__}):
+        if name in sys.modules:
+            check_module_names(sys.modules[name], known)
     quiescent = quiescent_properties(proto, known)
     checkable = frozenset(ENGINE_PROPERTIES).union(quiescent, *(t.program.asserted for t in threads))
     checked = checkable & required if required is not None else checkable

@@ -392,3 +392,28 @@ def test_ghost_code_before_the_first_event_is_one_line(checker_cli, tmp_path):
     body = "    with ghost:\n        seen = 1\n    poll()"
     assert "ghost code before the first event" in one_line_error(
         explore(checker_cli, write_model(tmp_path, pm_body=body)))
+
+
+def test_check_quiescent_reporting_a_property_its_source_does_not_name(checker_cli, tmp_path):
+    # The property reaches Violation through a dictionary: the source does not
+    # name it, so the checker cannot know it is checked; it must not drop it.
+    methods = ("    def check_quiescent(self, v):\n        if v.word('flag') > 0:\n"
+               "            raise Violation(CONSERVATION, 'seen')\n"
+               "        raise_it(v)\n")
+    tail = "def raise_it(v):\n    raise {'e': Violation}['e']('queue integrity', 'x')\n"
+    line = one_line_error(explore(checker_cli, write_model(tmp_path, methods=methods, tail=tail)))
+    assert "reported 'queue integrity', which is not a property it names in its source" in line
+
+
+def test_unknown_name_in_a_helper_module_is_caught_even_in_a_folded_branch(checker_cli, tmp_path):
+    (tmp_path / "scratch_helper.py").write_text(
+        "from checker.lang import assert_, ghost, mutation, pg_atomic_read_u32\n\n"
+        "def helper_poll():\n"
+        "    v = pg_atomic_read_u32(flag)\n"
+        "    if mutation('m'):\n"
+        "        with ghost:\n"
+        "            assert_(v <= 1, 'exclusive ownershp')\n")
+    imports = "import sys; sys.path.insert(0, __file__.rsplit('/', 1)[0])\nfrom scratch_helper import helper_poll"
+    path = write_model(tmp_path, imports=imports, pm_body="    helper_poll()")
+    line = one_line_error(explore(checker_cli, path))
+    assert "scratch_helper.py:7: unknown property 'exclusive ownershp'" in line
