@@ -360,9 +360,9 @@ def _call_model(proto: "Protocol", method: str, *args):
     """Call a protocol method; anything but a Violation/ModelError becomes a one-line ModelError."""
     try:
         return getattr(proto, method)(*args)
-    except (Violation, ModelError):
+    except ModelError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # a Violation too: only check_quiescent may report one
         raise ModelError(f"{_where(exc)}: {proto.name}.{method}() raised {_describe(exc)}") from None
 
 
@@ -405,6 +405,9 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     _call_model(proto, "declare", params, decl)
     from checker.properties import check_module_names, check_mutation_names, quiescent_properties
 
+    if isinstance(proto.properties, str) or not all(isinstance(p, str) for p in proto.properties):
+        raise ModelError(f"{proto.name}: properties must be a tuple of property names, not "
+                         f"{proto.properties!r} (a one-name tuple needs a trailing comma)")
     known = frozenset(PROPERTIES) | frozenset(proto.properties)
     module = sys.modules[type(proto).__module__]
     check_module_names(module, known)
