@@ -90,6 +90,13 @@ def check_module_names(module, known: frozenset[str]) -> None:
             tree = ast.parse(f.read(), path)
     except (OSError, SyntaxError, UnicodeDecodeError):
         return  # the import already succeeded; nothing more to read
+    # Names another protocol of the same file declares are that one's business
+    # (the compiler still checks this protocol's own assertions exactly).
+    from checker.model import Protocol
+
+    for obj in vars(module).values():
+        if isinstance(obj, type) and issubclass(obj, Protocol) and isinstance(obj.properties, (tuple, list)):
+            known = known | frozenset(p for p in obj.properties if isinstance(p, str))
     for line, what, ok, value in _names_in(tree, vars(module)):
         if ok and _unknown(value, known):
             raise CompileError(_display_path(path), line, _message(what, value, known))
