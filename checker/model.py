@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import os
 import pkgutil
 import sys
 from dataclasses import dataclass, field
@@ -342,12 +343,20 @@ def _where(exc: BaseException, path: Path | str | None = None) -> str:
 
     frames = traceback.extract_tb(exc.__traceback__)
     want = str(Path(path).resolve()) if path is not None else None
+    import sysconfig
+
+    # The checker's own frames, the standard library's and installed
+    # packages' are not where a model's author looks.
+    foreign = tuple(str(Path(d).resolve()) + os.sep for d in
+                    (Path(__file__).resolve().parent, sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"]))
     best = None
     for f in frames:
-        fname = str(Path(f.filename).resolve()) if not f.filename.startswith("<") else f.filename
+        if f.filename.startswith("<"):
+            continue
+        fname = str(Path(f.filename).resolve())
         if want is not None and fname == want:
             best = f
-        elif want is None and "/checker/" not in fname.replace("\\", "/") and not f.filename.startswith("<"):
+        elif want is None and not fname.startswith(foreign):
             best = f
     if best is None:
         return str(path) if path is not None else "model"
