@@ -22,7 +22,7 @@ from typing import Any, Callable
 from checker.ir import Violation
 from checker.memory.base import MemoryModel
 from checker.model import (
-    CONSERVATION, DEADLOCK, WAIT_FREEDOM, ModelError, StateView, System, _describe, _where,
+    DEADLOCK, WAIT_FREEDOM, ModelError, StateView, System, exception_text, model_line,
 )
 
 
@@ -210,8 +210,8 @@ class Engine:
                 raise
             except Exception as exc:
                 # A bug in the model's own check is no verdict on the protocol.
-                raise ModelError(f"{_where(exc)}: {self.protocol.name}.check_quiescent() raised "
-                                 f"{_describe(exc)}") from None
+                raise ModelError(f"{model_line(exc)}: {self.protocol.name}.check_quiescent() raised "
+                                 f"{exception_text(exc)}") from None
         return None
 
 

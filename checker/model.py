@@ -308,7 +308,7 @@ def resolve_protocol(name_or_path: str) -> type[Protocol]:
             # SystemExit too: a model that exits at import must not end the
             # run with its own exit code (0 would read as "holds").
             Protocol.registry.update(before)
-            raise ModelError(f"{_where(exc, path)}: loading the model failed: {_describe(exc)}") from None
+            raise ModelError(f"{model_line(exc, path)}: loading the model failed: {exception_text(exc)}") from None
         # A model file (a scratch copy of a built-in, say) is used where it
         # is named, but never replaces a registered protocol of the same name.
         Protocol.registry.update(before)
@@ -324,7 +324,7 @@ def resolve_protocol(name_or_path: str) -> type[Protocol]:
     return protocols[name_or_path]
 
 
-def _describe(exc: BaseException) -> str:
+def exception_text(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"it calls exit ({exc.code!r}) at import"
     if isinstance(exc, ModuleNotFoundError):
@@ -333,7 +333,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _where(exc: BaseException, path: Path | str | None = None) -> str:
+def model_line(exc: BaseException, path: Path | str | None = None) -> str:
     """file:line of the innermost frame of ``exc`` in ``path`` (else in a model file).
 
     A model's own code is what its author can fix, so that is the line to show,
@@ -372,7 +372,7 @@ def _call_model(proto: "Protocol", method: str, *args):
     except ModelError:
         raise
     except Exception as exc:  # a Violation too: only check_quiescent may report one
-        raise ModelError(f"{_where(exc)}: {proto.name}.{method}() raised {_describe(exc)}") from None
+        raise ModelError(f"{model_line(exc)}: {proto.name}.{method}() raised {exception_text(exc)}") from None
 
 
 def rogue_values(slots: int) -> tuple[int, ...]:
