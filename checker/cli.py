@@ -109,7 +109,7 @@ def _explore_options(fn):
         click.option("--window", type=int, default=None, help="weak model: events a thread may have in flight"),
         click.option("--mutation", default=None, help="run a named mutation (see `checker list`)"),
         click.option("--rogue", is_flag=True, help="add a rogue backend that writes garbage into shared memory"),
-        click.option("--rogue-writes", default="2", show_default=True, help="how many writes, or 'unlimited'"),
+        click.option("--rogue-writes", default=None, help="how many writes, or 'unlimited' (default 2; needs --rogue)"),
         click.option("--rogue-anywhere", is_flag=True,
                      help="let the rogue write any word at any time (default: just before the postmaster reads it)"),
         click.option("--step-bound", type=int, default=64, show_default=True,
@@ -122,6 +122,13 @@ def _explore_options(fn):
 
 
 def _params(threads, slots, ops, rogue, rogue_writes, rogue_anywhere, step_bound, params) -> Params:
+    # Rogue options without a rogue would be silently ignored: the run would
+    # not check what the user asked for.
+    if not rogue and rogue_writes is not None:
+        raise Fail("--rogue-writes needs --rogue")
+    if not rogue and rogue_anywhere:
+        raise Fail("--rogue-anywhere needs --rogue")
+    rogue_writes = "2" if rogue_writes is None else rogue_writes
     return Params(threads=threads, slots=slots, ops=ops, rogue=rogue, rogue_writes=_rogue_writes(rogue_writes),
                   rogue_anywhere=rogue_anywhere, step_bound=step_bound, extra=_extra_params(params))
 
@@ -237,6 +244,7 @@ def _summary_json(result, written):
         "stop_reason": result.stop_reason or None,
         "max_postmaster_steps": result.max_postmaster_steps,
         "properties": {p: result.verdict(p) for p in _reported_properties(result)},
+        "checked_properties": sorted(system.checked),
         "violations": {p: {"message": cx.message, "steps": cx.length,
                            "trace": next((str(w[1]) for w in written if w[0] == p), None)}
                        for p, cx in result.violations.items()},
@@ -245,10 +253,10 @@ def _summary_json(result, written):
 
 
 def _reported_properties(result):
+    """Every built-in property (those not checked say so), then the model's own."""
     system = result.system
-    props = [p for p in PROPERTIES if p in system.checked]
-    # Protocol-specific properties (bgworker's notify integrity) too.
-    props += sorted(p for p in system.checked if p not in props)
+    props = list(PROPERTIES)
+    props += sorted(p for p in system.known_properties | system.checkable if p not in props)
     props += [p for p in result.violations if p not in props]
     return props
 

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from checker.ir import Violation
 from checker.memory.base import MemoryModel
 from checker.model import (
-    CONSERVATION, DEADLOCK, WAIT_FREEDOM, StateView, System,
+    DEADLOCK, WAIT_FREEDOM, ModelError, StateView, System, exception_text, model_line,
 )
 
 
@@ -54,6 +54,9 @@ class Result:
     violations: dict[str, Counterexample] = field(default_factory=dict)
     max_postmaster_steps: int = 0
     liveness_checked: bool = False
+    # Properties whose violating steps ended an execution (it was not
+    # followed further): what the others were not checked past.
+    cut_by: set[str] = field(default_factory=set)
 
     @property
     def states_per_second(self) -> float:
@@ -61,11 +64,24 @@ class Result:
 
     def verdict(self, prop: str) -> str:
         if prop not in self.system.checked:
+            if prop not in self.system.checkable:
+                return "not checked by this model"
+            if self.system.params.rogue:
+                return "not checked (with a rogue only the postmaster's properties are required)"
             return "not checked"
         if prop in self.violations:
             return "VIOLATED"
         if prop == WAIT_FREEDOM and self.system.params.step_bound == 0 and not self.liveness_checked:
             return "not checked (--step-bound 0 leaves it to the cycle analysis, which did not run)"
+        if self.cut_by and self.complete:
+            # --keep-going: a violating step is never followed, so this
+            # property was checked only up to the other violations.
+            return f"not violated before the other violations (executions past {', '.join(sorted(self.cut_by))} " \
+                   "were not followed)"
+        if (prop == WAIT_FREEDOM and not self.liveness_checked and self.complete
+                and postmaster_steps_outside_operations(self.system)):
+            return "not checked (the postmaster steps outside any operation: only the cycle analysis, " \
+                   "which did not run, bounds that code)"
         if prop in (DEADLOCK, WAIT_FREEDOM) and not self.liveness_checked and self.complete:
             return "holds (exhaustive; step bound / no stuck state, cycles not analysed)"
         if self.complete:
@@ -99,7 +115,8 @@ class Engine:
         self.rogue_values = system.rogue_values
         self.rogue_budget = system.params.rogue_writes  # None: unlimited
         self.rogue_anywhere = system.params.rogue_anywhere
-        self.check_conservation = CONSERVATION in system.checked
+        # check_quiescent runs only when it can report something this run checks.
+        self.check_conservation = bool(system.quiescent_properties & system.checked)
         self.protocol = system.protocol
         # --step-bound 0: the memory model keeps the postmaster's step counter
         # at 0/1 (see MemoryModel.count_step), leaving wait-freedom to lassos.
@@ -126,7 +143,8 @@ class Engine:
                     L[idx] = v
                 pc, G = run_local(prog.instrs, 0, L, sys_.ghost_init, self.rogue_tid is not None)
                 if G is not None:
-                    raise Violation("model", "ghost code before the first event of a program")
+                    raise ModelError(f"{t.name}: ghost code before the first event of a program "
+                                     "(ghost code runs with the event before it)")
                 threads.append(settle(prog, L, pc))
             pending.append(self.mm.initial_pending(t.tid))
         return (sys_.shared_init, tuple(threads), tuple(pending), sys_.ghost_init)
@@ -182,7 +200,18 @@ class Engine:
             try:
                 self.protocol.check_quiescent(StateView(self.system, state))
             except Violation as exc:
+                if exc.prop not in self.system.quiescent_properties:
+                    # Either a misspelling or a Violation the reading of its
+                    # source missed: either way its verdict would be wrong.
+                    raise ModelError(f"{self.protocol.name}.check_quiescent() reported {exc.prop!r}, which is "
+                                     "not a property it names in its source") from None
                 return (exc.prop, exc.message)
+            except ModelError:
+                raise
+            except Exception as exc:
+                # A bug in the model's own check is no verdict on the protocol.
+                raise ModelError(f"{model_line(exc)}: {self.protocol.name}.check_quiescent() raised "
+                                 f"{exception_text(exc)}") from None
         return None
 
 
@@ -254,6 +283,7 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
                     continue
                 transitions += 1
                 if viol is not None:
+                    res.cut_by.add(viol[0])
                     if viol[0] in checked and viol[0] not in violations:
                         record(viol[0], viol[1], i, final_label=label)
                     continue
@@ -301,6 +331,11 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     res.states = len(states)
     res.transitions = transitions
     res.max_depth = max_depth
+    if opts.stop_on_first and violations and not stop_reason:
+        # Every violation ends the search here, even one found while the
+        # last states were expanded (or from the initial state, when every
+        # first move violates): the moves past it were never explored.
+        stop_reason = "stopped at the first violation"
     explored_all = i >= len(states) and not cut
     res.complete = explored_all and not stop_reason
     if not res.complete and not stop_reason:
@@ -471,7 +506,8 @@ def _liveness(engine: Engine, states, edges, parent, plabel, res: Result, pruned
 
 def _wait_freedom_lasso(engine, states, edges, parent, plabel, res) -> None:
     """Record a lasso: the path to a cycle, then the cycle (from cycle_start on)."""
-    cyc = _postmaster_lasso(engine, states, edges, engine.system.threads[0].program)
+    pm_prog = engine.system.threads[0].program
+    cyc = _postmaster_lasso(engine, states, edges, pm_prog)
     if cyc is None:
         return
     start, loop = cyc
@@ -480,30 +516,43 @@ def _wait_freedom_lasso(engine, states, edges, parent, plabel, res) -> None:
     for (lab, st) in loop:
         labels.append(lab)
         path.append(st)
-    res.violations[WAIT_FREEDOM] = Counterexample(
-        WAIT_FREEDOM, "the postmaster can loop forever inside one operation without finishing it",
-        labels, path, cycle_start=cycle_start)
+    if pm_prog.in_op[states[start][1][0][0]]:
+        message = "the postmaster can loop forever inside one operation without finishing it"
+    else:
+        message = "the postmaster can loop forever outside any operation, never reaching the next one"
+    res.violations[WAIT_FREEDOM] = Counterexample(WAIT_FREEDOM, message, labels, path, cycle_start=cycle_start)
+
+
+def postmaster_steps_outside_operations(system: System) -> bool:
+    """Whether the postmaster has events outside every @operation (the step bound does not see them)."""
+    prog = system.threads[0].program
+    return any(ins.is_event and ins.op != "halt" and not prog.in_op[ins.pc] for ins in prog.instrs)
 
 
 def _postmaster_lasso(engine, states, edges, pm_prog):
-    """Find a reachable cycle, within states where the postmaster is inside an
-    operation, that contains at least one postmaster step and no operation
-    boundary.  Returns (index of the cycle's first state, [(label, state)...])."""
+    """Find a reachable cycle that contains at least one postmaster step and
+    no operation boundary: either inside one operation, or outside every
+    operation (code between operations must be bounded too, or the postmaster
+    never reaches its next operation).  Returns (index of the cycle's first
+    state, [(label, state)...])."""
     in_op = pm_prog.in_op
     n = len(states)
     inside = [in_op[states[v][1][0][0]] for v in range(n)]
     sub = []
     for v in range(n):
-        if not inside[v] or not edges[v]:
+        if not edges[v]:
             sub.append(None)
             continue
         keep = array("l")
         for e in edges[v]:
             w = e >> 4
-            # A postmaster move that ends its operation (and perhaps starts the
-            # next, which resets its step count to 0) leaves the operation.
-            if inside[w] and not ((e & 15) == 0 and states[w][1][0][1] == 0):
-                keep.append(e)
+            if inside[w] != inside[v]:
+                continue  # the postmaster entered or left an operation
+            # A postmaster move that ends its operation and starts the next
+            # (which resets its step count to 0) crosses a boundary too.
+            if inside[w] and (e & 15) == 0 and states[w][1][0][1] == 0:
+                continue
+            keep.append(e)
         sub.append(keep)
     comp = _sccs(n, sub)
     ncomp = max(comp) + 1 if comp else 0

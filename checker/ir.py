@@ -39,6 +39,10 @@ class CompileError(Exception):
         self.file, self.line, self.message = file, line, message
 
 
+class ModelError(Exception):
+    """A protocol or its parameters are unusable (reported as a one-line error)."""
+
+
 class Violation(Exception):
     """A property failed while a step was taken (raised by ghost assertions)."""
 
@@ -111,6 +115,73 @@ class OutOfRange(Exception):
     def __init__(self, region: Region, index: int) -> None:
         super().__init__(f"index {index} out of range for {region.name}[{region.length}]")
         self.region, self.index = region, index
+
+
+class UndefinedBehaviour(OutOfRange, ModelError):
+    """An operation whose result C leaves undefined: division by zero, a shift by 32 or more.
+
+    A memory model treats it like an out-of-range index (the thread crashes:
+    a postmaster-safety violation with a trace, a backend's crash with a
+    rogue); anywhere else it ends the run as a one-line model error.  Never a
+    silent value: C does not give one.
+    """
+
+    def __init__(self, site: str, what: str) -> None:
+        Exception.__init__(self, f"{what} at {site} (undefined in C)")
+        self.region, self.index = None, None
+
+
+# Source sites of the guarded operations below, by number (the generated code
+# passes the number, so expressions stay plain lambdas over L).
+_UB_SITES: list[str] = []
+
+
+def _ub_div(a: int, b: int, site: int) -> int:
+    if b == 0:
+        raise UndefinedBehaviour(_UB_SITES[site], "division by zero")
+    return a // b
+
+
+def _ub_mod(a: int, b: int, site: int) -> int:
+    if b == 0:
+        raise UndefinedBehaviour(_UB_SITES[site], "modulo by zero")
+    return a % b
+
+
+def _ub_shl(a: int, b: int, site: int) -> int:
+    if b >= 32:
+        raise UndefinedBehaviour(_UB_SITES[site], f"shift left by {b}")
+    return (a << b) & MASK
+
+
+def _ub_shr(a: int, b: int, site: int) -> int:
+    if b >= 32:
+        raise UndefinedBehaviour(_UB_SITES[site], f"shift right by {b}")
+    return a >> b
+
+
+_UB_PLAIN = {"_ub_div": "//", "_ub_mod": "%", "_ub_shl": "<<", "_ub_shr": ">>"}
+_UB_GUARD = {ast.FloorDiv: "_ub_div", ast.Mod: "_ub_mod", ast.LShift: "_ub_shl", ast.RShift: "_ub_shr"}
+
+
+class _Unguard(ast.NodeTransformer):
+    """The guarded calls back to plain operators (the form checker.prove evaluates)."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id in _UB_PLAIN:
+            op = {"//": ast.FloorDiv, "%": ast.Mod, "<<": ast.LShift, ">>": ast.RShift}[_UB_PLAIN[node.func.id]]
+            plain = ast.BinOp(node.args[0], op(), node.args[1])
+            if node.func.id == "_ub_shl":
+                plain = ast.BinOp(plain, ast.BitAnd(), ast.Constant(MASK))
+            return plain
+        return node
+
+
+def _unguarded(src: str) -> str:
+    if "_ub_" not in src:
+        return src
+    return ast.unparse(_Unguard().visit(ast.parse(src, mode="eval")))
 
 
 class Loc:
@@ -392,6 +463,10 @@ class Program:
     op_name: list[str | None] = field(default_factory=list)
     initial_locals: dict[int, int] = field(default_factory=dict)
     op_start: list[bool] = field(default_factory=list)  # first event of an operation
+    # Properties named by the assertions compiled into this program (after
+    # mutations are folded away): what its ghost code actually checks.
+    asserted: frozenset[str] = frozenset()
+    modules: frozenset[str] = frozenset()  # modules of the functions inlined into it
 
     @property
     def nlocals(self) -> int:
@@ -450,6 +525,9 @@ class Symbols:
     # False with a rogue: ownership bookkeeping means nothing once shared
     # memory is corrupted, and keeping it would only multiply states.
     ghost_updates: bool = True
+    # Property names an assertion may use (None: not checked here).  A
+    # misspelt name must not compile to an assertion nobody reports.
+    known_properties: frozenset[str] | None = None
 
 
 @dataclass
@@ -505,6 +583,8 @@ class Compiler:
         self.file = "<unknown>"
         self.private: dict[str, int] = {}
         self.initial_locals: dict[int, int] = {}
+        self.asserted: set[str] = set()
+        self.modules: set[str] = set()
         for name, init in symbols.private.items():
             idx = self.new_local(name)
             self.private[name] = idx
@@ -559,6 +639,8 @@ class Compiler:
                 ins.target = ins.target.pc
         prog = Program(role, self.code, self.local_names, self.file)
         prog.initial_locals = dict(self.initial_locals)
+        prog.asserted = frozenset(self.asserted)
+        prog.modules = frozenset(self.modules)
         _analyse(prog)
         return prog
 
@@ -568,6 +650,7 @@ class Compiler:
         if name in self.call_stack:
             raise self.error(call_node, f"recursive call to {name} is not supported")
         node, file, line0, lines = _function_ast(fn)
+        self.modules.add(fn.__module__)
         params = [a.arg for a in node.args.args]
         if node.args.vararg or node.args.kwarg or node.args.kwonlyargs or node.args.defaults:
             raise CompileError(file, line0 + node.lineno, f"{name}: only plain positional parameters")
@@ -886,6 +969,11 @@ class Compiler:
                     raise self.error(s, 'assert_(condition, "property"[, "message"])')
                 cond = self.ghost_expr(a[0], reads)
                 prop = a[1].value
+                known = self.sym.known_properties
+                if known is not None and prop not in known:
+                    raise self.error(s, f"unknown property {prop!r} (this model knows: {', '.join(sorted(known))}; "
+                                        "a new one goes in the protocol's `properties`)")
+                self.asserted.add(prop)
                 msg = a[2].value if len(a) == 3 else ast.unparse(a[0])
                 if self.sym.checked is not None and prop not in self.sym.checked:
                     out.append(pad + "pass")  # not required in this run (e.g. with a rogue)
@@ -1032,7 +1120,7 @@ class Compiler:
         fn = eval(f"lambda L: {src}")  # noqa: S307 - generated from the checked AST
         reads = tuple(sorted(set(reads)))
         const = fn(None) if not reads else None
-        return Expr(fn, reads, text, const, src)
+        return Expr(fn, reads, text, const, _unguarded(src))
 
     def local_expr(self, idx: int) -> Expr:
         return self.make_expr(f"L[{idx}]", (idx,), self.local_names[idx].split(".")[-1])
@@ -1079,10 +1167,17 @@ class Compiler:
             s = f"({left} {_BINOPS[op]} {right})"
             if op in _WRAPPING:
                 s = f"({s} & {MASK})"
-            if op in (ast.FloorDiv, ast.Mod):
+            if op in _UB_GUARD:
+                # C leaves these undefined; Python would quietly give a value.
                 rc = self.const_value(node.right)
-                if rc == 0:
+                if rc == 0 and op in (ast.FloorDiv, ast.Mod):
                     raise self.error(node, "division by zero")
+                if rc is not None and rc >= 32 and op in (ast.LShift, ast.RShift):
+                    raise self.error(node, f"shift by {rc}: undefined in C for a 32-bit word")
+                if rc is None:
+                    src = self.source(node)
+                    _UB_SITES.append(f"{src.file}:{src.line} (`{ast.unparse(node)}`)")
+                    s = f"{_UB_GUARD[op]}({left}, {right}, {len(_UB_SITES) - 1})"
             return s
         if isinstance(node, ast.UnaryOp):
             v = self.expr_src(node.operand, reads, hoist_ok)

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
+import os
 import pkgutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from checker.ir import MASK, CompileError, Program, Region, Symbols, Violation, compile_program
+from checker.ir import MASK, CompileError, ModelError, Program, Region, Symbols, Violation, compile_program
 
 # Property names, as printed and as used in ``assert_(cond, "...")``.
 EXCLUSIVE = "exclusive ownership"
@@ -41,12 +43,11 @@ PROPERTIES = {
 }
 # With a rogue only these are required (DESIGN.md §4).
 ROGUE_PROPERTIES = (PM_SAFETY, WAIT_FREEDOM, DEADLOCK)
+# Checked by the engine and the memory models for every model: an index out
+# of range (postmaster / backend), the step bound and lassos, stuck states.
+ENGINE_PROPERTIES = (PM_SAFETY, WAIT_FREEDOM, DEADLOCK, MEMORY_SAFETY)
 
 ROGUE_VALUES_FIXED = (0, 1, 0x7FFF, 0xFFFF, 0x80000000, 0xFFFFFFFF)
-
-
-class ModelError(Exception):
-    """A protocol or its parameters are unusable (reported as a one-line error)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,18 @@ class Params:
         return d
 
 
+def _check_word(name: str, value) -> None:
+    """Every declared value is a 32-bit unsigned word, as in the C it models.
+
+    Wrapping -1 to 0xFFFFFFFF silently would check a different program from
+    the one the model's author wrote down.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ModelError(f"{name}: initial value {value!r} is not an integer")
+    if not 0 <= value <= MASK:
+        raise ModelError(f"{name}: initial value {value} is outside 0..2^32-1 (a 32-bit unsigned word)")
+
+
 class Declaration:
     """What a protocol declares for one set of parameters."""
 
@@ -100,8 +113,10 @@ class Declaration:
     def _add(self, table, init, name, values, length, lock=False):
         if name in self.shared or name in self.ghost or name in self.constants:
             raise ModelError(f"{name} is declared twice")
+        for v in values:
+            _check_word(name, v)
         table[name] = Region(name, len(init), length, lock)
-        init.extend(v & MASK if table is self.shared else v for v in values)
+        init.extend(values)
 
     def word(self, name: str, init: int = 0) -> None:
         self._add(self.shared, self.shared_init, name, [init], None)
@@ -125,11 +140,13 @@ class Declaration:
 
     def private_var(self, role: str, name: str, init: int = 0) -> None:
         """A thread-private global of ``role`` (like a ``static`` in postmaster.c)."""
+        _check_word(name, init)
         self.private[role][name] = init
 
     def constant(self, name: str, value: int) -> None:
         if name in self.constants:
             raise ModelError(f"constant {name} declared twice")
+        _check_word(name, value)
         self.constants[name] = value
 
 
@@ -142,8 +159,10 @@ class Protocol:
     mutations: ClassVar[dict[str, Mutation]] = {}
     # Protocol-specific integer parameters: name -> (default, help).
     extra_params: ClassVar[dict[str, tuple[int, str]]] = {}
-    # Property names this protocol checks with ghost assertions (for reporting).
-    properties: ClassVar[tuple[str, ...]] = (EXCLUSIVE, CONSERVATION, INTEGRITY, PM_SAFETY, WAIT_FREEDOM, DEADLOCK)
+    # Property names of this protocol's own beyond the built-in PROPERTIES
+    # (bgworker's notify integrity).  What a model actually checks is derived
+    # from its code (checker.properties), not from this list.
+    properties: ClassVar[tuple[str, ...]] = ()
     min_slots: ClassVar[int] = 1
     max_slots: ClassVar[int] = 64
 
@@ -196,6 +215,11 @@ class System:
     rogue_tid: int | None
     rogue_values: tuple[int, ...]
     cell_names: list[str]
+    # Properties this model checks in some run (checked: in this one), and
+    # every property name it may use.
+    checkable: frozenset[str] = frozenset()
+    known_properties: frozenset[str] = frozenset()
+    quiescent_properties: frozenset[str] = frozenset()  # what check_quiescent can report
 
     @property
     def nwords(self) -> int:
@@ -265,6 +289,8 @@ def resolve_protocol(name_or_path: str) -> type[Protocol]:
         path = Path(name_or_path)
         if not path.is_file():
             raise ModelError(f"no model file {name_or_path}")
+        if path.suffix != ".py":
+            raise ModelError(f"{name_or_path} is not a model file (a .py file defining a Protocol)")
         load_protocols()
         before = dict(Protocol.registry)
         spec = importlib.util.spec_from_file_location(f"slotcheck_user_{path.stem}", path)
@@ -273,7 +299,16 @@ def resolve_protocol(name_or_path: str) -> type[Protocol]:
         try:
             spec.loader.exec_module(module)
         except SyntaxError as exc:
+            Protocol.registry.update(before)
             raise ModelError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+        except ModelError:
+            Protocol.registry.update(before)
+            raise
+        except (Exception, SystemExit) as exc:
+            # SystemExit too: a model that exits at import must not end the
+            # run with its own exit code (0 would read as "holds").
+            Protocol.registry.update(before)
+            raise ModelError(f"{model_line(exc, path)}: loading the model failed: {exception_text(exc)}") from None
         # A model file (a scratch copy of a built-in, say) is used where it
         # is named, but never replaces a registered protocol of the same name.
         Protocol.registry.update(before)
@@ -287,6 +322,57 @@ def resolve_protocol(name_or_path: str) -> type[Protocol]:
     if name_or_path not in protocols:
         raise ModelError(f"unknown protocol {name_or_path!r} (known: {', '.join(protocols)})")
     return protocols[name_or_path]
+
+
+def exception_text(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it calls exit ({exc.code!r}) at import"
+    if isinstance(exc, ModuleNotFoundError):
+        return f"no module named {exc.name!r}"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def model_line(exc: BaseException, path: Path | str | None = None) -> str:
+    """file:line of the innermost frame of ``exc`` in ``path`` (else in a model file).
+
+    A model's own code is what its author can fix, so that is the line to show,
+    not the line inside Python's import machinery.
+    """
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    want = str(Path(path).resolve()) if path is not None else None
+    import sysconfig
+
+    # The checker's own frames, the standard library's and installed
+    # packages' are not where a model's author looks.
+    foreign = tuple(str(Path(d).resolve()) + os.sep for d in
+                    (Path(__file__).resolve().parent, sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"]))
+    best = None
+    for f in frames:
+        if f.filename.startswith("<"):
+            continue
+        fname = str(Path(f.filename).resolve())
+        if want is not None and fname == want:
+            best = f
+        elif want is None and not fname.startswith(foreign):
+            best = f
+    if best is None:
+        return str(path) if path is not None else "model"
+    from checker.ir import _display_path
+
+    return f"{_display_path(best.filename)}:{best.lineno}"
+
+
+def _call_model(proto: "Protocol", method: str, *args):
+    """Call a protocol method; anything but a Violation/ModelError becomes a one-line ModelError."""
+    try:
+        return getattr(proto, method)(*args)
+    except ModelError:
+        raise
+    except Exception as exc:  # a Violation too: only check_quiescent may report one
+        raise ModelError(f"{model_line(exc)}: {proto.name}.{method}() raised {exception_text(exc)}") from None
 
 
 def rogue_values(slots: int) -> tuple[int, ...]:
@@ -314,22 +400,39 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     unknown = set(params.extra) - set(proto.extra_params)
     if unknown:
         raise ModelError(f"{proto.name} has no parameter {', '.join(sorted(unknown))}")
-    proto.validate(params)
+    _call_model(proto, "validate", params)
+    if type(proto).declare is Protocol.declare:
+        raise ModelError(f"{proto.name} defines no declare(self, p, d) (its shared memory)")
+    if not isinstance(proto.roles, dict):
+        raise ModelError(f"{proto.name}: roles must be a dict of role name -> function")
     decl = Declaration()
     decl.constant("SLOTS", params.slots)
     decl.constant("OPS", params.ops)
     decl.constant("BACKENDS", params.backends)
     for k, v in params.extra.items():
         decl.constant(k.upper().replace("-", "_"), v)
-    proto.declare(params, decl)
-    checked = frozenset(ROGUE_PROPERTIES if params.rogue else set(PROPERTIES) | set(proto.properties))
+    _call_model(proto, "declare", params, decl)
+    from checker.properties import check_module_names, check_mutation_names, quiescent_properties
+
+    if isinstance(proto.properties, str) or not all(isinstance(p, str) for p in proto.properties):
+        raise ModelError(f"{proto.name}: properties must be a tuple of property names, not "
+                         f"{proto.properties!r} (a one-name tuple needs a trailing comma)")
+    known = frozenset(PROPERTIES) | frozenset(proto.properties)
     module = sys.modules[type(proto).__module__]
+    check_module_names(module, known)
+    check_mutation_names(proto, known)
+    # With a rogue only the postmaster's properties are required: the other
+    # assertions compile to nothing (ownership means nothing in corrupted memory).
+    required = frozenset(ROGUE_PROPERTIES) if params.rogue else None
     symbols = Symbols(decl.shared, decl.ghost, decl.constants, frozenset(proto.mutations),
-                      frozenset([mutation]) if mutation else frozenset(), vars(module), checked)
+                      frozenset([mutation]) if mutation else frozenset(), vars(module), required)
+    symbols.known_properties = known
     threads: list[ThreadSpec] = []
     for role in ("postmaster", "backend"):
         if role not in proto.roles:
             raise ModelError(f"{proto.name} has no {role} role")
+        if not inspect.isfunction(proto.roles[role]):
+            raise ModelError(f"{proto.name}: the {role} role is {proto.roles[role]!r}, not a function")
     symbols.ghost_updates = not params.rogue
     symbols.private = decl.private["postmaster"]
     pm = compile_program("postmaster", proto.roles["postmaster"], symbols, {"ME": 0})
@@ -338,6 +441,20 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     for b in range(params.backends):
         prog = compile_program("backend", proto.roles["backend"], symbols, {"ME": b + 1})
         threads.append(ThreadSpec(b + 1, "backend", f"backend{b + 1}", prog))
+    # What this model checks, derived from its code (see checker.properties),
+    # and of that what this run checks.
+    # Helper modules whose code was inlined (models/_startqueue.py) are read
+    # whole as well, for names in branches this run folded away.
+    for name in sorted(set().union(*(t.program.modules for t in threads)) - {module.__name__}):
+        if name in sys.modules:
+            check_module_names(sys.modules[name], known)
+    quiescent = quiescent_properties(proto, known)
+    checkable = frozenset(ENGINE_PROPERTIES).union(quiescent, *(t.program.asserted for t in threads))
+    checked = checkable & required if required is not None else checkable
+    breaks = proto.mutations[mutation].breaks if mutation is not None else ""
+    if breaks and breaks not in checkable:
+        # The mutation's bug would go unreported: the run could only say "holds".
+        raise ModelError(f"mutation {mutation!r} of {proto.name} breaks {breaks}, which this model does not check")
     rogue_tid = None
     if params.rogue:
         rogue_tid = len(threads)
@@ -348,7 +465,7 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
             cell_names[r.base + i] = r.cell_name(r.base + i)
     return System(proto, params, mutation, decl.shared, tuple(decl.shared_init), decl.ghost,
                   tuple(decl.ghost_init), decl.constants, threads, checked, rogue_tid,
-                  rogue_values(params.slots), cell_names)
+                  rogue_values(params.slots), cell_names, checkable, known, quiescent)
 
 
 __all__ = [

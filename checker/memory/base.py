@@ -25,14 +25,14 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from checker.ir import (
-    STEPS_LOCAL, GhostIndexError, Instr, OutOfRange, Violation,
+    STEPS_LOCAL, GhostIndexError, Instr, ModelError, OutOfRange, Violation,
 )
 from checker.model import MEMORY_SAFETY, PM_SAFETY, WAIT_FREEDOM, System
 
 LOCAL_LOOP_LIMIT = 100_000
 
 
-class ModelLoopError(Exception):
+class ModelLoopError(ModelError):
     """A program loops forever without touching shared memory."""
 
 
@@ -151,6 +151,8 @@ def run_local(instrs: list[Instr], pc: int, L: list, ghost: tuple, rogue: bool):
             except GhostIndexError as exc:
                 if not rogue:
                     raise Violation(MEMORY_SAFETY, f"ghost bookkeeping: {exc}") from None
+            except ArithmeticError as exc:
+                raise ModelError(f"{ins.src}: ghost code failed: {exc}") from None
             pc += 1
         else:  # operation markers
             pc += 1

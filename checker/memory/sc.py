@@ -90,8 +90,14 @@ class SequentialConsistency(MemoryModel):
         except Violation as exc:
             out.append((label, None, (exc.prop, exc.message)))
             return
-        except OutOfRange as exc:  # pragma: no cover - locals never index
-            out.append((label, None, self.violation_for_range(tid, exc)))
+        except OutOfRange as exc:
+            # Local code cannot index shared memory, but it can divide by zero
+            # (UndefinedBehaviour): the thread crashes as on a bad index.
+            viol = self.violation_for_range(tid, exc)
+            if viol is not None:
+                out.append((label, None, viol))
+            else:  # the event took effect; then the backend crashed
+                self._crash((new_mem, threads, pending, ghost), tid, prog, pc, None, out)
             return
         T2 = settle(prog, L, npc)
         new_threads = threads[:tid] + (T2,) + threads[tid + 1:]
