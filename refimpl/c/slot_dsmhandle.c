@@ -202,6 +202,28 @@ DsmCreateItem(DsmControl *ctl, uint32 me, uint32 *slot)
 	return dsm_create_ring(ctl, me, slot);
 }
 
+/*
+ * What a caller of dsm_create() does next: fill the segment in (here its
+ * contents are the handle itself, so a reader can tell whose they are) and
+ * publish the handle where other backends find it (a shm_toc, a field of
+ * some shared struct).  The barrier is the caller's business, not dsm.c's,
+ * but every such caller needs it.
+ */
+void
+DsmPublish(DsmControl *ctl, uint32 slot, uint32 handle, pg_atomic_uint32 *where)
+{
+	pg_atomic_write_u32(&ctl->seg_payload[slot], handle);
+#ifndef SLOT_MUTATION_PUBLISH_NO_WRITE_BARRIER
+	/*
+	 * The contents must be visible before the handle that leads to them.
+	 * Pairs with the LWLockAcquire() in the reader's DsmAttachItem(), a full
+	 * barrier between its read of the handle and its read of the contents.
+	 */
+	pg_write_barrier();
+#endif
+	pg_atomic_write_u32(where, handle);
+}
+
 /* The proposal: decode the item, compare its handle, O(1). */
 static uint32
 dsm_attach_decode(DsmControl *ctl, uint32 handle)

@@ -83,6 +83,9 @@ extern void DsmAttachControl(DsmControl *ctl, DsmControlShmem *shm, uint32 maxit
  */
 extern uint32 DsmCreateItem(DsmControl *ctl, uint32 me, uint32 *slot);
 
+/* The caller's part: fill the segment in, pg_write_barrier(), publish the handle. */
+extern void DsmPublish(DsmControl *ctl, uint32 slot, uint32 handle, pg_atomic_uint32 *where);
+
 /* dsm_attach(): the item "handle" names, with its refcnt bumped, or DSM_NO_SLOT. */
 extern uint32 DsmAttachItem(DsmControl *ctl, uint32 handle);
 

@@ -36,17 +36,7 @@ create_and_publish(DsmControl *ctl, uint32 me, uint32 cell)
 
 	if (handle == DSM_HANDLE_INVALID)
 		return DSM_NO_SLOT;
-	/* The contents: the handle itself, so a reader can tell whose they are. */
-	pg_atomic_write_u32(&ctl->seg_payload[slot], handle);
-#ifndef SLOT_MUTATION_PUBLISH_NO_WRITE_BARRIER
-	/*
-	 * The contents must be visible before the handle that leads to them.
-	 * Pairs with the LWLockAcquire() in the reader's DsmAttachItem(), a full
-	 * barrier between its read of the board and its read of the contents.
-	 */
-	pg_write_barrier();
-#endif
-	pg_atomic_write_u32(&ctl->board[cell], handle);
+	DsmPublish(ctl, slot, handle, &ctl->board[cell]);
 	return slot;
 }
 

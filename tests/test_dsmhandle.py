@@ -1,0 +1,237 @@
+"""dsmhandle: DSM handles with slot index + generation, in both directions.
+
+Bounds: --threads 3 (the postmaster, which does nothing, and two backends),
+--slots 2, --ops 2 (the checker's defaults): each backend creates two
+segments, attaches once per operation with a handle from any board cell, and
+detaches.  Under sc about 42,000 states, tso 110,000, weak 103,000.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from checker.compare_cmd import compare, postmaster_reads
+from checker.model import CONSERVATION, EXCLUSIVE, PROPERTIES, ROGUE_PROPERTIES, ModelError, load_protocols
+from checker.run import check, make_engine
+from checker.model import Params
+from models.dsmhandle import REFCOUNT, SEGMENT, STALE, VALID
+
+MODEL_FILE = Path(__file__).resolve().parent.parent / "models" / "dsmhandle.py"
+PROTO = load_protocols()["dsmhandle"]
+has_cc = pytest.mark.skipif(shutil.which(os.environ.get("CC", "cc").split()[0]) is None, reason="no C compiler")
+
+
+@pytest.mark.parametrize("mm", ["sc", "tso", "weak"])
+def test_holds_at_three_threads(mm):
+    _, res = check("dsmhandle", threads=3, slots=2, ops=2, memory_model=mm)
+    assert res.complete and res.liveness_checked
+    assert res.violations == {}, res.violations
+    for prop in (EXCLUSIVE, CONSERVATION, STALE, VALID, REFCOUNT, SEGMENT):
+        assert res.verdict(prop) == "holds (exhaustive)", prop
+
+
+def test_every_asserted_property_is_declared():
+    """Each assert_(..., "name") in the model names a known or declared property."""
+    tree = ast.parse(MODEL_FILE.read_text())
+    asserted = {node.args[1].value for node in ast.walk(tree)
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "assert_"}
+    assert {STALE, VALID, REFCOUNT, SEGMENT, EXCLUSIVE} <= asserted
+    assert asserted <= set(PROPERTIES) | set(PROTO.properties)
+    for m in PROTO.mutations.values():
+        assert m.breaks in PROTO.properties
+
+
+# -- the mutation matrix, both directions ------------------------------------
+
+
+@pytest.mark.parametrize("mm", ["sc", "tso", "weak"])
+@pytest.mark.parametrize("mutation", list(PROTO.mutations))
+def test_mutation_matrix(mutation, mm):
+    m = PROTO.mutations[mutation]
+    _, res = check("dsmhandle", threads=3, slots=2, ops=2, mutation=mutation, memory_model=mm)
+    if mm in m.bug_under:
+        assert set(res.violations) == {m.breaks}
+    else:
+        assert res.complete and res.violations == {}, res.violations
+
+
+def test_mutations_are_where_expected():
+    assert PROTO.mutations["no-generation"].breaks == STALE
+    assert set(PROTO.mutations["no-generation"].bug_under) == {"sc", "tso", "weak"}
+    assert PROTO.mutations["publish-no-write-barrier"].bug_under == ("weak",)
+
+
+def test_no_generation_attaches_a_stale_handle_to_the_next_occupant():
+    _, res = check("dsmhandle", threads=3, mutation="no-generation", memory_model="sc")
+    cx = res.violations[STALE]
+    assert "another segment" in cx.message
+
+
+# -- the generation field -----------------------------------------------------
+
+
+def test_one_generation_bit_wraps_at_once():
+    # gen_bits=1 leaves one usable generation (0 is skipped): every reuse of
+    # an item gives the same handle again.
+    _, res = check("dsmhandle", threads=3, memory_model="sc", extra={"gen_bits": 1})
+    assert set(res.violations) == {STALE}
+
+
+def test_two_generation_bits_wrap_after_three_reuses():
+    # Three generations: the fourth occupant of one item has the first one's
+    # handle.  At the default bounds no item is used four times ...
+    _, res = check("dsmhandle", threads=3, memory_model="sc", extra={"gen_bits": 2})
+    assert res.complete and res.violations == {}
+    # ... with one item and three segments per backend it is.
+    _, res = check("dsmhandle", threads=3, slots=1, ops=3, memory_model="sc", extra={"gen_bits": 2})
+    assert set(res.violations) == {STALE}
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"gen_bits": 0}, "gen_bits must be between 1 and 29"),
+    ({"gen_bits": 30}, "gen_bits must be between 1 and 29"),
+    ({"linear": 2}, "linear must be 0 or 1"),
+])
+def test_bad_parameters_are_refused(extra, message):
+    with pytest.raises(ModelError, match=message):
+        make_engine("dsmhandle", Params(threads=3, slots=2, ops=1, extra=dict(extra)), None, "sc")
+
+
+# -- today's dsm.c, the baseline ------------------------------------------------
+
+
+def test_linear_baseline_holds_except_for_a_redrawn_random_handle():
+    """Random handles drawn from SLOTS + 1 values: a destroyed segment's handle
+    is drawn again, and a backend holding the old one attaches to the new
+    segment.  Every other property holds."""
+    from checker.explore import Options
+
+    _, res = check("dsmhandle", threads=3, slots=2, ops=1, memory_model="sc", extra={"linear": 1},
+                   options=Options(stop_on_first=False))
+    assert res.complete
+    assert set(res.violations) == {STALE}
+
+
+@pytest.mark.parametrize("mm", ["tso", "weak"])
+def test_linear_baseline_redraw_is_found_on_every_memory_model(mm):
+    # Even one backend meets it: it reads its own earlier handle off the
+    # board after drawing the same random value for a new segment.
+    _, res = check("dsmhandle", threads=2, slots=2, ops=2, memory_model=mm, extra={"linear": 1})
+    assert set(res.violations) == {STALE}
+
+
+def test_linear_baseline_attach_moribund_is_caught():
+    _, res = check("dsmhandle", threads=3, slots=2, ops=1, memory_model="sc", extra={"linear": 1},
+                   mutation="attach-moribund")
+    assert REFCOUNT in res.violations or STALE in res.violations
+    _, res = check("dsmhandle", threads=3, slots=1, ops=1, memory_model="sc", extra={"linear": 1},
+                   mutation="attach-moribund")
+    assert set(res.violations) == {REFCOUNT}
+
+
+# -- the postmaster -----------------------------------------------------------
+
+
+def test_postmaster_reads_nothing_and_survives_a_rogue():
+    engine = make_engine("dsmhandle", Params(threads=3), None, "sc")
+    assert postmaster_reads(engine.system) == ([], 0)
+    _, res = check("dsmhandle", threads=2, ops=1, rogue=True, memory_model="sc")
+    assert res.complete and res.violations == {}
+    assert set(res.system.checked) == set(ROGUE_PROPERTIES)
+
+
+def test_prove_robustness_has_nothing_to_prove(checker_cli):
+    from checker.prove.robustness import prove_robustness
+
+    res = prove_robustness(PROTO, Params(threads=2, slots=2, ops=1), None)
+    assert res.ops == [] and res.proved
+    r = checker_cli("prove", "dsmhandle", "--robustness")
+    assert r.returncode == 0, r.stderr
+    assert "never reads shared memory" in r.stdout
+
+
+def test_compare_has_a_dsmhandle_row():
+    rows = compare(3, 2, 1, "sc", "documented", protocols=["dsmhandle"])
+    (row,) = rows
+    assert row.protocol == "dsmhandle"
+    assert row.verdicts[STALE] == "holds (exhaustive)"
+    assert row.postmaster_read_words == 0
+    assert row.max_backend_obtain_steps is not None and row.max_backend_obtain_steps > 0
+
+
+# -- replay against the C twin ---------------------------------------------------
+
+
+def _trace(mutation=None, **params):
+    from checker.trace import build_trace
+
+    extra = params.pop("extra", {})
+    engine, res = check("dsmhandle", memory_model="sc", mutation=mutation, extra=extra, **params)
+    cx = next(iter(res.violations.values()))
+    return build_trace(engine, cx, res)
+
+
+@has_cc
+@pytest.mark.parametrize("mutation, params", [
+    ("no-generation", dict(threads=3, slots=2, ops=2)),
+    ("attach-moribund", dict(threads=3, slots=2, ops=2)),
+    ("attach-moribund", dict(threads=3, slots=1, ops=1, extra={"linear": 1})),
+])
+def test_counterexamples_conform_to_mutated_c_and_diverge_from_correct_c(mutation, params):
+    from checker.replay import replay_trace
+
+    doc = _trace(mutation, **params)
+    ok = replay_trace(doc)
+    assert ok.ok and ok.reached_end, ok.summary()
+    bad = replay_trace(doc, c_mutation=None)
+    assert not bad.ok
+    assert "refimpl/c/slot_dsmhandle.c" in bad.divergence.actual_where
+
+
+@has_cc
+def test_a_wrapped_generation_replays_only_with_the_same_field_width():
+    from checker.replay import replay_trace
+
+    doc = _trace(None, threads=3, slots=2, ops=2, extra={"gen_bits": 1})
+    assert doc["params"]["gen_bits"] == 1
+    report = replay_trace(doc)
+    assert report.ok, report.summary()
+    wide = copy.deepcopy(doc)
+    wide["params"]["gen_bits"] = 10
+    report = replay_trace(wide)
+    assert not report.ok and "item_handle" in report.divergence.expected
+
+
+@has_cc
+def test_the_baseline_redraw_replays():
+    from checker.replay import replay_trace
+
+    doc = _trace(None, threads=3, slots=2, ops=1, extra={"linear": 1})
+    assert doc["property"] == STALE
+    assert replay_trace(doc).ok
+    # The proposal's C, given the same trace, does not take the same steps.
+    ring = copy.deepcopy(doc)
+    ring["params"]["linear"] = 0
+    assert not replay_trace(ring).ok
+
+
+@has_cc
+@pytest.mark.parametrize("extra", [{}, {"linear": 1}])
+def test_sampled_executions_replay_and_diverge_from_every_mutated_build(extra):
+    from checker.replay import replay_trace, sample_executions
+
+    docs = sample_executions("dsmhandle", count=6, seed=5, threads=3, slots=2, ops=2, extra=dict(extra))
+    # A walk never takes a violating step, so under the baseline one that
+    # meets only the redraw stops there, short of complete.
+    assert all(d["complete"] for d in docs) if not extra else any(d["complete"] for d in docs)
+    for doc in docs:
+        report = replay_trace(doc)
+        assert report.ok, report.summary()
+        # publish-no-write-barrier removes an event every execution has.
+        assert not replay_trace(doc, c_mutation="publish-no-write-barrier").ok
