@@ -154,7 +154,10 @@ def create_linear():
 
 @operation
 def dsm_create(cell):
-    """Create a segment and publish its handle in ``board[cell]``; returns the item or NO_SLOT."""
+    """Create a segment and publish its handle in ``board[cell]``; returns its handle or 0.
+
+    The caller finds the item again with item_of() (dsm_segment keeps it in
+    control_slot)."""
     if LINEAR:
         both = create_linear()
         handle = both & 0xFFFF
@@ -162,8 +165,9 @@ def dsm_create(cell):
     else:
         handle = create_ring()
         slot = (handle >> 1) & SLOT_MASK
+        both = handle
     if handle == 0:
-        return NO_SLOT
+        return 0
     with ghost:
         slot_seg[slot] = cell + 1
         cell_slot[cell] = slot
@@ -175,7 +179,7 @@ def dsm_create(cell):
         # barrier between its read of the board and its read of the contents).
         pg_write_barrier()
     pg_atomic_write_u32(board[cell], handle)
-    return slot
+    return both
 
 
 # ---------------------------------------------------------------------------
@@ -224,11 +228,15 @@ def attach_linear(handle, cell):
 
 
 @operation
-def dsm_attach(cell):
+def dsm_attach(cell, mine_handle):
     """Attach with the handle in ``board[cell]`` (if any), read the contents, detach."""
     handle = pg_atomic_read_u32(board[cell])
     if handle == 0:
         return  # nothing published there (yet)
+    if handle == mine_handle:
+        # dsm_attach: "can't attach the same segment more than once" (an
+        # ERROR; here the backend just does not attach).
+        return
     if LINEAR:
         slot = attach_linear(handle, cell)
     else:
@@ -292,15 +300,26 @@ def detach_own(slot):
     dsm_detach(slot)
 
 
+def item_of(both):
+    """The item of our own segment, from what dsm_create returned."""
+    if LINEAR:
+        return both >> 16
+    return (both >> 1) & SLOT_MASK
+
+
 def backend():
     done = 0
     while done < OPS:
+        # Our own segment: its handle (the baseline also packs the item in).
         mine = dsm_create((ME - 1) * OPS + done)
+        own_handle = mine
+        if LINEAR:
+            own_handle = mine & 0xFFFF
         # Any board cell, own ones included: a handle published earlier may
         # be stale by now.
-        dsm_attach(choose(BOARD_CELLS))
-        if mine != NO_SLOT:
-            detach_own(mine)
+        dsm_attach(choose(BOARD_CELLS), own_handle)
+        if mine != 0:
+            detach_own(item_of(mine))
         done += 1
 
 

@@ -3,7 +3,7 @@
 Bounds: --threads 3 (the postmaster, which does nothing, and two backends),
 --slots 2, --ops 2 (the checker's defaults): each backend creates two
 segments, attaches once per operation with a handle from any board cell, and
-detaches.  Under sc about 42,000 states, tso 110,000, weak 103,000.
+detaches.  Under sc 28,255 states, tso 77,687, weak 76,667.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def test_linear_baseline_holds_except_for_a_redrawn_random_handle():
     segment.  Every other property holds."""
     from checker.explore import Options
 
-    _, res = check("dsmhandle", threads=3, slots=2, ops=1, memory_model="sc", extra={"linear": 1},
+    _, res = check("dsmhandle", threads=3, slots=1, ops=2, memory_model="sc", extra={"linear": 1},
                    options=Options(stop_on_first=False))
     assert res.complete
     assert set(res.violations) == {STALE}
@@ -120,16 +120,20 @@ def test_linear_baseline_holds_except_for_a_redrawn_random_handle():
 
 @pytest.mark.parametrize("mm", ["tso", "weak"])
 def test_linear_baseline_redraw_is_found_on_every_memory_model(mm):
-    # Even one backend meets it: it reads its own earlier handle off the
-    # board after drawing the same random value for a new segment.
-    _, res = check("dsmhandle", threads=2, slots=2, ops=2, memory_model=mm, extra={"linear": 1})
+    _, res = check("dsmhandle", threads=3, slots=1, ops=2, memory_model=mm, extra={"linear": 1})
     assert set(res.violations) == {STALE}
 
 
+@pytest.mark.parametrize("mm", ["sc", "tso", "weak"])
+def test_linear_baseline_holds_with_one_backend(mm):
+    # One backend never attaches with a handle it holds itself ("can't
+    # attach the same segment more than once"), so a redrawn handle of its
+    # own earlier segment names the one it holds: nothing stale can attach.
+    _, res = check("dsmhandle", threads=2, slots=2, ops=2, memory_model=mm, extra={"linear": 1})
+    assert res.complete and res.violations == {}, res.violations
+
+
 def test_linear_baseline_attach_moribund_is_caught():
-    _, res = check("dsmhandle", threads=3, slots=2, ops=1, memory_model="sc", extra={"linear": 1},
-                   mutation="attach-moribund")
-    assert REFCOUNT in res.violations or STALE in res.violations
     _, res = check("dsmhandle", threads=3, slots=1, ops=1, memory_model="sc", extra={"linear": 1},
                    mutation="attach-moribund")
     assert set(res.violations) == {REFCOUNT}
@@ -212,7 +216,7 @@ def test_a_wrapped_generation_replays_only_with_the_same_field_width():
 def test_the_baseline_redraw_replays():
     from checker.replay import replay_trace
 
-    doc = _trace(None, threads=3, slots=2, ops=1, extra={"linear": 1})
+    doc = _trace(None, threads=3, slots=1, ops=2, extra={"linear": 1})
     assert doc["property"] == STALE
     assert replay_trace(doc).ok
     # The proposal's C, given the same trace, does not take the same steps.

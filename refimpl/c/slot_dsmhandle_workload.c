@@ -29,25 +29,26 @@ typedef struct DsmThreadArgs
 
 /* Create a segment, fill it in and publish its handle in board[cell]. */
 static uint32
-create_and_publish(DsmControl *ctl, uint32 me, uint32 cell)
+create_and_publish(DsmControl *ctl, uint32 me, uint32 cell, uint32 *slot)
 {
-	uint32		slot;
-	uint32		handle = DsmCreateItem(ctl, me, &slot);
+	uint32		handle = DsmCreateItem(ctl, me, slot);
 
-	if (handle == DSM_HANDLE_INVALID)
-		return DSM_NO_SLOT;
-	DsmPublish(ctl, slot, handle, &ctl->board[cell]);
-	return slot;
+	if (handle != DSM_HANDLE_INVALID)
+		DsmPublish(ctl, *slot, handle, &ctl->board[cell]);
+	return handle;
 }
 
 /* Attach with whatever handle board[cell] holds, read the contents, detach. */
 static void
-attach_published(DsmControl *ctl, uint32 cell)
+attach_published(DsmControl *ctl, uint32 cell, uint32 mine)
 {
 	uint32		handle = pg_atomic_read_u32(&ctl->board[cell]);
 	uint32		slot;
 
 	if (handle == DSM_HANDLE_INVALID)
+		return;
+	/* dsm_attach: "can't attach the same segment more than once" */
+	if (handle == mine)
 		return;
 	slot = DsmAttachItem(ctl, handle);
 	if (slot == DSM_NO_SLOT)
@@ -65,11 +66,12 @@ dsmhandle_backend(void *arg)
 	DsmAttachControl(&ctl, a->shm, a->maxitems, a->gen_bits, a->linear);
 	for (uint32 done = 0; done < a->ops; done++)
 	{
-		uint32		mine = create_and_publish(&ctl, a->me, (a->me - 1) * a->ops + done);
+		uint32		slot;
+		uint32		mine = create_and_publish(&ctl, a->me, (a->me - 1) * a->ops + done, &slot);
 
-		attach_published(&ctl, slot_choose(a->total));
-		if (mine != DSM_NO_SLOT)
-			DsmDetachItem(&ctl, mine);
+		attach_published(&ctl, slot_choose(a->total), mine);
+		if (mine != DSM_HANDLE_INVALID)
+			DsmDetachItem(&ctl, slot);
 	}
 }
 
