@@ -288,8 +288,8 @@ def test_native_threads_keep_every_property(native, maxitems):
 def test_native_threads_meet_the_stale_handle(native, mutation, gen_bits, linear):
     # Threads attach with handles from a history of 64 published ones, most
     # of them stale.  Meeting a reused handle needs two threads to overlap
-    # at the right moment, so it depends on the scheduler: in 120 runs on a
-    # loaded 2-core machine every run met it; three tries leave a margin.
+    # at the right moment, so it depends on the scheduler: on a loaded
+    # 2-core machine 177 of 180 runs met it; three tries leave a margin.
     for _ in range(3):
         r = _run_native(native[mutation], gen_bits=gen_bits, linear=linear)
         if r.returncode != 0:
