@@ -36,17 +36,35 @@ Workload: each backend, OPS times, creates a segment, writes its contents
 (here: its handle), issues pg_write_barrier() and publishes the handle in a
 board cell of its own (each cell is written once, so a handle read from the
 board always tells which segment it was published for); then it picks any
-board cell, and if it holds a handle, attaches with it, reads the contents
-and detaches; then it detaches its own segment (destroying it if it was the
-last).  A handle read from the board may be stale: its segment may be gone
+board cell, and if it holds a handle other than its own segment's (which
+dsm_attach refuses: "can't attach the same segment more than once"),
+attaches with it, reads the contents and detaches; then it detaches its own
+segment (destroying it if it was the last).  A handle read from the board may be stale: its segment may be gone
 and its item reused.
 """
 
 from checker.lang import (
-    LWLockAcquire, LWLockRelease, assert_, choose, ghost, mutation, operation, pg_atomic_read_u32,
-    pg_atomic_write_u32, pg_memory_barrier, pg_write_barrier,
+    LWLockAcquire,
+    LWLockRelease,
+    assert_,
+    choose,
+    ghost,
+    mutation,
+    operation,
+    pg_atomic_read_u32,
+    pg_atomic_write_u32,
+    pg_memory_barrier,
+    pg_write_barrier,
 )
-from checker.model import CONSERVATION, EXCLUSIVE, Declaration, Mutation, Params, Protocol, Violation
+from checker.model import (
+    CONSERVATION,
+    EXCLUSIVE,
+    Declaration,
+    Mutation,
+    Params,
+    Protocol,
+    Violation,
+)
 
 STALE = "stale handle refused"
 VALID = "valid handle attaches"
@@ -186,7 +204,7 @@ def dsm_create(cell):
 # dsm_attach
 
 
-def attach_decode(handle, cell):
+def attach_decode(handle):
     """The proposal: decode the item from the handle, compare, bump refcnt."""
     slot = (handle >> 1) & SLOT_MASK
     if slot >= SLOTS:
@@ -200,13 +218,14 @@ def attach_decode(handle, cell):
         return NO_SLOT
     pg_atomic_write_u32(item_refcnt[slot], refcnt + 1)
     with ghost:
-        assert_(owner[slot] >= OWN_BACKEND, "refcount conservation", "dsm_attach bumped the refcnt of an item being destroyed")
+        assert_(owner[slot] >= OWN_BACKEND, "refcount conservation",
+                "dsm_attach bumped the refcnt of an item being destroyed")
         holders[slot] += 1
     LWLockRelease(DynamicSharedMemoryControlLock)
     return slot
 
 
-def attach_linear(handle, cell):
+def attach_linear(handle):
     """Today's dsm_attach: search every item for the handle, skipping moribund ones."""
     LWLockAcquire(DynamicSharedMemoryControlLock)
     n = pg_atomic_read_u32(nitems)
@@ -238,13 +257,15 @@ def dsm_attach(cell, mine_handle):
         # ERROR; here the backend just does not attach).
         return
     if LINEAR:
-        slot = attach_linear(handle, cell)
+        slot = attach_linear(handle)
     else:
-        slot = attach_decode(handle, cell)
+        slot = attach_decode(handle)
     if slot == NO_SLOT:
         with ghost:
-            assert_(not (slot_seg[cell_slot[cell]] == cell + 1 and owner[cell_slot[cell]] >= OWN_BACKEND), "valid handle attaches",
-                    "dsm_attach refused the handle of a live segment")
+            # The segment published in this cell is still in its item and
+            # not moribund: the handle was valid, so it must have attached.
+            assert_(not (slot_seg[cell_slot[cell]] == cell + 1 and owner[cell_slot[cell]] >= OWN_BACKEND),
+                    "valid handle attaches", "dsm_attach refused the handle of a live segment")
         return
     with ghost:
         assert_(slot_seg[slot] == cell + 1, "stale handle refused",

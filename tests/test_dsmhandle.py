@@ -17,9 +17,16 @@ from pathlib import Path
 import pytest
 
 from checker.compare_cmd import compare, postmaster_reads
-from checker.model import CONSERVATION, EXCLUSIVE, PROPERTIES, ROGUE_PROPERTIES, ModelError, load_protocols
+from checker.model import (
+    CONSERVATION,
+    EXCLUSIVE,
+    PROPERTIES,
+    ROGUE_PROPERTIES,
+    ModelError,
+    Params,
+    load_protocols,
+)
 from checker.run import check, make_engine
-from checker.model import Params
 from models.dsmhandle import REFCOUNT, SEGMENT, STALE, VALID
 
 MODEL_FILE = Path(__file__).resolve().parent.parent / "models" / "dsmhandle.py"
@@ -183,9 +190,9 @@ def _trace(mutation=None, **params):
 
 @has_cc
 @pytest.mark.parametrize("mutation, params", [
-    ("no-generation", dict(threads=3, slots=2, ops=2)),
-    ("attach-moribund", dict(threads=3, slots=2, ops=2)),
-    ("attach-moribund", dict(threads=3, slots=1, ops=1, extra={"linear": 1})),
+    ("no-generation", {"threads": 3, "slots": 2, "ops": 2}),
+    ("attach-moribund", {"threads": 3, "slots": 2, "ops": 2}),
+    ("attach-moribund", {"threads": 3, "slots": 1, "ops": 1, "extra": {"linear": 1}}),
 ])
 def test_counterexamples_conform_to_mutated_c_and_diverge_from_correct_c(mutation, params):
     from checker.replay import replay_trace
@@ -266,7 +273,7 @@ def _run_native(exe, maxitems=2, gen_bits=24, linear=0, threads=3, iterations=20
     import subprocess
 
     return subprocess.run([str(exe), str(threads), str(iterations), str(maxitems), str(gen_bits), str(linear)],
-                          capture_output=True, text=True, timeout=300)
+                          check=False, capture_output=True, text=True, timeout=300)
 
 
 @has_cc
