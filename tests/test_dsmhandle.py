@@ -303,3 +303,29 @@ def test_native_threads_meet_the_stale_handle(native, mutation, gen_bits, linear
             break
     assert r.returncode == 1, r.stdout + r.stderr
     assert "stale handle refused" in r.stdout
+
+
+# -- each property can fail ------------------------------------------------------
+
+
+@pytest.mark.parametrize("old, new, prop", [
+    # The last detacher never gives the item back to the ring: a leak.
+    ("    if not LINEAR:\n        head = pg_atomic_read_u32(free_head)",
+     "    if LINEAR:\n        head = pg_atomic_read_u32(free_head)", CONSERVATION),
+    # dsm_create leaves the item in the ring: the next create takes it again.
+    ("pg_atomic_write_u32(free_tail, tail + 1)", "pg_atomic_write_u32(free_tail, tail)", EXCLUSIVE),
+    # Attach refuses a segment that only its creator holds (refcnt 2).
+    ("(refcnt <= 1 and not mutation(\"attach-moribund\"))", "(refcnt <= 2)", VALID),
+])
+def test_each_property_can_fail(tmp_path, old, new, prop):
+    """A scratch copy of the model with one mistake planted, loaded by path."""
+    from checker.explore import Options
+
+    text = MODEL_FILE.read_text()
+    assert old in text
+    variant = tmp_path / "dsmhandle_variant.py"
+    variant.write_text(text.replace(old, new))
+    _, res = check(str(variant), threads=3, slots=2, ops=2, memory_model="sc", options=Options(stop_on_first=False))
+    assert prop in res.violations, res.violations
+    _, res = check(str(MODEL_FILE), threads=3, slots=2, ops=1, memory_model="sc")
+    assert res.complete and res.violations == {}
