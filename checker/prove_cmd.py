@@ -26,6 +26,8 @@ def print_robustness(res, trace_path=None, protocol_arg=None) -> None:
     mut = f", mutation {res.mutation}" if res.mutation else ""
     out.print(f"[bold]{res.protocol}[/bold]{mut}: postmaster robustness for every value of every shared word read")
     out.print(f"  slots: {res.space.describe()}; step bound {res.step_bound}; {res.elapsed:.2f}s")
+    if not res.ops:
+        out.print("  the postmaster has no operation: it never reads shared memory, so there is nothing to prove")
     for o in res.ops:
         if o.failure:
             verdict = "[red]FAILED[/red]"

@@ -595,9 +595,10 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
     last_step = max((s.get("index", 0) for s in doc["steps"] if isinstance(s.get("index"), int)), default=0)
     backends = [t for t in doc["threads"] if t["role"] == "backend"]
     total = len(backends) * params["ops"]
-    extra = params.get(spec.extra_param, 0) if spec.extra_param else 0
-    if not isinstance(extra, int) or not 0 <= extra <= 0xFFFFFFFF:
-        raise TraceError(f"{name}: params {spec.extra_param!r} is not a 32-bit value")
+    try:
+        extra = spec.extra_value(params)
+    except ValueError as exc:
+        raise TraceError(f"{name}: {exc}") from None
     writes: dict[int, list[tuple[dict, str, int]]] = {}
     for t in doc["threads"]:
         role = t["role"]

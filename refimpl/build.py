@@ -58,6 +58,23 @@ class CProtocol:
     stress: str | None  # the protocol's adapter for the native stress test (stress.c)
     prefix: str  # C symbol prefix of the replay and stress entry points
     extra_param: str | None = None  # a protocol parameter the workload needs (passed as "extra")
+    # Or several small ones, packed a byte each (the first in bits 0-7).
+    extra_pack: tuple[str, ...] = ()
+
+    def extra_value(self, params: dict) -> int:
+        """The workload's ``extra`` argument from a trace's params (ValueError if unusable)."""
+        if self.extra_pack:
+            value = 0
+            for i, key in enumerate(self.extra_pack):
+                v = params.get(key, 0)
+                if not isinstance(v, int) or not 0 <= v <= 0xFF:
+                    raise ValueError(f"params {key!r} is not a value from 0 to 255")
+                value |= v << (8 * i)
+            return value
+        v = params.get(self.extra_param, 0) if self.extra_param else 0
+        if not isinstance(v, int) or not 0 <= v <= 0xFFFFFFFF:
+            raise ValueError(f"params {self.extra_param!r} is not a 32-bit value")
+        return v
 
 
 PROTOCOLS: dict[str, CProtocol] = {
@@ -67,6 +84,8 @@ PROTOCOLS: dict[str, CProtocol] = {
     "bitmap": CProtocol("bitmap", ("slot_bitmap.c", "slot_startqueue.c"), "slot_bitmap_workload.c",
                         "stress_bitmap.c", "bitmap"),
     "bgworker": CProtocol("bgworker", ("slot_bgworker.c",), "slot_bgworker_workload.c", None, "bgworker"),
+    "dsmhandle": CProtocol("dsmhandle", ("slot_dsmhandle.c",), "slot_dsmhandle_workload.c", None, "dsmhandle",
+                           extra_pack=("gen_bits", "linear")),
 }
 
 

@@ -27,6 +27,8 @@ def _params(entry) -> dict:
         p["mutation"] = c["Mutation"]
     if "CAS_RETRIES" in c:
         p["extra"] = {"cas_retries": c["CAS_RETRIES"]}
+    if "GEN_BITS" in c:
+        p["extra"] = {"gen_bits": c["GEN_BITS"]}
     return p
 
 
