@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from checker.ir import CompileError
@@ -155,7 +156,7 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
             as_json, html, replay_c):
     """Explore every interleaving of PROTOCOL and check its properties."""
     from checker.explore import Options, explore as run
-    from checker.trace import build_trace, default_trace_name, format_steps, write_json_atomic
+    from checker.trace import build_trace, cannot_write, default_trace_name, format_steps, write_json_atomic
 
     p = _params(threads, slots, ops, rogue, rogue_writes, rogue_anywhere, step_bound, params)
     engine, mm_name = _make_engine(protocol, p, mutation, memory_model, profile, window)
@@ -194,17 +195,30 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
                     path = path.with_name(f"{path.stem.split('.')[0]}-{prop.replace(' ', '-')}.trace.json")
             else:
                 path = Path(name)
-            write_json_atomic(path, doc)
+            # A file that cannot be written must not hide the verdict: the
+            # counterexample is still printed and the exit code still says 1.
+            try:
+                write_json_atomic(path, doc)
+            except OSError as exc:
+                err.print(f"checker: error: {cannot_write(path, exc)}", markup=False)
+                written.append((prop, None, doc))
+                continue
             written.append((prop, path, doc))
             if html:
                 from checker.view import write_html
 
-                write_html(doc, path.with_suffix("").with_suffix(".html"))
+                html_path = path.with_suffix("").with_suffix(".html")
+                try:
+                    write_html(doc, html_path)
+                except OSError as exc:
+                    err.print(f"checker: error: {cannot_write(html_path, exc)}", markup=False)
     replay_failures = 0
     if replay_c:
         from checker.replay import replay_file
 
         for prop, path, _doc in written:
+            if path is None:
+                continue
             rep = replay_file(path)
             if not rep.ok:
                 replay_failures += 1
@@ -238,7 +252,7 @@ def _summary_json(result, written):
         "max_postmaster_steps": result.max_postmaster_steps,
         "properties": {p: result.verdict(p) for p in _reported_properties(result)},
         "violations": {p: {"message": cx.message, "steps": cx.length,
-                           "trace": next((str(w[1]) for w in written if w[0] == p), None)}
+                           "trace": next((str(w[1]) for w in written if w[0] == p and w[1] is not None), None)}
                        for p, cx in result.violations.items()},
         "exit_code": result.exit_code,
     }
@@ -274,8 +288,9 @@ def _print_summary(result, written, format_steps):
         out.print(f"  {prop:<24} [{style}]{v}[/{style}]")
     for prop, path, doc in written:
         out.print()
-        out.print(f"[red]{prop} violated[/red]: {doc['message']}  ({len(doc['steps'])} steps, "
-                  f"trace written to {path})")
+        where = "trace not written" if path is None else f"trace written to {path}"
+        out.print(f"[red]{prop} violated[/red]: {escape(doc['message'])}  ({len(doc['steps'])} steps, "
+                  f"{escape(where)})")
         for line in format_steps(doc):
             out.print(line, markup=False)
 

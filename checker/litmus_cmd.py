@@ -31,6 +31,7 @@ def register(cli):
         mismatches = 0
         try:
             for path in paths:
+                _require_text(path)
                 test = parse_litmus(path)
                 r = run_litmus(test, memory_model, profile, window)
                 results[r.name] = r
@@ -52,3 +53,19 @@ def register(cli):
                     verdict = f"[red]MISMATCH: expected {exp}[/red]"
                 out.print(f"  {name:<16} {r.result:<10} outcomes {r.outcomes:<3} states {r.states:<6} {verdict}")
         sys.exit(1 if mismatches else 0)
+
+
+def _require_text(path) -> None:
+    """A binary file is one line (exit 2) before the parser sees it, whatever the parser does with bytes."""
+    from pathlib import Path
+
+    from checker.cli import Fail
+
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise Fail(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Fail(f"{path}: not a text file (byte {exc.start} is not UTF-8); a litmus test is herd7 C text") from None
