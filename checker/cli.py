@@ -316,7 +316,11 @@ def _register_optional_commands():
 
 
 def main(argv=None) -> None:
+    from checker import signals
+
     _register_optional_commands()
+    # From here on Ctrl-C and SIGTERM stop a search with its coverage report.
+    signals.install()
     try:
         rv = cli.main(args=argv, prog_name="checker", standalone_mode=False)
     except click.UsageError as exc:
@@ -327,7 +331,7 @@ def main(argv=None) -> None:
         err.print(f"checker: error: {exc.format_message()}", markup=False)
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
-        err.print("checker: interrupted", markup=False)
+        err.print(f"checker: {signals.how()}", markup=False)
         sys.exit(EXIT_INCOMPLETE)
     except (Fail, ModelError, CompileError, TraceError) as exc:
         err.print(f"checker: error: {exc}", markup=False)

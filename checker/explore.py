@@ -295,8 +295,10 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
                                    "depth": d, "elapsed": now - t0})
     except _Stop:
         pass
-    except KeyboardInterrupt:
-        stop_reason = "interrupted"
+    except KeyboardInterrupt as exc:
+        from checker.signals import Terminated
+
+        stop_reason = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
         cut = True
     res.states = len(states)
     res.transitions = transitions
