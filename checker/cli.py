@@ -151,10 +151,14 @@ def _make_engine(protocol, p, mutation, memory_model, profile, window):
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.option("--html", is_flag=True, help="also write an HTML view next to each trace")
 @click.option("--replay-c", is_flag=True, help="replay every written trace against the C implementation")
+@click.option("--max-memory", default=None, metavar="SIZE",
+              help="stop (exit 3, with the coverage report) when the process holds more than SIZE: "
+                   "4G, 512M, 80% or none (default: 75% of the memory available)")
 def explore(protocol, threads, slots, ops, memory_model, profile, window, mutation, rogue, rogue_writes,
             rogue_anywhere, step_bound, params, max_states, max_depth, keep_going, no_liveness, trace_out, no_trace,
-            as_json, html, replay_c):
+            as_json, html, replay_c, max_memory):
     """Explore every interleaving of PROTOCOL and check its properties."""
+    from checker import memlimit
     from checker.explore import Options, explore as run
     from checker.trace import build_trace, cannot_write, default_trace_name, format_steps, write_json_atomic
 
@@ -164,6 +168,7 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
         raise Fail("--max-states must be at least 1")
     if max_depth is not None and max_depth < 0:
         raise Fail("--max-depth must be at least 0")
+    memory_limit = _max_memory(max_memory)
 
     status = None
     if err.is_terminal and not as_json:
@@ -171,6 +176,7 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
         status.start()
 
     def progress(info):
+        memlimit.check(memory_limit)  # MemoryLimitReached stops the search like running out
         if status is not None:
             rate = info["states"] / info["elapsed"] if info["elapsed"] else 0
             status.update(f"states {info['states']:,}  {rate:,.0f} states/s  queue {info['queue']:,}  "
@@ -232,6 +238,18 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
     if replay_failures and code == EXIT_OK:
         code = EXIT_VIOLATED
     sys.exit(code)
+
+
+def _max_memory(value: str | None) -> int | None:
+    """``--max-memory``: bytes, or None for no limit."""
+    from checker import memlimit
+
+    if value is None:
+        return memlimit.default_max_memory()
+    try:
+        return memlimit.parse_size(value)
+    except ValueError as exc:
+        raise Fail(f"--max-memory: {exc}") from None
 
 
 def _summary_json(result, written):
@@ -336,6 +354,11 @@ def main(argv=None) -> None:
     except (Fail, ModelError, CompileError, TraceError) as exc:
         err.print(f"checker: error: {exc}", markup=False)
         sys.exit(EXIT_USAGE)
+    except MemoryError:
+        # Outside a search loop (which reports its coverage itself): after
+        # the search, in the cycle analysis, or in a command without a loop.
+        err.print("checker: out of memory before the command finished; no verdict", markup=False)
+        sys.exit(EXIT_INCOMPLETE)
     except SystemExit:
         raise
     except BrokenPipeError:

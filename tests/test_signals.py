@@ -212,3 +212,57 @@ def _wait_for_threads(proc, n: int, limit: float = 300.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("the stress threads never started")
+
+
+# ---------------------------------------------------------------------------
+# Out of memory: the same report, exit 3
+
+
+def test_memory_limit_stops_the_search_with_its_coverage(tmp_path):
+    """A limit below what Python itself needs is reached at the first check, however fast the machine."""
+    from conftest import run_checker
+
+    r = run_checker("explore", *BIG[1:], "--max-memory", "2M", cwd=tmp_path)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    assert "search incomplete: memory limit 2.0 MiB reached" in r.stdout
+    assert "holds" not in r.stdout
+
+
+def test_a_memory_error_inside_the_loop_is_an_incomplete_search():
+    """A real MemoryError (raised by the successor function here) stops the search with its coverage."""
+    from checker.model import Params
+    from checker.explore import explore
+    from checker.run import make_engine
+
+    engine = make_engine("ring", Params(threads=3, slots=2, ops=2), None, "sc")
+    expand = engine.successors
+    calls = []
+
+    def successors(state, out):
+        calls.append(1)
+        if len(calls) == 200:
+            raise MemoryError()
+        expand(state, out)
+
+    engine.successors = successors
+    res = explore(engine)
+    assert not res.complete and res.exit_code == 3
+    assert res.stop_reason == "out of memory"
+    assert res.states >= 199
+    assert all(res.verdict(p) == "not violated so far (search incomplete)" for p in engine.system.checked)
+
+
+@pytest.mark.parametrize("text, expect", [("4G", 4 << 30), ("512m", 512 << 20), ("none", None), ("1.5G", 3 << 29)])
+def test_max_memory_sizes(text, expect):
+    from checker.memlimit import parse_size
+
+    assert parse_size(text) == expect
+
+
+@pytest.mark.parametrize("text", ["5x", "-1G", "10K", "150%"])
+def test_bad_max_memory_is_one_line(tmp_path, text):
+    from conftest import run_checker
+
+    r = run_checker("explore", "ring", "-m", "sc", "--max-memory", text, cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.startswith("checker: error: --max-memory") and r.stderr.count("\n") == 1
