@@ -143,6 +143,7 @@ def mutation_rows(protocol: str, proto_cls, models) -> list[Row]:
 
 def proof_rows(proto_cls) -> list[Row]:
     from checker.model import PM_SAFETY, WAIT_FREEDOM, Params
+    from checker.prove.budget import Undecided
     from checker.prove.robustness import prove_robustness
     from checker.prove.setup import proof_module
 
@@ -154,7 +155,13 @@ def proof_rows(proto_cls) -> list[Row]:
     for mutation, expected in targets:
         row = Row("proofs", f"{proto_cls.name} robustness {mutation or 'correct'}", expected)
         t0 = time.perf_counter()
-        res = prove_robustness(proto_cls, p, mutation, witness=False)
+        try:
+            res = prove_robustness(proto_cls, p, mutation, witness=False)
+        except Undecided as exc:
+            row.seconds = time.perf_counter() - t0
+            row.outcome, row.detail = "unknown", str(exc)
+            rows.append(row)
+            continue
         row.seconds = time.perf_counter() - t0
         if res.failure:
             f = res.failure

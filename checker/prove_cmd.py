@@ -95,9 +95,32 @@ def register(cli) -> None:
                   help="--invariants: check only the steps whose source line contains TEXT (partial, exit 3 "
                        "when nothing fails)")
     @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+    @click.option("--timeout", "timeout", type=float, default=None, metavar="SECONDS",
+                  help="also stop each z3 query after SECONDS (interactive use: an 'unknown' then depends on "
+                       "the machine; without it every query is bounded by its resource limit only)")
     def prove(protocol, robustness, invariants, bmc_depth, mutation, threads, slots, ops, step_bound, params,
-              trace_out, no_trace, only_steps, as_json):
+              trace_out, no_trace, only_steps, as_json, timeout):
         """Prove properties of PROTOCOL with z3 (exit 0 proved, 1 failed, 3 unknown)."""
+        from checker.prove import budget
+
+        if timeout is not None and timeout <= 0:
+            raise Fail("--timeout must be more than 0 seconds")
+        budget.set_timeout(timeout)
+        try:
+            budget.rlimit()
+        except ValueError as exc:
+            raise Fail(str(exc)) from None
+        try:
+            _prove(protocol, robustness, invariants, bmc_depth, mutation, threads, slots, ops, step_bound, params,
+                   trace_out, no_trace, only_steps, as_json)
+        except budget.Undecided as exc:
+            from checker.cli import EXIT_INCOMPLETE, err
+
+            err.print(f"checker: unknown: {exc}; nothing is proved", markup=False)
+            sys.exit(EXIT_INCOMPLETE)
+
+    def _prove(protocol, robustness, invariants, bmc_depth, mutation, threads, slots, ops, step_bound, params,
+               trace_out, no_trace, only_steps, as_json):
         chosen = sum([robustness, invariants, bmc_depth is not None])
         if chosen != 1:
             raise Fail("choose one of --robustness, --invariants, --bmc DEPTH")
