@@ -121,6 +121,20 @@ IMPOSSIBLE = [
 
 @pytest.mark.parametrize("how, expect", IMPOSSIBLE)
 def test_impossible_traces_are_rejected_by_view_and_replay(tmp_path, no_lock_trace, how, expect):
+    """In process, through the functions the commands call (the CLI's one-line form is tested below)."""
+    from checker.replay import replay_file
+    from checker.view import load
+
+    path = tmp_path / "bad.trace.json"
+    path.write_text(json.dumps(_damaged(no_lock_trace, how)))
+    for read in (load, replay_file):
+        with pytest.raises(TraceError) as info:
+            read(path)
+        assert expect in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("how, expect", IMPOSSIBLE[:3])
+def test_impossible_traces_are_one_line_exit_2_on_the_command_line(tmp_path, no_lock_trace, how, expect):
     path = tmp_path / "bad.trace.json"
     path.write_text(json.dumps(_damaged(no_lock_trace, how)))
     for args in (["view", path], ["view", path, "--html", tmp_path / "p.html"], ["replay", path]):
@@ -161,9 +175,13 @@ def test_replay_does_not_believe_a_forged_claim(tmp_path, no_lock_trace, how, ex
     with pytest.raises(TraceError) as info:
         recheck(doc, "forged")
     assert expect in str(info.value)
+
+
+def test_replay_of_a_forged_claim_is_one_line_exit_2(tmp_path, no_lock_trace):
+    doc = _damaged(no_lock_trace, FORGED[0][0])
     path = tmp_path / "forged.trace.json"
     path.write_text(json.dumps(doc))
-    _one_line_error(run_checker("replay", path, cwd=tmp_path), expect=expect)
+    _one_line_error(run_checker("replay", path, cwd=tmp_path), expect=FORGED[0][1])
 
 
 def test_recheck_confirms_a_lasso_and_rejects_a_cut_one():
@@ -190,7 +208,7 @@ def test_recheck_confirms_a_deadlock_and_rejects_a_false_one():
     from checker.explore import Options
     from checker.model import DEADLOCK
 
-    engine, result = check("ring", mutation="no-lock", memory_model="sc", threads=3, slots=2, ops=2,
+    engine, result = check("ring", mutation="no-lock", memory_model="sc", threads=3, slots=2, ops=1,
                            options=Options(stop_on_first=False))
     doc = build_trace(engine, result.violations[DEADLOCK], result)
     assert "re-checked against the model" in recheck(doc)

@@ -124,7 +124,9 @@ def _measure() -> None:  # pragma: no cover - a maintenance tool, run by hand
     from checker.prove.robustness import prove_robustness
     from checker.prove.setup import proof_module
 
-    global _largest, _queries
+    # Run as ``python -m``, this file is __main__; the proofs count in the imported module.
+    from checker.prove import budget as counted
+
     os.environ["SLOTCHECK_PROVE_RLIMIT"] = "0"
     runs = []
     for name, cls in load_protocols().items():
@@ -149,15 +151,16 @@ def _measure() -> None:  # pragma: no cover - a maintenance tool, run by hand
     for label, run in runs:
         if only and not any(o in label for o in only):
             continue
-        _largest = _queries = 0
+        counted._largest = counted._queries = 0
         t0 = time.process_time()
         try:
             run()
             note = ""
         except Exception as exc:  # measuring: report and go on
             note = f"  ({type(exc).__name__}: {exc})"
-        overall = max(overall, _largest)
-        print(f"{label:<55} largest query {_largest:>12,}  queries {_queries:>6}  "
+        largest, queries = counted.largest_query()
+        overall = max(overall, largest)
+        print(f"{label:<55} largest query {largest:>12,}  queries {queries:>6}  "
               f"cpu {time.process_time() - t0:7.1f}s{note}", flush=True)
     print(f"largest query overall: {overall:,}")
 
