@@ -45,7 +45,8 @@ def print_robustness(res, trace_path=None, protocol_arg=None) -> None:
             if len(rs) > 6:
                 reads += f", ... ({len(rs)} reads)"
             out.print(f"  replayable run with slots = {res.trace['params']['slots']}: {reads}", markup=False)
-            out.print(f"  ({res.trace_note}); trace written to {trace_path}", markup=False)
+            where = f"trace written to {trace_path}" if trace_path else "trace not written"
+            out.print(f"  ({res.trace_note}); {where}", markup=False)
             p = res.trace["params"]
             out.print(f"  reproduce by search: checker explore {protocol_arg or res.protocol} --memory-model sc --rogue "
                       f"--rogue-writes {p['rogue_writes']} --threads {p['threads']} --slots {p['slots']} --ops {p['ops']} "
@@ -140,7 +141,15 @@ def register(cli) -> None:
             if res.trace is not None and not no_trace:
                 mut = f"-{mutation}" if mutation else ""
                 path = Path(trace_out or f"{proto.name}{mut}-prove.trace.json")
-                write_json_atomic(path, res.trace)
+                try:
+                    write_json_atomic(path, res.trace)
+                except OSError as exc:
+                    # The verdict still comes out, with its exit code; only the file is missing.
+                    from checker.cli import err
+                    from checker.trace import cannot_write
+
+                    err.print(f"checker: error: {cannot_write(path, exc)}", markup=False)
+                    path = None
             if as_json:
                 print(json.dumps(robustness_json(res, path), indent=1))
             else:

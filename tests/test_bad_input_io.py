@@ -217,3 +217,12 @@ def test_recheck_confirms_a_deadlock_and_rejects_a_false_one():
     early["violation_step"] = 1
     with pytest.raises(TraceError, match="not deadlocked"):
         recheck(early)
+
+
+def test_unwritable_prove_trace_out_keeps_the_verdict(tmp_path):
+    (tmp_path / "blocker").write_text("")
+    r = run_checker("prove", "ring", "--robustness", "--mutation", "no-range-check", "--trace-out", "blocker/w.json",
+                    cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stderr.count("\n") == 1 and "cannot write blocker/w.json" in r.stderr, r.stderr
+    assert "FAILED" in r.stdout and "trace not written" in r.stdout
