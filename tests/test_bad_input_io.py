@@ -226,3 +226,18 @@ def test_unwritable_prove_trace_out_keeps_the_verdict(tmp_path):
     assert r.returncode == 1, r.stdout + r.stderr
     assert r.stderr.count("\n") == 1 and "cannot write blocker/w.json" in r.stderr, r.stderr
     assert "FAILED" in r.stdout and "trace not written" in r.stdout
+
+
+def test_memory_model_options_are_recorded_and_used_by_the_recheck():
+    """A trace found with --window N is re-checked with the same window (tso's buffer here)."""
+    engine, result = check("ring", mutation="no-lock", memory_model="tso", mm_options={"window": 2},
+                           threads=3, slots=2, ops=1)
+    prop, cx = next(iter(result.violations.items()))
+    doc = build_trace(engine, cx, result)
+    assert doc["memory_model_options"] == {"window": 2}
+    assert f"violates {prop}" in recheck(doc)
+    check_trace(doc)
+    bad = copy.deepcopy(doc)
+    bad["memory_model_options"] = {"window": "two"}
+    with pytest.raises(TraceError, match="memory_model_options"):
+        check_trace(bad)
