@@ -183,7 +183,7 @@ def _wait_for_cpu_work(proc, limit: float = 300.0) -> None:
     while time.monotonic() < deadline:
         with open(f"/proc/{proc.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        if (int(fields[11]) + int(fields[12])) / ticks > 1.5:
+        if (int(fields[11]) + int(fields[12])) / ticks > 1.0:
             return
         time.sleep(0.1)
     raise AssertionError("the child never got going")
