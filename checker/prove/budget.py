@@ -24,10 +24,10 @@ import z3
 
 # The largest query of the shipped proofs, measured with z3 5.4.1 (the ring
 # invariant check of the empty-off-by-one mutation; docs/bad-input.md has
-# every proof), and the
-# limit: over ten times that, since the count of one query varies by about
-# 1.5x with what the solver context did before it.  Raise both if a new
-# proof needs more; a query z3 cannot decide at all reaches it in minutes.
+# every proof), and the limit: over ten times that, since the count of one
+# query varies by about 1.5x with what the solver context did before it.
+# Raise both if a new proof needs more; a query z3 cannot decide at all
+# reaches the limit in minutes.
 MEASURED_LARGEST = 25_651_225
 QUERY_RLIMIT = 300_000_000
 
