@@ -1,3 +1,4 @@
-from checker.cli import main
+# Signal handling goes in before the imports, so Ctrl-C while starting is one line, not a traceback.
+from checker.signals import run_entry_point
 
-main()
+run_entry_point()

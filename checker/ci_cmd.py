@@ -31,7 +31,7 @@ from pathlib import Path
 
 import click
 
-from checker.cli import Fail, out
+from checker.cli import EXIT_INCOMPLETE, Fail, out
 
 # CI-sized parameters: a postmaster and two backends (two are needed for the
 # races between backends).  Two workers each over two slots recycle every
@@ -72,6 +72,14 @@ def _explore(protocol, mutation, memory_model, params, rogue, max_states):
     return res
 
 
+def _stop_if_interrupted() -> None:
+    """A search turns Ctrl-C into an incomplete result; ci stops at the first one instead of going on."""
+    from checker import signals
+
+    if signals.interrupted():
+        raise KeyboardInterrupt
+
+
 def _describe(p) -> str:
     return f"threads {p['threads']} slots {p['slots']} ops {p['ops']}"
 
@@ -81,6 +89,7 @@ def _run_sets(protocol, mutation, mm, sets, rogue, expect_bug):
     states = 0
     for params in sets:
         res = _explore(protocol, mutation, mm, params, rogue, CAUGHT_STATE_LIMIT if expect_bug else None)
+        _stop_if_interrupted()
         states += res.states
         if res.violations:
             prop, cx = next(iter(res.violations.items()))
@@ -134,6 +143,7 @@ def mutation_rows(protocol: str, proto_cls, models) -> list[Row]:
 
 def proof_rows(proto_cls) -> list[Row]:
     from checker.model import PM_SAFETY, WAIT_FREEDOM, Params
+    from checker.prove.budget import Undecided
     from checker.prove.robustness import prove_robustness
     from checker.prove.setup import proof_module
 
@@ -145,7 +155,13 @@ def proof_rows(proto_cls) -> list[Row]:
     for mutation, expected in targets:
         row = Row("proofs", f"{proto_cls.name} robustness {mutation or 'correct'}", expected)
         t0 = time.perf_counter()
-        res = prove_robustness(proto_cls, p, mutation, witness=False)
+        try:
+            res = prove_robustness(proto_cls, p, mutation, witness=False)
+        except Undecided as exc:
+            row.seconds = time.perf_counter() - t0
+            row.outcome, row.detail = "unknown", str(exc)
+            rows.append(row)
+            continue
         row.seconds = time.perf_counter() - t0
         if res.failure:
             f = res.failure
@@ -193,6 +209,7 @@ def litmus_rows(models) -> tuple[list[Row], str]:
         for mm in models:
             t0 = time.perf_counter()
             res = litmus.run_litmus(test, mm)
+            _stop_if_interrupted()
             if res.expected is None:
                 continue
             want = res.expected[0]
@@ -210,23 +227,38 @@ def run_ci(protocols: list[str], skip: set[str]) -> tuple[list[Row], list[str]]:
     notes = []
     names = protocols or list(load_protocols())
     rows: list[Row] = []
+    from checker import signals
+
+    parts = []
     for name in names:
         proto_cls = resolve_protocol(name)
         for suite, fn in (("explore", lambda: exploration_rows(name, proto_cls, models)),
                           ("mutations", lambda: mutation_rows(name, proto_cls, models)),
                           ("proofs", lambda: proof_rows(proto_cls))):
-            if suite in skip:
-                continue
-            try:
-                rows += fn()
-            except Exception as exc:  # a crash is a failed row, not a traceback
-                rows.append(Row(suite, f"{proto_cls.name} {suite}", "runs", f"error: {exc}", False, 0.0,
-                                traceback.format_exc(limit=3).strip().splitlines()[-1]))
+            if suite not in skip:
+                parts.append((f"{proto_cls.name} {suite}", suite, fn))
     if "litmus" not in skip and not protocols:
-        lrows, note = litmus_rows(models)
-        rows += lrows
-        if note:
-            notes.append(note)
+        parts.append(("litmus suite", "litmus", None))
+    for k, (what, suite, fn) in enumerate(parts):
+        try:
+            if fn is None:
+                lrows, note = litmus_rows(models)
+                rows += lrows
+                if note:
+                    notes.append(note)
+            else:
+                rows += fn()
+        except KeyboardInterrupt:
+            if not signals.interrupted():
+                raise
+            # Stop at the first Ctrl-C or SIGTERM: the part under way is
+            # dropped (its rows would be partial), and the report says so.
+            left = [w for w, _s, _f in parts[k + 1:]]
+            notes.append(f"{signals.how()} during {what}; not run: {', '.join([what] + left)}")
+            break
+        except Exception as exc:  # a crash is a failed row, not a traceback
+            rows.append(Row(suite, what, "runs", f"error: {exc}", False, 0.0,
+                            traceback.format_exc(limit=3).strip().splitlines()[-1]))
     return rows, notes
 
 
@@ -288,7 +320,9 @@ def register(cli) -> None:
         t0 = time.perf_counter()
         rows, notes = run_ci(list(protocols), set(skip))
         elapsed = time.perf_counter() - t0
-        if not rows:
+        from checker import signals
+
+        if not rows and not signals.interrupted():
             raise Fail("nothing to run")
         table = Table(title=f"checker ci: {len(rows)} rows, {elapsed:.0f}s", title_justify="left")
         for col in ("row", "expected", "outcome", "ok", "s"):
@@ -307,6 +341,10 @@ def register(cli) -> None:
             write_markdown(rows, notes, elapsed, Path(markdown))
         for r in failed:
             out.print(f"FAILED {r.name}: expected {r.expected}, got {r.outcome}: {r.detail}", markup=False)
+        if signals.interrupted():
+            out.print(f"incomplete: {len(rows)} rows ran ({len(failed)} failed) before the job was "
+                      f"{signals.how()}", markup=False)
+            return EXIT_INCOMPLETE
         if failed:
             out.print(f"{len(failed)} of {len(rows)} rows failed", markup=False)
             return 1

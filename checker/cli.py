@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from checker.ir import CompileError
@@ -157,12 +158,16 @@ def _make_engine(protocol, p, mutation, memory_model, profile, window):
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.option("--html", is_flag=True, help="also write an HTML view next to each trace")
 @click.option("--replay-c", is_flag=True, help="replay every written trace against the C implementation")
+@click.option("--max-memory", default=None, metavar="SIZE",
+              help="stop (exit 3, with the coverage report) when the process holds more than SIZE: "
+                   "4G, 512M, 80% or none (default: 75% of the memory available)")
 def explore(protocol, threads, slots, ops, memory_model, profile, window, mutation, rogue, rogue_writes,
             rogue_anywhere, step_bound, params, max_states, max_depth, keep_going, no_liveness, trace_out, no_trace,
-            as_json, html, replay_c):
+            as_json, html, replay_c, max_memory):
     """Explore every interleaving of PROTOCOL and check its properties."""
+    from checker import memlimit
     from checker.explore import Options, explore as run
-    from checker.trace import build_trace, default_trace_name, format_steps, write_json_atomic
+    from checker.trace import build_trace, cannot_write, default_trace_name, format_steps, write_json_atomic
 
     p = _params(threads, slots, ops, rogue, rogue_writes, rogue_anywhere, step_bound, params)
     engine, mm_name = _make_engine(protocol, p, mutation, memory_model, profile, window)
@@ -170,6 +175,7 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
         raise Fail("--max-states must be at least 1")
     if max_depth is not None and max_depth < 0:
         raise Fail("--max-depth must be at least 0")
+    memory_limit = _max_memory(max_memory)
 
     status = None
     if err.is_terminal and not as_json:
@@ -177,6 +183,7 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
         status.start()
 
     def progress(info):
+        memlimit.check(memory_limit)  # MemoryLimitReached stops the search like running out
         if status is not None:
             rate = info["states"] / info["elapsed"] if info["elapsed"] else 0
             status.update(f"states {info['states']:,}  {rate:,.0f} states/s  queue {info['queue']:,}  "
@@ -201,17 +208,30 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
                     path = path.with_name(f"{path.stem.split('.')[0]}-{prop.replace(' ', '-')}.trace.json")
             else:
                 path = Path(name)
-            write_json_atomic(path, doc)
+            # A file that cannot be written must not hide the verdict: the
+            # counterexample is still printed and the exit code still says 1.
+            try:
+                write_json_atomic(path, doc)
+            except OSError as exc:
+                err.print(f"checker: error: {cannot_write(path, exc)}", markup=False)
+                written.append((prop, None, doc))
+                continue
             written.append((prop, path, doc))
             if html:
                 from checker.view import write_html
 
-                write_html(doc, path.with_suffix("").with_suffix(".html"))
+                html_path = path.with_suffix("").with_suffix(".html")
+                try:
+                    write_html(doc, html_path)
+                except OSError as exc:
+                    err.print(f"checker: error: {cannot_write(html_path, exc)}", markup=False)
     replay_failures = 0
     if replay_c:
         from checker.replay import replay_file
 
         for prop, path, _doc in written:
+            if path is None:
+                continue
             rep = replay_file(path)
             if not rep.ok:
                 replay_failures += 1
@@ -225,6 +245,18 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
     if replay_failures and code == EXIT_OK:
         code = EXIT_VIOLATED
     sys.exit(code)
+
+
+def _max_memory(value: str | None) -> int | None:
+    """``--max-memory``: bytes, or None for no limit."""
+    from checker import memlimit
+
+    if value is None:
+        return memlimit.default_max_memory()
+    try:
+        return memlimit.parse_size(value)
+    except ValueError as exc:
+        raise Fail(f"--max-memory: {exc}") from None
 
 
 def _summary_json(result, written):
@@ -246,7 +278,7 @@ def _summary_json(result, written):
         "properties": {p: result.verdict(p) for p in _reported_properties(result)},
         "checked_properties": sorted(system.checked),
         "violations": {p: {"message": cx.message, "steps": cx.length,
-                           "trace": next((str(w[1]) for w in written if w[0] == p), None)}
+                           "trace": next((str(w[1]) for w in written if w[0] == p and w[1] is not None), None)}
                        for p, cx in result.violations.items()},
         "exit_code": result.exit_code,
     }
@@ -282,8 +314,9 @@ def _print_summary(result, written, format_steps):
         out.print(f"  {prop:<24} [{style}]{v}[/{style}]")
     for prop, path, doc in written:
         out.print()
-        out.print(f"[red]{prop} violated[/red]: {doc['message']}  ({len(doc['steps'])} steps, "
-                  f"trace written to {path})")
+        where = "trace not written" if path is None else f"trace written to {path}"
+        out.print(f"[red]{prop} violated[/red]: {escape(doc['message'])}  ({len(doc['steps'])} steps, "
+                  f"{escape(where)})")
         for line in format_steps(doc):
             out.print(line, markup=False)
 
@@ -309,7 +342,11 @@ def _register_optional_commands():
 
 
 def main(argv=None) -> None:
+    from checker import signals
+
     _register_optional_commands()
+    # From here on Ctrl-C and SIGTERM stop a search with its coverage report.
+    signals.install()
     try:
         rv = cli.main(args=argv, prog_name="checker", standalone_mode=False)
     except click.UsageError as exc:
@@ -320,11 +357,16 @@ def main(argv=None) -> None:
         err.print(f"checker: error: {exc.format_message()}", markup=False)
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
-        err.print("checker: interrupted", markup=False)
+        err.print(f"checker: {signals.how()}", markup=False)
         sys.exit(EXIT_INCOMPLETE)
     except (Fail, ModelError, CompileError, TraceError) as exc:
         err.print(f"checker: error: {exc}", markup=False)
         sys.exit(EXIT_USAGE)
+    except MemoryError:
+        # Outside a search loop (which reports its coverage itself): after
+        # the search, in the cycle analysis, or in a command without a loop.
+        err.print("checker: out of memory before the command finished; no verdict", markup=False)
+        sys.exit(EXIT_INCOMPLETE)
     except SystemExit:
         raise
     except BrokenPipeError:

@@ -145,8 +145,8 @@ def obtain_steps(protocol: str, params: Params, profile: str) -> int | None:
 
 def compare(threads: int, slots: int, ops: int, memory_model: str, profile: str, step_bound: int = 64,
             protocols: list[str] | None = None, max_states: int | None = None, progress=None) -> list[Row]:
-    from checker.explore import Options, explore
-    from checker.run import make_engine
+    """One row per protocol; after Ctrl-C or SIGTERM, the rows finished before it (see ``checker.signals``)."""
+    from checker import signals
 
     rows = []
     registry = load_protocols()
@@ -154,39 +154,59 @@ def compare(threads: int, slots: int, ops: int, memory_model: str, profile: str,
     for name in names:
         if name not in registry:
             raise ModelError(f"unknown protocol {name!r} (known: {', '.join(registry)})")
-    for name in names:
-        cls = registry[name]
-        row = Row(name, cls.summary)
-        if progress:
-            progress(f"{name}: exploring ({memory_model})")
-        p = Params(threads=threads, slots=slots, ops=ops, step_bound=step_bound)
-        engine = make_engine(name, p, None, memory_model, profile)
-        t0 = time.perf_counter()
-        res = explore(engine, Options(max_states=max_states, stop_on_first=False), memory_model, profile)
-        row.seconds = time.perf_counter() - t0
-        row.states = res.states
-        row.max_postmaster_steps = res.max_postmaster_steps
-        props = [q for q in PROPERTIES if q in engine.system.checked]
-        props += sorted(q for q in engine.system.checked if q not in props)
-        row.verdicts = {q: res.verdict(q) for q in props}
-        row.postmaster_reads, row.postmaster_read_words = postmaster_reads(engine.system)
-
-        if progress:
-            progress(f"{name}: exploring with a rogue")
-        rp = Params(threads=ROGUE_RUN["threads"], slots=slots, ops=ROGUE_RUN["ops"], rogue=True,
-                    rogue_writes=ROGUE_RUN["rogue_writes"], step_bound=step_bound)
-        rengine = make_engine(name, rp, None, memory_model, profile)
-        t0 = time.perf_counter()
-        rres = explore(rengine, Options(max_states=max_states, stop_on_first=False), memory_model, profile)
-        row.rogue_seconds = time.perf_counter() - t0
-        row.rogue_states = rres.states
-        row.rogue_verdicts = {q: rres.verdict(q) for q in ROGUE_PROPERTIES}
-
-        if progress:
-            progress(f"{name}: measuring backend steps")
-        row.max_backend_obtain_steps = obtain_steps(name, Params(threads=threads, slots=slots, ops=ops), profile)
-        rows.append(row)
+    try:
+        for name in names:
+            row = _compare_one(name, registry[name], threads, slots, ops, memory_model, profile, step_bound,
+                               max_states, progress)
+            if signals.interrupted():
+                break  # a search absorbed Ctrl-C, so this row is partial; start nothing more
+            rows.append(row)
+    except KeyboardInterrupt:
+        if not signals.interrupted():
+            raise  # not the checker program's handling (a library caller): theirs to handle
+        # Ctrl-C outside a search: the rows so far are what was covered.
     return rows
+
+
+def _compare_one(name, cls, threads, slots, ops, memory_model, profile, step_bound, max_states, progress) -> Row:
+    from checker import signals
+    from checker.explore import Options, explore
+    from checker.run import make_engine
+
+    row = Row(name, cls.summary)
+    if progress:
+        progress(f"{name}: exploring ({memory_model})")
+    p = Params(threads=threads, slots=slots, ops=ops, step_bound=step_bound)
+    engine = make_engine(name, p, None, memory_model, profile)
+    t0 = time.perf_counter()
+    res = explore(engine, Options(max_states=max_states, stop_on_first=False), memory_model, profile)
+    row.seconds = time.perf_counter() - t0
+    row.states = res.states
+    row.max_postmaster_steps = res.max_postmaster_steps
+    props = [q for q in PROPERTIES if q in engine.system.checked]
+    props += sorted(q for q in engine.system.checked if q not in props)
+    row.verdicts = {q: res.verdict(q) for q in props}
+    row.postmaster_reads, row.postmaster_read_words = postmaster_reads(engine.system)
+    if signals.interrupted():
+        raise KeyboardInterrupt
+
+    if progress:
+        progress(f"{name}: exploring with a rogue")
+    rp = Params(threads=ROGUE_RUN["threads"], slots=slots, ops=ROGUE_RUN["ops"], rogue=True,
+                rogue_writes=ROGUE_RUN["rogue_writes"], step_bound=step_bound)
+    rengine = make_engine(name, rp, None, memory_model, profile)
+    t0 = time.perf_counter()
+    rres = explore(rengine, Options(max_states=max_states, stop_on_first=False), memory_model, profile)
+    row.rogue_seconds = time.perf_counter() - t0
+    row.rogue_states = rres.states
+    row.rogue_verdicts = {q: rres.verdict(q) for q in ROGUE_PROPERTIES}
+    if signals.interrupted():
+        raise KeyboardInterrupt
+
+    if progress:
+        progress(f"{name}: measuring backend steps")
+    row.max_backend_obtain_steps = obtain_steps(name, Params(threads=threads, slots=slots, ops=ops), profile)
+    return row
 
 
 def _columns(rows: list[Row]) -> list[str]:
@@ -316,6 +336,15 @@ def register(cli) -> None:
                 t.add_row(*styled)
             out.print(t)
             out.print(f"{total:.1f}s in all")
+        from checker import signals
+
+        if signals.interrupted():
+            done = [r.protocol for r in rows]
+            left = [n for n in (list(protocols) or list(load_protocols())) if n not in done]
+            err.print(f"checker: {signals.how()}: compared {len(done)} protocol(s)"
+                      f"{' (' + ', '.join(done) + ')' if done else ''}; not run: {', '.join(left) or 'none'}",
+                      markup=False)
+            sys.exit(EXIT_INCOMPLETE)
         verdicts = [v for r in rows for v in list(r.verdicts.values()) + list(r.rogue_verdicts.values())]
         if any(v == "VIOLATED" for v in verdicts):
             sys.exit(EXIT_VIOLATED)

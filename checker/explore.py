@@ -325,8 +325,21 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
                                    "depth": d, "elapsed": now - t0})
     except _Stop:
         pass
-    except KeyboardInterrupt:
-        stop_reason = "interrupted"
+    except KeyboardInterrupt as exc:
+        from checker.signals import Terminated
+
+        stop_reason = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        cut = True
+    except MemoryError as exc:
+        # Out of memory (or past --max-memory): drop the index and the graph,
+        # the largest structures, so that the coverage report can be made.
+        # The state list may be a state ahead of the parent arrays; only its
+        # length and contents are read from here on.
+        seen.clear()
+        seen = None
+        edges = None
+        out.clear()
+        stop_reason = str(exc) if str(exc) else "out of memory"
         cut = True
     res.states = len(states)
     res.transitions = transitions

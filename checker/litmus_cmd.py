@@ -88,6 +88,7 @@ def register(cli):
         results = {}
         for path, key, tolerate in jobs:
             try:
+                _require_text(path)
                 test = parse_litmus(path)
                 r = run_litmus(test, memory_model, profile, window)
             except LitmusError as exc:
@@ -133,3 +134,17 @@ def register(cli):
                 out.print(f"  [red]refused[/red] {escape(error)}")
             out.print(summary.line())
         sys.exit(1 if disagreements else (2 if summary.refused else 0))
+
+
+def _require_text(path) -> None:
+    """A binary file is refused (one line) before the parser sees it, whatever the parser does with bytes."""
+    from checker.litmus import LitmusError
+
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise LitmusError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LitmusError(f"{path}: not a text file (byte {exc.start} is not UTF-8); a litmus test is herd7 C text") from None

@@ -47,7 +47,8 @@ def print_robustness(res, trace_path=None, protocol_arg=None) -> None:
             if len(rs) > 6:
                 reads += f", ... ({len(rs)} reads)"
             out.print(f"  replayable run with slots = {res.trace['params']['slots']}: {reads}", markup=False)
-            out.print(f"  ({res.trace_note}); trace written to {trace_path}", markup=False)
+            where = f"trace written to {trace_path}" if trace_path else "trace not written"
+            out.print(f"  ({res.trace_note}); {where}", markup=False)
             p = res.trace["params"]
             out.print(f"  reproduce by search: checker explore {protocol_arg or res.protocol} --memory-model sc --rogue "
                       f"--rogue-writes {p['rogue_writes']} --threads {p['threads']} --slots {p['slots']} --ops {p['ops']} "
@@ -97,9 +98,32 @@ def register(cli) -> None:
                   help="--invariants: check only the steps whose source line contains TEXT (partial, exit 3 "
                        "when nothing fails)")
     @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+    @click.option("--timeout", "timeout", type=float, default=None, metavar="SECONDS",
+                  help="also stop each z3 query after SECONDS (interactive use: an 'unknown' then depends on "
+                       "the machine; without it every query is bounded by its resource limit only)")
     def prove(protocol, robustness, invariants, bmc_depth, mutation, threads, slots, ops, step_bound, params,
-              trace_out, no_trace, only_steps, as_json):
+              trace_out, no_trace, only_steps, as_json, timeout):
         """Prove properties of PROTOCOL with z3 (exit 0 proved, 1 failed, 3 unknown)."""
+        from checker.prove import budget
+
+        if timeout is not None and timeout <= 0:
+            raise Fail("--timeout must be more than 0 seconds")
+        budget.set_timeout(timeout)
+        try:
+            budget.rlimit()
+        except ValueError as exc:
+            raise Fail(str(exc)) from None
+        try:
+            _prove(protocol, robustness, invariants, bmc_depth, mutation, threads, slots, ops, step_bound, params,
+                   trace_out, no_trace, only_steps, as_json)
+        except budget.Undecided as exc:
+            from checker.cli import EXIT_INCOMPLETE, err
+
+            err.print(f"checker: unknown: {exc}; nothing is proved", markup=False)
+            sys.exit(EXIT_INCOMPLETE)
+
+    def _prove(protocol, robustness, invariants, bmc_depth, mutation, threads, slots, ops, step_bound, params,
+               trace_out, no_trace, only_steps, as_json):
         chosen = sum([robustness, invariants, bmc_depth is not None])
         if chosen != 1:
             raise Fail("choose one of --robustness, --invariants, --bmc DEPTH")
@@ -119,7 +143,15 @@ def register(cli) -> None:
             if res.trace is not None and not no_trace:
                 mut = f"-{mutation}" if mutation else ""
                 path = Path(trace_out or f"{proto.name}{mut}-prove.trace.json")
-                write_json_atomic(path, res.trace)
+                try:
+                    write_json_atomic(path, res.trace)
+                except OSError as exc:
+                    # The verdict still comes out, with its exit code; only the file is missing.
+                    from checker.cli import err
+                    from checker.trace import cannot_write
+
+                    err.print(f"checker: error: {cannot_write(path, exc)}", markup=False)
+                    path = None
             if as_json:
                 print(json.dumps(robustness_json(res, path), indent=1))
             else:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from checker.ir import rmw_apply
-from checker.trace import TraceError, build_trace, load_trace
+from checker.trace import TraceError, build_trace, check_trace, load_trace
 
 # Codes of refimpl/c/pg_shim.h (enum SlotTraceEvent, enum SlotTracePrim).
 EVENT_NAMES = {1: "load", 2: "store", 3: "rmw", 4: "fence", 5: "acquire", 6: "release", 7: "choose"}
@@ -210,37 +210,8 @@ def _model_describe(ev: dict) -> str:
 
 
 def _validate(doc: dict, path: str) -> None:
-    """Shape checks beyond load_trace's, so a damaged trace is a one-line error."""
-    params = doc["params"]
-    if not isinstance(params, dict):
-        raise TraceError(f"{path}: \"params\" must be an object")
-    for k in ("threads", "slots", "ops"):
-        if not isinstance(params.get(k), int) or isinstance(params.get(k), bool):
-            raise TraceError(f"{path}: params has no integer {k!r}")
-    threads = doc["threads"]
-    if not isinstance(threads, list) or not threads:
-        raise TraceError(f"{path}: \"threads\" must be a non-empty list")
-    for t in threads:
-        if not isinstance(t, dict) or "role" not in t or "name" not in t:
-            raise TraceError(f"{path}: every thread needs a \"name\" and a \"role\"")
-        if t["role"] == "rogue":
-            continue
-        evs = t.get("events")
-        if not isinstance(evs, list):
-            raise TraceError(f"{path}: thread {t['name']} has no \"events\" list (a trace from an older checker?)")
-        for e in evs:
-            if not isinstance(e, dict) or not isinstance(e.get("event"), str) or not isinstance(e.get("step"), int):
-                raise TraceError(f"{path}: thread {t['name']} has an event without \"event\" and \"step\"")
-            for k in ("value", "old"):
-                v = e.get(k)
-                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 0xFFFFFFFF):
-                    raise TraceError(f"{path}: thread {t['name']} step {e['step']}: {k} {v!r} is not a 32-bit value")
-    layout = doc["layout"]
-    if not isinstance(layout, dict) or not isinstance(layout.get("cells"), list):
-        raise TraceError(f"{path}: \"layout\" has no \"cells\" list")
-    mem = doc["initial"].get("memory") if isinstance(doc["initial"], dict) else None
-    if not isinstance(mem, list) or len(mem) != len(layout["cells"]):
-        raise TraceError(f"{path}: \"initial\" memory does not match the layout")
+    """A document handed in directly (not read by ``load_trace``) gets the same checks."""
+    check_trace(doc, path)
 
 
 def _rmw_args(prim: str, arg0: int, arg1: int) -> tuple[int, ...]:
@@ -536,7 +507,11 @@ def replay_file(path, c_mutation=DEFAULT) -> ReplayReport:
 def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>") -> ReplayReport:
     from refimpl import build
 
+    from checker.recheck import recheck
+
     _validate(doc, name)
+    # The trace's claim is confirmed by the model before the C code is asked.
+    claim = recheck(doc, name)
     proto = doc["protocol"]
     model_mut = doc.get("mutation")
     cmut = model_mut if c_mutation is DEFAULT else c_mutation
@@ -637,7 +612,8 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
     if report.ok:
         prop = doc.get("property")
         if prop:
-            report.notes.append(f"reached step {doc.get('violation_step')}, where the model violates {prop}")
+            report.notes.append(f"reached step {doc.get('violation_step')}, where the trace claims {prop} is "
+                                f"violated; {claim}")
         elif complete:
             report.notes.append("every thread ran to its end")
         report.reached_end = True

@@ -25,7 +25,10 @@ def make_engine(protocol: str, params: Params, mutation: str | None = None,
         raise ModelError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
     system = build_system(resolve_protocol(protocol), params, mutation)
     mm = models[memory_model](system, PROFILES[profile], **mm_options)
-    return Engine(system, mm)
+    engine = Engine(system, mm)
+    # Written into traces, so that a trace can be re-checked under the same model.
+    engine.mm_options = dict(mm_options)
+    return engine
 
 
 def check(protocol: str, *, mutation: str | None = None, memory_model: str = DEFAULT_MEMORY_MODEL,

@@ -32,10 +32,51 @@ def run_native(protocol: str, backends: int, seconds: float, slots: int, mutatio
     module = load(protocol, "native", mutation)
     ffi, lib = module.ffi, module.lib
     res = ffi.new("SlotStressResult *")
-    rc = lib.slot_stress(slots, backends, seconds, res)
+    rc = _interruptible(lambda: lib.slot_stress(slots, backends, seconds, res), seconds)
     return {"rc": rc, "ok": bool(res.ok), "elapsed": res.elapsed, "registrations": res.registrations,
             "empty": res.empty, "starts": res.starts, "reaps": res.reaps,
             "failure": ffi.string(res.failure).decode(errors="replace"), "races": ""}
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM before the stress run finished."""
+
+    def __init__(self, after: float) -> None:
+        super().__init__(f"stopped after {after:.1f}s")
+        self.after = after
+
+
+def _interruptible(call, seconds: float):
+    """Run a C call that holds no Python lock in a helper thread, so Ctrl-C is seen at once.
+
+    The C harness sleeps for the whole run; a signal handler in Python runs
+    only when the main thread is back in the interpreter, which a direct
+    call would delay to the end.  The helper is a daemon thread: after
+    Ctrl-C the process exits without waiting for the C threads, which hold
+    nothing outside the process.
+    """
+    import threading
+    import time
+
+    box: dict = {}
+
+    def run():
+        try:
+            box["rc"] = call()
+        except BaseException as exc:  # handed to the main thread
+            box["exc"] = exc
+
+    t0 = time.monotonic()
+    helper = threading.Thread(target=run, name="stress", daemon=True)
+    helper.start()
+    try:
+        while helper.is_alive():
+            helper.join(0.2)
+    except KeyboardInterrupt:
+        raise Interrupted(time.monotonic() - t0) from None
+    if "exc" in box:
+        raise box["exc"]
+    return box["rc"]
 
 
 def run_tsan(protocol: str, backends: int, seconds: float, slots: int, inject_race: bool = False) -> dict:
@@ -44,9 +85,15 @@ def run_tsan(protocol: str, backends: int, seconds: float, slots: int, inject_ra
     exe = tsan_executable(protocol, inject_race)
     env = dict(os.environ, TSAN_OPTIONS=f"halt_on_error=1 exitcode={TSAN_EXITCODE} "
                                         + os.environ.get("TSAN_OPTIONS", ""))
+    import time
+
+    t0 = time.monotonic()
     try:
+        # subprocess.run kills the child when Ctrl-C interrupts the wait.
         proc = subprocess.run([str(exe), protocol, str(backends), repr(float(seconds)), str(slots)],
                               capture_output=True, text=True, env=env, timeout=seconds * 20 + 60)
+    except KeyboardInterrupt:
+        raise Interrupted(time.monotonic() - t0) from None
     except subprocess.TimeoutExpired:
         return {"rc": 1, "ok": False, "failure": "the ThreadSanitizer run did not finish (deadlock?)",
                 "races": "", "elapsed": 0.0}
@@ -79,7 +126,7 @@ class _RunError(Exception):
 @click.option("--mutation", default=None, help="stress a mutated native build (it should fail)")
 def stress(protocol, threads, seconds, slots, tsan, mutation):
     """Stress the native C implementation of PROTOCOL with real threads."""
-    from checker.cli import EXIT_OK, EXIT_VIOLATED, Fail, out
+    from checker.cli import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, Fail, err, out
     from refimpl.build import RefimplError, protocol as c_protocol
 
     if threads < 2 or threads > 257:
@@ -102,6 +149,12 @@ def stress(protocol, threads, seconds, slots, tsan, mutation):
                 raise Fail(res["failure"])
     except (RefimplError, _RunError) as exc:
         raise Fail(str(exc)) from None
+    except Interrupted as exc:
+        from checker import signals
+
+        err.print(f"checker: {signals.how()}: the {protocol} stress run stopped after {exc.after:.1f}s of "
+                  f"{seconds:g}s; nothing was checked to the end", markup=False)
+        sys.exit(EXIT_INCOMPLETE)
     build = "ThreadSanitizer build" if tsan else "native build" + (f", mutation {mutation}" if mutation else "")
     out.print(f"{protocol} stress ({build}): 1 postmaster + {threads - 1} backend threads, {slots} slots, "
               f"{res['elapsed']:.2f}s", markup=False)

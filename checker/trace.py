@@ -46,7 +46,7 @@ def build_trace(engine, cx, result) -> dict[str, Any]:
         steps.append(step)
         violation_step = len(steps)
     init = states[0]
-    return {
+    doc = {
         "schema": SCHEMA,
         "version": VERSION,
         "protocol": system.protocol.name,
@@ -71,6 +71,10 @@ def build_trace(engine, cx, result) -> dict[str, Any]:
                     "locals": [_locals(system, tid, init) for tid in range(len(system.threads))]},
         "steps": steps,
     }
+    mm_options = getattr(engine, "mm_options", None)
+    if mm_options:
+        doc["memory_model_options"] = dict(mm_options)
+    return doc
 
 
 # Keys a program-order event carries (what replay compares with the C code).
@@ -157,32 +161,157 @@ def write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
         raise
 
 
+def cannot_write(path, exc: OSError) -> str:
+    """One line for a failed write (the file is then absent: writes are atomic)."""
+    what = exc.strerror or str(exc)
+    culprit = exc.filename
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) and culprit and not Path(culprit).is_dir():
+        return f"cannot write {path}: {culprit} is not a directory"
+    # Name the culprit only when it is not the file itself or its temporary twin.
+    if culprit and str(culprit) != str(path) and not Path(culprit).name.startswith(f".{Path(path).name}."):
+        what = f"{culprit}: {what}"
+    return f"cannot write {path}: {what}"
+
+
 def read_json(path) -> Any:
     """A trace file's JSON, or TraceError with a one-line reason."""
     try:
-        text = Path(path).read_text()
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise TraceError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TraceError(f"{path}: not a text file (byte {exc.start} is not UTF-8); "
+                         f"a trace is JSON written by `checker explore`") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise TraceError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise TraceError(f"{path}: not valid JSON: nested too deeply") from None
 
 
 def load_trace(path) -> dict[str, Any]:
     """Read and validate a trace file; raise TraceError with a one-line reason."""
     doc = read_json(path)
+    check_trace(doc, str(path))
+    return doc
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_word(v) -> bool:
+    return _is_int(v) and 0 <= v <= 0xFFFFFFFF
+
+
+def check_trace(doc: Any, where: str = "trace") -> None:
+    """Everything a reader (view, replay) relies on, checked once: TraceError for a trace that cannot exist.
+
+    The version is checked first, so that a trace from an older or newer
+    checker gets a message that says so rather than a complaint about some
+    missing key.  Whether the steps are moves the model can really make is a
+    question for the model (``checker.recheck``), not for the file format.
+    """
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        raise TraceError(f"{path}: not a slotcheck trace (no \"schema\": \"{SCHEMA}\")")
+        raise TraceError(f"{where}: not a slotcheck trace (no \"schema\": \"{SCHEMA}\")")
     v = doc.get("version")
     if v != VERSION:
-        raise TraceError(f"{path}: trace schema version {v!r}, this checker reads version {VERSION}")
+        if _is_int(v) and v < VERSION:
+            age = f"an older checker (schema version {v})"
+        elif _is_int(v):
+            age = f"a newer checker (schema version {v})"
+        else:
+            age = f"an unknown schema version ({v!r})"
+        raise TraceError(f"{where}: written by {age}; this checker reads version {VERSION}: "
+                         f"regenerate it with `checker explore`")
     for key in ("protocol", "memory_model", "params", "threads", "steps", "layout", "initial"):
         if key not in doc:
-            raise TraceError(f"{path}: trace has no {key!r}")
-    if not isinstance(doc["steps"], list) or not all(isinstance(s, dict) for s in doc["steps"]):
-        raise TraceError(f"{path}: \"steps\" must be a list of objects")
-    return doc
+            raise TraceError(f"{where}: trace has no {key!r}")
+    if not isinstance(doc["protocol"], str) or not doc["protocol"]:
+        raise TraceError(f"{where}: \"protocol\" must be a name")
+    from checker.memory import PROFILES, memory_models
+
+    models = memory_models()
+    if doc["memory_model"] not in models:
+        raise TraceError(f"{where}: unknown memory model {doc['memory_model']!r} (known: {', '.join(models)})")
+    if doc.get("profile") is not None and doc["profile"] not in PROFILES:
+        raise TraceError(f"{where}: unknown profile {doc['profile']!r} (known: {', '.join(PROFILES)})")
+    mm_options = doc.get("memory_model_options", {})
+    if not isinstance(mm_options, dict) or not all(_is_int(x) for x in mm_options.values()):
+        raise TraceError(f"{where}: \"memory_model_options\" must map option names to integers")
+
+    params = doc["params"]
+    if not isinstance(params, dict):
+        raise TraceError(f"{where}: \"params\" must be an object")
+    for k in ("threads", "slots", "ops"):
+        if not _is_int(params.get(k)) or params[k] < 1:
+            raise TraceError(f"{where}: params has no integer {k!r} of at least 1")
+
+    threads = doc["threads"]
+    if not isinstance(threads, list) or not threads:
+        raise TraceError(f"{where}: \"threads\" must be a non-empty list")
+    expected_threads = params["threads"] + (1 if params.get("rogue") else 0)
+    if len(threads) != expected_threads:
+        raise TraceError(f"{where}: {len(threads)} threads listed, but params say {expected_threads}")
+    for tid, t in enumerate(threads):
+        if not isinstance(t, dict) or "role" not in t or "name" not in t:
+            raise TraceError(f"{where}: every thread needs a \"name\" and a \"role\"")
+        if "tid" in t and t["tid"] != tid:
+            raise TraceError(f"{where}: thread {t['name']} is listed as number {tid} but has tid {t['tid']!r}")
+        if t["role"] == "rogue":
+            continue
+        evs = t.get("events")
+        if not isinstance(evs, list):
+            raise TraceError(f"{where}: thread {t['name']} has no \"events\" list (a trace from an older checker?)")
+        for e in evs:
+            if not isinstance(e, dict) or not isinstance(e.get("event"), str) or not _is_int(e.get("step")):
+                raise TraceError(f"{where}: thread {t['name']} has an event without \"event\" and \"step\"")
+            for k in ("value", "old"):
+                val = e.get(k)
+                if val is not None and not _is_word(val):
+                    raise TraceError(f"{where}: thread {t['name']} step {e['step']}: {k} {val!r} "
+                                     f"is not a 32-bit value")
+
+    layout = doc["layout"]
+    cells = layout.get("cells") if isinstance(layout, dict) else None
+    init = doc["initial"]
+    mem = init.get("memory") if isinstance(init, dict) else None
+    if not isinstance(cells, list) or not isinstance(mem, list) or len(cells) != len(mem):
+        raise TraceError(f"{where}: layout.cells and initial.memory must be lists of the same length "
+                         f"(\"initial\" memory does not match the layout)")
+    if not all(_is_word(x) for x in mem):
+        raise TraceError(f"{where}: initial memory holds a value that is not a 32-bit word")
+
+    steps = doc["steps"]
+    if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
+        raise TraceError(f"{where}: \"steps\" must be a list of objects")
+    for k, s in enumerate(steps, 1):
+        if s.get("index", k) != k:
+            raise TraceError(f"{where}: step {k} is numbered {s.get('index')!r}")
+        t = s.get("thread")
+        if not _is_int(t) or not 0 <= t < len(threads):
+            raise TraceError(f"{where}: step {k} is taken by thread {t!r}, but the trace has threads "
+                             f"0-{len(threads) - 1}")
+        if "name" not in s:
+            raise TraceError(f"{where}: step {k} has no \"name\"")
+        m = s.get("memory")
+        if m is not None and (not isinstance(m, list) or len(m) != len(cells) or not all(_is_word(x) for x in m)):
+            raise TraceError(f"{where}: step {k}: \"memory\" must be {len(cells)} 32-bit words")
+
+    prop = doc.get("property")
+    if prop is not None and not isinstance(prop, str):
+        raise TraceError(f"{where}: \"property\" must be a name or null")
+    vs = doc.get("violation_step")
+    if prop is not None and vs is None:
+        raise TraceError(f"{where}: the trace names a violated property but no \"violation_step\"")
+    if vs is not None and (not _is_int(vs) or not 0 <= vs <= len(steps)):
+        raise TraceError(f"{where}: violation_step {vs!r} is not a step of this trace (it has {len(steps)})")
+    cyc = doc.get("cycle_start")
+    if cyc is not None and (not _is_int(cyc) or not 1 <= cyc <= len(steps)):
+        raise TraceError(f"{where}: cycle_start {cyc!r} is not a step of this trace (it has {len(steps)})")
 
 
 def default_trace_name(protocol: str, prop: str, mutation: str | None) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checker.trace import SCHEMA, VERSION, TraceError, read_json
+from checker.trace import TraceError, check_trace, read_json
 
 # Steps a memory model takes on its own behalf: an instruction entering the
 # window (weak) or a store leaving the buffer (tso).  They matter for the
@@ -32,39 +32,14 @@ _WRITING_EVENTS = ("store", "rmw", "acquire", "release", "flush")
 
 
 def load(path) -> dict[str, Any]:
-    """Read a trace file; a TraceError (one line) for anything unusable.
-
-    The version is checked here before the structural checks, so that a
-    trace written by an older or newer checker gets a message that says so
-    rather than a complaint about some missing key.
-    """
+    """Read a trace file; a TraceError (one line) for anything unusable (see ``checker.trace.check_trace``)."""
     doc = read_json(path)
     check(doc, str(path))
     return doc
 
 
 def check(doc: Any, where: str = "trace") -> None:
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        raise TraceError(f"{where}: not a slotcheck trace (no \"schema\": \"{SCHEMA}\")")
-    v = doc.get("version")
-    if v != VERSION:
-        if isinstance(v, int) and v < VERSION:
-            age = f"an older checker (schema version {v})"
-        elif isinstance(v, int):
-            age = f"a newer checker (schema version {v})"
-        else:
-            age = f"an unknown schema version ({v!r})"
-        raise TraceError(f"{where}: written by {age}; this viewer reads version {VERSION}: "
-                         f"regenerate it with `checker explore`")
-    for key in ("threads", "steps", "layout", "initial"):
-        if key not in doc:
-            raise TraceError(f"{where}: trace has no {key!r}")
-    if not isinstance(doc["steps"], list) or not all(isinstance(s, dict) for s in doc["steps"]):
-        raise TraceError(f"{where}: \"steps\" must be a list of objects")
-    cells = doc["layout"].get("cells") if isinstance(doc["layout"], dict) else None
-    mem = doc["initial"].get("memory") if isinstance(doc["initial"], dict) else None
-    if not isinstance(cells, list) or not isinstance(mem, list) or len(cells) != len(mem):
-        raise TraceError(f"{where}: layout.cells and initial.memory must be lists of the same length")
+    check_trace(doc, where)
 
 
 # ---------------------------------------------------------------------------

@@ -31,7 +31,12 @@ def view(trace, html_out, hide_internal, step, width):
     if html_out:
         if step is not None:
             raise Fail("--step applies to the terminal view; the HTML page has a step slider")
-        path = write_html(doc, html_out)
+        try:
+            path = write_html(doc, html_out)
+        except OSError as exc:
+            from checker.trace import cannot_write
+
+            raise Fail(cannot_write(html_out, exc)) from None
         out.print(f"wrote {path}", markup=False, highlight=False)
         return
     console = out if width is None else Console(width=width, highlight=False, soft_wrap=False)

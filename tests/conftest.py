@@ -9,9 +9,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = Path(__file__).resolve().parent / "models"
 
 
-def run_checker(*args, cwd=None, timeout=600):
+def run_checker(*args, cwd=None, timeout=600, env_extra=None):
     """Run the installed CLI as a user would; returns CompletedProcess."""
-    env = dict(os.environ, COLUMNS="200")
+    env = dict(os.environ, COLUMNS="200", **(env_extra or {}))
     return subprocess.run([sys.executable, "-m", "checker", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, timeout=timeout, env=env)
 

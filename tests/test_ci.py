@@ -2,11 +2,14 @@
 
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from conftest import ROOT
 
 LEAN = ("--skip", "mutations", "--skip", "proofs")
 
 
+@pytest.mark.slow
 def test_ci_passes_on_ring(checker_cli, tmp_path):
     p = checker_cli("ci", "--protocol", "ring", *LEAN, "--junit", "j.xml", "--markdown", "s.md")
     assert p.returncode == 0, p.stdout + p.stderr

@@ -109,6 +109,7 @@ def test_bgworker_release_no_barrier_signals_the_wrong_backend_under_weak():
     assert last["value"] != 1  # backend1 registered the worker; another backend's pid was read
 
 
+@pytest.mark.slow
 @weak
 @pytest.mark.parametrize("protocol", MINE)
 def test_holds_under_weak_at_default_bounds(protocol):
@@ -117,6 +118,7 @@ def test_holds_under_weak_at_default_bounds(protocol):
     assert res.violations == {}, res.violations
 
 
+@pytest.mark.slow
 @weak
 @pytest.mark.parametrize("protocol", ["caslist", "bitmap"])
 def test_postmaster_survives_a_rogue_under_weak(protocol):

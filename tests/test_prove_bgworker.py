@@ -35,6 +35,7 @@ def test_bgworker_barrier_mutations_stay_inductive_under_sc(mutation):
     assert not res.unknown and res.proved
 
 
+@pytest.mark.slow
 def test_a_known_bad_variant_is_not_inductive(tmp_path):
     """The pid read after in_use is cleared: a backend may reuse the slot
     first, so the postmaster signals the wrong backend.  Search finds it under

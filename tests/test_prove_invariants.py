@@ -43,6 +43,7 @@ def test_ring_invariant_is_inductive_and_a_bogus_conjunct_is_caught(monkeypatch)
     assert len(res.conjuncts) > 20 and res.steps_checked > 40
 
 
+@pytest.mark.slow
 def test_a_check_of_some_steps_is_never_reported_as_a_proof():
     r = run_checker("prove", "ring", "--invariants", "--step", "pg_atomic_write_u32(free_tail", "--json", timeout=300)
     assert r.returncode == 3, r.stdout + r.stderr

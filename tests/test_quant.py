@@ -11,7 +11,7 @@ BV = z3.BitVecSort(32)
 
 def _checker():
     ctx = type("Ctx", (), {"assumptions": []})()
-    return Checker(ctx, 20000, 1)
+    return Checker(ctx, 1)
 
 
 def _array_facts(n_next):

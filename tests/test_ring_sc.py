@@ -50,12 +50,14 @@ def test_no_range_check_with_rogue_breaks_postmaster_safety():
     assert any(label[1] == "rogue" for label in cx.labels)
 
 
+@pytest.mark.slow
 def test_range_checked_ring_survives_rogue():
     _, res = check("ring", threads=2, ops=2, rogue=True, memory_model="sc")
     assert res.complete and res.violations == {}
     assert set(res.system.checked) == {PM_SAFETY, WAIT_FREEDOM, DEADLOCK}
 
 
+@pytest.mark.slow
 def test_unlimited_rogue_writes_still_finite():
     # Values come from a finite representative set, so even a rogue that
     # never stops leaves a finite state space (about a million states here).

@@ -96,8 +96,13 @@ def test_checker_counts_and_verdicts_match_the_manifest(entry):
 # -- the spec itself has the same state space -----------------------------------
 
 
-@pytest.mark.parametrize("entry", [e for e in ENTRIES if e["tla_states_in_tests"]],
-                         ids=[e["config"] for e in ENTRIES if e["tla_states_in_tests"]])
+# Specs whose state space takes more than ~5 s to enumerate (run by .ci/run's slow step).
+SLOW_SPECS = {"MCDlistRefillKeepsFlag.cfg", "MCCaslistNoTag.cfg"}
+
+
+@pytest.mark.parametrize("entry", [pytest.param(e, id=e["config"],
+                                                marks=[pytest.mark.slow] if e["config"] in SLOW_SPECS else [])
+                                   for e in ENTRIES if e["tla_states_in_tests"]])
 def test_spec_state_space_matches(entry):
     out = explore_tla(TLA_DIR / entry["module"], TLA_DIR / entry["config"])
     assert out.states == entry["tla_states"]

@@ -51,6 +51,7 @@ def test_correct_ring_holds_under_weak():
     assert res.liveness_checked
 
 
+@pytest.mark.slow
 def test_correct_ring_holds_under_tso_threads3():
     _, res = check("ring", memory_model="tso", threads=3)
     assert res.complete and res.violations == {}

@@ -25,6 +25,7 @@ from checker.ir import Halt
 from checker.memory import PROFILES, memory_models
 from checker.model import Params, Protocol, build_system
 from checker.prove.invariants import Context, Stepper, SymState
+from checker.prove import budget
 from checker.prove.symbolic import bv
 
 
@@ -112,7 +113,7 @@ def bmc(proto_cls: type[Protocol], params: Params, mutation: str | None, depth: 
     engine = Engine(system, memory_models()["sc"](system, PROFILES["documented"]))
     stepper = Stepper(ctx)
     res = BmcResult(proto_cls.name, mutation, p, depth)
-    solver = z3.SolverFor("QF_AUFBV")
+    solver = budget.solver("QF_AUFBV")  # an undecided query is Undecided: bmc's verdict is then unknown
     cur = SymState(ctx, "b0")
     solver.add(*_fix(cur, system, engine.initial()))
     # Only the events a thread can have reached in i of its own steps are
@@ -141,7 +142,7 @@ def bmc(proto_cls: type[Protocol], params: Params, mutation: str | None, depth: 
         if bad:
             solver.push()
             solver.add(z3.Or(*[b[0] for b in bad]))
-            if solver.check() == z3.sat:
+            if budget.check_decided(solver) == z3.sat:
                 m = solver.model()
                 hits = [b for b in bad if z3.is_true(m.eval(b[0], model_completion=True))]
                 props = sorted(p for p in {b[1] for b in bad}
@@ -158,7 +159,7 @@ def bmc(proto_cls: type[Protocol], params: Params, mutation: str | None, depth: 
             res.exhausted = True
             break
         solver.add(z3.Or(*[z3.And(sel == k, g) for k, (_t, _i, _o, g) in enumerate(options)]))
-        if solver.check() != z3.sat:
+        if budget.check_decided(solver) != z3.sat:
             res.exhausted = True  # every execution ends before this step
             break
         nxt = SymState(ctx, f"b{i + 1}")
@@ -177,7 +178,7 @@ def bmc(proto_cls: type[Protocol], params: Params, mutation: str | None, depth: 
 def _possible(solver, cond) -> bool:
     solver.push()
     solver.add(cond)
-    r = solver.check() == z3.sat
+    r = budget.check_decided(solver) == z3.sat
     solver.pop()
     return r
 

@@ -32,12 +32,12 @@ import z3
 from checker.ir import Assign, Branch, Choose, Fence, Ghost, Halt, Jump, Load, LockAcquire, LockRelease, OpMark, \
     Program, Rmw, Store
 from checker.model import MEMORY_SAFETY, PM_SAFETY, ModelError, Params, Protocol
+from checker.prove import budget
 from checker.prove.setup import _system, proof_module, recompile, slot_space, _shape
 from checker.prove.quant import Grounder, free_constants
 from checker.prove.symbolic import Translator, Unsupported, as_bv, bv, ghost_actions, truth
 
 BV = z3.BitVecSort(32)
-QUERY_TIMEOUT_MS = 60000  # per z3 query; SLOTCHECK_PROVE_TIMEOUT_MS overrides
 # SLOTCHECK_PROVE_DEBUG=1 prints every query with its time (to find the slow ones).
 _DEBUG = bool(os.environ.get("SLOTCHECK_PROVE_DEBUG"))
 
@@ -467,21 +467,20 @@ class Checker:
     # one query where refinement would add positions one at a time.
     SMALL_SLOTS = 4
 
-    def __init__(self, ctx: Context, timeout_ms: int, rounds: int):
+    def __init__(self, ctx: Context, rounds: int):
         self.assumptions = list(ctx.assumptions)
         slots = getattr(ctx, "const_terms", {}).get("SLOTS")
         self.small = [] if slots is None else [z3.ULE(slots, self.SMALL_SLOTS)]
         self.small_positions = [z3.BitVecVal(i, 32) for i in range(2 * self.SMALL_SLOTS)]
         self.ground = Grounder(rounds)
-        self.timeout_ms = timeout_ms
         self.model = None
         self.reason = ""
         self.confirmations = 0  # candidate models checked against the quantifiers
         self.fallbacks = 0  # queries that went to z3 with their quantifiers
 
     def _solver(self, logic):
-        s = z3.SolverFor(logic) if logic else z3.Solver()
-        s.set("timeout", self.timeout_ms)
+        # Bounded by resources, not seconds (checker/prove/budget.py).
+        s = budget.solver(logic)
         s.add(*self.assumptions)
         return s
 
@@ -491,7 +490,7 @@ class Checker:
         # it through z3's preprocessing tactics), left the counting
         # conjuncts at the timeout; this way they take seconds.
         s = self._solver("QF_AUFBV")
-        return s.check(*formulas), s
+        return budget.check(s, *formulas), s
 
     def _violation(self, sk, model):
         """Positions where the candidate ``model`` breaks a quantified
@@ -514,7 +513,7 @@ class Checker:
             if r == z3.sat:
                 self.model = s.model()
             elif r == z3.unknown:
-                self.reason = s.reason_unknown()
+                self.reason = budget.why_unknown(s)
             return r
         sk, skolems = self.ground.skolemise(formulas)
         extra: list = []
@@ -554,12 +553,12 @@ class Checker:
     def _fallback(self, formulas):
         self.fallbacks += 1
         full = self._solver(None)
-        r = full.check(*formulas)
+        r = budget.check(full, *formulas)
         if r == z3.sat:
             self.model = full.model()
         elif r == z3.unknown:
             self.reason = ("the invariant's instances did not decide it, and z3 on the quantified query: "
-                           f"{full.reason_unknown()}")
+                           f"{budget.why_unknown(full)}")
         return r
 
 
@@ -690,8 +689,7 @@ def prove_invariants(proto_cls: type[Protocol], params: Params, mutation: str | 
                              "invariant(view)); it is checked by bounded search only")
     ctx, space = build_context(proto_cls, params, mutation)
     res = InvResult(proto_cls.name, mutation, params.threads, f"{space.describe()}", only_steps=only_steps)
-    timeout = int(os.environ.get("SLOTCHECK_PROVE_TIMEOUT_MS", QUERY_TIMEOUT_MS))
-    check = Checker(ctx, timeout, getattr(spec, "INSTANTIATION_ROUNDS", 1))
+    check = Checker(ctx, getattr(spec, "INSTANTIATION_ROUNDS", 1))
 
     def conj(st):
         return [(n, c) for n, c in spec.invariant(View(ctx, st))]

@@ -34,6 +34,7 @@ from checker.ir import (
     Program, Rmw, Store,
 )
 from checker.model import PM_SAFETY, ROGUE_PROPERTIES, WAIT_FREEDOM, Params, Protocol
+from checker.prove import budget
 from checker.prove.setup import SlotSpace, slot_space
 from checker.prove.symbolic import Translator, as_bv, bv, ghost_actions, truth
 
@@ -189,7 +190,7 @@ class SymbolicExecutor:
         self.constrain_choose = constrain_choose
         self.private_invariant = private_invariant  # fn(view) -> [(name, BoolRef)]
         self.const_terms = const_terms or {}
-        self.solver = z3.Solver()
+        self.solver = budget.solver()  # resource-bounded; an undecided query is budget.Undecided
         self.solver.add(*assumptions)
         self.nread = 0
         self.ghost_cache: dict[int, list] = {}
@@ -226,7 +227,7 @@ class SymbolicExecutor:
         # The stated invariant must hold for the initial private values.
         for cname, c in self.private_conjuncts(init):
             ok = z3.simplify(c)
-            if self.solver.check(z3.Not(ok)) == z3.sat:
+            if budget.check_decided(self.solver, z3.Not(ok)) == z3.sat:
                 results[LOOP].failure = Failure(LOOP, "invariant", PM_SAFETY, 0, "(initial state)",
                                                 f"the stated postmaster invariant {cname!r} fails initially")
                 return results
@@ -273,7 +274,7 @@ class SymbolicExecutor:
     # -- one path ---------------------------------------------------------
 
     def _sat(self, conds):
-        return self.solver.check(*conds) == z3.sat
+        return budget.check_decided(self.solver, *conds) == z3.sat
 
     def _check(self, p: _Path, ok, kind, prop, ins, message, results):
         """Prove ``ok`` on this path; return a Failure when it can be false."""
@@ -290,9 +291,11 @@ class SymbolicExecutor:
         model = None
         for prefs in (self.extra_for_model, []):
             extra = [f(p) for f in prefs]
-            if self.solver.check(*conds, *extra) == z3.sat:
+            if budget.check(self.solver, *conds, *extra) == z3.sat:
                 model = self.solver.model()
                 break
+        if model is None:
+            raise budget.Undecided("z3 found the failing path but no values for it within its resource limit")
         name = p.op or LOOP
         f = Failure(name, kind, prop, ins.pc, f"{ins.src.file}:{ins.src.line}: {ins.src.text}", message)
         ev = lambda t: model.eval(t, model_completion=True).as_long()  # noqa: E731
