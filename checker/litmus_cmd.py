@@ -147,4 +147,5 @@ def _require_text(path) -> None:
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise LitmusError(f"{path}: not a text file (byte {exc.start} is not UTF-8); a litmus test is herd7 C text") from None
+        raise LitmusError(f"{path}: not a text file (byte {exc.start} is not UTF-8); "
+                          "a litmus test is herd7 C text") from None
