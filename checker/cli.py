@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from checker.ir import CompileError
-from checker.model import PROPERTIES, ModelError, Params, load_protocols
+from checker.model import PROPERTIES, ModelError, Params, load_protocols, resolve_protocol
 from checker.trace import TraceError
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -68,17 +68,28 @@ def cli():
 
 
 @cli.command("list")
-def list_cmd():
-    """Protocols, their mutations, memory models and profiles."""
+@click.argument("model_file", required=False)
+def list_cmd(model_file):
+    """Protocols, their mutations, memory models and profiles.
+
+    With MODEL_FILE (a path to a model), only that model's protocol.
+    """
     from checker.memory import PROFILES, memory_models
 
-    for name, cls in load_protocols().items():
+    if model_file is not None:
+        cls = resolve_protocol(model_file)
+        protocols = {cls.name: cls}
+    else:
+        protocols = load_protocols()
+    for name, cls in protocols.items():
         out.print(f"[bold]{name}[/bold]  {cls.summary}")
         for m, mut in cls.mutations.items():
             bug = ", ".join(mut.bug_under) or "nowhere (harmless)"
             out.print(f"    --mutation {m:<26} {mut.description}  [dim](a bug under: {bug})[/dim]")
         for k, (default, help_) in cls.extra_params.items():
             out.print(f"    --param {k}=N (default {default})  {help_}")
+    if model_file is not None:
+        return
     out.print()
     out.print("[bold]memory models[/bold]")
     for name, cls in memory_models().items():

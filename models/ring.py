@@ -84,6 +84,9 @@ def take_free_slot():
         # entries as there are slots, and the slot being read is not in the
         # postmaster's hands, so it can never lap this position before the
         # read completes.  Kept because that argument rests on RING >= SLOTS.
+        # Pairs with the postmaster reading free_tail before it writes an
+        # entry in return_free_slot() (its full-check orders that read
+        # before the store: stores are never performed ahead of a branch).
         pg_memory_barrier()
     pg_atomic_write_u32(free_tail, tail + 1)
     if not mutation("no-lock"):
@@ -163,7 +166,9 @@ def start_queued_worker():
                 "queue integrity", "the postmaster read a start-queue entry not produced for that position")
     pm_start_tail += 1
     # The entry must be read before the tail frees its position for reuse
-    # (load then store: README.barrier asks for a full barrier).
+    # (load then store: README.barrier asks for a full barrier).  Pairs with
+    # the backends reading start_tail before writing an entry, under
+    # StartQueueLock, in queue_for_start().
     pg_memory_barrier()
     pg_atomic_write_u32(start_tail, pm_start_tail)
     if not mutation("no-range-check") and slot >= SLOTS:

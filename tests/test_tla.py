@@ -12,7 +12,7 @@ import pytest
 import tla  # the TLA+ parser, in the test extra: a missing one must fail, not skip
 
 from checker.run import check
-from checker.tla_cmd import Config, TlaError, explore_tla
+from checker.tla import Config, TlaError, explore_tla
 
 TLA_DIR = Path(__file__).resolve().parent.parent / "models" / "tla"
 MANIFEST = json.loads((TLA_DIR / "manifest.json").read_text())
