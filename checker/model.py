@@ -150,6 +150,25 @@ class Declaration:
         self.constants[name] = value
 
 
+@dataclass(frozen=True)
+class CTwin:
+    """A model's C twin, kept in the model file's directory.
+
+    ``sources`` are the protocol's own files (what PostgreSQL would take),
+    ``workload`` the replay driver exporting ``<prefix>_shmem_size``,
+    ``<prefix>_shmem_init``, ``<prefix>_regions`` and
+    ``<prefix>_replay_thread`` (see refimpl/c/slot_replay.h).  The files are
+    looked up next to the model first, then in refimpl/c (for pg_shim.h and
+    the replay harness).  ``extra_param`` names a model parameter passed to
+    the workload as its ``extra`` argument.
+    """
+
+    sources: tuple[str, ...]
+    workload: str
+    prefix: str
+    extra_param: str | None = None
+
+
 class Protocol:
     """Base class of every protocol model (a plug-in; see ``models/``)."""
 
@@ -165,6 +184,11 @@ class Protocol:
     properties: ClassVar[tuple[str, ...]] = ()
     min_slots: ClassVar[int] = 1
     max_slots: ClassVar[int] = 64
+    # A C twin next to a model file (the shipped ones are in refimpl/build.py).
+    c_twin: ClassVar[CTwin | None] = None
+    # The file a protocol was loaded from by path (None for a shipped one):
+    # traces record it, so that view, replay and the re-check find the model.
+    model_file: ClassVar[str | None] = None
 
     registry: ClassVar[dict[str, type["Protocol"]]] = {}
 
@@ -317,7 +341,9 @@ def resolve_protocol(name_or_path: str) -> type[Protocol]:
                  if isinstance(c, type) and issubclass(c, Protocol) and c is not Protocol and c.name]
         if not found:
             raise ModelError(f"{path} defines no Protocol subclass with a name")
-        return found[-1] if not new else Protocol.registry[new[-1]]
+        cls = found[-1] if not new else Protocol.registry[new[-1]]
+        cls.model_file = str(path.resolve())
+        return cls
     protocols = load_protocols()
     if name_or_path not in protocols:
         raise ModelError(f"unknown protocol {name_or_path!r} (known: {', '.join(protocols)})")
@@ -469,6 +495,6 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
 
 
 __all__ = [
-    "CompileError", "Violation", "ModelError", "Mutation", "Params", "Protocol", "Declaration",
+    "CompileError", "CTwin", "Violation", "ModelError", "Mutation", "Params", "Protocol", "Declaration",
     "System", "StateView", "build_system", "resolve_protocol", "load_protocols",
 ]

@@ -50,15 +50,12 @@ class _Walk:
 def _rebuild(doc: dict[str, Any]):
     """The engine the trace came from, or (None, reason)."""
     from checker.ir import CompileError
-    from checker.model import ModelError, Params
+    from checker.model import ModelError
     from checker.run import make_engine
+    from checker.trace import model_reference, params_of
 
-    p = dict(doc["params"])
     try:
-        known = {k: p.pop(k) for k in ("threads", "slots", "ops", "rogue", "step_bound", "rogue_anywhere") if k in p}
-        writes = p.pop("rogue_writes", 2)
-        params = Params(**known, rogue_writes=None if writes == "unlimited" else writes, extra=p)
-        engine = make_engine(doc["protocol"], params, doc.get("mutation"), doc["memory_model"],
+        engine = make_engine(model_reference(doc), params_of(doc), doc.get("mutation"), doc["memory_model"],
                              doc.get("profile") or "documented", **doc.get("memory_model_options", {}))
     except (ModelError, CompileError, TypeError, ValueError, SyntaxError, ImportError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

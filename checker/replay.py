@@ -315,14 +315,11 @@ class _ModelThread:
 def _model_threads(doc: dict) -> tuple[dict[int, _ModelThread], str | None]:
     """The model's threads for the trace's protocol, parameters and mutation, if they can be built."""
     from checker.ir import CompileError
-    from checker.model import ModelError, Params, build_system, resolve_protocol
+    from checker.model import ModelError, build_system, resolve_protocol
+    from checker.trace import model_reference, params_of
 
-    p = dict(doc["params"])
     try:
-        known = {k: p.pop(k) for k in ("threads", "slots", "ops", "rogue", "step_bound", "rogue_anywhere") if k in p}
-        writes = p.pop("rogue_writes", 2)
-        params = Params(**known, rogue_writes=None if writes == "unlimited" else writes, extra=p)
-        system = build_system(resolve_protocol(doc["protocol"]), params, doc.get("mutation"))
+        system = build_system(resolve_protocol(model_reference(doc)), params_of(doc), doc.get("mutation"))
     except (ModelError, CompileError, TypeError, ValueError, SyntaxError, ImportError) as exc:
         # Replay itself needs only the trace; without the model it checks
         # every recorded event but cannot look past the end of a thread.
@@ -513,6 +510,11 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
     # The trace's claim is confirmed by the model before the C code is asked.
     claim = recheck(doc, name)
     proto = doc["protocol"]
+    if doc.get("model_file"):
+        # The model file registers the protocol (and its C twin) by name.
+        from checker.model import resolve_protocol
+
+        resolve_protocol(doc["model_file"])
     model_mut = doc.get("mutation")
     cmut = model_mut if c_mutation is DEFAULT else c_mutation
     module = build.load(proto, "trace", cmut)

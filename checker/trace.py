@@ -50,6 +50,7 @@ def build_trace(engine, cx, result) -> dict[str, Any]:
         "schema": SCHEMA,
         "version": VERSION,
         "protocol": system.protocol.name,
+        **({"model_file": type(system.protocol).model_file} if type(system.protocol).model_file else {}),
         "mutation": system.mutation,
         "memory_model": result.memory_model,
         "profile": result.profile,
@@ -232,6 +233,8 @@ def check_trace(doc: Any, where: str = "trace") -> None:
             raise TraceError(f"{where}: trace has no {key!r}")
     if not isinstance(doc["protocol"], str) or not doc["protocol"]:
         raise TraceError(f"{where}: \"protocol\" must be a name")
+    if "model_file" in doc and (not isinstance(doc["model_file"], str) or not doc["model_file"].endswith(".py")):
+        raise TraceError(f"{where}: \"model_file\" must be the path of a .py model file")
     from checker.memory import PROFILES, memory_models
 
     models = memory_models()
@@ -345,3 +348,18 @@ def format_steps(trace: dict[str, Any], limit: int | None = None) -> list[str]:
     if cyc and steps and not limit:
         lines.append(f"      ... steps {cyc} to {steps[-1]['index']} repeat forever")
     return lines
+
+
+def model_reference(doc: dict[str, Any]) -> str:
+    """What ``resolve_protocol`` needs for a trace: the model file it came from, else the protocol's name."""
+    return doc.get("model_file") or doc["protocol"]
+
+
+def params_of(doc: dict[str, Any]):
+    """The run's ``Params`` as the trace recorded them (TypeError/ValueError if they cannot be)."""
+    from checker.model import Params
+
+    p = dict(doc["params"])
+    known = {k: p.pop(k) for k in ("threads", "slots", "ops", "rogue", "step_bound", "rogue_anywhere") if k in p}
+    writes = p.pop("rogue_writes", 2)
+    return Params(**known, rogue_writes=None if writes == "unlimited" else writes, extra=p)

@@ -60,6 +60,17 @@ class CProtocol:
     extra_param: str | None = None  # a protocol parameter the workload needs (passed as "extra")
     # Or several small ones, packed a byte each (the first in bits 0-7).
     extra_pack: tuple[str, ...] = ()
+    # Where the protocol's own files are, for a model file's C twin (None:
+    # refimpl/c).  The harness files always come from refimpl/c.
+    directory: Path | None = None
+
+    def path(self, filename: str) -> Path:
+        if self.directory is not None and (self.directory / filename).is_file():
+            return self.directory / filename
+        return C_DIR / filename
+
+    def include_dirs(self) -> list[str]:
+        return [str(C_DIR)] + ([str(self.directory)] if self.directory is not None else [])
 
     def extra_value(self, params: dict) -> int:
         """The workload's ``extra`` argument from a trace's params (ValueError if unusable)."""
@@ -90,11 +101,23 @@ PROTOCOLS: dict[str, CProtocol] = {
 
 
 def protocol(name: str) -> CProtocol:
-    try:
+    if name in PROTOCOLS:
         return PROTOCOLS[name]
-    except KeyError:
-        have = ", ".join(PROTOCOLS)
-        raise RefimplError(f"no C implementation of protocol {name!r} (C exists for: {have})") from None
+    # A model loaded from a file may carry its C twin beside it.
+    from checker.model import Protocol
+
+    cls = Protocol.registry.get(name)
+    twin = getattr(cls, "c_twin", None)
+    if twin is not None and cls.model_file:
+        directory = Path(cls.model_file).parent
+        for filename in (*twin.sources, twin.workload):
+            if not (directory / filename).is_file():
+                raise RefimplError(f"{name}'s C twin names {filename}, which is not in {directory}")
+        return CProtocol(name, tuple(twin.sources), twin.workload, None, twin.prefix, twin.extra_param,
+                         directory=directory)
+    have = ", ".join(PROTOCOLS)
+    raise RefimplError(f"no C implementation of protocol {name!r} (C exists for: {have}, "
+                       f"and for a model file whose Protocol sets c_twin)")
 
 
 def mutation_macro(mutation: str) -> str:
@@ -107,7 +130,7 @@ def c_mutations(name: str) -> set[str]:
     spec = protocol(name)
     found = set()
     for src in spec.sources:
-        for macro in re.findall(r"\bSLOT_MUTATION_([A-Z0-9_]+)", (C_DIR / src).read_text()):
+        for macro in re.findall(r"\bSLOT_MUTATION_([A-Z0-9_]+)", spec.path(src).read_text()):
             found.add(macro.lower().replace("_", "-"))
     return found
 
@@ -244,14 +267,15 @@ def load(name: str, backend: str = "trace", mutation: str | None = None):
         if mutation:
             # A mutated build is meant to misbehave: report it, do not abort.
             defines.append(("NDEBUG", "1"))
-    key = _key(name, backend, mutation, cdef, flags, defines, cc)
+    key = _key(name, backend, mutation, cdef, flags, defines, cc, _twin_digest(spec))
     modname = f"_slotc_{name}_{backend}_{(mutation or 'correct').replace('-', '_')}_{key}"
     out_dir = cache_dir()
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     target = out_dir / f"{modname}{suffix}"
     with _locked(out_dir / f".{modname}.lock"):
         if not target.exists():
-            _compile(modname, cdef, preamble, sources, defines, flags, target)
+            _compile(modname, cdef, preamble, [spec.path(s) for s in sources], defines, flags, target,
+                     spec.include_dirs())
     module = _import(modname, target)
     _loaded[memo] = module
     if backend == "trace":
@@ -259,13 +283,25 @@ def load(name: str, backend: str = "trace", mutation: str | None = None):
     return module
 
 
-def _compile(modname, cdef, preamble, sources, defines, flags, target: Path) -> None:
+def _twin_digest(spec: CProtocol) -> str:
+    """A model file's C twin is outside refimpl/c: its files go into the build key too."""
+    if spec.directory is None:
+        return ""
+    h = hashlib.sha256()
+    for p in sorted(spec.directory.glob("*.[ch]")):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _compile(modname, cdef, preamble, sources, defines, flags, target: Path, include_dirs=None) -> None:
+    """Build one cffi module; ``sources`` are names in refimpl/c or paths."""
     import cffi
 
     ffi = cffi.FFI()
     ffi.cdef(cdef)
     ffi.set_source(modname, preamble,
-                   sources=[str(C_DIR / s) for s in sources], include_dirs=[str(C_DIR)],
+                   sources=[str(C_DIR / s) for s in sources], include_dirs=include_dirs or [str(C_DIR)],
                    define_macros=defines, extra_compile_args=flags,
                    extra_link_args=["-pthread"] if "-pthread" in flags else [])
     with tempfile.TemporaryDirectory(prefix="build-", dir=target.parent) as tmp:
