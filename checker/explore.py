@@ -22,7 +22,7 @@ from typing import Any, Callable
 from checker.ir import Violation
 from checker.memory.base import MemoryModel
 from checker.model import (
-    CONSERVATION, DEADLOCK, WAIT_FREEDOM, StateView, System,
+    CONSERVATION, DEADLOCK, WAIT_FREEDOM, Protocol, StateView, System,
 )
 
 
@@ -54,6 +54,8 @@ class Result:
     violations: dict[str, Counterexample] = field(default_factory=dict)
     max_postmaster_steps: int = 0
     liveness_checked: bool = False
+    storage: str = "full"  # "full" (reference), "compact" or "fingerprint" (checker.search)
+    bytes_per_state: float | None = None  # visited set + queue + parents, when the search measures it
 
     @property
     def states_per_second(self) -> float:
@@ -87,6 +89,9 @@ class Options:
     liveness: bool = True
     progress: Callable[[dict], None] | None = None
     progress_interval: float = 0.5
+    # "compact": packed states, no stored labels (checker.search, the default);
+    # "full": the reference search below, nested tuples and a label per state.
+    storage: str = "compact"
 
 
 class Engine:
@@ -99,7 +104,9 @@ class Engine:
         self.rogue_values = system.rogue_values
         self.rogue_budget = system.params.rogue_writes  # None: unlimited
         self.rogue_anywhere = system.params.rogue_anywhere
-        self.check_conservation = CONSERVATION in system.checked
+        # A protocol without a quiescence check costs no per-state quiescence test.
+        self.check_conservation = (CONSERVATION in system.checked
+                                   and type(system.protocol).check_quiescent is not Protocol.check_quiescent)
         self.protocol = system.protocol
         # --step-bound 0: the memory model keeps the postmaster's step counter
         # at 0/1 (see MemoryModel.count_step), leaving wait-freedom to lassos.
@@ -190,6 +197,11 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     opts = options or Options()
     system = engine.system
     res = Result(system, memory_model or engine.mm.name, profile)
+    if opts.storage != "full":
+        from checker.search import explore_compact
+
+        explore_compact(engine, opts, res)
+        return res
     t0 = time.perf_counter()
     init = engine.initial()
     seen: dict = {init: 0}
