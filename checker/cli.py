@@ -115,6 +115,9 @@ def _explore_options(fn):
         click.option("--step-bound", type=int, default=64, show_default=True,
                      help="most postmaster steps allowed in one operation (0: no bound; find lassos instead)"),
         click.option("--param", "params", multiple=True, help="protocol parameter name=value"),
+        click.option("--engine", "engine_kind", type=click.Choice(["compiled", "interpreted"]), default="compiled",
+                     show_default=True,
+                     help="generated sc/tso successors, or the interpreted reference (weak: always interpreted)"),
     ]
     for o in reversed(opts):
         fn = o(fn)
@@ -126,14 +129,14 @@ def _params(threads, slots, ops, rogue, rogue_writes, rogue_anywhere, step_bound
                   rogue_anywhere=rogue_anywhere, step_bound=step_bound, extra=_extra_params(params))
 
 
-def _make_engine(protocol, p, mutation, memory_model, profile, window):
+def _make_engine(protocol, p, mutation, memory_model, profile, window, engine_kind="compiled"):
     from checker.run import DEFAULT_MEMORY_MODEL, make_engine
 
     mm_opts = {} if window is None else {"window": window}
     mm_name = memory_model or DEFAULT_MEMORY_MODEL
     if window is not None and mm_name != "weak":
         raise Fail("--window applies to the weak memory model only")
-    return make_engine(protocol, p, mutation, mm_name, profile, **mm_opts), mm_name
+    return make_engine(protocol, p, mutation, mm_name, profile, engine_kind, **mm_opts), mm_name
 
 
 @cli.command()
@@ -151,14 +154,14 @@ def _make_engine(protocol, p, mutation, memory_model, profile, window):
 @click.option("--html", is_flag=True, help="also write an HTML view next to each trace")
 @click.option("--replay-c", is_flag=True, help="replay every written trace against the C implementation")
 def explore(protocol, threads, slots, ops, memory_model, profile, window, mutation, rogue, rogue_writes,
-            rogue_anywhere, step_bound, params, max_states, max_depth, keep_going, no_liveness, trace_out, no_trace,
-            as_json, html, replay_c):
+            rogue_anywhere, step_bound, params, engine_kind, max_states, max_depth, keep_going, no_liveness, trace_out,
+            no_trace, as_json, html, replay_c):
     """Explore every interleaving of PROTOCOL and check its properties."""
     from checker.explore import Options, explore as run
     from checker.trace import build_trace, default_trace_name, format_steps, write_json_atomic
 
     p = _params(threads, slots, ops, rogue, rogue_writes, rogue_anywhere, step_bound, params)
-    engine, mm_name = _make_engine(protocol, p, mutation, memory_model, profile, window)
+    engine, mm_name = _make_engine(protocol, p, mutation, memory_model, profile, window, engine_kind)
     if max_states is not None and max_states < 1:
         raise Fail("--max-states must be at least 1")
     if max_depth is not None and max_depth < 0:
@@ -236,6 +239,9 @@ def _summary_json(result, written):
         "complete": result.complete,
         "stop_reason": result.stop_reason or None,
         "max_postmaster_steps": result.max_postmaster_steps,
+        "engine": result.engine,
+        "storage": result.storage,
+        "bytes_per_state": None if result.bytes_per_state is None else round(result.bytes_per_state),
         "properties": {p: result.verdict(p) for p in _reported_properties(result)},
         "violations": {p: {"message": cx.message, "steps": cx.length,
                            "trace": next((str(w[1]) for w in written if w[0] == p), None)}
@@ -265,6 +271,8 @@ def _print_summary(result, written, format_steps):
               f"max depth {result.max_depth}, {result.states_per_second:,.0f} states/s, "
               f"{result.elapsed:.2f}s")
     out.print(f"  most postmaster steps in one operation: {result.max_postmaster_steps}")
+    out.print(f"  engine {result.engine}, storage {result.storage}"
+              + (f", ~{result.bytes_per_state:,.0f} bytes/state" if result.bytes_per_state else ""))
     if not result.complete:
         out.print(f"  [yellow]search incomplete: {result.stop_reason}; covered {result.states:,} states "
                   f"to depth {result.max_depth}[/yellow]")

@@ -56,6 +56,7 @@ class Result:
     liveness_checked: bool = False
     storage: str = "full"  # "full" (reference), "compact" or "fingerprint" (checker.search)
     bytes_per_state: float | None = None  # visited set + queue + parents, when the search measures it
+    engine: str = "interpreted"  # "compiled": generated sc/tso successors (checker.compile_sc)
 
     @property
     def states_per_second(self) -> float:
@@ -95,6 +96,8 @@ class Options:
 
 
 class Engine:
+    kind = "interpreted"  # checker.compile_sc.CompiledEngine: "compiled"
+
     def __init__(self, system: System, mm: MemoryModel) -> None:
         self.system = system
         self.mm = mm
@@ -197,6 +200,7 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     opts = options or Options()
     system = engine.system
     res = Result(system, memory_model or engine.mm.name, profile)
+    res.engine = engine.kind
     if opts.storage != "full":
         from checker.search import explore_compact
 
