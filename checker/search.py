@@ -67,37 +67,62 @@ class PackedStates:
         self.ghost = _Interner()
         self.pending = _Interner()
         self.thread = _Interner()
+        # pack(state, parent=None, parent_key=0) -> int: components identical
+        # (``is``) to the parent's reuse its ids without being hashed again.
+        # unpack(key) -> state.
+        self._generate()
 
-    def pack(self, s, parent=None, parent_key: int = 0) -> int:
-        """The key of ``s``; components identical (``is``) to ``parent``'s reuse its ids."""
-        mem, threads, pending, ghost = s
-        if parent is not None:
-            pm, pt, pp, pg = parent
-            k = (parent_key & _M) if mem is pm else self.mem.id(mem)
-            k |= (((parent_key >> 32) & _M) if ghost is pg else self.ghost.id(ghost)) << 32
-            k |= (((parent_key >> 64) & _M) if pending is pp else self.pending.id(pending)) << 64
-            shift = 96
-            tid = self.thread.id
-            for t, ptt in zip(threads, pt):
-                k |= (((parent_key >> shift) & _M) if t is ptt else tid(t)) << shift
-                shift += 32
-            return k
-        k = self.mem.id(mem) | self.ghost.id(ghost) << 32 | self.pending.id(pending) << 64
-        shift = 96
-        for t in threads:
-            k |= self.thread.id(t) << shift
-            shift += 32
-        return k
-
-    def unpack(self, k: int):
-        items = self.thread.items
-        threads = []
-        shift = 96
-        for _ in range(self.nthreads):
-            threads.append(items[(k >> shift) & _M])
-            shift += 32
-        return (self.mem.items[k & _M], tuple(threads), self.pending.items[(k >> 64) & _M],
-                self.ghost.items[(k >> 32) & _M])
+    def _generate(self) -> None:
+        """Unrolled pack/unpack for this many threads (generated once; see pack)."""
+        n = self.nthreads
+        ts = [f"t{k}" for k in range(n)]
+        ps = [f"q{k}" for k in range(n)]
+        shifts = [96 + 32 * k for k in range(n)]
+        lines = [
+            "def pack(s, parent=None, pk=0):",
+            "    mem, threads, pending, ghost = s",
+            f"    {''.join(t + ', ' for t in ts)}= threads",
+            "    if parent is None:",
+            "        k = mem_id(mem) | ghost_id(ghost) << 32 | pend_id(pending) << 64",
+        ]
+        lines += [f"        k |= thr_id({t}) << {sh}" for t, sh in zip(ts, shifts)]
+        lines += [
+            "        return k",
+            "    pm, pt, pp, pg = parent",
+            f"    {''.join(q + ', ' for q in ps)}= pt",
+            "    if mem is pm:",
+            "        k = pk & M",
+            "    else:",
+            "        k = mem_get(mem)",
+            "        if k is None:",
+            "            k = mem_id(mem)",
+            "    k |= ((pk & M64) if ghost is pg else ghost_id(ghost) << 32)",
+            "    k |= ((pk & M96) if pending is pp else pend_id(pending) << 64)",
+        ]
+        for t, q, sh in zip(ts, ps, shifts):
+            lines += [
+                f"    if {t} is {q}:",
+                f"        k |= pk & {_M << sh}",
+                "    else:",
+                f"        i = thr_get({t})",
+                "        if i is None:",
+                f"            i = thr_id({t})",
+                f"        k |= i << {sh}",
+            ]
+        lines += ["    return k", "", "def unpack(k):"]
+        lines.append("    return (mems[k & M], ("
+                     + "".join(f"thrs[(k >> {sh}) & M], " for sh in shifts)
+                     + "), pends[(k >> 64) & M], ghosts[(k >> 32) & M])")
+        env = {
+            "M": _M, "M64": _M << 32, "M96": _M << 64,
+            "mem_id": self.mem.id, "ghost_id": self.ghost.id, "pend_id": self.pending.id, "thr_id": self.thread.id,
+            "mem_get": self.mem.ids.get, "thr_get": self.thread.ids.get,
+            "mems": self.mem.items, "thrs": self.thread.items, "pends": self.pending.items,
+            "ghosts": self.ghost.items,
+        }
+        exec(compile("\n".join(lines) + "\n", "<packed states>", "exec"), env)  # noqa: S102
+        self.pack = env["pack"]
+        self.unpack = env["unpack"]
 
     def component_bytes(self) -> int:
         """Bytes held by the component tables (for bytes/state figures)."""
