@@ -57,6 +57,9 @@ class Result:
     storage: str = "full"  # "full" (reference), "compact" or "fingerprint" (checker.search)
     bytes_per_state: float | None = None  # visited set + queue + parents, when the search measures it
     engine: str = "interpreted"  # "compiled": generated sc/tso successors (checker.compile_sc)
+    # A reduction the search used, said in every verdict ("fingerprinted: ..."); "" for none.
+    reductions: str = ""
+    collision_probability: float | None = None  # --fingerprint only
 
     @property
     def states_per_second(self) -> float:
@@ -69,10 +72,11 @@ class Result:
             return "VIOLATED"
         if prop == WAIT_FREEDOM and self.system.params.step_bound == 0 and not self.liveness_checked:
             return "not checked (--step-bound 0 leaves it to the cycle analysis, which did not run)"
+        reduced = f", {self.reductions}" if self.reductions else ""
         if prop in (DEADLOCK, WAIT_FREEDOM) and not self.liveness_checked and self.complete:
-            return "holds (exhaustive; step bound / no stuck state, cycles not analysed)"
+            return f"holds (exhaustive{reduced}; step bound / no stuck state, cycles not analysed)"
         if self.complete:
-            return "holds (exhaustive)"
+            return f"holds (exhaustive{reduced})"
         return "not violated so far (search incomplete)"
 
     @property
@@ -91,6 +95,7 @@ class Options:
     progress: Callable[[dict], None] | None = None
     progress_interval: float = 0.5
     # "compact": packed states, no stored labels (checker.search, the default);
+    # "fingerprint": 64-bit fingerprints only (checker.fingerprint);
     # "full": the reference search below, nested tuples and a label per state.
     storage: str = "compact"
 
@@ -201,6 +206,11 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     system = engine.system
     res = Result(system, memory_model or engine.mm.name, profile)
     res.engine = engine.kind
+    if opts.storage == "fingerprint":
+        from checker.fingerprint import explore_fingerprinted
+
+        explore_fingerprinted(engine, opts, res)
+        return res
     if opts.storage != "full":
         from checker.search import explore_compact
 

@@ -76,3 +76,54 @@ def test_compact_equals_full_on_the_shipped_protocols(protocol, mm):
     compact = _run(protocol, None, False, mm, "compact", params)
     assert full.complete
     assert_same_search(full, compact)
+
+
+def _assert_same_fingerprinted(full, fp):
+    assert fp.storage == "fingerprint" and fp.collision_probability is not None
+    assert (fp.states, fp.transitions, fp.max_depth) == (full.states, full.transitions, full.max_depth)
+    assert fp.complete == full.complete
+    assert fp.max_postmaster_steps == full.max_postmaster_steps
+    assert set(fp.violations) == set(full.violations)
+    for prop, cx in full.violations.items():
+        cy = fp.violations[prop]
+        assert (cy.length, cy.labels, cy.states, cy.final_label) == (cx.length, cx.labels, cx.states, cx.final_label)
+    for prop in full.system.checked:
+        v_full, v_fp = full.verdict(prop), fp.verdict(prop)
+        if v_full.startswith("holds"):
+            # Same verdict, and it says it is fingerprinted.
+            assert v_fp.startswith("holds (exhaustive, fingerprinted: collision probability ≤ "), v_fp
+        else:
+            assert v_fp == v_full
+
+
+@pytest.mark.parametrize("protocol,mutation,rogue,sets", _matrix(), ids=[f"{c[0]}-{c[1]}" for c in _matrix()])
+def test_fingerprinted_equals_full_on_the_mutation_matrix_under_sc(protocol, mutation, rogue, sets):
+    for params in sets:
+        full = _run(protocol, mutation, rogue, "sc", "full", params, MATRIX_STATE_LIMIT)
+        fp = _run(protocol, mutation, rogue, "sc", "fingerprint", params, MATRIX_STATE_LIMIT)
+        _assert_same_fingerprinted(full, fp)
+        if full.violations:
+            break
+
+
+@pytest.mark.parametrize("protocol", sorted(load_protocols()))
+def test_fingerprinted_run_holds_like_the_full_one(protocol):
+    params = {"threads": 2, "slots": 2, "ops": 2}
+    full = _run(protocol, None, False, "tso", "full", params)
+    fp = _run(protocol, None, False, "tso", "fingerprint", params)
+    assert full.complete and fp.complete and not fp.liveness_checked
+    _assert_same_fingerprinted(full, fp)
+
+
+def test_collision_probability_is_the_birthday_bound():
+    from checker.fingerprint import collision_probability
+
+    assert collision_probability(1) == 0.0
+    assert collision_probability(2 ** 20) == pytest.approx(2 ** 40 / 2 ** 65, rel=1e-5)
+    assert collision_probability(2 ** 40) == 1.0
+
+
+def test_fingerprint_refuses_lasso_only_wait_freedom(checker_cli):
+    r = checker_cli("explore", "ring", "-m", "sc", "--threads", "2", "--fingerprint", "--step-bound", "0")
+    assert r.returncode == 2
+    assert "--fingerprint" in r.stderr and "Traceback" not in r.stderr
