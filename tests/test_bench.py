@@ -1,0 +1,33 @@
+"""`checker bench` reports figures (never asserts speed), and the example model it times is a real model."""
+
+from __future__ import annotations
+
+import json
+
+from checker.bench_cmd import PCRING
+from checker.model import INTEGRITY
+from checker.run import check
+
+
+def test_bench_json_has_the_figures(checker_cli):
+    r = checker_cli("bench", "--only", "ring-t3-sc", "--max-states", "2000", "--json")
+    assert r.returncode == 3, r.stderr  # the state limit makes it incomplete, and says so
+    doc = json.loads(r.stdout)
+    (row,) = doc["instances"]
+    assert row["name"] == "ring-t3-sc" and row["states"] == 2000 and row["complete"] is False
+    for key in ("cpu_seconds", "bytes_per_state", "peak_rss_mib", "transitions"):
+        assert row[key] is not None, key
+    assert "states_per_cpu_second" in row  # None only if the search took no measurable CPU time
+    assert row["engine"] == "compiled" and row["storage"] == "compact"
+
+
+def test_bench_rejects_an_unknown_instance(checker_cli):
+    r = checker_cli("bench", "--only", "no-such-thing")
+    assert r.returncode == 2 and "no bench instance" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_example_ring_holds_and_its_mutation_is_caught():
+    _, ok = check(PCRING, memory_model="sc", threads=3, slots=2, extra={"pushes": 3})
+    assert ok.complete and not ok.violations
+    _, bad = check(PCRING, memory_model="sc", threads=3, slots=2, mutation="off-by-one", extra={"pushes": 3})
+    assert set(bad.violations) == {INTEGRITY}
