@@ -153,12 +153,14 @@ def _make_engine(protocol, p, mutation, memory_model, profile, window, engine_ki
 @click.option("--fingerprint", is_flag=True,
               help="store 64-bit fingerprints, not states (TLC-style; reports the collision probability, "
                    "skips the cycle analysis)")
+@click.option("--symmetry", is_flag=True,
+              help="one state per orbit of interchangeable backends (refused when backends differ)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.option("--html", is_flag=True, help="also write an HTML view next to each trace")
 @click.option("--replay-c", is_flag=True, help="replay every written trace against the C implementation")
 def explore(protocol, threads, slots, ops, memory_model, profile, window, mutation, rogue, rogue_writes,
             rogue_anywhere, step_bound, params, engine_kind, max_states, max_depth, keep_going, no_liveness, trace_out,
-            no_trace, fingerprint, as_json, html, replay_c):
+            no_trace, fingerprint, symmetry, as_json, html, replay_c):
     """Explore every interleaving of PROTOCOL and check its properties."""
     from checker.explore import Options, explore as run
     from checker.trace import build_trace, default_trace_name, format_steps, write_json_atomic
@@ -183,7 +185,7 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
 
     opts = Options(max_states=max_states, max_depth=max_depth, stop_on_first=not keep_going,
                    liveness=not no_liveness, progress=progress,
-                   storage="fingerprint" if fingerprint else "compact")
+                   storage="fingerprint" if fingerprint else "compact", symmetry=symmetry)
     try:
         result = run(engine, opts, mm_name, profile)
     finally:
@@ -247,6 +249,7 @@ def _summary_json(result, written):
         "storage": result.storage,
         "bytes_per_state": None if result.bytes_per_state is None else round(result.bytes_per_state),
         "collision_probability": result.collision_probability,
+        "reductions": result.reductions or None,
         "properties": {p: result.verdict(p) for p in _reported_properties(result)},
         "violations": {p: {"message": cx.message, "steps": cx.length,
                            "trace": next((str(w[1]) for w in written if w[0] == p), None)}
@@ -278,6 +281,8 @@ def _print_summary(result, written, format_steps):
     out.print(f"  most postmaster steps in one operation: {result.max_postmaster_steps}")
     out.print(f"  engine {result.engine}, storage {result.storage}"
               + (f", ~{result.bytes_per_state:,.0f} bytes/state" if result.bytes_per_state else ""))
+    if result.reductions and result.collision_probability is None:
+        out.print(f"  {result.reductions}")
     if result.collision_probability is not None:
         out.print(f"  fingerprinted: probability that two states shared a fingerprint ≤ "
                   f"{result.collision_probability:.1e} (n(n-1)/2^65)")

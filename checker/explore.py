@@ -22,7 +22,7 @@ from typing import Any, Callable
 from checker.ir import Violation
 from checker.memory.base import MemoryModel
 from checker.model import (
-    CONSERVATION, DEADLOCK, WAIT_FREEDOM, Protocol, StateView, System,
+    CONSERVATION, DEADLOCK, WAIT_FREEDOM, ModelError, Protocol, StateView, System,
 )
 
 
@@ -98,6 +98,8 @@ class Options:
     # "fingerprint": 64-bit fingerprints only (checker.fingerprint);
     # "full": the reference search below, nested tuples and a label per state.
     storage: str = "compact"
+    # One state per orbit of interchangeable backends (checker.symmetry; compact storage only).
+    symmetry: bool = False
 
 
 class Engine:
@@ -206,6 +208,14 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     system = engine.system
     res = Result(system, memory_model or engine.mm.name, profile)
     res.engine = engine.kind
+    if opts.symmetry:
+        from checker.search import explore_compact
+        from checker.symmetry import make_canonicaliser
+
+        if opts.storage != "compact":
+            raise ModelError("--symmetry works with the compact storage only (not with --fingerprint)")
+        explore_compact(engine, opts, res, make_canonicaliser(system, engine.mm.name))
+        return res
     if opts.storage == "fingerprint":
         from checker.fingerprint import explore_fingerprinted
 

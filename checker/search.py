@@ -182,8 +182,11 @@ class _RebuiltLabels:
         raise AssertionError("a parent no longer reaches its child")  # pragma: no cover
 
 
-def explore_compact(engine, opts, res) -> None:
-    """The search of :func:`checker.explore.explore` over packed states; fills ``res``."""
+def explore_compact(engine, opts, res, canon=None) -> None:
+    """The search of :func:`checker.explore.explore` over packed states; fills ``res``.
+
+    ``canon``: a state's orbit representative (``checker.symmetry``), or None.
+    """
     from checker.explore import (
         Counterexample, _liveness, _path, _stuck_message, _Stop, _wait_freedom_lasso,
     )
@@ -193,6 +196,8 @@ def explore_compact(engine, opts, res) -> None:
     packer = PackedStates(engine.nthreads)
     pack, unpack = packer.pack, packer.unpack
     init = engine.initial()
+    if canon is not None:
+        init = canon(init)
     k0 = pack(init)
     seen: dict = {k0: 0}
     keys: list = [k0]
@@ -200,7 +205,8 @@ def explore_compact(engine, opts, res) -> None:
     depth = array("H", [0])
     lazy_states = _LazyStates(keys, packer)
     labels = _RebuiltLabels(engine, lazy_states, parent)
-    edges: list | None = [] if opts.liveness else None
+    # The cycle analysis does not run on orbit representatives (see checker.symmetry).
+    edges: list | None = [] if opts.liveness and canon is None else None
     pruned: dict[int, int] = {}
     violations = res.violations
     checked = system.checked
@@ -217,7 +223,11 @@ def explore_compact(engine, opts, res) -> None:
     def record(prop, message, idx, final_label=None):
         if prop in violations or prop not in checked:
             return
-        lab, path = _path(lazy_states, parent, labels, idx)
+        if canon is not None:
+            lab, path, message, final_label = _concrete(engine, canon, lazy_states, parent, idx, prop, message,
+                                                        final_label)
+        else:
+            lab, path = _path(lazy_states, parent, labels, idx)
         violations[prop] = Counterexample(prop, message, lab, path, final_label)
 
     v0 = engine.check_state(init)
@@ -263,6 +273,8 @@ def explore_compact(engine, opts, res) -> None:
                     if viol[0] in checked and viol[0] not in violations:
                         record(viol[0], viol[1], i, final_label=label)
                     continue
+                if canon is not None:
+                    nxt = canon(nxt)
                 nk = pack(nxt, s, key)
                 j = seen.get(nk)
                 if j is None:
@@ -318,6 +330,8 @@ def explore_compact(engine, opts, res) -> None:
     res.stop_reason = stop_reason
     res.max_postmaster_steps = _max_steps(engine, packer, keys)
     res.storage = "compact"
+    if canon is not None:
+        res.reductions = "symmetry-reduced: states are orbits of interchangeable backends"
     res.bytes_per_state = _bytes_per_state(packer, keys, parent, depth)
     if res.complete and edges is not None:
         _liveness(engine, lazy_states, edges, parent, labels, res, pruned)
@@ -327,6 +341,30 @@ def explore_compact(engine, opts, res) -> None:
         edges.extend([None] * (len(keys) - len(edges)))
         _wait_freedom_lasso(engine, lazy_states, edges, parent, labels, res)
     res.elapsed = time.perf_counter() - t0
+
+
+def _concrete(engine, canon, representatives, parent, idx, prop, message, final_label):
+    """A violation found on a representative, told on a concrete trace from the initial state."""
+    from checker.explore import _stuck_message
+    from checker.symmetry import concrete_path
+
+    chain = []
+    i = idx
+    while i >= 0:
+        chain.append(i)
+        i = parent[i]
+    chain.reverse()
+    labels, path = concrete_path(engine, canon, representatives, chain)
+    last = path[-1]
+    if final_label is not None:
+        # The violating move of the representative is some backend's; find the
+        # same violation among the concrete state's moves.
+        out: list = []
+        engine.successors(last, out)
+        final_label = next(label for label, nxt, viol in out if nxt is None and viol == (prop, message))
+    elif prop == DEADLOCK and message.startswith("no thread can move"):
+        message = _stuck_message(engine, last)
+    return labels, path, message, final_label
 
 
 def _max_steps(engine, packer: PackedStates, keys) -> int:
