@@ -17,10 +17,12 @@ the generator does not handle it leaves to them, per event:
 
 * local code with a loop that has no event in it, or that would unroll past a
   size limit (none in the shipped protocols);
-* under tso, every step of a thread whose store buffer is not empty, and plain
-  stores (which go into the buffer): these run the interpreted tso model.  With
-  an empty buffer every other event behaves as under sc, as the interpreted tso
-  model itself says, and runs the compiled sc code.
+* nothing else: under tso, a thread with an empty buffer runs the sc code
+  (every event but a plain store behaves as under sc, as the interpreted tso
+  model itself says); a plain store, and every step of a thread whose buffer
+  is not empty, run generated tso code (loads look in the buffer first, stores
+  go into it, locked instructions and draining fences wait), and the flush of
+  the oldest buffered store is one move of its own.
 
 The weak model is always interpreted.
 """
@@ -42,6 +44,10 @@ class _Fallback(Exception):
     """This event is left to the interpreted model."""
 
 
+class _NoMove(Exception):
+    """This event cannot happen in this situation (a tso locked instruction with a non-empty buffer)."""
+
+
 def _inline(src: str) -> str:
     return _LOCAL.sub(lambda m: f"l{m.group(1)}", src)
 
@@ -60,8 +66,10 @@ _RMW_NEW = {  # (new memory value, result) as Python source over `old`, `x0`, `x
 class _EventCompiler:
     """Generates the function of one event (thread ``tid`` at ``pc``) under sc."""
 
-    def __init__(self, mm, tid: int, pc: int) -> None:
-        self.mm, self.tid, self.pc = mm, tid, pc
+    def __init__(self, mm, tid: int, pc: int, buffered: bool = False) -> None:
+        # buffered: the tso step of a thread whose store buffer may be non-empty
+        # (loads look in it, plain stores go into it); see TotalStoreOrder.successors.
+        self.mm, self.tid, self.pc, self.buffered = mm, tid, pc, buffered
         self.prog = mm.programs[tid]
         self.nloc = self.prog.nlocals
         self.lines: list[str] = []
@@ -114,7 +122,10 @@ class _EventCompiler:
             self.finish(2, "continue")
         else:
             self.emit(1, f"{locals_}, = threads[{tid}]")
-            self.event(ins, 1)
+            if self.buffered:
+                self.event_buffered(ins, 1)
+            else:
+                self.event(ins, 1)
             self.finish(1, "return")
         src = "\n".join(self.lines) + "\n"
         code = compile(src, f"<compiled {self.prog.role} thread {tid} pc {pc}>", "exec")
@@ -161,6 +172,34 @@ class _EventCompiler:
             self.emit(d, "info = None")
         else:  # pragma: no cover - halt has no function
             raise _Fallback(op)
+
+    def event_buffered(self, ins, d: int) -> None:
+        """A tso event that does not need an empty buffer (the others have no function here)."""
+        op = ins.op
+        mm, tid = self.mm, self.tid
+        self.emit(d, f"buf = pending[{tid}]")
+        if op == "load":
+            self.address(ins.loc, d, "return")
+            self.emit(d, "v = mem[a]")
+            self.emit(d, "for ba, bv in buf:")  # the newest buffered store to a wins
+            self.emit(d + 1, "if ba == a:")
+            self.emit(d + 2, "v = bv")
+            self.emit(d, f"l{ins.dst} = v")
+            self.emit(d, "nmem = mem")
+            self.emit(d, "info = (a, v)")
+        elif op == "store" and ins.prim not in mm.profile.full_stores:
+            self.emit(d, f"if len(buf) >= {mm.capacity}:")
+            self.emit(d + 1, "return")  # a full buffer waits for a flush
+            self.address(ins.loc, d, "return")
+            self.emit(d, f"v = {_inline(ins.value.src)}")
+            self.emit(d, f"pending = pending[:{tid}] + (buf + ((a, v),),) + pending[{tid + 1}:]")
+            self.emit(d, "nmem = mem")
+            self.emit(d, "info = (a, v)")
+        elif op == "fence" and ins.prim not in mm.draining_fences:
+            self.emit(d, "nmem = mem")
+            self.emit(d, "info = None")
+        else:
+            raise _NoMove(op)
 
     def finish(self, d: int, exit_: str) -> None:
         """The step's label, the step count, then the local code up to every next event."""
@@ -232,8 +271,11 @@ class _EventCompiler:
         self.emit(d, exit_)
 
 
-def compile_thread_steps(mm, tid: int) -> tuple[list, int]:
-    """One step function per pc of thread ``tid`` (None at halt or where the interpreter runs)."""
+def compile_thread_steps(mm, tid: int, buffered: bool = False) -> tuple[list, int]:
+    """One step function per pc of thread ``tid`` (None where it has no move).
+
+    ``buffered``: the tso steps that do not need an empty store buffer.
+    """
     prog = mm.programs[tid]
     steps: list = []
     fallbacks = 0
@@ -242,19 +284,27 @@ def compile_thread_steps(mm, tid: int) -> tuple[list, int]:
             steps.append(None)
             continue
         try:
-            fn, _src = _EventCompiler(mm, tid, pc).build()
+            fn, _src = _EventCompiler(mm, tid, pc, buffered).build()
+        except _NoMove:
+            fn = None
         except _Fallback:
             fallbacks += 1
-            fn = _interpreted(mm, tid)
+            fn = _interpreted(mm, tid, buffered)
         steps.append(fn)
     return steps, fallbacks
 
 
-def _interpreted(mm, tid):
+def _interpreted(mm, tid, buffered):
     from checker.memory.sc import SequentialConsistency
 
-    def step(state, out):
-        SequentialConsistency.successors(mm, state, tid, out)
+    if buffered:  # the interpreted tso step, without its flush (the engine adds that)
+        def step(state, out):
+            moves: list = []
+            mm.successors(state, tid, moves)
+            out.extend(m for m in moves if m[0][1] != "flush")
+    else:
+        def step(state, out):
+            SequentialConsistency.successors(mm, state, tid, out)
     return step
 
 
@@ -272,7 +322,16 @@ class CompiledEngine(Engine):
         for tid in self.program_tids:
             steps, n = compile_thread_steps(mm, tid)
             self.fallbacks += n
-            table.append((tid, steps))
+            if mm.name == "tso":
+                buffered, n = compile_thread_steps(mm, tid, buffered=True)
+                self.fallbacks += n
+                prog = mm.programs[tid]
+                # With an empty buffer a plain store still goes into the buffer.
+                empty = [b if ins.op == "store" and ins.prim not in mm.profile.full_stores else s_
+                         for ins, s_, b in zip(prog.instrs, steps, buffered)]
+                table.append((tid, empty, buffered))
+            else:
+                table.append((tid, steps))
         self._steps = table
         if mm.name == "tso":
             self.successors = self._tso_successors
@@ -289,22 +348,19 @@ class CompiledEngine(Engine):
             self.rogue_successors(state, out)
 
     def _tso_successors(self, state, out) -> None:
-        threads, pending = state[1], state[2]
-        mm = self.mm
-        full_stores = mm.profile.full_stores
-        for tid, steps in self._steps:
-            step = steps[threads[tid][0]]
-            if step is None:
-                if pending[tid]:  # a halted thread still flushes its buffer
-                    mm.successors(state, tid, out)
-                continue
-            if pending[tid]:
-                mm.successors(state, tid, out)
-                continue
-            ins = mm.programs[tid].instrs[threads[tid][0]]
-            if ins.op == "store" and ins.prim not in full_stores:
-                mm.successors(state, tid, out)  # into the store buffer
+        mem, threads, pending, ghost = state
+        for tid, empty, buffered in self._steps:
+            buf = pending[tid]
+            if buf:
+                # Flush the oldest buffered store to memory (before the thread's own step, as tso.py does).
+                a, v = buf[0]
+                out.append(((tid, "flush", None, (a, v)),
+                            (mem[:a] + (v,) + mem[a + 1:], threads, pending[:tid] + (buf[1:],) + pending[tid + 1:],
+                             ghost), None))
+                step = buffered[threads[tid][0]]
             else:
+                step = empty[threads[tid][0]]
+            if step is not None:
                 step(state, out)
         if self.rogue_tid is not None:
             self.rogue_successors(state, out)
