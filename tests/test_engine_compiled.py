@@ -90,3 +90,18 @@ def test_same_search_and_verdicts_end_to_end(mm):
 def test_weak_stays_interpreted():
     engine = make_engine("ring", Params(threads=2), None, "weak", engine="compiled")
     assert engine.kind == "interpreted"
+
+
+def test_cli_reports_the_engine(checker_cli):
+    import json
+
+    rows = {}
+    for args in (["-m", "sc"], ["-m", "sc", "--engine", "interpreted"], ["-m", "weak", "--window", "2"]):
+        r = checker_cli("explore", "ring", "--threads", "2", "--json", "--no-trace", *args)
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        rows[tuple(args)] = (doc["engine"], doc["storage"], doc["states"])
+    assert rows[("-m", "sc")][0] == "compiled"
+    assert rows[("-m", "sc", "--engine", "interpreted")][0] == "interpreted"
+    assert rows[("-m", "sc")][2] == rows[("-m", "sc", "--engine", "interpreted")][2]
+    assert rows[("-m", "weak", "--window", "2")][:2] == ("interpreted", "compact")
