@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from checker.bench_cmd import PCRING
 from checker.model import INTEGRITY
 from checker.run import check
+
+
+@pytest.fixture(autouse=True)
+def _registry_unchanged():
+    """Loading the example by path registers it; later tests iterating the protocols must not see it."""
+    from checker.model import Protocol, load_protocols
+
+    load_protocols()  # the shipped ones are registered before the snapshot, never dropped by it
+    before = dict(Protocol.registry)
+    yield
+    Protocol.registry.clear()
+    Protocol.registry.update(before)
 
 
 def test_bench_json_has_the_figures(checker_cli):

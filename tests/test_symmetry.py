@@ -15,6 +15,18 @@ from checker.model import INTEGRITY, WAIT_FREEDOM, ModelError, load_protocols
 from checker.run import check
 
 
+@pytest.fixture(autouse=True)
+def _registry_unchanged():
+    """Loading the example by path registers it; later tests iterating the protocols must not see it."""
+    from checker.model import Protocol, load_protocols
+
+    load_protocols()  # the shipped ones are registered before the snapshot, never dropped by it
+    before = dict(Protocol.registry)
+    yield
+    Protocol.registry.clear()
+    Protocol.registry.update(before)
+
+
 def _pc(mm, symmetry, mutation=None, threads=4, pushes=4):
     return check(PCRING, memory_model=mm, threads=threads, slots=2, mutation=mutation, extra={"pushes": pushes},
                  options=Options(symmetry=symmetry, liveness=not symmetry))
