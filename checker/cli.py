@@ -127,6 +127,9 @@ def _explore_options(fn):
         click.option("--step-bound", type=int, default=64, show_default=True,
                      help="most postmaster steps allowed in one operation (0: no bound; find lassos instead)"),
         click.option("--param", "params", multiple=True, help="protocol parameter name=value"),
+        click.option("--engine", "engine_kind", type=click.Choice(["compiled", "interpreted"]), default="compiled",
+                     show_default=True,
+                     help="generated sc/tso successors, or the interpreted reference (weak: always interpreted)"),
     ]
     for o in reversed(opts):
         fn = o(fn)
@@ -145,14 +148,14 @@ def _params(threads, slots, ops, rogue, rogue_writes, rogue_anywhere, step_bound
                   rogue_anywhere=rogue_anywhere, step_bound=step_bound, extra=_extra_params(params))
 
 
-def _make_engine(protocol, p, mutation, memory_model, profile, window):
+def _make_engine(protocol, p, mutation, memory_model, profile, window, engine_kind="compiled"):
     from checker.run import DEFAULT_MEMORY_MODEL, make_engine
 
     mm_opts = {} if window is None else {"window": window}
     mm_name = memory_model or DEFAULT_MEMORY_MODEL
     if window is not None and mm_name != "weak":
         raise Fail("--window applies to the weak memory model only")
-    return make_engine(protocol, p, mutation, mm_name, profile, **mm_opts), mm_name
+    return make_engine(protocol, p, mutation, mm_name, profile, engine_kind, **mm_opts), mm_name
 
 
 @cli.command()
@@ -166,6 +169,11 @@ def _make_engine(protocol, p, mutation, memory_model, profile, window):
 @click.option("--trace-out", type=click.Path(dir_okay=False), default=None,
               help="where to write the counterexample (default: <protocol>-<property>.trace.json here)")
 @click.option("--no-trace", is_flag=True, help="do not write counterexample files")
+@click.option("--fingerprint", is_flag=True,
+              help="store 64-bit fingerprints, not states (TLC-style; reports the collision probability, "
+                   "skips the cycle analysis)")
+@click.option("--symmetry", is_flag=True,
+              help="one state per orbit of interchangeable backends (refused when backends differ)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.option("--html", is_flag=True, help="also write an HTML view next to each trace")
 @click.option("--replay-c", is_flag=True, help="replay every written trace against the C implementation")
@@ -173,15 +181,15 @@ def _make_engine(protocol, p, mutation, memory_model, profile, window):
               help="stop (exit 3, with the coverage report) when the process holds more than SIZE: "
                    "4G, 512M, 80% or none (default: 75% of the memory available)")
 def explore(protocol, threads, slots, ops, memory_model, profile, window, mutation, rogue, rogue_writes,
-            rogue_anywhere, step_bound, params, max_states, max_depth, keep_going, no_liveness, trace_out, no_trace,
-            as_json, html, replay_c, max_memory):
+            rogue_anywhere, step_bound, params, engine_kind, max_states, max_depth, keep_going, no_liveness, trace_out,
+            no_trace, fingerprint, symmetry, as_json, html, replay_c, max_memory):
     """Explore every interleaving of PROTOCOL and check its properties."""
     from checker import memlimit
     from checker.explore import Options, explore as run
     from checker.trace import build_trace, cannot_write, default_trace_name, format_steps, write_json_atomic
 
     p = _params(threads, slots, ops, rogue, rogue_writes, rogue_anywhere, step_bound, params)
-    engine, mm_name = _make_engine(protocol, p, mutation, memory_model, profile, window)
+    engine, mm_name = _make_engine(protocol, p, mutation, memory_model, profile, window, engine_kind)
     if max_states is not None and max_states < 1:
         raise Fail("--max-states must be at least 1")
     if max_depth is not None and max_depth < 0:
@@ -201,7 +209,8 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
                           f"depth {info['depth']}  {info['elapsed']:.0f}s")
 
     opts = Options(max_states=max_states, max_depth=max_depth, stop_on_first=not keep_going,
-                   liveness=not no_liveness, progress=progress)
+                   liveness=not no_liveness, progress=progress,
+                   storage="fingerprint" if fingerprint else "compact", symmetry=symmetry)
     try:
         result = run(engine, opts, mm_name, profile)
     finally:
@@ -286,6 +295,11 @@ def _summary_json(result, written):
         "complete": result.complete,
         "stop_reason": result.stop_reason or None,
         "max_postmaster_steps": result.max_postmaster_steps,
+        "engine": result.engine,
+        "storage": result.storage,
+        "bytes_per_state": None if result.bytes_per_state is None else round(result.bytes_per_state),
+        "collision_probability": result.collision_probability,
+        "reductions": result.reductions or None,
         "properties": {p: result.verdict(p) for p in _reported_properties(result)},
         "checked_properties": sorted(system.checked),
         "violations": {p: {"message": cx.message, "steps": cx.length,
@@ -316,6 +330,13 @@ def _print_summary(result, written, format_steps):
               f"max depth {result.max_depth}, {result.states_per_second:,.0f} states/s, "
               f"{result.elapsed:.2f}s")
     out.print(f"  most postmaster steps in one operation: {result.max_postmaster_steps}")
+    out.print(f"  engine {result.engine}, storage {result.storage}"
+              + (f", ~{result.bytes_per_state:,.0f} bytes/state" if result.bytes_per_state else ""))
+    if result.reductions and result.collision_probability is None:
+        out.print(f"  {result.reductions}")
+    if result.collision_probability is not None:
+        out.print(f"  fingerprinted: probability that two states shared a fingerprint ≤ "
+                  f"{result.collision_probability:.1e} (n(n-1)/2^65)")
     if not result.complete:
         out.print(f"  [yellow]search incomplete: {result.stop_reason}; covered {result.states:,} states "
                   f"to depth {result.max_depth}[/yellow]")

@@ -57,6 +57,12 @@ class Result:
     # Properties whose violating steps ended an execution (it was not
     # followed further): what the others were not checked past.
     cut_by: set[str] = field(default_factory=set)
+    storage: str = "full"  # "full" (reference), "compact" or "fingerprint" (checker.search)
+    bytes_per_state: float | None = None  # visited set + queue + parents, when the search measures it
+    engine: str = "interpreted"  # "compiled": generated sc/tso successors (checker.compile_sc)
+    # A reduction the search used, said in every verdict ("fingerprinted: ..."); "" for none.
+    reductions: str = ""
+    collision_probability: float | None = None  # --fingerprint only
 
     @property
     def states_per_second(self) -> float:
@@ -73,6 +79,7 @@ class Result:
             return "VIOLATED"
         if prop == WAIT_FREEDOM and self.system.params.step_bound == 0 and not self.liveness_checked:
             return "not checked (--step-bound 0 leaves it to the cycle analysis, which did not run)"
+        reduced = f", {self.reductions}" if self.reductions else ""
         if self.cut_by and self.complete:
             # --keep-going: a violating step is never followed, so this
             # property was checked only up to the other violations.
@@ -83,9 +90,9 @@ class Result:
             return "not checked (the postmaster steps outside any operation: only the cycle analysis, " \
                    "which did not run, bounds that code)"
         if prop in (DEADLOCK, WAIT_FREEDOM) and not self.liveness_checked and self.complete:
-            return "holds (exhaustive; step bound / no stuck state, cycles not analysed)"
+            return f"holds (exhaustive{reduced}; step bound / no stuck state, cycles not analysed)"
         if self.complete:
-            return "holds (exhaustive)"
+            return f"holds (exhaustive{reduced})"
         return "not violated so far (search incomplete)"
 
     @property
@@ -103,9 +110,17 @@ class Options:
     liveness: bool = True
     progress: Callable[[dict], None] | None = None
     progress_interval: float = 0.5
+    # "compact": packed states, no stored labels (checker.search, the default);
+    # "fingerprint": 64-bit fingerprints only (checker.fingerprint);
+    # "full": the reference search below, nested tuples and a label per state.
+    storage: str = "compact"
+    # One state per orbit of interchangeable backends (checker.symmetry; compact storage only).
+    symmetry: bool = False
 
 
 class Engine:
+    kind = "interpreted"  # checker.compile_sc.CompiledEngine: "compiled"
+
     def __init__(self, system: System, mm: MemoryModel) -> None:
         self.system = system
         self.mm = mm
@@ -219,6 +234,25 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     opts = options or Options()
     system = engine.system
     res = Result(system, memory_model or engine.mm.name, profile)
+    res.engine = engine.kind
+    if opts.symmetry:
+        from checker.search import explore_compact
+        from checker.symmetry import make_canonicaliser
+
+        if opts.storage != "compact":
+            raise ModelError("--symmetry works with the compact storage only (not with --fingerprint)")
+        explore_compact(engine, opts, res, make_canonicaliser(system, engine.mm.name))
+        return res
+    if opts.storage == "fingerprint":
+        from checker.fingerprint import explore_fingerprinted
+
+        explore_fingerprinted(engine, opts, res)
+        return res
+    if opts.storage != "full":
+        from checker.search import explore_compact
+
+        explore_compact(engine, opts, res)
+        return res
     t0 = time.perf_counter()
     init = engine.initial()
     seen: dict = {init: 0}
@@ -326,9 +360,7 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     except _Stop:
         pass
     except KeyboardInterrupt as exc:
-        from checker.signals import Terminated
-
-        stop_reason = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        stop_reason = interruption(exc)
         cut = True
     except MemoryError as exc:
         # Out of memory (or past --max-memory): drop the index and the graph,
@@ -339,16 +371,12 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
         seen = None
         edges = None
         out.clear()
-        stop_reason = str(exc) if str(exc) else "out of memory"
+        stop_reason = out_of_memory(exc)
         cut = True
     res.states = len(states)
     res.transitions = transitions
     res.max_depth = max_depth
-    if opts.stop_on_first and violations and not stop_reason:
-        # Every violation ends the search here, even one found while the
-        # last states were expanded (or from the initial state, when every
-        # first move violates): the moves past it were never explored.
-        stop_reason = "stopped at the first violation"
+    stop_reason = stop_reason or first_violation_stop(opts, violations)
     explored_all = i >= len(states) and not cut
     res.complete = explored_all and not stop_reason
     if not res.complete and not stop_reason:
@@ -370,6 +398,27 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
 
 class _Stop(Exception):
     pass
+
+
+# The ways a search loop ends early, worded once for every search strategy
+# (this reference loop, checker.search and checker.fingerprint).
+
+
+def interruption(exc: KeyboardInterrupt) -> str:
+    from checker.signals import Terminated
+
+    return "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+
+
+def out_of_memory(exc: MemoryError) -> str:
+    return str(exc) if str(exc) else "out of memory"
+
+
+def first_violation_stop(opts: Options, violations) -> str:
+    """Every violation ends a stop-at-first search, even one found while the last
+    states were expanded (or from the initial state, when every first move
+    violates): the moves past it were never explored, so it is never complete."""
+    return "stopped at the first violation" if opts.stop_on_first and violations else ""
 
 
 def _path(states, parent, plabel, idx):

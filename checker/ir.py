@@ -91,15 +91,20 @@ class Source:
 class Expr:
     """A side-effect-free expression over locals: ``fn(L) -> int``."""
 
-    __slots__ = ("fn", "reads", "text", "const", "ident", "src")
+    __slots__ = ("fn", "reads", "text", "const", "ident", "src", "run_src")
     _registry: list["Expr"] = []
 
     def __init__(self, fn: Callable, reads: tuple[int, ...], text: str, const: int | None = None,
-                 src: str | None = None):
+                 src: str | None = None, run_src: str | None = None):
         self.fn, self.reads, self.text, self.const = fn, reads, text, const
-        # The generated Python source of ``fn`` (over ``L[i]``), kept so that
-        # checker.prove can evaluate the same expression symbolically.
+        # The generated Python source of ``fn`` (over ``L[i]``) with plain
+        # operators, kept so that checker.prove can evaluate the same
+        # expression symbolically.
         self.src = src
+        # The source ``fn`` really runs: divisions and shifts that C leaves
+        # undefined go through the _ub_* guards (UNDEFINED_GUARDS), so code
+        # generated from it (checker.compile_sc) raises as ``fn`` does.
+        self.run_src = src if run_src is None else run_src
         self.ident = len(Expr._registry)
         Expr._registry.append(self)
 
@@ -161,6 +166,8 @@ def _ub_shr(a: int, b: int, site: int) -> int:
 
 
 _UB_PLAIN = {"_ub_div": "//", "_ub_mod": "%", "_ub_shl": "<<", "_ub_shr": ">>"}
+# The guards by name, for code generated from ``Expr.run_src``.
+UNDEFINED_GUARDS = {"_ub_div": _ub_div, "_ub_mod": _ub_mod, "_ub_shl": _ub_shl, "_ub_shr": _ub_shr}
 _UB_GUARD = {ast.FloorDiv: "_ub_div", ast.Mod: "_ub_mod", ast.LShift: "_ub_shl", ast.RShift: "_ub_shr"}
 
 
@@ -1120,7 +1127,7 @@ class Compiler:
         fn = eval(f"lambda L: {src}")  # noqa: S307 - generated from the checked AST
         reads = tuple(sorted(set(reads)))
         const = fn(None) if not reads else None
-        return Expr(fn, reads, text, const, _unguarded(src))
+        return Expr(fn, reads, text, const, _unguarded(src), src)
 
     def local_expr(self, idx: int) -> Expr:
         return self.make_expr(f"L[{idx}]", (idx,), self.local_names[idx].split(".")[-1])

@@ -17,25 +17,35 @@ DEFAULT_MEMORY_MODEL = "weak"
 
 
 def make_engine(protocol: str, params: Params, mutation: str | None = None,
-                memory_model: str = DEFAULT_MEMORY_MODEL, profile: str = "documented", **mm_options) -> Engine:
+                memory_model: str = DEFAULT_MEMORY_MODEL, profile: str = "documented", engine: str = "compiled",
+                **mm_options) -> Engine:
+    """``engine``: "compiled" (generated successors, sc and tso; the weak model
+    is always interpreted) or "interpreted" (the reference)."""
     models = memory_models()
     if memory_model not in models:
         raise ModelError(f"unknown memory model {memory_model!r} (known: {', '.join(models)})")
     if profile not in PROFILES:
         raise ModelError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
     system = build_system(resolve_protocol(protocol), params, mutation)
+    if engine not in ("compiled", "interpreted"):
+        raise ModelError(f"unknown engine {engine!r} (known: compiled, interpreted)")
     mm = models[memory_model](system, PROFILES[profile], **mm_options)
-    engine = Engine(system, mm)
+    if engine == "compiled":
+        from checker.compile_sc import COMPILED_MODELS, CompiledEngine
+
+        built = CompiledEngine(system, mm) if memory_model in COMPILED_MODELS else Engine(system, mm)
+    else:
+        built = Engine(system, mm)
     # Written into traces, so that a trace can be re-checked under the same model.
-    engine.mm_options = dict(mm_options)
-    return engine
+    built.mm_options = dict(mm_options)
+    return built
 
 
 def check(protocol: str, *, mutation: str | None = None, memory_model: str = DEFAULT_MEMORY_MODEL,
           profile: str = "documented", options: Options | None = None, mm_options: dict | None = None,
-          **params) -> tuple[Engine, Result]:
+          engine: str = "compiled", **params) -> tuple[Engine, Result]:
     extra = params.pop("extra", {})
     p = Params(**params, extra=dict(extra))
-    engine = make_engine(protocol, p, mutation, memory_model, profile, **(mm_options or {}))
-    result = explore(engine, options, memory_model, profile)
-    return engine, result
+    eng = make_engine(protocol, p, mutation, memory_model, profile, engine, **(mm_options or {}))
+    result = explore(eng, options, memory_model, profile)
+    return eng, result

@@ -1,0 +1,410 @@
+"""Breadth-first search over compactly stored states (issue 13).
+
+The reference search in :mod:`checker.explore` keeps every state as the nested
+tuple the memory model produced, a label per state and a dict from state to
+index.  That costs ~700 bytes per state and a rehash of the whole nested tuple
+per lookup.  This search explores exactly the same graph (same states, same
+transitions, same order, hence the same shortest counterexamples) but stores:
+
+* each state as **one int**: the ids of its components (shared memory, ghost
+  state, the memory model's pending tuple, and one thread tuple per thread),
+  32 bits each.  Components are interned (hash-consed) once in tables shared by
+  all states, as SPIN's collapse compression does; a component a step did not
+  change is the very object of the parent's, so its id is reused without
+  hashing it again;
+* parent pointers as an ``array`` of indices; no labels at all: a
+  counterexample's labels are rebuilt by expanding each parent again and
+  picking the first move that reaches the child (the move the search used);
+* with ``fingerprint=True`` (``--fingerprint``), only a 64-bit fingerprint of
+  each state in an open-addressing table of machine words, the frontier in a
+  queue of full keys that is dropped as the search passes it, as TLC does.
+
+The garbage collector is frozen and disabled for the search: states are
+acyclic tuples and ints, so it could only ever waste time walking them.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from array import array
+from checker.model import DEADLOCK, WAIT_FREEDOM
+
+_M = 0xFFFFFFFF  # component ids are 32 bits wide
+
+
+class _Interner:
+    """Component <-> small int id, shared by every state."""
+
+    __slots__ = ("ids", "items")
+
+    def __init__(self) -> None:
+        self.ids: dict = {}
+        self.items: list = []
+
+    def id(self, x) -> int:
+        i = self.ids.get(x)
+        if i is None:
+            i = len(self.items)
+            if i > _M:
+                raise MemoryError("more than 2^32 distinct state components")
+            self.ids[x] = i
+            self.items.append(x)
+        return i
+
+
+class PackedStates:
+    """Packs a state ``(memory, threads, pending, ghost)`` into one int and back.
+
+    Layout (32 bits each, low to high): memory id, ghost id, pending id, then
+    one thread-tuple id per thread.  Thread tuples of all threads share one
+    table (identical backends in identical states share an id).
+    """
+
+    def __init__(self, nthreads: int) -> None:
+        self.nthreads = nthreads
+        self.mem = _Interner()
+        self.ghost = _Interner()
+        self.pending = _Interner()
+        self.thread = _Interner()
+        # pack(state, parent=None, parent_key=0) -> int: components identical
+        # (``is``) to the parent's reuse its ids without being hashed again.
+        # unpack(key) -> state.
+        self._generate()
+
+    def _generate(self) -> None:
+        """Unrolled pack/unpack for this many threads (generated once; see pack)."""
+        n = self.nthreads
+        ts = [f"t{k}" for k in range(n)]
+        ps = [f"q{k}" for k in range(n)]
+        shifts = [96 + 32 * k for k in range(n)]
+        lines = [
+            "def pack(s, parent=None, pk=0):",
+            "    mem, threads, pending, ghost = s",
+            f"    {''.join(t + ', ' for t in ts)}= threads",
+            "    if parent is None:",
+            "        k = mem_id(mem) | ghost_id(ghost) << 32 | pend_id(pending) << 64",
+        ]
+        lines += [f"        k |= thr_id({t}) << {sh}" for t, sh in zip(ts, shifts)]
+        lines += [
+            "        return k",
+            "    pm, pt, pp, pg = parent",
+            f"    {''.join(q + ', ' for q in ps)}= pt",
+            "    if mem is pm:",
+            "        k = pk & M",
+            "    else:",
+            "        k = mem_get(mem)",
+            "        if k is None:",
+            "            k = mem_id(mem)",
+            "    k |= ((pk & M64) if ghost is pg else ghost_id(ghost) << 32)",
+            "    k |= ((pk & M96) if pending is pp else pend_id(pending) << 64)",
+        ]
+        for t, q, sh in zip(ts, ps, shifts):
+            lines += [
+                f"    if {t} is {q}:",
+                f"        k |= pk & {_M << sh}",
+                "    else:",
+                f"        i = thr_get({t})",
+                "        if i is None:",
+                f"            i = thr_id({t})",
+                f"        k |= i << {sh}",
+            ]
+        lines += ["    return k", "", "def unpack(k):"]
+        lines.append("    return (mems[k & M], ("
+                     + "".join(f"thrs[(k >> {sh}) & M], " for sh in shifts)
+                     + "), pends[(k >> 64) & M], ghosts[(k >> 32) & M])")
+        env = {
+            "M": _M, "M64": _M << 32, "M96": _M << 64,
+            "mem_id": self.mem.id, "ghost_id": self.ghost.id, "pend_id": self.pending.id, "thr_id": self.thread.id,
+            "mem_get": self.mem.ids.get, "thr_get": self.thread.ids.get,
+            "mems": self.mem.items, "thrs": self.thread.items, "pends": self.pending.items,
+            "ghosts": self.ghost.items,
+        }
+        exec(compile("\n".join(lines) + "\n", "<packed states>", "exec"), env)  # noqa: S102
+        self.pack = env["pack"]
+        self.unpack = env["unpack"]
+
+    def component_bytes(self) -> int:
+        """Bytes held by the component tables (for bytes/state figures)."""
+        import sys
+
+        total = 0
+        for t in (self.mem, self.ghost, self.pending, self.thread):
+            total += sys.getsizeof(t.ids) + sys.getsizeof(t.items)
+            for x in t.items:
+                total += _deep_size(x)
+        return total
+
+
+def _deep_size(x) -> int:
+    import sys
+
+    if isinstance(x, tuple):
+        return sys.getsizeof(x) + sum(_deep_size(e) for e in x if e is not None and not (
+            isinstance(e, int) and -5 <= e <= 256))
+    return sys.getsizeof(x)
+
+
+class _LazyStates:
+    """``states[i]`` for the liveness analysis and counterexamples: unpacked on demand."""
+
+    def __init__(self, keys, packer: PackedStates) -> None:
+        self.keys, self.packer = keys, packer
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, i):
+        return self.packer.unpack(self.keys[i])
+
+    def __iter__(self):
+        unpack = self.packer.unpack
+        for k in self.keys:
+            yield unpack(k)
+
+
+class _RebuiltLabels:
+    """``plabel[i]``: the move that first reached state ``i``, found by expanding its parent again."""
+
+    def __init__(self, engine, states, parent) -> None:
+        self.engine, self.states, self.parent = engine, states, parent
+
+    def __getitem__(self, i):
+        p = self.parent[i]
+        if p < 0:
+            return None
+        target = self.states[i]
+        out: list = []
+        self.engine.successors(self.states[p], out)
+        for label, nxt, _viol in out:
+            if nxt is not None and nxt == target:
+                return label
+        raise AssertionError("a parent no longer reaches its child")  # pragma: no cover
+
+
+def explore_compact(engine, opts, res, canon=None) -> None:
+    """The search of :func:`checker.explore.explore` over packed states; fills ``res``.
+
+    ``canon``: a state's orbit representative (``checker.symmetry``), or None.
+    """
+    from checker.explore import (
+        Counterexample, _liveness, _path, _stuck_message, _Stop, _wait_freedom_lasso, first_violation_stop,
+        interruption, out_of_memory,
+    )
+
+    system = engine.system
+    t0 = time.perf_counter()
+    packer = PackedStates(engine.nthreads)
+    pack, unpack = packer.pack, packer.unpack
+    init = engine.initial()
+    if canon is not None:
+        init = canon(init)
+    k0 = pack(init)
+    seen: dict = {k0: 0}
+    keys: list = [k0]
+    parent = array("l", [-1])
+    depth = array("H", [0])
+    lazy_states = _LazyStates(keys, packer)
+    labels = _RebuiltLabels(engine, lazy_states, parent)
+    # The cycle analysis does not run on orbit representatives (see checker.symmetry).
+    edges: list | None = [] if opts.liveness and canon is None else None
+    pruned: dict[int, int] = {}
+    violations = res.violations
+    checked = system.checked
+    rogue = system.rogue_tid is not None
+    pm_tid = 0
+    transitions = 0
+    max_depth = 0
+    max_states = opts.max_states
+    max_d = opts.max_depth
+    next_report = t0 + opts.progress_interval
+    stop_reason = ""
+    cut = False
+
+    def record(prop, message, idx, final_label=None):
+        if prop in violations or prop not in checked:
+            return
+        if canon is not None:
+            lab, path, message, final_label = _concrete(engine, canon, lazy_states, parent, idx, prop, message,
+                                                        final_label)
+        else:
+            lab, path = _path(lazy_states, parent, labels, idx)
+        violations[prop] = Counterexample(prop, message, lab, path, final_label)
+
+    v0 = engine.check_state(init)
+    if v0:
+        record(v0[0], v0[1], 0)
+
+    successors = engine.successors
+    check_state = engine.check_state
+    out: list = []
+    i = 0
+    gc_was_enabled = gc.isenabled()
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        while i < len(keys):
+            if opts.stop_on_first and violations:
+                stop_reason = "stopped at the first violation"
+                break
+            key = keys[i]
+            d = depth[i]
+            if max_d is not None and d >= max_d:
+                cut = True
+                if edges is not None:
+                    edges.append(None)
+                i += 1
+                continue
+            s = unpack(key)
+            out.clear()
+            successors(s, out)
+            succ_ids = array("l") if edges is not None else None
+            pm_moves = False
+            pruned_mask = 0
+            for label, nxt, viol in out:
+                tid = label[0]
+                if tid == pm_tid:
+                    pm_moves = True
+                if nxt is None and viol is None:
+                    pruned_mask |= 1 << tid
+                    continue
+                transitions += 1
+                if viol is not None:
+                    res.cut_by.add(viol[0])
+                    if viol[0] in checked and viol[0] not in violations:
+                        record(viol[0], viol[1], i, final_label=label)
+                    continue
+                if canon is not None:
+                    nxt = canon(nxt)
+                nk = pack(nxt, s, key)
+                j = seen.get(nk)
+                if j is None:
+                    if max_states is not None and len(keys) >= max_states:
+                        cut = True
+                        stop_reason = f"state limit {max_states} reached"
+                        raise _Stop
+                    j = len(keys)
+                    seen[nk] = j
+                    keys.append(nk)
+                    parent.append(i)
+                    depth.append(d + 1)
+                    if d + 1 > max_depth:
+                        max_depth = d + 1
+                    v = check_state(nxt)
+                    if v is not None:
+                        record(v[0], v[1], j)
+                if succ_ids is not None:
+                    succ_ids.append(j * 16 + tid)
+            if edges is not None:
+                edges.append(succ_ids)
+                if pruned_mask:
+                    pruned[i] = pruned_mask
+            if not out:
+                if not all(engine.halted(s, t) for t in engine.program_tids):
+                    record(DEADLOCK, _stuck_message(engine, s), i)
+            elif rogue and not pm_moves and not engine.halted(s, pm_tid):
+                record(DEADLOCK, "the postmaster cannot take its next step", i)
+            i += 1
+            if opts.progress is not None and i % 512 == 0:
+                now = time.perf_counter()
+                if now >= next_report:
+                    next_report = now + opts.progress_interval
+                    opts.progress({"states": len(keys), "transitions": transitions, "queue": len(keys) - i,
+                                   "depth": d, "elapsed": now - t0})
+    except _Stop:
+        pass
+    except KeyboardInterrupt as exc:
+        stop_reason = interruption(exc)
+        cut = True
+    except MemoryError as exc:
+        # Drop the index and the graph, the largest structures, so that the
+        # coverage report can be made.
+        seen.clear()
+        edges = None
+        out.clear()
+        stop_reason = out_of_memory(exc)
+        cut = True
+    finally:
+        gc.unfreeze()
+        if gc_was_enabled:
+            gc.enable()
+    del seen  # the liveness analysis needs indices only
+    res.states = len(keys)
+    res.transitions = transitions
+    res.max_depth = max_depth
+    stop_reason = stop_reason or first_violation_stop(opts, violations)
+    explored_all = i >= len(keys) and not cut
+    res.complete = explored_all and not stop_reason
+    if not res.complete and not stop_reason:
+        stop_reason = f"depth limit {max_d} reached" if cut else "stopped"
+    res.stop_reason = stop_reason
+    res.max_postmaster_steps = _max_steps(engine, packer, keys)
+    res.storage = "compact"
+    if canon is not None:
+        res.reductions = "symmetry-reduced: states are orbits of interchangeable backends"
+    res.bytes_per_state = _bytes_per_state(packer, keys, parent, depth)
+    if res.complete and edges is not None:
+        _liveness(engine, lazy_states, edges, parent, labels, res, pruned)
+        res.liveness_checked = True
+    elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in checked
+          and WAIT_FREEDOM not in violations):
+        edges.extend([None] * (len(keys) - len(edges)))
+        _wait_freedom_lasso(engine, lazy_states, edges, parent, labels, res)
+    res.elapsed = time.perf_counter() - t0
+
+
+def _concrete(engine, canon, representatives, parent, idx, prop, message, final_label):
+    """A violation found on a representative, told on a concrete trace from the initial state."""
+    from checker.explore import _stuck_message
+    from checker.symmetry import concrete_path
+
+    chain = []
+    i = idx
+    while i >= 0:
+        chain.append(i)
+        i = parent[i]
+    chain.reverse()
+    labels, path = concrete_path(engine, canon, representatives, chain)
+    last = path[-1]
+    if final_label is not None:
+        # The violating move of the representative is some backend's; find the
+        # same violation among the concrete state's moves.
+        out: list = []
+        engine.successors(last, out)
+        final_label = next(label for label, nxt, viol in out if nxt is None and viol == (prop, message))
+    elif prop == DEADLOCK and message.startswith("no thread can move"):
+        message = _stuck_message(engine, last)
+    return labels, path, message, final_label
+
+
+def _max_steps(engine, packer: PackedStates, keys) -> int:
+    tids = [t.tid for t in engine.system.threads if t.role == "postmaster"]
+    items = packer.thread.items
+    best = 0
+    for tid in tids:
+        shift = 96 + 32 * tid
+        for i in {(k >> shift) & _M for k in keys}:
+            v = items[i][1]
+            if v > best:
+                best = v
+    return best
+
+
+def _bytes_per_state(packer: PackedStates, keys, parent, depth) -> float:
+    """Storage of the visited set, queue and parent pointers, per state (no edges).
+
+    Keys are counted at their own size, the dict that indexed them at CPython's
+    layout (an 8-byte index slot and a 24-byte entry per usable slot, 2/3
+    full), plus the interned components they share.
+    """
+    import sys
+
+    n = len(keys)
+    if not n:
+        return 0.0
+    key_bytes = sum(sys.getsizeof(k) for k in keys[:: max(1, n // 1000)]) / len(keys[:: max(1, n // 1000)])
+    index_value = 28  # the dict's value: an int index (most are > 256, not cached)
+    dict_bytes = (8 + 24) * 3 / 2
+    per_state = key_bytes + index_value + dict_bytes + 8 + parent.itemsize + depth.itemsize
+    return per_state + packer.component_bytes() / n
