@@ -300,6 +300,7 @@ def _summary_json(result, written):
         "bytes_per_state": None if result.bytes_per_state is None else round(result.bytes_per_state),
         "collision_probability": result.collision_probability,
         "reductions": result.reductions or None,
+        "reordering_bound": result.reordering_bound,
         "properties": {p: result.verdict(p) for p in _reported_properties(result)},
         "checked_properties": sorted(system.checked),
         "violations": {p: {"message": cx.message, "steps": cx.length,

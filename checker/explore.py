@@ -63,6 +63,9 @@ class Result:
     # A reduction the search used, said in every verdict ("fingerprinted: ..."); "" for none.
     reductions: str = ""
     collision_probability: float | None = None  # --fingerprint only
+    # Events in flight per thread that bounded the search (weak's window),
+    # or None when no reordering the memory model allows was left out.
+    reordering_bound: int | None = None
 
     @property
     def states_per_second(self) -> float:
@@ -79,7 +82,9 @@ class Result:
             return "VIOLATED"
         if prop == WAIT_FREEDOM and self.system.params.step_bound == 0 and not self.liveness_checked:
             return "not checked (--step-bound 0 leaves it to the cycle analysis, which did not run)"
-        reduced = f", {self.reductions}" if self.reductions else ""
+        # Whatever limited or reduced the search is said in every "holds".
+        reduced = (f", {self.reductions}" if self.reductions else "") + (
+            "" if self.reordering_bound is None else f", reordering bounded to {self.reordering_bound}")
         if self.cut_by and self.complete:
             # --keep-going: a violating step is never followed, so this
             # property was checked only up to the other violations.
@@ -235,6 +240,7 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     system = engine.system
     res = Result(system, memory_model or engine.mm.name, profile)
     res.engine = engine.kind
+    res.reordering_bound = engine.mm.reordering_bound()
     if opts.symmetry:
         from checker.search import explore_compact
         from checker.symmetry import make_canonicaliser

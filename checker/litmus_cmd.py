@@ -63,6 +63,7 @@ def register(cli):
 
         from checker.cli import Fail, out
         from checker.litmus import LitmusError, parse_litmus, run_litmus, suite_files
+        from checker.memory.weak import DEFAULT_WINDOW
         from checker.model import ModelError
 
         # (path, key in the results, tolerate refusal?)
@@ -112,7 +113,9 @@ def register(cli):
             else:
                 print(json.dumps(tests, indent=1))
         else:
-            out.print(f"memory model {memory_model}, profile {profile}")
+            # weak bounds the events in flight: say so, as explore's verdicts do.
+            bound = f" (reordering bounded to {window or DEFAULT_WINDOW})" if memory_model == "weak" else ""
+            out.print(f"memory model {memory_model}{bound}, profile {profile}")
             for key, r in results.items():
                 j = r.judgement
                 if j.verdict == "agree":

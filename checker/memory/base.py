@@ -71,6 +71,15 @@ class MemoryModel(ABC):
         """No thread has an event that is issued but not yet visible to all."""
         return all(p is None or p == () for p in pending)
 
+    def reordering_bound(self) -> int | None:
+        """The bound on reordering that limited this search, if any.
+
+        ``None``: nothing the model allows was left out.  A number: only
+        executions with at most that many events in flight per thread were
+        explored, so every verdict must say so.
+        """
+        return None
+
     def upcoming_reads(self, state, tid: int) -> tuple[int, ...]:
         """Addresses thread ``tid`` may read in its very next step.
 
