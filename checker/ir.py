@@ -1009,6 +1009,12 @@ class Compiler:
             else:
                 raise self.error(s, f"{type(s).__name__} is not allowed in ghost code")
 
+    def ghost_reads_shared(self, node, what: str) -> CompileError:
+        # Ghost code runs with no event of its own: a shared read there would
+        # be a load no memory model orders and no C twin performs.
+        return self.error(node, f"ghost code reads shared memory ({what}): it may read only ghost state and "
+                                "locals; load the value into a local before the `with ghost:` block")
+
     def ghost_target(self, node, reads) -> str:
         name = node.id if isinstance(node, ast.Name) else getattr(getattr(node, "value", None), "id", None)
         if name in self.sym.ghost:
@@ -1049,7 +1055,13 @@ class Compiler:
                 return f"G[{r.base}]"
             if n in ("True", "False"):
                 return "1" if n == "True" else "0"
+            if n in self.sym.shared:
+                raise self.ghost_reads_shared(node, n)
             raise self.error(node, f"unknown name {n} in ghost code")
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in self.sym.shared:
+            raise self.ghost_reads_shared(node, node.value.id)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.startswith("pg_atomic_"):
+            raise self.ghost_reads_shared(node, f"{node.func.id}(...)")
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in self.sym.ghost:
             r = self.sym.ghost[node.value.id]
             self.ghost_touched[0].add(node.value.id)
