@@ -135,10 +135,24 @@ def c_mutations(name: str) -> set[str]:
     return found
 
 
+def _selected(mutation: str | None) -> list[str]:
+    """The variants of a mutation value: ``"a,b"`` builds with both macros."""
+    return [m.strip() for m in mutation.split(",")] if mutation else []
+
+
 def _check_mutation(name: str, mutation: str | None) -> None:
-    if mutation is not None and mutation not in c_mutations(name):
-        raise RefimplError(f"the C implementation of {name} has no mutation {mutation!r} "
-                           f"(it has: {', '.join(sorted(c_mutations(name))) or 'none'})")
+    selected = _selected(mutation)
+    if mutation is not None and (not all(selected) or len(set(selected)) != len(selected)):
+        raise RefimplError(f"C mutation {mutation!r}: write distinct names as a,b")
+    for m in selected:
+        if m not in c_mutations(name):
+            raise RefimplError(f"the C implementation of {name} has no mutation {m!r} "
+                               f"(it has: {', '.join(sorted(c_mutations(name))) or 'none'})")
+
+
+def _module_tag(mutation: str | None) -> str:
+    """A Python identifier fragment for a build's mutations (a,b -> a__b)."""
+    return "__".join(_selected(mutation)).replace("-", "_") or "correct"
 
 
 # ---------------------------------------------------------------------------
@@ -248,8 +262,7 @@ def load(name: str, backend: str = "trace", mutation: str | None = None):
         return _loaded[memo]
     cc = compiler()
     defines = [("SLOT_TRACE", "1")] if backend == "trace" else []
-    if mutation:
-        defines.append((mutation_macro(mutation), "1"))
+    defines += [(mutation_macro(m), "1") for m in _selected(mutation)]
     flags = list(COMMON_FLAGS)
     if backend == "trace":
         sources = [*spec.sources, spec.workload, "slot_trace.c"]
@@ -268,7 +281,7 @@ def load(name: str, backend: str = "trace", mutation: str | None = None):
             # A mutated build is meant to misbehave: report it, do not abort.
             defines.append(("NDEBUG", "1"))
     key = _key(name, backend, mutation, cdef, flags, defines, cc, _twin_digest(spec))
-    modname = f"_slotc_{name}_{backend}_{(mutation or 'correct').replace('-', '_')}_{key}"
+    modname = f"_slotc_{name}_{backend}_{_module_tag(mutation)}_{key}"
     out_dir = cache_dir()
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     target = out_dir / f"{modname}{suffix}"
@@ -510,12 +523,11 @@ def load_bench(name: str, mutation: str | None = None):
         raise RefimplError(f"Concurrency Kit's headers are missing ({why}); install libck-dev")
     flags = [*COMMON_FLAGS, "-O2", "-pthread"]
     defines = [("NDEBUG", "1")]
-    if mutation:
-        defines.append((mutation_macro(mutation), "1"))
+    defines += [(mutation_macro(m), "1") for m in _selected(mutation)]
     sources = [*design.sources, "bench.c", design.adapter]
     key = _key(name, "bench", _BENCH_CDEF, flags, defines, sources, cc,
                _ck_digest() if design.needs_ck else None)
-    modname = f"_slotc_bench_{name.replace('-', '_')}_{(mutation or 'correct').replace('-', '_')}_{key}"
+    modname = f"_slotc_bench_{name.replace('-', '_')}_{_module_tag(mutation)}_{key}"
     out_dir = cache_dir()
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     target = out_dir / f"{modname}{suffix}"
