@@ -463,6 +463,11 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     module = sys.modules[type(proto).__module__]
     check_module_names(module, known)
     check_mutation_names(proto, known)
+    from checker.program_names import check_program_names
+
+    check_program_names(proto.roles.values(), vars(module),
+                        [*decl.shared, *decl.ghost, *decl.constants, *decl.private["postmaster"],
+                         *decl.private["backend"]])
     # With a rogue only the postmaster's properties are required: the other
     # assertions compile to nothing (ownership means nothing in corrupted memory).
     required = frozenset(ROGUE_PROPERTIES) if params.rogue else None

@@ -22,6 +22,8 @@ privately and range-checking the head and every entry it reads.  Its counters
 start just below 2^32 so that every run crosses the wrap.
 """
 
+# ruff: noqa: F821  -- programs use names that declare() binds (docs/writing-a-model.md)
+
 from checker.lang import (
     LWLockAcquire, LWLockRelease, assert_, choose, ghost, operation, pg_atomic_read_u32, pg_atomic_write_u32,
     pg_memory_barrier, pg_read_barrier, pg_write_barrier,
@@ -34,14 +36,6 @@ OWN_START_QUEUE = 2
 OWN_RUNNING = 3
 OWN_POSTMASTER = 4  # reaped, not (yet) back in the free structure
 OWN_BACKEND = 8  # + backend number
-
-# Placeholders so that the module reads as Python; the compiler binds the real
-# values from the protocol's declaration.
-SLOTS = SQ_RING = TOTAL = ME = NO_SLOT = OPS = BACKENDS = 0
-start_head = start_tail = StartQueueLock = 0
-start_ring = slot_worker = []
-owner = start_pos = start_val = registrant = []
-pm_start_tail = pm_running = pm_done = pm_corrupt = 0
 
 
 def take_free_slot():  # pragma: no cover - each design defines its own

@@ -14,6 +14,8 @@ ordinary CAS loop.
 The start queue and the workload are the shared ones (models/_startqueue.py).
 """
 
+# ruff: noqa: F821  -- programs use names that declare() binds (docs/writing-a-model.md)
+
 from checker.lang import (
     assert_, ghost, mutation, operation, pg_atomic_compare_exchange_u32, pg_atomic_read_u32,
     pg_atomic_write_u32,
@@ -25,12 +27,6 @@ from models._startqueue import (  # noqa: F401  (the compiler finds these by nam
 )
 
 EMPTY = 0xFFFF
-
-# Placeholders (see models/ring.py).
-SLOTS = ME = NO_SLOT = CAS_RETRIES = 0
-free_head = 0
-free_next = owner = []
-pm_kept = pm_corrupt = 0
 
 
 def next_head(head, index):

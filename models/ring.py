@@ -20,6 +20,8 @@ ones (the slot goes back to the free queue) until all work is done.
 The counters start just below 2^32 so that every run crosses the wrap.
 """
 
+# ruff: noqa: F821  -- programs use names that declare() binds (docs/writing-a-model.md)
+
 from checker.lang import (
     LWLockAcquire, LWLockRelease, assert_, choose, ghost, mutation, operation,
     pg_atomic_read_u32, pg_atomic_write_u32, pg_memory_barrier, pg_read_barrier,
@@ -35,15 +37,6 @@ OWN_START_QUEUE = 2
 OWN_RUNNING = 3
 OWN_POSTMASTER = 4  # reaped, on its way back to the free queue
 OWN_BACKEND = 8  # + backend number
-
-# Placeholders so that the module reads as Python; the compiler binds the real
-# values (shared locations, ghost arrays, constants) from declare().
-SLOTS = RING = TOTAL = OPS = BACKENDS = ME = NO_SLOT = 0
-free_head = free_tail = start_head = start_tail = 0
-free_ring = start_ring = slot_worker = []
-FreeQueueLock = StartQueueLock = 0
-owner = free_pos = free_val = start_pos = start_val = registrant = []
-pm_free_head = pm_start_tail = pm_running = pm_done = pm_corrupt = 0
 
 
 # ---------------------------------------------------------------------------
