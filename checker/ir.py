@@ -540,6 +540,9 @@ class _Frame:
     ret_label: _Label | None
     ret_local: int | None
     loops: list[tuple[_Label, _Label]] = field(default_factory=list)
+    # Mutations a shared helper module may test although this model does not
+    # declare them (its module-level OPTIONAL_MUTATIONS; see const_value).
+    optional_mutations: frozenset[str] = frozenset()
 
 
 def _function_ast(fn) -> tuple[ast.FunctionDef, str, int, list[str]]:
@@ -681,7 +684,8 @@ class Compiler:
             local_map[n] = self.new_local(f"{prefix}.{n}")
         ret_label = end_label or _Label()
         ret_local = None if is_entry else self.new_local(f"{prefix}.$ret")
-        frame = _Frame(name, local_map, file, line0, lines, ret_label, ret_local)
+        frame = _Frame(name, local_map, file, line0, lines, ret_label, ret_local,
+                       optional_mutations=frozenset(getattr(inspect.getmodule(fn), "OPTIONAL_MUTATIONS", ())))
         is_op = getattr(fn, "__slotcheck_operation__", False)
         for p, e in zip(params, arg_exprs):  # in the caller's frame: its source line
             self.emit(Assign(local_map[p], e), call_node)
@@ -1100,8 +1104,10 @@ class Compiler:
             if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant):
                 raise self.error(node, 'mutation("name") takes one string')
             m = node.args[0].value
-            if m not in self.sym.mutations:
+            if m not in self.sym.mutations and m not in self.frame.optional_mutations:
                 raise self.error(node, f"mutation {m!r} is not declared by this model")
+            # A helper module's optional mutation that this model does not
+            # declare can never be selected: the correct code is compiled.
             return int(m in self.sym.active)
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, bool)):
             return int(node.value) & MASK

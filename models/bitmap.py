@@ -17,8 +17,8 @@ from checker.lang import (
 )
 from checker.model import CONSERVATION, EXCLUSIVE, Mutation, Protocol, Violation
 from models._startqueue import (  # noqa: F401  (the compiler finds these by name)
-    OWN_BACKEND, OWN_FREE, OWN_POSTMASTER, backend, check_places, declare_workload, postmaster, queue_for_start,
-    reap_worker, register_worker, start_queued_worker, workload_places,
+    OWN_BACKEND, OWN_FREE, OWN_POSTMASTER, backend, check_places, declare_workload, lock_start_queue, postmaster,
+    queue_for_start, reap_worker, register_worker, start_queued_worker, unlock_start_queue, workload_places,
 )
 
 
