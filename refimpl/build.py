@@ -63,6 +63,9 @@ class CProtocol:
     # Where the protocol's own files are, for a model file's C twin (None:
     # refimpl/c).  The harness files always come from refimpl/c.
     directory: Path | None = None
+    # Mutations of a shared source (slot_startqueue.c) that this design's
+    # model declares; the shared file's other macros are not this design's.
+    shared_mutations: tuple[str, ...] = ()
 
     def path(self, filename: str) -> Path:
         if self.directory is not None and (self.directory / filename).is_file():
@@ -89,7 +92,9 @@ class CProtocol:
 
 
 PROTOCOLS: dict[str, CProtocol] = {
-    "ring": CProtocol("ring", ("slot_ring.c",), "slot_ring_workload.c", "stress_ring.c", "ring"),
+    "ring": CProtocol("ring", ("slot_ring.c", "slot_startqueue.c"), "slot_ring_workload.c", "stress_ring.c", "ring",
+                      shared_mutations=("no-lock", "no-range-check", "start-no-write-barrier",
+                                        "start-no-read-barrier")),
     "caslist": CProtocol("caslist", ("slot_caslist.c", "slot_startqueue.c"), "slot_caslist_workload.c",
                          "stress_caslist.c", "caslist", "cas_retries"),
     "bitmap": CProtocol("bitmap", ("slot_bitmap.c", "slot_startqueue.c"), "slot_bitmap_workload.c",
@@ -125,13 +130,19 @@ def mutation_macro(mutation: str) -> str:
     return "SLOT_MUTATION_" + mutation.upper().replace("-", "_")
 
 
+# Sources several designs build; their mutation macros belong to the designs
+# that name them in CProtocol.shared_mutations.
+SHARED_SOURCES = frozenset({"slot_startqueue.c"})
+
+
 def c_mutations(name: str) -> set[str]:
     """Mutation names the C sources of a protocol implement (model spelling)."""
     spec = protocol(name)
     found = set()
     for src in spec.sources:
-        for macro in re.findall(r"\bSLOT_MUTATION_([A-Z0-9_]+)", spec.path(src).read_text()):
-            found.add(macro.lower().replace("_", "-"))
+        macros = {m.lower().replace("_", "-")
+                  for m in re.findall(r"\bSLOT_MUTATION_([A-Z0-9_]+)", spec.path(src).read_text())}
+        found |= macros & set(spec.shared_mutations) if src in SHARED_SOURCES else macros
     return found
 
 
