@@ -445,3 +445,38 @@ def test_ghost_code_reading_a_local_copy_of_shared_memory_loads(checker_cli, tmp
     assert explore(checker_cli, path).returncode == 0
     bad = write_model(tmp_path, pm_op=pm_op.replace("seen <= 1", "seen < 1"))
     assert explore(checker_cli, bad).returncode == 1
+
+
+# -- a shared helper module's optional mutations (models/_startqueue.py's OPTIONAL_MUTATIONS) -----
+
+
+HELPER = ("from checker.lang import mutation, pg_atomic_write_u32\n\n"
+          "OPTIONAL_MUTATIONS = ('opt',)\n\n"
+          "def helper_store():\n"
+          "    if mutation('{name}'):\n"
+          "        pg_atomic_write_u32(flag, 2)\n"
+          "    else:\n"
+          "        pg_atomic_write_u32(flag, 1)\n")
+HELPER_IMPORTS = "import sys; sys.path.insert(0, __file__.rsplit('/', 1)[0])\nfrom opt_helper import helper_store"
+
+
+@pytest.mark.parametrize("declared, args, code", [
+    ("m", (), 0),  # a model that does not declare `opt` compiles the helper's correct branch
+    ("opt", (), 0),
+    ("opt", ("--mutation", "opt"), 1),  # one that declares it gets the mistake when selected
+])
+def test_helper_module_optional_mutation(checker_cli, tmp_path, declared, args, code):
+    (tmp_path / "opt_helper.py").write_text(HELPER.format(name="opt"))
+    path = write_model(tmp_path, imports=HELPER_IMPORTS, be_body="    helper_store()",
+                       pm_op=assertion("v <= 1", "exclusive ownership"))
+    if declared != "m":
+        path.write_text(path.read_text().replace('{"m": Mutation(', '{"opt": Mutation('))
+    res = explore(checker_cli, path, *args)
+    assert res.returncode == code, res.stdout + res.stderr
+
+
+def test_helper_module_mutation_not_listed_as_optional_is_a_load_error(checker_cli, tmp_path):
+    (tmp_path / "opt_helper.py").write_text(HELPER.format(name="opt-typo"))
+    path = write_model(tmp_path, imports=HELPER_IMPORTS, be_body="    helper_store()")
+    line = one_line_error(explore(checker_cli, path))
+    assert "opt_helper.py:6: mutation 'opt-typo' is not declared by this model" in line
