@@ -30,7 +30,9 @@ from checker.lang import (
     LWLockAcquire, LWLockRelease, assert_, ghost, mutation, pg_atomic_read_u32, pg_atomic_write_u32,
     pg_memory_barrier, pg_read_barrier, pg_write_barrier,
 )
-from checker.model import CONSERVATION, EXCLUSIVE, INTEGRITY, PM_SAFETY, Declaration, Mutation, Params, Protocol, Violation
+from checker.model import (
+    CONSERVATION, EXCLUSIVE, INTEGRITY, PM_SAFETY, Declaration, Mutation, Params, Protocol, Violation,
+)
 from models._startqueue import (  # noqa: F401  (the compiler finds these by name)
     OWN_BACKEND, OWN_FREE, backend, check_places, declare_workload, postmaster, queue_for_start, reap_worker,
     register_worker, ring_size, start_queued_worker, workload_places,
