@@ -119,7 +119,7 @@ def _explore_options(fn):
         click.option("--profile", default="documented", show_default=True,
                      help="primitive orderings: documented, arm64, x86-64"),
         click.option("--window", type=int, default=None, help="weak model: events a thread may have in flight"),
-        click.option("--mutation", default=None, help="run a named mutation (see `checker list`)"),
+        click.option("--mutation", default=None, help="run a named mutation (see `checker list`); a,b combines variants"),
         click.option("--rogue", is_flag=True, help="add a rogue backend that writes garbage into shared memory"),
         click.option("--rogue-writes", default=None, help="how many writes, or 'unlimited' (default 2; needs --rogue)"),
         click.option("--rogue-anywhere", is_flag=True,

@@ -547,6 +547,9 @@ class _Frame:
     ret_label: _Label | None
     ret_local: int | None
     loops: list[tuple[_Label, _Label]] = field(default_factory=list)
+    # Mutations a shared helper module may test although this model does not
+    # declare them (its module-level OPTIONAL_MUTATIONS; see const_value).
+    optional_mutations: frozenset[str] = frozenset()
 
 
 def _function_ast(fn) -> tuple[ast.FunctionDef, str, int, list[str]]:
@@ -688,7 +691,8 @@ class Compiler:
             local_map[n] = self.new_local(f"{prefix}.{n}")
         ret_label = end_label or _Label()
         ret_local = None if is_entry else self.new_local(f"{prefix}.$ret")
-        frame = _Frame(name, local_map, file, line0, lines, ret_label, ret_local)
+        frame = _Frame(name, local_map, file, line0, lines, ret_label, ret_local,
+                       optional_mutations=frozenset(getattr(inspect.getmodule(fn), "OPTIONAL_MUTATIONS", ())))
         is_op = getattr(fn, "__slotcheck_operation__", False)
         for p, e in zip(params, arg_exprs):  # in the caller's frame: its source line
             self.emit(Assign(local_map[p], e), call_node)
@@ -1016,6 +1020,12 @@ class Compiler:
             else:
                 raise self.error(s, f"{type(s).__name__} is not allowed in ghost code")
 
+    def ghost_reads_shared(self, node, what: str) -> CompileError:
+        # Ghost code runs with no event of its own: a shared read there would
+        # be a load no memory model orders and no C twin performs.
+        return self.error(node, f"ghost code reads shared memory ({what}): it may read only ghost state and "
+                                "locals; load the value into a local before the `with ghost:` block")
+
     def ghost_target(self, node, reads) -> str:
         name = node.id if isinstance(node, ast.Name) else getattr(getattr(node, "value", None), "id", None)
         if name in self.sym.ghost:
@@ -1056,7 +1066,13 @@ class Compiler:
                 return f"G[{r.base}]"
             if n in ("True", "False"):
                 return "1" if n == "True" else "0"
+            if n in self.sym.shared:
+                raise self.ghost_reads_shared(node, n)
             raise self.error(node, f"unknown name {n} in ghost code")
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in self.sym.shared:
+            raise self.ghost_reads_shared(node, node.value.id)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.startswith("pg_atomic_"):
+            raise self.ghost_reads_shared(node, f"{node.func.id}(...)")
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in self.sym.ghost:
             r = self.sym.ghost[node.value.id]
             self.ghost_touched[0].add(node.value.id)
@@ -1095,8 +1111,10 @@ class Compiler:
             if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant):
                 raise self.error(node, 'mutation("name") takes one string')
             m = node.args[0].value
-            if m not in self.sym.mutations:
+            if m not in self.sym.mutations and m not in self.frame.optional_mutations:
                 raise self.error(node, f"mutation {m!r} is not declared by this model")
+            # A helper module's optional mutation that this model does not
+            # declare can never be selected: the correct code is compiled.
             return int(m in self.sym.active)
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, bool)):
             return int(node.value) & MASK

@@ -406,11 +406,27 @@ def rogue_values(slots: int) -> tuple[int, ...]:
     return tuple(sorted(v & MASK for v in vals))
 
 
+def mutation_names(mutation: str | None) -> tuple[str, ...]:
+    """The variants a ``--mutation`` value selects: ``"a,b"`` combines a and b."""
+    if mutation is None:
+        return ()
+    names = tuple(m.strip() for m in mutation.split(","))
+    if not all(names):
+        raise ModelError(f"--mutation {mutation!r} has an empty name (write a,b to combine variants)")
+    if len(set(names)) != len(names):
+        raise ModelError(f"--mutation {mutation!r} names a variant twice")
+    return names
+
+
 def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | None = None) -> System:
     proto = protocol_cls()
-    if mutation is not None and mutation not in proto.mutations:
-        known = ", ".join(proto.mutations) or "none"
-        raise ModelError(f"unknown mutation {mutation!r} for {proto.name} (known: {known})")
+    selected = mutation_names(mutation)
+    for m in selected:
+        if m not in proto.mutations:
+            known = ", ".join(proto.mutations) or "none"
+            raise ModelError(f"unknown mutation {m!r} for {proto.name} (known: {known})")
+    # One spelling wherever the run is recorded (traces, reports): "a,b".
+    mutation = ",".join(selected) or None
     if params.threads < 2:
         raise ModelError(f"--threads must be at least 2 (one postmaster and one backend), got {params.threads}")
     if params.threads > 8:
@@ -447,11 +463,16 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     module = sys.modules[type(proto).__module__]
     check_module_names(module, known)
     check_mutation_names(proto, known)
+    from checker.program_names import check_program_names
+
+    check_program_names(proto.roles.values(), vars(module),
+                        [*decl.shared, *decl.ghost, *decl.constants, *decl.private["postmaster"],
+                         *decl.private["backend"]])
     # With a rogue only the postmaster's properties are required: the other
     # assertions compile to nothing (ownership means nothing in corrupted memory).
     required = frozenset(ROGUE_PROPERTIES) if params.rogue else None
     symbols = Symbols(decl.shared, decl.ghost, decl.constants, frozenset(proto.mutations),
-                      frozenset([mutation]) if mutation else frozenset(), vars(module), required)
+                      frozenset(selected), vars(module), required)
     symbols.known_properties = known
     threads: list[ThreadSpec] = []
     for role in ("postmaster", "backend"):
@@ -477,10 +498,11 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     quiescent = quiescent_properties(proto, known)
     checkable = frozenset(ENGINE_PROPERTIES).union(quiescent, *(t.program.asserted for t in threads))
     checked = checkable & required if required is not None else checkable
-    breaks = proto.mutations[mutation].breaks if mutation is not None else ""
-    if breaks and breaks not in checkable:
-        # The mutation's bug would go unreported: the run could only say "holds".
-        raise ModelError(f"mutation {mutation!r} of {proto.name} breaks {breaks}, which this model does not check")
+    for m in selected:
+        breaks = proto.mutations[m].breaks
+        if breaks and breaks not in checkable:
+            # The mutation's bug would go unreported: the run could only say "holds".
+            raise ModelError(f"mutation {m!r} of {proto.name} breaks {breaks}, which this model does not check")
     rogue_tid = None
     if params.rogue:
         rogue_tid = len(threads)
@@ -496,5 +518,5 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
 
 __all__ = [
     "CompileError", "CTwin", "Violation", "ModelError", "Mutation", "Params", "Protocol", "Declaration",
-    "System", "StateView", "build_system", "resolve_protocol", "load_protocols",
+    "System", "StateView", "build_system", "mutation_names", "resolve_protocol", "load_protocols",
 ]

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from checker.cli import Fail, _extra_params, out
-from checker.model import Params, resolve_protocol
+from checker.model import ModelError, Params, mutation_names, resolve_protocol
 
 
 def _params(threads, slots, ops, step_bound, params) -> Params:
@@ -82,7 +82,7 @@ def register(cli) -> None:
     @click.option("--invariants", is_flag=True, help="the protocol's inductive invariant under sc, any slot count")
     @click.option("--bmc", "bmc_depth", type=int, default=None,
                   help="bounded model checking under sc to this many steps (concrete parameters)")
-    @click.option("--mutation", default=None, help="prove a mutated model (see `checker list`)")
+    @click.option("--mutation", default=None, help="prove a mutated model (see `checker list`); a,b combines variants")
     @click.option("--threads", type=int, default=2, show_default=True,
                   help="threads of the concrete run a failed proof is replayed in (and of --invariants/--bmc)")
     @click.option("--slots", type=int, default=2, show_default=True,
@@ -128,9 +128,15 @@ def register(cli) -> None:
         if chosen != 1:
             raise Fail("choose one of --robustness, --invariants, --bmc DEPTH")
         proto = resolve_protocol(protocol)
-        if mutation is not None and mutation not in proto.mutations:
-            known = ", ".join(proto.mutations) or "none"
-            raise Fail(f"unknown mutation {mutation!r} for {proto.name} (known: {known})")
+        try:
+            selected = mutation_names(mutation)
+        except ModelError as exc:
+            raise Fail(str(exc)) from None
+        for m in selected:
+            if m not in proto.mutations:
+                known = ", ".join(proto.mutations) or "none"
+                raise Fail(f"unknown mutation {m!r} for {proto.name} (known: {known})")
+        mutation = ",".join(selected) or None
         p = _params(threads, slots, ops, step_bound, params)
         if only_steps is not None and not invariants:
             raise Fail("--step only applies to --invariants")
@@ -141,7 +147,7 @@ def register(cli) -> None:
             res = prove_robustness(proto, p, mutation)
             path = None
             if res.trace is not None and not no_trace:
-                mut = f"-{mutation}" if mutation else ""
+                mut = f"-{mutation.replace(',', '+')}" if mutation else ""
                 path = Path(trace_out or f"{proto.name}{mut}-prove.trace.json")
                 try:
                     write_json_atomic(path, res.trace)

@@ -15,8 +15,8 @@ def register(cli) -> None:
 @click.argument("trace", type=click.Path(dir_okay=False))
 @click.option("--impl", type=click.Choice(["c"]), default="c", show_default=True,
               help="the implementation to replay against")
-@click.option("--c-mutation", default=None, metavar="NAME|none",
-              help="build the C code with this mutation (default: the trace's own mutation)")
+@click.option("--c-mutation", default=None, metavar="NAME[,NAME]|none",
+              help="build the C code with this mutation, a,b for several (default: the trace's own mutation)")
 def replay(trace, impl, c_mutation):
     """Replay TRACE event by event against the C implementation.
 

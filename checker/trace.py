@@ -319,7 +319,7 @@ def check_trace(doc: Any, where: str = "trace") -> None:
 
 def default_trace_name(protocol: str, prop: str, mutation: str | None) -> str:
     slug = prop.replace(" ", "-")
-    mut = f"-{mutation}" if mutation else ""
+    mut = f"-{mutation.replace(',', '+')}" if mutation else ""  # a,b -> a+b: no comma in file names
     return f"{protocol}{mut}-{slug}.trace.json"
 
 

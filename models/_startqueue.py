@@ -12,6 +12,10 @@ when the checker compiles it:
   anything the design does outside starting and reaping (caslist pushes the
   slots it kept back), or nothing.
 
+and may supply ``lock_start_queue()`` / ``unlock_start_queue()`` (import the
+ones below otherwise): the ring's ``no-lock`` mutation drops StartQueueLock
+along with its own FreeQueueLock.
+
 Its ``Protocol.declare`` calls :func:`declare_workload` and its
 ``check_quiescent`` calls :func:`workload_places`, so that a design is one
 small file that differs from the others only in how free slots are kept.
@@ -22,11 +26,18 @@ privately and range-checking the head and every entry it reads.  Its counters
 start just below 2^32 so that every run crosses the wrap.
 """
 
+# ruff: noqa: F821  -- programs use names that declare() binds (docs/writing-a-model.md)
+
 from checker.lang import (
-    LWLockAcquire, LWLockRelease, assert_, choose, ghost, operation, pg_atomic_read_u32, pg_atomic_write_u32,
-    pg_memory_barrier, pg_read_barrier, pg_write_barrier,
+    LWLockAcquire, LWLockRelease, assert_, choose, ghost, mutation, operation, pg_atomic_read_u32,
+    pg_atomic_write_u32, pg_memory_barrier, pg_read_barrier, pg_write_barrier,
 )
 from checker.model import CONSERVATION, Violation
+
+# Mistakes in the start queue a design may declare as its own mutations (the
+# ring does).  In a design that does not, these tests compile to the correct
+# code (checker/ir.py reads this name).
+OPTIONAL_MUTATIONS = ("no-range-check", "start-no-write-barrier", "start-no-read-barrier")
 
 # Where a slot is, in ghost state (owner[slot]).
 OWN_FREE = 1
@@ -34,14 +45,6 @@ OWN_START_QUEUE = 2
 OWN_RUNNING = 3
 OWN_POSTMASTER = 4  # reaped, not (yet) back in the free structure
 OWN_BACKEND = 8  # + backend number
-
-# Placeholders so that the module reads as Python; the compiler binds the real
-# values from the protocol's declaration.
-SLOTS = SQ_RING = TOTAL = ME = NO_SLOT = OPS = BACKENDS = 0
-start_head = start_tail = StartQueueLock = 0
-start_ring = slot_worker = []
-owner = start_pos = start_val = registrant = []
-pm_start_tail = pm_running = pm_done = pm_corrupt = 0
 
 
 def take_free_slot():  # pragma: no cover - each design defines its own
@@ -56,13 +59,21 @@ def postmaster_housekeeping():  # pragma: no cover - each design defines its own
     return
 
 
+def lock_start_queue():
+    LWLockAcquire(StartQueueLock)
+
+
+def unlock_start_queue():
+    LWLockRelease(StartQueueLock)
+
+
 # ---------------------------------------------------------------------------
 # Backend side
 
 
 def queue_for_start(slot):
     """Push a filled-in slot onto the start queue (under StartQueueLock)."""
-    LWLockAcquire(StartQueueLock)
+    lock_start_queue()
     head = pg_atomic_read_u32(start_head)
     # There are never more slots than entries, so the queue cannot be full
     # (conservation checks that it never holds more than SQ_RING entries).
@@ -74,11 +85,13 @@ def queue_for_start(slot):
         start_pos[head % SQ_RING] = head
         start_val[head % SQ_RING] = slot
         owner[slot] = OWN_START_QUEUE
-    # The slot's contents and the entry must be visible before the new head.
-    # Pairs with the postmaster's pg_read_barrier() in start_queued_worker().
-    pg_write_barrier()
+    if not mutation("start-no-write-barrier"):
+        # The slot's contents and the entry must be visible before the new
+        # head.  Pairs with the postmaster's pg_read_barrier() in
+        # start_queued_worker().
+        pg_write_barrier()
     pg_atomic_write_u32(start_head, head + 1)
-    LWLockRelease(StartQueueLock)
+    unlock_start_queue()
 
 
 @operation
@@ -115,29 +128,34 @@ def start_queued_worker():
     queued = head - pm_start_tail
     if queued == 0:
         return
-    if queued > SQ_RING:
+    if not mutation("no-range-check") and queued > SQ_RING:
         # A head no backend could have written: ignore it.
         pm_corrupt = 1  # a flag, not a count, keeps the state space finite
         return
-    # Read the entry only after the head that covers it.  Pairs with the
-    # backend's pg_write_barrier() in queue_for_start().
-    pg_read_barrier()
+    if not mutation("start-no-read-barrier"):
+        # Read the entry only after the head that covers it.  Pairs with the
+        # backend's pg_write_barrier() in queue_for_start().
+        pg_read_barrier()
     slot = pg_atomic_read_u32(start_ring[pm_start_tail % SQ_RING])
     with ghost:
         assert_(start_pos[pm_start_tail % SQ_RING] == pm_start_tail and start_val[pm_start_tail % SQ_RING] == slot,
                 "queue integrity", "the postmaster read a start-queue entry not produced for that position")
     pm_start_tail += 1
-    # The entry is read before the tail frees its position (load then store).
+    # The entry must be read before the tail frees its position for reuse
+    # (load then store: README.barrier asks for a full barrier).  Pairs with
+    # the backends reading start_tail before writing an entry, under
+    # StartQueueLock, in queue_for_start().
     pg_memory_barrier()
     pg_atomic_write_u32(start_tail, pm_start_tail)
-    if slot >= SLOTS:
-        pm_corrupt = 1
+    if not mutation("no-range-check") and slot >= SLOTS:
+        pm_corrupt = 1  # an entry no backend could have written: the position is skipped
         return
-    if (pm_running >> slot) & 1:
+    if not mutation("no-range-check") and (pm_running >> slot) & 1:
         # Already running: a backend cannot have queued it, so memory is corrupt.
         pm_corrupt = 1
         return
     with ghost:
+        assert_(slot < SLOTS, "postmaster safety", "the postmaster acted on a slot number out of range")
         assert_(owner[slot] == OWN_START_QUEUE, "exclusive ownership",
                 "the postmaster started a slot that was not queued")
         owner[slot] = OWN_RUNNING
@@ -147,7 +165,7 @@ def start_queued_worker():
         # for the load, the hand-over must not.
         assert_(worker == registrant[slot], "queue integrity",
                 "the postmaster read a slot description that its registrant did not write")
-    if worker == 0 or worker > BACKENDS:
+    if not mutation("no-range-check") and (worker == 0 or worker > BACKENDS):
         # A description no backend wrote.  The branch also keeps every later
         # store of the postmaster (a reap recycles the slot) behind this
         # read: stores are never performed before an unresolved branch.

@@ -9,20 +9,17 @@ still had the bit (another backend may have claimed it since the scan).
 The start queue and the workload are the shared ones (models/_startqueue.py).
 """
 
+# ruff: noqa: F821  -- programs use names that declare() binds (docs/writing-a-model.md)
+
 from checker.lang import (
     assert_, ghost, mutation, pg_atomic_fetch_and_u32, pg_atomic_fetch_or_u32, pg_atomic_read_u32,
     pg_atomic_write_u32,
 )
 from checker.model import CONSERVATION, EXCLUSIVE, Mutation, Protocol, Violation
 from models._startqueue import (  # noqa: F401  (the compiler finds these by name)
-    OWN_BACKEND, OWN_FREE, OWN_POSTMASTER, backend, check_places, declare_workload, postmaster, queue_for_start,
-    reap_worker, register_worker, start_queued_worker, workload_places,
+    OWN_BACKEND, OWN_FREE, OWN_POSTMASTER, backend, check_places, declare_workload, lock_start_queue, postmaster,
+    queue_for_start, reap_worker, register_worker, start_queued_worker, unlock_start_queue, workload_places,
 )
-
-# Placeholders (see models/ring.py).
-SLOTS = ME = NO_SLOT = 0
-free_bits = owner = []
-pm_corrupt = 0
 
 
 def claim(slot):

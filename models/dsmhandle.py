@@ -43,6 +43,8 @@ segment (destroying it if it was the last).  A handle read from the board may be
 and its item reused.
 """
 
+# ruff: noqa: F821  -- programs use names that declare() binds (docs/writing-a-model.md)
+
 from checker.lang import (
     LWLockAcquire,
     LWLockRelease,
@@ -84,13 +86,6 @@ OWN_MORIBUND = 2  # refcnt 1: being destroyed by its last detacher
 OWN_BACKEND = 8  # + the creating backend's number: live
 
 NO_SLOT = 0xFFFFFFFF
-
-# Placeholders so that the module reads as Python; the compiler binds the real
-# values (shared locations, ghost arrays, constants) from declare().
-SLOTS = RING = OPS = ME = SLOT_BITS = SLOT_MASK = GEN_LIMIT = HANDLE_POOL = LINEAR = 0
-item_handle = item_refcnt = free_ring = seg_payload = board = []
-free_head = free_tail = nitems = DynamicSharedMemoryControlLock = 0
-owner = holders = slot_seg = cell_slot = []
 
 
 # ---------------------------------------------------------------------------
@@ -348,9 +343,6 @@ def postmaster():
     # The postmaster never attaches to DSM segments nor reads the control
     # segment (dsm_create and dsm_attach assert IsUnderPostmaster).
     return
-
-
-BOARD_CELLS = 0
 
 
 class DsmHandle(Protocol):

@@ -18,37 +18,31 @@ queue it to start); the postmaster starts queued workers and reaps running
 ones (the slot goes back to the free queue) until all work is done.
 
 The counters start just below 2^32 so that every run crosses the wrap.
+
+The start queue, the workload and the postmaster's loop are the ones every
+design shares (models/_startqueue.py); this file adds the free queue, the
+lock hooks that the ``no-lock`` mutation empties, and the declarations.
 """
 
+# ruff: noqa: F821  -- programs use names that declare() binds (docs/writing-a-model.md)
+
 from checker.lang import (
-    LWLockAcquire, LWLockRelease, assert_, choose, ghost, mutation, operation,
-    pg_atomic_read_u32, pg_atomic_write_u32, pg_memory_barrier, pg_read_barrier,
-    pg_write_barrier,
+    LWLockAcquire, LWLockRelease, assert_, ghost, mutation, pg_atomic_read_u32, pg_atomic_write_u32,
+    pg_memory_barrier, pg_read_barrier, pg_write_barrier,
 )
 from checker.model import (
     CONSERVATION, EXCLUSIVE, INTEGRITY, PM_SAFETY, Declaration, Mutation, Params, Protocol, Violation,
 )
-
-# Where a slot is, in ghost state (owner[slot]).
-OWN_FREE_QUEUE = 1
-OWN_START_QUEUE = 2
-OWN_RUNNING = 3
-OWN_POSTMASTER = 4  # reaped, on its way back to the free queue
-OWN_BACKEND = 8  # + backend number
-
-# Placeholders so that the module reads as Python; the compiler binds the real
-# values (shared locations, ghost arrays, constants) from declare().
-SLOTS = RING = TOTAL = OPS = BACKENDS = ME = NO_SLOT = 0
-free_head = free_tail = start_head = start_tail = 0
-free_ring = start_ring = slot_worker = []
-FreeQueueLock = StartQueueLock = 0
-owner = free_pos = free_val = start_pos = start_val = registrant = []
-pm_free_head = pm_start_tail = pm_running = pm_done = pm_corrupt = 0
+from models._startqueue import (  # noqa: F401  (the compiler finds these by name)
+    OWN_BACKEND, OWN_FREE, backend, check_places, declare_workload, postmaster, queue_for_start, reap_worker,
+    register_worker, ring_size, start_queued_worker, workload_places,
+)
 
 
 # ---------------------------------------------------------------------------
-# Backend side: consumers of the free queue, producers of the start queue.
-# Both sides are serialised by an LWLock, so backends never race each other.
+# Backend side: consumers of the free queue (producers of the start queue in
+# models/_startqueue.py).  Both queues are serialised by an LWLock, so backends
+# never race each other.
 
 
 def take_free_slot():
@@ -73,7 +67,7 @@ def take_free_slot():
     with ghost:
         assert_(free_pos[tail % RING] == tail and free_val[tail % RING] == slot, "queue integrity",
                 "a backend read a free-queue entry that is not the one produced for that position")
-        assert_(owner[slot] == OWN_FREE_QUEUE, "exclusive ownership",
+        assert_(owner[slot] == OWN_FREE, "exclusive ownership",
                 "a backend took a slot that is not in the free queue")
         owner[slot] = OWN_BACKEND + ME
     if not mutation("free-no-consume-barrier"):
@@ -94,103 +88,20 @@ def take_free_slot():
     return slot
 
 
-def queue_for_start(slot):
-    """Push a filled-in slot onto the start queue."""
+def lock_start_queue():
     if not mutation("no-lock"):
         LWLockAcquire(StartQueueLock)
-    head = pg_atomic_read_u32(start_head)
-    # There are never more slots than entries, so the queue cannot be full
-    # (conservation checks that no queue ever holds more than RING entries).
-    tail = pg_atomic_read_u32(start_tail)
-    pg_atomic_write_u32(start_ring[head % RING], slot)
-    with ghost:
-        start_pos[head % RING] = head
-        start_val[head % RING] = slot
-        owner[slot] = OWN_START_QUEUE
-    if not mutation("start-no-write-barrier"):
-        # The slot's contents and the entry must be visible before the new
-        # head.  Pairs with the postmaster's pg_read_barrier() in
-        # start_queued_worker().
-        pg_write_barrier()
-    pg_atomic_write_u32(start_head, head + 1)
+
+
+def unlock_start_queue():
     if not mutation("no-lock"):
         LWLockRelease(StartQueueLock)
 
 
-@operation
-def register_worker():
-    """RegisterDynamicBackgroundWorker(): returns 1 if a worker was queued."""
-    slot = take_free_slot()
-    if slot == NO_SLOT:
-        return 0
-    # Fill in the slot (the worker's description): here, who asked for it.
-    pg_atomic_write_u32(slot_worker[slot], ME)
-    with ghost:
-        assert_(owner[slot] == OWN_BACKEND + ME, "exclusive ownership",
-                "a backend filled in a slot that another party holds")
-        registrant[slot] = ME
-    queue_for_start(slot)
-    return 1
-
-
-def backend():
-    done = 0
-    while done < OPS:
-        done += register_worker()
-
-
 # ---------------------------------------------------------------------------
-# Postmaster side: consumer of the start queue, producer of the free queue.
-# No locks, no waiting, and every value read from shared memory is checked.
-
-
-@operation
-def start_queued_worker():
-    """Start the worker at the front of the start queue, if any."""
-    global pm_start_tail, pm_running, pm_corrupt
-    head = pg_atomic_read_u32(start_head)
-    queued = head - pm_start_tail
-    if queued == 0:
-        return
-    if not mutation("no-range-check") and queued > RING:
-        # A head that no backend could have written: ignore it.
-        pm_corrupt = 1  # reported once; a flag keeps the state space finite
-        return
-    if not mutation("start-no-read-barrier"):
-        # Read the entry only after the head that covers it.  Pairs with the
-        # backend's pg_write_barrier() in queue_for_start().
-        pg_read_barrier()
-    slot = pg_atomic_read_u32(start_ring[pm_start_tail % RING])
-    with ghost:
-        assert_(start_pos[pm_start_tail % RING] == pm_start_tail and start_val[pm_start_tail % RING] == slot,
-                "queue integrity", "the postmaster read a start-queue entry not produced for that position")
-    pm_start_tail += 1
-    # The entry must be read before the tail frees its position for reuse
-    # (load then store: README.barrier asks for a full barrier).  Pairs with
-    # the backends reading start_tail before writing an entry, under
-    # StartQueueLock, in queue_for_start().
-    pg_memory_barrier()
-    pg_atomic_write_u32(start_tail, pm_start_tail)
-    if not mutation("no-range-check") and slot >= SLOTS:
-        pm_corrupt = 1  # reported once; a flag keeps the state space finite
-        return
-    with ghost:
-        assert_(slot < SLOTS, "postmaster safety", "the postmaster acted on a slot number out of range")
-        assert_(owner[slot] == OWN_START_QUEUE, "exclusive ownership",
-                "the postmaster started a slot that was not queued")
-        owner[slot] = OWN_RUNNING
-    worker = pg_atomic_read_u32(slot_worker[slot])
-    with ghost:
-        # Kept apart from the hand-over above: under weak memory this check
-        # waits for the load, the hand-over must not.
-        assert_(worker == registrant[slot], "queue integrity",
-                "the postmaster read a slot description that its registrant did not write")
-    if not mutation("no-range-check") and (worker == 0 or worker > BACKENDS):
-        # A description no backend wrote.  This check also keeps every later
-        # store of the postmaster (reaping, which recycles the slot) behind
-        # the read of the description: stores are never speculated.
-        pm_corrupt = 1
-    pm_running |= 1 << slot
+# Postmaster side: producer of the free queue (consumer of the start queue in
+# models/_startqueue.py).  No locks, no waiting, and every value read from
+# shared memory is checked.
 
 
 def return_free_slot(slot):
@@ -208,7 +119,7 @@ def return_free_slot(slot):
     with ghost:
         free_pos[pm_free_head % RING] = pm_free_head
         free_val[pm_free_head % RING] = slot
-        owner[slot] = OWN_FREE_QUEUE
+        owner[slot] = OWN_FREE
     if not mutation("free-no-write-barrier"):
         # The entry must be visible before the head that publishes it.
         # Pairs with the backend's pg_read_barrier() in take_free_slot().
@@ -217,27 +128,8 @@ def return_free_slot(slot):
     pg_atomic_write_u32(free_head, pm_free_head)
 
 
-@operation
-def reap_worker(slot):
-    """The worker in ``slot`` exited: give the slot back."""
-    global pm_running, pm_done
-    with ghost:
-        assert_(owner[slot] == OWN_RUNNING, "exclusive ownership", "the postmaster reaped a slot not running")
-        owner[slot] = OWN_POSTMASTER
-    return_free_slot(slot)
-    # Cleared only now: until its first shared event an operation counts as
-    # not started (quiescence), so the slot must still be accounted as running.
-    pm_running &= ~(1 << slot)
-    pm_done += 1
-
-
-def postmaster():
-    while pm_done < TOTAL:
-        start_queued_worker()
-        # Any running worker may exit now, or none (choice SLOTS).
-        exited = choose(SLOTS + 1)
-        if exited < SLOTS and (pm_running >> exited) & 1:
-            reap_worker(exited)
+def postmaster_housekeeping():
+    return
 
 
 # ---------------------------------------------------------------------------
@@ -270,36 +162,20 @@ class Ring(Protocol):
     }
 
     def declare(self, p: Params, d: Declaration) -> None:
-        ring = 1
-        while ring < p.slots:
-            ring *= 2
+        # The free queue is declared first so that shared memory and the
+        # postmaster's statics keep the C layout's order (free side, then start side).
+        ring = ring_size(p.slots)
         start = (1 << 32) - ring  # every run crosses the 2^32 wrap
         d.constant("RING", ring)
-        d.constant("TOTAL", p.backends * p.ops)
-        d.constant("NO_SLOT", 0xFFFFFFFF)
-        for k, v in (("OWN_FREE_QUEUE", OWN_FREE_QUEUE), ("OWN_START_QUEUE", OWN_START_QUEUE),
-                     ("OWN_RUNNING", OWN_RUNNING), ("OWN_POSTMASTER", OWN_POSTMASTER),
-                     ("OWN_BACKEND", OWN_BACKEND)):
-            d.constant(k, v)
         free_init = [0] * ring
         for s in range(p.slots):
             free_init[(start + s) % ring] = s
         d.word("free_head", (start + p.slots) & 0xFFFFFFFF)
         d.word("free_tail", start)
         d.array("free_ring", ring, free_init)
-        d.word("start_head", start)
-        d.word("start_tail", start)
-        d.array("start_ring", ring, 0)
-        d.array("slot_worker", p.slots, 0)
         d.lock("FreeQueueLock")
-        d.lock("StartQueueLock")
         d.private_var("postmaster", "pm_free_head", (start + p.slots) & 0xFFFFFFFF)
-        d.private_var("postmaster", "pm_start_tail", start)
-        d.private_var("postmaster", "pm_running", 0)
-        d.private_var("postmaster", "pm_done", 0)
-        d.private_var("postmaster", "pm_corrupt", 0)
-        # Ghost: where each slot is, and what was produced at each position.
-        d.ghost_array("owner", p.slots, OWN_FREE_QUEUE)
+        # Ghost: what was produced at each free-queue position.
         pos = [0] * ring
         val = [0] * ring
         for s in range(p.slots):
@@ -307,33 +183,18 @@ class Ring(Protocol):
             val[(start + s) % ring] = s
         d.ghost_array("free_pos", ring, pos)
         d.ghost_array("free_val", ring, val)
-        d.ghost_array("start_pos", ring, [(start - ring + i) & 0xFFFFFFFF for i in range(ring)])
-        d.ghost_array("start_val", ring, 0)
-        d.ghost_array("registrant", p.slots, 0)
+        declare_workload(p, d)
 
     def check_quiescent(self, v) -> None:
         ring = v.system.constants["RING"]
-        slots = v.system.params.slots
-        places: dict[int, list[str]] = {s: [] for s in range(slots)}
-
-        def queue(name, head, tail):
-            entries = v.array(name + "_ring")
-            n = (head - tail) & 0xFFFFFFFF
-            if n > ring:
-                raise Violation(CONSERVATION, f"{name} queue holds {n} entries, more than {ring}")
-            for k in range(n):
-                s = entries[(tail + k) % ring]
-                if s not in places:
-                    raise Violation(CONSERVATION, f"{name} queue holds slot number {s}")
-                places[s].append(f"{name} queue")
-
-        queue("free", v.word("free_head"), v.word("free_tail"))
-        queue("start", v.word("start_head"), v.word("start_tail"))
-        running = v.local(0, "pm_running")
-        for s in range(slots):
-            if running >> s & 1:
-                places[s].append("running")
-        for s, where in places.items():
-            if len(where) != 1:
-                what = " and ".join(where) if where else "nowhere (leaked)"
-                raise Violation(CONSERVATION, f"slot {s} is {what}")
+        places = workload_places(v)
+        n = (v.word("free_head") - v.word("free_tail")) & 0xFFFFFFFF
+        if n > ring:
+            raise Violation(CONSERVATION, f"free queue holds {n} entries, more than {ring}")
+        entries, tail = v.array("free_ring"), v.word("free_tail")
+        for k in range(n):
+            s = entries[(tail + k) % ring]
+            if s not in places:
+                raise Violation(CONSERVATION, f"free queue holds slot number {s}")
+            places[s].append("free queue")
+        check_places(places)

@@ -7,21 +7,30 @@ invariant below (the properties plus the strengthening conjuncts a proof
 needs) for every slot count.
 """
 
-# Constants that depend on slots, and how (for z3).
-SLOT_CONSTANTS = ("SLOTS", "RING")
+# Constants that depend on slots, and how (for z3).  RING sizes the free queue
+# (models/ring.py), SQ_RING the shared start queue (models/_startqueue.py):
+# both are slots rounded up to a power of two.
+SLOT_CONSTANTS = ("SLOTS", "RING", "SQ_RING")
 # 32-bit free-running counters and 32-bit slot numbers: nothing narrower
 # limits the design; the bound keeps RING (a power of two >= slots) in range.
 SLOT_RANGE = (1, 262143)
 # Constants that are powers of two (slot_constraints says so): the prover may
 # compute ``x % RING`` as ``x & (RING - 1)``.
-POWERS_OF_TWO = ("RING",)
+POWERS_OF_TWO = ("RING", "SQ_RING")
+# The two rings have equal lengths, so which constant sizes which region is
+# said here rather than guessed from their values.
+REGION_LENGTHS = {
+    **{r: (lambda c: c["RING"]) for r in ("free_ring", "free_pos", "free_val")},
+    **{r: (lambda c: c["SQ_RING"]) for r in ("start_ring", "start_pos", "start_val")},
+}
 
 
 def slot_constraints(c):
     import z3
 
     slots, ring = c["SLOTS"], c["RING"]
-    return [ring != 0, ring & (ring - 1) == 0, z3.ULE(slots, ring), z3.ULT(ring, slots * 2)]
+    return [ring != 0, ring & (ring - 1) == 0, z3.ULE(slots, ring), z3.ULT(ring, slots * 2),
+            c["SQ_RING"] == ring]
 
 
 # ---------------------------------------------------------------------------

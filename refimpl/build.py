@@ -63,6 +63,9 @@ class CProtocol:
     # Where the protocol's own files are, for a model file's C twin (None:
     # refimpl/c).  The harness files always come from refimpl/c.
     directory: Path | None = None
+    # Mutations of a shared source (slot_startqueue.c) that this design's
+    # model declares; the shared file's other macros are not this design's.
+    shared_mutations: tuple[str, ...] = ()
 
     def path(self, filename: str) -> Path:
         if self.directory is not None and (self.directory / filename).is_file():
@@ -89,7 +92,9 @@ class CProtocol:
 
 
 PROTOCOLS: dict[str, CProtocol] = {
-    "ring": CProtocol("ring", ("slot_ring.c",), "slot_ring_workload.c", "stress_ring.c", "ring"),
+    "ring": CProtocol("ring", ("slot_ring.c", "slot_startqueue.c"), "slot_ring_workload.c", "stress_ring.c", "ring",
+                      shared_mutations=("no-lock", "no-range-check", "start-no-write-barrier",
+                                        "start-no-read-barrier")),
     "caslist": CProtocol("caslist", ("slot_caslist.c", "slot_startqueue.c"), "slot_caslist_workload.c",
                          "stress_caslist.c", "caslist", "cas_retries"),
     "bitmap": CProtocol("bitmap", ("slot_bitmap.c", "slot_startqueue.c"), "slot_bitmap_workload.c",
@@ -125,20 +130,40 @@ def mutation_macro(mutation: str) -> str:
     return "SLOT_MUTATION_" + mutation.upper().replace("-", "_")
 
 
+# Sources several designs build; their mutation macros belong to the designs
+# that name them in CProtocol.shared_mutations.
+SHARED_SOURCES = frozenset({"slot_startqueue.c"})
+
+
 def c_mutations(name: str) -> set[str]:
     """Mutation names the C sources of a protocol implement (model spelling)."""
     spec = protocol(name)
     found = set()
     for src in spec.sources:
-        for macro in re.findall(r"\bSLOT_MUTATION_([A-Z0-9_]+)", spec.path(src).read_text()):
-            found.add(macro.lower().replace("_", "-"))
+        macros = {m.lower().replace("_", "-")
+                  for m in re.findall(r"\bSLOT_MUTATION_([A-Z0-9_]+)", spec.path(src).read_text())}
+        found |= macros & set(spec.shared_mutations) if src in SHARED_SOURCES else macros
     return found
 
 
+def _selected(mutation: str | None) -> list[str]:
+    """The variants of a mutation value: ``"a,b"`` builds with both macros."""
+    return [m.strip() for m in mutation.split(",")] if mutation else []
+
+
 def _check_mutation(name: str, mutation: str | None) -> None:
-    if mutation is not None and mutation not in c_mutations(name):
-        raise RefimplError(f"the C implementation of {name} has no mutation {mutation!r} "
-                           f"(it has: {', '.join(sorted(c_mutations(name))) or 'none'})")
+    selected = _selected(mutation)
+    if mutation is not None and (not all(selected) or len(set(selected)) != len(selected)):
+        raise RefimplError(f"C mutation {mutation!r}: write distinct names as a,b")
+    for m in selected:
+        if m not in c_mutations(name):
+            raise RefimplError(f"the C implementation of {name} has no mutation {m!r} "
+                               f"(it has: {', '.join(sorted(c_mutations(name))) or 'none'})")
+
+
+def _module_tag(mutation: str | None) -> str:
+    """A Python identifier fragment for a build's mutations (a,b -> a__b)."""
+    return "__".join(_selected(mutation)).replace("-", "_") or "correct"
 
 
 # ---------------------------------------------------------------------------
@@ -248,8 +273,7 @@ def load(name: str, backend: str = "trace", mutation: str | None = None):
         return _loaded[memo]
     cc = compiler()
     defines = [("SLOT_TRACE", "1")] if backend == "trace" else []
-    if mutation:
-        defines.append((mutation_macro(mutation), "1"))
+    defines += [(mutation_macro(m), "1") for m in _selected(mutation)]
     flags = list(COMMON_FLAGS)
     if backend == "trace":
         sources = [*spec.sources, spec.workload, "slot_trace.c"]
@@ -268,7 +292,7 @@ def load(name: str, backend: str = "trace", mutation: str | None = None):
             # A mutated build is meant to misbehave: report it, do not abort.
             defines.append(("NDEBUG", "1"))
     key = _key(name, backend, mutation, cdef, flags, defines, cc, _twin_digest(spec))
-    modname = f"_slotc_{name}_{backend}_{(mutation or 'correct').replace('-', '_')}_{key}"
+    modname = f"_slotc_{name}_{backend}_{_module_tag(mutation)}_{key}"
     out_dir = cache_dir()
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     target = out_dir / f"{modname}{suffix}"
@@ -510,12 +534,11 @@ def load_bench(name: str, mutation: str | None = None):
         raise RefimplError(f"Concurrency Kit's headers are missing ({why}); install libck-dev")
     flags = [*COMMON_FLAGS, "-O2", "-pthread"]
     defines = [("NDEBUG", "1")]
-    if mutation:
-        defines.append((mutation_macro(mutation), "1"))
+    defines += [(mutation_macro(m), "1") for m in _selected(mutation)]
     sources = [*design.sources, "bench.c", design.adapter]
     key = _key(name, "bench", _BENCH_CDEF, flags, defines, sources, cc,
                _ck_digest() if design.needs_ck else None)
-    modname = f"_slotc_bench_{name.replace('-', '_')}_{(mutation or 'correct').replace('-', '_')}_{key}"
+    modname = f"_slotc_bench_{name.replace('-', '_')}_{_module_tag(mutation)}_{key}"
     out_dir = cache_dir()
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     target = out_dir / f"{modname}{suffix}"

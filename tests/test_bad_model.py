@@ -422,3 +422,63 @@ def test_unknown_name_in_a_helper_module_is_caught_even_in_a_folded_branch(check
     path = write_model(tmp_path, imports=imports, pm_body="    helper_poll()")
     line = one_line_error(explore(checker_cli, path))
     assert "scratch_helper.py:7: unknown property 'exclusive ownershp'" in line
+
+
+# -- ghost code reads only ghost state and locals ---------------------------------------------
+
+
+@pytest.mark.parametrize("ghost_line, what", [
+    ("        seen = flag", "flag"),
+    ("        seen = cells[1] + 1", "cells"),
+    ("        seen = pg_atomic_read_u32(flag)", "pg_atomic_read_u32(...)"),
+    ("        assert_(flag <= 1, 'exclusive ownership', 'the flag')", "flag"),
+])
+def test_ghost_code_reading_shared_memory_is_a_load_error(checker_cli, tmp_path, ghost_line, what):
+    pm_op = "    with ghost:\n" + ghost_line
+    path = write_model(tmp_path, pm_op=pm_op, declare_extra='        d.array("cells", 2, 0)')
+    line = one_line_error(explore(checker_cli, path))
+    assert f"{path.name}:{line_of(path, ghost_line)}: ghost code reads shared memory ({what})" in line, line
+
+
+def test_ghost_code_reading_a_local_copy_of_shared_memory_loads(checker_cli, tmp_path):
+    # The same checks as above, through the local the event loaded: accepted, and checked both ways.
+    pm_op = "    with ghost:\n        seen = v\n        assert_(seen <= 1, 'exclusive ownership', 'the flag')"
+    path = write_model(tmp_path, pm_op=pm_op)
+    assert explore(checker_cli, path).returncode == 0
+    bad = write_model(tmp_path, pm_op=pm_op.replace("seen <= 1", "seen < 1"))
+    assert explore(checker_cli, bad).returncode == 1
+
+
+# -- a shared helper module's optional mutations (models/_startqueue.py's OPTIONAL_MUTATIONS) -----
+
+
+HELPER = ("from checker.lang import mutation, pg_atomic_write_u32\n\n"
+          "OPTIONAL_MUTATIONS = ('opt',)\n\n"
+          "def helper_store():\n"
+          "    if mutation('{name}'):\n"
+          "        pg_atomic_write_u32(flag, 2)\n"
+          "    else:\n"
+          "        pg_atomic_write_u32(flag, 1)\n")
+HELPER_IMPORTS = "import sys; sys.path.insert(0, __file__.rsplit('/', 1)[0])\nfrom opt_helper import helper_store"
+
+
+@pytest.mark.parametrize("declared, args, code", [
+    ("m", (), 0),  # a model that does not declare `opt` compiles the helper's correct branch
+    ("opt", (), 0),
+    ("opt", ("--mutation", "opt"), 1),  # one that declares it gets the mistake when selected
+])
+def test_helper_module_optional_mutation(checker_cli, tmp_path, declared, args, code):
+    (tmp_path / "opt_helper.py").write_text(HELPER.format(name="opt"))
+    path = write_model(tmp_path, imports=HELPER_IMPORTS, be_body="    helper_store()",
+                       pm_op=assertion("v <= 1", "exclusive ownership"))
+    if declared != "m":
+        path.write_text(path.read_text().replace('{"m": Mutation(', '{"opt": Mutation('))
+    res = explore(checker_cli, path, *args)
+    assert res.returncode == code, res.stdout + res.stderr
+
+
+def test_helper_module_mutation_not_listed_as_optional_is_a_load_error(checker_cli, tmp_path):
+    (tmp_path / "opt_helper.py").write_text(HELPER.format(name="opt-typo"))
+    path = write_model(tmp_path, imports=HELPER_IMPORTS, be_body="    helper_store()")
+    line = one_line_error(explore(checker_cli, path))
+    assert "opt_helper.py:6: mutation 'opt-typo' is not declared by this model" in line

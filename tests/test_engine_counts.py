@@ -38,7 +38,10 @@ PINNED = {
     ("dlist", "weak", 2, 2, False, 2): (603, 1668),
     ("bgworker", "weak", 2, 2, False, 2): (1054, 3075),
     # a rogue with one write, one backend
-    ("ring", "sc", None, 2, True, 1): (12884, 28833),
+    # (12,884 / 28,833 before the ring took the shared start queue, whose
+    # "already running" check ends some corrupted paths earlier; all four
+    # engine/storage combinations agree on the new counts.)
+    ("ring", "sc", None, 2, True, 1): (12701, 28489),
     ("caslist", "sc", None, 2, True, 1): (15174, 32627),
     ("bitmap", "sc", None, 2, True, 1): (8584, 19946),
     ("dlist", "sc", None, 2, True, 1): (7717, 17905),

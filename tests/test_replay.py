@@ -202,7 +202,7 @@ def test_edited_stored_value_diverges_at_that_step(samples, tmp_path, checker_cl
     assert res.returncode == 1, res.stdout + res.stderr
     assert f"first divergence at step {ev['step']}, thread {t['name']}" in res.stdout
     assert "a different value stored" in res.stdout
-    assert "slot_ring.c" in res.stdout and "models/ring.py" in res.stdout
+    assert "slot_ring.c" in res.stdout and "models/_startqueue.py" in res.stdout  # register_worker
 
 
 def test_edited_loaded_value_diverges_where_it_is_used(samples):

@@ -3,8 +3,10 @@
 import pytest
 
 from checker.explore import Options
+from checker.model import Params, build_system
 from checker.model import CONSERVATION, DEADLOCK, EXCLUSIVE, INTEGRITY, PM_SAFETY, WAIT_FREEDOM
 from checker.run import check
+from models.ring import Ring
 
 # Recorded exact counts (regression guards, as the TLA+ manifest also uses).
 RING_SC_THREADS3 = 39052
@@ -83,3 +85,18 @@ def test_max_states_bound_never_reports_success():
     _, res = check("ring", memory_model="sc", options=Options(max_states=1000))
     assert not res.complete and res.exit_code == 3
     assert all(res.verdict(p).startswith("not violated so far") for p in res.system.checked)
+
+
+def test_ring_runs_the_shared_start_queue():
+    # One copy: the ring's start side is models/_startqueue.py's, so a fix there
+    # (the "already running" check) reaches every design.
+    import models._startqueue as shared
+    import models.ring as ring
+
+    for name in ("queue_for_start", "register_worker", "backend", "start_queued_worker", "reap_worker",
+                 "postmaster"):
+        assert getattr(ring, name) is getattr(shared, name), name
+    system = build_system(Ring, Params(threads=2, slots=2, ops=1))
+    files = {i.src.file for t in system.threads for i in t.program.instrs
+             if getattr(i, "src", None) is not None and "start_" in i.src.text and "_start_queue" not in i.src.text}
+    assert files == {"models/_startqueue.py"}, files

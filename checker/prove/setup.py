@@ -26,7 +26,7 @@ from pathlib import Path
 import z3
 
 from checker.ir import Branch, Jump, Program, Symbols, compile_program
-from checker.model import ROGUE_PROPERTIES, ModelError, Params, Protocol, System, build_system
+from checker.model import ROGUE_PROPERTIES, ModelError, Params, Protocol, System, build_system, mutation_names
 
 MARKER_BASE = 0x6B5D3A00  # unlikely to be a genuine constant of any model
 DEFAULT_SLOT_RANGE = (1, 262143)
@@ -69,10 +69,9 @@ def recompile(system: System, role: str, tid: int, overrides: dict[str, int], ro
     consts = dict(system.constants)
     consts.update(overrides)
     module = sys.modules[type(proto).__module__]
-    mutation = system.mutation
     checked = frozenset(ROGUE_PROPERTIES) if rogue else system.checked
     symbols = Symbols(system.shared, system.ghost, consts, frozenset(proto.mutations),
-                      frozenset([mutation]) if mutation else frozenset(), vars(module), checked)
+                      frozenset(mutation_names(system.mutation)), vars(module), checked)
     symbols.ghost_updates = not rogue
     symbols.private = private_of(system.threads[tid].program)
     return compile_program(role, proto.roles[role], symbols, {"ME": tid})

@@ -14,7 +14,8 @@
 (* copies of the counters it owns (pm_free_head, pm_start_tail) and        *)
 (* range-checks whatever it reads.                                         *)
 (*                                                                         *)
-(* This module is the TLA+ twin of models/ring.py under sequential         *)
+(* This module is the TLA+ twin of models/ring.py, with the start queue   *)
+(* it shares (models/_startqueue.py), under sequential                     *)
 (* consistency.  It is written so that its state space is the one          *)
 (* `checker explore ring --memory-model sc` explores, state for state:     *)
 (*                                                                         *)
@@ -473,12 +474,15 @@ StartConsumeBarrier ==
                    pm_slot, bvars, ghost>>
 
 \* pg_atomic_write_u32(start_tail, pm_start_tail); a slot number out of
-\* range is ignored rather than used.  Otherwise the slot passes from the
-\* start queue to the postmaster: it must be in range and queued.
+\* range, or one whose worker already runs (no backend can have queued it),
+\* is ignored rather than used: both checks are local, so they belong to
+\* this step (models/_startqueue.py, start_queued_worker).  Otherwise the
+\* slot passes from the start queue to the postmaster: it must be in range
+\* and queued.
 WriteStartTail ==
     /\ pc[Postmaster] = "write_start_tail"
     /\ start_tail' = pm_start_tail
-    /\ IF pm_slot >= SLOTS
+    /\ IF pm_slot >= SLOTS \/ pm_slot \in pm_running
          THEN /\ EndStart
               /\ UNCHANGED <<owner, failed>>
          ELSE /\ PmGoto("read_slot_worker")

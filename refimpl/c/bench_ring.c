@@ -55,7 +55,7 @@ release(void *view, void *pm, uint32 slot)
 static bool
 corrupt(void *pm)
 {
-	return ((RingPostmasterState *) pm)->corrupt;
+	return ((RingPostmasterState *) pm)->sq.corrupt;
 }
 
 const BenchOps slot_bench_ops = {

@@ -5,7 +5,8 @@
  *	  slot_ring.h for the design and the callers' contracts.
  *
  * Every shared-memory access below is one event of models/ring.py, in the
- * same order, and `checker replay` holds the two to that.  Mutations (the
+ * same order, and `checker replay` holds the two to that.  The start queue
+ * is slot_startqueue.c (models/_startqueue.py).  Mutations (the
  * plausible mistakes the model checker must catch) are compiled in with
  * -DSLOT_MUTATION_<NAME>; each sits exactly where the model's
  * mutation("<name>") test is.
@@ -50,20 +51,12 @@ RingShmemInit(RingShmem *shm, uint32 nslots)
 	start = (uint32) 0 - rs.ring_size;
 	pg_atomic_init_u32(&shm->free_head, start + nslots);
 	pg_atomic_init_u32(&shm->free_tail, start);
-	pg_atomic_init_u32(&shm->start_head, start);
-	pg_atomic_init_u32(&shm->start_tail, start);
 	LWLockInitialize(&shm->FreeQueueLock);
-	LWLockInitialize(&shm->StartQueueLock);
 	for (uint32 i = 0; i < rs.ring_size; i++)
-	{
 		pg_atomic_init_u32(&rs.free_ring[i], 0);
-		pg_atomic_init_u32(&rs.start_ring[i], 0);
-	}
 	for (uint32 s = 0; s < nslots; s++)
-	{
 		pg_atomic_init_u32(&rs.free_ring[RING_INDEX(&rs, start + s)], s);
-		pg_atomic_init_u32(&rs.slot_worker[s], 0);
-	}
+	SQShmemInit(&shm->sq, rs.sq.start_ring, rs.sq.slot_worker, nslots);
 }
 
 void
@@ -73,8 +66,7 @@ RingAttach(RingSlots *rs, RingShmem *shm, uint32 nslots)
 	rs->nslots = nslots;
 	rs->ring_size = RingSize(nslots);
 	rs->free_ring = &shm->words[0];
-	rs->start_ring = &shm->words[rs->ring_size];
-	rs->slot_worker = &shm->words[2 * rs->ring_size];
+	SQAttach(&rs->sq, &shm->sq, &shm->words[rs->ring_size], &shm->words[2 * rs->ring_size], nslots);
 }
 
 void
@@ -83,15 +75,13 @@ RingPostmasterInit(RingPostmasterState *pm, uint32 nslots, uint32 nbackends)
 	uint32		start = (uint32) 0 - RingSize(nslots);
 
 	pm->free_head = start + nslots;
-	pm->start_tail = start;
-	slot_set_clear(&pm->running);
-	pm->nbackends = nbackends;
-	pm->corrupt = false;
+	SQPostmasterInit(&pm->sq, nslots, nbackends);
 }
 
 /* ----------------------------------------------------------------------
- * Backend side: consumers of the free queue, producers of the start queue.
- * Each side is serialised by an LWLock, so backends never race each other.
+ * Backend side: consumers of the free queue (producers of the start queue
+ * in slot_startqueue.c).  Each queue is serialised by an LWLock, so backends
+ * never race each other.
  * ----------------------------------------------------------------------
  */
 
@@ -153,32 +143,7 @@ RingTakeFreeSlot(RingSlots *rs)
 void
 RingQueueForStart(RingSlots *rs, uint32 slot)
 {
-	RingShmem  *shm = rs->shm;
-	uint32		head;
-	uint32		tail;
-
-#ifndef SLOT_MUTATION_NO_LOCK
-	LWLockAcquire(&shm->StartQueueLock, LW_EXCLUSIVE);
-#endif
-	head = pg_atomic_read_u32(&shm->start_head);
-	tail = pg_atomic_read_u32(&shm->start_tail);
-	/* there are never more slots than entries, so the queue cannot be full */
-	Assert((uint32) (head - tail) < rs->ring_size);
-	(void) tail;
-	pg_atomic_write_u32(&rs->start_ring[RING_INDEX(rs, head)], slot);
-#ifndef SLOT_MUTATION_START_NO_WRITE_BARRIER
-
-	/*
-	 * The slot's contents and the entry must be visible before the new head.
-	 * Pairs with the pg_read_barrier() in RingStartQueuedWorker() between
-	 * reading the head and reading the entry.
-	 */
-	pg_write_barrier();
-#endif
-	pg_atomic_write_u32(&shm->start_head, head + 1);
-#ifndef SLOT_MUTATION_NO_LOCK
-	LWLockRelease(&shm->StartQueueLock);
-#endif
+	SQQueueForStart(&rs->sq, slot);
 }
 
 bool
@@ -189,80 +154,22 @@ RingRegisterWorker(RingSlots *rs, uint32 me)
 	if (slot == RING_NO_SLOT)
 		return false;
 	/* Fill in the slot (the worker's description): here, who asked for it. */
-	pg_atomic_write_u32(&rs->slot_worker[slot], me);
+	pg_atomic_write_u32(&rs->sq.slot_worker[slot], me);
 	RingQueueForStart(rs, slot);
 	return true;
 }
 
 /* ----------------------------------------------------------------------
- * Postmaster side: consumer of the start queue, producer of the free queue.
- * No locks, no waiting, and every value read from shared memory is checked.
+ * Postmaster side: producer of the free queue (consumer of the start queue
+ * in slot_startqueue.c).  No locks, no waiting, and every value read from
+ * shared memory is checked.
  * ----------------------------------------------------------------------
  */
 
 uint32
 RingStartQueuedWorker(RingSlots *rs, RingPostmasterState *pm, uint32 *worker)
 {
-	RingShmem  *shm = rs->shm;
-	uint32		head;
-	uint32		queued;
-	uint32		slot;
-
-	head = pg_atomic_read_u32(&shm->start_head);
-	queued = head - pm->start_tail;
-	if (queued == 0)
-		return RING_NO_SLOT;
-#ifndef SLOT_MUTATION_NO_RANGE_CHECK
-	if (queued > rs->ring_size)
-	{
-		/* a head no backend could have written: ignore it */
-		pm->corrupt = true;
-		return RING_NO_SLOT;
-	}
-#endif
-#ifndef SLOT_MUTATION_START_NO_READ_BARRIER
-
-	/*
-	 * Read the entry only after the head that covers it.  Pairs with the
-	 * pg_write_barrier() in RingQueueForStart() between writing the entry and
-	 * publishing the head.
-	 */
-	pg_read_barrier();
-#endif
-	slot = pg_atomic_read_u32(&rs->start_ring[RING_INDEX(rs, pm->start_tail)]);
-	pm->start_tail++;
-
-	/*
-	 * The entry must be read before the tail frees its position for reuse
-	 * (a load then a store: README.barrier asks for a full barrier).  Pairs
-	 * with the backends reading start_tail before writing an entry, under
-	 * StartQueueLock, in RingQueueForStart().
-	 */
-	pg_memory_barrier();
-	pg_atomic_write_u32(&shm->start_tail, pm->start_tail);
-#ifndef SLOT_MUTATION_NO_RANGE_CHECK
-	if (slot >= rs->nslots)
-	{
-		/* an entry no backend could have written: the position is skipped */
-		pm->corrupt = true;
-		return RING_NO_SLOT;
-	}
-#endif
-	*worker = pg_atomic_read_u32(&rs->slot_worker[slot]);
-#ifndef SLOT_MUTATION_NO_RANGE_CHECK
-	if (*worker == 0 || *worker > pm->nbackends)
-	{
-		/*
-		 * A description no backend wrote.  Under the model's weak memory
-		 * this branch also keeps the postmaster's later stores (reaping,
-		 * which recycles the slot) behind the read of the description: a
-		 * store is never performed before the branch it follows resolves.
-		 */
-		pm->corrupt = true;
-	}
-#endif
-	slot_set_add(&pm->running, slot);
-	return slot;
+	return SQStartQueuedWorker(&rs->sq, &pm->sq, worker);
 }
 
 void
@@ -272,7 +179,7 @@ RingReapWorker(RingSlots *rs, RingPostmasterState *pm, uint32 slot)
 	uint32		tail;
 	uint32		in_use;
 
-	slot_set_delete(&pm->running, slot);
+	slot_set_delete(&pm->sq.running, slot);
 	tail = pg_atomic_read_u32(&shm->free_tail);
 	in_use = pm->free_head - tail;
 #ifndef SLOT_MUTATION_NO_RANGE_CHECK
@@ -283,7 +190,7 @@ RingReapWorker(RingSlots *rs, RingPostmasterState *pm, uint32 slot)
 		 * more slots than entries, so this is corruption: leak the slot
 		 * rather than overwrite an entry or wait.
 		 */
-		pm->corrupt = true;
+		pm->sq.corrupt = true;
 		return;
 	}
 #else

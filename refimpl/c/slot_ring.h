@@ -19,6 +19,9 @@
  * memory: it keeps its own copy of the counters it owns (RingPostmasterState)
  * and range-checks every head, tail and slot number it reads.
  *
+ * The start queue is the one every design shares (slot_startqueue.c, the
+ * model's models/_startqueue.py); this file adds the free queue.
+ *
  * Who calls what:
  *
  *	RingShmemSize, RingShmemInit		postmaster, at startup, before any
@@ -38,18 +41,17 @@
 
 #include "pg_shim.h"
 #include "slot_set.h"
+#include "slot_startqueue.h"
 
-#define RING_NO_SLOT	((uint32) 0xFFFFFFFF)
+#define RING_NO_SLOT	SQ_NO_SLOT
 
 /* The shared part; the three arrays follow the fixed words. */
 typedef struct RingShmem
 {
 	pg_atomic_uint32 free_head;		/* advanced by the postmaster only */
 	pg_atomic_uint32 free_tail;		/* advanced by backends, FreeQueueLock held */
-	pg_atomic_uint32 start_head;	/* advanced by backends, StartQueueLock held */
-	pg_atomic_uint32 start_tail;	/* advanced by the postmaster only */
 	LWLock		FreeQueueLock;
-	LWLock		StartQueueLock;
+	StartQueueShmem sq;			/* start_head, start_tail, StartQueueLock */
 	/* free_ring[ring_size], start_ring[ring_size], slot_worker[nslots] */
 	pg_atomic_uint32 words[FLEXIBLE_ARRAY_MEMBER];
 } RingShmem;
@@ -64,18 +66,14 @@ typedef struct RingSlots
 	uint32		nslots;
 	uint32		ring_size;		/* power of two >= nslots */
 	pg_atomic_uint32 *free_ring;
-	pg_atomic_uint32 *start_ring;
-	pg_atomic_uint32 *slot_worker;	/* the slot's contents (who registered it) */
+	StartQueue	sq;				/* start_ring and slot_worker (who registered) */
 } RingSlots;
 
 /* The postmaster's private state (static variables of postmaster.c). */
 typedef struct RingPostmasterState
 {
 	uint32		free_head;		/* our copy: the shared one is never read back */
-	uint32		start_tail;		/* likewise */
-	SlotSet		running;		/* slots whose worker runs */
-	uint32		nbackends;		/* a registrant is a backend number 1..nbackends */
-	bool		corrupt;		/* shared memory held a value no backend writes */
+	StartQueuePostmaster sq;	/* start_tail, running, nbackends, corrupt */
 } RingPostmasterState;
 
 /* nslots must be between 1 and SLOT_MAX_SLOTS. */
@@ -108,18 +106,18 @@ extern bool RingRegisterWorker(RingSlots *rs, uint32 me);
  */
 
 /*
- * Start the worker at the front of the start queue.  Returns its slot number,
- * or RING_NO_SLOT if the queue is empty or shared memory is corrupt (then
- * pm->corrupt is set).  *worker receives the slot's contents; a description
- * no backend could have written also sets pm->corrupt (the worker is
- * started all the same, as the model does).
+ * Start the worker at the front of the start queue (SQStartQueuedWorker()).
+ * Returns its slot number, or RING_NO_SLOT if the queue is empty or shared
+ * memory is corrupt (then pm->sq.corrupt is set).  *worker receives the
+ * slot's contents; a description no backend could have written also sets
+ * pm->sq.corrupt (the worker is started all the same, as the model does).
  */
 extern uint32 RingStartQueuedWorker(RingSlots *rs, RingPostmasterState *pm, uint32 *worker);
 
 /*
  * The worker in "slot" (< nslots, running) exited: give the slot back to the
  * free queue.  If the free queue looks full, shared memory is corrupt: the
- * slot is leaked rather than an entry overwritten (pm->corrupt is set).
+ * slot is leaked rather than an entry overwritten (pm->sq.corrupt is set).
  */
 extern void RingReapWorker(RingSlots *rs, RingPostmasterState *pm, uint32 slot);
 

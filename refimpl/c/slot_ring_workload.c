@@ -59,7 +59,7 @@ ring_postmaster(void *arg)
 
 		(void) RingStartQueuedWorker(&rs, &pm, &worker);
 		exited = slot_choose(a->nslots + 1);
-		if (exited < a->nslots && slot_set_is_member(&pm.running, exited))
+		if (exited < a->nslots && slot_set_is_member(&pm.sq.running, exited))
 		{
 			RingReapWorker(&rs, &pm, exited);
 			done++;
@@ -90,12 +90,12 @@ ring_regions(void *shm, uint32 nslots, SlotRegion *out, int max)
 	SLOT_REGION(out, max, n, s, "free_head", &s->free_head, 0);
 	SLOT_REGION(out, max, n, s, "free_tail", &s->free_tail, 0);
 	SLOT_REGION(out, max, n, s, "free_ring", rs.free_ring, rs.ring_size);
-	SLOT_REGION(out, max, n, s, "start_head", &s->start_head, 0);
-	SLOT_REGION(out, max, n, s, "start_tail", &s->start_tail, 0);
-	SLOT_REGION(out, max, n, s, "start_ring", rs.start_ring, rs.ring_size);
-	SLOT_REGION(out, max, n, s, "slot_worker", rs.slot_worker, nslots);
+	SLOT_REGION(out, max, n, s, "start_head", &s->sq.start_head, 0);
+	SLOT_REGION(out, max, n, s, "start_tail", &s->sq.start_tail, 0);
+	SLOT_REGION(out, max, n, s, "start_ring", rs.sq.start_ring, rs.ring_size);
+	SLOT_REGION(out, max, n, s, "slot_worker", rs.sq.slot_worker, nslots);
 	SLOT_REGION(out, max, n, s, "FreeQueueLock", &s->FreeQueueLock.state, 0);
-	SLOT_REGION(out, max, n, s, "StartQueueLock", &s->StartQueueLock.state, 0);
+	SLOT_REGION(out, max, n, s, "StartQueueLock", &s->sq.StartQueueLock.state, 0);
 	return n;
 }
 

@@ -4,6 +4,11 @@
  *	  The shared start queue; see slot_startqueue.h.  Every shared-memory
  *	  access is one event of models/_startqueue.py, in the same order.
  *
+ *	  Its mutations (-DSLOT_MUTATION_<NAME>) are the ring's: the model's
+ *	  OPTIONAL_MUTATIONS, and no-lock through the ring's lock hooks.  Only
+ *	  a design whose model declares one is ever built with its macro
+ *	  (refimpl/build.py, CProtocol.shared_mutations).
+ *
  *-------------------------------------------------------------------------
  */
 #include "slot_startqueue.h"
@@ -64,13 +69,16 @@ SQQueueForStart(StartQueue *sq, uint32 slot)
 	uint32		head;
 	uint32		tail;
 
+#ifndef SLOT_MUTATION_NO_LOCK
 	LWLockAcquire(&shm->StartQueueLock, LW_EXCLUSIVE);
+#endif
 	head = pg_atomic_read_u32(&shm->start_head);
 	tail = pg_atomic_read_u32(&shm->start_tail);
 	/* there are never more slots than entries, so the queue cannot be full */
 	Assert((uint32) (head - tail) < sq->ring_size);
 	(void) tail;
 	pg_atomic_write_u32(&sq->start_ring[SQ_INDEX(sq, head)], slot);
+#ifndef SLOT_MUTATION_START_NO_WRITE_BARRIER
 
 	/*
 	 * The slot's description and the entry must be visible before the new
@@ -78,8 +86,11 @@ SQQueueForStart(StartQueue *sq, uint32 slot)
 	 * between reading the head and reading the entry.
 	 */
 	pg_write_barrier();
+#endif
 	pg_atomic_write_u32(&shm->start_head, head + 1);
+#ifndef SLOT_MUTATION_NO_LOCK
 	LWLockRelease(&shm->StartQueueLock);
+#endif
 }
 
 uint32
@@ -94,28 +105,35 @@ SQStartQueuedWorker(StartQueue *sq, StartQueuePostmaster *pm, uint32 *worker)
 	queued = head - pm->start_tail;
 	if (queued == 0)
 		return SQ_NO_SLOT;
+#ifndef SLOT_MUTATION_NO_RANGE_CHECK
 	if (queued > sq->ring_size)
 	{
 		/* a head no backend could have written: ignore it */
 		pm->corrupt = true;
 		return SQ_NO_SLOT;
 	}
+#endif
+#ifndef SLOT_MUTATION_START_NO_READ_BARRIER
 
 	/*
 	 * Read the entry only after the head that covers it.  Pairs with the
-	 * pg_write_barrier() in SQQueueForStart().
+	 * pg_write_barrier() in SQQueueForStart() between writing the entry and
+	 * publishing the head.
 	 */
 	pg_read_barrier();
+#endif
 	slot = pg_atomic_read_u32(&sq->start_ring[SQ_INDEX(sq, pm->start_tail)]);
 	pm->start_tail++;
 
 	/*
 	 * The entry must be read before the tail frees its position for reuse (a
 	 * load then a store: README.barrier asks for a full barrier).  Pairs with
-	 * the backends reading start_tail before writing an entry.
+	 * the backends reading start_tail before writing an entry, under
+	 * StartQueueLock, in SQQueueForStart().
 	 */
 	pg_memory_barrier();
 	pg_atomic_write_u32(&shm->start_tail, pm->start_tail);
+#ifndef SLOT_MUTATION_NO_RANGE_CHECK
 	if (slot >= sq->nslots)
 	{
 		/* an entry no backend could have written: the position is skipped */
@@ -128,7 +146,9 @@ SQStartQueuedWorker(StartQueue *sq, StartQueuePostmaster *pm, uint32 *worker)
 		pm->corrupt = true;
 		return SQ_NO_SLOT;
 	}
+#endif
 	*worker = pg_atomic_read_u32(&sq->slot_worker[slot]);
+#ifndef SLOT_MUTATION_NO_RANGE_CHECK
 	if (*worker == 0 || *worker > pm->nbackends)
 	{
 		/*
@@ -139,6 +159,7 @@ SQStartQueuedWorker(StartQueue *sq, StartQueuePostmaster *pm, uint32 *worker)
 		 */
 		pm->corrupt = true;
 	}
+#endif
 	slot_set_add(&pm->running, slot);
 	return slot;
 }

@@ -43,7 +43,7 @@ take(void *view)
 static pg_atomic_uint32 *
 worker_word(void *view, uint32 slot)
 {
-	return &((RingSlots *) view)->slot_worker[slot];
+	return &((RingSlots *) view)->sq.slot_worker[slot];
 }
 
 static void
@@ -67,13 +67,13 @@ reap(void *view, void *pm, uint32 slot)
 static const SlotSet *
 running(void *pm)
 {
-	return &((RingPostmasterState *) pm)->running;
+	return &((RingPostmasterState *) pm)->sq.running;
 }
 
 static bool
 corrupt(void *pm)
 {
-	return ((RingPostmasterState *) pm)->corrupt;
+	return ((RingPostmasterState *) pm)->sq.corrupt;
 }
 
 static int
@@ -82,7 +82,7 @@ free_slots(void *view, void *pm, uint32 *out, int max, char *msg, Size msglen)
 	RingSlots  *rs = view;
 	uint32		head = pg_atomic_read_u32(&rs->shm->free_head);
 	uint32		tail = pg_atomic_read_u32(&rs->shm->free_tail);
-	uint32		queued = pg_atomic_read_u32(&rs->shm->start_head) - pg_atomic_read_u32(&rs->shm->start_tail);
+	uint32		queued = pg_atomic_read_u32(&rs->shm->sq.start_head) - pg_atomic_read_u32(&rs->shm->sq.start_tail);
 	uint32		n = head - tail;
 
 	if (queued != 0)
