@@ -327,7 +327,9 @@ def register(cli) -> None:
                                            "profile": profile, "step_bound": step_bound,
                                            "rogue_run": ROGUE_RUN, "obtain_steps_memory_model": "sc"},
                               "seconds": round(total, 2), "protocols": [r.as_dict() for r in rows]}, indent=1))
-        elif as_markdown:
+        elif as_markdown or not out.is_terminal:
+            # Nineteen columns do not fit a terminal's width when piped into a
+            # file or a pager; Markdown keeps every cell whole there.
             print(settings + f"; {total:.0f}s in all\n")
             print(markdown(header, body))
         else:

@@ -164,7 +164,8 @@ def register(cli) -> None:
                 print_robustness(res, path, protocol)
             sys.exit(res.exit_code)
         if invariants:
-            from checker.prove.invariants import print_invariants, prove_invariants
+            from checker.prove.invariants import prove_invariants
+            from checker.prove_print import print_invariants
 
             res = prove_invariants(proto, p, mutation, only_steps)
             if only_steps is not None and res.steps_checked == 0 and not res.failures:
@@ -174,7 +175,8 @@ def register(cli) -> None:
             else:
                 print_invariants(res)
             sys.exit(res.exit_code)
-        from checker.prove.bmc import bmc, print_bmc
+        from checker.prove.bmc import bmc
+        from checker.prove_print import print_bmc
 
         if bmc_depth < 1:
             raise Fail("--bmc needs a depth of at least 1")

@@ -10,10 +10,10 @@ Commands (explore, compare, ci) and tests all go through here.
 from __future__ import annotations
 
 from checker.explore import Engine, Options, Result, explore
-from checker.memory import PROFILES, memory_models
+from checker.memory import DEFAULT_MEMORY_MODEL, PROFILES, memory_models
 from checker.model import ModelError, Params, build_system, resolve_protocol
 
-DEFAULT_MEMORY_MODEL = "weak"
+__all__ = ["DEFAULT_MEMORY_MODEL", "check", "make_engine"]
 
 
 def make_engine(protocol: str, params: Params, mutation: str | None = None,

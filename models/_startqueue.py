@@ -79,7 +79,7 @@ def queue_for_start(slot):
     # (conservation checks that it never holds more than SQ_RING entries).
     # The tail is read as the C code does, but nothing here depends on it,
     # so under weak memory its read may be performed late.
-    tail = pg_atomic_read_u32(start_tail)
+    tail = pg_atomic_read_u32(start_tail)  # noqa: F841 (see above)
     pg_atomic_write_u32(start_ring[head % SQ_RING], slot)
     with ghost:
         start_pos[head % SQ_RING] = head

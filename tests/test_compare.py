@@ -69,3 +69,10 @@ def test_postmaster_reads_come_from_its_program():
     # fetch_or returns the old value: an RMW reads the bitmap word too.
     assert names == ["start_head", "start_ring[2]", "slot_worker[2]", "free_bits[1]"]
     assert words == 6
+
+
+def test_compare_prints_markdown_when_not_on_a_terminal(checker_cli):
+    # A pipe or a file gets Markdown: nineteen columns squeezed into 80 would fold every cell.
+    r = checker_cli("compare", "--protocol", "ring", "-m", "sc", "--threads", "2", "--ops", "1")
+    assert r.returncode == 0, r.stderr
+    assert "\n| protocol | exclusive |" in r.stdout and "\n| ring |" in r.stdout

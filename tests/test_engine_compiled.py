@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from checker.compile_sc import CompiledEngine
-from checker.explore import Engine, Options, explore
+from checker.explore import Engine, Options
 from checker.litmus import build_litmus_system, parse_litmus, suite_files
 from checker.memory import PROFILES, memory_models
 from checker.model import Params, load_protocols

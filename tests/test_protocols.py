@@ -2,7 +2,6 @@
 
 import pytest
 
-from checker.explore import Options
 from checker.model import (
     DEADLOCK, EXCLUSIVE, NOTIFY, PM_SAFETY, PROPERTIES, ROGUE_PROPERTIES, WAIT_FREEDOM, load_protocols,
 )

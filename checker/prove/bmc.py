@@ -181,22 +181,3 @@ def _possible(solver, cond) -> bool:
     r = budget.check_decided(solver) == z3.sat
     solver.pop()
     return r
-
-
-def print_bmc(res: BmcResult) -> None:
-    from checker.cli import out
-
-    p = res.params
-    mut = f", mutation {res.mutation}" if res.mutation else ""
-    out.print(f"[bold]{res.protocol}[/bold]{mut}: bounded model checking with z3 under sc, threads {p.threads}, "
-              f"slots {p.slots}, ops {p.ops}, depth {res.depth}; {res.elapsed:.1f}s")
-    v = res.violation
-    if v:
-        out.print(f"  [red]VIOLATED[/red] {v['property']} at step {v['step']} ({v['thread']}): {v['message']}")
-        out.print(f"  at {v['source']}", markup=False)
-        if len(res.properties_at_depth) > 1:
-            out.print(f"  also violated at that step: {', '.join(res.properties_at_depth)}")
-    elif res.exhausted:
-        out.print("  [green]no violation[/green]: every execution ends within the bound")
-    else:
-        out.print(f"  [green]no violation[/green] in the first {res.depth} steps (bounded: longer runs not checked)")

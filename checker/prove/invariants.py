@@ -800,27 +800,3 @@ def _initial_matches(ctx, sysn, spec, check, res) -> bool:
     desc = list(spec.initial(View(ctx, st)))
     res.queries += 1
     return check(*fix, z3.Not(z3.And(*desc))) == z3.unsat
-
-
-def print_invariants(res: InvResult) -> None:
-    from checker.cli import out
-
-    mut = f", mutation {res.mutation}" if res.mutation else ""
-    out.print(f"[bold]{res.protocol}[/bold]{mut}: inductive invariant under sc, {res.threads} threads, "
-              f"{res.slot_range}")
-    out.print(f"  {len(res.conjuncts)} conjuncts; initial state checked symbolically and against the model for "
-              f"slots {res.initial_checked}; {res.steps_checked} thread steps; {res.queries} z3 queries; "
-              f"{res.elapsed:.1f}s")
-    if res.proved:
-        out.print("  [green]proved[/green]: holds initially and is preserved by every step of every thread")
-        return
-    if res.only_steps is not None and not res.failures and not res.unknown:
-        out.print(f"  [yellow]partial[/yellow]: no failure in the steps on lines containing {res.only_steps!r}; "
-                  "the other steps were not checked, so this is not a proof")
-        return
-    for f in res.failures:
-        out.print("  [red]FAILED[/red] " + f.lines()[0], markup=True)
-        for line in f.lines()[1:]:
-            out.print("  " + line, markup=False)
-    for u in res.unknown:
-        out.print(f"  [yellow]unknown[/yellow]: {u}")

@@ -596,6 +596,6 @@ def prove_robustness(proto_cls: type[Protocol], params: Params, mutation: str | 
     if witness and res.failure is not None:
         from checker.prove.witness import witness_trace
 
-        res.trace, res.trace_note = witness_trace(proto_cls, params, mutation, res.failures)
+        res.trace, res.trace_note = witness_trace(proto_cls, params, mutation, res.failures, SymbolicExecutor)
     res.elapsed = time.perf_counter() - t0
     return res

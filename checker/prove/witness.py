@@ -84,14 +84,12 @@ def _prefix(states, parent, labels, i):
     return labs[::-1], path[::-1]
 
 
-def _concrete_failure(engine: Engine, state, failure):
+def _concrete_failure(engine: Engine, state, failure, executor_cls):
     """Re-run the failing operation symbolically from a concrete postmaster state."""
-    from checker.prove.robustness import SymbolicExecutor
-
     system = engine.system
     prog = system.threads[0].program
     lengths = {n: bv(r.length or 1) for n, r in system.shared.items()}
-    ex = SymbolicExecutor(prog, lengths, {}, [], system.params.step_bound, constrain_choose=True)
+    ex = executor_cls(prog, lengths, {}, [], system.params.step_bound, constrain_choose=True)
     rogue = system.rogue_values
     ex.extra_for_model = [lambda p: z3.And(*[z3.Or(*[r.var == v for v in rogue]) for r in p.reads])]
     T = state[1][0]
@@ -160,11 +158,13 @@ def _with_budget(path, labels, rt, total):
     return out
 
 
-def witness_trace(proto_cls, params: Params, mutation, failures):
+def witness_trace(proto_cls, params: Params, mutation, failures, executor_cls):
     """Return (trace document or None, a note saying how it was made or why not).
 
     ``failures`` are tried in turn (one per failed operation) until one can be
-    reached by a run of the engine.
+    reached by a run of the engine.  ``executor_cls`` is the symbolic executor
+    that found them, passed in rather than imported, so that the prover
+    depends on this module and not the other way round.
     """
     from checker.trace import build_trace
 
@@ -180,7 +180,7 @@ def witness_trace(proto_cls, params: Params, mutation, failures):
                          f"of its own moves and {PREFIX_WRITES} rogue writes")
             continue
         for i in found:
-            f = _concrete_failure(engine, states[i], failure)
+            f = _concrete_failure(engine, states[i], failure, executor_cls)
             if f is None:
                 continue
             labels, path = _prefix(states, parent, labs, i)

@@ -4,7 +4,7 @@
 *fix* here (an RMW), so the tests can check both directions on one model.
 """
 
-from checker.lang import ghost, mutation, pg_atomic_fetch_add_u32, pg_atomic_read_u32, pg_atomic_write_u32
+from checker.lang import mutation, pg_atomic_fetch_add_u32, pg_atomic_read_u32, pg_atomic_write_u32
 from checker.model import Mutation, Protocol, Violation
 
 counter = 0
