@@ -98,7 +98,9 @@ def _run_sets(protocol, mutation, mm, sets, rogue, expect_bug):
             # Bounded and nothing found: neither "harmless" nor "caught".
             return None, False, False, f"{res.stop_reason} at {_describe(params)}, nothing found"
     sets_text = "; ".join(_describe(p) for p in sets)
-    return None, False, True, f"{states:,} states, exhaustive ({sets_text})"
+    # A bounded memory model (weak's reordering window) is part of what was checked: say it.
+    bound = "" if res.reordering_bound is None else f", reordering bounded to {res.reordering_bound}"
+    return None, False, True, f"{states:,} states, exhaustive{bound} ({sets_text})"
 
 
 def exploration_rows(protocol: str, proto_cls, models) -> list[Row]:
