@@ -27,6 +27,7 @@ import time
 import traceback
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import click
@@ -234,9 +235,11 @@ def run_ci(protocols: list[str], skip: set[str]) -> tuple[list[Row], list[str]]:
     parts = []
     for name in names:
         proto_cls = resolve_protocol(name)
-        for suite, fn in (("explore", lambda: exploration_rows(name, proto_cls, models)),
-                          ("mutations", lambda: mutation_rows(name, proto_cls, models)),
-                          ("proofs", lambda: proof_rows(proto_cls))):
+        # partial, not lambda: each part must keep its own protocol (a closure
+        # would see only the loop's last one, and every part would check it).
+        for suite, fn in (("explore", partial(exploration_rows, name, proto_cls, models)),
+                          ("mutations", partial(mutation_rows, name, proto_cls, models)),
+                          ("proofs", partial(proof_rows, proto_cls))):
             if suite not in skip:
                 parts.append((f"{proto_cls.name} {suite}", suite, fn))
     if "litmus" not in skip and not protocols:

@@ -1,6 +1,7 @@
 """checker ci: passes on the real ring, fails and names the row when a mutation is made the default."""
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +41,17 @@ def test_ci_bad_protocol_is_a_usage_error(checker_cli):
     p = checker_cli("ci", "--protocol", "nosuch")
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert len([line for line in p.stderr.splitlines() if line.strip()]) == 1
+
+
+def test_every_named_protocol_gets_its_own_rows():
+    # Each part of the job must check its own protocol: with two protocols
+    # named, the rows name both, and the same checks run for each.
+    from checker.ci_cmd import run_ci
+
+    models = Path(__file__).resolve().parent / "models"
+    rows, _notes = run_ci([str(models / "counter.py"), str(models / "prove_small.py")],
+                          {"mutations", "proofs", "litmus"})
+    names = [r.name for r in rows]
+    counter = [n for n in names if n.startswith("test-counter ")]
+    small = [n for n in names if n.startswith("test-prove-small ")]
+    assert counter and small and len(counter) == len(small) == len(names) // 2, names
