@@ -1,0 +1,198 @@
+"""Compiling a protocol, for one set of parameters and one mutation, into a System.
+
+:func:`build_system` checks the parameters and the model's names, compiles
+each role's program and derives what the run checks.  The engine knows
+nothing of any protocol beyond the :class:`System` it returns.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from dataclasses import dataclass
+
+from checker.ir import MASK, ModelError, Program, Region, Symbols, compile_program
+from checker.model.interface import Declaration, Params, Protocol
+from checker.model.property_names import ENGINE_PROPERTIES, PROPERTIES, ROGUE_PROPERTIES
+from checker.model.registry import exception_text, model_line
+
+# The values a rogue writes besides those around the slot count: the edges of
+# 16- and 32-bit words, where index arithmetic wraps.
+ROGUE_VALUES_FIXED = (0, 1, 0x7FFF, 0xFFFF, 0x80000000, 0xFFFFFFFF)
+
+
+@dataclass
+class ThreadSpec:
+    tid: int
+    role: str
+    name: str
+    program: Program | None  # None for the rogue
+
+
+@dataclass
+class System:
+    protocol: Protocol
+    params: Params
+    mutation: str | None
+    shared: dict[str, Region]
+    shared_init: tuple[int, ...]
+    ghost: dict[str, Region]
+    ghost_init: tuple[int, ...]
+    constants: dict[str, int]
+    threads: list[ThreadSpec]
+    checked: frozenset[str]
+    rogue_tid: int | None
+    rogue_values: tuple[int, ...]
+    cell_names: list[str]
+    # Properties this model checks in some run (checked: in this one), and
+    # every property name it may use.
+    checkable: frozenset[str] = frozenset()
+    known_properties: frozenset[str] = frozenset()
+    quiescent_properties: frozenset[str] = frozenset()  # what check_quiescent can report
+
+    @property
+    def nwords(self) -> int:
+        return len(self.shared_init)
+
+    def region_of(self, address: int) -> Region:
+        for r in self.shared.values():
+            n = r.length or 1
+            if r.base <= address < r.base + n:
+                return r
+        raise KeyError(address)
+
+    def ghost_cell_names(self) -> list[str]:
+        names = [""] * len(self.ghost_init)
+        for r in self.ghost.values():
+            for i in range(r.length or 1):
+                names[r.base + i] = r.cell_name(r.base + i)
+        return names
+
+
+# ---------------------------------------------------------------------------
+# Registry
+
+
+def _call_model(proto: "Protocol", method: str, *args):
+    """Call a protocol method; anything but a Violation/ModelError becomes a one-line ModelError."""
+    try:
+        return getattr(proto, method)(*args)
+    except ModelError:
+        raise
+    except Exception as exc:  # a Violation too: only check_quiescent may report one
+        raise ModelError(f"{model_line(exc)}: {proto.name}.{method}() raised {exception_text(exc)}") from None
+
+
+def rogue_values(slots: int) -> tuple[int, ...]:
+    vals = {0, 1, slots - 1, slots, slots + 1} | set(ROGUE_VALUES_FIXED)
+    return tuple(sorted(v & MASK for v in vals))
+
+
+def mutation_names(mutation: str | None) -> tuple[str, ...]:
+    """The variants a ``--mutation`` value selects: ``"a,b"`` combines a and b."""
+    if mutation is None:
+        return ()
+    names = tuple(m.strip() for m in mutation.split(","))
+    if not all(names):
+        raise ModelError(f"--mutation {mutation!r} has an empty name (write a,b to combine variants)")
+    if len(set(names)) != len(names):
+        raise ModelError(f"--mutation {mutation!r} names a variant twice")
+    return names
+
+
+def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | None = None) -> System:
+    proto = protocol_cls()
+    selected = mutation_names(mutation)
+    for m in selected:
+        if m not in proto.mutations:
+            known = ", ".join(proto.mutations) or "none"
+            raise ModelError(f"unknown mutation {m!r} for {proto.name} (known: {known})")
+    # One spelling wherever the run is recorded (traces, reports): "a,b".
+    mutation = ",".join(selected) or None
+    if params.threads < 2:
+        raise ModelError(f"--threads must be at least 2 (one postmaster and one backend), got {params.threads}")
+    if params.threads > 8:
+        raise ModelError(f"--threads {params.threads} is beyond what explicit-state search can cover here (max 8)")
+    if not proto.min_slots <= params.slots <= proto.max_slots:
+        raise ModelError(f"--slots must be between {proto.min_slots} and {proto.max_slots} for {proto.name}")
+    if params.ops < 1:
+        raise ModelError(f"--ops must be at least 1, got {params.ops}")
+    if params.step_bound < 0:
+        raise ModelError("--step-bound must be at least 0 (0: no bound, wait-freedom by lasso search only)")
+    for k, (default, _help) in proto.extra_params.items():
+        params.extra.setdefault(k, default)
+    unknown = set(params.extra) - set(proto.extra_params)
+    if unknown:
+        raise ModelError(f"{proto.name} has no parameter {', '.join(sorted(unknown))}")
+    _call_model(proto, "validate", params)
+    if type(proto).declare is Protocol.declare:
+        raise ModelError(f"{proto.name} defines no declare(self, p, d) (its shared memory)")
+    if not isinstance(proto.roles, dict):
+        raise ModelError(f"{proto.name}: roles must be a dict of role name -> function")
+    decl = Declaration()
+    decl.constant("SLOTS", params.slots)
+    decl.constant("OPS", params.ops)
+    decl.constant("BACKENDS", params.backends)
+    for k, v in params.extra.items():
+        decl.constant(k.upper().replace("-", "_"), v)
+    _call_model(proto, "declare", params, decl)
+    from checker.properties import check_module_names, check_mutation_names, quiescent_properties
+
+    if isinstance(proto.properties, str) or not all(isinstance(p, str) for p in proto.properties):
+        raise ModelError(f"{proto.name}: properties must be a tuple of property names, not "
+                         f"{proto.properties!r} (a one-name tuple needs a trailing comma)")
+    known = frozenset(PROPERTIES) | frozenset(proto.properties)
+    module = sys.modules[type(proto).__module__]
+    check_module_names(module, known)
+    check_mutation_names(proto, known)
+    from checker.program_names import check_program_names
+
+    check_program_names(proto.roles.values(), vars(module),
+                        [*decl.shared, *decl.ghost, *decl.constants, *decl.private["postmaster"],
+                         *decl.private["backend"]])
+    # With a rogue only the postmaster's properties are required: the other
+    # assertions compile to nothing (ownership means nothing in corrupted memory).
+    required = frozenset(ROGUE_PROPERTIES) if params.rogue else None
+    symbols = Symbols(decl.shared, decl.ghost, decl.constants, frozenset(proto.mutations),
+                      frozenset(selected), vars(module), required)
+    symbols.known_properties = known
+    threads: list[ThreadSpec] = []
+    for role in ("postmaster", "backend"):
+        if role not in proto.roles:
+            raise ModelError(f"{proto.name} has no {role} role")
+        if not inspect.isfunction(proto.roles[role]):
+            raise ModelError(f"{proto.name}: the {role} role is {proto.roles[role]!r}, not a function")
+    symbols.ghost_updates = not params.rogue
+    symbols.private = decl.private["postmaster"]
+    pm = compile_program("postmaster", proto.roles["postmaster"], symbols, {"ME": 0})
+    threads.append(ThreadSpec(0, "postmaster", "postmaster", pm))
+    symbols.private = decl.private["backend"]
+    for b in range(params.backends):
+        prog = compile_program("backend", proto.roles["backend"], symbols, {"ME": b + 1})
+        threads.append(ThreadSpec(b + 1, "backend", f"backend{b + 1}", prog))
+    # What this model checks, derived from its code (see checker.properties),
+    # and of that what this run checks.
+    # Helper modules whose code was inlined (models/_startqueue.py) are read
+    # whole as well, for names in branches this run folded away.
+    for name in sorted(set().union(*(t.program.modules for t in threads)) - {module.__name__}):
+        if name in sys.modules:
+            check_module_names(sys.modules[name], known)
+    quiescent = quiescent_properties(proto, known)
+    checkable = frozenset(ENGINE_PROPERTIES).union(quiescent, *(t.program.asserted for t in threads))
+    checked = checkable & required if required is not None else checkable
+    for m in selected:
+        breaks = proto.mutations[m].breaks
+        if breaks and breaks not in checkable:
+            # The mutation's bug would go unreported: the run could only say "holds".
+            raise ModelError(f"mutation {m!r} of {proto.name} breaks {breaks}, which this model does not check")
+    rogue_tid = None
+    if params.rogue:
+        rogue_tid = len(threads)
+        threads.append(ThreadSpec(rogue_tid, "rogue", "rogue", None))
+    cell_names = [""] * len(decl.shared_init)
+    for r in decl.shared.values():
+        for i in range(r.length or 1):
+            cell_names[r.base + i] = r.cell_name(r.base + i)
+    return System(proto, params, mutation, decl.shared, tuple(decl.shared_init), decl.ghost,
+                  tuple(decl.ghost_init), decl.constants, threads, checked, rogue_tid,
+                  rogue_values(params.slots), cell_names, checkable, known, quiescent)
