@@ -83,6 +83,9 @@ def list_cmd(model_file):
         protocols = load_protocols()
     for name, cls in protocols.items():
         out.print(f"[bold]{name}[/bold]  {cls.summary}")
+        from checker.model.system import protocol_roles
+
+        out.print(f"    roles: {', '.join(protocol_roles(cls))}")
         for m, mut in cls.mutations.items():
             bug = ", ".join(mut.bug_under) or "nowhere (harmless)"
             out.print(f"    --mutation {m:<26} {mut.description}  [dim](a bug under: {bug})[/dim]")
@@ -324,8 +327,10 @@ def _print_summary(result, written, format_steps):
     p = system.params
     mut = f", mutation {system.mutation}" if system.mutation else ""
     rogue = f", rogue ({p.as_dict()['rogue_writes']} writes)" if p.rogue else ""
+    nworkers = sum(t.role == "worker" for t in system.threads)
+    workers = f" + {nworkers} worker process slot{'s' if nworkers > 1 else ''}" if nworkers else ""
     out.print(f"[bold]{system.protocol.name}[/bold]{mut}: memory model {result.memory_model} "
-              f"(profile {result.profile}), threads {p.threads} (1 postmaster, {p.backends} backends), "
+              f"(profile {result.profile}), threads {p.threads} (1 postmaster, {p.backends} backends){workers}, "
               f"slots {p.slots}, ops {p.ops}{rogue}")
     out.print(f"  distinct states {result.states:,}, transitions {result.transitions:,}, "
               f"max depth {result.max_depth}, {result.states_per_second:,.0f} states/s, "

@@ -159,10 +159,11 @@ class _EventCompiler:
             self.emit(d, "info = (a, new, old)")
         elif op == "acquire":
             self.address(ins.loc, d, "return")
-            self.emit(d, "if mem[a] != 0:")
-            self.emit(d + 1, "return")  # blocked while the lock is held
-            self.emit(d, "nmem = mem[:a] + (1,) + mem[a + 1:]")
-            self.emit(d, "info = (a, 1)")
+            # Blocked while the lock is held (ir.AwaitFlag: while the flag is clear).
+            self.emit(d, "if mem[a] == 0:" if ins.wait_nonzero else "if mem[a] != 0:")
+            self.emit(d + 1, "return")
+            self.emit(d, f"nmem = mem[:a] + ({ins.taken},) + mem[a + 1:]")
+            self.emit(d, f"info = (a, {ins.taken})")
         elif op == "release":
             self.address(ins.loc, d, "return")
             self.emit(d, "nmem = mem[:a] + (0,) + mem[a + 1:]")

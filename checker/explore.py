@@ -135,6 +135,8 @@ class Engine:
         self.rogue_values = system.rogue_values
         self.rogue_budget = system.params.rogue_writes  # None: unlimited
         self.rogue_anywhere = system.params.rogue_anywhere
+        self.kernel_addresses = frozenset(a for r in system.shared.values() if r.kernel
+                                          for a in range(r.base, r.base + (r.length or 1)))
         # check_quiescent runs only when it can report something this run checks.
         self.check_conservation = bool(system.quiescent_properties & system.checked)
         self.protocol = system.protocol
@@ -196,7 +198,10 @@ class Engine:
             targets = range(len(mem))
         else:
             targets = self.mm.upcoming_reads(state, 0)
+        kernel = self.kernel_addresses
         for a in targets:
+            if a in kernel:
+                continue  # a worker's fork and exit are the kernel's, not shared memory
             cur = mem[a]
             for v in self.rogue_values:
                 if v != cur:
@@ -205,7 +210,11 @@ class Engine:
 
     def halted(self, state, tid) -> bool:
         prog = self.system.threads[tid].program
-        return prog is None or prog.instrs[state[1][tid][0]].op == "halt"
+        if prog is None:
+            return True
+        pc = state[1][tid][0]
+        # A worker slot with no process (not forked, or exited) has finished.
+        return pc == prog.idle_pc or prog.instrs[pc].op == "halt"
 
     def quiescent(self, state) -> bool:
         threads = state[1]

@@ -67,6 +67,13 @@ class Region:
     base: int
     length: int | None  # None: a single word
     lock: bool = False
+    # Process state the kernel keeps (a worker's fork and exit, see
+    # checker.model.system): laid out with shared memory so that every
+    # memory model orders it, but no rogue backend can write it.
+    kernel: bool = False
+    # What an index out of range means, if not the plain "index out of range"
+    # ({index} is replaced): a crash site of a check compiled into a program.
+    what: str = ""
 
     def cell_name(self, address: int) -> str:
         if self.length is None:
@@ -118,7 +125,8 @@ class Expr:
 
 class OutOfRange(Exception):
     def __init__(self, region: Region, index: int) -> None:
-        super().__init__(f"index {index} out of range for {region.name}[{region.length}]")
+        super().__init__(region.what.format(index=index) if region.what
+                         else f"index {index} out of range for {region.name}[{region.length}]")
         self.region, self.index = region, index
 
 
@@ -337,10 +345,16 @@ class Fence(Instr):
 
 
 class LockAcquire(Instr):
-    """``LWLockAcquire``: an RMW on the lock word that waits while it is non-zero."""
+    """``LWLockAcquire``: an RMW on the lock word that waits while it is non-zero.
+
+    ``wait_nonzero``/``taken``: what the wait waits for and what it leaves
+    (a lock: waits for 0, leaves 1).  Every memory model reads them.
+    """
 
     __slots__ = ("loc", "prim")
     is_event = True
+    wait_nonzero = False
+    taken = 1
 
     def __init__(self, loc):
         self.op, self.loc, self.prim = "acquire", loc, "LWLockAcquire"
@@ -350,6 +364,26 @@ class LockAcquire(Instr):
 
     def describe(self):
         return f"LWLockAcquire({self.loc.text})"
+
+
+class AwaitFlag(LockAcquire):
+    """Sleep until a flag is set, then clear it: a worker waiting to be forked
+    (``fork``), the postmaster sleeping until a signal (``wait_signal``).
+
+    The same event as an LWLock acquire with the sense inverted (waits for a
+    non-zero word, leaves 0), so every memory model orders it as a full
+    barrier, as the system call behind it is.
+    """
+
+    __slots__ = ()
+    wait_nonzero = True
+    taken = 0
+
+    def __init__(self, loc, prim):
+        self.op, self.loc, self.prim = "acquire", loc, prim
+
+    def describe(self):
+        return f"{self.prim}({self.loc.text})"
 
 
 class LockRelease(Instr):
@@ -474,6 +508,9 @@ class Program:
     # mutations are folded away): what its ghost code actually checks.
     asserted: frozenset[str] = frozenset()
     modules: frozenset[str] = frozenset()  # modules of the functions inlined into it
+    # A worker's pc while its process slot is empty (waiting to be forked):
+    # there it counts as finished, not as stuck.
+    idle_pc: int | None = None
 
     @property
     def nlocals(self) -> int:
@@ -535,6 +572,13 @@ class Symbols:
     # Property names an assertion may use (None: not checked here).  A
     # misspelt name must not compile to an assertion nobody reports.
     known_properties: frozenset[str] | None = None
+    # Thread-private arrays of the role being compiled: name -> initial values.
+    private_arrays: dict[str, list[int]] = field(default_factory=dict)
+    # Processes and signals (docs/writing-a-model.md, "Workers and signals"):
+    # the kernel's per-slot fork and exit flags when the model has a worker
+    # role, and the names of the declared postmaster signal flags.
+    workers: tuple[Region, Region] | None = None
+    signals: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -578,6 +622,53 @@ def _display_path(file: str) -> str:
     return file
 
 
+# The postmaster's private record of which worker slots hold a process it
+# forked and has not reaped (what it needs to refuse a second fork).
+FORKED = "$forked"
+# Primitives that start, reap and signal processes (see Compiler.process_call).
+PROCESS_PRIMITIVES = ("start_worker", "child_exited", "signal_postmaster", "take_signal", "wait_signal")
+_POSTMASTER_ONLY = ("start_worker", "child_exited", "take_signal", "wait_signal")
+
+
+class ProcessStore(Store):
+    """A store made by a system call (fork, exit, kill): ``prim`` orders it, ``shown`` names it."""
+
+    __slots__ = ("shown", "arg")
+
+    def __init__(self, loc, value, shown, arg=""):
+        super().__init__(loc, value, "pg_atomic_write_membarrier_u32")
+        self.shown, self.arg = shown, arg
+
+    def describe(self):
+        return f"{self.shown}({self.arg})"
+
+
+class ProcessRmw(Rmw):
+    """A read-and-clear made by a system call (waitpid, taking a signal)."""
+
+    __slots__ = ("shown", "arg")
+
+    def __init__(self, dst, loc, shown, arg=""):
+        super().__init__("and", dst, loc, (_const(0),), None, "pg_atomic_fetch_and_u32")
+        self.shown, self.arg = shown, arg
+
+    def describe(self):
+        return f"{self.shown}({self.arg})"
+
+
+class PrivateRangeCrash(Load):
+    """Reached only with an index out of range of a private array: its access
+    is to an empty region, so the thread crashes there as on any bad index."""
+
+    __slots__ = ()
+
+    def __init__(self, dst, loc):
+        super().__init__(dst, loc, "pg_atomic_read_u32")
+
+    def describe(self):
+        return f"{self.loc.text}  (index out of range)"
+
+
 class Compiler:
     """Compile one role's entry function (for one thread) into a Program."""
 
@@ -599,6 +690,17 @@ class Compiler:
             idx = self.new_local(name)
             self.private[name] = idx
             self.initial_locals[idx] = init & MASK
+        self.role = ""
+        # Private arrays: one local per element; name -> (first local, length).
+        self.private_arrays: dict[str, tuple[int, int]] = {}
+        for name, values in symbols.private_arrays.items():
+            self.add_private_array(name, values)
+
+    def add_private_array(self, name: str, values: list[int]) -> None:
+        base = len(self.local_names)
+        for k, v in enumerate(values):
+            self.initial_locals[self.new_local(f"{name}[{k}]")] = v & MASK
+        self.private_arrays[name] = (base, len(values))
 
     # -- errors and sources -------------------------------------------------
 
@@ -635,11 +737,37 @@ class Compiler:
 
     # -- entry -------------------------------------------------------------
 
-    def compile(self, role: str, entry) -> Program:
+    def compile(self, role: str, entry, worker_slot: int | None = None) -> Program:
         self.file = _display_path(inspect.getsourcefile(entry) or "<unknown>")
+        self.role = role
+        if role == "postmaster" and self.sym.workers is not None:
+            self.add_private_array(FORKED, [0] * self.sym.workers[0].length)
         end = _Label()
+        idle_pc = None
+        if worker_slot is not None:
+            # A worker process slot: idle until the postmaster forks it, then
+            # the worker's function, then exit(), which the kernel reports to
+            # the postmaster as a child exit; then idle again (a slot may be
+            # started anew).
+            started, exited = self.sym.workers
+            try:
+                line = inspect.getsourcelines(entry)[1]
+            except (OSError, TypeError):  # pragma: no cover - the role was read above
+                line = 0
+            slot = _const(worker_slot)
+            fork = AwaitFlag(Loc(started, slot, f"{started.name}[{worker_slot}]"), "fork")
+            fork.pc, fork.src = 0, Source(self.file, line, f"fork(): the postmaster starts worker {worker_slot}")
+            self.code.append(fork)
+            idle_pc = 0
         self.inline(entry, [], None, end_label=end, is_entry=True)
         self.label_here(end)
+        if worker_slot is not None:
+            ex = ProcessStore(Loc(exited, slot, f"{exited.name}[{worker_slot}]"), _const(1), "exit")
+            ex.pc, ex.src = len(self.code), Source(self.file, line, "exit(): the worker's function returned")
+            self.code.append(ex)
+            back = Jump(0)
+            back.pc, back.src = len(self.code), ex.src
+            self.code.append(back)
         halt = Halt()
         halt.pc, halt.src = len(self.code), Source(self.file, 0, "<end of program>")
         self.code.append(halt)
@@ -648,6 +776,7 @@ class Compiler:
             if isinstance(ins, (Branch, Jump)) and isinstance(ins.target, _Label):
                 ins.target = ins.target.pc
         prog = Program(role, self.code, self.local_names, self.file)
+        prog.idle_pc = idle_pc
         prog.initial_locals = dict(self.initial_locals)
         prog.asserted = frozenset(self.asserted)
         prog.modules = frozenset(self.modules)
@@ -673,6 +802,8 @@ class Compiler:
         for g in ast.walk(node):
             if isinstance(g, ast.Global):
                 for n in g.names:
+                    if n in self.private_arrays:
+                        continue  # elements are assigned by index: no rebinding, `global` changes nothing
                     if n not in self.private:
                         raise CompileError(file, line0 + g.lineno, f"{n} is not a private variable of this role")
                     declared_global.add(n)
@@ -728,6 +859,16 @@ class Compiler:
                 self.call(s.value, want_value=False)
                 return
             raise self.error(s, "an expression statement must be a call")
+        if isinstance(s, (ast.Assign, ast.AugAssign)):
+            target = s.targets[0] if isinstance(s, ast.Assign) and len(s.targets) == 1 else getattr(s, "target", None)
+            if (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
+                    and target.value.id in self.private_arrays):
+                value = s.value
+                if isinstance(s, ast.AugAssign):
+                    load = ast.Subscript(value=target.value, slice=target.slice, ctx=ast.Load())
+                    value = ast.copy_location(ast.BinOp(left=load, op=s.op, right=s.value), s)
+                self.private_store(target.value.id, target.slice, value, s)
+                return
         if isinstance(s, ast.Assign):
             if len(s.targets) != 1 or not isinstance(s.targets[0], ast.Name):
                 raise self.error(s, "only `local = expression` assignments (shared memory is written "
@@ -829,8 +970,55 @@ class Compiler:
         self.emit(Jump(head), s)
         self.label_here(end)
 
+    def private_index(self, name: str, index, node, what: str = "") -> int:
+        """A local holding ``index``, checked against private array ``name``.
+
+        Out of range, the thread crashes at an event of its own (an access
+        to an empty region), the way every memory model already reports an
+        index out of range: for the postmaster, a postmaster-safety violation.
+        """
+        base, n = self.private_arrays[name]
+        text = ast.unparse(index)
+        index_local = self.temp("pidx")
+        self.assign(index_local, index, node)
+        in_range = _Label()
+        self.emit(Branch(self.make_expr(f"(1 if L[{index_local}] >= {n} else 0)", (index_local,),
+                                        f"{text} >= {n}"), in_range), node)
+        bad = Region(name, 0, 0, what=what or f"index {{index}} out of range for {name}[{n}] (a private array)")
+        self.emit(PrivateRangeCrash(index_local, Loc(bad, self.local_expr(index_local), f"{name}[{text}]")), node)
+        self.label_here(in_range)
+        return index_local
+
+    def private_store(self, name: str, index, value, node) -> None:
+        """``name[index] = value`` for a private array: a range check, then each element."""
+        value_local = self.temp("pval")
+        self.assign(value_local, value, node)
+        index_local = self.private_index(name, index, node)
+        self.private_set(name, index_local, f"L[{value_local}]", (value_local,), node)
+
+    def private_set(self, name: str, index_local: int, value_src: str, value_reads, node, when: str = "") -> None:
+        """Store ``value_src`` into element ``L[index_local]`` (already range-checked) of a private array."""
+        base, n = self.private_arrays[name]
+        for k in range(n):
+            cond = f"L[{index_local}] == {k}" + (f" and {when}" if when else "")
+            e = self.make_expr(f"({value_src} if {cond} else L[{base + k}])",
+                               (*value_reads, index_local, base + k), f"{name}[{k}]")
+            self.emit(Assign(base + k, e), node)
+
+    def private_get_src(self, name: str, index_local: int, reads: set[int]) -> str:
+        """The element at ``L[index_local]`` (already range-checked), as an expression."""
+        base, n = self.private_arrays[name]
+        reads.update(range(base, base + n))
+        reads.add(index_local)
+        src = f"L[{base + n - 1}]"
+        for k in range(n - 2, -1, -1):
+            src = f"(L[{base + k}] if L[{index_local}] == {k} else {src})"
+        return src
+
     def local_target(self, target: ast.Name) -> int:
         name = target.id
+        if name in self.private_arrays:
+            raise self.error(target, f"{name} is a private array: assign its elements ({name}[i] = ...)")
         if name in self.sym.shared:
             raise self.error(target, f"{name} is shared memory: write it with pg_atomic_write_u32")
         if name in self.sym.ghost:
@@ -849,7 +1037,8 @@ class Compiler:
     # -- calls -------------------------------------------------------------
 
     def is_event_call(self, node: ast.Call) -> bool:
-        return isinstance(node.func, ast.Name) and (node.func.id in lang.PRIMITIVES or node.func.id == "choose")
+        return isinstance(node.func, ast.Name) and (node.func.id in lang.PRIMITIVES or node.func.id == "choose"
+                                                    or node.func.id in PROCESS_PRIMITIVES)
 
     def call(self, node: ast.Call, want_value: bool, dst: int | None = None) -> int | None:
         """Compile a call; returns the local holding its value (if any)."""
@@ -861,6 +1050,8 @@ class Compiler:
         args = node.args
         if name in lang.PRIMITIVES:
             return self.primitive(name, args, node, want_value, dst)
+        if name in PROCESS_PRIMITIVES:
+            return self.process_call(name, args, node, dst)
         if name == "choose":
             n = self.const_value(args[0]) if len(args) == 1 else None
             if n is None or n < 1:
@@ -949,6 +1140,65 @@ class Compiler:
         d = dst if dst is not None else self.temp("old")
         self.emit(Rmw(kind, d, loc, (operand,), None, name), node)
         return d
+
+    def process_call(self, name, args, node, dst) -> int | None:
+        """Starting and reaping workers, signalling the postmaster (docs/writing-a-model.md).
+
+        Each is one event made by a system call, so each is a full barrier:
+        fork() and exit() (a ProcessStore), waitpid() and taking a signal (a
+        read-and-clear ProcessRmw), kill() (a ProcessStore), sleeping until a
+        signal (an AwaitFlag).
+        """
+        if len(args) != 1:
+            raise self.error(node, f"{name} takes 1 argument, {len(args)} given")
+        if name in _POSTMASTER_ONLY and self.role != "postmaster":
+            raise self.error(node, f"{name}() is the postmaster's: a {self.role} cannot call it")
+        if name == "signal_postmaster" and self.role == "postmaster":
+            raise self.error(node, "signal_postmaster() is for backends and workers: the postmaster does not "
+                                   "signal itself")
+        if name in ("start_worker", "child_exited"):
+            if self.sym.workers is None:
+                raise self.error(node, f"{name}(): this model has no worker role")
+            started, exited = self.sym.workers
+            slot_text = ast.unparse(args[0])
+            index_local = self.private_index(FORKED, args[0], node,
+                                             what=f"{name}({{index}}): there are {started.length} worker slots")
+            if name == "start_worker":
+                # Forking a second process for a slot whose process the
+                # postmaster has not reaped is the postmaster's own mistake:
+                # the fork crashes it (a postmaster-safety violation).
+                reads: set[int] = set()
+                forked = self.private_get_src(FORKED, index_local, reads)
+                free = _Label()
+                self.emit(Branch(self.make_expr(f"(1 if {forked} != 0 else 0)", reads, "forked"), free), node)
+                twice = Region(started.name, 0, 0, kernel=True,
+                               what="started a worker for slot {index}, whose previous worker has not exited "
+                                    "and been reaped (two processes for one slot)")
+                self.emit(ProcessStore(Loc(twice, self.local_expr(index_local), slot_text), _const(1),
+                                       "start_worker", slot_text), node)
+                self.label_here(free)
+                self.private_set(FORKED, index_local, "1", (), node)
+                self.emit(ProcessStore(Loc(started, self.local_expr(index_local), f"{started.name}[{slot_text}]"),
+                                       _const(1), "start_worker", slot_text), node)
+                return None
+            d = dst if dst is not None else self.temp("exited")
+            self.emit(ProcessRmw(d, Loc(exited, self.local_expr(index_local), f"{exited.name}[{slot_text}]"),
+                                 "child_exited", slot_text), node)
+            self.private_set(FORKED, index_local, "0", (d,), node, when=f"L[{d}] != 0")
+            return d
+        flag = args[0]
+        if not (isinstance(flag, ast.Name) and flag.id in self.sym.signals):
+            raise self.error(node, f"{name}() takes a signal flag declared with d.signal(name)")
+        loc = self.location(flag)
+        if name == "signal_postmaster":
+            self.emit(ProcessStore(loc, _const(1), "signal_postmaster", flag.id), node)
+            return None
+        if name == "take_signal":
+            d = dst if dst is not None else self.temp("signalled")
+            self.emit(ProcessRmw(d, loc, "take_signal", flag.id), node)
+            return d
+        self.emit(AwaitFlag(loc, "wait_signal"), node)
+        return None
 
     # -- ghost code --------------------------------------------------------
 
@@ -1073,6 +1323,11 @@ class Compiler:
             raise self.ghost_reads_shared(node, node.value.id)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.startswith("pg_atomic_"):
             raise self.ghost_reads_shared(node, f"{node.func.id}(...)")
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) \
+                and node.value.id in self.private_arrays:
+            base, n = self.private_arrays[node.value.id]
+            reads.update(range(base, base + n))
+            return f"L[_gidx({base}, {n}, {self.ghost_expr(node.slice, reads)})]"
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in self.sym.ghost:
             r = self.sym.ghost[node.value.id]
             self.ghost_touched[0].add(node.value.id)
@@ -1182,6 +1437,8 @@ class Compiler:
                 raise self.error(node, f"{n} is shared memory: read it with pg_atomic_read_u32")
             if n in self.sym.ghost:
                 raise self.error(node, f"{n} is ghost state: programs may not read it")
+            if n in self.private_arrays:
+                raise self.error(node, f"{n} is a private array: index it")
             raise self.error(node, f"unknown name {n}")
         if isinstance(node, ast.BinOp):
             op = type(node.op)
@@ -1230,6 +1487,13 @@ class Compiler:
             a = self.expr_src(node.body, reads, hoist_ok=False)
             b = self.expr_src(node.orelse, reads, hoist_ok=False)
             return f"({a} if {t} else {b})"
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) \
+                and node.value.id in self.private_arrays:
+            if not hoist_ok:
+                raise self.error(node, "a private array read inside a short-circuit or conditional expression "
+                                       "(its index is checked first): assign it to a local first")
+            index_local = self.private_index(node.value.id, node.slice, node)
+            return self.private_get_src(node.value.id, index_local, reads)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             if node.func.id == "mutation":
                 return str(self.const_value(node))
@@ -1365,5 +1629,6 @@ def _analyse(prog: Program) -> None:
     prog.op_name = op_name
 
 
-def compile_program(role: str, entry, symbols: Symbols, thread_constants: dict[str, int] | None = None) -> Program:
-    return Compiler(symbols, thread_constants).compile(role, entry)
+def compile_program(role: str, entry, symbols: Symbols, thread_constants: dict[str, int] | None = None,
+                    worker_slot: int | None = None) -> Program:
+    return Compiler(symbols, thread_constants).compile(role, entry, worker_slot)

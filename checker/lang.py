@@ -25,6 +25,14 @@ Model-only statements (never replayed to C):
     mutation("name")         compile-time test: is this mutation selected?
     choose(n)                nondeterministic choice 0..n-1 (a step of its own)
 
+Processes and signals (each one event, a full barrier: a system call):
+
+    start_worker(slot)        postmaster: fork the worker of ``slot``
+    child_exited(slot)        postmaster: 1 if that worker exited (and reap it)
+    signal_postmaster(flag)   backend/worker: set a signal flag (kill())
+    take_signal(flag)         postmaster: read and clear a signal flag
+    wait_signal(flag)         postmaster: sleep until the flag is set, clear it
+
 A ``location`` is a shared word's name or ``array[index]``.
 """
 
@@ -91,6 +99,12 @@ ghost = _ModelOnly("ghost")
 assert_ = _ModelOnly("assert_")
 mutation = _ModelOnly("mutation")
 choose = _ModelOnly("choose")
+
+start_worker = _ModelOnly("start_worker")
+child_exited = _ModelOnly("child_exited")
+signal_postmaster = _ModelOnly("signal_postmaster")
+take_signal = _ModelOnly("take_signal")
+wait_signal = _ModelOnly("wait_signal")
 
 
 def operation(fn):

@@ -55,10 +55,10 @@ class SequentialConsistency(MemoryModel):
                 info = (a, new, old)
             elif op == "acquire":
                 a = ins.loc.address(L)
-                if mem[a] != 0:
-                    return  # blocked while the lock is held
-                new_mem = mem[:a] + (1,) + mem[a + 1:]
-                info = (a, 1)
+                if (mem[a] != 0) != ins.wait_nonzero:
+                    return  # blocked while the lock is held (a flag: while it is clear)
+                new_mem = mem[:a] + (ins.taken,) + mem[a + 1:]
+                info = (a, ins.taken)
             elif op == "release":
                 a = ins.loc.address(L)
                 new_mem = mem[:a] + (0,) + mem[a + 1:]

@@ -362,10 +362,10 @@ class WeakMemory(MemoryModel):
                         L[ins.expected_local] = old
                     info = (a, new, old)
                 elif op == "acquire":
-                    if mem[a] != 0:
-                        return []
-                    mem = mem[:a] + (1,) + mem[a + 1:]
-                    info = (a, 1)
+                    if (mem[a] != 0) != ins.wait_nonzero:
+                        return []  # a lock held, or a flag clear (ir.AwaitFlag)
+                    mem = mem[:a] + (ins.taken,) + mem[a + 1:]
+                    info = (a, ins.taken)
                 elif op == "release":
                     mem = mem[:a] + (0,) + mem[a + 1:]
                     info = (a, 0)

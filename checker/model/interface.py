@@ -75,15 +75,22 @@ class Declaration:
         self.ghost: dict[str, Region] = {}
         self.ghost_init: list[int] = []
         self.constants: dict[str, int] = {}
-        self.private: dict[str, dict[str, int]] = {"postmaster": {}, "backend": {}}
+        self.private: dict[str, dict[str, int]] = {"postmaster": {}, "backend": {}, "worker": {}}
+        self.private_arrays: dict[str, dict[str, list[int]]] = {"postmaster": {}}
+        self.signals: list[str] = []
 
-    def _add(self, table, init, name, values, length, lock=False):
+    def _add(self, table, init, name, values, length, lock=False, kernel=False):
         if name in self.shared or name in self.ghost or name in self.constants:
             raise ModelError(f"{name} is declared twice")
         for v in values:
             _check_word(name, v)
-        table[name] = Region(name, len(init), length, lock)
+        table[name] = Region(name, len(init), length, lock, kernel)
         init.extend(values)
+
+    def _private_role(self, role: str, what: str) -> None:
+        if role not in self.private or (what == "private_array" and role not in self.private_arrays):
+            known = ", ".join(self.private if what == "private_var" else self.private_arrays)
+            raise ModelError(f"{what}: no role {role!r} has private state of that kind (known: {known})")
 
     def word(self, name: str, init: int = 0) -> None:
         self._add(self.shared, self.shared_init, name, [init], None)
@@ -107,8 +114,45 @@ class Declaration:
 
     def private_var(self, role: str, name: str, init: int = 0) -> None:
         """A thread-private global of ``role`` (like a ``static`` in postmaster.c)."""
+        self._private_role(role, "private_var")
         _check_word(name, init)
         self.private[role][name] = init
+
+    def private_array(self, role: str, name: str, length: int, init: int | list[int] = 0) -> None:
+        """An array only ``role`` sees (the postmaster's list of registered workers).
+
+        Its elements live with the thread's locals: no other thread reads
+        them, no memory model reorders them, no rogue writes them.  An index
+        out of range is a crash of that thread (for the postmaster, a
+        postmaster-safety violation).
+        """
+        self._private_role(role, "private_array")
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise ModelError(f"private_array {name}: length must be a positive integer, got {length!r}")
+        values = list(init) if isinstance(init, list) else [init] * length
+        if len(values) != length:
+            raise ModelError(f"{name}: {len(values)} initial values for {length} entries")
+        for v in values:
+            _check_word(name, v)
+        taken = set(self.shared) | set(self.ghost) | set(self.constants) | set(self.private[role])
+        if name in taken or name in self.private_arrays[role]:
+            raise ModelError(f"{name} is declared twice")
+        self.private_arrays[role][name] = values
+
+    def signal(self, name: str) -> None:
+        """A postmaster signal flag (a PMSignalReason's flag in PMSignalState).
+
+        Backends and workers set it with ``signal_postmaster(name)``; the
+        postmaster reads and clears it with ``take_signal(name)`` or sleeps
+        until it is set with ``wait_signal(name)``.  It is a shared word (a
+        rogue may corrupt it, as it may PMSignalState).
+        """
+        self._add(self.shared, self.shared_init, name, [0], None)
+        self.signals.append(name)
+
+    def kernel_array(self, name: str, length: int) -> None:
+        """Process state the kernel keeps, one word per worker slot (see checker.model.system)."""
+        self._add(self.shared, self.shared_init, name, [0] * length, length, kernel=True)
 
     def constant(self, name: str, value: int) -> None:
         if name in self.constants:
@@ -141,7 +185,7 @@ class Protocol:
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
-    roles: ClassVar[dict[str, Callable]] = {}  # "postmaster", "backend"
+    roles: ClassVar[dict[str, Callable]] = {}  # "postmaster", "backend", optionally "worker"
     mutations: ClassVar[dict[str, Mutation]] = {}
     # Protocol-specific integer parameters: name -> (default, help).
     extra_params: ClassVar[dict[str, tuple[int, str]]] = {}
@@ -209,6 +253,15 @@ class StateView:
             if n == name or n.endswith("." + name):
                 return self.state[1][tid][i]
         raise KeyError(name)
+
+    def private_array(self, tid: int, name: str) -> tuple[int, ...]:
+        """A thread's private array (its elements are kept as locals ``name[k]``)."""
+        prog = self.system.threads[tid].program
+        first = prog.local_names.index(f"{name}[0]")
+        k = 0
+        while first + k < prog.nlocals and prog.local_names[first + k] == f"{name}[{k}]":
+            k += 1
+        return self.state[1][tid][first:first + k]
 
     def threads_of(self, role: str) -> list[int]:
         return [t.tid for t in self.system.threads if t.role == role]

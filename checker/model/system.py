@@ -100,6 +100,44 @@ def mutation_names(mutation: str | None) -> tuple[str, ...]:
     return names
 
 
+ROLES = ("postmaster", "backend", "worker")  # the last is optional
+
+
+def check_roles(proto: Protocol) -> None:
+    """The roles a protocol declares: one line (exit 2) for anything else."""
+    if not isinstance(proto.roles, dict):
+        raise ModelError(f"{proto.name}: roles must be a dict of role name -> function")
+    for role in proto.roles:
+        if role not in ROLES:
+            raise ModelError(f"{proto.name}: unknown role {role!r} (roles are {', '.join(ROLES)})")
+    for role in ROLES:
+        if role not in proto.roles:
+            if role == "worker":
+                continue
+            raise ModelError(f"{proto.name} has no {role} role")
+        fn = proto.roles[role]
+        if not inspect.isfunction(fn):
+            raise ModelError(f"{proto.name}: the {role} role is {fn!r}, not a function")
+        if inspect.signature(fn).parameters:
+            raise ModelError(f"{proto.name}: the {role} role's function {fn.__name__} takes parameters "
+                             "(a role's entry takes none; a worker reads its slot as MY_SLOT)")
+
+
+def protocol_roles(proto_cls: type[Protocol]) -> tuple[str, ...]:
+    """The roles a protocol uses, in thread order (for `checker list`)."""
+    roles = proto_cls.roles if isinstance(proto_cls.roles, dict) else {}
+    return tuple(r for r in ROLES if r in roles)
+
+
+def _declare_workers(proto: Protocol, params: Params, decl: Declaration):
+    """The kernel's fork and exit flags of the worker pool, if the model has a worker role."""
+    if "worker" not in proto.roles:
+        return None
+    decl.kernel_array("worker.started", params.slots)
+    decl.kernel_array("worker.exited", params.slots)
+    return decl.shared["worker.started"], decl.shared["worker.exited"]
+
+
 def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | None = None) -> System:
     proto = protocol_cls()
     selected = mutation_names(mutation)
@@ -127,8 +165,7 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     _call_model(proto, "validate", params)
     if type(proto).declare is Protocol.declare:
         raise ModelError(f"{proto.name} defines no declare(self, p, d) (its shared memory)")
-    if not isinstance(proto.roles, dict):
-        raise ModelError(f"{proto.name}: roles must be a dict of role name -> function")
+    check_roles(proto)
     decl = Declaration()
     decl.constant("SLOTS", params.slots)
     decl.constant("OPS", params.ops)
@@ -136,6 +173,7 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     for k, v in params.extra.items():
         decl.constant(k.upper().replace("-", "_"), v)
     _call_model(proto, "declare", params, decl)
+    workers = _declare_workers(proto, params, decl)
     from checker.properties import check_module_names, check_mutation_names, quiescent_properties
 
     if isinstance(proto.properties, str) or not all(isinstance(p, str) for p in proto.properties):
@@ -149,27 +187,36 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
 
     check_program_names(proto.roles.values(), vars(module),
                         [*decl.shared, *decl.ghost, *decl.constants, *decl.private["postmaster"],
-                         *decl.private["backend"]])
+                         *decl.private["backend"], *decl.private["worker"], *decl.private_arrays["postmaster"],
+                         *(("MY_SLOT",) if workers else ())])
     # With a rogue only the postmaster's properties are required: the other
     # assertions compile to nothing (ownership means nothing in corrupted memory).
     required = frozenset(ROGUE_PROPERTIES) if params.rogue else None
     symbols = Symbols(decl.shared, decl.ghost, decl.constants, frozenset(proto.mutations),
                       frozenset(selected), vars(module), required)
     symbols.known_properties = known
+    symbols.workers = workers
+    symbols.signals = frozenset(decl.signals)
     threads: list[ThreadSpec] = []
-    for role in ("postmaster", "backend"):
-        if role not in proto.roles:
-            raise ModelError(f"{proto.name} has no {role} role")
-        if not inspect.isfunction(proto.roles[role]):
-            raise ModelError(f"{proto.name}: the {role} role is {proto.roles[role]!r}, not a function")
     symbols.ghost_updates = not params.rogue
     symbols.private = decl.private["postmaster"]
+    symbols.private_arrays = decl.private_arrays["postmaster"]
     pm = compile_program("postmaster", proto.roles["postmaster"], symbols, {"ME": 0})
     threads.append(ThreadSpec(0, "postmaster", "postmaster", pm))
     symbols.private = decl.private["backend"]
+    symbols.private_arrays = {}
     for b in range(params.backends):
         prog = compile_program("backend", proto.roles["backend"], symbols, {"ME": b + 1})
         threads.append(ThreadSpec(b + 1, "backend", f"backend{b + 1}", prog))
+    # One worker process slot per bgworker slot, after the backends: the
+    # pool is fixed, so the state space stays finite, and a slot's worker is
+    # forked again only after the postmaster reaped the last one.
+    symbols.private = decl.private["worker"]
+    for slot in range(workers[0].length if workers else 0):
+        tid = len(threads)
+        prog = compile_program("worker", proto.roles["worker"], symbols, {"ME": tid, "MY_SLOT": slot},
+                               worker_slot=slot)
+        threads.append(ThreadSpec(tid, "worker", f"worker{slot}", prog))
     # What this model checks, derived from its code (see checker.properties),
     # and of that what this run checks.
     # Helper modules whose code was inlined (models/_startqueue.py) are read
