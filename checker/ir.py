@@ -382,6 +382,10 @@ class AwaitFlag(LockAcquire):
     def __init__(self, loc, prim):
         self.op, self.loc, self.prim = "acquire", loc, prim
 
+    @property
+    def shown(self) -> str:
+        return self.prim
+
     def describe(self):
         return f"{self.prim}({self.loc.text})"
 

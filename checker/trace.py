@@ -256,7 +256,12 @@ def check_trace(doc: Any, where: str = "trace") -> None:
     threads = doc["threads"]
     if not isinstance(threads, list) or not threads:
         raise TraceError(f"{where}: \"threads\" must be a non-empty list")
-    expected_threads = params["threads"] + (1 if params.get("rogue") else 0)
+    # A model with a worker role has one worker process slot per --slots.
+    workers = sum(isinstance(t, dict) and t.get("role") == "worker" for t in threads)
+    if workers not in (0, params["slots"]):
+        raise TraceError(f"{where}: {workers} worker threads listed, but a model with workers has one per slot "
+                         f"and params say {params['slots']} slots")
+    expected_threads = params["threads"] + (1 if params.get("rogue") else 0) + workers
     if len(threads) != expected_threads:
         raise TraceError(f"{where}: {len(threads)} threads listed, but params say {expected_threads}")
     for tid, t in enumerate(threads):

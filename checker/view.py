@@ -283,7 +283,8 @@ def short_text(s) -> str:
     if s.get("action") == "rogue":
         return f"rogue write {detail}"
     if s.get("location") is not None:
-        verb = _VERBS.get(ev) or str(s.get("prim") or ev or "").replace("pg_atomic_", "").replace("_u32", "")
+        verb = (s.get("process") or _VERBS.get(ev)
+                or str(s.get("prim") or ev or "").replace("pg_atomic_", "").replace("_u32", ""))
         pre = "perform " if s.get("action") == "perform" else ""
         return f"{pre}{verb} {detail}"
     text = step_text(s)

@@ -190,6 +190,8 @@ def describe_program_step(system: System, label, before, after) -> dict:
         d["event"] = ins.op
         d["text"] = ins.describe()
         d["prim"] = getattr(ins, "prim", ins.op)
+        if getattr(ins, "shown", None):  # fork, exit, a signal: a system call, not the atomic that orders it
+            d["process"] = ins.shown
         d["source"] = {"file": ins.src.file, "line": ins.src.line, "text": ins.src.text}
     if action == "rogue":
         a, v = info

@@ -1,0 +1,238 @@
+"""Workers, postmaster-private arrays and signals (issue 15, part 1), in both directions.
+
+The models are tests/models/workers.py (the postmaster forks and restarts a
+worker process per slot, keeping its per-slot state in private arrays) and
+tests/models/pmsignal.py (backends signal a sleeping postmaster).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from checker.compile_sc import CompiledEngine
+from checker.explore import Engine, Options
+from checker.memory import PROFILES, memory_models
+from checker.model import DEADLOCK, EXCLUSIVE, PM_SAFETY, Params
+from checker.run import check, make_engine
+
+from conftest import MODELS
+
+WORKERS = str(MODELS / "workers.py")
+PMSIGNAL = str(MODELS / "pmsignal.py")
+ALL_MODELS = ("sc", "tso", "weak")
+
+
+def run(model, mm, mutation=None, **params):
+    params.setdefault("threads", 3)
+    params.setdefault("slots", 1)
+    _engine, result = check(model, mutation=mutation, memory_model=mm, **params)
+    return result
+
+
+@pytest.mark.parametrize("mm", ALL_MODELS)
+def test_worker_restart_after_reap_holds(mm):
+    result = run(WORKERS, mm)
+    assert result.exit_code == 0, result.violations
+    assert EXCLUSIVE in result.system.checked and PM_SAFETY in result.system.checked
+
+
+@pytest.mark.parametrize("mm", ALL_MODELS)
+def test_worker_exit_racing_its_restart_is_caught(mm):
+    """The postmaster takes the worker's 'done' word for its exit and forks it again."""
+    result = run(WORKERS, mm, "restart-on-done")
+    assert result.exit_code == 1
+    cex = result.violations[PM_SAFETY]
+    assert "two processes for one slot" in cex.message
+
+
+def test_worker_race_trace_names_the_worker_thread(checker_cli, tmp_path):
+    proc = checker_cli("explore", WORKERS, "-m", "sc", "--threads", "3", "--slots", "1",
+                       "--mutation", "restart-on-done")
+    assert proc.returncode == 1, proc.stderr
+    [path] = tmp_path.glob("*.trace.json")
+    trace = json.loads(path.read_text())
+    assert {"tid": 3, "name": "worker0", "role": "worker"}.items() <= trace["threads"][3].items()
+    # The race as it happens: the worker says it is done, the postmaster forks
+    # again before the kernel reported the exit.
+    steps = [(s.get("name"), s.get("text", "")) for s in trace["steps"]]
+    assert ("worker0", "fork(worker.started[0])") in steps
+    assert steps[-1] == ("postmaster", "start_worker(slot)")
+    assert "worker0" in proc.stdout
+    view = checker_cli("view", str(path), "--width", "160")
+    assert view.returncode == 0, view.stderr
+    assert "worker0" in view.stdout and "fork worker.started[0] = 0" in view.stdout
+    assert "start_worker" in view.stdout and "take_signal worker_change" in view.stdout
+    state = checker_cli("view", str(path), "--step", "8", "--width", "160")
+    assert state.returncode == 0, state.stderr
+    assert "worker0" in state.stdout and "pm_running[0]" in state.stdout
+    html = checker_cli("view", str(path), "--html", str(tmp_path / "t.html"))
+    assert html.returncode == 0, html.stderr
+    assert "worker0" in (tmp_path / "t.html").read_text()
+
+
+@pytest.mark.parametrize("mm", ALL_MODELS)
+def test_private_array_out_of_range_in_the_postmaster_is_a_violation(mm):
+    result = run(WORKERS, mm, "scan-past-end")
+    assert result.exit_code == 1
+    assert "out of range for pm_owed[1]" in result.violations[PM_SAFETY].message
+
+
+@pytest.mark.parametrize("mm", ALL_MODELS)
+def test_signalled_postmaster_holds(mm):
+    assert run(PMSIGNAL, mm).exit_code == 0
+
+
+@pytest.mark.parametrize("mm", ALL_MODELS)
+def test_signal_lost_when_the_work_is_not_rechecked_is_caught(mm):
+    """Signals coalesce: a postmaster that handles one request per wakeup sleeps forever."""
+    result = run(PMSIGNAL, mm, "one-request-per-wakeup")
+    assert result.exit_code == 1
+    assert "wait_signal(pm_wakeup)" in result.violations[DEADLOCK].message
+
+
+@pytest.mark.parametrize("mm", ALL_MODELS)
+def test_a_signal_is_a_full_barrier_on_the_sender(mm):
+    """A flag set by a plain store (no kill()) may become visible before the request it announces."""
+    result = run(PMSIGNAL, mm, "signal-by-plain-store")
+    assert result.exit_code == (1 if mm == "weak" else 0)
+
+
+@pytest.mark.parametrize("mm", ["sc", "tso"])
+@pytest.mark.parametrize("model,mutation", [(WORKERS, None), (WORKERS, "restart-on-done"),
+                                            (WORKERS, "scan-past-end"), (PMSIGNAL, None),
+                                            (PMSIGNAL, "one-request-per-wakeup")])
+def test_compiled_successors_agree_with_the_interpreter(model, mutation, mm):
+    engine = make_engine(model, Params(threads=3, slots=2), mutation, mm, engine="interpreted")
+    system = engine.system
+    cls = memory_models()[mm]
+    ref = Engine(system, cls(system, PROFILES["documented"]))
+    comp = CompiledEngine(system, cls(system, PROFILES["documented"]))
+    init = ref.initial()
+    assert comp.initial() == init
+    seen, queue = {init}, [init]
+    while queue:
+        s = queue.pop()
+        a: list = []
+        b: list = []
+        ref.successors(s, a)
+        comp.successors(s, b)
+        assert b == a
+        for _label, nxt, _viol in a:
+            if nxt is not None and nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    assert len(seen) > 10
+
+
+def test_worker_threads_are_named_and_idle_slots_are_finished():
+    engine = make_engine(WORKERS, Params(threads=3, slots=2), None, "sc")
+    workers = [t for t in engine.system.threads if t.role == "worker"]
+    assert [t.name for t in workers] == ["worker0", "worker1"]
+    assert [t.tid for t in workers] == [3, 4]
+    init = engine.initial()
+    # Not forked yet: finished, not stuck (deadlock freedom must not blame them).
+    assert all(engine.halted(init, t.tid) for t in workers)
+    out: list = []
+    engine.mm.successors(init, workers[0].tid, out)
+    assert out == []  # and it cannot move until the postmaster forks it
+
+
+def test_the_rogue_never_writes_kernel_state():
+    engine = make_engine(WORKERS, Params(threads=3, slots=1, rogue=True, rogue_writes=1, rogue_anywhere=True),
+                         None, "sc")
+    kernel = {r.name for r in engine.system.shared.values() if r.kernel}
+    assert kernel == {"worker.started", "worker.exited"}
+    out: list = []
+    engine.rogue_successors(engine.initial(), out)
+    written = {engine.system.cell_names[label[3][0]] for label, _s, _v in out}
+    assert written and not any(name.startswith("worker.") for name in written)
+    assert "worker_change" in written  # PMSignalState is shared memory: a rogue may corrupt it
+
+
+def test_list_shows_the_roles(checker_cli):
+    proc = checker_cli("list", WORKERS)
+    assert proc.returncode == 0, proc.stderr
+    assert "roles: postmaster, backend, worker" in proc.stdout
+    proc = checker_cli("list", "bgworker")
+    assert proc.returncode == 0, proc.stderr
+    assert "roles: postmaster, backend" in proc.stdout
+
+
+BAD = '''
+from checker.lang import (child_exited, operation, pg_atomic_read_u32, pg_atomic_write_u32, signal_postmaster,
+                          start_worker, take_signal)
+from checker.model import Protocol
+
+
+def worker():
+    pg_atomic_write_u32(flag, 1)
+
+
+def backend():
+{backend}
+
+
+def postmaster():
+{postmaster}
+
+
+class Bad(Protocol):
+    name = "bad-workers"
+    roles = {roles}
+
+    def declare(self, p, d):
+        d.word("flag", 0)
+        d.signal("wake")
+{declare}
+'''
+
+GOOD = dict(backend="    signal_postmaster(wake)",
+            postmaster="    if take_signal(wake):\n        start_worker(0)",
+            roles='{"postmaster": postmaster, "backend": backend, "worker": worker}',
+            declare="        d.private_array('postmaster', 'pm_list', 2, 0)")
+
+
+def write_bad(tmp_path, **changes):
+    path = tmp_path / "badworkers.py"
+    path.write_text(BAD.format(**{**GOOD, **changes}))
+    return path
+
+
+def test_bad_template_itself_loads(checker_cli, tmp_path):
+    proc = checker_cli("explore", write_bad(tmp_path), "-m", "sc", "--threads", "2", "--slots", "1",
+                       "--no-trace")
+    assert proc.returncode in (0, 1), proc.stderr
+
+
+@pytest.mark.parametrize("changes,expected", [
+    (dict(roles='{"postmaster": postmaster, "backend": backend, "worker": 3}'), "the worker role is 3, not a function"),
+    (dict(roles='{"postmaster": postmaster, "backend": backend, "helper": worker}'), "unknown role 'helper'"),
+    (dict(backend="    start_worker(0)"), "start_worker() is the postmaster's: a backend cannot call it"),
+    (dict(backend="    x = take_signal(wake)"), "take_signal() is the postmaster's"),
+    (dict(postmaster="    signal_postmaster(wake)"), "the postmaster does not signal itself"),
+    (dict(backend="    signal_postmaster(flag)"), "a signal flag declared with d.signal(name)"),
+    (dict(roles='{"postmaster": postmaster, "backend": backend}'), "this model has no worker role"),
+    (dict(postmaster="    x = pm_list"), "pm_list is a private array: index it"),
+    (dict(declare="        d.private_array('backend', 'pm_list', 2, 0)"), "no role 'backend' has private state"),
+    (dict(declare="        d.private_array('postmaster', 'pm_list', 0, 0)"), "length must be a positive integer"),
+    (dict(declare="        d.private_array('postmaster', 'flag', 2, 0)"), "flag is declared twice"),
+])
+def test_bad_worker_model_is_one_line(checker_cli, tmp_path, changes, expected):
+    proc = checker_cli("explore", write_bad(tmp_path, **changes), "-m", "sc", "--threads", "2", "--slots", "1",
+                       "--no-trace")
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert expected in lines[0]
+
+
+def test_options_do_not_change_worker_verdicts():
+    """Full storage and the compact search agree on the worker model's state count."""
+    counts = set()
+    for storage in ("compact", "full"):
+        _e, res = check(WORKERS, memory_model="sc", threads=3, slots=2, options=Options(storage=storage))
+        assert res.exit_code == 0
+        counts.add(res.states)
+    assert len(counts) == 1
