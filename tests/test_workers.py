@@ -236,3 +236,14 @@ def test_options_do_not_change_worker_verdicts():
         assert res.exit_code == 0
         counts.add(res.states)
     assert len(counts) == 1
+
+
+@pytest.mark.parametrize("mode", [["--robustness"], ["--bmc", "3"]])
+@pytest.mark.parametrize("model", [WORKERS, PMSIGNAL])
+def test_the_prover_refuses_what_it_cannot_read(checker_cli, model, mode):
+    """The z3 provers know shared memory only: no proof of code they would misread."""
+    proc = checker_cli("prove", model, *mode, "--threads", "3", "--slots", "1")
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert "does not handle worker processes, signals or private arrays" in lines[0]
+

@@ -106,7 +106,9 @@ def bmc(proto_cls: type[Protocol], params: Params, mutation: str | None, depth: 
     t0 = time.perf_counter()
     p = Params(threads=params.threads, slots=params.slots, ops=params.ops, step_bound=params.step_bound,
                extra=dict(params.extra))
-    system = build_system(proto_cls, p, mutation)
+    from checker.prove.setup import refuse_processes
+
+    system = refuse_processes(build_system(proto_cls, p, mutation))
     if any(t.program is None for t in system.threads):  # pragma: no cover - no rogue here
         raise ValueError("bmc runs without a rogue")
     ctx = _context(system)

@@ -107,7 +107,23 @@ class SlotSpace:
 def _system(proto_cls, params: Params, mutation, slots: int, rogue: bool) -> System:
     p = Params(threads=params.threads, slots=slots, ops=params.ops, rogue=rogue,
                rogue_writes=params.rogue_writes, step_bound=params.step_bound, extra=dict(params.extra))
-    return build_system(proto_cls, p, mutation)
+    return refuse_processes(build_system(proto_cls, p, mutation))
+
+
+def refuse_processes(system: System) -> System:
+    """The provers know shared memory only: a model with workers, signals or
+    private arrays would be proved about code they misread, so it is refused."""
+    from checker.ir import AwaitFlag, PrivateRangeCrash, ProcessRmw, ProcessStore
+
+    kinds = (AwaitFlag, PrivateRangeCrash, ProcessRmw, ProcessStore)
+    for t in system.threads:
+        if t.program is None:
+            continue
+        for ins in t.program.instrs:
+            if t.role == "worker" or isinstance(ins, kinds):
+                raise ModelError(f"{system.protocol.name}: checker prove does not handle worker processes, signals "
+                                 "or private arrays (a limit of the prover): check this model with `checker explore`")
+    return system
 
 
 def slot_space(proto_cls: type[Protocol], params: Params, mutation: str | None, role: str = "postmaster",

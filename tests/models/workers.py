@@ -37,7 +37,12 @@ def worker():
 
 @operation
 def with_job():
+    global w_jobs
+    # A static of the worker process: each fork is a new process, so it
+    # starts at 0 every time (the assertion below fails if it did not).
+    w_jobs += 1
     with ghost:
+        assert_(w_jobs == 1, "exclusive ownership", "a worker process started with another process's statics")
         assert_(active[MY_SLOT] == 0, "exclusive ownership", "two worker processes run for one slot")
         active[MY_SLOT] = 1
     pg_atomic_write_u32(done[MY_SLOT], 1)
@@ -95,6 +100,7 @@ class Workers(Protocol):
         d.array("done", p.slots, 0)
         d.signal("worker_change")
         d.private_var("postmaster", "pm_reaped", 0)
+        d.private_var("worker", "w_jobs", 0)
         d.private_array("postmaster", "pm_owed", p.slots, 0)
         d.private_array("postmaster", "pm_running", p.slots, 0)
         d.ghost_array("active", p.slots, 0)
