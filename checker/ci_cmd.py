@@ -152,6 +152,18 @@ def proof_rows(proto_cls) -> list[Row]:
 
     rows = []
     p = Params(threads=2, slots=2, ops=1)
+    from checker.model import ModelError, build_system
+    from checker.prove.setup import refuse_processes
+
+    try:
+        refuse_processes(build_system(proto_cls, Params(threads=2, slots=proto_cls.min_slots, ops=1)))
+    except ModelError as exc:
+        if "checker prove does not handle" not in str(exc):
+            raise
+        # Stated, not hidden: the row says the proof was not run and why.
+        return [Row("proofs", f"{proto_cls.name} robustness", "not run", "not run", True, 0.0,
+                    "the prover does not read worker processes, signals or private arrays; "
+                    "explorations and the mutation matrix cover this model")]
     targets = [(None, "proved")]
     targets += [(m, "fails") for m, mut in proto_cls.mutations.items()
                 if mut.needs_rogue and mut.breaks in (PM_SAFETY, WAIT_FREEDOM)]

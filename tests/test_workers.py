@@ -247,3 +247,13 @@ def test_the_prover_refuses_what_it_cannot_read(checker_cli, model, mode):
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert "does not handle worker processes, signals or private arrays" in lines[0]
 
+
+
+def test_ci_policy_on_the_worker_models(checker_cli, tmp_path):
+    """The whole matrix, in both directions; the proof row says it was not run, and why."""
+    proc = checker_cli("ci", "--protocol", WORKERS, "--protocol", PMSIGNAL, "--markdown", str(tmp_path / "ci.md"))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    text = (tmp_path / "ci.md").read_text()
+    assert "| proofs | test-workers robustness | not run | not run | yes |" in text
+    assert "| mutations | test-pmsignal weak signal-by-plain-store | caught |" in text
+    assert "| mutations | test-pmsignal tso signal-by-plain-store | harmless | harmless |" in text
