@@ -583,6 +583,10 @@ class Symbols:
     # role, and the names of the declared postmaster signal flags.
     workers: tuple[Region, Region] | None = None
     signals: frozenset[str] = frozenset()
+    # With a rogue the postmaster's sleep ends by timeout too (ServerLoop never
+    # sleeps for ever): wait_signal() does not block, so that a rogue that
+    # clears a flag or never signals cannot pass for a postmaster stuck.
+    sleep_times_out: bool = False
 
 
 @dataclass
@@ -1206,7 +1210,10 @@ class Compiler:
             d = dst if dst is not None else self.temp("signalled")
             self.emit(ProcessRmw(d, loc, "take_signal", flag.id), node)
             return d
-        self.emit(AwaitFlag(loc, "wait_signal"), node)
+        if self.sym.sleep_times_out:
+            self.emit(ProcessRmw(self.temp("woken"), loc, "wait_signal", flag.id), node)
+        else:
+            self.emit(AwaitFlag(loc, "wait_signal"), node)
         return None
 
     # -- ghost code --------------------------------------------------------

@@ -257,3 +257,18 @@ def test_ci_policy_on_the_worker_models(checker_cli, tmp_path):
     assert "| proofs | test-workers robustness | not run | not run | yes |" in text
     assert "| mutations | test-pmsignal weak signal-by-plain-store | caught |" in text
     assert "| mutations | test-pmsignal tso signal-by-plain-store | harmless | harmless |" in text
+
+
+def test_with_a_rogue_the_postmasters_sleep_times_out():
+    """A rogue may clear the flag or never signal: the postmaster sleeping then is no deadlock
+    (ServerLoop's sleep has a timeout), while its own safety is still checked."""
+    from checker.ir import AwaitFlag, ProcessRmw
+
+    plain = make_engine(PMSIGNAL, Params(threads=3), None, "sc").system
+    rogue = make_engine(PMSIGNAL, Params(threads=3, rogue=True), None, "sc").system
+    assert any(isinstance(i, AwaitFlag) for i in plain.threads[0].program.instrs)
+    assert not any(isinstance(i, AwaitFlag) for i in rogue.threads[0].program.instrs)
+    assert any(isinstance(i, ProcessRmw) and i.shown == "wait_signal" for i in rogue.threads[0].program.instrs)
+    result = run(PMSIGNAL, "sc", rogue=True)
+    assert result.exit_code == 0, result.violations
+    assert DEADLOCK in result.system.checked

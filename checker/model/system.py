@@ -197,6 +197,7 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     symbols.known_properties = known
     symbols.workers = workers
     symbols.signals = frozenset(decl.signals)
+    symbols.sleep_times_out = params.rogue
     threads: list[ThreadSpec] = []
     symbols.ghost_updates = not params.rogue
     symbols.private = decl.private["postmaster"]
