@@ -215,7 +215,8 @@ def test_bad_template_itself_loads(checker_cli, tmp_path):
     (dict(backend="    signal_postmaster(flag)"), "a signal flag declared with d.signal(name)"),
     (dict(roles='{"postmaster": postmaster, "backend": backend}'), "this model has no worker role"),
     (dict(postmaster="    x = pm_list"), "pm_list is a private array: index it"),
-    (dict(declare="        d.private_array('backend', 'pm_list', 2, 0)"), "no role 'backend' has private state"),
+    (dict(declare="        d.private_array('checkpointer', 'pm_list', 2, 0)"), "there is no role 'checkpointer'"),
+    (dict(declare="        d.private_var('checkpointer', 'x', 0)"), "there is no role 'checkpointer'"),
     (dict(declare="        d.private_array('postmaster', 'pm_list', 0, 0)"), "length must be a positive integer"),
     (dict(declare="        d.private_array('postmaster', 'flag', 2, 0)"), "flag is declared twice"),
 ])
@@ -272,3 +273,39 @@ def test_with_a_rogue_the_postmasters_sleep_times_out():
     result = run(PMSIGNAL, "sc", rogue=True)
     assert result.exit_code == 0, result.violations
     assert DEADLOCK in result.system.checked
+
+
+BACKEND_ARRAY = '''
+from checker.lang import pg_atomic_write_u32
+from checker.model import Protocol
+
+
+def backend():
+    mine[ME] = ME
+    pg_atomic_write_u32(flag, mine[ME])
+
+
+def postmaster():
+    pg_atomic_write_u32(flag, 0)
+
+
+class BackendArray(Protocol):
+    name = "backend-array"
+    roles = {"postmaster": postmaster, "backend": backend}
+
+    def declare(self, p, d):
+        d.word("flag", 0)
+        d.private_array("backend", "mine", 2, 0)
+'''
+
+
+@pytest.mark.parametrize("mm", ALL_MODELS)
+def test_a_backends_private_array_out_of_range_is_memory_safety(tmp_path, mm):
+    from checker.model import MEMORY_SAFETY
+
+    path = tmp_path / "backend_array.py"
+    path.write_text(BACKEND_ARRAY)
+    assert run(str(path), mm, threads=2).exit_code == 0  # ME = 1 fits mine[2]
+    result = run(str(path), mm, threads=3)  # ME = 2 does not
+    assert result.exit_code == 1
+    assert "backend index 2 out of range for mine[2]" in result.violations[MEMORY_SAFETY].message

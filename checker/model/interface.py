@@ -76,7 +76,7 @@ class Declaration:
         self.ghost_init: list[int] = []
         self.constants: dict[str, int] = {}
         self.private: dict[str, dict[str, int]] = {"postmaster": {}, "backend": {}, "worker": {}}
-        self.private_arrays: dict[str, dict[str, list[int]]] = {"postmaster": {}}
+        self.private_arrays: dict[str, dict[str, list[int]]] = {"postmaster": {}, "backend": {}, "worker": {}}
         self.signals: list[str] = []
 
     def _add(self, table, init, name, values, length, lock=False, kernel=False):
@@ -88,9 +88,8 @@ class Declaration:
         init.extend(values)
 
     def _private_role(self, role: str, what: str) -> None:
-        if role not in self.private or (what == "private_array" and role not in self.private_arrays):
-            known = ", ".join(self.private if what == "private_var" else self.private_arrays)
-            raise ModelError(f"{what}: no role {role!r} has private state of that kind (known: {known})")
+        if role not in self.private:
+            raise ModelError(f"{what}: there is no role {role!r} (roles: {', '.join(self.private)})")
 
     def word(self, name: str, init: int = 0) -> None:
         self._add(self.shared, self.shared_init, name, [init], None)
@@ -124,7 +123,8 @@ class Declaration:
         Its elements live with the thread's locals: no other thread reads
         them, no memory model reorders them, no rogue writes them.  An index
         out of range is a crash of that thread (for the postmaster, a
-        postmaster-safety violation).
+        postmaster-safety violation; for a backend or a worker, memory
+        safety).  Each thread of the role has its own copy.
         """
         self._private_role(role, "private_array")
         if isinstance(length, bool) or not isinstance(length, int) or length < 1:

@@ -187,7 +187,7 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
 
     check_program_names(proto.roles.values(), vars(module),
                         [*decl.shared, *decl.ghost, *decl.constants, *decl.private["postmaster"],
-                         *decl.private["backend"], *decl.private["worker"], *decl.private_arrays["postmaster"],
+                         *decl.private["backend"], *decl.private["worker"], *(n for arrays in decl.private_arrays.values() for n in arrays),
                          *(("MY_SLOT",) if workers else ())])
     # With a rogue only the postmaster's properties are required: the other
     # assertions compile to nothing (ownership means nothing in corrupted memory).
@@ -205,7 +205,7 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     pm = compile_program("postmaster", proto.roles["postmaster"], symbols, {"ME": 0})
     threads.append(ThreadSpec(0, "postmaster", "postmaster", pm))
     symbols.private = decl.private["backend"]
-    symbols.private_arrays = {}
+    symbols.private_arrays = decl.private_arrays["backend"]
     for b in range(params.backends):
         prog = compile_program("backend", proto.roles["backend"], symbols, {"ME": b + 1})
         threads.append(ThreadSpec(b + 1, "backend", f"backend{b + 1}", prog))
@@ -213,6 +213,7 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     # pool is fixed, so the state space stays finite, and a slot's worker is
     # forked again only after the postmaster reaped the last one.
     symbols.private = decl.private["worker"]
+    symbols.private_arrays = decl.private_arrays["worker"]
     for slot in range(workers[0].length if workers else 0):
         tid = len(threads)
         prog = compile_program("worker", proto.roles["worker"], symbols, {"ME": tid, "MY_SLOT": slot},
