@@ -309,3 +309,23 @@ def test_a_backends_private_array_out_of_range_is_memory_safety(tmp_path, mm):
     result = run(str(path), mm, threads=3)  # ME = 2 does not
     assert result.exit_code == 1
     assert "backend index 2 out of range for mine[2]" in result.violations[MEMORY_SAFETY].message
+
+
+BGWORKER_PROCS = str(MODELS.parent.parent / "models" / "examples" / "bgworker_procs.py")
+
+
+@pytest.mark.parametrize("mm", ALL_MODELS)
+@pytest.mark.parametrize("mutation", [None, "release-no-barrier", "register-no-write-barrier",
+                                      "scan-no-read-barrier"])
+def test_bgworker_with_processes_catches_what_bgworker_catches(mm, mutation):
+    """The faithful shape (workers forked and reaped, a signal, a private list) keeps the
+    shipped model's verdicts: holds everywhere; each mutation caught under weak only."""
+    from checker.model import load_protocols
+
+    shipped = load_protocols()["bgworker"]
+    result = run(BGWORKER_PROCS, mm, mutation, slots=2, ops=1)
+    if mutation is None or mm != "weak":
+        assert result.exit_code == 0, result.violations
+    else:
+        assert result.exit_code == 1
+        assert set(result.violations) == {shipped.mutations[mutation].breaks}
