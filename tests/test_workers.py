@@ -59,6 +59,7 @@ def test_worker_race_trace_names_the_worker_thread(checker_cli, tmp_path):
     steps = [(s.get("name"), s.get("text", "")) for s in trace["steps"]]
     assert ("worker0", "fork(worker.started[0])") in steps
     assert steps[-1] == ("postmaster", "start_worker(slot)")
+    assert ("worker0", "exit()") not in steps  # the first worker has not even exited
     assert "worker0" in proc.stdout
     view = checker_cli("view", str(path), "--width", "160")
     assert view.returncode == 0, view.stderr
