@@ -308,7 +308,7 @@ class _ModelThread:
         if ins.op == "store":
             ev["value"] = ins.value.fn(self.L)
         elif ins.op in ("acquire", "release"):
-            ev["value"] = 1 if ins.op == "acquire" else 0
+            ev["value"] = ins.taken if ins.op == "acquire" else 0  # ir.AwaitFlag leaves 0
         return ev
 
 
