@@ -213,8 +213,11 @@ class Engine:
         if prog is None:
             return True
         pc = state[1][tid][0]
-        # A worker slot with no process (not forked, or exited) has finished.
-        return pc == prog.idle_pc or prog.instrs[pc].op == "halt"
+        if pc == prog.idle_pc:
+            # A worker slot with no process (never forked, or exited) has
+            # finished; one the postmaster has just forked has not.
+            return state[0][prog.fork_address] == 0
+        return prog.instrs[pc].op == "halt"
 
     def quiescent(self, state) -> bool:
         threads = state[1]

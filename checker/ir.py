@@ -512,9 +512,11 @@ class Program:
     # mutations are folded away): what its ghost code actually checks.
     asserted: frozenset[str] = frozenset()
     modules: frozenset[str] = frozenset()  # modules of the functions inlined into it
-    # A worker's pc while its process slot is empty (waiting to be forked):
-    # there it counts as finished, not as stuck.
+    # A worker's pc while its process slot is empty (waiting to be forked),
+    # and the address of the fork flag it waits for: there, unless forked, it
+    # counts as finished, not as stuck.
     idle_pc: int | None = None
+    fork_address: int | None = None
 
     @property
     def nlocals(self) -> int:
@@ -790,6 +792,8 @@ class Compiler:
                 ins.target = ins.target.pc
         prog = Program(role, self.code, self.local_names, self.file)
         prog.idle_pc = idle_pc
+        if worker_slot is not None:
+            prog.fork_address = self.sym.workers[0].base + worker_slot
         prog.initial_locals = dict(self.initial_locals)
         prog.asserted = frozenset(self.asserted)
         prog.modules = frozenset(self.modules)

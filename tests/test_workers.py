@@ -138,6 +138,12 @@ def test_worker_threads_are_named_and_idle_slots_are_finished():
     out: list = []
     engine.mm.successors(init, workers[0].tid, out)
     assert out == []  # and it cannot move until the postmaster forks it
+    # Forked (the flag set) and not yet running: no longer finished.
+    started = engine.system.shared["worker.started"]
+    mem = list(init[0])
+    mem[started.base] = 1
+    forked = (tuple(mem),) + init[1:]
+    assert not engine.halted(forked, workers[0].tid) and engine.halted(forked, workers[1].tid)
 
 
 def test_the_rogue_never_writes_kernel_state():
