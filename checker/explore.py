@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from checker.ir import Violation
 from checker.memory.base import MemoryModel
@@ -188,10 +188,12 @@ class Engine:
         """
         mem, threads, pending, ghost = state
         rt = self.rogue_tid
+        assert rt is not None  # called only when the run has a rogue
         left = threads[rt][0]
         if left == 0:
             return
         nthreads = threads if left < 0 else threads[:rt] + ((left - 1,),) + threads[rt + 1:]
+        targets: Sequence[int]
         if self.rogue_anywhere:
             targets = range(len(mem))
         else:
@@ -374,7 +376,6 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
         # The state list may be a state ahead of the parent arrays; only its
         # length and contents are read from here on.
         seen.clear()
-        seen = None
         edges = None
         out.clear()
         stop_reason = out_of_memory(exc)
@@ -445,6 +446,7 @@ def _stuck_message(engine: Engine, state) -> str:
     for tid in engine.program_tids:
         if not engine.halted(state, tid):
             t = engine.system.threads[tid]
+            assert t.program is not None  # program_tids leaves the rogue out
             ins = t.program.instrs[state[1][tid][0]]
             waiting.append(f"{t.name} at {ins.src.file.rsplit('/', 1)[-1]}:{ins.src.line} ({ins.describe()})")
     return "no thread can move: " + "; ".join(waiting)
@@ -594,6 +596,7 @@ def _wait_freedom_lasso(engine, states, edges, parent, plabel, res) -> None:
 def postmaster_steps_outside_operations(system: System) -> bool:
     """Whether the postmaster has events outside every @operation (the step bound does not see them)."""
     prog = system.threads[0].program
+    assert prog is not None  # thread 0 is the postmaster
     return any(ins.is_event and ins.op != "halt" and not prog.in_op[ins.pc] for ins in prog.instrs)
 
 

@@ -219,6 +219,9 @@ class Loc:
 
 class Instr:
     __slots__ = ("pc", "src", "op")
+    pc: int
+    src: Source | None
+    op: str  # what the engine and memory models dispatch on ("load", "assign", ...)
     is_event = False
 
     def uses(self) -> tuple[int, ...]:

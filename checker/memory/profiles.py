@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 ALL = frozenset({("L", "L"), ("L", "S"), ("S", "L"), ("S", "S")})
 LL = frozenset({("L", "L")})
 SS = frozenset({("S", "S")})
-NONE = frozenset()
+NONE: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)

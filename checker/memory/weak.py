@@ -99,7 +99,8 @@ class WeakMemory(MemoryModel):
         self._fetch_log: dict | None = None
         # ok = (found == expected), for a split compare-exchange
         self.cas_ok = Expr(lambda S: 1 if S[0] == S[1] else 0, (0, 1), "found == expected")
-        self.eager_ok = []
+        # Per program, per pc: may that event be fetched early (None: the rogue, which has no program).
+        self.eager_ok: list[list[bool] | None] = []
         for prog in self.programs:
             if prog is None:
                 self.eager_ok.append(None)

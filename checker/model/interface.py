@@ -196,6 +196,8 @@ class StateView:
 
     def array(self, name: str) -> tuple[int, ...]:
         r = self.system.shared[name]
+        if r.length is None:
+            raise ModelError(f"{name} is a word, not an array")
         return self.state[0][r.base:r.base + r.length]
 
     def ghost(self, name: str):
@@ -205,6 +207,8 @@ class StateView:
 
     def local(self, tid: int, name: str) -> int:
         prog = self.system.threads[tid].program
+        if prog is None:
+            raise ModelError(f"thread {tid} is the rogue, which has no locals")
         for i, n in enumerate(prog.local_names):
             if n == name or n.endswith("." + name):
                 return self.state[1][tid][i]
