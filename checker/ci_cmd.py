@@ -14,7 +14,8 @@ import click
 
 from checker.ci_policy import run_ci
 from checker.ci_report import write_junit, write_markdown
-from checker.cli import EXIT_INCOMPLETE, Fail, out
+from checker.cli import EXIT_INCOMPLETE, Fail, err, out
+from checker.progress import progress_on
 
 
 def register(cli) -> None:
@@ -34,7 +35,8 @@ def register(cli) -> None:
         for p in protocols:
             resolve_protocol(p)  # a bad name is a usage error, before any work
         t0 = time.perf_counter()
-        rows, notes = run_ci(list(protocols), set(skip))
+        with progress_on(err, "checker ci") as progress:
+            rows, notes = run_ci(list(protocols), set(skip), progress)
         elapsed = time.perf_counter() - t0
         from checker import signals
 

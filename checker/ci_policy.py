@@ -27,6 +27,12 @@ import time
 import traceback
 from dataclasses import dataclass
 from functools import partial
+from typing import Callable
+
+from checker.progress import ProgressFn, report
+
+# Told the name of each row as it starts (for progress).
+RowStart = Callable[[str], None]
 
 # CI-sized parameters: a postmaster and two backends (two are needed for the
 # races between backends).  Two workers each over two slots recycle every
@@ -98,10 +104,16 @@ def _run_sets(protocol, mutation, mm, sets, rogue, expect_bug):
     return None, False, True, f"{states:,} states, exhaustive{bound} ({sets_text})"
 
 
-def exploration_rows(protocol: str, proto_cls, models) -> list[Row]:
+def _starting(on_row: RowStart | None, row: Row) -> None:
+    if on_row is not None:
+        on_row(row.name)
+
+
+def exploration_rows(protocol: str, proto_cls, models, on_row: RowStart | None = None) -> list[Row]:
     rows = []
     for mm in models:
         row = Row("explore", f"{proto_cls.name} {mm} correct", "holds")
+        _starting(on_row, row)
         t0 = time.perf_counter()
         prop, violated, complete, row.detail = _run_sets(protocol, None, mm, PARAM_SETS, False, False)
         row.seconds = time.perf_counter() - t0
@@ -111,7 +123,7 @@ def exploration_rows(protocol: str, proto_cls, models) -> list[Row]:
     return rows
 
 
-def mutation_rows(protocol: str, proto_cls, models) -> list[Row]:
+def mutation_rows(protocol: str, proto_cls, models, on_row: RowStart | None = None) -> list[Row]:
     rows = []
     for name, mut in proto_cls.mutations.items():
         from checker.model import WAIT_FREEDOM
@@ -122,6 +134,7 @@ def mutation_rows(protocol: str, proto_cls, models) -> list[Row]:
         for mm in models:
             bug = mm in mut.bug_under
             row = Row("mutations", f"{proto_cls.name} {mm} {name}", "caught" if bug else "harmless")
+            _starting(on_row, row)
             t0 = time.perf_counter()
             prop, violated, complete, row.detail = _run_sets(protocol, name, mm, sets, mut.needs_rogue, bug)
             row.seconds = time.perf_counter() - t0
@@ -138,7 +151,7 @@ def mutation_rows(protocol: str, proto_cls, models) -> list[Row]:
     return rows
 
 
-def proof_rows(proto_cls) -> list[Row]:
+def proof_rows(proto_cls, on_row: RowStart | None = None) -> list[Row]:
     from checker.model import PM_SAFETY, WAIT_FREEDOM, Params
     from checker.prove.budget import Undecided
     from checker.prove.robustness import prove_robustness
@@ -151,6 +164,7 @@ def proof_rows(proto_cls) -> list[Row]:
                 if mut.needs_rogue and mut.breaks in (PM_SAFETY, WAIT_FREEDOM)]
     for mutation, expected in targets:
         row = Row("proofs", f"{proto_cls.name} robustness {mutation or 'correct'}", expected)
+        _starting(on_row, row)
         t0 = time.perf_counter()
         try:
             res = prove_robustness(proto_cls, p, mutation, witness=False)
@@ -176,6 +190,7 @@ def proof_rows(proto_cls) -> list[Row]:
         from checker.prove.invariants import prove_invariants
 
         row = Row("proofs", f"{proto_cls.name} invariants correct", "proved")
+        _starting(on_row, row)
         t0 = time.perf_counter()
         res = prove_invariants(proto_cls, Params(threads=3, slots=2, ops=1), None)
         row.seconds = time.perf_counter() - t0
@@ -193,7 +208,7 @@ def proof_rows(proto_cls) -> list[Row]:
     return rows
 
 
-def litmus_rows(models) -> tuple[list[Row], str]:
+def litmus_rows(models, on_row: RowStart | None = None) -> tuple[list[Row], str]:
     try:
         from checker import litmus
     except ModuleNotFoundError as exc:
@@ -204,6 +219,8 @@ def litmus_rows(models) -> tuple[list[Row], str]:
     for path in litmus.suite_files():
         test = litmus.parse_litmus(path)
         for mm in models:
+            if on_row is not None:
+                on_row(f"{test.name} {mm}")
             t0 = time.perf_counter()
             res = litmus.run_litmus(test, mm)
             _stop_if_interrupted()
@@ -216,7 +233,8 @@ def litmus_rows(models) -> tuple[list[Row], str]:
     return rows, ""
 
 
-def run_ci(protocols: list[str], skip: set[str]) -> tuple[list[Row], list[str]]:
+def run_ci(protocols: list[str], skip: set[str], progress: ProgressFn | None = None) -> tuple[list[Row], list[str]]:
+    """Every row of the job; ``progress`` is told each part (done of total) and each row as it starts."""
     from checker.memory import memory_models
     from checker.model import load_protocols, resolve_protocol
 
@@ -239,14 +257,19 @@ def run_ci(protocols: list[str], skip: set[str]) -> tuple[list[Row], list[str]]:
     if "litmus" not in skip and not protocols:
         parts.append(("litmus suite", "litmus", None))
     for k, (what, suite, fn) in enumerate(parts):
+        report(progress, what, k, len(parts))
+
+        def on_row(name: str, _what: str = what, _k: int = k) -> None:
+            report(progress, f"{_what}: {name}", _k, len(parts))
+
         try:
             if fn is None:
-                lrows, note = litmus_rows(models)
+                lrows, note = litmus_rows(models, on_row)
                 rows += lrows
                 if note:
                     notes.append(note)
             else:
-                rows += fn()
+                rows += fn(on_row=on_row)
         except KeyboardInterrupt:
             if not signals.interrupted():
                 raise
@@ -258,4 +281,6 @@ def run_ci(protocols: list[str], skip: set[str]) -> tuple[list[Row], list[str]]:
         except Exception as exc:  # a crash is a failed row, not a traceback
             rows.append(Row(suite, what, "runs", f"error: {exc}", False, 0.0,
                             traceback.format_exc(limit=3).strip().splitlines()[-1]))
+    else:
+        report(progress, "done", len(parts), len(parts))
     return rows, notes

@@ -26,6 +26,7 @@ from typing import Any
 from checker.model import (
     DEADLOCK, PM_SAFETY, PROPERTIES, ROGUE_PROPERTIES, WAIT_FREEDOM, ModelError, Params, load_protocols,
 )
+from checker.progress import ProgressFn, report
 
 # The rogue runs: one backend, one worker each, two garbage writes.  Small
 # enough that every protocol's rogue run takes seconds; the rogue still
@@ -141,8 +142,12 @@ def obtain_steps(protocol: str, params: Params, profile: str) -> int | None:
 
 
 def compare(threads: int, slots: int, ops: int, memory_model: str, profile: str, step_bound: int = 64,
-            protocols: list[str] | None = None, max_states: int | None = None, progress=None) -> list[Row]:
-    """One row per protocol; after Ctrl-C or SIGTERM, the rows finished before it (see ``checker.signals``)."""
+            protocols: list[str] | None = None, max_states: int | None = None,
+            progress: ProgressFn | None = None) -> list[Row]:
+    """One row per protocol; after Ctrl-C or SIGTERM, the rows finished before it (see ``checker.signals``).
+
+    ``progress`` is told each run as it starts, with the protocols done of all.
+    """
     from checker import signals
 
     rows = []
@@ -152,12 +157,17 @@ def compare(threads: int, slots: int, ops: int, memory_model: str, profile: str,
         if name not in registry:
             raise ModelError(f"unknown protocol {name!r} (known: {', '.join(registry)})")
     try:
-        for name in names:
+        for k, name in enumerate(names):
+            def phase(what: str, _k: int = k) -> None:
+                report(progress, what, _k, len(names))
+
             row = _compare_one(name, registry[name], threads, slots, ops, memory_model, profile, step_bound,
-                               max_states, progress)
+                               max_states, phase)
             if signals.interrupted():
                 break  # a search absorbed Ctrl-C, so this row is partial; start nothing more
             rows.append(row)
+        else:
+            report(progress, "done", len(names), len(names))
     except KeyboardInterrupt:
         if not signals.interrupted():
             raise  # not the checker program's handling (a library caller): theirs to handle
@@ -171,8 +181,7 @@ def _compare_one(name, cls, threads, slots, ops, memory_model, profile, step_bou
     from checker.run import make_engine
 
     row = Row(name, cls.summary)
-    if progress:
-        progress(f"{name}: exploring ({memory_model})")
+    progress(f"{name}: exploring ({memory_model})")
     p = Params(threads=threads, slots=slots, ops=ops, step_bound=step_bound)
     engine = make_engine(name, p, None, memory_model, profile)
     t0 = time.perf_counter()
@@ -187,8 +196,7 @@ def _compare_one(name, cls, threads, slots, ops, memory_model, profile, step_bou
     if signals.interrupted():
         raise KeyboardInterrupt
 
-    if progress:
-        progress(f"{name}: exploring with a rogue")
+    progress(f"{name}: exploring with a rogue")
     rp = Params(threads=ROGUE_RUN["threads"], slots=slots, ops=ROGUE_RUN["ops"], rogue=True,
                 rogue_writes=ROGUE_RUN["rogue_writes"], step_bound=step_bound)
     rengine = make_engine(name, rp, None, memory_model, profile)
@@ -200,8 +208,7 @@ def _compare_one(name, cls, threads, slots, ops, memory_model, profile, step_bou
     if signals.interrupted():
         raise KeyboardInterrupt
 
-    if progress:
-        progress(f"{name}: measuring backend steps")
+    progress(f"{name}: measuring backend steps")
     row.max_backend_obtain_steps = obtain_steps(name, Params(threads=threads, slots=slots, ops=ops), profile)
     return row
 

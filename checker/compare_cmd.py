@@ -15,6 +15,7 @@ import click
 from checker.compare import C_SLOTS, ROGUE_RUN, add_c_figures, compare, settings_line, table_rows
 from checker.markdown import markdown_table
 from checker.model import load_protocols
+from checker.progress import progress_on
 
 
 def register(cli) -> None:
@@ -47,17 +48,10 @@ def register(cli) -> None:
         if max_states is not None and max_states < 1:
             raise Fail("--max-states must be at least 1")
         mm = memory_model or DEFAULT_MEMORY_MODEL
-        status = None
-        if err.is_terminal and not (as_json or as_markdown):
-            status = err.status("comparing…")
-            status.start()
         t0 = time.perf_counter()
-        try:
+        with progress_on(err, "checker compare") as progress:
             rows = compare(threads, slots, ops, mm, profile, step_bound, list(protocols) or None, max_states,
-                           progress=(lambda msg: status.update(msg)) if status else None)
-        finally:
-            if status is not None:
-                status.stop()
+                           progress=progress)
         if with_c:
             add_c_figures(rows, Fail)
         total = time.perf_counter() - t0
