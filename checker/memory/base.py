@@ -190,7 +190,7 @@ def describe_program_step(system: System, label, before, after) -> dict:
         d["event"] = ins.op
         d["text"] = ins.describe()
         d["prim"] = getattr(ins, "prim", ins.op)
-        d["source"] = {"file": ins.src.file, "line": ins.src.line, "text": ins.src.text}
+        d["source"] = ins.src.as_dict()
     if action == "rogue":
         a, v = info
         d.update({"event": "store", "text": f"rogue write {system.cell_names[a]} = {v:#x}",
