@@ -153,6 +153,36 @@ def dsmhandle_models(_kept: dict[str, list[str]]) -> Rows:
     return ["memory model", "distinct states", "CPU", "verdict"], body
 
 
+# dsmhandle's mutations and parameters, each under every memory model
+# (``checker explore dsmhandle --threads 3 ...``): run label -> (mutation, --param values, other parameters).
+DSMHANDLE_VARIANTS = (
+    ("`--mutation no-generation`", "no-generation", {}, {}),
+    ("`--param gen_bits=1`", None, {"gen_bits": 1}, {}),
+    ("`--param gen_bits=2`", None, {"gen_bits": 2}, {}),
+    ("`--mutation attach-moribund`", "attach-moribund", {}, {}),
+    ("`--mutation publish-no-write-barrier`", "publish-no-write-barrier", {}, {}),
+    ("`--param linear=1 --slots 1` (today)", None, {"linear": 1}, {"slots": 1}),
+)
+
+
+def dsmhandle_variants(kept: dict[str, list[str]]) -> Rows:
+    from checker.explore import Options
+    from checker.run import check
+
+    body = []
+    for label, mutation, extra, other in DSMHANDLE_VARIANTS:
+        cells = []
+        for mm in ("sc", "tso", "weak"):
+            _engine, res = check("dsmhandle", mutation=mutation, memory_model=mm, options=Options(stop_on_first=True),
+                                 threads=3, extra=extra, **other)
+            verdict = _verdict(res)
+            verdict = verdict.removesuffix(" violated")
+            # "same": the same violation as under sc (a violation found under a stronger model stays one).
+            cells.append("same" if cells and verdict == cells[0] and verdict != "holds" else verdict)
+        body.append([label, *cells, kept.get(label, [""])[-1]])
+    return ["run", "sc", "tso", "weak", "what happens"], body
+
+
 TABLES = (
     TableSpec("ring-mutations", "protocols.md", ring_mutations, about="the ring's mutations (the registry)"),
     TableSpec("design-mutations", "protocols.md", design_mutations, about="the other designs' mutations"),
@@ -164,6 +194,8 @@ TABLES = (
               about="checker compare --threads 3 -m sc, the free-list designs"),
     TableSpec("dsmhandle-memory-models", "dsmhandle.md", dsmhandle_models, slow=True, measured=("CPU",),
               about="checker explore dsmhandle --threads 3 under each memory model"),
+    TableSpec("dsmhandle-variants", "dsmhandle.md", dsmhandle_variants, slow=True,
+              about="dsmhandle's mutations and parameters under each memory model"),
 )
 
 
