@@ -24,6 +24,7 @@ from checker.memory.base import MemoryModel
 from checker.model import (
     DEADLOCK, WAIT_FREEDOM, ModelError, StateView, System, exception_text, model_line,
 )
+from checker.state import State, Successor, ViolationPair
 
 
 @dataclass
@@ -146,7 +147,7 @@ class Engine:
         self._busy = [(t.tid, [a and not b for a, b in zip(t.program.in_op, t.program.op_start)])
                       for t in system.threads if t.program is not None]
 
-    def initial(self):
+    def initial(self) -> State:
         sys_ = self.system
         threads = []
         pending = []
@@ -169,14 +170,14 @@ class Engine:
             pending.append(self.mm.initial_pending(t.tid))
         return (sys_.shared_init, tuple(threads), tuple(pending), sys_.ghost_init)
 
-    def successors(self, state, out: list) -> None:
+    def successors(self, state: State, out: list[Successor]) -> None:
         mm = self.mm
         for tid in self.program_tids:
             mm.successors(state, tid, out)
         if self.rogue_tid is not None:
             self.rogue_successors(state, out)
 
-    def rogue_successors(self, state, out) -> None:
+    def rogue_successors(self, state: State, out: list[Successor]) -> None:
         """The rogue writes a representative value into a shared word.
 
         By default (``rogue_anywhere`` off) it writes only a word the
@@ -205,18 +206,18 @@ class Engine:
                     out.append(((rt, "rogue", None, (a, v)),
                                 (mem[:a] + (v,) + mem[a + 1:], nthreads, pending, ghost), None))
 
-    def halted(self, state, tid) -> bool:
+    def halted(self, state: State, tid: int) -> bool:
         prog = self.system.threads[tid].program
         return prog is None or prog.instrs[state[1][tid][0]].op == "halt"
 
-    def quiescent(self, state) -> bool:
+    def quiescent(self, state: State) -> bool:
         threads = state[1]
         for tid, busy in self._busy:
             if busy[threads[tid][0]]:
                 return False
         return self.mm.quiescent(state[2])
 
-    def check_state(self, state):
+    def check_state(self, state: State) -> ViolationPair | None:
         """Invariants of a state: conservation when quiescent."""
         if self.check_conservation and self.quiescent(state):
             try:

@@ -50,7 +50,7 @@ class Profile:
         return rows
 
 
-def _pairs_text(pairs) -> str:
+def _pairs_text(pairs: frozenset[tuple[str, str]]) -> str:
     if pairs == ALL:
         return "full: everything before against everything after"
     if not pairs:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from typing import Any
 from dataclasses import dataclass
 
 from checker.ir import MASK, ModelError, Program, Region, Symbols, compile_program
@@ -73,7 +74,7 @@ class System:
 # Registry
 
 
-def _call_model(proto: "Protocol", method: str, *args):
+def _call_model(proto: "Protocol", method: str, *args: Any) -> Any:
     """Call a protocol method; anything but a Violation/ModelError becomes a one-line ModelError."""
     try:
         return getattr(proto, method)(*args)
