@@ -17,13 +17,14 @@ from __future__ import annotations
 import time
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from checker.ir import Violation
 from checker.memory.base import MemoryModel
 from checker.model import (
     DEADLOCK, WAIT_FREEDOM, ModelError, StateView, System, exception_text, model_line,
 )
+from checker.state import State, Successor, ViolationPair
 
 
 @dataclass
@@ -148,7 +149,7 @@ class Engine:
         self._busy = [(t.tid, [a and not b for a, b in zip(t.program.in_op, t.program.op_start)])
                       for t in system.threads if t.program is not None]
 
-    def initial(self):
+    def initial(self) -> State:
         sys_ = self.system
         threads = []
         pending = []
@@ -171,14 +172,14 @@ class Engine:
             pending.append(self.mm.initial_pending(t.tid))
         return (sys_.shared_init, tuple(threads), tuple(pending), sys_.ghost_init)
 
-    def successors(self, state, out: list) -> None:
+    def successors(self, state: State, out: list[Successor]) -> None:
         mm = self.mm
         for tid in self.program_tids:
             mm.successors(state, tid, out)
         if self.rogue_tid is not None:
             self.rogue_successors(state, out)
 
-    def rogue_successors(self, state, out) -> None:
+    def rogue_successors(self, state: State, out: list[Successor]) -> None:
         """The rogue writes a representative value into a shared word.
 
         By default (``rogue_anywhere`` off) it writes only a word the
@@ -190,10 +191,12 @@ class Engine:
         """
         mem, threads, pending, ghost = state
         rt = self.rogue_tid
+        assert rt is not None  # called only when the run has a rogue
         left = threads[rt][0]
         if left == 0:
             return
         nthreads = threads if left < 0 else threads[:rt] + ((left - 1,),) + threads[rt + 1:]
+        targets: Sequence[int]
         if self.rogue_anywhere:
             targets = range(len(mem))
         else:
@@ -208,25 +211,25 @@ class Engine:
                     out.append(((rt, "rogue", None, (a, v)),
                                 (mem[:a] + (v,) + mem[a + 1:], nthreads, pending, ghost), None))
 
-    def halted(self, state, tid) -> bool:
+    def halted(self, state: State, tid: int) -> bool:
         prog = self.system.threads[tid].program
         if prog is None:
             return True
         pc = state[1][tid][0]
-        if pc == prog.idle_pc:
+        if pc == prog.idle_pc and prog.fork_address is not None:
             # A worker slot with no process (never forked, or exited) has
             # finished; one the postmaster has just forked has not.
             return state[0][prog.fork_address] == 0
         return prog.instrs[pc].op == "halt"
 
-    def quiescent(self, state) -> bool:
+    def quiescent(self, state: State) -> bool:
         threads = state[1]
         for tid, busy in self._busy:
             if busy[threads[tid][0]]:
                 return False
         return self.mm.quiescent(state[2])
 
-    def check_state(self, state):
+    def check_state(self, state: State) -> ViolationPair | None:
         """Invariants of a state: conservation when quiescent."""
         if self.check_conservation and self.quiescent(state):
             try:
@@ -386,7 +389,6 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
         # The state list may be a state ahead of the parent arrays; only its
         # length and contents are read from here on.
         seen.clear()
-        seen = None
         edges = None
         out.clear()
         stop_reason = out_of_memory(exc)
@@ -457,6 +459,7 @@ def _stuck_message(engine: Engine, state) -> str:
     for tid in engine.program_tids:
         if not engine.halted(state, tid):
             t = engine.system.threads[tid]
+            assert t.program is not None  # program_tids leaves the rogue out
             ins = t.program.instrs[state[1][tid][0]]
             waiting.append(f"{t.name} at {ins.src.file.rsplit('/', 1)[-1]}:{ins.src.line} ({ins.describe()})")
     return "no thread can move: " + "; ".join(waiting)
@@ -606,6 +609,7 @@ def _wait_freedom_lasso(engine, states, edges, parent, plabel, res) -> None:
 def postmaster_steps_outside_operations(system: System) -> bool:
     """Whether the postmaster has events outside every @operation (the step bound does not see them)."""
     prog = system.threads[0].program
+    assert prog is not None  # thread 0 is the postmaster
     return any(ins.is_event and ins.op != "halt" and not prog.in_op[ins.pc] for ins in prog.instrs)
 
 

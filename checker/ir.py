@@ -86,9 +86,17 @@ class Source:
     file: str
     line: int
     text: str
+    function: str = ""  # the model function the line is in (helpers are inlined, so a pc alone does not say)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
+
+    def as_dict(self) -> dict[str, object]:
+        """As a trace records it."""
+        d: dict[str, object] = {"file": self.file, "line": self.line, "text": self.text}
+        if self.function:
+            d["function"] = self.function
+        return d
 
 
 # ---------------------------------------------------------------------------
@@ -227,6 +235,9 @@ class Loc:
 
 class Instr:
     __slots__ = ("pc", "src", "op")
+    pc: int
+    src: Source | None
+    op: str  # what the engine and memory models dispatch on ("load", "assign", ...)
     is_event = False
 
     def uses(self) -> tuple[int, ...]:
@@ -724,7 +735,7 @@ class Compiler:
         lineno = getattr(node, "lineno", 1)
         idx = lineno - 1
         text = f.lines[idx].strip() if 0 <= idx < len(f.lines) else ""
-        return Source(f.file, f.line0 + lineno, text)
+        return Source(f.file, f.line0 + lineno, text, f.fn_name)
 
     def emit(self, instr: Instr, node) -> Instr:
         instr.pc = len(self.code)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from checker.cli import Fail, _extra_params, out
+from checker.cli import Fail, _extra_params, err, out
 from checker.model import ModelError, Params, mutation_names, resolve_protocol
+from checker.progress import progress_on
 
 
 def _params(threads, slots, ops, step_bound, params) -> Params:
@@ -117,7 +118,7 @@ def register(cli) -> None:
             _prove(protocol, robustness, invariants, bmc_depth, mutation, threads, slots, ops, step_bound, params,
                    trace_out, no_trace, only_steps, as_json)
         except budget.Undecided as exc:
-            from checker.cli import EXIT_INCOMPLETE, err
+            from checker.cli import EXIT_INCOMPLETE
 
             err.print(f"checker: unknown: {exc}; nothing is proved", markup=False)
             sys.exit(EXIT_INCOMPLETE)
@@ -144,7 +145,8 @@ def register(cli) -> None:
             from checker.prove.robustness import prove_robustness
             from checker.trace import write_json_atomic
 
-            res = prove_robustness(proto, p, mutation)
+            with progress_on(err, "checker prove --robustness") as progress:
+                res = prove_robustness(proto, p, mutation, progress=progress)
             path = None
             if res.trace is not None and not no_trace:
                 mut = f"-{mutation.replace(',', '+')}" if mutation else ""
@@ -153,7 +155,6 @@ def register(cli) -> None:
                     write_json_atomic(path, res.trace)
                 except OSError as exc:
                     # The verdict still comes out, with its exit code; only the file is missing.
-                    from checker.cli import err
                     from checker.trace import cannot_write
 
                     err.print(f"checker: error: {cannot_write(path, exc)}", markup=False)
@@ -167,7 +168,8 @@ def register(cli) -> None:
             from checker.prove.invariants import prove_invariants
             from checker.prove_print import print_invariants
 
-            res = prove_invariants(proto, p, mutation, only_steps)
+            with progress_on(err, "checker prove --invariants") as progress:
+                res = prove_invariants(proto, p, mutation, only_steps, progress)
             if only_steps is not None and res.steps_checked == 0 and not res.failures:
                 raise Fail(f"no step of {proto.name} is on a line containing {only_steps!r}")
             if as_json:
@@ -180,7 +182,8 @@ def register(cli) -> None:
 
         if bmc_depth < 1:
             raise Fail("--bmc needs a depth of at least 1")
-        res = bmc(proto, p, mutation, bmc_depth)
+        with progress_on(err, "checker prove --bmc") as progress:
+            res = bmc(proto, p, mutation, bmc_depth, progress)
         if as_json:
             print(json.dumps(res.as_json(), indent=1))
         else:

@@ -298,7 +298,7 @@ class _ModelThread:
         if ins.op == "halt":
             return None
         ev = {"pc": self.pc, "event": ins.op, "prim": getattr(ins, "prim", ins.op),
-              "source": {"file": ins.src.file, "line": ins.src.line, "text": ins.src.text}}
+              "source": ins.src.as_dict()}
         loc = getattr(ins, "loc", None)
         if loc is not None:
             try:

@@ -39,12 +39,15 @@ def build_trace(engine, cx, result) -> dict[str, Any]:
         before, after = states[k], states[k + 1]
         steps.append(_step(engine, k + 1, label, before, after, cells, gcells))
     violation_step = len(steps)
+    ghost_pc = None
     if cx.final_label is not None:
         before = states[len(labels)]
         step = _step(engine, len(steps) + 1, cx.final_label, before, None, cells, gcells)
         step["violates"] = cx.prop
         steps.append(step)
         violation_step = len(steps)
+        if hasattr(mm, "violation_site"):
+            ghost_pc = mm.violation_site(cx.final_label, before)
     init = states[0]
     doc = {
         "schema": SCHEMA,
@@ -72,10 +75,37 @@ def build_trace(engine, cx, result) -> dict[str, Any]:
                     "locals": [_locals(system, tid, init) for tid in range(len(system.threads))]},
         "steps": steps,
     }
+    if ghost_pc is not None:
+        _name_the_violating_event(doc, system, ghost_pc)
     mm_options = getattr(engine, "mm_options", None)
     if mm_options:
         doc["memory_model_options"] = dict(mm_options)
     return doc
+
+
+def _name_the_violating_event(doc: dict[str, Any], system, ghost_pc: int) -> None:
+    """Record which step performed the event whose value the failing check read.
+
+    Under weak a check (ghost code) runs only once every value it reads is
+    known, which can be many steps after the event that read the offending
+    value was performed (a load performed early, before the barrier it should
+    have waited for).  The check follows that event in program order: it is
+    the last event of the thread, among those fetched by the violation, that
+    comes before the check's pc.  ``violation_event_step`` is the step that
+    performed it, when that is not the violating step itself.
+    """
+    vs = doc["violation_step"]
+    step = doc["steps"][vs - 1]
+    tid = step["thread"]
+    prog = system.threads[tid].program
+    step["checked_by"] = prog.instrs[ghost_pc].src.as_dict()
+    events = [e for e in doc["threads"][tid]["events"] if e["step"] <= vs]
+    for e in reversed(events):
+        if e.get("pc", ghost_pc) < ghost_pc:
+            at = e.get("performed_at", e["step"])
+            if at != vs:
+                doc["violation_event_step"] = at
+            return
 
 
 # Keys a program-order event carries (what replay compares with the C code).
@@ -110,12 +140,19 @@ def _locals(system, tid, state) -> dict[str, Any]:
     if prog is None:
         left = state[1][tid][0]
         return {"writes_left": "unlimited" if left < 0 else left}
-    out = {}
+    out: dict[str, Any] = {}
     T = state[1][tid]
+    # A local no later code reads is reset to 0 in the state (so that states
+    # differing only there are one); it has no value: null, which a viewer
+    # shows as dead.  Only with nothing pending: under weak an unperformed
+    # event in the window may still read or write a local the code after the
+    # fetch position no longer mentions.
+    pending = state[2][tid] if state[2] is not None else None
+    dead = set(prog.dead_at[T[0]]) if not pending and T[0] < len(prog.dead_at) else set()
     for i, name in enumerate(prog.local_names):
         if i < 2 or "$" in name.split(".")[-1]:
             continue
-        out[name] = _jsonable(T[i])
+        out[name] = None if i in dead else _jsonable(T[i])
     return out
 
 
@@ -317,6 +354,9 @@ def check_trace(doc: Any, where: str = "trace") -> None:
         raise TraceError(f"{where}: the trace names a violated property but no \"violation_step\"")
     if vs is not None and (not _is_int(vs) or not 0 <= vs <= len(steps)):
         raise TraceError(f"{where}: violation_step {vs!r} is not a step of this trace (it has {len(steps)})")
+    ves = doc.get("violation_event_step")
+    if ves is not None and (vs is None or not _is_int(ves) or not 1 <= ves <= vs):
+        raise TraceError(f"{where}: violation_event_step {ves!r} is not a step up to the violation")
     cyc = doc.get("cycle_start")
     if cyc is not None and (not _is_int(cyc) or not 1 <= cyc <= len(steps)):
         raise TraceError(f"{where}: cycle_start {cyc!r} is not a step of this trace (it has {len(steps)})")

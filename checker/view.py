@@ -56,6 +56,9 @@ class Frame:
     ghost_changed: set[int]
     locals: list[dict[str, Any]]
     pending: dict[int, list[str]]
+    # The violating step of a run stopped by a failed check has no state
+    # after it: the frame is then the state the step started from.
+    completed: bool = True
 
 
 @dataclass
@@ -89,6 +92,11 @@ class Analysis:
     @property
     def cycle_start(self) -> int | None:
         return self.doc.get("cycle_start")
+
+    @property
+    def violation_event_step(self) -> int | None:
+        """The step that performed the event the failed check is about, when that is an earlier step."""
+        return self.doc.get("violation_event_step")
 
 
 def ghost_cell_names(doc) -> list[str]:
@@ -168,7 +176,8 @@ def analyse(doc: dict[str, Any]) -> Analysis:
         pending = prev.pending
         if isinstance(s.get("pending"), dict):
             pending = {int(t): list(v) for t, v in s["pending"].items() if str(t).lstrip("-").isdigit()}
-        frames.append(Frame(new_mem, changed, new_ghost, gchanged, new_locals, pending))
+        completed = not (s.get("violates") and s.get("memory") is None and s.get("locals") is None)
+        frames.append(Frame(new_mem, changed, new_ghost, gchanged, new_locals, pending, completed))
         if is_internal(s):
             an.internal.add(k)
 
@@ -247,10 +256,48 @@ def fmt_value(v: Any) -> str:
 
 
 def source_ref(s) -> str:
-    src = s.get("source")
+    """Where the step's code is: ``function() file:line`` (helpers are inlined: the line alone does not say which)."""
+    return _where(s.get("source"))
+
+
+def _where(src) -> str:
     if not isinstance(src, dict) or "line" not in src:
         return ""
-    return f"{Path(str(src.get('file', '?'))).name}:{src['line']}"
+    fn = f"{src['function']}() " if src.get("function") else ""
+    return f"{fn}{Path(str(src.get('file', '?'))).name}:{src['line']}"
+
+
+def fmt_local(v: Any) -> str:
+    """A local's value; null is a local no later code reads (the state holds no value for it)."""
+    return "dead" if v is None else fmt_value(v)
+
+
+def violation_notes(doc, k: int) -> list[str]:
+    """What a step's row says about the violation: where it was found, and which event it is about."""
+    prop = doc.get("property")
+    vs, ves = doc.get("violation_step"), doc.get("violation_event_step")
+    if not prop:
+        return []
+    if k == vs:
+        s = doc["steps"][k - 1]
+        notes = [f"!! {s.get('violates') or prop}"]
+        if ves:
+            checked = _where(s.get("checked_by"))
+            notes.append(f"found by the check at {checked}, about the value step {ves} read" if checked
+                         else f"about the value step {ves} read")
+        return notes
+    if k == ves:
+        return [f"!! {prop}: this event's value fails the check (found at step {vs})"]
+    return []
+
+
+def changes_text(an: Analysis, memory: dict[int, Any], ghost: dict[int, Any]) -> str:
+    """The words a row changed; ghost cells (the properties' bookkeeping) after a 'ghost:' mark."""
+    text = ", ".join(f"{an.cells[a]}={fmt_value(v)}" for a, v in sorted(memory.items()))
+    if ghost:
+        gtext = ", ".join(f"{an.ghost_cells[a]}={fmt_value(v)}" for a, v in sorted(ghost.items()))
+        text = f"{text}; ghost: {gtext}" if text else f"ghost: {gtext}"
+    return text
 
 
 def event_detail(s) -> str:
@@ -323,6 +370,11 @@ def verdict_line(doc) -> str:
         s = doc["steps"][vs - 1]
         ref = source_ref(s)
         where = f" at step {vs} ({s.get('name', thread_label(doc, s.get('thread')))}{', ' + ref if ref else ''})"
+        ves = doc.get("violation_event_step")
+        if ves and 1 <= ves <= len(doc["steps"]):
+            e = doc["steps"][ves - 1]
+            eref = source_ref(e)
+            where += f", about the event of step {ves} ({short_text(e)}{', ' + eref if eref else ''})"
     return f"VIOLATED {prop}{where}: {doc.get('message', '')}"
 
 
@@ -357,8 +409,9 @@ def render_terminal(doc, console, *, hide_internal: bool = False) -> None:
     table.add_column("changed", overflow="fold", ratio=2)
     if any_pending:
         table.add_column("in flight", overflow="fold", ratio=1)
-    vs, cs = an.violation_step, an.cycle_start
+    vs, cs, ves = an.violation_step, an.cycle_start, an.violation_event_step
     carried: dict[int, int] = {}
+    gcarried: dict[int, int] = {}
     hidden = 0
     for s in an.steps:
         k = s.get("index")
@@ -366,6 +419,8 @@ def render_terminal(doc, console, *, hide_internal: bool = False) -> None:
         if frame is not None:
             for a in sorted(frame.changed):
                 carried[a] = frame.memory[a]
+            for a in sorted(frame.ghost_changed):
+                gcarried[a] = frame.ghost[a]
         if hide_internal and k in an.internal:
             hidden += 1
             continue
@@ -383,22 +438,21 @@ def render_terminal(doc, console, *, hide_internal: bool = False) -> None:
             tail += (" " if tail else "") + (f"<-#{rf.step}" if rf.step else "<-init")
         if tail:
             lines.append(tail)
-        if s.get("violates"):
-            lines.append(f"!! {s['violates']}")
+        lines += violation_notes(doc, k)
         cell = Text("\n".join(lines))
         col = tcols.get(s.get("thread"))
         if col is not None:
             cells[col] = cell
-        changes = ", ".join(f"{an.cells[a]}={fmt_value(v)}" for a, v in sorted(carried.items()))
-        carried = {}
+        changes = changes_text(an, carried, gcarried)
+        carried, gcarried = {}, {}
         num = str(k) + ("*" if cs and k >= cs else "")
-        if k == vs:
+        if k == vs or k == ves:
             num = "!! " + num  # the highlight that survives without colour
         row = [num, *cells, changes]
         if any_pending:
             pend = (frame.pending if frame else {}) or {}
             row.append(" ".join(f"{_short(doc, t)}:{len(v)}" for t, v in sorted(pend.items()) if v))
-        table.add_row(*row, style="bold white on red" if k == vs and not plain else None)
+        table.add_row(*row, style="bold white on red" if k in (vs, ves) and not plain else None)
     console.print(table)
     if hidden:
         what = "step" if hidden == 1 else "steps"
@@ -436,14 +490,15 @@ def render_step(doc, n: int, console) -> None:
         console.print("state before step 1 (initial)", markup=False, highlight=False)
     else:
         s = an.steps[n - 1]
-        console.print(f"after step {n}: {s.get('name', thread_label(doc, s.get('thread')))}  {step_text(s)}  "
+        what = (f"after step {n}" if fr.completed
+                else f"step {n} fails a check and does not complete; the state it started from")
+        console.print(f"{what}: {s.get('name', thread_label(doc, s.get('thread')))}  {step_text(s)}  "
                       f"{event_detail(s)}  {source_ref(s)}".rstrip(), markup=False, highlight=False)
         src = s.get("source") or {}
         if src.get("text"):
             console.print(f"    {src['text']}", markup=False, highlight=False)
-        if s.get("violates"):
-            console.print(f"!! violates {s['violates']}", markup=False, highlight=False,
-                          style=None if plain else "bold red")
+        for note in violation_notes(doc, n):
+            console.print(note, markup=False, highlight=False, style=None if plain else "bold red")
     t = Table(title="shared memory", box=bx, title_justify="left")
     t.add_column("word")
     t.add_column("value", justify="right")
@@ -467,7 +522,7 @@ def render_step(doc, n: int, console) -> None:
         console.print(f"{th.get('name', th['tid'])} ({th.get('role', '?')})", markup=False, highlight=False,
                       style=None if plain else "bold")
         if loc:
-            console.print("  locals: " + ", ".join(f"{k}={fmt_value(v)}" for k, v in loc.items()),
+            console.print("  locals: " + ", ".join(f"{k}={fmt_local(v)}" for k, v in loc.items()),
                           markup=False, highlight=False)
         for p in pend:
             console.print(f"  pending: {p}", markup=False, highlight=False)
@@ -516,6 +571,10 @@ def view_model(doc) -> dict[str, Any]:
             "addr": s.get("address"),
             "internal": k in an.internal,
             "violates": s.get("violates"),
+            # the violation's notes: on the violating step, and on the event it is about
+            "notes": violation_notes(doc, k),
+            "changes": changes_text(an, {a: an.frames[k].memory[a] for a in an.frames[k].changed},
+                                    {a: an.frames[k].ghost[a] for a in an.frames[k].ghost_changed}),
             "rf": None if rf is None else {"step": rf.step, "forwarded": rf.forwarded,
                                            "who": "" if rf.thread is None else thread_label(doc, rf.thread)},
         })
@@ -526,7 +585,8 @@ def view_model(doc) -> dict[str, Any]:
             "changed": sorted(fr.changed),
             "ghost": [fmt_value(v) for v in fr.ghost],
             "gchanged": sorted(fr.ghost_changed),
-            "locals": [{k: fmt_value(v) for k, v in loc.items()} for loc in fr.locals],
+            "locals": [{k: fmt_local(v) for k, v in loc.items()} for loc in fr.locals],
+            "completed": fr.completed,
             "pending": [fr.pending.get(t["tid"], []) for t in an.threads],
         })
     return {
@@ -716,10 +776,9 @@ _JS = r"""
     }
     const cls = ["row"];
     if (s.internal) cls.push("internal");
-    if (s.violates) cls.push("viol");
+    if (s.notes.length) cls.push("viol");
     if (D.cycle_start && k >= D.cycle_start) cls.push("cyc");
     h += "<tr data-step='" + k + "' class='" + cls.join(" ") + "'><td class=num>" + k + "</td>";
-    const fr = D.frames[k];
     D.threads.forEach((t, c) => {
       if (c !== s.col) { h += "<td class=ev></td>"; return; }
       let cell = "<div class=txt>" + esc(s.short) + "</div>";
@@ -729,11 +788,12 @@ _JS = r"""
         cell += "<div class=rfl data-goto='" + s.rf.step + "'>&#8592; " + esc(what) + "</div>";
       }
       if (s.ref || s.src) cell += "<div class=src>" + esc(s.ref) + "&nbsp; " + esc(s.src) + "</div>";
-      if (s.violates) cell += "<div class=bad>&#9888; violates " + esc(s.violates) + "</div>";
+      s.notes.forEach((n, i) => {
+        cell += "<div class=bad>" + (i ? "" : "&#9888; ") + (s.violates && !i ? "violates " : "") + esc(n.replace(/^!! /, "")) + "</div>";
+      });
       h += "<td class=ev id='cell-" + k + "'>" + cell + "</td>";
     });
-    const ch = fr.changed.map((a) => esc(D.cells[a]) + "=" + esc(fr.mem[a])).join(", ");
-    h += "<td class=chg>" + ch + "</td></tr>";
+    h += "<td class=chg>" + esc(s.changes) + "</td></tr>";
   });
   h += "</tbody>";
   lanes.innerHTML = h;
@@ -785,11 +845,13 @@ _JS = r"""
   function renderPanel() {
     const fr = D.frames[cur];
     const s = cur ? D.steps[cur - 1] : null;
-    let info = "<b>" + (cur ? "after step " + cur + " of " + N : "initial state") + "</b>";
+    let info = "<b>" + (!cur ? "initial state" : fr.completed ? "after step " + cur + " of " + N
+                        : "step " + cur + " of " + N + " fails a check and does not complete: the state it started from") + "</b>";
     if (s) {
       info += "<div>" + esc(s.name) + ": " + esc(s.text) + (s.detail ? " &nbsp; " + esc(s.detail) : "") + "</div>";
       if (s.ref || s.src) info += "<div class=srcline>" + esc(s.ref) + (s.src ? "   " + esc(s.src) : "") + "</div>";
       if (s.violates) info += "<div class=bad>&#9888; " + esc(s.violates) + " violated here: " + esc(D.message || "") + "</div>";
+      s.notes.slice(s.violates ? 1 : 0).forEach((n) => { info += "<div class=bad>&#9888; " + esc(n.replace(/^!! /, "")) + "</div>"; });
     }
     if (D.cycle_start && cur >= D.cycle_start) info += "<div style='color:#7b3fa0'>&#8635; inside the repeating cycle</div>";
     $("stepinfo").innerHTML = info;
@@ -817,7 +879,9 @@ _JS = r"""
                        : "<div class=none>&nbsp; nothing pending</div>";
       const loc = fr.locals[c] || {};
       const keys = Object.keys(loc);
-      if (keys.length) t += "<ul class=loc>" + keys.map((k) => "<li>" + esc(k) + " = " + esc(loc[k]) + "</li>").join("") + "</ul>";
+      // a dead local (no later code reads it) has no value: shown greyed as "dead", never as 0
+      if (keys.length) t += "<ul class=loc>" + keys.map((k) => (loc[k] === "dead" ? "<li class=none>" : "<li>") +
+                                                          esc(k) + " = " + esc(loc[k]) + "</li>").join("") + "</ul>";
       t += "</div>";
     });
     $("threads").innerHTML = t;

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from checker.bench_c_cmd import BenchRow, balance_problem, measure, run_bench
+from checker.bench_c import BenchRow, balance_problem, measure, run_bench
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which(os.environ.get("CC", "cc").split()[0]) is None,

@@ -46,7 +46,7 @@ def test_ci_bad_protocol_is_a_usage_error(checker_cli):
 def test_every_named_protocol_gets_its_own_rows():
     # Each part of the job must check its own protocol: with two protocols
     # named, the rows name both, and the same checks run for each.
-    from checker.ci_cmd import run_ci
+    from checker.ci_policy import run_ci
 
     models = Path(__file__).resolve().parent / "models"
     rows, _notes = run_ci([str(models / "counter.py"), str(models / "prove_small.py")],

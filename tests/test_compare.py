@@ -2,7 +2,7 @@
 
 import json
 
-from checker.compare_cmd import ROGUE_RUN, obtain_steps, postmaster_reads
+from checker.compare import ROGUE_RUN, obtain_steps, postmaster_reads
 from checker.model import Params
 from checker.run import make_engine
 

@@ -18,7 +18,7 @@ import pytest
 
 from checker.trace import TraceError
 
-from checker.compare_cmd import compare, postmaster_reads
+from checker.compare import compare, postmaster_reads
 from checker.model import (
     CONSERVATION,
     EXCLUSIVE,

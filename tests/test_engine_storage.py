@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from checker.ci_cmd import PARAM_SETS, ROGUE_LOOP_PARAMS, ROGUE_PARAMS
+from checker.ci_policy import PARAM_SETS, ROGUE_LOOP_PARAMS, ROGUE_PARAMS
 from checker.explore import Options, explore, postmaster_steps_outside_operations
 from checker.model import WAIT_FREEDOM, Params, load_protocols
 from checker.run import make_engine

@@ -61,3 +61,14 @@ def test_the_prover_and_its_witness_do_not_import_each_other_both_ways():
     witness = imports(CHECKER / "prove" / "witness.py")
     assert "checker.prove.witness" in robustness
     assert not any(m.startswith("checker.prove.robustness") for m in witness)
+
+
+# A command module holds click options and printing; what it runs lives in a
+# library module the tests import.  Past this size it has grown an engine.
+MAX_COMMAND_LINES = 200
+
+
+@pytest.mark.parametrize("path", modules("*_cmd.py"), ids=_name)
+def test_command_modules_stay_thin(path):
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_COMMAND_LINES, f"{_name(path)} has {lines} lines; move its engine into a library module"

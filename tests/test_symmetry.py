@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from checker.bench_cmd import PCRING
-from checker.ci_cmd import PARAM_SETS, ROGUE_LOOP_PARAMS, ROGUE_PARAMS
+from checker.ci_policy import PARAM_SETS, ROGUE_LOOP_PARAMS, ROGUE_PARAMS
 from checker.explore import Options
 from checker.model import INTEGRITY, WAIT_FREEDOM, ModelError, load_protocols
 from checker.run import check

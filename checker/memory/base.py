@@ -192,7 +192,7 @@ def describe_program_step(system: System, label, before, after) -> dict:
         d["prim"] = getattr(ins, "prim", ins.op)
         if getattr(ins, "shown", None):  # fork, exit, a signal: a system call, not the atomic that orders it
             d["process"] = ins.shown
-        d["source"] = {"file": ins.src.file, "line": ins.src.line, "text": ins.src.text}
+        d["source"] = ins.src.as_dict()
     if action == "rogue":
         a, v = info
         d.update({"event": "store", "text": f"rogue write {system.cell_names[a]} = {v:#x}",

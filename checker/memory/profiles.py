@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 ALL = frozenset({("L", "L"), ("L", "S"), ("S", "L"), ("S", "S")})
 LL = frozenset({("L", "L")})
 SS = frozenset({("S", "S")})
-NONE = frozenset()
+NONE: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Profile:
         return rows
 
 
-def _pairs_text(pairs) -> str:
+def _pairs_text(pairs: frozenset[tuple[str, str]]) -> str:
     if pairs == ALL:
         return "full: everything before against everything after"
     if not pairs:

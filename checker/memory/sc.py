@@ -7,18 +7,21 @@ reference semantics: a protocol that fails here is wrong on any machine.
 
 from __future__ import annotations
 
+from typing import Any
+
 from checker.ir import OutOfRange, Violation, rmw_apply
 from checker.memory.base import MemoryModel, run_local, settle
+from checker.state import Label, State, Successor
 
 
 class SequentialConsistency(MemoryModel):
     name = "sc"
     summary = "sequential consistency: one event at a time, in program order"
 
-    def initial_pending(self, tid):
+    def initial_pending(self, tid: int) -> Any:
         return None
 
-    def successors(self, state, tid, out):
+    def successors(self, state: State, tid: int, out: list[Successor]) -> None:
         mem, threads, pending, ghost = state
         T = threads[tid]
         prog = self.programs[tid]
@@ -29,7 +32,7 @@ class SequentialConsistency(MemoryModel):
         if op == "halt":
             return
         L = list(T)
-        info = None
+        info: tuple[Any, ...] | None = None  # (address, value[, old]) or (None, choice)
         new_mem = mem
         try:
             if op == "load":
@@ -116,13 +119,13 @@ class SequentialConsistency(MemoryModel):
         out.append(((tid, "crash", pc, None), (mem, threads[:tid] + (T2,) + threads[tid + 1:], pending, ghost),
                     None))
 
-    def describe(self, label, before, after):
+    def describe(self, label: Label, before: State, after: State | None) -> dict[str, Any]:
         d = super().describe(label, before, after)
         tid, action, pc, info = label
         if action != "step":
             return d
         d["program_order"] = True
-        if info is None:
+        if info is None or pc is None:
             return d
         ins = self.programs[tid].instrs[pc]
         if ins.op == "choose":

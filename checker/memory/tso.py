@@ -17,8 +17,13 @@ more buffered stores than that is not explored.
 
 from __future__ import annotations
 
+from typing import Any
+
 from checker.ir import OutOfRange
+from checker.memory.profiles import Profile
 from checker.memory.sc import SequentialConsistency
+from checker.model import System
+from checker.state import Label, State, Successor
 
 DEFAULT_BUFFER = 4
 
@@ -27,7 +32,7 @@ class TotalStoreOrder(SequentialConsistency):
     name = "tso"
     summary = "x86-TSO: FIFO store buffer per thread; RMWs and full fences drain it"
 
-    def __init__(self, system, profile, window: int = DEFAULT_BUFFER, **options):
+    def __init__(self, system: System, profile: Profile, window: int = DEFAULT_BUFFER, **options: Any) -> None:
         super().__init__(system, profile, **options)
         if window < 1:
             from checker.model import ModelError
@@ -37,10 +42,10 @@ class TotalStoreOrder(SequentialConsistency):
         # Fences that must drain the buffer: those ordering a store before a load.
         self.draining_fences = {prim for prim, pairs in profile.fences.items() if ("S", "L") in pairs}
 
-    def initial_pending(self, tid):
+    def initial_pending(self, tid: int) -> tuple[Any, ...]:
         return ()
 
-    def successors(self, state, tid, out):
+    def successors(self, state: State, tid: int, out: list[Successor]) -> None:
         mem, threads, pending, ghost = state
         buf = pending[tid]
         if buf:
@@ -92,11 +97,11 @@ class TotalStoreOrder(SequentialConsistency):
         except OutOfRange as exc:
             self._crash(state, tid, prog, pc, self.violation_for_range(tid, exc), out)
 
-    def pending_events(self, state, tid):
+    def pending_events(self, state: State, tid: int) -> list[str]:
         cells = self.system.cell_names
         return [f"buffered {cells[a]} = {v}" for a, v in state[2][tid]]
 
-    def describe(self, label, before, after):
+    def describe(self, label: Label, before: State, after: State | None) -> dict[str, Any]:
         tid, action, pc, info = label
         if action == "flush":
             a, v = info

@@ -97,9 +97,12 @@ class WeakMemory(MemoryModel):
         # When describing a trace, the events each step fetched (eagerly
         # fetched ones included), keyed by the state the step led to.
         self._fetch_log: dict | None = None
+        # The pc of the ghost code whose assertion failed last (read only while describing a trace).
+        self._ghost_pc: int | None = None
         # ok = (found == expected), for a split compare-exchange
         self.cas_ok = Expr(lambda S: 1 if S[0] == S[1] else 0, (0, 1), "found == expected")
-        self.eager_ok = []
+        # Per program, per pc: may that event be fetched early (None: the rogue, which has no program).
+        self.eager_ok: list[list[bool] | None] = []
         for prog in self.programs:
             if prog is None:
                 self.eager_ok.append(None)
@@ -298,9 +301,11 @@ class WeakMemory(MemoryModel):
                     try:
                         ins.fn(G, S)
                     except Violation as exc:
+                        self._ghost_pc = e[1]
                         return (exc.prop, exc.message)
                     except GhostIndexError as exc:
                         if not self.rogue:
+                            self._ghost_pc = e[1]
                             return (MEMORY_SAFETY, f"ghost bookkeeping: {exc}")
                     win = self.remove(win, L, j)
                     changed = True
@@ -529,6 +534,9 @@ class WeakMemory(MemoryModel):
                     self._crash(state, tid, label[2], out)
                 else:
                     out.append((label, None, s))
+                    if logging:
+                        self._fetch_log[(label, "violation")] = self._ghost_pc
+                    self._ghost_pc = None
                 continue
             L, win, ghost = s
             pc = L[0]
@@ -678,6 +686,22 @@ class WeakMemory(MemoryModel):
                 out.append(f"{ins.prim}({ins.loc.text}) not yet performed, ldaxr/stlxr ({line})")
         return out
 
+    def violation_site(self, label, before) -> int | None:
+        """The pc of the ghost code whose check the violating step ``label`` from ``before`` failed.
+
+        Ghost code runs once every value it reads is known, which may be at a
+        later step than the event that read the offending value; a trace uses
+        this pc to name that event.  None when the violation was not raised by
+        ghost code.
+        """
+        self._fetch_log = {}
+        self._ghost_pc = None
+        try:
+            self.successors(before, label[0], [])
+            return self._fetch_log.get((label, "violation"))
+        finally:
+            self._fetch_log = None
+
     def fetched_by(self, label, before, after):
         """The events the step ``label`` from ``before`` to ``after`` fetched, in order."""
         tid = label[0]
@@ -692,7 +716,7 @@ class WeakMemory(MemoryModel):
         for pc, info in fetched:
             ins = prog.instrs[pc]
             ev = {"pc": pc, "event": ins.op, "prim": getattr(ins, "prim", ins.op),
-                  "source": {"file": ins.src.file, "line": ins.src.line, "text": ins.src.text}}
+                  "source": ins.src.as_dict()}
             if info is not None and info[0] is not None:
                 ev.update(location=self.system.cell_names[info[0]], address=info[0], value=info[1])
                 if len(info) > 2:

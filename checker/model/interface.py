@@ -15,6 +15,7 @@ from checker.ir import MASK, ModelError, Region
 
 if TYPE_CHECKING:
     from checker.model.system import System
+    from checker.state import State
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Params:
         return d
 
 
-def _check_word(name: str, value) -> None:
+def _check_word(name: str, value: object) -> None:
     """Every declared value is a 32-bit unsigned word, as in the C it models.
 
     Wrapping -1 to 0xFFFFFFFF silently would check a different program from
@@ -79,7 +80,8 @@ class Declaration:
         self.private_arrays: dict[str, dict[str, list[int]]] = {"postmaster": {}, "backend": {}, "worker": {}}
         self.signals: list[str] = []
 
-    def _add(self, table, init, name, values, length, lock=False, kernel=False):
+    def _add(self, table: dict[str, Region], init: list[int], name: str, values: list[int], length: int | None,
+             lock: bool = False, kernel: bool = False) -> None:
         if name in self.shared or name in self.ghost or name in self.constants:
             raise ModelError(f"{name} is declared twice")
         for v in values:
@@ -203,7 +205,7 @@ class Protocol:
 
     registry: ClassVar[dict[str, type["Protocol"]]] = {}
 
-    def __init_subclass__(cls, **kw) -> None:
+    def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
         if cls.name:
             Protocol.registry[cls.name] = cls
@@ -231,7 +233,7 @@ class Protocol:
 class StateView:
     """Read-only access by name to a state, for quiescence checks and tools."""
 
-    def __init__(self, system: System, state) -> None:
+    def __init__(self, system: System, state: State) -> None:
         self.system, self.state = system, state
 
     def word(self, name: str) -> int:
@@ -240,15 +242,19 @@ class StateView:
 
     def array(self, name: str) -> tuple[int, ...]:
         r = self.system.shared[name]
+        if r.length is None:
+            raise ModelError(f"{name} is a word, not an array")
         return self.state[0][r.base:r.base + r.length]
 
-    def ghost(self, name: str):
+    def ghost(self, name: str) -> int | tuple[int, ...]:
         r = self.system.ghost[name]
         g = self.state[3]
         return g[r.base] if r.length is None else g[r.base:r.base + r.length]
 
     def local(self, tid: int, name: str) -> int:
         prog = self.system.threads[tid].program
+        if prog is None:
+            raise ModelError(f"thread {tid} is the rogue, which has no locals")
         for i, n in enumerate(prog.local_names):
             if n == name or n.endswith("." + name):
                 return self.state[1][tid][i]
@@ -257,6 +263,8 @@ class StateView:
     def private_array(self, tid: int, name: str) -> tuple[int, ...]:
         """A thread's private array (its elements are kept as locals ``name[k]``)."""
         prog = self.system.threads[tid].program
+        if prog is None:
+            raise ModelError(f"thread {tid} is the rogue, which has no private arrays")
         first = prog.local_names.index(f"{name}[0]")
         k = 0
         while first + k < prog.nlocals and prog.local_names[first + k] == f"{name}[{k}]":

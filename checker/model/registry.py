@@ -33,6 +33,8 @@ def resolve_protocol(name_or_path: str) -> type[Protocol]:
         load_protocols()
         before = dict(Protocol.registry)
         spec = importlib.util.spec_from_file_location(f"slotcheck_user_{path.stem}", path)
+        if spec is None or spec.loader is None:
+            raise ModelError(f"{name_or_path}: Python cannot load it as a module")
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         try:

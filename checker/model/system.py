@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from typing import Any
 from dataclasses import dataclass
 
 from checker.ir import MASK, ModelError, Program, Region, Symbols, compile_program
@@ -73,7 +74,7 @@ class System:
 # Registry
 
 
-def _call_model(proto: "Protocol", method: str, *args):
+def _call_model(proto: "Protocol", method: str, *args: Any) -> Any:
     """Call a protocol method; anything but a Violation/ModelError becomes a one-line ModelError."""
     try:
         return getattr(proto, method)(*args)
@@ -143,8 +144,8 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     selected = mutation_names(mutation)
     for m in selected:
         if m not in proto.mutations:
-            known = ", ".join(proto.mutations) or "none"
-            raise ModelError(f"unknown mutation {m!r} for {proto.name} (known: {known})")
+            names = ", ".join(proto.mutations) or "none"
+            raise ModelError(f"unknown mutation {m!r} for {proto.name} (known: {names})")
     # One spelling wherever the run is recorded (traces, reports): "a,b".
     mutation = ",".join(selected) or None
     if params.threads < 2:
@@ -204,11 +205,13 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     symbols.private_arrays = decl.private_arrays["postmaster"]
     pm = compile_program("postmaster", proto.roles["postmaster"], symbols, {"ME": 0})
     threads.append(ThreadSpec(0, "postmaster", "postmaster", pm))
+    programs = [pm]
     symbols.private = decl.private["backend"]
     symbols.private_arrays = decl.private_arrays["backend"]
     for b in range(params.backends):
         prog = compile_program("backend", proto.roles["backend"], symbols, {"ME": b + 1})
         threads.append(ThreadSpec(b + 1, "backend", f"backend{b + 1}", prog))
+        programs.append(prog)
     # One worker process slot per bgworker slot, after the backends: the
     # pool is fixed, so the state space stays finite, and a slot's worker is
     # forked again only after the postmaster reaped the last one.
@@ -219,15 +222,16 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
         prog = compile_program("worker", proto.roles["worker"], symbols, {"ME": tid, "MY_SLOT": slot},
                                worker_slot=slot)
         threads.append(ThreadSpec(tid, "worker", f"worker{slot}", prog))
+        programs.append(prog)
     # What this model checks, derived from its code (see checker.properties),
     # and of that what this run checks.
     # Helper modules whose code was inlined (models/_startqueue.py) are read
     # whole as well, for names in branches this run folded away.
-    for name in sorted(set().union(*(t.program.modules for t in threads)) - {module.__name__}):
+    for name in sorted(set().union(*(p.modules for p in programs)) - {module.__name__}):
         if name in sys.modules:
             check_module_names(sys.modules[name], known)
     quiescent = quiescent_properties(proto, known)
-    checkable = frozenset(ENGINE_PROPERTIES).union(quiescent, *(t.program.asserted for t in threads))
+    checkable = frozenset(ENGINE_PROPERTIES).union(quiescent, *(p.asserted for p in programs))
     checked = checkable & required if required is not None else checkable
     for m in selected:
         breaks = proto.mutations[m].breaks

@@ -25,6 +25,7 @@ from checker.ir import Halt
 from checker.memory import PROFILES, memory_models
 from checker.model import Params, Protocol, build_system
 from checker.prove.invariants import Context, Stepper, SymState
+from checker.progress import ProgressFn, report
 from checker.prove import budget
 from checker.prove.symbolic import bv
 
@@ -102,7 +103,8 @@ def _get(st, comp):
     return st.L[t][i]
 
 
-def bmc(proto_cls: type[Protocol], params: Params, mutation: str | None, depth: int) -> BmcResult:
+def bmc(proto_cls: type[Protocol], params: Params, mutation: str | None, depth: int,
+        progress: ProgressFn | None = None) -> BmcResult:
     t0 = time.perf_counter()
     p = Params(threads=params.threads, slots=params.slots, ops=params.ops, step_bound=params.step_bound,
                extra=dict(params.extra))
@@ -124,6 +126,7 @@ def bmc(proto_cls: type[Protocol], params: Params, mutation: str | None, depth: 
     init = engine.initial()
     reach = [{init[1][t][0]} for t in range(len(ctx.programs))]  # event pcs a thread may be at by step i
     for i in range(depth):
+        report(progress, f"step {i + 1}", i, depth)
         options = []
         for tid, prog in enumerate(ctx.programs):
             for ins in prog.instrs:

@@ -32,6 +32,7 @@ import z3
 from checker.ir import Assign, Branch, Choose, Fence, Ghost, Halt, Jump, Load, LockAcquire, LockRelease, OpMark, \
     Program, Rmw, Store
 from checker.model import MEMORY_SAFETY, PM_SAFETY, ModelError, Params, Protocol
+from checker.progress import ProgressFn, report
 from checker.prove import budget
 from checker.prove.setup import _system, proof_module, recompile, slot_space, _shape
 from checker.prove.quant import Grounder, free_constants
@@ -678,10 +679,10 @@ def build_context(proto_cls, params: Params, mutation):
 
 
 def prove_invariants(proto_cls: type[Protocol], params: Params, mutation: str | None = None,
-                     only_steps: str | None = None) -> InvResult:
+                     only_steps: str | None = None, progress: ProgressFn | None = None) -> InvResult:
     """Check the protocol's stated invariant; ``only_steps`` limits consecution
     to the events whose source line contains that text (a partial check: its
-    result is never a proof)."""
+    result is never a proof).  ``progress`` is told each step as its check starts."""
     t0 = time.perf_counter()
     spec = proof_module(proto_cls)
     if spec is None or not hasattr(spec, "invariant"):
@@ -729,48 +730,47 @@ def prove_invariants(proto_cls: type[Protocol], params: Params, mutation: str | 
     # 2. Consecution: every step of every thread from any invariant state.
     stepper = Stepper(ctx)
     hyp = [c for _n, c in inv_pre] + valid_pc(pre)
-    for tid, prog in enumerate(ctx.programs):
+    steps = [(tid, ins) for tid, prog in enumerate(ctx.programs) for ins in prog.instrs
+             if ins.is_event and not isinstance(ins, Halt)
+             and (only_steps is None or only_steps in ins.src.text)]
+    for k, (tid, ins) in enumerate(steps):
         tname = ctx.system.threads[tid].name
-        for ins in prog.instrs:
-            if not ins.is_event or isinstance(ins, Halt):
-                continue
-            if only_steps is not None and only_steps not in ins.src.text:
-                continue
-            # The moving thread's pc is known: substitute it so that every
-            # "thread t is at ..." test of that thread folds away.
-            sub = (pre.pc[tid], bv(ins.pc))
-            hyp_here = [z3.simplify(z3.substitute(h, sub)) for h in hyp]
-            if getattr(spec, "PRUNE_BRANCHES", False):
-                stepper.feasible = lambda cs, _h=hyp_here: check(*_h, *cs, confirm=False) != z3.unsat
-            outcomes = stepper.step(pre, tid, ins.pc)
-            for oc in outcomes:
-                res.steps_checked += 1
-                base = hyp_here + oc.conds
-                where = f"{ins.src.file}:{ins.src.line}: {ins.src.text}"
-                for oconds, ok, prop, msg, oins in oc.obligations:
-                    res.queries += 1
-                    _t = time.perf_counter()
-                    r = check(*base, *oconds, z3.Not(z3.substitute(ok, sub)))
-                    _dbg(f"  obligation {prop} {msg}: {r} {time.perf_counter() - _t:.2f}s")
-                    if r == z3.sat:
-                        res.failures.append(InvFailure(
-                            "assertion", prop, tname, f"{oins.src.file}:{oins.src.line}: {oins.src.text}",
-                            _model_state(ctx, pre, check.model, (tid, ins.pc)), msg))
-                    elif r == z3.unknown:
-                        res.unknown.append(f"{prop} at {where}: {check.reason}")
-                post = conj(oc.post)
-                for (name, c), (_n, c0) in zip(post, inv_pre):
-                    if c.eq(c0):
-                        continue  # the step leaves everything this conjunct mentions unchanged
-                    res.queries += 1
-                    _t = time.perf_counter()
-                    r = check(*base, z3.Not(z3.simplify(z3.substitute(c, sub))))
-                    _dbg(f"{tname} {where} -> {oc.next_pc}: {name}: {r} {time.perf_counter() - _t:.2f}s")
-                    if r == z3.sat:
-                        res.failures.append(InvFailure("consecution", name, tname, where,
-                                                       _model_state(ctx, pre, check.model, (tid, ins.pc))))
-                    elif r == z3.unknown:
-                        res.unknown.append(f"{name} after {where}: {check.reason}")
+        report(progress, f"consecution: {tname} {ins.src.file.rsplit('/', 1)[-1]}:{ins.src.line}", k, len(steps))
+        # The moving thread's pc is known: substitute it so that every
+        # "thread t is at ..." test of that thread folds away.
+        sub = (pre.pc[tid], bv(ins.pc))
+        hyp_here = [z3.simplify(z3.substitute(h, sub)) for h in hyp]
+        if getattr(spec, "PRUNE_BRANCHES", False):
+            stepper.feasible = lambda cs, _h=hyp_here: check(*_h, *cs, confirm=False) != z3.unsat
+        outcomes = stepper.step(pre, tid, ins.pc)
+        for oc in outcomes:
+            res.steps_checked += 1
+            base = hyp_here + oc.conds
+            where = f"{ins.src.file}:{ins.src.line}: {ins.src.text}"
+            for oconds, ok, prop, msg, oins in oc.obligations:
+                res.queries += 1
+                _t = time.perf_counter()
+                r = check(*base, *oconds, z3.Not(z3.substitute(ok, sub)))
+                _dbg(f"  obligation {prop} {msg}: {r} {time.perf_counter() - _t:.2f}s")
+                if r == z3.sat:
+                    res.failures.append(InvFailure(
+                        "assertion", prop, tname, f"{oins.src.file}:{oins.src.line}: {oins.src.text}",
+                        _model_state(ctx, pre, check.model, (tid, ins.pc)), msg))
+                elif r == z3.unknown:
+                    res.unknown.append(f"{prop} at {where}: {check.reason}")
+            post = conj(oc.post)
+            for (name, c), (_n, c0) in zip(post, inv_pre):
+                if c.eq(c0):
+                    continue  # the step leaves everything this conjunct mentions unchanged
+                res.queries += 1
+                _t = time.perf_counter()
+                r = check(*base, z3.Not(z3.simplify(z3.substitute(c, sub))))
+                _dbg(f"{tname} {where} -> {oc.next_pc}: {name}: {r} {time.perf_counter() - _t:.2f}s")
+                if r == z3.sat:
+                    res.failures.append(InvFailure("consecution", name, tname, where,
+                                                   _model_state(ctx, pre, check.model, (tid, ins.pc))))
+                elif r == z3.unknown:
+                    res.unknown.append(f"{name} after {where}: {check.reason}")
     res.elapsed = time.perf_counter() - t0
     return res
 

@@ -34,6 +34,7 @@ from checker.ir import (
     Program, Rmw, Store,
 )
 from checker.model import PM_SAFETY, ROGUE_PROPERTIES, WAIT_FREEDOM, Params, Protocol
+from checker.progress import ProgressFn, report
 from checker.prove import budget
 from checker.prove.setup import CONCRETE_FALLBACK, SlotSpace, slot_space
 from checker.prove.symbolic import Translator, as_bv, bv, ghost_actions, truth
@@ -216,8 +217,11 @@ class SymbolicExecutor:
             return []
         return list(self.private_invariant(_PrivateView(self, L)))
 
-    def prove_all(self) -> dict[str, OpResult]:
-        """Every segment of the program; one result per operation (and the main loop)."""
+    def prove_all(self, progress: ProgressFn | None = None, where: str = "") -> dict[str, OpResult]:
+        """Every segment of the program; one result per operation (and the main loop).
+
+        ``progress`` is told each segment as it starts (``where`` prefixes its name).
+        """
         results = {n: OpResult(n) for n in self.operations()}
         results[LOOP] = OpResult(LOOP)
         prog = self.prog
@@ -237,7 +241,8 @@ class SymbolicExecutor:
                 entries.append((ins.pc + 1, None, False, f"after{ins.pc}"))
             elif ins.is_event and not isinstance(ins, Halt) and not prog.in_op[ins.pc]:
                 entries.append((ins.pc, None, True, f"at{ins.pc}"))
-        for pc, L, first, tag in entries:
+        for k, (pc, L, first, tag) in enumerate(entries):
+            report(progress, f"{where}postmaster from pc {pc}", k, len(entries))
             assume = []
             if L is None:
                 L = self.symbolic_locals(tag)
@@ -552,7 +557,7 @@ def supported_slots(proto_cls: type[Protocol], space: SlotSpace, params: Params,
 
 
 def prove_robustness(proto_cls: type[Protocol], params: Params, mutation: str | None = None,
-                     witness: bool = True) -> Robustness:
+                     witness: bool = True, progress: ProgressFn | None = None) -> Robustness:
     from checker.prove.setup import _system, proof_module
 
     t0 = time.perf_counter()
@@ -579,7 +584,8 @@ def prove_robustness(proto_cls: type[Protocol], params: Params, mutation: str | 
     for prog, consts, assumptions, lengths, terms, slots in runs:
         ex = SymbolicExecutor(prog, lengths, consts, assumptions, params.step_bound,
                               private_invariant=private_invariant, const_terms=terms)
-        for name, r in ex.prove_all().items():
+        where = "" if slots is None else f"slots {slots}: "
+        for name, r in ex.prove_all(progress, where).items():
             o = ops.setdefault(name, OpResult(name))
             o.paths += r.paths
             o.obligations += r.obligations
@@ -596,6 +602,7 @@ def prove_robustness(proto_cls: type[Protocol], params: Params, mutation: str | 
     if witness and res.failure is not None:
         from checker.prove.witness import witness_trace
 
+        report(progress, "finding a replayable run of the failure")
         res.trace, res.trace_note = witness_trace(proto_cls, params, mutation, res.failures, SymbolicExecutor)
     res.elapsed = time.perf_counter() - t0
     return res

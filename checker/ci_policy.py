@@ -1,0 +1,298 @@
+"""The policy of ``checker ci``, the proof-of-invariant job users put in their CI.
+
+For every protocol (or the ones named with ``--protocol``, a name or a model
+file) it runs, and expects:
+
+* the correct model, explored exhaustively at CI-sized parameters under every
+  registered memory model: every property holds;
+* every mutation under every memory model: *caught* (a violation) where the
+  mutation says it is a bug (``Mutation.bug_under``), *harmless* (an
+  exhaustive search with no violation) elsewhere; mutations that need a rogue
+  run with one;
+* the z3 proofs: postmaster robustness of the correct model (and a failed
+  proof for each mutation that breaks postmaster safety or wait-freedom with
+  a rogue), and the inductive invariant where the protocol states one;
+* the litmus suite (``checker/litmus.py``) under every memory model, each
+  test against the outcome stored in its file.
+
+A state bound is used only where a violation is expected (finding one early
+is the verdict); a bounded search never counts as "holds".  ``run_ci``
+returns the rows; ``checker.ci_report`` writes them as JUnit XML and
+Markdown, and ``checker/ci_cmd.py`` prints them.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+from checker.progress import ProgressFn, report
+
+# Told the name of each row as it starts (for progress).
+RowStart = Callable[[str], None]
+
+# CI-sized parameters: a postmaster and two backends (two are needed for the
+# races between backends).  Two workers each over two slots recycle every
+# slot through both queues (the barrier mutations need that); one slot and
+# one worker each empties the free queue (the off-by-one needs that).
+PARAM_SETS = ({"threads": 3, "slots": 2, "ops": 2}, {"threads": 3, "slots": 1, "ops": 1})
+# Mutations that need a rogue: the postmaster alone with one backend is enough;
+# two garbage writes break postmaster safety.  A postmaster that may loop
+# forever needs a rogue that never stops, and a small step bound turns the
+# loop into a violation quickly.
+ROGUE_PARAMS = ({"threads": 2, "slots": 2, "ops": 1, "rogue_writes": 2},)
+ROGUE_LOOP_PARAMS = ({"threads": 2, "slots": 1, "ops": 1, "rogue_writes": None, "step_bound": 8},)
+CAUGHT_STATE_LIMIT = 1_000_000  # only where a violation is expected
+
+
+@dataclass
+class Row:
+    suite: str
+    name: str
+    expected: str
+    outcome: str = ""
+    ok: bool = False
+    seconds: float = 0.0
+    detail: str = ""
+
+
+def _explore(protocol, mutation, memory_model, params, rogue, max_states):
+    from checker.explore import Options
+    from checker.run import check
+
+    p = dict(params)
+    if rogue:
+        p["rogue"] = True
+    else:
+        p.pop("rogue_writes", None)
+    opts = Options(max_states=max_states, stop_on_first=True)
+    _engine, res = check(protocol, mutation=mutation, memory_model=memory_model, options=opts, **p)
+    return res
+
+
+def _stop_if_interrupted() -> None:
+    """A search turns Ctrl-C into an incomplete result; ci stops at the first one instead of going on."""
+    from checker import signals
+
+    if signals.interrupted():
+        raise KeyboardInterrupt
+
+
+def _describe(p) -> str:
+    return f"threads {p['threads']} slots {p['slots']} ops {p['ops']}"
+
+
+def _run_sets(protocol, mutation, mm, sets, rogue, expect_bug):
+    """Explore at each parameter set; returns (outcome, violated?, complete everywhere?, detail)."""
+    states = 0
+    for params in sets:
+        res = _explore(protocol, mutation, mm, params, rogue, CAUGHT_STATE_LIMIT if expect_bug else None)
+        _stop_if_interrupted()
+        states += res.states
+        if res.violations:
+            prop, cx = next(iter(res.violations.items()))
+            return prop, True, False, f"{cx.length} steps at {_describe(params)}: {cx.message}"
+        if not res.complete:
+            # Bounded and nothing found: neither "harmless" nor "caught".
+            return None, False, False, f"{res.stop_reason} at {_describe(params)}, nothing found"
+    sets_text = "; ".join(_describe(p) for p in sets)
+    # A bounded memory model (weak's reordering window) is part of what was checked: say it.
+    bound = "" if res.reordering_bound is None else f", reordering bounded to {res.reordering_bound}"
+    return None, False, True, f"{states:,} states, exhaustive{bound} ({sets_text})"
+
+
+def _starting(on_row: RowStart | None, row: Row) -> None:
+    if on_row is not None:
+        on_row(row.name)
+
+
+def exploration_rows(protocol: str, proto_cls, models, on_row: RowStart | None = None) -> list[Row]:
+    rows = []
+    for mm in models:
+        row = Row("explore", f"{proto_cls.name} {mm} correct", "holds")
+        _starting(on_row, row)
+        t0 = time.perf_counter()
+        prop, violated, complete, row.detail = _run_sets(protocol, None, mm, PARAM_SETS, False, False)
+        row.seconds = time.perf_counter() - t0
+        row.outcome = f"VIOLATED {prop}" if violated else ("holds" if complete else "incomplete")
+        row.ok = row.outcome == "holds"
+        rows.append(row)
+    return rows
+
+
+def mutation_rows(protocol: str, proto_cls, models, on_row: RowStart | None = None) -> list[Row]:
+    rows = []
+    for name, mut in proto_cls.mutations.items():
+        from checker.model import WAIT_FREEDOM
+
+        sets = PARAM_SETS
+        if mut.needs_rogue:
+            sets = ROGUE_LOOP_PARAMS if mut.breaks == WAIT_FREEDOM else ROGUE_PARAMS
+        for mm in models:
+            bug = mm in mut.bug_under
+            row = Row("mutations", f"{proto_cls.name} {mm} {name}", "caught" if bug else "harmless")
+            _starting(on_row, row)
+            t0 = time.perf_counter()
+            prop, violated, complete, row.detail = _run_sets(protocol, name, mm, sets, mut.needs_rogue, bug)
+            row.seconds = time.perf_counter() - t0
+            if violated:
+                row.outcome = f"caught: {prop}"
+                row.ok = bug
+                if bug and mut.breaks and prop != mut.breaks:
+                    row.detail += f" (the mutation is said to break {mut.breaks})"
+            elif complete:
+                row.outcome, row.ok = "harmless", not bug
+            else:
+                row.outcome = "not caught" if bug else "incomplete"
+            rows.append(row)
+    return rows
+
+
+def proof_rows(proto_cls, on_row: RowStart | None = None) -> list[Row]:
+    from checker.model import PM_SAFETY, WAIT_FREEDOM, Params
+    from checker.prove.budget import Undecided
+    from checker.prove.robustness import prove_robustness
+    from checker.prove.setup import proof_module
+
+    rows = []
+    p = Params(threads=2, slots=2, ops=1)
+    from checker.model import ModelError, build_system
+    from checker.prove.setup import refuse_processes
+
+    try:
+        refuse_processes(build_system(proto_cls, Params(threads=2, slots=proto_cls.min_slots, ops=1)))
+    except ModelError as exc:
+        if "checker prove does not handle" not in str(exc):
+            raise
+        # Stated, not hidden: the row says the proof was not run and why.
+        return [Row("proofs", f"{proto_cls.name} robustness", "not run", "not run", True, 0.0,
+                    "the prover does not read worker processes, signals or private arrays; "
+                    "explorations and the mutation matrix cover this model")]
+    targets = [(None, "proved")]
+    targets += [(m, "fails") for m, mut in proto_cls.mutations.items()
+                if mut.needs_rogue and mut.breaks in (PM_SAFETY, WAIT_FREEDOM)]
+    for mutation, expected in targets:
+        row = Row("proofs", f"{proto_cls.name} robustness {mutation or 'correct'}", expected)
+        _starting(on_row, row)
+        t0 = time.perf_counter()
+        try:
+            res = prove_robustness(proto_cls, p, mutation, witness=False)
+        except Undecided as exc:
+            row.seconds = time.perf_counter() - t0
+            row.outcome, row.detail = "unknown", str(exc)
+            rows.append(row)
+            continue
+        row.seconds = time.perf_counter() - t0
+        if res.failure:
+            f = res.failure
+            row.outcome = "fails"
+            row.detail = f"{f.prop} in {f.op}: {f.message}"
+        elif res.proved:
+            row.outcome = "proved"
+            row.detail = f"{res.space.describe()}, step bound {res.step_bound}"
+        else:
+            row.outcome = "unknown"
+        row.ok = row.outcome == expected
+        rows.append(row)
+    spec = proof_module(proto_cls)
+    if spec is not None and hasattr(spec, "invariant"):
+        from checker.prove.invariants import prove_invariants
+
+        row = Row("proofs", f"{proto_cls.name} invariants correct", "proved")
+        _starting(on_row, row)
+        t0 = time.perf_counter()
+        res = prove_invariants(proto_cls, Params(threads=3, slots=2, ops=1), None)
+        row.seconds = time.perf_counter() - t0
+        if res.failures:
+            f = res.failures[0]
+            row.outcome = "fails"
+            row.detail = f"{f.what}: {f.conjunct} ({f.instr})"
+        elif res.unknown:
+            row.outcome = "unknown"
+            row.detail = res.unknown[0]
+        else:
+            row.outcome, row.ok = "proved", True
+            row.detail = f"{len(res.conjuncts)} conjuncts, {res.slot_range}"
+        rows.append(row)
+    return rows
+
+
+def litmus_rows(models, on_row: RowStart | None = None) -> tuple[list[Row], str]:
+    try:
+        from checker import litmus
+    except ModuleNotFoundError as exc:
+        if exc.name == "checker.litmus":
+            return [], "litmus suite skipped: checker/litmus.py is not there"
+        raise
+    rows = []
+    for path in litmus.suite_files():
+        test = litmus.parse_litmus(path)
+        for mm in models:
+            if on_row is not None:
+                on_row(f"{test.name} {mm}")
+            t0 = time.perf_counter()
+            res = litmus.run_litmus(test, mm)
+            _stop_if_interrupted()
+            if res.expected is None:
+                continue
+            want = res.expected[0]
+            row = Row("litmus", f"{test.name} {mm}", want, res.result, res.ok, time.perf_counter() - t0,
+                      f"{res.outcomes} outcomes, {res.states} states")
+            rows.append(row)
+    return rows, ""
+
+
+def run_ci(protocols: list[str], skip: set[str], progress: ProgressFn | None = None) -> tuple[list[Row], list[str]]:
+    """Every row of the job; ``progress`` is told each part (done of total) and each row as it starts."""
+    from checker.memory import memory_models
+    from checker.model import load_protocols, resolve_protocol
+
+    models = list(memory_models())
+    notes = []
+    names = protocols or list(load_protocols())
+    rows: list[Row] = []
+    from checker import signals
+
+    parts = []
+    for name in names:
+        proto_cls = resolve_protocol(name)
+        # partial, not lambda: each part must keep its own protocol (a closure
+        # would see only the loop's last one, and every part would check it).
+        for suite, fn in (("explore", partial(exploration_rows, name, proto_cls, models)),
+                          ("mutations", partial(mutation_rows, name, proto_cls, models)),
+                          ("proofs", partial(proof_rows, proto_cls))):
+            if suite not in skip:
+                parts.append((f"{proto_cls.name} {suite}", suite, fn))
+    if "litmus" not in skip and not protocols:
+        parts.append(("litmus suite", "litmus", None))
+    for k, (what, suite, fn) in enumerate(parts):
+        report(progress, what, k, len(parts))
+
+        def on_row(name: str, _what: str = what, _k: int = k) -> None:
+            report(progress, f"{_what}: {name}", _k, len(parts))
+
+        try:
+            if fn is None:
+                lrows, note = litmus_rows(models, on_row)
+                rows += lrows
+                if note:
+                    notes.append(note)
+            else:
+                rows += fn(on_row=on_row)
+        except KeyboardInterrupt:
+            if not signals.interrupted():
+                raise
+            # Stop at the first Ctrl-C or SIGTERM: the part under way is
+            # dropped (its rows would be partial), and the report says so.
+            left = [w for w, _s, _f in parts[k + 1:]]
+            notes.append(f"{signals.how()} during {what}; not run: {', '.join([what] + left)}")
+            break
+        except Exception as exc:  # a crash is a failed row, not a traceback
+            rows.append(Row(suite, what, "runs", f"error: {exc}", False, 0.0,
+                            traceback.format_exc(limit=3).strip().splitlines()[-1]))
+    else:
+        report(progress, "done", len(parts), len(parts))
+    return rows, notes

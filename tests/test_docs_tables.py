@@ -1,0 +1,78 @@
+"""The result tables in docs/ are the tool's output: each is regenerated and compared with the file."""
+
+import re
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from checker import docs_tables
+from checker.docs_tables import TABLES, DocsTableError, find_table, is_stale, regenerate
+
+DOCS = docs_tables.DOCS
+
+
+def test_every_marker_has_a_table_and_every_table_its_marker():
+    marked = set()
+    for path in DOCS.glob("*.md"):
+        text = path.read_text(encoding="utf-8")
+        for name in re.findall(r"<!-- generated: ([\w-]+)", text):
+            marked.add((name, path.name))
+        assert text.count("<!-- generated:") == text.count(docs_tables.END), path.name
+    assert marked == {(t.name, t.doc) for t in TABLES}
+    for t in TABLES:
+        find_table((DOCS / t.doc).read_text(encoding="utf-8"), t.name, t.doc)
+
+
+@pytest.mark.parametrize("spec", [t for t in TABLES if not t.slow], ids=lambda t: t.name)
+def test_cheap_tables_are_current(spec):
+    old, new = regenerate(spec)
+    assert not is_stale(spec, old, new), f"docs/{spec.doc}: run python -m checker.docs_tables --only {spec.name}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", [t for t in TABLES if t.slow], ids=lambda t: t.name)
+def test_expensive_tables_are_current(spec):
+    old, new = regenerate(spec)
+    assert not is_stale(spec, old, new), f"docs/{spec.doc}: run python -m checker.docs_tables --only {spec.name}"
+
+
+def test_a_changed_cell_is_stale_and_a_changed_measurement_is_not():
+    spec = next(t for t in TABLES if t.name == "compare-sc")
+    table = ("| protocol | states | time |\n|---|---|---|\n"
+             "| ring | 39,052 | 0.9s |\n")
+    assert not is_stale(spec, table, table.replace("0.9s", "1.4s"))
+    assert is_stale(spec, table, table.replace("39,052", "39,053"))
+    assert is_stale(spec, table, table + "| bitmap | 16,950 | 0.3s |\n")
+
+
+def test_check_fails_on_a_stale_table_and_regenerating_fixes_it(tmp_path, monkeypatch):
+    docs = tmp_path / "docs"
+    shutil.copytree(DOCS, docs)
+    monkeypatch.setattr(docs_tables, "DOCS", docs)
+    monkeypatch.setattr(docs_tables, "ROOT", tmp_path)
+    path = docs / "protocols.md"
+    text = path.read_text(encoding="utf-8")
+    assert "| `no-lock` | backends skip FreeQueueLock" in text
+    path.write_text(text.replace("| `no-lock` | backends skip FreeQueueLock", "| `no-lock` | backends skip a lock"),
+                    encoding="utf-8")
+    runner = CliRunner()
+    res = runner.invoke(docs_tables.main, ["--check", "--only", "ring-mutations"])
+    assert res.exit_code == 1 and "ring-mutations: STALE" in res.output
+    res = runner.invoke(docs_tables.main, ["--only", "ring-mutations"])
+    assert res.exit_code == 0 and "rewritten" in res.output
+    assert path.read_text(encoding="utf-8") == text
+    res = runner.invoke(docs_tables.main, ["--check", "--only", "ring-mutations"])
+    assert res.exit_code == 0 and "ring-mutations: current" in res.output
+
+
+def test_a_missing_marker_is_one_line(tmp_path, monkeypatch):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "protocols.md").write_text("# nothing generated here\n", encoding="utf-8")
+    monkeypatch.setattr(docs_tables, "DOCS", docs)
+    monkeypatch.setattr(docs_tables, "ROOT", tmp_path)
+    with pytest.raises(DocsTableError, match="no '<!-- generated: ring-mutations"):
+        regenerate(TABLES[0])
+    res = CliRunner().invoke(docs_tables.main, ["--check", "--only", "ring-mutations"])
+    assert res.exit_code == 2
