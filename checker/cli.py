@@ -106,7 +106,9 @@ def _explore_options(fn):
         click.option("--memory-model", "-m", default=None, help="sc, tso or weak (default: the checker's default)"),
         click.option("--profile", default="documented", show_default=True,
                      help="primitive orderings: documented, arm64, x86-64"),
-        click.option("--window", type=int, default=None, help="weak model: events a thread may have in flight"),
+        click.option("--window", type=int, default=None,
+                     help="weak model: at most N events in flight per thread, an under-approximation "
+                          "(default: unbounded, nothing the model allows is left out)"),
         click.option("--mutation", default=None, help="run a named mutation (see `checker list`)"),
         click.option("--rogue", is_flag=True, help="add a rogue backend that writes garbage into shared memory"),
         click.option("--rogue-writes", default="2", show_default=True, help="how many writes, or 'unlimited'"),
@@ -236,6 +238,7 @@ def _summary_json(result, written):
         "complete": result.complete,
         "stop_reason": result.stop_reason or None,
         "max_postmaster_steps": result.max_postmaster_steps,
+        "reordering_bound": result.reordering_bound,
         "properties": {p: result.verdict(p) for p in _reported_properties(result)},
         "violations": {p: {"message": cx.message, "steps": cx.length,
                            "trace": next((str(w[1]) for w in written if w[0] == p), None)}

@@ -54,6 +54,10 @@ class Result:
     violations: dict[str, Counterexample] = field(default_factory=dict)
     max_postmaster_steps: int = 0
     liveness_checked: bool = False
+    # Events in flight per thread that bounded the search (weak --window, or
+    # its safety cap), or None when no reordering the model allows was cut.
+    reordering_bound: int | None = None
+    reordering_bound_requested: bool = False
 
     @property
     def states_per_second(self) -> float:
@@ -66,16 +70,19 @@ class Result:
             return "VIOLATED"
         if prop == WAIT_FREEDOM and self.system.params.step_bound == 0 and not self.liveness_checked:
             return "not checked (--step-bound 0 leaves it to the cycle analysis, which did not run)"
+        bounded = "" if self.reordering_bound is None else f", reordering bounded to {self.reordering_bound}"
         if prop in (DEADLOCK, WAIT_FREEDOM) and not self.liveness_checked and self.complete:
-            return "holds (exhaustive; step bound / no stuck state, cycles not analysed)"
+            return f"holds (exhaustive{bounded}; step bound / no stuck state, cycles not analysed)"
         if self.complete:
-            return "holds (exhaustive)"
+            return f"holds (exhaustive{bounded})"
         return "not violated so far (search incomplete)"
 
     @property
     def exit_code(self) -> int:
         if self.violations:
             return 1
+        if self.reordering_bound is not None and not self.reordering_bound_requested:
+            return 3  # a bound nobody asked for cut the search
         return 0 if self.complete else 3
 
 
@@ -307,6 +314,8 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
         stop_reason = f"depth limit {max_d} reached" if cut else "stopped"
     res.stop_reason = stop_reason
     res.max_postmaster_steps = _max_steps(engine, states)
+    res.reordering_bound = engine.mm.reordering_bound()
+    res.reordering_bound_requested = engine.mm.reordering_bound_requested()
     if res.complete and edges is not None:
         _liveness(engine, states, edges, parent, plabel, res, pruned)
         res.liveness_checked = True
@@ -491,7 +500,8 @@ def _postmaster_lasso(engine, states, edges, pm_prog):
     boundary.  Returns (index of the cycle's first state, [(label, state)...])."""
     in_op = pm_prog.in_op
     n = len(states)
-    inside = [in_op[states[v][1][0][0]] for v in range(n)]
+    between = engine.mm.between_operations
+    inside = [in_op[states[v][1][0][0]] and not between(states[v], 0) for v in range(n)]
     sub = []
     for v in range(n):
         if not inside[v] or not edges[v]:

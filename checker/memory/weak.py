@@ -61,7 +61,13 @@ from checker.memory.base import MemoryModel, settle
 from checker.memory.profiles import ALL
 from checker.model import MEMORY_SAFETY, ModelError
 
-DEFAULT_WINDOW = 2
+# With no --window the window is unbounded: a thread fetches as far as its
+# program lets it (up to a pending branch, a full barrier or the end), and
+# speculation unrolls loops until it can perform nothing new (see _extend).
+# SAFETY_CAP only stops a program that would fetch without end (a loop that
+# never drains and never waits for a value); if it ever refuses a fetch the
+# run says so (reordering_bound) instead of claiming an exhaustive result.
+SAFETY_CAP = 64
 
 # Window entries (tuples, so states stay hashable):
 #   ("L", pc, index, acquire)            load; result is marker ("r", position)
@@ -71,6 +77,9 @@ DEFAULT_WINDOW = 2
 #   ("G", pc, attach, snapshot)          ghost code waiting for the values it reads
 #   ("X", pc, index, args)               a split RMW (arm64's ldaxr/stlxr): result marker
 #                                        ("r", position) is the value it found
+#   ("O", pc)                            the postmaster crossed an operation boundary on a
+#                                        guessed path; gone once everything before it is
+#                                        performed (until then it is between operations)
 # Pending values: ("r", position) or ("e", expr_id, args).
 
 _PRUNED = object()
@@ -80,11 +89,15 @@ class WeakMemory(MemoryModel):
     name = "weak"
     summary = "PostgreSQL's documented contract on a multi-copy-atomic machine: out-of-order window, speculation"
 
-    def __init__(self, system, profile, window: int = DEFAULT_WINDOW, **options):
+    def __init__(self, system, profile, window: int | None = None, **options):
         super().__init__(system, profile, **options)
-        if window < 1:
+        if window is not None and window < 1:
             raise ModelError("--window must be at least 1")
-        self.window = window
+        # An explicit window is an under-approximation the user asked for;
+        # without one the model is meant to lose nothing (SAFETY_CAP above).
+        self.window_requested = window is not None
+        self.window = window if window is not None else SAFETY_CAP
+        self.window_refused = False  # some fetch was refused only because the window was full
         self.fence_pairs = dict(profile.fences)
         self.scratch = [0] * max((p.nlocals for p in self.programs if p), default=1)
         self.split_rmw = {p for p, kind in profile.rmw.items() if kind == "split"}
@@ -227,7 +240,7 @@ class WeakMemory(MemoryModel):
                     if b == kind and any(win[d][0] == a for d in range(j)):
                         return False, None
                 continue
-            if xk == "G":
+            if xk == "G" or xk == "O":
                 continue
             if xk == "X":
                 # Later stores wait for a split RMW (acquire, and stores are not
@@ -300,6 +313,11 @@ class WeakMemory(MemoryModel):
                         win = self.remove(win, L, j)
                         changed = True
                         break
+                elif k == "O":
+                    if all(x[0] == "O" for x in win[:j]):
+                        win = self.remove(win, L, j)
+                        changed = True
+                        break
         # An index that became known and is out of range, on a path no longer
         # speculative, is a real out-of-range access.
         for j, e in enumerate(win):
@@ -322,9 +340,23 @@ class WeakMemory(MemoryModel):
             return not win
         if ins.op == "choose":
             return True
-        return sum(1 for e in win if e[0] in ("L", "S", "X")) < self.window
+        if sum(1 for e in win if e[0] in ("L", "S", "X")) < self.window:
+            return True
+        self.window_refused = True
+        return False
 
-    def fetch(self, tid, L, win, mem, ghost):
+    def reordering_bound(self):
+        if self.window_requested or self.window_refused:
+            return self.window
+        return None
+
+    def reordering_bound_requested(self) -> bool:
+        return self.window_requested
+
+    def between_operations(self, state, tid) -> bool:
+        return any(e[0] == "O" for e in state[2][tid])
+
+    def fetch(self, tid, L, win, mem, ghost, mark_ops=False):
         """Fetch the event at L[0] and the local code after it.
 
         Returns a list of outcomes: (L, win, mem, info) or ("viol", pair) or
@@ -407,16 +439,20 @@ class WeakMemory(MemoryModel):
         results = []
         for L1, w1 in starts:
             inf = (None, L1[ins.dst]) if info == "choose" else info
-            L2, w2 = self.run_local(prog, pc + 1, L1, w1)
+            L2, w2 = self.run_local(prog, pc + 1, L1, w1, mark_ops)
             results.append((L2, w2, mem, inf))
         return results
 
-    def run_local(self, prog, pc, L, win):
+    def run_local(self, prog, pc, L, win, mark_ops=False):
         """Local code up to the next event, or up to a branch on a pending value.
 
         Returns (L, win) with L[0] the pc where the thread rests.  Guessing a
         branch is left to ``successors``: a thread only guesses when it uses
-        the guess, to perform a load early (see ``speculate``).
+        the guess, to perform a load early (see ``speculate``).  With
+        ``mark_ops`` (the postmaster down a guessed path) passing an operation
+        boundary with events still in flight leaves an ("O", pc) entry: the
+        cycle analysis must not take a postmaster that has started its next
+        operation ahead of time for one that never left the first.
         """
         steps = 0
         while True:
@@ -438,6 +474,8 @@ class WeakMemory(MemoryModel):
                 win = win + [("G", ins.pc, -1, tuple(L[r] for r in ins.reads))]
                 pc += 1
             else:
+                if mark_ops and win and win[-1][0] != "O" and op in ("op_begin", "op_end"):
+                    win = win + [("O", ins.pc)]
                 pc += 1
             steps += 1
             if steps > 100_000:
@@ -555,7 +593,8 @@ class WeakMemory(MemoryModel):
         fetches down it, and performs one of the loads it fetched there before
         the branch is resolved.  Guesses that perform nothing early are not
         states of their own: fetching is invisible, and once the value is known
-        the thread goes down the right path anyway.
+        the thread goes down the right path anyway.  The guessed path may run
+        into later operations, as the hardware's speculation does.
         """
         mem, threads, pending, ghost = state
         T = threads[tid]
@@ -565,35 +604,51 @@ class WeakMemory(MemoryModel):
         ins = prog.instrs[pc]
         c = self.value(ins.cond, T)
         logging = self._fetch_log is not None
+        mark = self.bounded[tid]
         for guess in (True, False):
             L = list(T)
             w = list(win) + [("B", pc, c, guess)]
-            base = len(w)
-            L, w = self.run_local(prog, pc + 1 if guess else ins.target, L, w)
-            for L2, w2, fetched in self._extend(tid, L, w, mem, ghost, logging):
-                for i in range(base, len(w2)):
-                    e = w2[i]
-                    if e[0] != "L":
-                        continue
-                    ok, fwd = self.performable(tid, w2, i, mem)
-                    if not ok:
-                        continue
-                    addr = self.address(tid, e)
-                    L3 = list(L2)
-                    v = fwd if fwd is not None else mem[addr]
-                    nth = sum(1 for x in w2[:i] if x[1] == e[1])
-                    w3 = self.remove(list(w2), L3, i, v)
-                    label = (tid, "speculate", e[1], (addr, v, nth, fwd is not None))
-                    self._advance(state, tid, label, L3, w3, mem, ghost, out, prefetched=fetched)
+            L, w = self.run_local(prog, pc + 1 if guess else ins.target, L, w, mark)
+            for L2, w2, i, fetched in self._extend(tid, L, w, mem, ghost, logging):
+                ok, fwd = self.performable(tid, w2, i, mem)
+                if not ok:
+                    continue
+                e = w2[i]
+                addr = self.address(tid, e)
+                L3 = list(L2)
+                v = fwd if fwd is not None else mem[addr]
+                nth = sum(1 for x in w2[:i] if x[1] == e[1])
+                w3 = self.remove(list(w2), L3, i, v)
+                label = (tid, "speculate", e[1], (addr, v, nth, fwd is not None))
+                self._advance(state, tid, label, L3, w3, mem, ghost, out, prefetched=fetched)
 
     def _extend(self, tid, L, win, mem, ghost, logging):
-        """Fetch down a guessed path as far as the window allows (no performing)."""
+        """Fetch down a guessed path (no performing); yield (L, win, i, fetched)
+        each time a load is fetched, at window position i, with the thread
+        resting just after it.
+
+        Cutting the path right after the load that is performed early loses
+        nothing: what lies beyond is fetched later, by the ordinary steps or
+        by another guess, and fetching is invisible.  A path is not followed
+        further when nothing down it could be performed early:
+        - an entry in the window keeps every later load waiting (an access
+          whose address is still unknown, an acquire load, a fence ordering
+          earlier accesses before later loads);
+        - the thread is back at a point of this path with the same live
+          locals, and everything fetched since is loads, fences and guesses
+          (a *stutter* iteration, e.g. another turn of a wait loop that read
+          nothing new).  Any execution that goes round it once more and then
+          performs a later load early has a twin without that turn: the turn
+          wrote nothing (no store, RMW or ghost code), its loads only added
+          waits for the accesses after them, and its fences and guesses only
+          constraints, so the twin's events can be performed in the same
+          order, read the same values and reach the same state.
+        """
         prog = self.programs[tid]
-        eager = self.eager_ok[tid]
-        done = []
-        work = [(L, win, ())]
+        mark = self.bounded[tid]
+        work = [(L, win, (), ())]
         while work:
-            L, win, fetched = work.pop()
+            L, win, fetched, history = work.pop()
             pc = L[0]
             ins = prog.instrs[pc]
             if ins.op == "branch":
@@ -602,20 +657,38 @@ class WeakMemory(MemoryModel):
                 c = self.value(ins.cond, L)
                 for guess in (True, False):
                     L2, w2 = self.run_local(prog, pc + 1 if guess else ins.target, list(L),
-                                            win + [("B", pc, c, guess)])
-                    work.append((L2, w2, fetched))
+                                            win + [("B", pc, c, guess)], mark)
+                    work.append((L2, w2, fetched, history))
                 continue
-            if ins.is_event and eager[pc] and not self.is_full(ins) and self.can_fetch(tid, ins, win):
-                grew = False
-                for r in self.fetch(tid, list(L), list(win), mem, ghost):
-                    if r[0] in ("viol", "crash"):
-                        continue  # on a guessed path: real only once the guess is confirmed
-                    grew = True
-                    work.append((r[0], r[1], fetched + ((pc, r[3]),) if logging else ()))
-                if grew:
-                    continue
-            done.append((L, win, fetched))
-        return done
+            if not ins.is_event or self.is_full(ins) or self._blocks_later_loads(tid, win):
+                continue
+            key = settle(prog, list(L), pc)
+            if any(k == key and all(e[0] in ("L", "F", "B", "O") for e in win[n:]) for k, n in history):
+                continue  # a stutter turn: see above
+            if not self.can_fetch(tid, ins, win):
+                continue
+            history = history + ((key, len(win)),)
+            at = len(win)
+            for r in self.fetch(tid, list(L), list(win), mem, ghost, mark):
+                if r[0] in ("viol", "crash"):
+                    continue  # on a guessed path: real only once the guess is confirmed
+                f2 = fetched + ((pc, r[3]),) if logging else ()
+                if ins.op == "load":
+                    yield r[0], r[1], at, f2
+                work.append((r[0], r[1], f2, history))
+
+    def _blocks_later_loads(self, tid, win) -> bool:
+        """Does some entry keep every load fetched after it from being performed?"""
+        for j, x in enumerate(win):
+            k = x[0]
+            if k in ("L", "S", "X"):
+                if self.address(tid, x) is None or (k == "L" and x[3]):
+                    return True
+            elif k == "F":
+                for a, b in x[2]:
+                    if b == "L" and any(win[d][0] == a for d in range(j)):
+                        return True
+        return False
 
     def _crash(self, state, tid, pc, out):
         mem, threads, pending, ghost = state
@@ -665,6 +738,8 @@ class WeakMemory(MemoryModel):
                 out.append(f"ghost code waiting ({line})")
             elif k == "X":
                 out.append(f"{ins.prim}({ins.loc.text}) not yet performed, ldaxr/stlxr ({line})")
+            elif k == "O":
+                out.append(f"operation boundary crossed ahead of time ({line})")
         return out
 
     def fetched_by(self, label, before, after):
