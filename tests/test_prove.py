@@ -67,7 +67,8 @@ def test_unbounded_loop_fails_the_step_bound_and_bounded_one_proves():
 def test_ring_robustness_for_every_slot_count():
     res = prove_robustness(resolve_protocol("ring"), Params(threads=2, slots=2, ops=1))
     assert res.proved, [o.failure and o.failure.lines() for o in res.ops]
-    assert res.space.symbolic and res.space.slot_range == (1, 262143)
+    # Not beyond the model's max_slots: the C twin shifts (uint32) 1 << slot.
+    assert res.space.symbolic and res.space.slot_range == (1, 32)
     assert {o.name for o in res.ops} >= {"start_queued_worker", "reap_worker"}
 
 
@@ -110,3 +111,37 @@ def test_prove_usage_errors(checker_cli):
 def test_protocol_without_invariant_says_so(checker_cli):
     p = checker_cli("prove", "dlist", "--invariants")
     assert p.returncode == 2 and "bounded search only" in p.stderr
+
+
+GUARD = str(MODELS / "slots_guard.py")
+
+
+def test_a_range_check_decided_at_compile_time_is_not_proved_for_every_slot_count():
+    # `if SLOTS >= 3:` keeps the range check only from three slots up: the
+    # programs at 3 and 5 slots agree, yet with 1 or 2 there is no check.
+    res = prove_robustness(resolve_protocol(GUARD), Params(threads=2, slots=2, ops=1))
+    assert not res.space.symbolic
+    assert {1, 2} <= set(res.space.concrete) and "1, 2" in res.space.reason
+    f = res.failure
+    assert f is not None and res.exit_code == 1
+    assert f.prop == PM_SAFETY and f.slots in (1, 2) and "entries" in f.message
+
+
+def test_the_guarded_range_check_is_a_real_bug(checker_cli):
+    p = checker_cli("explore", GUARD, "--slots", "1", "--rogue", "--threads", "2", "--no-trace")
+    assert p.returncode == 1 and "postmaster safety" in p.stdout
+    ok = checker_cli("explore", GUARD, "--slots", "3", "--rogue", "--threads", "2", "--no-trace")
+    assert ok.returncode == 0, ok.stdout
+
+
+def test_the_unguarded_programs_of_every_slot_count_agree():
+    # Both directions: the check does not give up on a model whose program
+    # really is the same for every slot count (prove_small has none at all).
+    from checker.prove.robustness import supported_slots
+    from checker.prove.setup import _system, slot_space
+
+    proto = resolve_protocol("ring")
+    params = Params(threads=2, slots=2, ops=1)
+    space, _ = slot_space(proto, params, None)
+    space = supported_slots(proto, space, params, None, lambda n: _system(proto, params, None, n, True))
+    assert space.symbolic and space.slot_range == (1, 32)

@@ -34,7 +34,7 @@ from checker.ir import (
     Program, Rmw, Store,
 )
 from checker.model import PM_SAFETY, ROGUE_PROPERTIES, WAIT_FREEDOM, Params, Protocol
-from checker.prove.setup import SlotSpace, slot_space
+from checker.prove.setup import CONCRETE_FALLBACK, SlotSpace, slot_space
 from checker.prove.symbolic import Translator, as_bv, bv, ghost_actions, truth
 
 MAX_PATHS = 20000
@@ -486,12 +486,76 @@ class SymbolicExecutor:
 # ---------------------------------------------------------------------------
 
 
+def _fingerprint(prog: Program) -> list:
+    """What a compile-time decision could change: each instruction's kind, jump
+    target, source line and the region it accesses (the arms of an ``if``
+    decided at compile time lie on different lines)."""
+    out = []
+    for i in prog.instrs:
+        loc = getattr(i, "loc", None)
+        out.append((i.op, getattr(i, "target", None), i.src.line if i.src else None,
+                    loc.region.name if loc is not None else None))
+    return out
+
+
+def supported_slots(proto_cls: type[Protocol], space: SlotSpace, params: Params, mutation: str | None,
+                    system_at) -> SlotSpace:
+    """Check a symbolic slot space against the program at every slot count it claims.
+
+    The marker compile stands for every slot count only if the program built
+    for each count in the range has the same instructions and the same
+    slot-independent constants: a compile-time ``if SLOTS >= 3:`` gives a
+    different program below 3, which comparing two probe sizes cannot see.
+    The range never goes beyond what the model (and its C twin, whose limits
+    ``min_slots``/``max_slots`` mirror) supports; within it every count is
+    compiled, so the check is exact.  Otherwise fall back to proving the
+    counts one by one (those that differ, and the smallest ones).
+    """
+    lo = max(space.slot_range[0], proto_cls.min_slots)
+    hi = min(space.slot_range[1], proto_cls.max_slots)
+    if not space.symbolic:
+        space.concrete = [n for n in space.concrete if lo <= n <= hi]
+        return space
+    marked = _fingerprint(space.program)
+    fixed = None
+    lengths = None
+    differ = []
+    for n in range(lo, hi + 1):
+        sysx = system_at(n)
+        consts = {k: v for k, v in sysx.constants.items() if k not in space.names}
+        lens = {}
+        for name, r in list(sysx.shared.items()) + list(sysx.ghost.items()):
+            if name in space.extra_lengths:
+                continue
+            if name in space.lengths:
+                if r.length != sysx.constants[space.lengths[name]]:
+                    lens[name] = ("not", space.lengths[name])
+            else:
+                lens[name] = r.length
+        if fixed is None:
+            fixed, lengths = consts, lens
+        if consts != fixed or lens != lengths or _fingerprint(sysx.threads[0].program) != marked:
+            differ.append(n)
+    if differ:
+        small = list(range(lo, min(hi, lo + CONCRETE_FALLBACK - 1) + 1))
+        shown = ", ".join(map(str, differ[:6])) + (", ..." if len(differ) > 6 else "")
+        return SlotSpace(False, concrete=sorted(set(small) | set(differ[:CONCRETE_FALLBACK])),
+                         reason=f"the program built for slots = {shown} differs from the general one "
+                                "(a compile-time condition on slots)")
+    space.slot_range = (lo, hi)
+    s = space.variables["SLOTS"]
+    space.constraints = [z3.ULE(lo, s), z3.ULE(s, hi)] + space.constraints[2:]
+    return space
+
+
 def prove_robustness(proto_cls: type[Protocol], params: Params, mutation: str | None = None,
                      witness: bool = True) -> Robustness:
     from checker.prove.setup import _system, proof_module
 
     t0 = time.perf_counter()
     space, system = slot_space(proto_cls, params, mutation)
+    space = supported_slots(proto_cls, space, params, mutation,
+                            lambda n: _system(proto_cls, params, mutation, n, True))
     spec = proof_module(proto_cls)
     private_invariant = getattr(spec, "postmaster_invariant", None) if spec else None
     if space.symbolic:
@@ -500,16 +564,16 @@ def prove_robustness(proto_cls: type[Protocol], params: Params, mutation: str | 
         lengths = {n: bv(r.length or 1) for n, r in system.shared.items()}
         lengths.update({r: space.variables[c] for r, c in space.lengths.items()})
         lengths.update(space.extra_lengths)
-        runs = [(space.program, space.marker_terms(), space.constraints, lengths, terms)]
+        runs = [(space.program, space.marker_terms(), space.constraints, lengths, terms, None)]
     else:
         runs = []
         for s in space.concrete:
             sysx = _system(proto_cls, params, mutation, s, True)
             runs.append((sysx.threads[0].program, {}, [],
                          {n: bv(r.length or 1) for n, r in sysx.shared.items()},
-                         {n: bv(v) for n, v in sysx.constants.items()}))
+                         {n: bv(v) for n, v in sysx.constants.items()}, s))
     ops: dict[str, OpResult] = {}
-    for prog, consts, assumptions, lengths, terms in runs:
+    for prog, consts, assumptions, lengths, terms, slots in runs:
         ex = SymbolicExecutor(prog, lengths, consts, assumptions, params.step_bound,
                               private_invariant=private_invariant, const_terms=terms)
         for name, r in ex.prove_all().items():
@@ -517,6 +581,9 @@ def prove_robustness(proto_cls: type[Protocol], params: Params, mutation: str | 
             o.paths += r.paths
             o.obligations += r.obligations
             o.max_steps = max(o.max_steps, r.max_steps)
+            if r.failure is not None and r.failure.slots is None:
+                r.failure.slots = slots  # a per-size proof: the size it failed at
+                r.failure.constants = {"SLOTS": slots}
             o.failure = o.failure or r.failure
             o.incomplete = o.incomplete or r.incomplete
         if any(o.failure or o.incomplete for o in ops.values()):
