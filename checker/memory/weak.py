@@ -29,12 +29,19 @@ invisible, so a guess that performs nothing early would only duplicate states.  
 performed before an earlier load) is therefore possible unless a dependency,
 a control dependency (stores wait for branches) or a fence orders them.
 
-Fetching is invisible to other threads, so a thread fetches *eagerly* after
-each of its steps, as far as its window allows, within the current operation
-(a sound partial-order reduction: it only removes interleavings of steps that
-commute).  Fetching the first event of an operation (threads rest at
-operation boundaries, where conservation is checked) and fetching a full
-barrier are steps of their own.
+Fetching is invisible to other threads, so a thread fetches *eagerly*
+after each of its steps, as far as its window allows, within the current
+operation (a sound partial-order reduction: it only removes interleavings of
+steps that commute).  Fetching the first event of an operation is a step of
+its own, so that a thread can rest between operations with an empty window,
+where conservation is checked; that step is allowed with earlier events
+still in flight, so nothing orders one operation's accesses before the
+next's.  Fetching a full barrier is a step of its own too.  A *guessed*
+path, by contrast, runs on into later operations as the hardware's
+speculation does (a load of the next operation may be satisfied before the
+branch that ends this one is resolved); a postmaster that does so carries an
+("O", pc) entry until the earlier operation's events are all performed, so
+the cycle analysis does not take it for one that never left its operation.
 
 Ghost code runs as soon as every value it reads is known, every earlier
 branch is resolved and every earlier ghost block touching the same ghost
@@ -44,14 +51,17 @@ address and value are known), a check of what a thread read runs when the
 load is performed, and no bookkeeping ever observes a path the machine would
 discard.  Ghost code never orders memory accesses.
 
+The window is unbounded by default: the model is then a sound
+over-approximation of PostgreSQL's documented contract and of arm64 (within
+the limitations below); docs/memory-models.md gives the argument, including
+why cutting a guessed path at a stutter turn of a loop loses nothing.
+``--window N`` (at most N loads, stores and split RMWs in flight per thread)
+is an explicit under-approximation, and every verdict under it says so.
+
 Limitations, stated here and tested: the model is multi-copy atomic, so it
 cannot show the IRIW-style behaviours of POWER (non-MCA); a later access waits
 for an earlier one whose address is still unknown (ARMv8 may speculate past
-it); the window is bounded (``--window``, default 2 loads, stores and split
-RMWs in flight per thread, besides fences, branches and ghost code), so a reordering that
-needs more entries in flight is not explored.  Two is what every reordering
-the litmus suite and the ring's barrier mutations turn on needs (a pair of
-accesses passing each other); raise it to look further.
+it).
 """
 
 from __future__ import annotations
