@@ -80,7 +80,9 @@ from checker.model import MEMORY_SAFETY, ModelError
 SAFETY_CAP = 64
 
 # Window entries (tuples, so states stay hashable):
-#   ("L", pc, index, acquire)            load; result is marker ("r", position)
+#   ("L", pc, index, acquire, at)        load; result is marker ("r", position); ``at`` is the
+#                                        thread's canonical state tuple when it fetched the load
+#                                        behind an unresolved guess (else None): stutter turns
 #   ("S", pc, index, value, release)     store
 #   ("F", pc, pairs)                     fence: pairs of (earlier, later) kinds it orders
 #   ("B", pc, cond, guess)               branch taken on a guess
@@ -188,8 +190,9 @@ class WeakMemory(MemoryModel):
                 continue
             k = e[0]
             if k == "L":
-                if type(e[2]) is tuple:
-                    e = ("L", e[1], sub(e[2], pos, value), e[3])
+                if type(e[2]) is tuple or e[4] is not None:
+                    at = e[4] if e[4] is None else tuple(sub(x, pos, value) for x in e[4])
+                    e = ("L", e[1], sub(e[2], pos, value), e[3], at)
             elif k == "S":
                 if type(e[2]) is tuple or type(e[3]) is tuple:
                     e = ("S", e[1], sub(e[2], pos, value), sub(e[3], pos, value), e[4])
@@ -417,7 +420,8 @@ class WeakMemory(MemoryModel):
                     L[ins.dst] = found
                 starts = [(L, win)]
             elif op == "load":
-                win = win + [("L", pc, self.index_of(ins.loc, L), ins.prim in self.profile.acquire_loads)]
+                at = settle(prog, list(L), pc) if any(e[0] == "B" for e in win) else None
+                win = win + [("L", pc, self.index_of(ins.loc, L), ins.prim in self.profile.acquire_loads, at)]
                 last_mem = len(win) - 1
                 L[ins.dst] = ("r", last_mem)
                 starts = [(L, win)]
@@ -534,7 +538,7 @@ class WeakMemory(MemoryModel):
             self.speculate(state, tid, out)
             return
         # Fetch the next event.
-        if self.can_fetch(tid, ins, win):
+        if not self._stutter(prog, pc, T, win) and self.can_fetch(tid, ins, win):
             L = list(T)
             results = self.fetch(tid, L, list(win), mem, ghost)
             action = "step" if self.is_full(ins) else "fetch"
@@ -580,7 +584,8 @@ class WeakMemory(MemoryModel):
             # boundary is a step of its own: threads rest there (quiescent
             # points for conservation), and a step never spans two operations
             # (the postmaster's per-operation step count and lassos rely on it).
-            elif eager[pc] and not self.is_full(ins) and self.can_fetch(tid, ins, win):
+            elif eager[pc] and not self.is_full(ins) and not self._stutter(prog, pc, L, win) \
+                    and self.can_fetch(tid, ins, win):
                 for r in self.fetch(tid, L, list(win), mem, ghost):
                     if r[0] == "viol":
                         out.append((label, None, r[1]))
@@ -675,6 +680,8 @@ class WeakMemory(MemoryModel):
             key = settle(prog, list(L), pc)
             if any(k == key and all(e[0] in ("L", "F", "B", "O") for e in win[n:]) for k, n in history):
                 continue  # a stutter turn: see above
+            if self._stutter(prog, pc, L, win):
+                continue
             if not self.can_fetch(tid, ins, win):
                 continue
             history = history + ((key, len(win)),)
@@ -686,6 +693,36 @@ class WeakMemory(MemoryModel):
                 if ins.op == "load":
                     yield r[0], r[1], at, f2
                 work.append((r[0], r[1], f2, history))
+
+    @staticmethod
+    def _stutter(prog, pc, L, win) -> bool:
+        """Would fetching the load at ``pc`` start another stutter turn?
+
+        The turn of ``_extend``, seen across steps: the window still holds a
+        load fetched at this pc in this same thread state, behind a guess
+        that is still unresolved, with only loads, fences, guesses and
+        boundary marks after it.  Nothing that writes (a store, an RMW,
+        ghost code) can be performed behind an unresolved guess, so the
+        window shows everything the turn fetched: it wrote nothing, and the
+        state without the turn (this thread resting where it fetched that
+        load, the others having done what they did) is reachable and has the
+        same futures.  The thread fetches on once those entries drain.
+        """
+        if prog.instrs[pc].op != "load":
+            return False
+        key = None
+        for j in range(len(win) - 1, -1, -1):
+            e = win[j]
+            k = e[0]
+            if k == "L":
+                if e[1] == pc and e[4] is not None:
+                    if key is None:
+                        key = settle(prog, list(L), pc)
+                    if e[4] == key and any(x[0] == "B" for x in win[:j]):
+                        return True
+            elif k not in ("F", "B", "O"):
+                return False
+        return False
 
     def _blocks_later_loads(self, tid, win) -> bool:
         """Does some entry keep every load fetched after it from being performed?"""
