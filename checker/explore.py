@@ -66,6 +66,7 @@ class Result:
     # Events in flight per thread that bounded the search (weak's window),
     # or None when no reordering the memory model allows was left out.
     reordering_bound: int | None = None
+    reordering_bound_requested: bool = False
 
     @property
     def states_per_second(self) -> float:
@@ -104,6 +105,8 @@ class Result:
     def exit_code(self) -> int:
         if self.violations:
             return 1
+        if self.reordering_bound is not None and not self.reordering_bound_requested:
+            return 3  # a bound nobody asked for cut the search
         return 0 if self.complete else 3
 
 
@@ -241,6 +244,7 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     res = Result(system, memory_model or engine.mm.name, profile)
     res.engine = engine.kind
     res.reordering_bound = engine.mm.reordering_bound()
+    res.reordering_bound_requested = engine.mm.reordering_bound_requested()
     if opts.symmetry:
         from checker.search import explore_compact
         from checker.symmetry import make_canonicaliser
@@ -389,6 +393,8 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
         stop_reason = f"depth limit {max_d} reached" if cut else "stopped"
     res.stop_reason = stop_reason
     res.max_postmaster_steps = _max_steps(engine, states)
+    res.reordering_bound = engine.mm.reordering_bound()
+    res.reordering_bound_requested = engine.mm.reordering_bound_requested()
     if res.complete and edges is not None:
         _liveness(engine, states, edges, parent, plabel, res, pruned)
         res.liveness_checked = True
@@ -605,7 +611,8 @@ def _postmaster_lasso(engine, states, edges, pm_prog):
     state, [(label, state)...])."""
     in_op = pm_prog.in_op
     n = len(states)
-    inside = [in_op[states[v][1][0][0]] for v in range(n)]
+    between = engine.mm.between_operations
+    inside = [in_op[states[v][1][0][0]] and not between(states[v], 0) for v in range(n)]
     sub = []
     for v in range(n):
         if not edges[v]:

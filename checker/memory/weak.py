@@ -29,12 +29,19 @@ invisible, so a guess that performs nothing early would only duplicate states.  
 performed before an earlier load) is therefore possible unless a dependency,
 a control dependency (stores wait for branches) or a fence orders them.
 
-Fetching is invisible to other threads, so a thread fetches *eagerly* after
-each of its steps, as far as its window allows, within the current operation
-(a sound partial-order reduction: it only removes interleavings of steps that
-commute).  Fetching the first event of an operation (threads rest at
-operation boundaries, where conservation is checked) and fetching a full
-barrier are steps of their own.
+Fetching is invisible to other threads, so a thread fetches *eagerly*
+after each of its steps, as far as its window allows, within the current
+operation (a sound partial-order reduction: it only removes interleavings of
+steps that commute).  Fetching the first event of an operation is a step of
+its own, so that a thread can rest between operations with an empty window,
+where conservation is checked; that step is allowed with earlier events
+still in flight, so nothing orders one operation's accesses before the
+next's.  Fetching a full barrier is a step of its own too.  A *guessed*
+path, by contrast, runs on into later operations as the hardware's
+speculation does (a load of the next operation may be satisfied before the
+branch that ends this one is resolved); a postmaster that does so carries an
+("O", pc) entry until the earlier operation's events are all performed, so
+the cycle analysis does not take it for one that never left its operation.
 
 Ghost code runs as soon as every value it reads is known, every earlier
 branch is resolved and every earlier ghost block touching the same ghost
@@ -44,14 +51,17 @@ address and value are known), a check of what a thread read runs when the
 load is performed, and no bookkeeping ever observes a path the machine would
 discard.  Ghost code never orders memory accesses.
 
+The window is unbounded by default: the model is then a sound
+over-approximation of PostgreSQL's documented contract and of arm64 (within
+the limitations below); docs/memory-models.md gives the argument, including
+why cutting a guessed path at a stutter turn of a loop loses nothing.
+``--window N`` (at most N loads, stores and split RMWs in flight per thread)
+is an explicit under-approximation, and every verdict under it says so.
+
 Limitations, stated here and tested: the model is multi-copy atomic, so it
 cannot show the IRIW-style behaviours of POWER (non-MCA); a later access waits
 for an earlier one whose address is still unknown (ARMv8 may speculate past
-it); the window is bounded (``--window``, default 2 loads, stores and split
-RMWs in flight per thread, besides fences, branches and ghost code), so a reordering that
-needs more entries in flight is not explored.  Two is what every reordering
-the litmus suite and the ring's barrier mutations turn on needs (a pair of
-accesses passing each other); raise it to look further.
+it).
 """
 
 from __future__ import annotations
@@ -61,16 +71,27 @@ from checker.memory.base import MemoryModel, settle
 from checker.memory.profiles import ALL
 from checker.model import MEMORY_SAFETY, ModelError
 
-DEFAULT_WINDOW = 2
+# With no --window the window is unbounded: a thread fetches as far as its
+# program lets it (up to a pending branch, a full barrier or the end), and
+# speculation unrolls loops until it can perform nothing new (see _extend).
+# SAFETY_CAP only stops a program that would fetch without end (a loop that
+# never drains and never waits for a value); if it ever refuses a fetch the
+# run says so (reordering_bound) instead of claiming an exhaustive result.
+SAFETY_CAP = 64
 
 # Window entries (tuples, so states stay hashable):
-#   ("L", pc, index, acquire)            load; result is marker ("r", position)
+#   ("L", pc, index, acquire, at)        load; result is marker ("r", position); ``at`` is the
+#                                        thread's canonical state tuple when it fetched the load
+#                                        behind an unresolved guess (else None): stutter turns
 #   ("S", pc, index, value, release)     store
 #   ("F", pc, pairs)                     fence: pairs of (earlier, later) kinds it orders
 #   ("B", pc, cond, guess)               branch taken on a guess
 #   ("G", pc, attach, snapshot)          ghost code waiting for the values it reads
 #   ("X", pc, index, args)               a split RMW (arm64's ldaxr/stlxr): result marker
 #                                        ("r", position) is the value it found
+#   ("O", pc)                            the postmaster crossed an operation boundary on a
+#                                        guessed path; gone once everything before it is
+#                                        performed (until then it is between operations)
 # Pending values: ("r", position) or ("e", expr_id, args).
 
 _PRUNED = object()
@@ -80,17 +101,15 @@ class WeakMemory(MemoryModel):
     name = "weak"
     summary = "PostgreSQL's documented contract on a multi-copy-atomic machine: out-of-order window, speculation"
 
-    def __init__(self, system, profile, window: int | None = DEFAULT_WINDOW, **options):
+    def __init__(self, system, profile, window: int | None = None, **options):
         super().__init__(system, profile, **options)
-        if window is None:
-            # An unbounded window would make this model sound for every
-            # program, at a cost in states the engine cannot pay yet; until
-            # then every run is bounded and every verdict says by how much.
-            raise ModelError("an unbounded window is not available yet: the weak model always bounds the "
-                             "events in flight (default 2), and its verdicts say so")
-        if window < 1:
+        if window is not None and window < 1:
             raise ModelError("--window must be at least 1")
-        self.window = window
+        # An explicit window is an under-approximation the user asked for;
+        # without one the model is meant to lose nothing (SAFETY_CAP above).
+        self.window_requested = window is not None
+        self.window = window if window is not None else SAFETY_CAP
+        self.window_refused = False  # some fetch was refused only because the window was full
         self.fence_pairs = dict(profile.fences)
         self.scratch = [0] * max((p.nlocals for p in self.programs if p), default=1)
         self.split_rmw = {p for p, kind in profile.rmw.items() if kind == "split"}
@@ -111,11 +130,6 @@ class WeakMemory(MemoryModel):
             self.eager_ok.append([prog.in_op[pc] and not prog.op_start[pc] for pc in range(len(prog.instrs))])
 
     # -- helpers ----------------------------------------------------------
-
-    def reordering_bound(self) -> int | None:
-        # Every run of this model is bounded: no verdict may read as if it
-        # covered every reordering the contract allows (see the docstring).
-        return self.window
 
     def initial_pending(self, tid):
         return ()
@@ -176,8 +190,9 @@ class WeakMemory(MemoryModel):
                 continue
             k = e[0]
             if k == "L":
-                if type(e[2]) is tuple:
-                    e = ("L", e[1], sub(e[2], pos, value), e[3])
+                if type(e[2]) is tuple or e[4] is not None:
+                    at = e[4] if e[4] is None else tuple(sub(x, pos, value) for x in e[4])
+                    e = ("L", e[1], sub(e[2], pos, value), e[3], at)
             elif k == "S":
                 if type(e[2]) is tuple or type(e[3]) is tuple:
                     e = ("S", e[1], sub(e[2], pos, value), sub(e[3], pos, value), e[4])
@@ -238,7 +253,7 @@ class WeakMemory(MemoryModel):
                     if b == kind and any(win[d][0] == a for d in range(j)):
                         return False, None
                 continue
-            if xk == "G":
+            if xk == "G" or xk == "O":
                 continue
             if xk == "X":
                 # Later stores wait for a split RMW (acquire, and stores are not
@@ -311,6 +326,11 @@ class WeakMemory(MemoryModel):
                         win = self.remove(win, L, j)
                         changed = True
                         break
+                elif k == "O":
+                    if all(x[0] == "O" for x in win[:j]):
+                        win = self.remove(win, L, j)
+                        changed = True
+                        break
         # An index that became known and is out of range, on a path no longer
         # speculative, is a real out-of-range access.
         for j, e in enumerate(win):
@@ -333,9 +353,23 @@ class WeakMemory(MemoryModel):
             return not win
         if ins.op == "choose":
             return True
-        return sum(1 for e in win if e[0] in ("L", "S", "X")) < self.window
+        if sum(1 for e in win if e[0] in ("L", "S", "X")) < self.window:
+            return True
+        self.window_refused = True
+        return False
 
-    def fetch(self, tid, L, win, mem, ghost):
+    def reordering_bound(self):
+        if self.window_requested or self.window_refused:
+            return self.window
+        return None
+
+    def reordering_bound_requested(self) -> bool:
+        return self.window_requested
+
+    def between_operations(self, state, tid) -> bool:
+        return any(e[0] == "O" for e in state[2][tid])
+
+    def fetch(self, tid, L, win, mem, ghost, mark_ops=False):
         """Fetch the event at L[0] and the local code after it.
 
         Returns a list of outcomes: (L, win, mem, info) or ("viol", pair) or
@@ -386,7 +420,8 @@ class WeakMemory(MemoryModel):
                     L[ins.dst] = found
                 starts = [(L, win)]
             elif op == "load":
-                win = win + [("L", pc, self.index_of(ins.loc, L), ins.prim in self.profile.acquire_loads)]
+                at = settle(prog, list(L), pc) if any(e[0] == "B" for e in win) else None
+                win = win + [("L", pc, self.index_of(ins.loc, L), ins.prim in self.profile.acquire_loads, at)]
                 last_mem = len(win) - 1
                 L[ins.dst] = ("r", last_mem)
                 starts = [(L, win)]
@@ -418,16 +453,20 @@ class WeakMemory(MemoryModel):
         results = []
         for L1, w1 in starts:
             inf = (None, L1[ins.dst]) if info == "choose" else info
-            L2, w2 = self.run_local(prog, pc + 1, L1, w1)
+            L2, w2 = self.run_local(prog, pc + 1, L1, w1, mark_ops)
             results.append((L2, w2, mem, inf))
         return results
 
-    def run_local(self, prog, pc, L, win):
+    def run_local(self, prog, pc, L, win, mark_ops=False):
         """Local code up to the next event, or up to a branch on a pending value.
 
         Returns (L, win) with L[0] the pc where the thread rests.  Guessing a
         branch is left to ``successors``: a thread only guesses when it uses
-        the guess, to perform a load early (see ``speculate``).
+        the guess, to perform a load early (see ``speculate``).  With
+        ``mark_ops`` (the postmaster down a guessed path) passing an operation
+        boundary with events still in flight leaves an ("O", pc) entry: the
+        cycle analysis must not take a postmaster that has started its next
+        operation ahead of time for one that never left the first.
         """
         steps = 0
         while True:
@@ -449,6 +488,8 @@ class WeakMemory(MemoryModel):
                 win = win + [("G", ins.pc, -1, tuple(L[r] for r in ins.reads))]
                 pc += 1
             else:
+                if mark_ops and win and win[-1][0] != "O" and op in ("op_begin", "op_end"):
+                    win = win + [("O", ins.pc)]
                 pc += 1
             steps += 1
             if steps > 100_000:
@@ -497,7 +538,7 @@ class WeakMemory(MemoryModel):
             self.speculate(state, tid, out)
             return
         # Fetch the next event.
-        if self.can_fetch(tid, ins, win):
+        if not self._stutter(prog, pc, T, win) and self.can_fetch(tid, ins, win):
             L = list(T)
             results = self.fetch(tid, L, list(win), mem, ghost)
             action = "step" if self.is_full(ins) else "fetch"
@@ -543,7 +584,8 @@ class WeakMemory(MemoryModel):
             # boundary is a step of its own: threads rest there (quiescent
             # points for conservation), and a step never spans two operations
             # (the postmaster's per-operation step count and lassos rely on it).
-            elif eager[pc] and not self.is_full(ins) and self.can_fetch(tid, ins, win):
+            elif eager[pc] and not self.is_full(ins) and not self._stutter(prog, pc, L, win) \
+                    and self.can_fetch(tid, ins, win):
                 for r in self.fetch(tid, L, list(win), mem, ghost):
                     if r[0] == "viol":
                         out.append((label, None, r[1]))
@@ -566,7 +608,8 @@ class WeakMemory(MemoryModel):
         fetches down it, and performs one of the loads it fetched there before
         the branch is resolved.  Guesses that perform nothing early are not
         states of their own: fetching is invisible, and once the value is known
-        the thread goes down the right path anyway.
+        the thread goes down the right path anyway.  The guessed path may run
+        into later operations, as the hardware's speculation does.
         """
         mem, threads, pending, ghost = state
         T = threads[tid]
@@ -576,35 +619,51 @@ class WeakMemory(MemoryModel):
         ins = prog.instrs[pc]
         c = self.value(ins.cond, T)
         logging = self._fetch_log is not None
+        mark = self.bounded[tid]
         for guess in (True, False):
             L = list(T)
             w = list(win) + [("B", pc, c, guess)]
-            base = len(w)
-            L, w = self.run_local(prog, pc + 1 if guess else ins.target, L, w)
-            for L2, w2, fetched in self._extend(tid, L, w, mem, ghost, logging):
-                for i in range(base, len(w2)):
-                    e = w2[i]
-                    if e[0] != "L":
-                        continue
-                    ok, fwd = self.performable(tid, w2, i, mem)
-                    if not ok:
-                        continue
-                    addr = self.address(tid, e)
-                    L3 = list(L2)
-                    v = fwd if fwd is not None else mem[addr]
-                    nth = sum(1 for x in w2[:i] if x[1] == e[1])
-                    w3 = self.remove(list(w2), L3, i, v)
-                    label = (tid, "speculate", e[1], (addr, v, nth, fwd is not None))
-                    self._advance(state, tid, label, L3, w3, mem, ghost, out, prefetched=fetched)
+            L, w = self.run_local(prog, pc + 1 if guess else ins.target, L, w, mark)
+            for L2, w2, i, fetched in self._extend(tid, L, w, mem, ghost, logging):
+                ok, fwd = self.performable(tid, w2, i, mem)
+                if not ok:
+                    continue
+                e = w2[i]
+                addr = self.address(tid, e)
+                L3 = list(L2)
+                v = fwd if fwd is not None else mem[addr]
+                nth = sum(1 for x in w2[:i] if x[1] == e[1])
+                w3 = self.remove(list(w2), L3, i, v)
+                label = (tid, "speculate", e[1], (addr, v, nth, fwd is not None))
+                self._advance(state, tid, label, L3, w3, mem, ghost, out, prefetched=fetched)
 
     def _extend(self, tid, L, win, mem, ghost, logging):
-        """Fetch down a guessed path as far as the window allows (no performing)."""
+        """Fetch down a guessed path (no performing); yield (L, win, i, fetched)
+        each time a load is fetched, at window position i, with the thread
+        resting just after it.
+
+        Cutting the path right after the load that is performed early loses
+        nothing: what lies beyond is fetched later, by the ordinary steps or
+        by another guess, and fetching is invisible.  A path is not followed
+        further when nothing down it could be performed early:
+        - an entry in the window keeps every later load waiting (an access
+          whose address is still unknown, an acquire load, a fence ordering
+          earlier accesses before later loads);
+        - the thread is back at a point of this path with the same live
+          locals, and everything fetched since is loads, fences and guesses
+          (a *stutter* iteration, e.g. another turn of a wait loop that read
+          nothing new).  Any execution that goes round it once more and then
+          performs a later load early has a twin without that turn: the turn
+          wrote nothing (no store, RMW or ghost code), its loads only added
+          waits for the accesses after them, and its fences and guesses only
+          constraints, so the twin's events can be performed in the same
+          order, read the same values and reach the same state.
+        """
         prog = self.programs[tid]
-        eager = self.eager_ok[tid]
-        done = []
-        work = [(L, win, ())]
+        mark = self.bounded[tid]
+        work = [(L, win, (), ())]
         while work:
-            L, win, fetched = work.pop()
+            L, win, fetched, history = work.pop()
             pc = L[0]
             ins = prog.instrs[pc]
             if ins.op == "branch":
@@ -613,20 +672,70 @@ class WeakMemory(MemoryModel):
                 c = self.value(ins.cond, L)
                 for guess in (True, False):
                     L2, w2 = self.run_local(prog, pc + 1 if guess else ins.target, list(L),
-                                            win + [("B", pc, c, guess)])
-                    work.append((L2, w2, fetched))
+                                            win + [("B", pc, c, guess)], mark)
+                    work.append((L2, w2, fetched, history))
                 continue
-            if ins.is_event and eager[pc] and not self.is_full(ins) and self.can_fetch(tid, ins, win):
-                grew = False
-                for r in self.fetch(tid, list(L), list(win), mem, ghost):
-                    if r[0] in ("viol", "crash"):
-                        continue  # on a guessed path: real only once the guess is confirmed
-                    grew = True
-                    work.append((r[0], r[1], fetched + ((pc, r[3]),) if logging else ()))
-                if grew:
-                    continue
-            done.append((L, win, fetched))
-        return done
+            if not ins.is_event or self.is_full(ins) or self._blocks_later_loads(tid, win):
+                continue
+            key = settle(prog, list(L), pc)
+            if any(k == key and all(e[0] in ("L", "F", "B", "O") for e in win[n:]) for k, n in history):
+                continue  # a stutter turn: see above
+            if self._stutter(prog, pc, L, win):
+                continue
+            if not self.can_fetch(tid, ins, win):
+                continue
+            history = history + ((key, len(win)),)
+            at = len(win)
+            for r in self.fetch(tid, list(L), list(win), mem, ghost, mark):
+                if r[0] in ("viol", "crash"):
+                    continue  # on a guessed path: real only once the guess is confirmed
+                f2 = fetched + ((pc, r[3]),) if logging else ()
+                if ins.op == "load":
+                    yield r[0], r[1], at, f2
+                work.append((r[0], r[1], f2, history))
+
+    @staticmethod
+    def _stutter(prog, pc, L, win) -> bool:
+        """Would fetching the load at ``pc`` start another stutter turn?
+
+        The turn of ``_extend``, seen across steps: the window still holds a
+        load fetched at this pc in this same thread state, behind a guess
+        that is still unresolved, with only loads, fences, guesses and
+        boundary marks after it.  Nothing that writes (a store, an RMW,
+        ghost code) can be performed behind an unresolved guess, so the
+        window shows everything the turn fetched: it wrote nothing, and the
+        state without the turn (this thread resting where it fetched that
+        load, the others having done what they did) is reachable and has the
+        same futures.  The thread fetches on once those entries drain.
+        """
+        if prog.instrs[pc].op != "load":
+            return False
+        key = None
+        for j in range(len(win) - 1, -1, -1):
+            e = win[j]
+            k = e[0]
+            if k == "L":
+                if e[1] == pc and e[4] is not None:
+                    if key is None:
+                        key = settle(prog, list(L), pc)
+                    if e[4] == key and any(x[0] == "B" for x in win[:j]):
+                        return True
+            elif k not in ("F", "B", "O"):
+                return False
+        return False
+
+    def _blocks_later_loads(self, tid, win) -> bool:
+        """Does some entry keep every load fetched after it from being performed?"""
+        for j, x in enumerate(win):
+            k = x[0]
+            if k in ("L", "S", "X"):
+                if self.address(tid, x) is None or (k == "L" and x[3]):
+                    return True
+            elif k == "F":
+                for a, b in x[2]:
+                    if b == "L" and any(win[d][0] == a for d in range(j)):
+                        return True
+        return False
 
     def _crash(self, state, tid, pc, out):
         mem, threads, pending, ghost = state
@@ -676,6 +785,8 @@ class WeakMemory(MemoryModel):
                 out.append(f"ghost code waiting ({line})")
             elif k == "X":
                 out.append(f"{ins.prim}({ins.loc.text}) not yet performed, ldaxr/stlxr ({line})")
+            elif k == "O":
+                out.append(f"operation boundary crossed ahead of time ({line})")
         return out
 
     def fetched_by(self, label, before, after):
