@@ -611,18 +611,25 @@ def _postmaster_lasso(engine, states, edges, pm_prog):
     state, [(label, state)...])."""
     in_op = pm_prog.in_op
     n = len(states)
+    # A postmaster that has run ahead into later operations (weak memory: on
+    # a guessed path, with the earlier operation's events still in flight) is
+    # in neither region: its fetch point may go round a loop that starts and
+    # finishes an operation each turn while a marker says it is "between".
+    # Such states are left out of both searches.  A fair run drains what is
+    # in flight, so a postmaster really stuck in (or outside) an operation
+    # reaches a cycle of unmarked states there too.
     between = engine.mm.between_operations
-    inside = [in_op[states[v][1][0][0]] and not between(states[v], 0) for v in range(n)]
+    inside = [None if between(states[v], 0) else in_op[states[v][1][0][0]] for v in range(n)]
     sub = []
     for v in range(n):
-        if not edges[v]:
+        if not edges[v] or inside[v] is None:
             sub.append(None)
             continue
         keep = array("l")
         for e in edges[v]:
             w = e >> 4
             if inside[w] != inside[v]:
-                continue  # the postmaster entered or left an operation
+                continue  # the postmaster entered or left an operation (or ran ahead of one)
             # A postmaster move that ends its operation and starts the next
             # (which resets its step count to 0) crosses a boundary too.
             if inside[w] and (e & 15) == 0 and states[w][1][0][1] == 0:

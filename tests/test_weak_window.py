@@ -90,3 +90,15 @@ def test_the_safety_cap_is_never_a_silent_bound(monkeypatch):
     _, res = check("ring", threads=2, ops=1)
     assert res.reordering_bound == 1 and res.exit_code == 3
     assert res.verdict(INTEGRITY) == "holds (exhaustive, reordering bounded to 1)"
+
+
+def test_a_polling_loop_fetched_ahead_is_not_a_wait_freedom_lasso():
+    # The ring's postmaster ends start_queued_worker() on a branch over a
+    # pending load and speculates on into its polling loop, where every turn
+    # starts and finishes an operation again: while the marker says it ran
+    # ahead, the cycle analysis counts it neither inside nor outside an
+    # operation.  (Without that, a false lasso "outside any operation".)
+    _, res = check("ring", threads=2, ops=2)
+    assert res.complete and res.liveness_checked
+    assert WAIT_FREEDOM not in res.violations, res.violations[WAIT_FREEDOM].message
+
