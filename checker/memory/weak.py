@@ -79,6 +79,10 @@ from checker.model import MEMORY_SAFETY, ModelError
 # run says so (reordering_bound) instead of claiming an exhaustive result.
 SAFETY_CAP = 64
 
+# Entries kept by the caches of thread-local outcomes (speculate, _advance)
+# before they are dropped and rebuilt: a bound on their memory.
+ADVANCE_CACHE_ENTRIES = 300_000
+
 # Window entries (tuples, so states stay hashable):
 #   ("L", pc, index, acquire, at)        load; result is marker ("r", position); ``at`` is the
 #                                        thread's canonical state tuple when it fetched the load
@@ -116,6 +120,11 @@ class WeakMemory(MemoryModel):
         # When describing a trace, the events each step fetched (eagerly
         # fetched ones included), keyed by the state the step led to.
         self._fetch_log: dict | None = None
+        self._speculation_cache: dict = {}  # see speculate()
+        self._advance_cache: dict = {}  # see _advance()
+        self._perform_cache: dict = {}  # see successors()
+        self._removed: dict = {}  # see successors()
+        self._windows: dict = {}  # see _advance_plan()
         # ok = (found == expected), for a split compare-exchange
         self.cas_ok = Expr(lambda S: 1 if S[0] == S[1] else 0, (0, 1), "found == expected")
         self.eager_ok = []
@@ -504,34 +513,51 @@ class WeakMemory(MemoryModel):
         T = threads[tid]
         win = pending[tid]
         prog = self.programs[tid]
-        # Perform an entry of the window.
-        for i, e in enumerate(win):
-            if e[0] not in ("L", "S", "X"):
-                continue
-            ok, fwd = self.performable(tid, win, i, mem)
-            if not ok:
-                continue
-            addr = self.address(tid, e)
-            L = list(T)
-            nth = sum(1 for x in win[:i] if x[1] == e[1])
-            if e[0] == "L":
+        # Perform an entry of the window.  Which entries may be performed, and
+        # the window and locals once one is performed with a given value,
+        # depend on this thread alone: computed once, then looked up.
+        key = (tid, T, win)
+        performs = self._perform_cache.get(key)
+        if performs is None:
+            performs = []
+            for i, e in enumerate(win):
+                if e[0] not in ("L", "S", "X"):
+                    continue
+                ok, fwd = self.performable(tid, win, i, mem)
+                if ok:
+                    nth = sum(1 for x in win[:i] if x[1] == e[1])
+                    performs.append((i, e, self.address(tid, e), fwd, nth))
+            if len(self._perform_cache) >= ADVANCE_CACHE_ENTRIES:
+                self._perform_cache.clear()
+                self._removed.clear()
+            self._perform_cache[key] = performs
+        removed = self._removed
+        for i, e, addr, fwd, nth in performs:
+            kind = e[0]
+            if kind == "L":
                 v = fwd if fwd is not None else mem[addr]
-                w = self.remove(list(win), L, i, v)
+                result = v
                 nmem = mem
                 info = (addr, v, nth, fwd is not None)
-            elif e[0] == "X":
+            elif kind == "X":
                 old = mem[addr]
                 v, _result = rmw_apply(prog.instrs[e[1]].kind, old, e[3])
-                w = self.remove(list(win), L, i, old)
+                result = old
                 nmem = mem[:addr] + (v,) + mem[addr + 1:]
                 info = (addr, v, nth, False, old)
             else:
                 v = e[3]
-                w = self.remove(list(win), L, i)
+                result = None
                 nmem = mem[:addr] + (v,) + mem[addr + 1:]
                 info = (addr, v, nth, False)
+            rkey = (key, i, result)
+            lw = removed.get(rkey)
+            if lw is None:
+                L = list(T)
+                w = self.remove(list(win), L, i, result)
+                lw = removed[rkey] = (tuple(L), tuple(w))
             label = (tid, "perform", e[1], info)
-            self._advance(state, tid, label, L, w, nmem, ghost, out)
+            self._advance(state, tid, label, lw[0], lw[1], nmem, ghost, out)
         pc = T[0]
         ins = prog.instrs[pc]
         if ins.op == "branch":
@@ -553,23 +579,58 @@ class WeakMemory(MemoryModel):
                 self._advance(state, tid, (tid, action, pc, info), L2, w2, nmem, ghost, out)
 
     def _advance(self, state, tid, label, L, win, mem, ghost, out, prefetched=()):
-        """Settle, fetch eagerly as far as the window allows, and emit the new states."""
+        """Settle, fetch eagerly as far as the window allows, and emit the new states.
+
+        What follows depends only on this thread's locals and window and on
+        the ghost state (settling runs ghost code; eager fetching never
+        fetches a full barrier, the one kind of fetch that touches memory),
+        so the outcomes are computed once per such triple and reused by every
+        state that differs only in shared memory or in the other threads.
+        """
+        if self._fetch_log is not None:
+            plan = []
+            self._advance_plan(tid, label, list(L), list(win), mem, ghost, plan, prefetched)
+        else:
+            key = (tid, tuple(L), tuple(win), ghost)
+            plan = self._advance_cache.get(key)
+            if plan is None:
+                plan = []
+                self._advance_plan(tid, label, list(L), list(win), mem, ghost, plan, prefetched)
+                if len(self._advance_cache) >= ADVANCE_CACHE_ENTRIES:
+                    self._advance_cache.clear()
+                self._advance_cache[key] = plan
+        _, threads, pending, _g = state
+        for r in plan:
+            kind = r[0]
+            if kind == "state":
+                nstate = (mem, threads[:tid] + (r[1],) + threads[tid + 1:],
+                          pending[:tid] + (r[2],) + pending[tid + 1:], r[3])
+                if self._fetch_log is not None:
+                    self._fetch_log[(label, nstate)] = r[4]
+                out.append((label, nstate, None))
+            elif kind == "pruned":
+                out.append((label, None, None))  # the engine must not mistake this for a deadlock
+            elif kind == "violation":
+                out.append((label, None, r[1]))
+            else:
+                self._crash(state, tid, label[2], out)
+
+    def _advance_plan(self, tid, label, L, win, mem, ghost, plan, prefetched):
+        """The outcomes of ``_advance``, independent of memory and of the other threads."""
         prog = self.programs[tid]
         eager = self.eager_ok[tid]
         logging = self._fetch_log is not None
         first = ((label[2], label[3]),) if logging and label[1] in ("fetch", "step") else prefetched
-        work = [(L, win, mem, ghost, first)]
+        work = [(L, win, ghost, first)]
+        windows = self._windows
         while work:
-            L, win, mem, ghost, fetched = work.pop()
+            L, win, ghost, fetched = work.pop()
             s = self.settle(tid, L, win, ghost)
             if s is _PRUNED:
-                out.append((label, None, None))  # the engine must not mistake this for a deadlock
+                plan.append(("pruned",))
                 continue
             if len(s) == 2 and type(s[0]) is str:
-                if s[0] == "__crash__":
-                    self._crash(state, tid, label[2], out)
-                else:
-                    out.append((label, None, s))
+                plan.append(("crash",) if s[0] == "__crash__" else ("violation", s))
                 continue
             L, win, ghost = s
             pc = L[0]
@@ -578,7 +639,7 @@ class WeakMemory(MemoryModel):
                 if type(self.value(ins.cond, L)) is not tuple:
                     # The value it waited for is known: go on down the right path.
                     L, win = self.run_local(prog, pc, L, win)
-                    work.append((L, win, mem, ghost, fetched))
+                    work.append((L, win, ghost, fetched))
                     continue
             # Fetch eagerly inside an operation.  Crossing an operation
             # boundary is a step of its own: threads rest there (quiescent
@@ -588,20 +649,16 @@ class WeakMemory(MemoryModel):
                     and self.can_fetch(tid, ins, win):
                 for r in self.fetch(tid, L, list(win), mem, ghost):
                     if r[0] == "viol":
-                        out.append((label, None, r[1]))
+                        plan.append(("violation", r[1]))
                     elif r[0] == "crash":
-                        self._crash(state, tid, label[2], out)
+                        plan.append(("crash",))
                     else:
-                        work.append((r[0], r[1], r[2], ghost, fetched + ((pc, r[3]),) if logging else ()))
+                        work.append((r[0], r[1], ghost, fetched + ((pc, r[3]),) if logging else ()))
                 continue
-            T2 = settle(prog, L, pc)
-            _, threads, pending, _g = state
-            nthreads = threads[:tid] + (T2,) + threads[tid + 1:]
-            npending = pending[:tid] + (tuple(win),) + pending[tid + 1:]
-            nstate = (mem, nthreads, npending, ghost)
-            if logging:
-                self._fetch_log[(label, nstate)] = fetched
-            out.append((label, nstate, None))
+            w = tuple(win)
+            # One object per distinct window, shared by every state that has it.
+            w = windows.setdefault(w, w)
+            plan.append(("state", settle(prog, L, pc), w, ghost, fetched))
 
     def speculate(self, state, tid, out):
         """A thread resting at a branch on a pending value guesses a direction,
@@ -617,9 +674,34 @@ class WeakMemory(MemoryModel):
         prog = self.programs[tid]
         pc = T[0]
         ins = prog.instrs[pc]
-        c = self.value(ins.cond, T)
         logging = self._fetch_log is not None
+        # What the guesses fetch and which of those loads may be performed
+        # early depends on this thread's state and window only (memory is
+        # read when the load is performed, below), and many states share
+        # them: computed once per (thread, state, window).
+        key = (tid, T, win)
+        candidates = None if logging else self._speculation_cache.get(key)
+        if candidates is None:
+            candidates = self._speculation_candidates(tid, T, win, mem, ghost, logging)
+            if not logging:
+                if len(self._speculation_cache) >= ADVANCE_CACHE_ENTRIES:
+                    self._speculation_cache.clear()
+                self._speculation_cache[key] = candidates
+        for L2, w2, i, fwd, addr, label_pc, nth, fetched in candidates:
+            L3 = list(L2)
+            v = fwd if fwd is not None else mem[addr]
+            w3 = self.remove(list(w2), L3, i, v)
+            label = (tid, "speculate", label_pc, (addr, v, nth, fwd is not None))
+            self._advance(state, tid, label, L3, w3, mem, ghost, out, prefetched=fetched)
+
+    def _speculation_candidates(self, tid, T, win, mem, ghost, logging):
+        """Every (guessed path, load on it that may be performed early), both guesses."""
+        prog = self.programs[tid]
+        pc = T[0]
+        ins = prog.instrs[pc]
+        c = self.value(ins.cond, T)
         mark = self.bounded[tid]
+        candidates = []
         for guess in (True, False):
             L = list(T)
             w = list(win) + [("B", pc, c, guess)]
@@ -629,13 +711,9 @@ class WeakMemory(MemoryModel):
                 if not ok:
                     continue
                 e = w2[i]
-                addr = self.address(tid, e)
-                L3 = list(L2)
-                v = fwd if fwd is not None else mem[addr]
                 nth = sum(1 for x in w2[:i] if x[1] == e[1])
-                w3 = self.remove(list(w2), L3, i, v)
-                label = (tid, "speculate", e[1], (addr, v, nth, fwd is not None))
-                self._advance(state, tid, label, L3, w3, mem, ghost, out, prefetched=fetched)
+                candidates.append((tuple(L2), tuple(w2), i, fwd, self.address(tid, e), e[1], nth, fetched))
+        return candidates
 
     def _extend(self, tid, L, win, mem, ghost, logging):
         """Fetch down a guessed path (no performing); yield (L, win, i, fetched)
