@@ -566,7 +566,7 @@ class WeakMemory(MemoryModel):
         # Fetch the next event.
         if not self._stutter(prog, pc, T, win) and self.can_fetch(tid, ins, win):
             L = list(T)
-            results = self.fetch(tid, L, list(win), mem, ghost)
+            results = self.fetch(tid, L, list(win), mem, ghost, self.bounded[tid])
             action = "step" if self.is_full(ins) else "fetch"
             for r in results:
                 if r[0] == "viol":
@@ -638,7 +638,7 @@ class WeakMemory(MemoryModel):
             if ins.op == "branch":
                 if type(self.value(ins.cond, L)) is not tuple:
                     # The value it waited for is known: go on down the right path.
-                    L, win = self.run_local(prog, pc, L, win)
+                    L, win = self.run_local(prog, pc, L, win, self.bounded[tid])
                     work.append((L, win, ghost, fetched))
                     continue
             # Fetch eagerly inside an operation.  Crossing an operation
@@ -647,7 +647,7 @@ class WeakMemory(MemoryModel):
             # (the postmaster's per-operation step count and lassos rely on it).
             elif eager[pc] and not self.is_full(ins) and not self._stutter(prog, pc, L, win) \
                     and self.can_fetch(tid, ins, win):
-                for r in self.fetch(tid, L, list(win), mem, ghost):
+                for r in self.fetch(tid, L, list(win), mem, ghost, self.bounded[tid]):
                     if r[0] == "viol":
                         plan.append(("violation", r[1]))
                     elif r[0] == "crash":
