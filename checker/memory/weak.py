@@ -101,6 +101,35 @@ ADVANCE_CACHE_ENTRIES = 300_000
 _PRUNED = object()
 
 
+def _turn_starts(prog) -> frozenset[int]:
+    """The first loads of every turn of every loop of ``prog``.
+
+    From each target of a backward jump or branch, follow the program (local
+    code and events alike, both ways of every branch) up to the first load
+    on each path.  Every turn of a loop passes a backward edge, so a turn
+    that fetches any load fetches one of these first.
+    """
+    instrs = prog.instrs
+    starts = set()
+    seen = set()
+    work = [ins.target for ins in instrs if ins.op in ("branch", "jump") and ins.target <= ins.pc]
+    while work:
+        pc = work.pop()
+        if pc in seen or pc >= len(instrs):
+            continue
+        seen.add(pc)
+        ins = instrs[pc]
+        if ins.op == "load":
+            starts.add(pc)
+        elif ins.op == "jump":
+            work.append(ins.target)
+        elif ins.op == "branch":
+            work += [pc + 1, ins.target]
+        elif ins.op != "halt":
+            work.append(pc + 1)
+    return frozenset(starts)
+
+
 class WeakMemory(MemoryModel):
     name = "weak"
     summary = "PostgreSQL's documented contract on a multi-copy-atomic machine: out-of-order window, speculation"
@@ -127,6 +156,12 @@ class WeakMemory(MemoryModel):
         self._windows: dict = {}  # see _advance_plan()
         # ok = (found == expected), for a split compare-exchange
         self.cas_ok = Expr(lambda S: 1 if S[0] == S[1] else 0, (0, 1), "found == expected")
+        # Loads that can begin a turn of a loop: the stutter check across
+        # steps (_stutter) looks only at these, so only these remember the
+        # thread state they were fetched in (a remembered state is part of
+        # the window, and remembering it elsewhere would split states that
+        # differ in nothing else).
+        self.turn_starts = [frozenset() if p is None else _turn_starts(p) for p in self.programs]
         self.eager_ok = []
         for prog in self.programs:
             if prog is None:
@@ -429,7 +464,8 @@ class WeakMemory(MemoryModel):
                     L[ins.dst] = found
                 starts = [(L, win)]
             elif op == "load":
-                at = settle(prog, list(L), pc) if any(e[0] == "B" for e in win) else None
+                at = settle(prog, list(L), pc) \
+                    if pc in self.turn_starts[tid] and any(e[0] == "B" for e in win) else None
                 win = win + [("L", pc, self.index_of(ins.loc, L), ins.prim in self.profile.acquire_loads, at)]
                 last_mem = len(win) - 1
                 L[ins.dst] = ("r", last_mem)
