@@ -249,6 +249,12 @@ class WeakMemory(MemoryModel):
                 att = -1 if att == pos else (att - 1 if att > pos else att)
                 e = ("G", e[1], att, tuple(sub(x, pos, value) for x in e[3]))
             new.append(e)
+        if 0 < pos < len(new) and new[pos - 1][0] == "O" and new[pos][0] == "O":
+            # Two boundary marks with nothing between them say no more than
+            # one (the thread is between operations until what precedes the
+            # first is performed): keep one, or a polling loop run ahead
+            # would pile up marks without end.
+            return self.remove(new, L, pos)
         return new
 
     def address(self, tid, entry):
