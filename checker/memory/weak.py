@@ -39,9 +39,14 @@ still in flight, so nothing orders one operation's accesses before the
 next's.  Fetching a full barrier is a step of its own too.  A *guessed*
 path, by contrast, runs on into later operations as the hardware's
 speculation does (a load of the next operation may be satisfied before the
-branch that ends this one is resolved); a postmaster that does so carries an
-("O", pc) entry until the earlier operation's events are all performed, so
-the cycle analysis does not take it for one that never left its operation.
+branch that ends this one is resolved).  A postmaster that crosses an
+operation boundary with events in flight, guessing or not, leaves an
+("O", pc) mark, gone once everything before it is performed (two marks with
+nothing between them are one: a polling loop run ahead would pile them up),
+so the cycle analysis counts it as between operations, neither inside one
+nor outside all (a fair run drains the window, so no real lasso is hidden).
+Marks order nothing.  Marking every crossing, not only guessed ones, also
+merges the states that reached the same point both ways.
 
 Ghost code runs as soon as every value it reads is known, every earlier
 branch is resolved and every earlier ghost block touching the same ghost
@@ -54,7 +59,13 @@ discard.  Ghost code never orders memory accesses.
 The window is unbounded by default: the model is then a sound
 over-approximation of PostgreSQL's documented contract and of arm64 (within
 the limitations below); docs/memory-models.md gives the argument, including
-why cutting a guessed path at a stutter turn of a loop loses nothing.
+why cutting a guessed path at a stutter turn of a loop loses nothing (only
+the loads that can begin a turn, ``turn_starts``, remember the thread state
+they were fetched in: no rule reads it elsewhere).  What a thread can do
+next depends only on its locals and window (and the ghost state for
+settling), so those outcomes are computed once per thread state and cached
+(``speculate``, ``successors``, ``_advance``): the same states and
+transitions, for less time.
 ``--window N`` (at most N loads, stores and split RMWs in flight per thread)
 is an explicit under-approximation, and every verdict under it says so.
 
