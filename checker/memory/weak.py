@@ -724,9 +724,6 @@ class WeakMemory(MemoryModel):
         mem, threads, pending, ghost = state
         T = threads[tid]
         win = pending[tid]
-        prog = self.programs[tid]
-        pc = T[0]
-        ins = prog.instrs[pc]
         logging = self._fetch_log is not None
         # What the guesses fetch and which of those loads may be performed
         # early depends on this thread's state and window only (memory is
