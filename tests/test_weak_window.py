@@ -102,3 +102,16 @@ def test_a_polling_loop_fetched_ahead_is_not_a_wait_freedom_lasso():
     assert res.complete and res.liveness_checked
     assert WAIT_FREEDOM not in res.violations, res.violations[WAIT_FREEDOM].message
 
+
+
+def test_a_litmus_run_that_hits_the_safety_cap_is_refused(monkeypatch):
+    # 3W+rmbs keeps three stores in flight: a cap of 2 cuts it, and the
+    # outcome count must not be reported as if it were complete.
+    from checker.litmus import LitmusError
+
+    test = parse_litmus(SUITE["3W+rmbs"])
+    monkeypatch.setattr(weak, "SAFETY_CAP", 2)
+    with pytest.raises(LitmusError, match="safety cap"):
+        run_litmus(test, "weak")
+    monkeypatch.undo()
+    assert run_litmus(test, "weak").result == "allowed"
