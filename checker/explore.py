@@ -86,6 +86,10 @@ class Result:
         # Whatever limited or reduced the search is said in every "holds".
         reduced = (f", {self.reductions}" if self.reductions else "") + (
             "" if self.reordering_bound is None else f", reordering bounded to {self.reordering_bound}")
+        if self.reordering_bound is not None and not self.reordering_bound_requested:
+            # weak's safety cap refused a fetch nobody asked it to refuse.
+            return (f"not violated so far (search incomplete: the weak model's safety cap of "
+                    f"{self.reordering_bound} events in flight per thread was hit)")
         if self.cut_by and self.complete:
             # --keep-going: a violating step is never followed, so this
             # property was checked only up to the other violations.

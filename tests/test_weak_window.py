@@ -89,7 +89,7 @@ def test_the_safety_cap_is_never_a_silent_bound(monkeypatch):
     monkeypatch.setattr(weak, "SAFETY_CAP", 1)
     _, res = check("ring", threads=2, ops=1)
     assert res.reordering_bound == 1 and res.exit_code == 3
-    assert res.verdict(INTEGRITY) == "holds (exhaustive, reordering bounded to 1)"
+    assert res.verdict(INTEGRITY).startswith("not violated so far (search incomplete: the weak model's safety cap")
 
 
 def test_a_polling_loop_fetched_ahead_is_not_a_wait_freedom_lasso():
