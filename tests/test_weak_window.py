@@ -115,3 +115,19 @@ def test_a_litmus_run_that_hits_the_safety_cap_is_refused(monkeypatch):
         run_litmus(test, "weak")
     monkeypatch.undo()
     assert run_litmus(test, "weak").result == "allowed"
+
+
+@pytest.mark.parametrize("protocol, mutation", [
+    ("ring", None), ("ring", "start-no-read-barrier"), ("caslist", None), ("bgworker", None),
+    ("bgworker", "release-no-barrier"), ("dsmhandle", None),
+])
+def test_cached_outcomes_change_nothing(monkeypatch, protocol, mutation):
+    # The thread-local outcomes weak caches must be exactly what computing
+    # them afresh gives: same states, transitions and verdicts.
+    def run():
+        _, res = check(protocol, mutation=mutation, threads=2, ops=2)
+        return res.states, res.transitions, {p: res.verdict(p) for p in res.system.checked}
+
+    cached = run()
+    monkeypatch.setattr(weak, "CACHE_OUTCOMES", False)
+    assert run() == cached

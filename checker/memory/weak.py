@@ -93,6 +93,15 @@ SAFETY_CAP = 64
 # Entries kept by the caches of thread-local outcomes (speculate, _advance)
 # before they are dropped and rebuilt: a bound on their memory.
 ADVANCE_CACHE_ENTRIES = 300_000
+# False: compute every outcome afresh (the tests compare the two).
+CACHE_OUTCOMES = True
+
+
+class _Forgetful(dict):
+    """A cache that keeps nothing."""
+
+    def __setitem__(self, key, value):
+        pass
 
 # Window entries (tuples, so states stay hashable):
 #   ("L", pc, index, acquire, at)        load; result is marker ("r", position); ``at`` is the
@@ -160,10 +169,11 @@ class WeakMemory(MemoryModel):
         # When describing a trace, the events each step fetched (eagerly
         # fetched ones included), keyed by the state the step led to.
         self._fetch_log: dict | None = None
-        self._speculation_cache: dict = {}  # see speculate()
-        self._advance_cache: dict = {}  # see _advance()
-        self._perform_cache: dict = {}  # see successors()
-        self._removed: dict = {}  # see successors()
+        cache = dict if CACHE_OUTCOMES else _Forgetful
+        self._speculation_cache: dict = cache()  # see speculate()
+        self._advance_cache: dict = cache()  # see _advance()
+        self._perform_cache: dict = cache()  # see successors()
+        self._removed: dict = cache()  # see successors()
         self._windows: dict = {}  # see _advance_plan()
         # ok = (found == expected), for a split compare-exchange
         self.cas_ok = Expr(lambda S: 1 if S[0] == S[1] else 0, (0, 1), "found == expected")
