@@ -95,9 +95,11 @@ def _run_sets(protocol, mutation, mm, sets, rogue, expect_bug):
         if res.violations:
             prop, cx = next(iter(res.violations.items()))
             return prop, True, False, f"{cx.length} steps at {_describe(params)}: {cx.message}"
-        if not res.complete:
-            # Bounded and nothing found: neither "harmless" nor "caught".
-            return None, False, False, f"{res.stop_reason} at {_describe(params)}, nothing found"
+        if not res.complete or res.exit_code == 3:
+            # Bounded (a state limit, or weak's safety cap) and nothing found:
+            # neither "harmless" nor "caught".
+            why = res.stop_reason or f"weak's safety cap of {res.reordering_bound} events in flight hit"
+            return None, False, False, f"{why} at {_describe(params)}, nothing found"
     sets_text = "; ".join(_describe(p) for p in sets)
     # A bounded memory model (weak's reordering window) is part of what was checked: say it.
     bound = "" if res.reordering_bound is None else f", reordering bounded to {res.reordering_bound}"

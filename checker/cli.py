@@ -121,7 +121,9 @@ def _explore_options(fn):
         click.option("--memory-model", "-m", default=None, help="sc, tso or weak (default: the checker's default)"),
         click.option("--profile", default="documented", show_default=True,
                      help="primitive orderings: documented, arm64, x86-64"),
-        click.option("--window", type=int, default=None, help="weak model: events a thread may have in flight"),
+        click.option("--window", type=int, default=None,
+                     help="weak model: at most N events in flight per thread, an under-approximation "
+                          "(default: unbounded, nothing the model allows is left out)"),
         click.option("--mutation", default=None, help="run a named mutation (see `checker list`); a,b combines variants"),
         click.option("--rogue", is_flag=True, help="add a rogue backend that writes garbage into shared memory"),
         click.option("--rogue-writes", default=None, help="how many writes, or 'unlimited' (default 2; needs --rogue)"),

@@ -245,11 +245,6 @@ def table_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
 
 
 def settings_line(threads, slots, ops, memory_model, profile, step_bound) -> str:
-    # The table's cells say "holds"; a weak run's bound is said here, once for all of them.
-    if memory_model == "weak":
-        from checker.memory.weak import DEFAULT_WINDOW
-
-        memory_model = f"weak (reordering bounded to {DEFAULT_WINDOW})"
     return (f"memory model {memory_model}, profile {profile}, threads {threads} (1 postmaster, {threads - 1} "
             f"backends), slots {slots}, ops {ops}, step bound {step_bound}; rogue runs: threads "
             f"{ROGUE_RUN['threads']}, ops {ROGUE_RUN['ops']}, {ROGUE_RUN['rogue_writes']} rogue writes; "

@@ -63,7 +63,6 @@ def register(cli):
 
         from checker.cli import Fail, out
         from checker.litmus import LitmusError, parse_litmus, run_litmus, suite_files
-        from checker.memory.weak import DEFAULT_WINDOW
         from checker.model import ModelError
 
         # (path, key in the results, tolerate refusal?)
@@ -113,8 +112,8 @@ def register(cli):
             else:
                 print(json.dumps(tests, indent=1))
         else:
-            # weak bounds the events in flight: say so, as explore's verdicts do.
-            bound = f" (reordering bounded to {window or DEFAULT_WINDOW})" if memory_model == "weak" else ""
+            # An explicit --window bounds weak's events in flight: say so, as explore's verdicts do.
+            bound = f" (reordering bounded to {window})" if memory_model == "weak" and window else ""
             out.print(f"memory model {memory_model}{bound}, profile {profile}")
             for key, r in results.items():
                 j = r.judgement

@@ -7,9 +7,11 @@ engine before any of that work -- must stay exactly as they are.  A change here
 means the search now covers a different state space: find out why before
 updating a number.
 
-The weak model's default window is being changed in another issue, so weak is
-pinned only at an explicit ``window=2``; rogue runs at ``--threads 3`` take
-minutes, so the rogue is pinned at ``--threads 2`` with one write.
+weak is pinned at its default (the unbounded window) and at an explicit
+``window=2``, mostly at ``--threads 2`` (the default run stays short; the
+``--threads 3`` figures are in docs/memory-models.md); rogue runs at
+``--threads 3`` take minutes, so the rogue is pinned at ``--threads 2`` with
+one write.
 """
 
 from __future__ import annotations
@@ -30,13 +32,25 @@ PINNED = {
     ("dlist", "tso", None, 3, False, 2): (99946, 360382),
     ("bgworker", "sc", None, 3, False, 2): (19245, 42049),
     ("bgworker", "tso", None, 3, False, 2): (71309, 219843),
-    # weak, explicit window 2 (the default window is about to change)
-    ("bitmap", "weak", 2, 3, False, 2): (34915, 119277),
-    ("ring", "weak", 2, 2, False, 2): (804, 2212),
-    ("caslist", "weak", 2, 2, False, 2): (771, 1967),
-    ("bitmap", "weak", 2, 2, False, 2): (477, 1260),
-    ("dlist", "weak", 2, 2, False, 2): (603, 1668),
-    ("bgworker", "weak", 2, 2, False, 2): (1054, 3075),
+    # weak, explicit window 2 (an under-approximation).  Since the unbounded
+    # window became the default (issue 12 item 3) speculation also runs on
+    # into later operations and the postmaster marks the operation
+    # boundaries it crossed with events in flight, so these grew (bitmap
+    # t3: 34,915 / 119,277 before; t2: ring 804, caslist 771, bitmap 477,
+    # dlist 603, bgworker 1,054 states).
+    ("bitmap", "weak", 2, 3, False, 2): (49993, 175119),
+    ("ring", "weak", 2, 2, False, 2): (1401, 3914),
+    ("caslist", "weak", 2, 2, False, 2): (1448, 3672),
+    ("bitmap", "weak", 2, 2, False, 2): (705, 1931),
+    ("dlist", "weak", 2, 2, False, 2): (849, 2404),
+    ("bgworker", "weak", 2, 2, False, 2): (1764, 5517),
+    # weak, the default: unbounded window (sound)
+    ("ring", "weak", None, 2, False, 2): (4633, 16300),
+    ("caslist", "weak", None, 2, False, 2): (2843, 8567),
+    ("bitmap", "weak", None, 2, False, 2): (933, 2830),
+    ("dlist", "weak", None, 2, False, 2): (1401, 4477),
+    ("bgworker", "weak", None, 2, False, 2): (5752, 24258),
+    ("dsmhandle", "weak", None, 2, False, 2): (120, 188),
     # a rogue with one write, one backend
     # (12,884 / 28,833 before the ring took the shared start queue, whose
     # "already running" check ends some corrupted paths earlier; all four
@@ -63,4 +77,5 @@ def test_pinned_counts(key):
                             mm_options={"window": window} if window else None)
     assert result.complete
     assert not result.violations
+    assert result.reordering_bound == (window if mm == "weak" else None)
     assert (result.states, result.transitions) == PINNED[key]

@@ -74,11 +74,22 @@ class MemoryModel(ABC):
     def reordering_bound(self) -> int | None:
         """The bound on reordering that limited this search, if any.
 
-        ``None``: nothing the model allows was left out.  A number: only
-        executions with at most that many events in flight per thread were
-        explored, so every verdict must say so.
+        ``None``: nothing the model allows was left out.  A number: the
+        search explored only executions with at most that many events in
+        flight per thread, so its verdicts are under-approximations.
         """
         return None
+
+    def reordering_bound_requested(self) -> bool:
+        """Did the user ask for that bound (``--window``)?  If not, a bound
+        that was hit means the search is incomplete."""
+        return False
+
+    def between_operations(self, state, tid: int) -> bool:
+        """Has thread ``tid`` started its next operation while events of the
+        previous one are still in flight?  (The cycle analysis must not count
+        such a thread as staying inside one operation.)"""
+        return False
 
     def upcoming_reads(self, state, tid: int) -> tuple[int, ...]:
         """Addresses thread ``tid`` may read in its very next step.

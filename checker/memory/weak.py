@@ -29,12 +29,24 @@ invisible, so a guess that performs nothing early would only duplicate states.  
 performed before an earlier load) is therefore possible unless a dependency,
 a control dependency (stores wait for branches) or a fence orders them.
 
-Fetching is invisible to other threads, so a thread fetches *eagerly* after
-each of its steps, as far as its window allows, within the current operation
-(a sound partial-order reduction: it only removes interleavings of steps that
-commute).  Fetching the first event of an operation (threads rest at
-operation boundaries, where conservation is checked) and fetching a full
-barrier are steps of their own.
+Fetching is invisible to other threads, so a thread fetches *eagerly*
+after each of its steps, as far as its window allows, within the current
+operation (a sound partial-order reduction: it only removes interleavings of
+steps that commute).  Fetching the first event of an operation is a step of
+its own, so that a thread can rest between operations with an empty window,
+where conservation is checked; that step is allowed with earlier events
+still in flight, so nothing orders one operation's accesses before the
+next's.  Fetching a full barrier is a step of its own too.  A *guessed*
+path, by contrast, runs on into later operations as the hardware's
+speculation does (a load of the next operation may be satisfied before the
+branch that ends this one is resolved).  A postmaster that crosses an
+operation boundary with events in flight, guessing or not, leaves an
+("O", pc) mark, gone once everything before it is performed (two marks with
+nothing between them are one: a polling loop run ahead would pile them up),
+so the cycle analysis counts it as between operations, neither inside one
+nor outside all (a fair run drains the window, so no real lasso is hidden).
+Marks order nothing.  Marking every crossing, not only guessed ones, also
+merges the states that reached the same point both ways.
 
 Ghost code runs as soon as every value it reads is known, every earlier
 branch is resolved and every earlier ghost block touching the same ghost
@@ -44,14 +56,23 @@ address and value are known), a check of what a thread read runs when the
 load is performed, and no bookkeeping ever observes a path the machine would
 discard.  Ghost code never orders memory accesses.
 
+The window is unbounded by default: the model is then a sound
+over-approximation of PostgreSQL's documented contract and of arm64 (within
+the limitations below); docs/memory-models.md gives the argument, including
+why cutting a guessed path at a stutter turn of a loop loses nothing (only
+the loads that can begin a turn, ``turn_starts``, remember the thread state
+they were fetched in: no rule reads it elsewhere).  What a thread can do
+next depends only on its locals and window (and the ghost state for
+settling), so those outcomes are computed once per thread state and cached
+(``speculate``, ``successors``, ``_advance``): the same states and
+transitions, for less time.
+``--window N`` (at most N loads, stores and split RMWs in flight per thread)
+is an explicit under-approximation, and every verdict under it says so.
+
 Limitations, stated here and tested: the model is multi-copy atomic, so it
 cannot show the IRIW-style behaviours of POWER (non-MCA); a later access waits
 for an earlier one whose address is still unknown (ARMv8 may speculate past
-it); the window is bounded (``--window``, default 2 loads, stores and split
-RMWs in flight per thread, besides fences, branches and ghost code), so a reordering that
-needs more entries in flight is not explored.  Two is what every reordering
-the litmus suite and the ring's barrier mutations turn on needs (a pair of
-accesses passing each other); raise it to look further.
+it).
 """
 
 from __future__ import annotations
@@ -61,36 +82,87 @@ from checker.memory.base import MemoryModel, settle
 from checker.memory.profiles import ALL
 from checker.model import MEMORY_SAFETY, ModelError
 
-DEFAULT_WINDOW = 2
+# With no --window the window is unbounded: a thread fetches as far as its
+# program lets it (up to a pending branch, a full barrier or the end), and
+# speculation unrolls loops until it can perform nothing new (see _extend).
+# SAFETY_CAP only stops a program that would fetch without end (a loop that
+# never drains and never waits for a value); if it ever refuses a fetch the
+# run says so (reordering_bound) instead of claiming an exhaustive result.
+SAFETY_CAP = 64
+
+# Entries kept by the caches of thread-local outcomes (speculate, _advance)
+# before they are dropped and rebuilt: a bound on their memory.
+ADVANCE_CACHE_ENTRIES = 300_000
+# False: compute every outcome afresh (the tests compare the two).
+CACHE_OUTCOMES = True
+
+
+class _Forgetful(dict):
+    """A cache that keeps nothing."""
+
+    def __setitem__(self, key, value):
+        pass
 
 # Window entries (tuples, so states stay hashable):
-#   ("L", pc, index, acquire)            load; result is marker ("r", position)
+#   ("L", pc, index, acquire, at)        load; result is marker ("r", position); ``at`` is the
+#                                        thread's canonical state tuple when it fetched the load
+#                                        behind an unresolved guess (else None): stutter turns
 #   ("S", pc, index, value, release)     store
 #   ("F", pc, pairs)                     fence: pairs of (earlier, later) kinds it orders
 #   ("B", pc, cond, guess)               branch taken on a guess
 #   ("G", pc, attach, snapshot)          ghost code waiting for the values it reads
 #   ("X", pc, index, args)               a split RMW (arm64's ldaxr/stlxr): result marker
 #                                        ("r", position) is the value it found
+#   ("O", pc)                            the postmaster crossed an operation boundary on a
+#                                        guessed path; gone once everything before it is
+#                                        performed (until then it is between operations)
 # Pending values: ("r", position) or ("e", expr_id, args).
 
 _PRUNED = object()
+
+
+def _turn_starts(prog) -> frozenset[int]:
+    """The first loads of every turn of every loop of ``prog``.
+
+    From each target of a backward jump or branch, follow the program (local
+    code and events alike, both ways of every branch) up to the first load
+    on each path.  Every turn of a loop passes a backward edge, so a turn
+    that fetches any load fetches one of these first.
+    """
+    instrs = prog.instrs
+    starts = set()
+    seen = set()
+    work = [ins.target for ins in instrs if ins.op in ("branch", "jump") and ins.target <= ins.pc]
+    while work:
+        pc = work.pop()
+        if pc in seen or pc >= len(instrs):
+            continue
+        seen.add(pc)
+        ins = instrs[pc]
+        if ins.op == "load":
+            starts.add(pc)
+        elif ins.op == "jump":
+            work.append(ins.target)
+        elif ins.op == "branch":
+            work += [pc + 1, ins.target]
+        elif ins.op != "halt":
+            work.append(pc + 1)
+    return frozenset(starts)
 
 
 class WeakMemory(MemoryModel):
     name = "weak"
     summary = "PostgreSQL's documented contract on a multi-copy-atomic machine: out-of-order window, speculation"
 
-    def __init__(self, system, profile, window: int | None = DEFAULT_WINDOW, **options):
+    def __init__(self, system, profile, window: int | None = None, **options):
         super().__init__(system, profile, **options)
-        if window is None:
-            # An unbounded window would make this model sound for every
-            # program, at a cost in states the engine cannot pay yet; until
-            # then every run is bounded and every verdict says by how much.
-            raise ModelError("an unbounded window is not available yet: the weak model always bounds the "
-                             "events in flight (default 2), and its verdicts say so")
-        if window < 1:
+        if window is not None and window < 1:
             raise ModelError("--window must be at least 1")
-        self.window = window
+        # An explicit window is an under-approximation the user asked for;
+        # without one the model is meant to lose nothing (SAFETY_CAP above).
+        self.window_requested = window is not None
+        self.window = window if window is not None else SAFETY_CAP
+        self.window_refused = False  # some fetch was refused only because the window was full
         self.fence_pairs = dict(profile.fences)
         self.scratch = [0] * max((p.nlocals for p in self.programs if p), default=1)
         self.split_rmw = {p for p, kind in profile.rmw.items() if kind == "split"}
@@ -99,8 +171,20 @@ class WeakMemory(MemoryModel):
         self._fetch_log: dict | None = None
         # The pc of the ghost code whose assertion failed last (read only while describing a trace).
         self._ghost_pc: int | None = None
+        cache = dict if CACHE_OUTCOMES else _Forgetful
+        self._speculation_cache: dict = cache()  # see speculate()
+        self._advance_cache: dict = cache()  # see _advance()
+        self._perform_cache: dict = cache()  # see successors()
+        self._removed: dict = cache()  # see successors()
+        self._windows: dict = {}  # see _advance_plan()
         # ok = (found == expected), for a split compare-exchange
         self.cas_ok = Expr(lambda S: 1 if S[0] == S[1] else 0, (0, 1), "found == expected")
+        # Loads that can begin a turn of a loop: the stutter check across
+        # steps (_stutter) looks only at these, so only these remember the
+        # thread state they were fetched in (a remembered state is part of
+        # the window, and remembering it elsewhere would split states that
+        # differ in nothing else).
+        self.turn_starts = [frozenset() if p is None else _turn_starts(p) for p in self.programs]
         # Per program, per pc: may that event be fetched early (None: the rogue, which has no program).
         self.eager_ok: list[list[bool] | None] = []
         for prog in self.programs:
@@ -114,11 +198,6 @@ class WeakMemory(MemoryModel):
             self.eager_ok.append([prog.in_op[pc] and not prog.op_start[pc] for pc in range(len(prog.instrs))])
 
     # -- helpers ----------------------------------------------------------
-
-    def reordering_bound(self) -> int | None:
-        # Every run of this model is bounded: no verdict may read as if it
-        # covered every reordering the contract allows (see the docstring).
-        return self.window
 
     def initial_pending(self, tid):
         return ()
@@ -179,8 +258,9 @@ class WeakMemory(MemoryModel):
                 continue
             k = e[0]
             if k == "L":
-                if type(e[2]) is tuple:
-                    e = ("L", e[1], sub(e[2], pos, value), e[3])
+                if type(e[2]) is tuple or e[4] is not None:
+                    at = e[4] if e[4] is None else tuple(sub(x, pos, value) for x in e[4])
+                    e = ("L", e[1], sub(e[2], pos, value), e[3], at)
             elif k == "S":
                 if type(e[2]) is tuple or type(e[3]) is tuple:
                     e = ("S", e[1], sub(e[2], pos, value), sub(e[3], pos, value), e[4])
@@ -193,6 +273,12 @@ class WeakMemory(MemoryModel):
                 att = -1 if att == pos else (att - 1 if att > pos else att)
                 e = ("G", e[1], att, tuple(sub(x, pos, value) for x in e[3]))
             new.append(e)
+        if 0 < pos < len(new) and new[pos - 1][0] == "O" and new[pos][0] == "O":
+            # Two boundary marks with nothing between them say no more than
+            # one (the thread is between operations until what precedes the
+            # first is performed): keep one, or a polling loop run ahead
+            # would pile up marks without end.
+            return self.remove(new, L, pos)
         return new
 
     def address(self, tid, entry):
@@ -241,7 +327,7 @@ class WeakMemory(MemoryModel):
                     if b == kind and any(win[d][0] == a for d in range(j)):
                         return False, None
                 continue
-            if xk == "G":
+            if xk == "G" or xk == "O":
                 continue
             if xk == "X":
                 # Later stores wait for a split RMW (acquire, and stores are not
@@ -316,6 +402,11 @@ class WeakMemory(MemoryModel):
                         win = self.remove(win, L, j)
                         changed = True
                         break
+                elif k == "O":
+                    if all(x[0] == "O" for x in win[:j]):
+                        win = self.remove(win, L, j)
+                        changed = True
+                        break
         # An index that became known and is out of range, on a path no longer
         # speculative, is a real out-of-range access.
         for j, e in enumerate(win):
@@ -338,9 +429,23 @@ class WeakMemory(MemoryModel):
             return not win
         if ins.op == "choose":
             return True
-        return sum(1 for e in win if e[0] in ("L", "S", "X")) < self.window
+        if sum(1 for e in win if e[0] in ("L", "S", "X")) < self.window:
+            return True
+        self.window_refused = True
+        return False
 
-    def fetch(self, tid, L, win, mem, ghost):
+    def reordering_bound(self):
+        if self.window_requested or self.window_refused:
+            return self.window
+        return None
+
+    def reordering_bound_requested(self) -> bool:
+        return self.window_requested
+
+    def between_operations(self, state, tid) -> bool:
+        return any(e[0] == "O" for e in state[2][tid])
+
+    def fetch(self, tid, L, win, mem, ghost, mark_ops=False):
         """Fetch the event at L[0] and the local code after it.
 
         Returns a list of outcomes: (L, win, mem, info) or ("viol", pair) or
@@ -391,7 +496,9 @@ class WeakMemory(MemoryModel):
                     L[ins.dst] = found
                 starts = [(L, win)]
             elif op == "load":
-                win = win + [("L", pc, self.index_of(ins.loc, L), ins.prim in self.profile.acquire_loads)]
+                at = settle(prog, list(L), pc) \
+                    if pc in self.turn_starts[tid] and any(e[0] == "B" for e in win) else None
+                win = win + [("L", pc, self.index_of(ins.loc, L), ins.prim in self.profile.acquire_loads, at)]
                 last_mem = len(win) - 1
                 L[ins.dst] = ("r", last_mem)
                 starts = [(L, win)]
@@ -423,16 +530,20 @@ class WeakMemory(MemoryModel):
         results = []
         for L1, w1 in starts:
             inf = (None, L1[ins.dst]) if info == "choose" else info
-            L2, w2 = self.run_local(prog, pc + 1, L1, w1)
+            L2, w2 = self.run_local(prog, pc + 1, L1, w1, mark_ops)
             results.append((L2, w2, mem, inf))
         return results
 
-    def run_local(self, prog, pc, L, win):
+    def run_local(self, prog, pc, L, win, mark_ops=False):
         """Local code up to the next event, or up to a branch on a pending value.
 
         Returns (L, win) with L[0] the pc where the thread rests.  Guessing a
         branch is left to ``successors``: a thread only guesses when it uses
-        the guess, to perform a load early (see ``speculate``).
+        the guess, to perform a load early (see ``speculate``).  With
+        ``mark_ops`` (the postmaster down a guessed path) passing an operation
+        boundary with events still in flight leaves an ("O", pc) entry: the
+        cycle analysis must not take a postmaster that has started its next
+        operation ahead of time for one that never left the first.
         """
         steps = 0
         while True:
@@ -454,6 +565,8 @@ class WeakMemory(MemoryModel):
                 win = win + [("G", ins.pc, -1, tuple(L[r] for r in ins.reads))]
                 pc += 1
             else:
+                if mark_ops and win and win[-1][0] != "O" and op in ("op_begin", "op_end"):
+                    win = win + [("O", ins.pc)]
                 pc += 1
             steps += 1
             if steps > 100_000:
@@ -468,43 +581,60 @@ class WeakMemory(MemoryModel):
         T = threads[tid]
         win = pending[tid]
         prog = self.programs[tid]
-        # Perform an entry of the window.
-        for i, e in enumerate(win):
-            if e[0] not in ("L", "S", "X"):
-                continue
-            ok, fwd = self.performable(tid, win, i, mem)
-            if not ok:
-                continue
-            addr = self.address(tid, e)
-            L = list(T)
-            nth = sum(1 for x in win[:i] if x[1] == e[1])
-            if e[0] == "L":
+        # Perform an entry of the window.  Which entries may be performed, and
+        # the window and locals once one is performed with a given value,
+        # depend on this thread alone: computed once, then looked up.
+        key = (tid, T, win)
+        performs = self._perform_cache.get(key)
+        if performs is None:
+            performs = []
+            for i, e in enumerate(win):
+                if e[0] not in ("L", "S", "X"):
+                    continue
+                ok, fwd = self.performable(tid, win, i, mem)
+                if ok:
+                    nth = sum(1 for x in win[:i] if x[1] == e[1])
+                    performs.append((i, e, self.address(tid, e), fwd, nth))
+            if len(self._perform_cache) >= ADVANCE_CACHE_ENTRIES:
+                self._perform_cache.clear()
+                self._removed.clear()
+            self._perform_cache[key] = performs
+        removed = self._removed
+        for i, e, addr, fwd, nth in performs:
+            kind = e[0]
+            if kind == "L":
                 v = fwd if fwd is not None else mem[addr]
-                w = self.remove(list(win), L, i, v)
+                result = v
                 nmem = mem
                 info = (addr, v, nth, fwd is not None)
-            elif e[0] == "X":
+            elif kind == "X":
                 old = mem[addr]
                 v, _result = rmw_apply(prog.instrs[e[1]].kind, old, e[3])
-                w = self.remove(list(win), L, i, old)
+                result = old
                 nmem = mem[:addr] + (v,) + mem[addr + 1:]
                 info = (addr, v, nth, False, old)
             else:
                 v = e[3]
-                w = self.remove(list(win), L, i)
+                result = None
                 nmem = mem[:addr] + (v,) + mem[addr + 1:]
                 info = (addr, v, nth, False)
+            rkey = (key, i, result)
+            lw = removed.get(rkey)
+            if lw is None:
+                L = list(T)
+                w = self.remove(list(win), L, i, result)
+                lw = removed[rkey] = (tuple(L), tuple(w))
             label = (tid, "perform", e[1], info)
-            self._advance(state, tid, label, L, w, nmem, ghost, out)
+            self._advance(state, tid, label, lw[0], lw[1], nmem, ghost, out)
         pc = T[0]
         ins = prog.instrs[pc]
         if ins.op == "branch":
             self.speculate(state, tid, out)
             return
         # Fetch the next event.
-        if self.can_fetch(tid, ins, win):
+        if not self._stutter(prog, pc, T, win) and self.can_fetch(tid, ins, win):
             L = list(T)
-            results = self.fetch(tid, L, list(win), mem, ghost)
+            results = self.fetch(tid, L, list(win), mem, ghost, self.bounded[tid])
             action = "step" if self.is_full(ins) else "fetch"
             for r in results:
                 if r[0] == "viol":
@@ -517,25 +647,64 @@ class WeakMemory(MemoryModel):
                 self._advance(state, tid, (tid, action, pc, info), L2, w2, nmem, ghost, out)
 
     def _advance(self, state, tid, label, L, win, mem, ghost, out, prefetched=()):
-        """Settle, fetch eagerly as far as the window allows, and emit the new states."""
+        """Settle, fetch eagerly as far as the window allows, and emit the new states.
+
+        What follows depends only on this thread's locals and window and on
+        the ghost state (settling runs ghost code; eager fetching never
+        fetches a full barrier, the one kind of fetch that touches memory),
+        so the outcomes are computed once per such triple and reused by every
+        state that differs only in shared memory or in the other threads.
+        """
+        if self._fetch_log is not None:
+            plan = []
+            self._advance_plan(tid, label, list(L), list(win), mem, ghost, plan, prefetched)
+        else:
+            key = (tid, tuple(L), tuple(win), ghost)
+            plan = self._advance_cache.get(key)
+            if plan is None:
+                plan = []
+                self._advance_plan(tid, label, list(L), list(win), mem, ghost, plan, prefetched)
+                if len(self._advance_cache) >= ADVANCE_CACHE_ENTRIES:
+                    self._advance_cache.clear()
+                self._advance_cache[key] = plan
+        _, threads, pending, _g = state
+        for r in plan:
+            kind = r[0]
+            if kind == "state":
+                nstate = (mem, threads[:tid] + (r[1],) + threads[tid + 1:],
+                          pending[:tid] + (r[2],) + pending[tid + 1:], r[3])
+                if self._fetch_log is not None:
+                    self._fetch_log[(label, nstate)] = r[4]
+                out.append((label, nstate, None))
+            elif kind == "pruned":
+                out.append((label, None, None))  # the engine must not mistake this for a deadlock
+            elif kind == "violation":
+                out.append((label, None, r[1]))
+                if self._fetch_log is not None and len(r) > 2:
+                    self._fetch_log[(label, "violation")] = r[2]
+            else:
+                self._crash(state, tid, label[2], out)
+
+    def _advance_plan(self, tid, label, L, win, mem, ghost, plan, prefetched):
+        """The outcomes of ``_advance``, independent of memory and of the other threads."""
         prog = self.programs[tid]
         eager = self.eager_ok[tid]
         logging = self._fetch_log is not None
         first = ((label[2], label[3]),) if logging and label[1] in ("fetch", "step") else prefetched
-        work = [(L, win, mem, ghost, first)]
+        work = [(L, win, ghost, first)]
+        windows = self._windows
         while work:
-            L, win, mem, ghost, fetched = work.pop()
+            L, win, ghost, fetched = work.pop()
             s = self.settle(tid, L, win, ghost)
             if s is _PRUNED:
-                out.append((label, None, None))  # the engine must not mistake this for a deadlock
+                plan.append(("pruned",))
                 continue
             if len(s) == 2 and type(s[0]) is str:
                 if s[0] == "__crash__":
-                    self._crash(state, tid, label[2], out)
+                    plan.append(("crash",))
                 else:
-                    out.append((label, None, s))
-                    if logging:
-                        self._fetch_log[(label, "violation")] = self._ghost_pc
+                    # Which ghost check failed, for a trace naming the event (see violation_site).
+                    plan.append(("violation", s, self._ghost_pc))
                     self._ghost_pc = None
                 continue
             L, win, ghost = s
@@ -544,75 +713,107 @@ class WeakMemory(MemoryModel):
             if ins.op == "branch":
                 if type(self.value(ins.cond, L)) is not tuple:
                     # The value it waited for is known: go on down the right path.
-                    L, win = self.run_local(prog, pc, L, win)
-                    work.append((L, win, mem, ghost, fetched))
+                    L, win = self.run_local(prog, pc, L, win, self.bounded[tid])
+                    work.append((L, win, ghost, fetched))
                     continue
             # Fetch eagerly inside an operation.  Crossing an operation
             # boundary is a step of its own: threads rest there (quiescent
             # points for conservation), and a step never spans two operations
             # (the postmaster's per-operation step count and lassos rely on it).
-            elif eager[pc] and not self.is_full(ins) and self.can_fetch(tid, ins, win):
-                for r in self.fetch(tid, L, list(win), mem, ghost):
+            elif eager[pc] and not self.is_full(ins) and not self._stutter(prog, pc, L, win) \
+                    and self.can_fetch(tid, ins, win):
+                for r in self.fetch(tid, L, list(win), mem, ghost, self.bounded[tid]):
                     if r[0] == "viol":
-                        out.append((label, None, r[1]))
+                        plan.append(("violation", r[1]))
                     elif r[0] == "crash":
-                        self._crash(state, tid, label[2], out)
+                        plan.append(("crash",))
                     else:
-                        work.append((r[0], r[1], r[2], ghost, fetched + ((pc, r[3]),) if logging else ()))
+                        work.append((r[0], r[1], ghost, fetched + ((pc, r[3]),) if logging else ()))
                 continue
-            T2 = settle(prog, L, pc)
-            _, threads, pending, _g = state
-            nthreads = threads[:tid] + (T2,) + threads[tid + 1:]
-            npending = pending[:tid] + (tuple(win),) + pending[tid + 1:]
-            nstate = (mem, nthreads, npending, ghost)
-            if logging:
-                self._fetch_log[(label, nstate)] = fetched
-            out.append((label, nstate, None))
+            w = tuple(win)
+            # One object per distinct window, shared by every state that has it.
+            w = windows.setdefault(w, w)
+            plan.append(("state", settle(prog, L, pc), w, ghost, fetched))
 
     def speculate(self, state, tid, out):
         """A thread resting at a branch on a pending value guesses a direction,
         fetches down it, and performs one of the loads it fetched there before
         the branch is resolved.  Guesses that perform nothing early are not
         states of their own: fetching is invisible, and once the value is known
-        the thread goes down the right path anyway.
+        the thread goes down the right path anyway.  The guessed path may run
+        into later operations, as the hardware's speculation does.
         """
         mem, threads, pending, ghost = state
         T = threads[tid]
         win = pending[tid]
+        logging = self._fetch_log is not None
+        # What the guesses fetch and which of those loads may be performed
+        # early depends on this thread's state and window only (memory is
+        # read when the load is performed, below), and many states share
+        # them: computed once per (thread, state, window).
+        key = (tid, T, win)
+        candidates = None if logging else self._speculation_cache.get(key)
+        if candidates is None:
+            candidates = self._speculation_candidates(tid, T, win, mem, ghost, logging)
+            if not logging:
+                if len(self._speculation_cache) >= ADVANCE_CACHE_ENTRIES:
+                    self._speculation_cache.clear()
+                self._speculation_cache[key] = candidates
+        for L2, w2, i, fwd, addr, label_pc, nth, fetched in candidates:
+            L3 = list(L2)
+            v = fwd if fwd is not None else mem[addr]
+            w3 = self.remove(list(w2), L3, i, v)
+            label = (tid, "speculate", label_pc, (addr, v, nth, fwd is not None))
+            self._advance(state, tid, label, L3, w3, mem, ghost, out, prefetched=fetched)
+
+    def _speculation_candidates(self, tid, T, win, mem, ghost, logging):
+        """Every (guessed path, load on it that may be performed early), both guesses."""
         prog = self.programs[tid]
         pc = T[0]
         ins = prog.instrs[pc]
         c = self.value(ins.cond, T)
-        logging = self._fetch_log is not None
+        mark = self.bounded[tid]
+        candidates = []
         for guess in (True, False):
             L = list(T)
             w = list(win) + [("B", pc, c, guess)]
-            base = len(w)
-            L, w = self.run_local(prog, pc + 1 if guess else ins.target, L, w)
-            for L2, w2, fetched in self._extend(tid, L, w, mem, ghost, logging):
-                for i in range(base, len(w2)):
-                    e = w2[i]
-                    if e[0] != "L":
-                        continue
-                    ok, fwd = self.performable(tid, w2, i, mem)
-                    if not ok:
-                        continue
-                    addr = self.address(tid, e)
-                    L3 = list(L2)
-                    v = fwd if fwd is not None else mem[addr]
-                    nth = sum(1 for x in w2[:i] if x[1] == e[1])
-                    w3 = self.remove(list(w2), L3, i, v)
-                    label = (tid, "speculate", e[1], (addr, v, nth, fwd is not None))
-                    self._advance(state, tid, label, L3, w3, mem, ghost, out, prefetched=fetched)
+            L, w = self.run_local(prog, pc + 1 if guess else ins.target, L, w, mark)
+            for L2, w2, i, fetched in self._extend(tid, L, w, mem, ghost, logging):
+                ok, fwd = self.performable(tid, w2, i, mem)
+                if not ok:
+                    continue
+                e = w2[i]
+                nth = sum(1 for x in w2[:i] if x[1] == e[1])
+                candidates.append((tuple(L2), tuple(w2), i, fwd, self.address(tid, e), e[1], nth, fetched))
+        return candidates
 
     def _extend(self, tid, L, win, mem, ghost, logging):
-        """Fetch down a guessed path as far as the window allows (no performing)."""
+        """Fetch down a guessed path (no performing); yield (L, win, i, fetched)
+        each time a load is fetched, at window position i, with the thread
+        resting just after it.
+
+        Cutting the path right after the load that is performed early loses
+        nothing: what lies beyond is fetched later, by the ordinary steps or
+        by another guess, and fetching is invisible.  A path is not followed
+        further when nothing down it could be performed early:
+        - an entry in the window keeps every later load waiting (an access
+          whose address is still unknown, an acquire load, a fence ordering
+          earlier accesses before later loads);
+        - the thread is back at a point of this path with the same live
+          locals, and everything fetched since is loads, fences and guesses
+          (a *stutter* iteration, e.g. another turn of a wait loop that read
+          nothing new).  Any execution that goes round it once more and then
+          performs a later load early has a twin without that turn: the turn
+          wrote nothing (no store, RMW or ghost code), its loads only added
+          waits for the accesses after them, and its fences and guesses only
+          constraints, so the twin's events can be performed in the same
+          order, read the same values and reach the same state.
+        """
         prog = self.programs[tid]
-        eager = self.eager_ok[tid]
-        done = []
-        work = [(L, win, ())]
+        mark = self.bounded[tid]
+        work = [(L, win, (), ())]
         while work:
-            L, win, fetched = work.pop()
+            L, win, fetched, history = work.pop()
             pc = L[0]
             ins = prog.instrs[pc]
             if ins.op == "branch":
@@ -621,20 +822,70 @@ class WeakMemory(MemoryModel):
                 c = self.value(ins.cond, L)
                 for guess in (True, False):
                     L2, w2 = self.run_local(prog, pc + 1 if guess else ins.target, list(L),
-                                            win + [("B", pc, c, guess)])
-                    work.append((L2, w2, fetched))
+                                            win + [("B", pc, c, guess)], mark)
+                    work.append((L2, w2, fetched, history))
                 continue
-            if ins.is_event and eager[pc] and not self.is_full(ins) and self.can_fetch(tid, ins, win):
-                grew = False
-                for r in self.fetch(tid, list(L), list(win), mem, ghost):
-                    if r[0] in ("viol", "crash"):
-                        continue  # on a guessed path: real only once the guess is confirmed
-                    grew = True
-                    work.append((r[0], r[1], fetched + ((pc, r[3]),) if logging else ()))
-                if grew:
-                    continue
-            done.append((L, win, fetched))
-        return done
+            if not ins.is_event or self.is_full(ins) or self._blocks_later_loads(tid, win):
+                continue
+            key = settle(prog, list(L), pc)
+            if any(k == key and all(e[0] in ("L", "F", "B", "O") for e in win[n:]) for k, n in history):
+                continue  # a stutter turn: see above
+            if self._stutter(prog, pc, L, win):
+                continue
+            if not self.can_fetch(tid, ins, win):
+                continue
+            history = history + ((key, len(win)),)
+            at = len(win)
+            for r in self.fetch(tid, list(L), list(win), mem, ghost, mark):
+                if r[0] in ("viol", "crash"):
+                    continue  # on a guessed path: real only once the guess is confirmed
+                f2 = fetched + ((pc, r[3]),) if logging else ()
+                if ins.op == "load":
+                    yield r[0], r[1], at, f2
+                work.append((r[0], r[1], f2, history))
+
+    @staticmethod
+    def _stutter(prog, pc, L, win) -> bool:
+        """Would fetching the load at ``pc`` start another stutter turn?
+
+        The turn of ``_extend``, seen across steps: the window still holds a
+        load fetched at this pc in this same thread state, behind a guess
+        that is still unresolved, with only loads, fences, guesses and
+        boundary marks after it.  Nothing that writes (a store, an RMW,
+        ghost code) can be performed behind an unresolved guess, so the
+        window shows everything the turn fetched: it wrote nothing, and the
+        state without the turn (this thread resting where it fetched that
+        load, the others having done what they did) is reachable and has the
+        same futures.  The thread fetches on once those entries drain.
+        """
+        if prog.instrs[pc].op != "load":
+            return False
+        key = None
+        for j in range(len(win) - 1, -1, -1):
+            e = win[j]
+            k = e[0]
+            if k == "L":
+                if e[1] == pc and e[4] is not None:
+                    if key is None:
+                        key = settle(prog, list(L), pc)
+                    if e[4] == key and any(x[0] == "B" for x in win[:j]):
+                        return True
+            elif k not in ("F", "B", "O"):
+                return False
+        return False
+
+    def _blocks_later_loads(self, tid, win) -> bool:
+        """Does some entry keep every load fetched after it from being performed?"""
+        for j, x in enumerate(win):
+            k = x[0]
+            if k in ("L", "S", "X"):
+                if self.address(tid, x) is None or (k == "L" and x[3]):
+                    return True
+            elif k == "F":
+                for a, b in x[2]:
+                    if b == "L" and any(win[d][0] == a for d in range(j)):
+                        return True
+        return False
 
     def _crash(self, state, tid, pc, out):
         mem, threads, pending, ghost = state
@@ -684,6 +935,8 @@ class WeakMemory(MemoryModel):
                 out.append(f"ghost code waiting ({line})")
             elif k == "X":
                 out.append(f"{ins.prim}({ins.loc.text}) not yet performed, ldaxr/stlxr ({line})")
+            elif k == "O":
+                out.append(f"operation boundary crossed ahead of time ({line})")
         return out
 
     def violation_site(self, label, before) -> int | None:
