@@ -247,7 +247,7 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
 
         if opts.storage != "compact":
             raise ModelError("--symmetry works with the compact storage only (not with --fingerprint)")
-        explore_compact(engine, opts, res, make_canonicaliser(system, engine.mm.name))
+        explore_compact(engine, opts, res, make_canonicaliser(engine))
         return res
     if opts.storage == "fingerprint":
         from checker.fingerprint import explore_fingerprinted

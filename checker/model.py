@@ -244,6 +244,9 @@ class System:
     checkable: frozenset[str] = frozenset()
     known_properties: frozenset[str] = frozenset()
     quiescent_properties: frozenset[str] = frozenset()  # what check_quiescent can report
+    # compile_backend(me): the backend program compiled with ME = me (checker.symmetry
+    # compiles it once more with a marker value to find where the identity flows).
+    compile_backend: Callable[[int], Program] | None = None
 
     @property
     def nwords(self) -> int:
@@ -511,9 +514,11 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     for r in decl.shared.values():
         for i in range(r.length or 1):
             cell_names[r.base + i] = r.cell_name(r.base + i)
-    return System(proto, params, mutation, decl.shared, tuple(decl.shared_init), decl.ghost,
-                  tuple(decl.ghost_init), decl.constants, threads, checked, rogue_tid,
-                  rogue_values(params.slots), cell_names, checkable, known, quiescent)
+    system = System(proto, params, mutation, decl.shared, tuple(decl.shared_init), decl.ghost,
+                    tuple(decl.ghost_init), decl.constants, threads, checked, rogue_tid,
+                    rogue_values(params.slots), cell_names, checkable, known, quiescent)
+    system.compile_backend = lambda me: compile_program("backend", proto.roles["backend"], symbols, {"ME": me})
+    return system
 
 
 __all__ = [

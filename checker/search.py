@@ -231,12 +231,13 @@ def explore_compact(engine, opts, res, canon=None) -> None:
             lab, path = _path(lazy_states, parent, labels, idx)
         violations[prop] = Counterexample(prop, message, lab, path, final_label)
 
-    v0 = engine.check_state(init)
+    v0 = (engine.check_state if canon is None else canon.check_state)(init)
     if v0:
         record(v0[0], v0[1], 0)
 
     successors = engine.successors
-    check_state = engine.check_state
+    # Under symmetry the invariants hold of an orbit only if they hold of every member.
+    check_state = engine.check_state if canon is None else canon.check_state
     out: list = []
     i = 0
     gc_was_enabled = gc.isenabled()
@@ -357,7 +358,7 @@ def explore_compact(engine, opts, res, canon=None) -> None:
 def _concrete(engine, canon, representatives, parent, idx, prop, message, final_label):
     """A violation found on a representative, told on a concrete trace from the initial state."""
     from checker.explore import _stuck_message
-    from checker.symmetry import concrete_path
+    from checker.symmetry import concrete_path, permuted_path
 
     chain = []
     i = idx
@@ -369,12 +370,25 @@ def _concrete(engine, canon, representatives, parent, idx, prop, message, final_
     last = path[-1]
     if final_label is not None:
         # The violating move of the representative is some backend's; find the
-        # same violation among the concrete state's moves.
+        # same violation among the concrete state's moves (its message may name
+        # the backend, so the property decides when the text differs).
         out: list = []
         engine.successors(last, out)
-        final_label = next(label for label, nxt, viol in out if nxt is None and viol == (prop, message))
+        moves = [(label, viol) for label, nxt, viol in out if nxt is None and viol is not None]
+        final_label, viol = next((m for m in moves if m[1] == (prop, message)),
+                                 next(m for m in moves if m[1][0] == prop))
+        message = viol[1]
     elif prop == DEADLOCK and message.startswith("no thread can move"):
         message = _stuck_message(engine, last)
+    elif prop != DEADLOCK:
+        # An invariant of the orbit that fails in a member other than this one:
+        # the same trace, permuted, ends in a member where it fails.
+        v = engine.check_state(last)
+        if v is None or v[0] != prop:
+            member, message = canon.violating_member(last, prop)
+            labels, path = permuted_path(engine, canon, path, member)
+        else:
+            message = v[1]
     return labels, path, message, final_label
 
 
