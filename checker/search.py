@@ -28,6 +28,7 @@ from __future__ import annotations
 import gc
 import time
 from array import array
+from checker.graph import _NARROW_LIMIT, Graph
 from checker.model import DEADLOCK, WAIT_FREEDOM
 
 _M = 0xFFFFFFFF  # component ids are 32 bits wide
@@ -207,7 +208,8 @@ def explore_compact(engine, opts, res, canon=None) -> None:
     lazy_states = _LazyStates(keys, packer)
     labels = _RebuiltLabels(engine, lazy_states, parent)
     # The cycle analysis does not run on orbit representatives (see checker.symmetry).
-    edges: list | None = [] if opts.liveness and canon is None else None
+    edges: Graph | None = Graph() if opts.liveness and canon is None else None
+    edge_append = edges.dst.append if edges is not None else None
     pruned: dict[int, int] = {}
     violations = res.violations
     checked = system.checked
@@ -254,13 +256,12 @@ def explore_compact(engine, opts, res, canon=None) -> None:
             if max_d is not None and d >= max_d:
                 cut = True
                 if edges is not None:
-                    edges.append(None)
+                    edges.close()
                 i += 1
                 continue
             s = unpack(key)
             out.clear()
             successors(s, out)
-            succ_ids = array("l") if edges is not None else None
             pm_moves = False
             pruned_mask = 0
             for label, nxt, viol in out:
@@ -286,6 +287,9 @@ def explore_compact(engine, opts, res, canon=None) -> None:
                         stop_reason = f"state limit {max_states} reached"
                         raise _Stop
                     j = len(keys)
+                    if j == _NARROW_LIMIT and edges is not None:
+                        edges.widen()
+                        edge_append = edges.dst.append
                     seen[nk] = j
                     keys.append(nk)
                     parent.append(i)
@@ -295,10 +299,10 @@ def explore_compact(engine, opts, res, canon=None) -> None:
                     v = check_state(nxt)
                     if v is not None:
                         record(v[0], v[1], j)
-                if succ_ids is not None:
-                    succ_ids.append(j * 16 + tid)
+                if edge_append is not None:
+                    edge_append(j * 16 + tid)
             if edges is not None:
-                edges.append(succ_ids)
+                edges.close()
                 if pruned_mask:
                     pruned[i] = pruned_mask
             if not out:
@@ -350,7 +354,7 @@ def explore_compact(engine, opts, res, canon=None) -> None:
         res.liveness_checked = True
     elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in checked
           and WAIT_FREEDOM not in violations):
-        edges.extend([None] * (len(keys) - len(edges)))
+        edges.pad(len(keys))
         _wait_freedom_lasso(engine, lazy_states, edges, parent, labels, res)
     res.elapsed = time.perf_counter() - t0
 
