@@ -56,6 +56,14 @@ def collision_probability(n: int) -> float:
     return min(1.0, n * (n - 1) / 2.0 ** 65)
 
 
+def fingerprint_of(key: int, nbytes: int) -> int:
+    """The 64-bit fingerprint of a packed state ``nbytes`` wide (never 0: 0 marks an empty slot).
+
+    The search inlines this expression in its loop.
+    """
+    return int.from_bytes(blake2b(key.to_bytes(nbytes, "little"), digest_size=8).digest(), "little") or 1
+
+
 class _DiskQueue:
     """A FIFO of non-negative ints of a fixed byte width, in a temporary file."""
 
@@ -156,8 +164,7 @@ def explore_fingerprinted(engine, opts, res) -> None:
     nbytes = 4 * (3 + engine.nthreads)
 
     def fingerprint(k: int) -> int:
-        # 0 marks an empty slot of the table.
-        return int.from_bytes(blake2b(k.to_bytes(nbytes, "little"), digest_size=8).digest(), "little") or 1
+        return fingerprint_of(k, nbytes)
 
     init = engine.initial()
     k0 = pack(init)
