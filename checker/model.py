@@ -246,7 +246,7 @@ class System:
     quiescent_properties: frozenset[str] = frozenset()  # what check_quiescent can report
     # compile_backend(me): the backend program compiled with ME = me (checker.symmetry
     # compiles it once more with a marker value to find where the identity flows).
-    compile_backend: Callable[[int], Program] | None = None
+    compile_backend: Callable[[int], Program] | None = field(default=None, repr=False, compare=False)
 
     @property
     def nwords(self) -> int:
