@@ -87,28 +87,33 @@ class PackedStates:
             "        k = mem_id(mem) | ghost_id(ghost) << 32 | pend_id(pending) << 64",
         ]
         lines += [f"        k |= thr_id({t}) << {sh}" for t, sh in zip(ts, shifts)]
+        # From the parent's key, replace only the fields of components the
+        # step changed (k is a wide int: each operation on it allocates, so
+        # the untouched fields are not rebuilt).
         lines += [
             "        return k",
             "    pm, pt, pp, pg = parent",
+            "    k = pk",
+            "    if mem is not pm:",
+            "        i = mem_get(mem)",
+            "        if i is None:",
+            "            i = mem_id(mem)",
+            "        k ^= i ^ (pk & M)",
+            "    if ghost is not pg:",
+            "        k ^= (ghost_id(ghost) ^ ((pk >> 32) & M)) << 32",
+            "    if pending is not pp:",
+            "        k ^= (pend_id(pending) ^ ((pk >> 64) & M)) << 64",
+            "    if threads is pt:",
+            "        return k",
             f"    {''.join(q + ', ' for q in ps)}= pt",
-            "    if mem is pm:",
-            "        k = pk & M",
-            "    else:",
-            "        k = mem_get(mem)",
-            "        if k is None:",
-            "            k = mem_id(mem)",
-            "    k |= ((pk & M64) if ghost is pg else ghost_id(ghost) << 32)",
-            "    k |= ((pk & M96) if pending is pp else pend_id(pending) << 64)",
         ]
         for t, q, sh in zip(ts, ps, shifts):
             lines += [
-                f"    if {t} is {q}:",
-                f"        k |= pk & {_M << sh}",
-                "    else:",
+                f"    if {t} is not {q}:",
                 f"        i = thr_get({t})",
                 "        if i is None:",
                 f"            i = thr_id({t})",
-                f"        k |= i << {sh}",
+                f"        k ^= (i ^ ((pk >> {sh}) & M)) << {sh}",
             ]
         lines += ["    return k", "", "def unpack(k):"]
         lines.append("    return (mems[k & M], ("
