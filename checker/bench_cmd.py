@@ -60,7 +60,8 @@ def _quick_instances() -> list[Instance]:
     return rows
 
 
-def run_one(inst: dict, engine: str, storage: str, max_states: int | None, liveness: bool) -> dict:
+def run_one(inst: dict, engine: str, storage: str, max_states: int | None, liveness: bool,
+            symmetry: bool = False) -> dict:
     """Run one instance in this process; returns its figures."""
     import resource
     import time
@@ -74,8 +75,8 @@ def run_one(inst: dict, engine: str, storage: str, max_states: int | None, liven
     eng = make_engine(inst["protocol"], p, None, inst["memory_model"], "documented", engine)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.process_time()
-    res = explore(eng, Options(max_states=max_states, liveness=liveness, stop_on_first=True, storage=storage),
-                  inst["memory_model"])
+    res = explore(eng, Options(max_states=max_states, liveness=liveness, stop_on_first=True, storage=storage,
+                               symmetry=symmetry), inst["memory_model"])
     cpu = time.process_time() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {
@@ -85,7 +86,7 @@ def run_one(inst: dict, engine: str, storage: str, max_states: int | None, liven
         "bytes_per_state": None if res.bytes_per_state is None else round(res.bytes_per_state, 1),
         "peak_rss_mib": round(rss / 1024, 1), "rss_growth_bytes_per_state": round(
             (rss - rss_before) * 1024 / res.states, 1) if res.states else None,
-        "engine": res.engine, "storage": res.storage, "liveness": liveness,
+        "engine": res.engine, "storage": res.storage, "liveness": liveness, "symmetry": symmetry,
     }
 
 
@@ -98,11 +99,12 @@ def register(cli) -> None:
     @click.option("--storage", type=click.Choice(["compact", "full"]), default="compact", show_default=True,
                   help="packed states (default) or the reference search's nested tuples")
     @click.option("--liveness", is_flag=True, help="also keep the graph and run the cycle analysis")
+    @click.option("--symmetry", is_flag=True, help="one state per orbit of interchangeable backends (states are orbits)")
     @click.option("--max-states", type=int, default=20_000_000, show_default=True,
                   help="stop an instance here (it is then reported incomplete)")
     @click.option("--list", "list_only", is_flag=True, help="list the instances and exit")
     @click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
-    def bench(quick, only, engine, fingerprint, storage, liveness, max_states, list_only, as_json):
+    def bench(quick, only, engine, fingerprint, storage, liveness, symmetry, max_states, list_only, as_json):
         """Time a fixed set of explorations: states, CPU seconds, states/s, bytes/state, peak RSS."""
         from checker.cli import EXIT_INCOMPLETE, Fail, out
 
@@ -124,7 +126,7 @@ def register(cli) -> None:
             cmd = [sys.executable, "-c",
                    "import json, sys; from checker.bench_cmd import run_one; "
                    "print(json.dumps(run_one(*json.loads(sys.argv[1]))))",
-                   json.dumps([d, engine, storage, max_states, liveness])]
+                   json.dumps([d, engine, storage, max_states, liveness, symmetry])]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -135,7 +137,8 @@ def register(cli) -> None:
             if not as_json:
                 _print_row(out, row)
         if as_json:
-            print(json.dumps({"engine": engine, "storage": storage, "instances": rows}, indent=1))
+            print(json.dumps({"engine": engine, "storage": storage, "symmetry": symmetry, "instances": rows},
+                             indent=1))
         if any(not r.get("complete", False) for r in rows):
             sys.exit(EXIT_INCOMPLETE)
 
@@ -148,4 +151,4 @@ def _print_row(out, r: dict) -> None:
     bps = "-" if r["bytes_per_state"] is None else f"{r['bytes_per_state']:.0f}"
     out.print(f"{r['name']:<34} {r['states']:>11,} states {r['cpu_seconds']:>8.1f} cpu-s "
               f"{r['states_per_cpu_second'] or 0:>8,}/s {bps:>5} B/state {r['peak_rss_mib']:>8.0f} MiB peak "
-              f"[{r['engine']}, {r['storage']}]{note}", markup=False)
+              f"[{r['engine']}, {r['storage']}{', symmetry' if r.get('symmetry') else ''}]{note}", markup=False)

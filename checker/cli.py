@@ -178,7 +178,8 @@ def _make_engine(protocol, p, mutation, memory_model, profile, window, engine_ki
               help="store 64-bit fingerprints, not states (TLC-style; reports the collision probability, "
                    "skips the cycle analysis)")
 @click.option("--symmetry", is_flag=True,
-              help="one state per orbit of interchangeable backends (refused when backends differ)")
+              help="one state per orbit of interchangeable backends, backend numbers renamed (refused "
+                   "where the code tells backends apart)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.option("--html", is_flag=True, help="also write an HTML view next to each trace")
 @click.option("--replay-c", is_flag=True, help="replay every written trace against the C implementation")

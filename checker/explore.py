@@ -270,7 +270,7 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
 
         if opts.storage != "compact":
             raise ModelError("--symmetry works with the compact storage only (not with --fingerprint)")
-        explore_compact(engine, opts, res, make_canonicaliser(system, engine.mm.name))
+        explore_compact(engine, opts, res, make_canonicaliser(engine))
         return res
     if opts.storage == "fingerprint":
         from checker.fingerprint import explore_fingerprinted
@@ -490,52 +490,17 @@ def _max_steps(engine: Engine, states) -> int:
 # Liveness over the explored graph
 
 
-def _sccs(n: int, edges) -> list[int]:
-    """Tarjan's algorithm, iteratively; returns the component id of every node."""
-    index = [-1] * n
-    low = [0] * n
-    comp = [-1] * n
-    on_stack = [False] * n
-    stack: list[int] = []
-    counter = 0
-    ncomp = 0
-    for root in range(n):
-        if index[root] != -1:
-            continue
-        work = [(root, 0)]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack[root] = True
-        while work:
-            v, k = work[-1]
-            succ = edges[v]
-            if succ is not None and k < len(succ):
-                work[-1] = (v, k + 1)
-                w = succ[k] >> 4
-                if index[w] == -1:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on_stack[w] = True
-                    work.append((w, 0))
-                elif on_stack[w] and index[w] < low[v]:
-                    low[v] = index[w]
-                continue
-            work.pop()
-            if work:
-                u = work[-1][0]
-                if low[v] < low[u]:
-                    low[u] = low[v]
-            if low[v] == index[v]:
-                while True:
-                    w = stack.pop()
-                    on_stack[w] = False
-                    comp[w] = ncomp
-                    if w == v:
-                        break
-                ncomp += 1
-    return comp
+def _sccs(n: int, edges):
+    """The component id of every state (``edges``: a Graph, or one successor array per state)."""
+    from checker.graph import strongly_connected
+
+    return strongly_connected(_as_graph(edges, n))
+
+
+def _as_graph(edges, n: int):
+    from checker.graph import Graph
+
+    return edges if isinstance(edges, Graph) else Graph.from_lists(edges, n)
 
 
 def _liveness(engine: Engine, states, edges, parent, plabel, res: Result, pruned=None) -> None:
@@ -544,30 +509,32 @@ def _liveness(engine: Engine, states, edges, parent, plabel, res: Result, pruned
     if DEADLOCK not in checked and WAIT_FREEDOM not in checked:
         return
     n = len(states)
-    comp = _sccs(n, edges)
+    graph = edges = _as_graph(edges, n)
+    comp = _sccs(n, graph)
     ncomp = max(comp) + 1 if comp else 0
-    leaves = [True] * ncomp  # bottom components: no edge leaves them
-    movers: list[set] = [set() for _ in range(ncomp)]
-    has_internal = [False] * ncomp
+    # Per component, in arrays (most components are single states): whether it
+    # is a bottom one (no edge leaves it), has an edge inside, and a bit mask
+    # of the threads that move inside it.
+    leaves = bytearray(b"\x01") * ncomp
+    movers = array("q", [0]) * ncomp
+    has_internal = bytearray(ncomp)
+    off, dst = graph.off, graph.dst
     for v in range(n):
-        succ = edges[v]
-        if not succ:
-            continue
         cv = comp[v]
-        for e in succ:
-            w = e >> 4
-            if comp[w] != cv:
-                leaves[cv] = False
+        for k in range(off[v], off[v + 1]):
+            e = dst[k]
+            if comp[e >> 4] != cv:
+                leaves[cv] = 0
             else:
-                has_internal[cv] = True
-                movers[cv].add(e & 15)
+                has_internal[cv] = 1
+                movers[cv] |= 1 << (e & 15)
     # Threads with a move the memory model discards (a wrong speculative
     # guess that dies when its load is performed): a fair run takes that move,
     # so a component where such a thread "never moves" is no real execution.
     discarding = [0] * ncomp
     for v, mask in (pruned or {}).items():
         discarding[comp[v]] |= mask
-    first = [-1] * ncomp
+    first = array("q", [-1]) * ncomp
     for v in range(n):
         if first[comp[v]] == -1:
             first[comp[v]] = v
@@ -580,9 +547,9 @@ def _liveness(engine: Engine, states, edges, parent, plabel, res: Result, pruned
             v = first[c]
             s = states[v]
             who = [0] if rogue else engine.program_tids
-            if any(discarding[c] >> t & 1 and t not in movers[c] for t in engine.program_tids):
+            if any(discarding[c] >> t & 1 and not movers[c] >> t & 1 for t in engine.program_tids):
                 continue  # a fair run leaves it through the discarded move: not a real execution
-            starved = [t for t in who if t not in movers[c] and not engine.halted(s, t)]
+            starved = [t for t in who if not movers[c] >> t & 1 and not engine.halted(s, t)]
             if starved:
                 names = ", ".join(system.threads[t].name for t in starved)
                 labels, path = _path(states, parent, plabel, v)
@@ -633,38 +600,36 @@ def _postmaster_lasso(engine, states, edges, pm_prog):
     n = len(states)
     # A postmaster that has run ahead into later operations (weak memory: on
     # a guessed path, with the earlier operation's events still in flight) is
-    # in neither region: its fetch point may go round a loop that starts and
-    # finishes an operation each turn while a marker says it is "between".
-    # Such states are left out of both searches.  A fair run drains what is
-    # in flight, so a postmaster really stuck in (or outside) an operation
-    # reaches a cycle of unmarked states there too.
+    # in neither region (AHEAD): its fetch point may go round a loop that
+    # starts and finishes an operation each turn while a marker says it is
+    # "between".  Such states are left out of both searches.  A fair run
+    # drains what is in flight, so a postmaster really stuck in (or outside)
+    # an operation reaches a cycle of unmarked states there too.
     between = engine.mm.between_operations
-    inside = [None if between(states[v], 0) else in_op[states[v][1][0][0]] for v in range(n)]
-    sub = []
-    for v in range(n):
-        if not edges[v] or inside[v] is None:
-            sub.append(None)
-            continue
-        keep = array("l")
-        for e in edges[v]:
-            w = e >> 4
-            if inside[w] != inside[v]:
-                continue  # the postmaster entered or left an operation (or ran ahead of one)
-            # A postmaster move that ends its operation and starts the next
-            # (which resets its step count to 0) crosses a boundary too.
-            if inside[w] and (e & 15) == 0 and states[w][1][0][1] == 0:
-                continue
-            keep.append(e)
-        sub.append(keep)
+    AHEAD = 2
+    inside = bytearray(AHEAD if between(s, 0) else (1 if in_op[s[1][0][0]] else 0) for s in states)
+    # Only states inside an operation can tell where its step count restarts.
+    restarted = bytearray(1 if inside[v] == 1 and s[1][0][1] == 0 else 0 for v, s in enumerate(states))
+
+    def keep(v, e):
+        if inside[v] == AHEAD:
+            return False
+        w = e >> 4
+        if inside[w] != inside[v]:
+            return False  # the postmaster entered or left an operation (or ran ahead of one)
+        # A postmaster move that ends its operation and starts the next
+        # (which resets its step count to 0) crosses a boundary too.
+        return not ((e & 15) == 0 and restarted[w])
+
+    sub = _as_graph(edges, n).filtered(keep)
     comp = _sccs(n, sub)
     ncomp = max(comp) + 1 if comp else 0
     pm_cycle = [None] * ncomp
     for v in range(n):
-        if sub[v]:
-            for e in sub[v]:
-                if (e & 15) == 0 and comp[e >> 4] == comp[v]:
-                    pm_cycle[comp[v]] = (v, e >> 4)
-                    break
+        for e in sub[v]:
+            if (e & 15) == 0 and comp[e >> 4] == comp[v]:
+                pm_cycle[comp[v]] = (v, e >> 4)
+                break
     best = None
     for c in range(ncomp):
         if pm_cycle[c] is not None and (best is None or pm_cycle[c][0] < best[0]):
@@ -680,7 +645,7 @@ def _postmaster_lasso(engine, states, edges, pm_prog):
     q = deque([w])
     while q and v not in prev:
         x = q.popleft()
-        for e in sub[x] or ():
+        for e in sub[x]:
             y = e >> 4
             if comp[y] == c and y not in prev:
                 prev[y] = (x, e)

@@ -6,21 +6,24 @@ and the search would then miss whatever only the second one leads to.  The
 summary reports the probability of that, and every verdict of a fingerprinted
 run says it is fingerprinted.
 
-Storage per state: its fingerprint (8 bytes, in discovery order), a slot of an
-open-addressing table of indices into those (4 bytes, at most 3/4 full), its
-parent's index (4 bytes), plus its share of the interned components
-(:class:`checker.search.PackedStates`).  Only the frontier keeps whole states
-(packed keys in a queue), and only until they are expanded.  Depth is tracked
+What stays in memory is the visited set alone: fingerprints in an
+open-addressing table of machine words (linear probing, kept between 72% and
+90% full by growing it by a quarter: ~9-11 bytes per state), plus the
+interned state components the packed states share
+(:class:`checker.search.PackedStates`).  The rest goes to temporary files, as
+TLC's does: the breadth-first queue (packed states of fixed width, written
+at the tail, read at the head) and the trace file (per state, in discovery
+order, its parent's number and its fingerprint: 12 bytes).  Depth is tracked
 per BFS level, not per state.
 
-A counterexample is rebuilt from its chain of parent indices: starting from the
-initial state, each step expands the current state again and takes the first
-move whose next state has the recorded fingerprint -- the move the search took.
+A counterexample is rebuilt from the trace file: the chain of parent numbers,
+then, from the initial state, each step expands the current state again and
+takes the first move whose next state has the recorded fingerprint -- the
+move the search took.
 
-The fingerprint is CPython's hash of the packed key's bytes: SipHash, a keyed
-64-bit pseudo-random function, so the usual birthday bound applies.  The key
-is randomised per process (PYTHONHASHSEED), so two runs fingerprint
-differently; a collision in one is independent of another.
+The fingerprint is BLAKE2b (64-bit digest) of the packed state's bytes: a
+fixed function, so runs are repeatable, and one whose outputs behave as
+uniformly random, so the birthday bound applies.
 
 The cycle analysis (deadlock cycles, wait-freedom lassos) needs every state
 again after the search and is not run: the verdicts say so.
@@ -29,14 +32,19 @@ again after the search and is not run: the verdicts say so.
 from __future__ import annotations
 
 import gc
+import struct
+import tempfile
 import time
 from array import array
-from collections import deque
+from hashlib import blake2b
 
 from checker.model import DEADLOCK, ModelError
 from checker.search import PackedStates
 
-_FP_MASK = (1 << 64) - 1
+_MAX_LOAD = 0.9
+_GROWTH = 1.25
+_CHUNK = 1 << 20  # bytes buffered per temporary file
+_TRACE = struct.Struct("<iQ")  # parent number, fingerprint
 
 
 def collision_probability(n: int) -> float:
@@ -46,6 +54,101 @@ def collision_probability(n: int) -> float:
     fingerprint: n(n-1)/2^65 (TLC's "optimistic" estimate).
     """
     return min(1.0, n * (n - 1) / 2.0 ** 65)
+
+
+def fingerprint_of(key: int, nbytes: int) -> int:
+    """The 64-bit fingerprint of a packed state ``nbytes`` wide (never 0: 0 marks an empty slot).
+
+    The search inlines this expression in its loop.
+    """
+    return int.from_bytes(blake2b(key.to_bytes(nbytes, "little"), digest_size=8).digest(), "little") or 1
+
+
+class _DiskQueue:
+    """A FIFO of non-negative ints of a fixed byte width, in a temporary file."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.file = tempfile.TemporaryFile(prefix="slotcheck-queue-")
+        self.wbuf = bytearray()
+        self.woff = 0  # bytes written to the file
+        self.roff = 0  # bytes read back from it
+        self.rbuf = b""
+        self.rpos = 0
+        self.count = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def append(self, k: int) -> None:
+        self.wbuf += k.to_bytes(self.width, "little")
+        self.count += 1
+        if len(self.wbuf) >= _CHUNK:
+            self.file.seek(self.woff)
+            self.file.write(self.wbuf)
+            self.woff += len(self.wbuf)
+            self.wbuf.clear()
+
+    def popleft(self) -> int:
+        w = self.width
+        if self.rpos >= len(self.rbuf):
+            if self.roff < self.woff:
+                self.file.seek(self.roff)
+                self.rbuf = self.file.read(min(_CHUNK, self.woff - self.roff))
+                self.roff += len(self.rbuf)
+            else:  # everything older has been read: the tail is still in memory
+                self.rbuf = bytes(self.wbuf)
+                self.wbuf.clear()
+            self.rpos = 0
+        k = int.from_bytes(self.rbuf[self.rpos:self.rpos + w], "little")
+        self.rpos += w
+        self.count -= 1
+        return k
+
+    def clear(self) -> None:
+        self.wbuf.clear()
+        self.rbuf = b""
+        self.rpos = self.count = 0
+        self.roff = self.woff
+
+
+class _TraceFile:
+    """Per state, in discovery order: its parent's number and its fingerprint."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile(prefix="slotcheck-trace-")
+        self.buf = bytearray()
+        self.flushed = 0  # records in the file
+
+    def append(self, parent: int, fp: int) -> None:
+        self.buf += _TRACE.pack(parent, fp)
+        if len(self.buf) >= _CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        self.file.seek(self.flushed * _TRACE.size)
+        self.file.write(self.buf)
+        self.flushed += len(self.buf) // _TRACE.size
+        self.buf.clear()
+
+    def __getitem__(self, j: int) -> tuple[int, int]:
+        self.flush()
+        self.file.seek(j * _TRACE.size)
+        return _TRACE.unpack(self.file.read(_TRACE.size))
+
+
+def _grown(table, cap: int):
+    """The table rehashed into ``cap`` slots."""
+    new = array("Q", [0]) * cap
+    for f in table:
+        if f:
+            h = f % cap
+            while new[h]:
+                h += 1
+                if h == cap:
+                    h = 0
+            new[h] = f
+    return new, cap
 
 
 def explore_fingerprinted(engine, opts, res) -> None:
@@ -61,18 +164,20 @@ def explore_fingerprinted(engine, opts, res) -> None:
     nbytes = 4 * (3 + engine.nthreads)
 
     def fingerprint(k: int) -> int:
-        fp = hash(k.to_bytes(nbytes, "little")) & _FP_MASK
-        return fp or 1
+        return fingerprint_of(k, nbytes)
 
     init = engine.initial()
     k0 = pack(init)
-    fps = array("Q", [fingerprint(k0)])
-    parent = array("i", [-1])
+    fp0 = fingerprint(k0)
+    trace = _TraceFile()
+    trace.append(-1, fp0)
     cap = 1 << 16
-    mask = cap - 1
-    slots = array("i", [-1]) * cap
-    slots[fps[0] & mask] = 0
-    frontier: deque = deque([k0])
+    limit = int(cap * _MAX_LOAD)
+    table = array("Q", [0]) * cap
+    table[fp0 % cap] = fp0
+    n = 1  # states found
+    frontier = _DiskQueue(nbytes)
+    frontier.append(k0)
 
     violations = res.violations
     checked = system.checked
@@ -92,16 +197,17 @@ def explore_fingerprinted(engine, opts, res) -> None:
     def rebuild(idx):
         chain = []
         while idx >= 0:
-            chain.append(idx)
-            idx = parent[idx]
+            p, fp = trace[idx]
+            chain.append(fp)
+            idx = p
         chain.reverse()
         state = init
         labels, path = [], [init]
-        for j in chain[1:]:
+        for fp in chain[1:]:
             out2: list = []
             engine.successors(state, out2)
             for label, nxt, _viol in out2:
-                if nxt is not None and fingerprint(pack(nxt)) == fps[j]:
+                if nxt is not None and fingerprint(pack(nxt)) == fp:
                     labels.append(label)
                     path.append(nxt)
                     state = nxt
@@ -136,7 +242,7 @@ def explore_fingerprinted(engine, opts, res) -> None:
                 break
             if i == level_end:
                 depth += 1
-                level_end = len(fps)
+                level_end = n
             key = frontier.popleft()
             if max_d is not None and depth >= max_d:
                 cut = True
@@ -159,24 +265,25 @@ def explore_fingerprinted(engine, opts, res) -> None:
                         record(viol[0], viol[1], i, final_label=label)
                     continue
                 nk = pack(nxt, s, key)
-                fp = hash(nk.to_bytes(nbytes, "little")) & _FP_MASK or 1
-                h = fp & mask
+                fp = int.from_bytes(blake2b(nk.to_bytes(nbytes, "little"), digest_size=8).digest(), "little") or 1
+                h = fp % cap
                 while True:
-                    j = slots[h]
-                    if j < 0 or fps[j] == fp:
+                    f = table[h]
+                    if f == fp or not f:
                         break
-                    h = (h + 1) & mask
-                if j >= 0:
+                    h += 1
+                    if h == cap:
+                        h = 0
+                if f:
                     continue
-                n = len(fps)
                 if max_states is not None and n >= max_states:
                     cut = True
                     stop_reason = f"state limit {max_states} reached"
                     raise _Stop
-                slots[h] = n
-                fps.append(fp)
-                parent.append(i)
+                table[h] = fp
+                trace.append(i, fp)
                 frontier.append(nk)
+                n += 1
                 if depth + 1 > max_depth:
                     max_depth = depth + 1
                 for t in pm_tids:
@@ -184,16 +291,10 @@ def explore_fingerprinted(engine, opts, res) -> None:
                         max_pm_steps = nxt[1][t][1]
                 v = check_state(nxt)
                 if v is not None:
-                    record(v[0], v[1], n)
-                if 4 * (n + 1) > 3 * cap:
-                    cap *= 2
-                    mask = cap - 1
-                    slots = array("i", [-1]) * cap
-                    for j, f in enumerate(fps):
-                        h = f & mask
-                        while slots[h] >= 0:
-                            h = (h + 1) & mask
-                        slots[h] = j
+                    record(v[0], v[1], n - 1)
+                if n > limit:
+                    table, cap = _grown(table, int(cap * _GROWTH))
+                    limit = int(cap * _MAX_LOAD)
             if not out:
                 if not all(engine.halted(s, t) for t in engine.program_tids):
                     record(DEADLOCK, _stuck_message(engine, s), i)
@@ -204,7 +305,7 @@ def explore_fingerprinted(engine, opts, res) -> None:
                 now = time.perf_counter()
                 if now >= next_report:
                     next_report = now + opts.progress_interval
-                    opts.progress({"states": len(fps), "transitions": transitions, "queue": len(frontier),
+                    opts.progress({"states": n, "transitions": transitions, "queue": len(frontier),
                                    "depth": depth, "elapsed": now - t0})
     except _Stop:
         pass
@@ -221,7 +322,6 @@ def explore_fingerprinted(engine, opts, res) -> None:
         gc.unfreeze()
         if gc_was_enabled:
             gc.enable()
-    n = len(fps)
     res.states = n
     res.transitions = transitions
     res.max_depth = max_depth
@@ -235,7 +335,10 @@ def explore_fingerprinted(engine, opts, res) -> None:
     res.storage = "fingerprint"
     res.collision_probability = collision_probability(n)
     res.reductions = f"fingerprinted: collision probability ≤ {res.collision_probability:.1e}"
-    res.bytes_per_state = (fps.itemsize * n + slots.itemsize * cap + parent.itemsize * n
-                           + packer.component_bytes()) / max(n, 1)
+    # In memory: the table and the interned components (the queue and the
+    # trace are in temporary files, and closed with them).
+    res.bytes_per_state = (table.itemsize * cap + packer.component_bytes()) / max(n, 1)
+    frontier.file.close()
+    trace.file.close()
     res.liveness_checked = False
     res.elapsed = time.perf_counter() - t0

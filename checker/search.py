@@ -28,6 +28,7 @@ from __future__ import annotations
 import gc
 import time
 from array import array
+from checker.graph import _NARROW_LIMIT, Graph
 from checker.model import DEADLOCK, WAIT_FREEDOM
 
 _M = 0xFFFFFFFF  # component ids are 32 bits wide
@@ -86,28 +87,33 @@ class PackedStates:
             "        k = mem_id(mem) | ghost_id(ghost) << 32 | pend_id(pending) << 64",
         ]
         lines += [f"        k |= thr_id({t}) << {sh}" for t, sh in zip(ts, shifts)]
+        # From the parent's key, replace only the fields of components the
+        # step changed (k is a wide int: each operation on it allocates, so
+        # the untouched fields are not rebuilt).
         lines += [
             "        return k",
             "    pm, pt, pp, pg = parent",
+            "    k = pk",
+            "    if mem is not pm:",
+            "        i = mem_get(mem)",
+            "        if i is None:",
+            "            i = mem_id(mem)",
+            "        k ^= i ^ (pk & M)",
+            "    if ghost is not pg:",
+            "        k ^= (ghost_id(ghost) ^ ((pk >> 32) & M)) << 32",
+            "    if pending is not pp:",
+            "        k ^= (pend_id(pending) ^ ((pk >> 64) & M)) << 64",
+            "    if threads is pt:",
+            "        return k",
             f"    {''.join(q + ', ' for q in ps)}= pt",
-            "    if mem is pm:",
-            "        k = pk & M",
-            "    else:",
-            "        k = mem_get(mem)",
-            "        if k is None:",
-            "            k = mem_id(mem)",
-            "    k |= ((pk & M64) if ghost is pg else ghost_id(ghost) << 32)",
-            "    k |= ((pk & M96) if pending is pp else pend_id(pending) << 64)",
         ]
         for t, q, sh in zip(ts, ps, shifts):
             lines += [
-                f"    if {t} is {q}:",
-                f"        k |= pk & {_M << sh}",
-                "    else:",
+                f"    if {t} is not {q}:",
                 f"        i = thr_get({t})",
                 "        if i is None:",
                 f"            i = thr_id({t})",
-                f"        k |= i << {sh}",
+                f"        k ^= (i ^ ((pk >> {sh}) & M)) << {sh}",
             ]
         lines += ["    return k", "", "def unpack(k):"]
         lines.append("    return (mems[k & M], ("
@@ -207,7 +213,8 @@ def explore_compact(engine, opts, res, canon=None) -> None:
     lazy_states = _LazyStates(keys, packer)
     labels = _RebuiltLabels(engine, lazy_states, parent)
     # The cycle analysis does not run on orbit representatives (see checker.symmetry).
-    edges: list | None = [] if opts.liveness and canon is None else None
+    edges: Graph | None = Graph() if opts.liveness and canon is None else None
+    edge_append = edges.dst.append if edges is not None else None
     pruned: dict[int, int] = {}
     violations = res.violations
     checked = system.checked
@@ -231,12 +238,13 @@ def explore_compact(engine, opts, res, canon=None) -> None:
             lab, path = _path(lazy_states, parent, labels, idx)
         violations[prop] = Counterexample(prop, message, lab, path, final_label)
 
-    v0 = engine.check_state(init)
+    v0 = (engine.check_state if canon is None else canon.check_state)(init)
     if v0:
         record(v0[0], v0[1], 0)
 
     successors = engine.successors
-    check_state = engine.check_state
+    # Under symmetry the invariants hold of an orbit only if they hold of every member.
+    check_state = engine.check_state if canon is None else canon.check_state
     out: list = []
     i = 0
     gc_was_enabled = gc.isenabled()
@@ -253,13 +261,12 @@ def explore_compact(engine, opts, res, canon=None) -> None:
             if max_d is not None and d >= max_d:
                 cut = True
                 if edges is not None:
-                    edges.append(None)
+                    edges.close()
                 i += 1
                 continue
             s = unpack(key)
             out.clear()
             successors(s, out)
-            succ_ids = array("l") if edges is not None else None
             pm_moves = False
             pruned_mask = 0
             for label, nxt, viol in out:
@@ -285,6 +292,9 @@ def explore_compact(engine, opts, res, canon=None) -> None:
                         stop_reason = f"state limit {max_states} reached"
                         raise _Stop
                     j = len(keys)
+                    if j == _NARROW_LIMIT and edges is not None:
+                        edges.widen()
+                        edge_append = edges.dst.append
                     seen[nk] = j
                     keys.append(nk)
                     parent.append(i)
@@ -294,10 +304,10 @@ def explore_compact(engine, opts, res, canon=None) -> None:
                     v = check_state(nxt)
                     if v is not None:
                         record(v[0], v[1], j)
-                if succ_ids is not None:
-                    succ_ids.append(j * 16 + tid)
+                if edge_append is not None:
+                    edge_append(j * 16 + tid)
             if edges is not None:
-                edges.append(succ_ids)
+                edges.close()
                 if pruned_mask:
                     pruned[i] = pruned_mask
             if not out:
@@ -350,7 +360,7 @@ def explore_compact(engine, opts, res, canon=None) -> None:
         res.liveness_checked = True
     elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in checked
           and WAIT_FREEDOM not in violations):
-        edges.extend([None] * (len(keys) - len(edges)))
+        edges.pad(len(keys))
         _wait_freedom_lasso(engine, lazy_states, edges, parent, labels, res)
     res.elapsed = time.perf_counter() - t0
 
@@ -358,7 +368,7 @@ def explore_compact(engine, opts, res, canon=None) -> None:
 def _concrete(engine, canon, representatives, parent, idx, prop, message, final_label):
     """A violation found on a representative, told on a concrete trace from the initial state."""
     from checker.explore import _stuck_message
-    from checker.symmetry import concrete_path
+    from checker.symmetry import concrete_path, permuted_path
 
     chain = []
     i = idx
@@ -370,12 +380,25 @@ def _concrete(engine, canon, representatives, parent, idx, prop, message, final_
     last = path[-1]
     if final_label is not None:
         # The violating move of the representative is some backend's; find the
-        # same violation among the concrete state's moves.
+        # same violation among the concrete state's moves (its message may name
+        # the backend, so the property decides when the text differs).
         out: list = []
         engine.successors(last, out)
-        final_label = next(label for label, nxt, viol in out if nxt is None and viol == (prop, message))
+        moves = [(label, viol) for label, nxt, viol in out if nxt is None and viol is not None]
+        final_label, viol = next((m for m in moves if m[1] == (prop, message)),
+                                 next(m for m in moves if m[1][0] == prop))
+        message = viol[1]
     elif prop == DEADLOCK and message.startswith("no thread can move"):
         message = _stuck_message(engine, last)
+    elif prop != DEADLOCK:
+        # An invariant of the orbit that fails in a member other than this one:
+        # the same trace, permuted, ends in a member where it fails.
+        v = engine.check_state(last)
+        if v is None or v[0] != prop:
+            member, message = canon.violating_member(last, prop)
+            labels, path = permuted_path(engine, canon, path, member)
+        else:
+            message = v[1]
     return labels, path, message, final_label
 
 

@@ -8,6 +8,8 @@ tests/models/pmsignal.py (backends signal a sleeping postmaster).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -336,3 +338,12 @@ def test_bgworker_with_processes_catches_what_bgworker_catches(mm, mutation):
     else:
         assert result.exit_code == 1
         assert set(result.violations) == {shipped.mutations[mutation].breaks}
+
+
+def test_symmetry_is_refused_for_models_with_worker_processes():
+    # The backend-identity analysis does not read worker code: accepting such
+    # a model would risk merging states that differ in what a worker holds.
+    r = subprocess.run([sys.executable, "-m", "checker", "explore", str(BGWORKER_PROCS), "--threads", "3",
+                        "-m", "sc", "--symmetry"], capture_output=True, text=True)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "worker processes" in r.stderr and len(r.stderr.strip().splitlines()) == 1

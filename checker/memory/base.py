@@ -14,22 +14,71 @@ A state is ``(memory, threads, pending, ghost)``:
 - ``pending``: per-thread memory-model state (``None`` under sc);
 - ``ghost``: a tuple of ints, bookkeeping for properties.
 
-``successors(state, tid, out)`` appends one ``Step`` per way thread ``tid`` may
-move.  A step's ``label`` is a small tuple ``(tid, action, pc, info)`` that
+``successors(state, tid, out)`` appends one move (``MoveLayout``) per way thread ``tid`` may
+move.  A move's ``label`` is a small tuple ``(tid, action, pc, info)`` that
 ``describe`` turns into words for a trace.
+
+The NamedTuples below name these positions (``checker.state`` has the
+matching type aliases the signatures use): they are the layout at the
+boundary between the engine and a memory model.  The hot paths (the
+interpreted models and the generated code of ``checker.compile_sc``) build
+plain tuples of exactly this layout -- a NamedTuple is a tuple and compares
+equal to one -- so naming costs nothing per state; the conformance kit
+(``tests/test_memory_conformance.py``) checks the layout of every move of
+every registered model.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from checker.ir import (
     STEPS_LOCAL, GhostIndexError, Instr, ModelError, OutOfRange, Violation,
 )
 from checker.model import MEMORY_SAFETY, PM_SAFETY, WAIT_FREEDOM, System
+from checker.state import Label, State, Successor
 
 LOCAL_LOOP_LIMIT = 100_000
+
+# A thread's state: (pc, steps in the current operation, *locals): ints, except
+# that a model may keep a hashable token for a value not known yet (weak: the
+# result of a load still in the window).
+ThreadState = tuple[Any, ...]
+# A property and the message that says how it failed.
+ViolationReport = tuple[str, str]
+# What a step is, for a trace: "step" (an event of the program), "crash" (an
+# out-of-range index ends the thread), "flush" (tso: the oldest buffered store
+# reaches memory), "fetch"/"perform"/"speculate" (weak: an event enters the
+# window, takes effect, a load's value is guessed), "rogue" (the engine's rogue).
+ACTIONS = frozenset({"step", "crash", "flush", "fetch", "perform", "speculate", "rogue"})
+
+
+class StateLayout(NamedTuple):
+    memory: tuple[int, ...]  # shared words, the System's layout
+    threads: tuple[ThreadState, ...]  # one per thread, by thread id
+    pending: tuple[Any, ...]  # per thread, the memory model's (hashable; None or () when nothing is pending)
+    ghost: tuple[int, ...]  # bookkeeping for properties
+
+
+class LabelLayout(NamedTuple):
+    tid: int
+    action: str  # one of ACTIONS
+    pc: int | None  # the instruction, when the move is one
+    info: Any  # hashable detail for the trace (an address and value, a choice...)
+
+
+class MoveLayout(NamedTuple):
+    """One way a thread may move.
+
+    ``next_state`` None and ``violation`` None: a move the model discards (a
+    wrong speculative guess), which a fair run still takes; ``next_state``
+    None with a violation: the move breaks a property.
+    """
+
+    label: LabelLayout
+    next_state: StateLayout | None
+    violation: ViolationReport | None
 
 
 class ModelLoopError(ModelError):
@@ -64,10 +113,10 @@ class MemoryModel(ABC):
         """Per-thread pending state at the start."""
 
     @abstractmethod
-    def successors(self, state, tid: int, out: list) -> None:
-        """Append a (label, next_state, violation) triple per possible step of ``tid``."""
+    def successors(self, state: State, tid: int, out: list[Successor]) -> None:
+        """Append a move per possible step of ``tid`` (in a fixed order: traces are rebuilt from it)."""
 
-    def quiescent(self, pending) -> bool:
+    def quiescent(self, pending: tuple[Any, ...]) -> bool:
         """No thread has an event that is issued but not yet visible to all."""
         return all(p is None or p == () for p in pending)
 
@@ -91,7 +140,7 @@ class MemoryModel(ABC):
         such a thread as staying inside one operation.)"""
         return False
 
-    def upcoming_reads(self, state, tid: int) -> tuple[int, ...]:
+    def upcoming_reads(self, state: State, tid: int) -> tuple[int, ...]:
         """Addresses thread ``tid`` may read in its very next step.
 
         The rogue uses this to deliver its writes just before the postmaster
@@ -106,11 +155,11 @@ class MemoryModel(ABC):
                 return ()
         return ()
 
-    def pending_events(self, state, tid: int) -> list[str]:
+    def pending_events(self, state: State, tid: int) -> list[str]:
         """Human-readable pending events of a thread (for traces)."""
         return []
 
-    def describe(self, label, before, after) -> dict:
+    def describe(self, label: Label, before: State, after: State | None) -> dict:
         """What a step did, for a trace (see ``checker.trace``)."""
         return describe_program_step(self.system, label, before, after)
 

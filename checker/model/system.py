@@ -10,7 +10,8 @@ from __future__ import annotations
 import inspect
 import sys
 from typing import Any
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 from checker.ir import MASK, ModelError, Program, Region, Symbols, compile_program
 from checker.model.interface import Declaration, Params, Protocol
@@ -50,6 +51,9 @@ class System:
     checkable: frozenset[str] = frozenset()
     known_properties: frozenset[str] = frozenset()
     quiescent_properties: frozenset[str] = frozenset()  # what check_quiescent can report
+    # compile_backend(me): the backend program compiled with ME = me (checker.symmetry
+    # compiles it once more with a marker value to find where the identity flows).
+    compile_backend: Callable[[int], Program] | None = field(default=None, repr=False, compare=False)
 
     @property
     def nwords(self) -> int:
@@ -246,6 +250,10 @@ def build_system(protocol_cls: type[Protocol], params: Params, mutation: str | N
     for r in decl.shared.values():
         for i in range(r.length or 1):
             cell_names[r.base + i] = r.cell_name(r.base + i)
-    return System(proto, params, mutation, decl.shared, tuple(decl.shared_init), decl.ghost,
-                  tuple(decl.ghost_init), decl.constants, threads, checked, rogue_tid,
-                  rogue_values(params.slots), cell_names, checkable, known, quiescent)
+    system = System(proto, params, mutation, decl.shared, tuple(decl.shared_init), decl.ghost,
+                    tuple(decl.ghost_init), decl.constants, threads, checked, rogue_tid,
+                    rogue_values(params.slots), cell_names, checkable, known, quiescent)
+    symbols.private = decl.private["backend"]
+    symbols.private_arrays = decl.private_arrays["backend"]
+    system.compile_backend = lambda me: compile_program("backend", proto.roles["backend"], symbols, {"ME": me})
+    return system
