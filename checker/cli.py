@@ -180,9 +180,20 @@ def _make_engine(protocol, p, mutation, memory_model, profile, window, engine_ki
 @click.option("--max-memory", default=None, metavar="SIZE",
               help="stop (exit 3, with the coverage report) when the process holds more than SIZE: "
                    "4G, 512M, 80% or none (default: 75% of the memory available)")
+@click.option("--workers", default=None, metavar="N|auto",
+              help="partition the states over N worker processes (auto: one per core); docs/parallel.md")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS|local",
+              help="run the shards as Ray actors on the cluster at ADDRESS (local: start one here); needs '.[ray]'")
+@click.option("--checkpoint", "checkpoint_dir", default=None, type=click.Path(file_okay=False),
+              help="write the search state to DIR at level boundaries and on Ctrl-C/SIGTERM/--max-memory")
+@click.option("--checkpoint-every", type=float, default=120.0, show_default=True, metavar="SECONDS",
+              help="seconds between checkpoints")
+@click.option("--resume", "resume_dir", default=None, type=click.Path(file_okay=False),
+              help="continue the search checkpointed in DIR (and keep checkpointing there)")
 def explore(protocol, threads, slots, ops, memory_model, profile, window, mutation, rogue, rogue_writes,
             rogue_anywhere, step_bound, params, engine_kind, max_states, max_depth, keep_going, no_liveness, trace_out,
-            no_trace, fingerprint, symmetry, as_json, html, replay_c, max_memory):
+            no_trace, fingerprint, symmetry, as_json, html, replay_c, max_memory, workers, ray_address, checkpoint_dir,
+            checkpoint_every, resume_dir):
     """Explore every interleaving of PROTOCOL and check its properties."""
     from checker import memlimit
     from checker.explore import Options, explore as run
@@ -205,14 +216,26 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
         memlimit.check(memory_limit)  # MemoryLimitReached stops the search like running out
         if status is not None:
             rate = info["states"] / info["elapsed"] if info["elapsed"] else 0
+            workers_now = f"  workers {info['workers']}" if "workers" in info else ""
             status.update(f"states {info['states']:,}  {rate:,.0f} states/s  queue {info['queue']:,}  "
-                          f"depth {info['depth']}  {info['elapsed']:.0f}s")
+                          f"depth {info['depth']}{workers_now}  {info['elapsed']:.0f}s")
 
     opts = Options(max_states=max_states, max_depth=max_depth, stop_on_first=not keep_going,
                    liveness=not no_liveness, progress=progress,
                    storage="fingerprint" if fingerprint else "compact", symmetry=symmetry)
+    from checker.parallel import SearchAborted, parallel_options
+
+    try:
+        opts.parallel = parallel_options(workers, ray_address, checkpoint_dir, checkpoint_every, resume_dir,
+                                         engine, protocol, p, mutation, mm_name, profile, engine_kind, memory_limit,
+                                         max_states)
+    except ValueError as exc:
+        raise Fail(str(exc)) from None
     try:
         result = run(engine, opts, mm_name, profile)
+    except SearchAborted as exc:
+        err.print(f"checker: {exc}; no verdict", markup=False)
+        sys.exit(EXIT_INCOMPLETE)
     finally:
         if status is not None:
             status.stop()
@@ -301,6 +324,9 @@ def _summary_json(result, written):
         "collision_probability": result.collision_probability,
         "reductions": result.reductions or None,
         "reordering_bound": result.reordering_bound,
+        "workers": result.workers or None,
+        "message_bytes_per_state": None if result.message_bytes_per_state is None
+        else round(result.message_bytes_per_state, 1),
         "properties": {p: result.verdict(p) for p in _reported_properties(result)},
         "checked_properties": sorted(system.checked),
         "violations": {p: {"message": cx.message, "steps": cx.length,
@@ -333,6 +359,12 @@ def _print_summary(result, written, format_steps):
     out.print(f"  most postmaster steps in one operation: {result.max_postmaster_steps}")
     out.print(f"  engine {result.engine}, storage {result.storage}"
               + (f", ~{result.bytes_per_state:,.0f} bytes/state" if result.bytes_per_state else ""))
+    if result.workers:
+        from checker.memlimit import format_size
+
+        out.print(f"  partitioned over {result.workers} shards: largest shard "
+                  f"{format_size(max(result.worker_rss or [0]))} resident, "
+                  f"{result.message_bytes_per_state or 0:,.0f} bytes sent per successor between shards")
     if result.reductions and result.collision_probability is None:
         out.print(f"  {result.reductions}")
     if result.collision_probability is not None:

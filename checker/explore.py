@@ -66,6 +66,12 @@ class Result:
     # Events in flight per thread that bounded the search (weak's window),
     # or None when no reordering the memory model allows was left out.
     reordering_bound: int | None = None
+    # The partitioned search (checker.parallel): shards, each one's resident
+    # memory at the end, and the bytes of the batches sent between them.
+    workers: int = 0
+    worker_rss: list = field(default_factory=list)
+    message_bytes: int = 0
+    message_bytes_per_state: float | None = None
 
     @property
     def states_per_second(self) -> float:
@@ -121,6 +127,8 @@ class Options:
     storage: str = "compact"
     # One state per orbit of interchangeable backends (checker.symmetry; compact storage only).
     symmetry: bool = False
+    # --workers / --ray / --checkpoint: a checker.parallel.ParallelOptions.
+    parallel: Any = None
 
 
 class Engine:
@@ -241,6 +249,11 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     res = Result(system, memory_model or engine.mm.name, profile)
     res.engine = engine.kind
     res.reordering_bound = engine.mm.reordering_bound()
+    if opts.parallel is not None:
+        from checker.parallel import explore_partitioned
+
+        explore_partitioned(engine, opts, res)
+        return res
     if opts.symmetry:
         from checker.search import explore_compact
         from checker.symmetry import make_canonicaliser
