@@ -135,10 +135,13 @@ class ReceiveReport:
 
 class Shard:
     def __init__(self, spec: EngineSpec, index: int, nshards: int, liveness: bool, max_depth: int | None,
-                 memory_limit: int | None) -> None:
+                 memory_limit: int | None, engine=None) -> None:
         from checker.search import PackedStates
 
-        self.engine = spec.build()
+        # A forked worker shares the coordinator's engine: the weak model's
+        # states name expressions by process-local ids (checker.ir.Expr), which
+        # agree only between processes that inherited one registry.
+        self.engine = engine if engine is not None else spec.build()
         self.index, self.nshards = index, nshards
         self.liveness = liveness and not _lasso_free(self.engine, liveness)
         self.max_depth = max_depth
@@ -461,9 +464,9 @@ def _write_atomic(path: str, write) -> None:
 class LocalShards:
     """One shard in this process (``--checkpoint`` without ``--workers``)."""
 
-    def __init__(self, spec, n, liveness, max_depth, memory_limit) -> None:
+    def __init__(self, spec, n, liveness, max_depth, memory_limit, engine=None) -> None:
         self.n = n
-        self.shards = [Shard(spec, i, n, liveness, max_depth, memory_limit) for i in range(n)]
+        self.shards = [Shard(spec, i, n, liveness, max_depth, memory_limit, engine) for i in range(n)]
         self.description = "1 shard in this process"
 
     def call(self, i: int, method: str, *args):
@@ -482,13 +485,13 @@ class LocalShards:
         self.shards = []
 
 
-def _worker_main(conn, spec, index, n, liveness, max_depth, memory_limit) -> None:  # pragma: no cover - child
+def _worker_main(conn, spec, index, n, liveness, max_depth, memory_limit, engine) -> None:  # pragma: no cover - child
     # The coordinator alone answers Ctrl-C and SIGTERM: it lets the current
     # step finish, writes the checkpoint and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
-        shard = Shard(spec, index, n, liveness, max_depth, memory_limit)
+        shard = Shard(spec, index, n, liveness, max_depth, memory_limit, engine)
         conn.send(("ok", None))
     except Exception as exc:  # noqa: BLE001 - reported to the coordinator as one line
         conn.send(("error", _one_line(exc)))
@@ -523,7 +526,7 @@ class WorkerMemoryError(MemoryError):
 class ProcessShards:
     """One worker process per shard; batches are routed through this process over pipes."""
 
-    def __init__(self, spec, n, liveness, max_depth, memory_limit) -> None:
+    def __init__(self, spec, n, liveness, max_depth, memory_limit, engine) -> None:
         import multiprocessing as mp
 
         ctx = mp.get_context("fork")
@@ -533,7 +536,7 @@ class ProcessShards:
         self._busy = [False] * n
         for i in range(n):
             parent, child = ctx.Pipe()
-            p = ctx.Process(target=_worker_main, args=(child, spec, i, n, liveness, max_depth, memory_limit),
+            p = ctx.Process(target=_worker_main, args=(child, spec, i, n, liveness, max_depth, memory_limit, engine),
                             daemon=True, name=f"slotcheck-shard-{i}")
             p.start()
             child.close()
@@ -658,11 +661,14 @@ def explore_partitioned(engine, opts, res) -> None:
     if par.ray_address:
         from checker.ray_search import RayShards
 
+        if not ckpt.portable_states(par.spec):
+            raise ModelError(f"--ray cannot run the {par.spec.memory_model} memory model yet: its states name "
+                             "expressions by ids private to one process (use --workers)")
         shards = RayShards(par.ray_address, par.spec, n, liveness, opts.max_depth, share)
     elif n > 1:
-        shards = ProcessShards(par.spec, n, liveness, opts.max_depth, share)
+        shards = ProcessShards(par.spec, n, liveness, opts.max_depth, share, engine)
     else:
-        shards = LocalShards(par.spec, 1, liveness, opts.max_depth, share)
+        shards = LocalShards(par.spec, 1, liveness, opts.max_depth, share, engine)
     res.workers = shards.n
     try:
         _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)

@@ -1,0 +1,94 @@
+"""The partitioned search (--workers, --ray, --checkpoint; checker.parallel) is the one-process search.
+
+Every shipped protocol at small bounds, with and without a bug, under each
+property: the same distinct-state and transition counts, the same verdict for
+every property, and the same counterexamples (the ranks reproduce the one-
+process discovery order, so the traces are equal, not only as long).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from checker.explore import Options, explore
+from checker.model import Params, load_protocols
+from checker.parallel import EngineSpec, ParallelOptions
+
+# (protocol, mutation, memory model, params, options)
+CASES = []
+for _name, _cls in load_protocols().items():
+    CASES.append((_name, None, "sc", {"threads": 2}, {}))
+    # Every mutation under a memory model where it is a bug: the violating
+    # runs stop at their first violation, where one process would.
+    for _m, _mut in _cls.mutations.items():
+        if _m == "unbounded-retry":
+            continue  # a liveness bug: below, as a lasso
+        _mm = _mut.bug_under[0] if _mut.bug_under else "sc"
+        _rogue = {"rogue": True, "rogue_writes": 1} if _mut.needs_rogue else {}
+        CASES.append((_name, _m, _mm, {"threads": 3, **_rogue}, {}))
+_LASSO = {"threads": 2, "slots": 1, "ops": 1, "rogue": True, "rogue_writes": None, "step_bound": 0,
+          "extra": {"cas_retries": 1}}
+CASES += [
+    ("ring", None, "tso", {"threads": 2}, {}),
+    ("ring", None, "weak", {"threads": 2}, {}),
+    ("dlist", None, "sc", {"threads": 2, "rogue": True, "rogue_writes": 1}, {}),
+    ("bitmap", None, "sc", {"threads": 2, "step_bound": 0}, {"stop_on_first": False}),
+    ("ring", None, "sc", {"threads": 2}, {"max_depth": 10}),
+    ("ring", None, "sc", {"threads": 2}, {"liveness": False}),
+    # A wait-freedom lasso in the part of the graph explored up to a depth.
+    ("caslist", "unbounded-retry", "sc", _LASSO, {"max_depth": 16}),
+    pytest.param(("ring", None, "sc", {"threads": 3}, {}), marks=pytest.mark.slow),
+    # --keep-going: every property's first violation, deadlock cycles included.
+    pytest.param(("ring", "no-lock", "sc", {"threads": 3}, {"stop_on_first": False}), marks=pytest.mark.slow),
+]
+
+
+def _values(case):
+    return case.values[0] if hasattr(case, "values") else case
+
+
+def _ids(case):
+    name, mut, mm, params, options = _values(case)
+    extra = "-".join(f"{k}{v}" for k, v in {**params, **options}.items() if k not in ("threads", "extra"))
+    return f"{name}-{mut or 'correct'}-{mm}-t{params['threads']}{'-' + extra if extra else ''}"
+
+
+def _run(case, workers=None, ray=None, **more):
+    name, mut, mm, params, options = _values(case)
+    spec = EngineSpec(name, Params(**params), mut, mm, "documented")
+    engine = spec.build()
+    par = None if workers is None else ParallelOptions(workers=workers, ray_address=ray, spec=spec, **more)
+    res = explore(engine, Options(**options, parallel=par), mm, "documented")
+    return engine, res
+
+
+def summary(res):
+    system = res.system
+    props = sorted(set(system.checkable) | set(res.violations))
+    return {
+        "states": res.states, "transitions": res.transitions, "max_depth": res.max_depth,
+        "complete": res.complete, "stop_reason": res.stop_reason,
+        "verdicts": {p: res.verdict(p) for p in props},
+        "counterexamples": {p: (cx.length, cx.labels, cx.final_label, cx.cycle_start, cx.message)
+                            for p, cx in res.violations.items()},
+        "max_postmaster_steps": res.max_postmaster_steps,
+    }
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
+def test_two_workers_explore_what_one_process_does(case):
+    _e, one = _run(case)
+    _e, two = _run(case, workers=2)
+    assert two.workers == 2
+    assert summary(two) == summary(one)
+    name, mutation = _values(case)[:2]
+    if mutation is not None and load_protocols()[name].mutations[mutation].bug_under:
+        # The comparison is worth something only if it compares failing runs too.
+        assert one.violations
+
+
+def test_the_cases_cover_both_liveness_properties():
+    # Deadlock cycles are compared in the slow --keep-going ring case.
+    lasso = next(_values(c) for c in CASES if _values(c)[1] == "unbounded-retry")
+    _e, res = _run(lasso)
+    assert "postmaster wait-freedom" in res.violations and res.violations["postmaster wait-freedom"].cycle_start
