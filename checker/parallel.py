@@ -129,6 +129,86 @@ class ReceiveReport:
     events: list = field(default_factory=list)
 
 
+class Wire:
+    """The canonical encoding of packed states between processes, for one process's interners.
+
+    A packed key (checker.search.PackedStates) is a row of component ids that
+    mean something only in the process that interned them.  A batch therefore
+    carries, besides the keys as this process packed them, every component
+    this process interned since its previous batch (each shard sends one to
+    every other shard per level, so all receivers see every component once),
+    and the receiver keeps, per sender, a table from the sender's ids to its
+    own.  Per successor on the wire: the key (one int, 32 bits per component)
+    and its 64-bit sort code; the components themselves are amortised over all
+    the states that share them.
+    """
+
+    def __init__(self, packer, nthreads: int, nshards: int) -> None:
+        self.interners = [packer.mem, packer.ghost, packer.pending, packer.thread]
+        self.nshards = nshards
+        self.sent = [0, 0, 0, 0]  # components already sent, per kind
+        self.tables: dict = {}  # sender -> per kind: sender's id -> this process's id
+        self._crcs = [[], [], [], []]
+        kinds = [0, 1, 2] + [3] * nthreads
+        shifts = [32 * c for c in range(len(kinds))]
+        names = ["tm", "tg", "tp", "tt"]
+        trans = " | ".join(f"{names[k]}[(k >> {sh}) & M] << {sh}" for k, sh in zip(kinds, shifts))
+        # The owner mixes the CRC-32 of every component's canonical bytes
+        # with a distinct odd multiplier per position.
+        mults = [(0x9E3779B97F4A7C15 * (c + 1)) | 1 for c in range(len(kinds))]
+        crc_names = ["cm", "cg", "cp", "ct"]
+        mix = " + ".join(f"{crc_names[k]}[(k >> {sh}) & M] * {m}" for k, sh, m in zip(kinds, shifts, mults))
+        src = (f"def translate(k, tm, tg, tp, tt):\n    return {trans}\n"
+               f"def owner(k):\n    try:\n        return ({mix}) % N\n"
+               "    except IndexError:\n        fill()\n        return owner(k)\n")
+        cm, cg, cp, ct = self._crcs
+        env = {"M": _M32, "N": nshards, "cm": cm, "cg": cg, "cp": cp, "ct": ct, "fill": self._fill}
+        exec(compile(src, "<wire>", "exec"), env)  # noqa: S102
+        self.translate = env["translate"]
+        self.owner = env["owner"] if nshards > 1 else (lambda _k: 0)
+
+    def _fill(self) -> None:
+        for crcs, interner in zip(self._crcs, self.interners):
+            items = interner.items
+            for x in items[len(crcs):]:
+                try:
+                    crcs.append(zlib.crc32(marshal.dumps(x, 2)))
+                except ValueError:
+                    raise ModelError("a state holds a value that cannot be sent between processes "
+                                     f"({type(x).__name__})") from None
+
+    def new_components(self):
+        """(first id, components) per kind interned since the last call."""
+        start = list(self.sent)
+        new = [self.interners[k].items[start[k]:] for k in range(4)]
+        self.sent = [len(i.items) for i in self.interners]
+        return start, new
+
+    def encode(self, components, keys, codes) -> bytes:
+        return marshal.dumps((components, keys, array("q", codes).tobytes()))
+
+    def decode(self, sender, blob: bytes):
+        """A batch -> (keys in this process's ids, sort codes)."""
+        (start, new), keys, codes_b = marshal.loads(blob)
+        table = self.tables.setdefault(sender, [[], [], [], []])
+        for k in range(4):
+            if start[k] != len(table[k]):
+                raise RuntimeError(f"a batch from shard {sender} skipped components")  # pragma: no cover
+            intern = self.interners[k].id
+            table[k].extend([intern(x) for x in new[k]])
+        tm, tg, tp, tt = table
+        tr = self.translate
+        codes = array("q")
+        codes.frombytes(codes_b)
+        return [tr(k, tm, tg, tp, tt) for k in keys], codes
+
+    def adopt(self, tables, keys) -> list:
+        """Keys written against ``tables`` (whole component lists) -> keys in this process's ids."""
+        tm, tg, tp, tt = ([self.interners[k].id(x) for x in tables[k]] for k in range(4))
+        tr = self.translate
+        return [tr(k, tm, tg, tp, tt) for k in keys]
+
+
 # ---------------------------------------------------------------------------
 # A shard: the states one owner stores, and its three steps per level
 
@@ -148,81 +228,22 @@ class Shard:
         self.memory_limit = memory_limit
         self.packer = PackedStates(self.engine.nthreads)
         self.ncomp = 3 + self.engine.nthreads
-        self._kinds = self._component_tables()
-        self._crcs: list[list[int]] = [[] for _ in range(4)]
+        self.wire = Wire(self.packer, self.engine.nthreads, nshards)
         self.seen: dict = {}
         self.keys: list = []
         self.rank = array("q")
         self.parent = array("q")
         self.frontier: list[int] = []  # local indices of the level being expanded, in rank order
         self.depth = 0
-        # Edges, recorded by the target's owner: source rank, move index, target rank * 16 + thread.
-        self.e_src, self.e_move, self.e_dst = array("q"), array("H"), array("q")
+        # Edges, recorded by the target's owner: where (source rank << 12 | move index)
+        # and target rank * 16 + thread, as checker.explore keeps them.
+        self.e_at, self.e_dst = array("q"), array("q")
         self.pruned: dict[int, int] = {}
         self._transitions_by_frontier = array("q")
         self._pending = None
 
-    def _component_tables(self):
-        p = self.packer
-        # (interner, shift) per component, in packed-key order.
-        kinds = [(p.mem, 0, 0), (p.ghost, 32, 1), (p.pending, 64, 2)]
-        kinds += [(p.thread, 96 + 32 * t, 3) for t in range(self.engine.nthreads)]
-        return kinds
-
-    # -- canonical encoding ------------------------------------------------
-
-    def _crc(self, kind: int, interner, i: int) -> int:
-        crcs = self._crcs[kind]
-        items = interner.items
-        while len(crcs) <= i:
-            try:
-                crcs.append(zlib.crc32(marshal.dumps(items[len(crcs)], 2)))
-            except ValueError:
-                raise ModelError("a state holds a value that cannot be sent between processes "
-                                 f"({type(items[len(crcs)]).__name__})") from None
-        return crcs[i]
-
     def owner(self, key: int) -> int:
-        h = 0
-        for interner, shift, kind in self._kinds:
-            h = (h * 0x100000001B3 + self._crc(kind, interner, (key >> shift) & _M32)) & 0xFFFFFFFFFFFFFFFF
-        return h % self.nshards
-
-    def _encode(self, entries) -> bytes:
-        """(packed key, sort code) pairs -> a batch another process can read."""
-        tables: list[list] = [[], [], [], []]
-        where: list[dict] = [{}, {}, {}, {}]
-        comps = array("I")
-        codes = array("q")
-        kinds = self._kinds
-        for key, code in entries:
-            for interner, shift, kind in kinds:
-                i = (key >> shift) & _M32
-                j = where[kind].get(i)
-                if j is None:
-                    j = where[kind][i] = len(tables[kind])
-                    tables[kind].append(interner.items[i])
-                comps.append(j)
-            codes.append(code)
-        return marshal.dumps((tables, comps.tobytes(), codes.tobytes()))
-
-    def _decode(self, blob: bytes):
-        """A batch -> (packed key in this process, sort code) pairs."""
-        tables, comps_b, codes_b = marshal.loads(blob)
-        interners = [self.packer.mem, self.packer.ghost, self.packer.pending, self.packer.thread]
-        local = [[interners[k].id(x) for x in tables[k]] for k in range(4)]
-        comps = array("I")
-        comps.frombytes(comps_b)
-        codes = array("q")
-        codes.frombytes(codes_b)
-        n = self.ncomp
-        kinds = self._kinds
-        for s, code in enumerate(codes):
-            base = s * n
-            key = 0
-            for c, (_interner, shift, kind) in enumerate(kinds):
-                key |= local[kind][comps[base + c]] << shift
-            yield key, code
+        return self.wire.owner(key)
 
     # -- the three steps of a level --------------------------------------
 
@@ -235,8 +256,9 @@ class Shard:
         checked = engine.system.checked
         rogue = engine.system.rogue_tid is not None
         unpack, pack = self.packer.unpack, self.packer.pack
-        owner = self.owner if self.nshards > 1 else (lambda _k: 0)
-        outboxes: list[list] = [[] for _ in range(self.nshards)]
+        owner = self.wire.owner
+        out_keys: list[list] = [[] for _ in range(self.nshards)]
+        out_codes: list[list] = [[] for _ in range(self.nshards)]
         report = ExpandReport(0)
         per_state = array("q")
         out: list = []
@@ -272,7 +294,9 @@ class Shard:
                     report.events.append(Event(r, m, viol[0], viol[1], final_label=label))
                     continue
                 nk = pack(nxt, s, key)
-                outboxes[owner(nk)].append((nk, ((base | m) << TID_BITS) | tid))
+                j = owner(nk)
+                out_keys[j].append(nk)
+                out_codes[j].append(((base | m) << TID_BITS) | tid)
             per_state.append(moved)
             report.transitions += moved
             if pruned_mask and self.liveness:
@@ -284,13 +308,14 @@ class Shard:
                 report.events.append(Event(r, _AFTER_EVERY_MOVE, DEADLOCK, "the postmaster cannot take its next step"))
         self._transitions_by_frontier = per_state
         batches: list = []
-        for j, box in enumerate(outboxes):
+        components = self.wire.new_components()
+        for j in range(self.nshards):
             if j == self.index:
-                batches.append(box)  # stays in this process: no encoding
+                batches.append((out_keys[j], out_codes[j]))  # stays in this process: no encoding
             else:
-                blob = self._encode(box)
+                blob = self.wire.encode(components, out_keys[j], out_codes[j])
                 report.sent_bytes += len(blob)
-                report.sent_states += len(box)
+                report.sent_states += len(out_keys[j])
                 batches.append(blob)
         report.rss = _rss()
         return (report, *batches)
@@ -303,18 +328,17 @@ class Shard:
         first: dict = {}
         edges = [] if self.liveness else None
         n = 0
-        for batch in batches:
-            entries = batch if isinstance(batch, list) else self._decode(batch)
-            for key, code in entries:
-                n += 1
-                if n % 16384 == 0:
-                    memlimit.check(self.memory_limit)
+        for sender, batch in enumerate(batches):
+            bkeys, bcodes = batch if isinstance(batch, tuple) else self.wire.decode(sender, batch)
+            n += len(bkeys)
+            memlimit.check(self.memory_limit)
+            for key, code in zip(bkeys, bcodes):
                 if key not in seen:
                     c = first.get(key)
                     if c is None or code < c:
                         first[key] = code
-                if edges is not None:
-                    edges.append((key, code))
+            if edges is not None:
+                edges.append((bkeys, bcodes))
         new = sorted(first.items(), key=lambda kc: kc[1])
         report = ReceiveReport(array("q", [c for _k, c in new]).tobytes())
         check_state, unpack = self.engine.check_state, self.packer.unpack
@@ -343,11 +367,11 @@ class Shard:
             frontier.append(li)
         if edges is not None:
             rank = self.rank
-            mask = _AFTER_EVERY_MOVE
-            for key, code in edges:
-                self.e_src.append(code >> (TID_BITS + MOVE_BITS))
-                self.e_move.append((code >> TID_BITS) & mask)
-                self.e_dst.append(rank[seen[key]] << TID_BITS | (code & 15))
+            e_at, e_dst = self.e_at, self.e_dst
+            for bkeys, bcodes in edges:
+                for key, code in zip(bkeys, bcodes):
+                    e_at.append(code >> TID_BITS)
+                    e_dst.append(rank[seen[key]] << TID_BITS | (code & 15))
         self.frontier = frontier
         self.depth += 1
         return len(frontier)
@@ -384,41 +408,47 @@ class Shard:
                 "bytes": _bytes_per_state(self.packer, self.keys, self.parent, depth) * len(self.keys),
                 "max_steps": _max_steps(self.engine, self.packer, self.keys)}
 
+    def _tables(self) -> list:
+        p = self.packer
+        return [p.mem.items, p.ghost.items, p.pending.items, p.thread.items]
+
     def gather(self, below_rank: int, edges_up_to: int):
-        """Every state of rank < below_rank (encoded), with parents, edges from sources <= edges_up_to, pruned."""
-        sel = [li for li in range(len(self.keys)) if self.rank[li] < below_rank]
-        blob = self._encode((self.keys[li], 0) for li in sel)
-        ranks = array("q", (self.rank[li] for li in sel)).tobytes()
-        parents = array("q", (self.parent[li] for li in sel)).tobytes()
-        e = [(s, m, d) for s, m, d in zip(self.e_src, self.e_move, self.e_dst) if s <= edges_up_to]
-        pruned = {r: m for r, m in self.pruned.items() if r <= edges_up_to}
-        return blob, ranks, parents, e, pruned
+        """Every state of rank < below_rank, with parents; the edges from sources <= edges_up_to; pruned."""
+        rank, keys, parent = self.rank, self.keys, self.parent
+        sel = [li for li in range(len(keys)) if rank[li] < below_rank]
+        doc = {"tables": self._tables(), "keys": [keys[li] for li in sel],
+               "ranks": array("q", (rank[li] for li in sel)).tobytes(),
+               "parents": array("q", (parent[li] for li in sel)).tobytes(),
+               "pruned": {r: m for r, m in self.pruned.items() if r <= edges_up_to}}
+        limit = (edges_up_to + 1) << MOVE_BITS
+        if not self.e_at or max(self.e_at) < limit:
+            doc["e_at"], doc["e_dst"] = self.e_at.tobytes(), self.e_dst.tobytes()
+        else:
+            sel_e = [i for i, a in enumerate(self.e_at) if a < limit]
+            doc["e_at"] = array("q", (self.e_at[i] for i in sel_e)).tobytes()
+            doc["e_dst"] = array("q", (self.e_dst[i] for i in sel_e)).tobytes()
+        return doc
 
     # -- checkpoints ---------------------------------------------------------
 
     def save(self, path: str) -> None:
         import pickle
 
-        p = self.packer
-        doc = {"tables": [p.mem.items, p.ghost.items, p.pending.items, p.thread.items], "keys": self.keys,
-               "rank": self.rank, "parent": self.parent, "e_src": self.e_src, "e_move": self.e_move,
-               "e_dst": self.e_dst, "pruned": self.pruned, "index": self.index}
+        doc = {"tables": self._tables(), "keys": self.keys, "rank": self.rank, "parent": self.parent,
+               "e_at": self.e_at, "e_dst": self.e_dst, "pruned": self.pruned, "index": self.index}
         _write_atomic(path, lambda f: pickle.dump(doc, f, protocol=pickle.HIGHEST_PROTOCOL))
 
     def load(self, paths: list[str], level_start: int, depth: int) -> None:
         """Take the states this shard owns from every shard file of a checkpoint (any number of shards)."""
         import pickle
 
-        interners = [self.packer.mem, self.packer.ghost, self.packer.pending, self.packer.thread]
         for old_index, path in enumerate(paths):
             with open(path, "rb") as f:
                 doc = pickle.load(f)
-            local = [[interners[k].id(x) for x in doc["tables"][k]] for k in range(4)]
-            for key, r, par in zip(doc["keys"], doc["rank"], doc["parent"]):
-                nk = 0
-                for interner, shift, kind in self._kinds:
-                    nk |= local[kind][(key >> shift) & _M32] << shift
-                if self.owner(nk) != self.index:
+            adopted = self.wire.adopt(doc["tables"], doc["keys"])
+            owner = self.wire.owner
+            for nk, r, par in zip(adopted, doc["rank"], doc["parent"]):
+                if owner(nk) != self.index:
                     continue
                 li = len(self.keys)
                 self.seen[nk] = li
@@ -426,8 +456,7 @@ class Shard:
                 self.rank.append(r)
                 self.parent.append(par)
             if old_index % self.nshards == self.index:
-                self.e_src.extend(doc["e_src"])
-                self.e_move.extend(doc["e_move"])
+                self.e_at.extend(doc["e_at"])
                 self.e_dst.extend(doc["e_dst"])
                 self.pruned.update(doc["pruned"])
         order = sorted((li for li in range(len(self.keys)) if self.rank[li] >= level_start),
@@ -840,38 +869,30 @@ def _gather(shards, engine, nstates: int, expanded_up_to: int, keep_edges: bool)
     from checker.search import PackedStates
 
     packer = PackedStates(engine.nthreads)
+    wire = Wire(packer, engine.nthreads, 1)
     keys: list = [0] * nstates
     parent = array("l", [-1]) * nstates
-    probe = Shard.__new__(Shard)  # decoding needs only the packer and the component layout
-    probe.packer = packer
-    probe.ncomp = 3 + engine.nthreads
-    probe.engine = engine
-    probe._kinds = Shard._component_tables(probe)
-    all_edges: list = []
+    at, dst = array("q"), array("q")
     pruned: dict = {}
-    for blob, ranks_b, parents_b, e, pr in shards.call_all("gather", [(nstates, expanded_up_to)] * shards.n):
+    for doc in shards.call_all("gather", [(nstates, expanded_up_to)] * shards.n):
         ranks, parents = array("q"), array("q")
-        ranks.frombytes(ranks_b)
-        parents.frombytes(parents_b)
-        for (key, _code), r, p in zip(probe._decode(blob), ranks, parents):
+        ranks.frombytes(doc["ranks"])
+        parents.frombytes(doc["parents"])
+        for key, r, p in zip(wire.adopt(doc["tables"], doc["keys"]), ranks, parents):
             keys[r] = key
             parent[r] = p
-        all_edges += e
-        pruned.update(pr)
+        at.frombytes(doc["e_at"])
+        dst.frombytes(doc["e_dst"])
+        pruned.update(doc["pruned"])
     edges = None
     if keep_edges:
         # One process lists a state's edges in the order of its moves.
-        all_edges.sort()
+        order = sorted(range(len(at)), key=at.__getitem__)
         edges = [None] * nstates
-        cur, buf = -1, None
-        for s, _m, d in all_edges:
-            if s != cur:
-                cur, buf = s, array("l")
-                edges[s] = buf
-            buf.append(d)
         for s in range(min(expanded_up_to + 1, nstates)):
-            if edges[s] is None:
-                edges[s] = array("l")
+            edges[s] = array("l")
+        for i in order:
+            edges[at[i] >> MOVE_BITS].append(dst[i])
     return packer, keys, parent, edges, pruned
 
 
