@@ -64,7 +64,8 @@ from checker.model import DEADLOCK, WAIT_FREEDOM, ModelError, Params
 MOVE_BITS = 12  # a state has fewer than 4096 moves
 TID_BITS = 4  # edges keep a thread id in 4 bits, as checker.explore does
 _M32 = 0xFFFFFFFF
-_AFTER_EVERY_MOVE = (1 << MOVE_BITS) - 1  # where a state's deadlock check comes in its expansion
+_AFTER_EVERY_MOVE = (1 << MOVE_BITS) - 1
+OWNER_POSITIONS = (0, 3)  # the packed-key components the owner hashes: shared memory, the postmaster  # where a state's deadlock check comes in its expansion
 
 
 class SearchAborted(Exception):
@@ -157,7 +158,12 @@ class Wire:
         # with a distinct odd multiplier per position.
         mults = [(0x9E3779B97F4A7C15 * (c + 1)) | 1 for c in range(len(kinds))]
         crc_names = ["cm", "cg", "cp", "ct"]
-        mix = " + ".join(f"{crc_names[k]}[(k >> {sh}) & M] * {m}" for k, sh, m in zip(kinds, shifts, mults))
+        # Hashing two components, shared memory and the postmaster, spreads
+        # states about as evenly as hashing all (every step changes one of
+        # them or a backend's, and backends' steps change memory mostly) at a
+        # third of the cost, which is most of the per-successor overhead.
+        used = OWNER_POSITIONS
+        mix = " + ".join(f"{crc_names[kinds[c]]}[(k >> {shifts[c]}) & M] * {mults[c]}" for c in used)
         src = (f"def translate(k, tm, tg, tp, tt):\n    return {trans}\n"
                f"def owner(k):\n    try:\n        return ({mix}) % N\n"
                "    except IndexError:\n        fill()\n        return owner(k)\n")
@@ -240,6 +246,7 @@ class Shard:
         self.e_at, self.e_dst = array("q"), array("q")
         self.pruned: dict[int, int] = {}
         self._transitions_by_frontier = array("q")
+        self._known_edges = (array("q"), array("q"))
         self._pending = None
 
     def owner(self, key: int) -> int:
@@ -257,6 +264,11 @@ class Shard:
         rogue = engine.system.rogue_tid is not None
         unpack, pack = self.packer.unpack, self.packer.pack
         owner = self.wire.owner
+        me, seen, rank = self.index, self.seen, self.rank
+        # Successors this shard owns and already has need no batch: only
+        # their edge, kept until commit() (an interrupted level leaves no trace).
+        known_at, known_dst = array("q"), array("q")
+        keep_edges = self.liveness
         out_keys: list[list] = [[] for _ in range(self.nshards)]
         out_codes: list[list] = [[] for _ in range(self.nshards)]
         report = ExpandReport(0)
@@ -295,6 +307,13 @@ class Shard:
                     continue
                 nk = pack(nxt, s, key)
                 j = owner(nk)
+                if j == me:
+                    known = seen.get(nk)
+                    if known is not None:
+                        if keep_edges:
+                            known_at.append(base | m)
+                            known_dst.append(rank[known] << TID_BITS | tid)
+                        continue
                 out_keys[j].append(nk)
                 out_codes[j].append(((base | m) << TID_BITS) | tid)
             per_state.append(moved)
@@ -307,6 +326,7 @@ class Shard:
             elif rogue and not pm_moves and not engine.halted(s, 0) and DEADLOCK in checked:
                 report.events.append(Event(r, _AFTER_EVERY_MOVE, DEADLOCK, "the postmaster cannot take its next step"))
         self._transitions_by_frontier = per_state
+        self._known_edges = (known_at, known_dst)
         batches: list = []
         components = self.wire.new_components()
         for j in range(self.nshards):
@@ -368,6 +388,8 @@ class Shard:
         if edges is not None:
             rank = self.rank
             e_at, e_dst = self.e_at, self.e_dst
+            e_at.extend(self._known_edges[0])
+            e_dst.extend(self._known_edges[1])
             for bkeys, bcodes in edges:
                 for key, code in zip(bkeys, bcodes):
                     e_at.append(code >> TID_BITS)
