@@ -92,3 +92,31 @@ def test_the_cases_cover_both_liveness_properties():
     lasso = next(_values(c) for c in CASES if _values(c)[1] == "unbounded-retry")
     _e, res = _run(lasso)
     assert "postmaster wait-freedom" in res.violations and res.violations["postmaster wait-freedom"].cycle_start
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+RAY_CASES = [c for c in CASES if _values(c)[2] != "weak" and (_values(c)[1] is None or _values(c)[0] == "ring")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", RAY_CASES, ids=[_ids(c) for c in RAY_CASES])
+def test_ray_actors_explore_what_one_process_does(case, local_ray):
+    _e, one = _run(case)
+    _e, on_ray = _run(case, workers=2, ray="local")
+    assert on_ray.workers == 2
+    assert summary(on_ray) == summary(one)
+
+
+@pytest.mark.slow
+def test_ray_refuses_the_weak_model_in_one_line(local_ray):
+    from checker.model import ModelError
+
+    with pytest.raises(ModelError, match="--ray cannot run the weak memory model"):
+        _run(("ring", None, "weak", {"threads": 2}, {}), workers=2, ray="local")
