@@ -186,3 +186,19 @@ def test_sigterm_writes_a_checkpoint_and_resume_gives_the_uninterrupted_counts(t
     done = _run(*args, "--workers", "2", "--resume", ck)
     assert done.returncode == 0, done.stdout + done.stderr
     assert _counts(json.loads(done.stdout)) == _counts(full)
+
+
+def test_ray_without_the_extra_is_one_line_naming_it():
+    # The same program with `import ray` failing, as where the extra is not installed.
+    code = ("import runpy, sys\n"
+            "class NoRay:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'ray' or name.startswith('ray.'):\n"
+            "            raise ImportError('No module named ray')\n"
+            "sys.meta_path.insert(0, NoRay())\n"
+            "sys.argv = ['checker', *sys.argv[1:]]\n"
+            "runpy.run_module('checker', run_name='__main__', alter_sys=True)\n")
+    r = subprocess.run([sys.executable, "-c", code, *SMALL, "--ray", "local"], capture_output=True, text=True,
+                       env=_env(), cwd=ROOT, timeout=120)
+    err = _one_line_exit_2(r)
+    assert "pip install -e '.[ray]'" in err
