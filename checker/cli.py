@@ -325,8 +325,9 @@ def _summary_json(result, written):
         "reductions": result.reductions or None,
         "reordering_bound": result.reordering_bound,
         "workers": result.workers or None,
-        "message_bytes_per_state": None if result.message_bytes_per_state is None
-        else round(result.message_bytes_per_state, 1),
+        "message_bytes_per_successor": None if result.message_bytes_per_successor is None
+        else round(result.message_bytes_per_successor, 1),
+        "message_bytes": result.message_bytes if result.workers else None,
         "properties": {p: result.verdict(p) for p in _reported_properties(result)},
         "checked_properties": sorted(system.checked),
         "violations": {p: {"message": cx.message, "steps": cx.length,
@@ -364,7 +365,8 @@ def _print_summary(result, written, format_steps):
 
         out.print(f"  partitioned over {result.workers} shards: largest shard "
                   f"{format_size(max(result.worker_rss or [0]))} resident, "
-                  f"{result.message_bytes_per_state or 0:,.0f} bytes sent per successor between shards")
+                  f"{result.message_bytes_per_successor or 0:,.0f} bytes per successor sent to another shard, "
+                  f"{result.message_bytes / max(1, result.states):,.0f} per distinct state")
     if result.reductions and result.collision_probability is None:
         out.print(f"  {result.reductions}")
     if result.collision_probability is not None:

@@ -71,7 +71,7 @@ class Result:
     workers: int = 0
     worker_rss: list = field(default_factory=list)
     message_bytes: int = 0
-    message_bytes_per_state: float | None = None
+    message_bytes_per_successor: float | None = None
 
     @property
     def states_per_second(self) -> float:

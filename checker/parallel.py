@@ -858,7 +858,7 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
     res.bytes_per_state = sum(s["bytes"] for s in stats) / max(1, sum(s["states"] for s in stats))
     res.worker_rss = [s["rss"] for s in stats]
     res.message_bytes = prog.sent_bytes
-    res.message_bytes_per_state = prog.sent_bytes / max(1, prog.sent_states)
+    res.message_bytes_per_successor = prog.sent_bytes / max(1, prog.sent_states)
     keep_edges = opts.liveness and not _lasso_free(engine, opts.liveness)
     lasso_partial = (keep_edges and engine.lasso_only and WAIT_FREEDOM in checked and not aborted
                      and not any(e.prop == WAIT_FREEDOM for e in events))
@@ -908,14 +908,32 @@ def _gather(shards, engine, nstates: int, expanded_up_to: int, keep_edges: bool)
         pruned.update(doc["pruned"])
     edges = None
     if keep_edges:
-        # One process lists a state's edges in the order of its moves.
-        order = sorted(range(len(at)), key=at.__getitem__)
-        edges = [None] * nstates
-        for s in range(min(expanded_up_to + 1, nstates)):
-            edges[s] = array("l")
-        for i in order:
-            edges[at[i] >> MOVE_BITS].append(dst[i])
+        edges = _edge_lists(at, dst, nstates, expanded_up_to)
     return packer, keys, parent, edges, pruned
+
+
+def _edge_lists(at, dst, nstates: int, expanded_up_to: int) -> list:
+    """Per state, its edges in the order of its moves, as one process lists them."""
+    edges: list = [None] * nstates
+    for s in range(min(expanded_up_to + 1, nstates)):
+        edges[s] = array("l")
+    try:
+        import numpy as np
+    except ImportError:  # the same, in pure Python (numpy comes with the [ray] and [test] extras)
+        for i in sorted(range(len(at)), key=at.__getitem__):
+            edges[at[i] >> MOVE_BITS].append(dst[i])
+        return edges
+    at_np = np.frombuffer(at, dtype=np.int64)
+    order = np.argsort(at_np)
+    src = at_np[order] >> MOVE_BITS
+    buf = np.frombuffer(dst, dtype=np.int64)[order].astype(np.dtype("l")).tobytes()
+    width = array("l").itemsize
+    bounds = np.searchsorted(src, np.arange(nstates + 1)).tolist()
+    for s in range(nstates):
+        lo, hi = bounds[s], bounds[s + 1]
+        if lo != hi:
+            edges[s].frombytes(buf[lo * width:hi * width])
+    return edges
 
 
 def _rank(codes: list, offset: int):

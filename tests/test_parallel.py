@@ -120,3 +120,21 @@ def test_ray_refuses_the_weak_model_in_one_line(local_ray):
 
     with pytest.raises(ModelError, match="--ray cannot run the weak memory model"):
         _run(("ring", None, "weak", {"threads": 2}, {}), workers=2, ray="local")
+
+
+def test_edge_lists_are_in_move_order_with_and_without_numpy(monkeypatch):
+    import random
+    import sys
+    from array import array
+
+    from checker.parallel import MOVE_BITS, _edge_lists
+
+    rng = random.Random(7)
+    pairs = [(s << MOVE_BITS | m, rng.randrange(1 << 20)) for s in range(45) if s % 7 for m in range(rng.randrange(4))]
+    rng.shuffle(pairs)
+    at, dst = array("q", [a for a, _d in pairs]), array("q", [d for _a, d in pairs])
+    expected = [array("l", [d for a, d in sorted(pairs) if a >> MOVE_BITS == s]) if s < 45 else None
+                for s in range(60)]
+    assert _edge_lists(at, dst, 60, 44) == expected
+    monkeypatch.setitem(sys.modules, "numpy", None)  # import numpy now fails
+    assert _edge_lists(at, dst, 60, 44) == expected

@@ -46,7 +46,7 @@ def test_workers_give_the_one_process_summary():
     assert two.returncode == 0, two.stderr
     doc = json.loads(two.stdout)
     assert _counts(doc) == _counts(one)
-    assert doc["workers"] == 2 and doc["message_bytes_per_state"] > 0
+    assert doc["workers"] == 2 and doc["message_bytes_per_successor"] > 0
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "many"])
