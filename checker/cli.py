@@ -328,6 +328,10 @@ def _summary_json(result, written):
         "message_bytes_per_successor": None if result.message_bytes_per_successor is None
         else round(result.message_bytes_per_successor, 1),
         "message_bytes": result.message_bytes if result.workers else None,
+        "cpu_seconds": {"workers": [round(c, 2) for c in result.worker_cpu],
+                        "coordinator": round(result.coordinator_cpu, 2),
+                        "critical_path": round(result.critical_path_cpu + result.coordinator_cpu, 2)}
+        if result.workers else None,
         "properties": {p: result.verdict(p) for p in _reported_properties(result)},
         "checked_properties": sorted(system.checked),
         "violations": {p: {"message": cx.message, "steps": cx.length,

@@ -72,6 +72,11 @@ class Result:
     worker_rss: list = field(default_factory=list)
     message_bytes: int = 0
     message_bytes_per_successor: float | None = None
+    # CPU seconds: each worker's, the coordinator's, and the levels' slowest
+    # shards summed (what the search would take on idle cores).
+    worker_cpu: list = field(default_factory=list)
+    coordinator_cpu: float = 0.0
+    critical_path_cpu: float = 0.0
 
     @property
     def states_per_second(self) -> float:

@@ -122,12 +122,14 @@ class ExpandReport:
     sent_bytes: int = 0
     sent_states: int = 0
     rss: int = 0
+    cpu: float = 0.0  # CPU seconds this step took in the shard's process
 
 
 @dataclass
 class ReceiveReport:
     codes: bytes  # the new states' sort keys, ascending (array 'q')
     events: list = field(default_factory=list)
+    cpu: float = 0.0
 
 
 class Wire:
@@ -271,6 +273,7 @@ class Shard:
         keep_edges = self.liveness
         out_keys: list[list] = [[] for _ in range(self.nshards)]
         out_codes: list[list] = [[] for _ in range(self.nshards)]
+        cpu0 = time.process_time()
         report = ExpandReport(0)
         per_state = array("q")
         out: list = []
@@ -338,12 +341,14 @@ class Shard:
                 report.sent_states += len(out_keys[j])
                 batches.append(blob)
         report.rss = _rss()
+        report.cpu = time.process_time() - cpu0
         return (report, *batches)
 
     def receive(self, *batches) -> ReceiveReport:
         """Successors sent to this shard: the new ones, each with the first move that reached it."""
         from checker import memlimit
 
+        cpu0 = time.process_time()
         seen = self.seen
         first: dict = {}
         edges = [] if self.liveness else None
@@ -368,6 +373,7 @@ class Shard:
                 move = (code >> TID_BITS) & _AFTER_EVERY_MOVE
                 report.events.append(Event(code >> (TID_BITS + MOVE_BITS), move, v[0], v[1], state_code=code))
         self._pending = (new, edges)
+        report.cpu = time.process_time() - cpu0
         return report
 
     def commit(self, ranks_b: bytes) -> int:
@@ -426,7 +432,7 @@ class Shard:
         from checker.search import _bytes_per_state, _max_steps
 
         depth = array("H", bytes(2 * len(self.keys)))
-        return {"states": len(self.keys), "rss": _rss(),
+        return {"states": len(self.keys), "rss": _rss(), "cpu": time.process_time(),
                 "bytes": _bytes_per_state(self.packer, self.keys, self.parent, depth) * len(self.keys),
                 "max_steps": _max_steps(self.engine, self.packer, self.keys)}
 
@@ -686,6 +692,7 @@ class _Progress:
     sent_bytes: int = 0
     sent_states: int = 0
     finished: bool = False
+    critical_cpu: float = 0.0  # sum over levels of the slowest shard's CPU seconds
     stop_rank: int | None = None  # stop-at-first: the state whose expansion violated
     stop_states: int | None = None
 
@@ -701,6 +708,7 @@ def explore_partitioned(engine, opts, res) -> None:
     if par.spec is None:
         raise ModelError("the partitioned search needs an engine description (EngineSpec)")
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     n = par.workers
     liveness = opts.liveness
     identity = ckpt.identity(par.spec, opts)
@@ -725,6 +733,7 @@ def explore_partitioned(engine, opts, res) -> None:
         _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
     finally:
         shards.close()
+    res.coordinator_cpu = time.process_time() - cpu0
 
 
 def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0) -> None:
@@ -804,6 +813,8 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
                 prog.cut = prog.cut or any(r.cut for r in reports)
                 prog.sent_bytes += sum(r.sent_bytes for r in reports)
                 prog.sent_states += sum(r.sent_states for r in reports)
+                # A level lasts as long as its slowest shard's expansion, then its slowest receiver.
+                prog.critical_cpu += max(r.cpu for r in reports) + max(r.cpu for r in received)
                 frontier = new
             finally:
                 _signals_restore(old)
@@ -857,6 +868,8 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
     res.storage = "compact"
     res.bytes_per_state = sum(s["bytes"] for s in stats) / max(1, sum(s["states"] for s in stats))
     res.worker_rss = [s["rss"] for s in stats]
+    res.worker_cpu = [s["cpu"] for s in stats]
+    res.critical_path_cpu = prog.critical_cpu
     res.message_bytes = prog.sent_bytes
     res.message_bytes_per_successor = prog.sent_bytes / max(1, prog.sent_states)
     keep_edges = opts.liveness and not _lasso_free(engine, opts.liveness)
