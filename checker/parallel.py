@@ -48,6 +48,7 @@ batches go from actor to actor through Ray's object store).
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import marshal
@@ -546,7 +547,7 @@ def _worker_main(conn, spec, index, n, liveness, max_depth, memory_limit, engine
     # The coordinator alone answers Ctrl-C and SIGTERM: it lets the current
     # step finish, writes the checkpoint and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         shard = Shard(spec, index, n, liveness, max_depth, memory_limit, engine)
         conn.send(("ok", None))
@@ -632,14 +633,31 @@ class ProcessShards:
             raise self._lost(i) from None
         self._busy[i] = True
 
+    # Ctrl-C and SIGTERM are held while a step is under way: a message cut
+    # in half would leave the pipe unreadable.  They take effect (as
+    # KeyboardInterrupt) as soon as the step's replies are in.
+
     def call(self, i: int, method: str, *args):
-        self._send(i, method, args)
-        return self._reply(i)
+        with deferred_signals():
+            self._send(i, method, args)
+            return self._reply(i)
 
     def call_all(self, method: str, args_per_shard=None):
-        for i in range(self.n):
-            self._send(i, method, tuple(args_per_shard[i]) if args_per_shard else ())
-        return [self._reply(i) for i in range(self.n)]
+        with deferred_signals():
+            for i in range(self.n):
+                self._send(i, method, tuple(args_per_shard[i]) if args_per_shard else ())
+            replies = []
+            failure = None
+            for i in range(self.n):
+                # Every reply is read, even after a failure, so that no
+                # worker is left owing one.
+                try:
+                    replies.append(self._reply(i))
+                except (SearchAborted, MemoryError, ModelError) as exc:
+                    failure = failure or exc
+            if failure is not None:
+                raise failure
+            return replies
 
     def expand_and_receive(self):
         expanded = self.call_all("expand")
@@ -786,8 +804,7 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
                 # Count what one process had explored when it stopped: the
                 # expansions up to that state, and the states they found.
                 stop_transitions = sum(shards.call_all("transitions_up_to", [(stop_at,)] * n))
-            old = _signals_blocked()
-            try:
+            with deferred_signals():
                 shards.call_all("commit", [(ranks[i].tobytes(),) for i in range(n)])
                 new = len(merged)
                 if stop_at is not None:
@@ -816,8 +833,6 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
                 # A level lasts as long as its slowest shard's expansion, then its slowest receiver.
                 prog.critical_cpu += max(r.cpu for r in reports) + max(r.cpu for r in received)
                 frontier = new
-            finally:
-                _signals_restore(old)
             now = time.perf_counter()
             prog.elapsed = now - t0
             if opts.progress is not None:
@@ -974,17 +989,34 @@ def _count_up_to(merged, last_rank: int) -> int:
     return bisect.bisect_left(merged, (last_rank + 1) << (MOVE_BITS + TID_BITS))
 
 
-def _signals_blocked():
-    """Commit a level as a whole: SIGINT/SIGTERM wait until the shards and the counters agree."""
+@contextlib.contextmanager
+def deferred_signals():
+    """SIGINT/SIGTERM wait until the block is done, then act as they would have.
+
+    Used where an exception would leave things half done: a message half read
+    from a worker's pipe, a level committed by some shards and not counted.
+    """
+    held: list = []
+
+    def hold(signum, _frame):
+        held.append(signum)
+
     try:
-        return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    except (AttributeError, ValueError):
-        return None
-
-
-def _signals_restore(old) -> None:
-    if old is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        old = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: nothing to defer to
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if held:
+            handler = old[held[0]]
+            if callable(handler):
+                handler(held[0], None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(held[0])
 
 
 def parse_workers(value: str) -> int:
