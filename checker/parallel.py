@@ -250,6 +250,7 @@ class Shard:
         self.pruned: dict[int, int] = {}
         self._transitions_by_frontier = array("q")
         self._known_edges = (array("q"), array("q"))
+        self._sent_before: set = set()
         self._pending = None
 
     def owner(self, key: int) -> int:
@@ -272,6 +273,10 @@ class Shard:
         # their edge, kept until commit() (an interrupted level leaves no trace).
         known_at, known_dst = array("q"), array("q")
         keep_edges = self.liveness
+        # Without edges to record, a state sent to its owner once is never sent
+        # again: the owner has it from then on (visited, or new with an
+        # earlier, smaller sort code).  Trades a set of keys for the batches.
+        sent = None if keep_edges else self._sent_before
         out_keys: list[list] = [[] for _ in range(self.nshards)]
         out_codes: list[list] = [[] for _ in range(self.nshards)]
         cpu0 = time.process_time()
@@ -318,6 +323,10 @@ class Shard:
                             known_at.append(base | m)
                             known_dst.append(rank[known] << TID_BITS | tid)
                         continue
+                elif sent is not None:
+                    if nk in sent:
+                        continue
+                    sent.add(nk)
                 out_keys[j].append(nk)
                 out_codes[j].append(((base | m) << TID_BITS) | tid)
             per_state.append(moved)
