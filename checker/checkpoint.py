@@ -104,9 +104,20 @@ def _describe(ident: dict) -> str:
     return f"{' '.join(parts[:1])} ({', '.join(parts[1:])}) by slotcheck {ident.get('slotcheck')}"
 
 
+def _flatten(ident: dict) -> dict:
+    flat = {}
+    for k, v in ident.items():
+        if isinstance(v, dict):
+            flat.update({f"{k}.{sub}": x for sub, x in v.items()})
+        else:
+            flat[k] = v
+    return flat
+
+
 def _difference(saved: dict, wanted: dict) -> str:
-    keys = [k for k in wanted if saved.get(k) != wanted[k]] + [k for k in saved if k not in wanted]
-    return ", ".join(f"{k} {saved.get(k)!r} here, {wanted.get(k)!r} now" for k in keys[:3])
+    a, b = _flatten(saved), _flatten(wanted)
+    keys = [k for k in b if a.get(k) != b[k]] + [k for k in a if k not in b]
+    return "; ".join(f"{k.removeprefix('params.')} {a.get(k)!r} there, {b.get(k)!r} here" for k in keys[:3])
 
 
 @dataclass

@@ -743,7 +743,11 @@ def explore_partitioned(engine, opts, res) -> None:
     checkpoint_dir = par.checkpoint_dir or par.resume_dir
     if checkpoint_dir:
         ckpt.prepare_dir(checkpoint_dir, identity, resuming=resume is not None)
-    share = None if par.memory_limit is None else max(par.memory_limit // (n + 1), 1 << 20)
+    # Worker processes share the limit with the coordinator; one shard runs in this process.
+    in_process = n == 1 and not par.ray_address
+    share = par.memory_limit
+    if share is not None and not in_process:
+        share = max(share // (n + 1), 1 << 20)
     if par.ray_address:
         from checker.ray_search import RayShards
 
@@ -751,7 +755,7 @@ def explore_partitioned(engine, opts, res) -> None:
             raise ModelError(f"--ray cannot run the {par.spec.memory_model} memory model yet: its states name "
                              "expressions by ids private to one process (use --workers)")
         shards = RayShards(par.ray_address, par.spec, n, liveness, opts.max_depth, share)
-    elif n > 1:
+    elif not in_process:
         shards = ProcessShards(par.spec, n, liveness, opts.max_depth, share, engine)
     else:
         shards = LocalShards(par.spec, 1, liveness, opts.max_depth, share, engine)
