@@ -216,9 +216,12 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
         memlimit.check(memory_limit)  # MemoryLimitReached stops the search like running out
         if status is not None:
             rate = info["states"] / info["elapsed"] if info["elapsed"] else 0
-            workers_now = f"  workers {info['workers']}" if "workers" in info else ""
-            status.update(f"states {info['states']:,}  {rate:,.0f} states/s  queue {info['queue']:,}  "
-                          f"depth {info['depth']}{workers_now}  {info['elapsed']:.0f}s")
+            if "workers" in info:  # level by level: the queue is the next level, the frontier
+                status.update(f"states {info['states']:,}  {rate:,.0f} states/s  frontier {info['queue']:,}  "
+                              f"depth {info['depth']}  workers {info['workers']}  {info['elapsed']:.0f}s")
+            else:
+                status.update(f"states {info['states']:,}  {rate:,.0f} states/s  queue {info['queue']:,}  "
+                              f"depth {info['depth']}  {info['elapsed']:.0f}s")
 
     opts = Options(max_states=max_states, max_depth=max_depth, stop_on_first=not keep_going,
                    liveness=not no_liveness, progress=progress,

@@ -202,3 +202,31 @@ def test_ray_without_the_extra_is_one_line_naming_it():
                        env=_env(), cwd=ROOT, timeout=120)
     err = _one_line_exit_2(r)
     assert "pip install -e '.[ray]'" in err
+
+
+def test_progress_shows_states_rate_frontier_depth_and_workers():
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "checker", "explore", "ring", "--threads", "3", "-m", "sc",
+                             "--workers", "2", "--no-trace"], stdout=subprocess.PIPE, stderr=slave,
+                            stdin=subprocess.DEVNULL, env=dict(_env(), TERM="xterm"), cwd=ROOT)
+    os.close(slave)
+    seen = b""
+    try:
+        while proc.poll() is None or select.select([master], [], [], 0.2)[0]:
+            if select.select([master], [], [], 0.5)[0]:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+        proc.communicate(timeout=300)
+    finally:
+        os.close(master)
+    assert proc.returncode == 0
+    text = seen.decode(errors="replace")
+    assert "states/s" in text and "frontier" in text and "depth" in text and "workers 2" in text, text[-500:]
