@@ -732,6 +732,9 @@ def explore_partitioned(engine, opts, res) -> None:
     if opts.symmetry or opts.storage == "fingerprint":
         raise ModelError("--workers, --ray and --checkpoint work with the default compact storage only "
                          "(not with --symmetry or --fingerprint)")
+    if opts.max_states is not None:
+        raise ModelError("--max-states stops inside a BFS level; the partitioned search stops at level "
+                         "boundaries (use --max-depth)")
     if par.spec is None:
         raise ModelError("the partitioned search needs an engine description (EngineSpec)")
     t0 = time.perf_counter()
