@@ -138,3 +138,27 @@ def test_edge_lists_are_in_move_order_with_and_without_numpy(monkeypatch):
     assert _edge_lists(at, dst, 60, 44) == expected
     monkeypatch.setitem(sys.modules, "numpy", None)  # import numpy now fails
     assert _edge_lists(at, dst, 60, 44) == expected
+
+
+@pytest.mark.slow
+def test_a_ray_search_stopped_by_its_memory_limit_resumes_on_worker_processes(local_ray, tmp_path):
+    case = ("ring", None, "sc", {"threads": 2}, {})
+    _e, one = _run(case)
+    # 2M is less than any actor holds: the limit is passed in the first level.
+    _e, stopped = _run(case, workers=2, ray="local", checkpoint_dir=str(tmp_path), memory_limit=2 << 20)
+    assert not stopped.complete and "memory limit" in stopped.stop_reason
+    assert all(not v.startswith("holds") for v in summary(stopped)["verdicts"].values())
+    _e, resumed = _run(case, workers=2, resume_dir=str(tmp_path))
+    assert summary(resumed) == summary(one)
+
+
+def test_workers_auto_is_the_cores_this_process_may_use():
+    import os
+
+    from checker.parallel import parse_workers
+
+    assert parse_workers("auto") == len(os.sched_getaffinity(0))
+    assert parse_workers("3") == 3
+    for bad in ("0", "-2", "x", "256"):
+        with pytest.raises(ValueError):
+            parse_workers(bad)
