@@ -186,9 +186,20 @@ def _make_engine(protocol, p, mutation, memory_model, profile, window, engine_ki
 @click.option("--max-memory", default=None, metavar="SIZE",
               help="stop (exit 3, with the coverage report) when the process holds more than SIZE: "
                    "4G, 512M, 80% or none (default: 75% of the memory available)")
+@click.option("--workers", default=None, metavar="N|auto",
+              help="partition the states over N worker processes (auto: one per core); docs/parallel.md")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS|local",
+              help="run the shards as Ray actors on the cluster at ADDRESS (local: start one here); needs '.[ray]'")
+@click.option("--checkpoint", "checkpoint_dir", default=None, type=click.Path(file_okay=False),
+              help="write the search state to DIR at level boundaries and on Ctrl-C/SIGTERM/--max-memory")
+@click.option("--checkpoint-every", type=float, default=120.0, show_default=True, metavar="SECONDS",
+              help="seconds between checkpoints")
+@click.option("--resume", "resume_dir", default=None, type=click.Path(file_okay=False),
+              help="continue the search checkpointed in DIR (and keep checkpointing there)")
 def explore(protocol, threads, slots, ops, memory_model, profile, window, mutation, rogue, rogue_writes,
             rogue_anywhere, step_bound, params, engine_kind, max_states, max_depth, keep_going, no_liveness, trace_out,
-            no_trace, fingerprint, symmetry, as_json, html, replay_c, max_memory):
+            no_trace, fingerprint, symmetry, as_json, html, replay_c, max_memory, workers, ray_address, checkpoint_dir,
+            checkpoint_every, resume_dir):
     """Explore every interleaving of PROTOCOL and check its properties."""
     from checker import memlimit
     from checker.explore import Options, explore as run
@@ -211,14 +222,29 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
         memlimit.check(memory_limit)  # MemoryLimitReached stops the search like running out
         if status is not None:
             rate = info["states"] / info["elapsed"] if info["elapsed"] else 0
-            status.update(f"states {info['states']:,}  {rate:,.0f} states/s  queue {info['queue']:,}  "
-                          f"depth {info['depth']}  {info['elapsed']:.0f}s")
+            if "workers" in info:  # level by level: the queue is the next level, the frontier
+                status.update(f"states {info['states']:,}  {rate:,.0f} states/s  frontier {info['queue']:,}  "
+                              f"depth {info['depth']}  workers {info['workers']}  {info['elapsed']:.0f}s")
+            else:
+                status.update(f"states {info['states']:,}  {rate:,.0f} states/s  queue {info['queue']:,}  "
+                              f"depth {info['depth']}  {info['elapsed']:.0f}s")
 
     opts = Options(max_states=max_states, max_depth=max_depth, stop_on_first=not keep_going,
                    liveness=not no_liveness, progress=progress,
                    storage="fingerprint" if fingerprint else "compact", symmetry=symmetry)
+    from checker.parallel import SearchAborted, parallel_options
+
+    try:
+        opts.parallel = parallel_options(workers, ray_address, checkpoint_dir, checkpoint_every, resume_dir,
+                                         engine, protocol, p, mutation, mm_name, profile, engine_kind, memory_limit,
+                                         max_states)
+    except ValueError as exc:
+        raise Fail(str(exc)) from None
     try:
         result = run(engine, opts, mm_name, profile)
+    except SearchAborted as exc:
+        err.print(f"checker: {exc}; no verdict", markup=False)
+        sys.exit(EXIT_INCOMPLETE)
     finally:
         if status is not None:
             status.stop()
@@ -307,6 +333,14 @@ def _summary_json(result, written):
         "collision_probability": result.collision_probability,
         "reductions": result.reductions or None,
         "reordering_bound": result.reordering_bound,
+        "workers": result.workers or None,
+        "message_bytes_per_successor": None if result.message_bytes_per_successor is None
+        else round(result.message_bytes_per_successor, 1),
+        "message_bytes": result.message_bytes if result.workers else None,
+        "cpu_seconds": {"workers": [round(c, 2) for c in result.worker_cpu],
+                        "coordinator": round(result.coordinator_cpu, 2),
+                        "critical_path": round(result.critical_path_cpu + result.coordinator_cpu, 2)}
+        if result.workers else None,
         "properties": {p: result.verdict(p) for p in _reported_properties(result)},
         "checked_properties": sorted(system.checked),
         "violations": {p: {"message": cx.message, "steps": cx.length,
@@ -341,6 +375,13 @@ def _print_summary(result, written, format_steps):
     out.print(f"  most postmaster steps in one operation: {result.max_postmaster_steps}")
     out.print(f"  engine {result.engine}, storage {result.storage}"
               + (f", ~{result.bytes_per_state:,.0f} bytes/state" if result.bytes_per_state else ""))
+    if result.workers:
+        from checker.memlimit import format_size
+
+        out.print(f"  partitioned over {result.workers} shards: largest shard "
+                  f"{format_size(max(result.worker_rss or [0]))} resident, "
+                  f"{result.message_bytes_per_successor or 0:,.0f} bytes per successor sent to another shard, "
+                  f"{result.message_bytes / max(1, result.states):,.0f} per distinct state")
     if result.reductions and result.collision_probability is None:
         out.print(f"  {result.reductions}")
     if result.collision_probability is not None:

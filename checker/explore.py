@@ -68,6 +68,17 @@ class Result:
     # or None when no reordering the memory model allows was left out.
     reordering_bound: int | None = None
     reordering_bound_requested: bool = False
+    # The partitioned search (checker.parallel): shards, each one's resident
+    # memory at the end, and the bytes of the batches sent between them.
+    workers: int = 0
+    worker_rss: list = field(default_factory=list)
+    message_bytes: int = 0
+    message_bytes_per_successor: float | None = None
+    # CPU seconds: each worker's, the coordinator's, and the levels' slowest
+    # shards summed (what the search would take on idle cores).
+    worker_cpu: list = field(default_factory=list)
+    coordinator_cpu: float = 0.0
+    critical_path_cpu: float = 0.0
 
     @property
     def states_per_second(self) -> float:
@@ -129,6 +140,8 @@ class Options:
     storage: str = "compact"
     # One state per orbit of interchangeable backends (checker.symmetry; compact storage only).
     symmetry: bool = False
+    # --workers / --ray / --checkpoint: a checker.parallel.ParallelOptions.
+    parallel: Any = None
 
 
 class Engine:
@@ -264,6 +277,11 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     res.engine = engine.kind
     res.reordering_bound = engine.mm.reordering_bound()
     res.reordering_bound_requested = engine.mm.reordering_bound_requested()
+    if opts.parallel is not None:
+        from checker.parallel import explore_partitioned
+
+        explore_partitioned(engine, opts, res)
+        return res
     if opts.symmetry:
         from checker.search import explore_compact
         from checker.symmetry import make_canonicaliser

@@ -131,3 +131,18 @@ def test_cached_outcomes_change_nothing(monkeypatch, protocol, mutation):
     cached = run()
     monkeypatch.setattr(weak, "CACHE_OUTCOMES", False)
     assert run() == cached
+
+
+def test_the_safety_cap_hit_in_a_worker_process_is_not_lost(monkeypatch):
+    # With --workers the cap is hit in a shard's copy of the model, not the
+    # coordinator's: the shard must report it, or the run would say "holds".
+    from checker.explore import Options, explore
+    from checker.model import Params
+    from checker.parallel import EngineSpec, ParallelOptions
+
+    monkeypatch.setattr(weak, "SAFETY_CAP", 1)
+    spec = EngineSpec("ring", Params(threads=2, ops=1), None, "weak", "documented")
+    engine = spec.build()
+    res = explore(engine, Options(parallel=ParallelOptions(workers=2, spec=spec)), "weak", "documented")
+    assert res.reordering_bound == 1 and res.exit_code == 3
+    assert res.verdict(INTEGRITY).startswith("not violated so far (search incomplete: the weak model's safety cap")

@@ -1,0 +1,1079 @@
+"""Hash-partitioned, level-synchronous breadth-first search (``--workers``, ``--ray``; issue 14).
+
+Every state has one owner, a *shard*, chosen by a hash of its canonical
+encoding, and only its owner stores it.  The search runs level by level:
+
+1. **expand**: every shard expands the states of its frontier (one BFS level)
+   and sorts the successors into one outgoing batch per owner;
+2. **receive**: every shard looks the successors sent to it up in its visited
+   set and keeps, for each new one, the *first* move that reached it in the
+   order a one-process search would have used (see ranks below); it checks the
+   invariants of the new states;
+3. **rank**: the coordinator merges the new states' sort keys into global
+   ranks, and every shard commits its new states (they become the next
+   frontier).
+
+Ranks make the search *the* one-process search, not merely an equivalent one:
+the rank of a state is its index in the single-process discovery order.  A new
+state's sort key is ``(rank of the parent that reached it first, index of the
+move in that parent's successor list)``; within a BFS level that is exactly
+the order in which one process discovers states.  So every state gets the same
+index, the same parent and the same counterexample (not only one of the same
+length), and a search that stops at the first violation stops where one
+process would: the coordinator finds the first state (by rank) whose
+expansion violated something, and counts only what one process had explored
+by then.
+
+Canonical encoding across processes: interned component ids differ per
+process, so a batch carries a table of the distinct components it uses
+(marshalled tuples, format version 2, which has no object references and is
+therefore byte-for-byte canonical) and, per successor, one 32-bit index into
+that table per component plus a 64-bit sort key.  The owner of a state is a
+hash of the CRC-32s of its components' canonical bytes, so every process and
+every machine agrees on it.
+
+Liveness (the cycle analysis: deadlock cycles and the postmaster's wait-
+freedom lasso) needs the whole graph.  The owner of an edge's *target* records
+the edge once it knows the target's rank; after an exhaustive search the
+coordinator gathers every state and edge and runs the one-process cycle
+analysis (:func:`checker.explore._liveness`) on them.  That step is
+sequential and needs the coordinator to hold the graph (docs/parallel.md).
+
+The transports: :class:`LocalShards` (one shard in this process: ``--checkpoint``
+without ``--workers``), :class:`ProcessShards` (``--workers N``: one process
+per shard, batches routed through the coordinator over pipes) and
+:class:`checker.ray_search.RayShards` (``--ray``: shards are Ray actors, and
+batches go from actor to actor through Ray's object store).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import marshal
+import os
+import signal
+import time
+import zlib
+from array import array
+from dataclasses import dataclass, field
+from typing import Any
+
+from checker.model import DEADLOCK, WAIT_FREEDOM, ModelError, Params
+
+MOVE_BITS = 12  # a state has fewer than 4096 moves
+TID_BITS = 4  # edges keep a thread id in 4 bits, as checker.explore does
+_M32 = 0xFFFFFFFF
+_AFTER_EVERY_MOVE = (1 << MOVE_BITS) - 1
+OWNER_POSITIONS = (0, 3)  # the packed-key components the owner hashes: shared memory, the postmaster  # where a state's deadlock check comes in its expansion
+
+
+class SearchAborted(Exception):
+    """The search cannot go on and has no verdict (a worker died, Ray failed): exit 3."""
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Everything needed to build the same engine in another process or on another machine."""
+
+    protocol: str
+    params: Params
+    mutation: str | None
+    memory_model: str
+    profile: str
+    engine_kind: str = "compiled"
+    mm_options: tuple = ()
+
+    def build(self):
+        from checker.run import make_engine
+
+        return make_engine(self.protocol, self.params, self.mutation, self.memory_model, self.profile,
+                           self.engine_kind, **dict(self.mm_options))
+
+
+@dataclass
+class ParallelOptions:
+    workers: int = 1
+    ray_address: str | None = None  # "local" or host:port
+    checkpoint_dir: str | None = None
+    resume_dir: str | None = None
+    checkpoint_every: float = 120.0  # seconds between checkpoints at level boundaries
+    spec: EngineSpec | None = None
+    memory_limit: int | None = None  # bytes for the whole search; each worker gets its share
+
+
+@dataclass
+class Event:
+    """A violation seen while expanding the state of rank ``rank`` (at move ``move``)."""
+
+    rank: int
+    move: int
+    prop: str
+    message: str
+    final_label: Any = None  # a violating step's label
+    state_code: int | None = None  # an invariant violation: the sort key of the new state
+
+
+@dataclass
+class ExpandReport:
+    transitions: int
+    events: list = field(default_factory=list)
+    cut: bool = False
+    sent_bytes: int = 0
+    sent_states: int = 0
+    rss: int = 0
+    cpu: float = 0.0  # CPU seconds this step took in the shard's process
+
+
+@dataclass
+class ReceiveReport:
+    codes: bytes  # the new states' sort keys, ascending (array 'q')
+    events: list = field(default_factory=list)
+    cpu: float = 0.0
+
+
+class Wire:
+    """The canonical encoding of packed states between processes, for one process's interners.
+
+    A packed key (checker.search.PackedStates) is a row of component ids that
+    mean something only in the process that interned them.  A batch therefore
+    carries, besides the keys as this process packed them, every component
+    this process interned since its previous batch (each shard sends one to
+    every other shard per level, so all receivers see every component once),
+    and the receiver keeps, per sender, a table from the sender's ids to its
+    own.  Per successor on the wire: the key (one int, 32 bits per component)
+    and its 64-bit sort code; the components themselves are amortised over all
+    the states that share them.
+    """
+
+    def __init__(self, packer, nthreads: int, nshards: int) -> None:
+        self.interners = [packer.mem, packer.ghost, packer.pending, packer.thread]
+        self.nshards = nshards
+        self.sent = [0, 0, 0, 0]  # components already sent, per kind
+        self.tables: dict = {}  # sender -> per kind: sender's id -> this process's id
+        self._crcs = [[], [], [], []]
+        kinds = [0, 1, 2] + [3] * nthreads
+        shifts = [32 * c for c in range(len(kinds))]
+        names = ["tm", "tg", "tp", "tt"]
+        trans = " | ".join(f"{names[k]}[(k >> {sh}) & M] << {sh}" for k, sh in zip(kinds, shifts))
+        # The owner mixes the CRC-32 of every component's canonical bytes
+        # with a distinct odd multiplier per position.
+        mults = [(0x9E3779B97F4A7C15 * (c + 1)) | 1 for c in range(len(kinds))]
+        crc_names = ["cm", "cg", "cp", "ct"]
+        # Hashing two components, shared memory and the postmaster, spreads
+        # states about as evenly as hashing all (every step changes one of
+        # them or a backend's, and backends' steps change memory mostly) at a
+        # third of the cost, which is most of the per-successor overhead.
+        used = OWNER_POSITIONS
+        mix = " + ".join(f"{crc_names[kinds[c]]}[(k >> {shifts[c]}) & M] * {mults[c]}" for c in used)
+        src = (f"def translate(k, tm, tg, tp, tt):\n    return {trans}\n"
+               f"def owner(k):\n    try:\n        return ({mix}) % N\n"
+               "    except IndexError:\n        fill()\n        return owner(k)\n")
+        cm, cg, cp, ct = self._crcs
+        env = {"M": _M32, "N": nshards, "cm": cm, "cg": cg, "cp": cp, "ct": ct, "fill": self._fill}
+        exec(compile(src, "<wire>", "exec"), env)  # noqa: S102
+        self.translate = env["translate"]
+        self.owner = env["owner"] if nshards > 1 else (lambda _k: 0)
+
+    def _fill(self) -> None:
+        for crcs, interner in zip(self._crcs, self.interners):
+            items = interner.items
+            for x in items[len(crcs):]:
+                try:
+                    crcs.append(zlib.crc32(marshal.dumps(x, 2)))
+                except ValueError:
+                    raise ModelError("a state holds a value that cannot be sent between processes "
+                                     f"({type(x).__name__})") from None
+
+    def new_components(self):
+        """(first id, components) per kind interned since the last call."""
+        start = list(self.sent)
+        new = [self.interners[k].items[start[k]:] for k in range(4)]
+        self.sent = [len(i.items) for i in self.interners]
+        return start, new
+
+    def encode(self, components, keys, codes) -> bytes:
+        return marshal.dumps((components, keys, array("q", codes).tobytes()))
+
+    def decode(self, sender, blob: bytes):
+        """A batch -> (keys in this process's ids, sort codes)."""
+        (start, new), keys, codes_b = marshal.loads(blob)
+        table = self.tables.setdefault(sender, [[], [], [], []])
+        for k in range(4):
+            if start[k] != len(table[k]):
+                raise RuntimeError(f"a batch from shard {sender} skipped components")  # pragma: no cover
+            intern = self.interners[k].id
+            table[k].extend([intern(x) for x in new[k]])
+        tm, tg, tp, tt = table
+        tr = self.translate
+        codes = array("q")
+        codes.frombytes(codes_b)
+        return [tr(k, tm, tg, tp, tt) for k in keys], codes
+
+    def adopt(self, tables, keys) -> list:
+        """Keys written against ``tables`` (whole component lists) -> keys in this process's ids."""
+        tm, tg, tp, tt = ([self.interners[k].id(x) for x in tables[k]] for k in range(4))
+        tr = self.translate
+        return [tr(k, tm, tg, tp, tt) for k in keys]
+
+
+# ---------------------------------------------------------------------------
+# A shard: the states one owner stores, and its three steps per level
+
+
+class Shard:
+    def __init__(self, spec: EngineSpec, index: int, nshards: int, liveness: bool, max_depth: int | None,
+                 memory_limit: int | None, engine=None) -> None:
+        from checker.search import PackedStates
+
+        # A forked worker shares the coordinator's engine: the weak model's
+        # states name expressions by process-local ids (checker.ir.Expr), which
+        # agree only between processes that inherited one registry.
+        self.engine = engine if engine is not None else spec.build()
+        self.index, self.nshards = index, nshards
+        self.liveness = liveness and not _lasso_free(self.engine, liveness)
+        self.max_depth = max_depth
+        self.memory_limit = memory_limit
+        self.packer = PackedStates(self.engine.nthreads)
+        self.ncomp = 3 + self.engine.nthreads
+        self.wire = Wire(self.packer, self.engine.nthreads, nshards)
+        self.seen: dict = {}
+        self.keys: list = []
+        self.rank = array("q")
+        self.parent = array("q")
+        self.frontier: list[int] = []  # local indices of the level being expanded, in rank order
+        self.depth = 0
+        # Edges, recorded by the target's owner: where (source rank << 12 | move index)
+        # and target rank * 16 + thread, as checker.explore keeps them.
+        self.e_at, self.e_dst = array("q"), array("q")
+        self.pruned: dict[int, int] = {}
+        self._transitions_by_frontier = array("q")
+        self._known_edges = (array("q"), array("q"))
+        self._sent_before: set = set()
+        self._pending = None
+
+    def owner(self, key: int) -> int:
+        return self.wire.owner(key)
+
+    # -- the three steps of a level --------------------------------------
+
+    def expand(self):
+        """Expand the frontier; returns (ExpandReport, batch for shard 0, ..., batch for shard N-1)."""
+        from checker import memlimit
+        from checker.explore import _stuck_message
+
+        engine = self.engine
+        checked = engine.system.checked
+        rogue = engine.system.rogue_tid is not None
+        unpack, pack = self.packer.unpack, self.packer.pack
+        owner = self.wire.owner
+        me, seen, rank = self.index, self.seen, self.rank
+        # Successors this shard owns and already has need no batch: only
+        # their edge, kept until commit() (an interrupted level leaves no trace).
+        known_at, known_dst = array("q"), array("q")
+        keep_edges = self.liveness
+        # Without edges to record, a state sent to its owner once is never sent
+        # again: the owner has it from then on (visited, or new with an
+        # earlier, smaller sort code).  Trades a set of keys for the batches.
+        sent = None if keep_edges else self._sent_before
+        out_keys: list[list] = [[] for _ in range(self.nshards)]
+        out_codes: list[list] = [[] for _ in range(self.nshards)]
+        cpu0 = time.process_time()
+        report = ExpandReport(0)
+        per_state = array("q")
+        out: list = []
+        cut = self.max_depth is not None and self.depth >= self.max_depth
+        for n, li in enumerate(self.frontier):
+            if n % 4096 == 4095:
+                memlimit.check(self.memory_limit)
+            if cut:
+                report.cut = True
+                per_state.append(0)
+                continue
+            r = self.rank[li]
+            key = self.keys[li]
+            s = unpack(key)
+            out.clear()
+            engine.successors(s, out)
+            if len(out) > _AFTER_EVERY_MOVE:
+                raise ModelError(f"a state has {len(out)} moves; the partitioned search handles fewer than "
+                                 f"{_AFTER_EVERY_MOVE}")
+            base = r << MOVE_BITS
+            moved = 0
+            pm_moves = False
+            pruned_mask = 0
+            for m, (label, nxt, viol) in enumerate(out):
+                tid = label[0]
+                if tid == 0:
+                    pm_moves = True
+                if nxt is None and viol is None:
+                    pruned_mask |= 1 << tid
+                    continue
+                moved += 1
+                if viol is not None:
+                    report.events.append(Event(r, m, viol[0], viol[1], final_label=label))
+                    continue
+                nk = pack(nxt, s, key)
+                j = owner(nk)
+                if j == me:
+                    known = seen.get(nk)
+                    if known is not None:
+                        if keep_edges:
+                            known_at.append(base | m)
+                            known_dst.append(rank[known] << TID_BITS | tid)
+                        continue
+                elif sent is not None:
+                    if nk in sent:
+                        continue
+                    sent.add(nk)
+                out_keys[j].append(nk)
+                out_codes[j].append(((base | m) << TID_BITS) | tid)
+            per_state.append(moved)
+            report.transitions += moved
+            if pruned_mask and self.liveness:
+                self.pruned[r] = pruned_mask
+            if not out:
+                if not all(engine.halted(s, t) for t in engine.program_tids) and DEADLOCK in checked:
+                    report.events.append(Event(r, _AFTER_EVERY_MOVE, DEADLOCK, _stuck_message(engine, s)))
+            elif rogue and not pm_moves and not engine.halted(s, 0) and DEADLOCK in checked:
+                report.events.append(Event(r, _AFTER_EVERY_MOVE, DEADLOCK, "the postmaster cannot take its next step"))
+        self._transitions_by_frontier = per_state
+        self._known_edges = (known_at, known_dst)
+        batches: list = []
+        components = self.wire.new_components()
+        for j in range(self.nshards):
+            if j == self.index:
+                batches.append((out_keys[j], out_codes[j]))  # stays in this process: no encoding
+            else:
+                blob = self.wire.encode(components, out_keys[j], out_codes[j])
+                report.sent_bytes += len(blob)
+                report.sent_states += len(out_keys[j])
+                batches.append(blob)
+        report.rss = _rss()
+        report.cpu = time.process_time() - cpu0
+        return (report, *batches)
+
+    def receive(self, *batches) -> ReceiveReport:
+        """Successors sent to this shard: the new ones, each with the first move that reached it."""
+        from checker import memlimit
+
+        cpu0 = time.process_time()
+        seen = self.seen
+        first: dict = {}
+        edges = [] if self.liveness else None
+        n = 0
+        for sender, batch in enumerate(batches):
+            bkeys, bcodes = batch if isinstance(batch, tuple) else self.wire.decode(sender, batch)
+            n += len(bkeys)
+            memlimit.check(self.memory_limit)
+            for key, code in zip(bkeys, bcodes):
+                if key not in seen:
+                    c = first.get(key)
+                    if c is None or code < c:
+                        first[key] = code
+            if edges is not None:
+                edges.append((bkeys, bcodes))
+        new = sorted(first.items(), key=lambda kc: kc[1])
+        report = ReceiveReport(array("q", [c for _k, c in new]).tobytes())
+        check_state, unpack = self.engine.check_state, self.packer.unpack
+        for key, code in new:
+            v = check_state(unpack(key))
+            if v is not None:
+                move = (code >> TID_BITS) & _AFTER_EVERY_MOVE
+                report.events.append(Event(code >> (TID_BITS + MOVE_BITS), move, v[0], v[1], state_code=code))
+        self._pending = (new, edges)
+        report.cpu = time.process_time() - cpu0
+        return report
+
+    def commit(self, ranks_b: bytes) -> int:
+        """The new states' global ranks (in the order receive() returned them): they become the frontier."""
+        ranks = array("q")
+        ranks.frombytes(ranks_b)
+        new, edges = self._pending
+        self._pending = None
+        seen, keys = self.seen, self.keys
+        frontier = []
+        for (key, code), r in zip(new, ranks):
+            li = len(keys)
+            seen[key] = li
+            keys.append(key)
+            self.rank.append(r)
+            self.parent.append(code >> (TID_BITS + MOVE_BITS))
+            frontier.append(li)
+        if edges is not None:
+            rank = self.rank
+            e_at, e_dst = self.e_at, self.e_dst
+            e_at.extend(self._known_edges[0])
+            e_dst.extend(self._known_edges[1])
+            for bkeys, bcodes in edges:
+                for key, code in zip(bkeys, bcodes):
+                    e_at.append(code >> TID_BITS)
+                    e_dst.append(rank[seen[key]] << TID_BITS | (code & 15))
+        self.frontier = frontier
+        self.depth += 1
+        return len(frontier)
+
+    def discard_pending(self) -> None:
+        self._pending = None
+
+    # -- questions after a level -----------------------------------------
+
+    def transitions_up_to(self, last_rank: int) -> int:
+        """Transitions of the frontier states of rank <= last_rank (a search stopped inside a level)."""
+        total = 0
+        for li, t in zip(self.frontier, self._transitions_by_frontier):
+            if self.rank[li] <= last_rank:
+                total += t
+        return total
+
+    def owner_of(self, state) -> int:
+        return self.owner(self.packer.pack(state))
+
+    def add_initial(self, state) -> None:
+        key = self.packer.pack(state)
+        self.seen[key] = 0
+        self.keys.append(key)
+        self.rank.append(0)
+        self.parent.append(-1)
+        self.frontier = [0]
+
+    def stats(self) -> dict:
+        from checker.search import _bytes_per_state, _max_steps
+
+        depth = array("H", bytes(2 * len(self.keys)))
+        return {"states": len(self.keys), "rss": _rss(), "cpu": time.process_time(),
+                "bytes": _bytes_per_state(self.packer, self.keys, self.parent, depth) * len(self.keys),
+                "max_steps": _max_steps(self.engine, self.packer, self.keys),
+                # A bound the memory model hit in this shard (weak's safety cap):
+                # the coordinator's own copy of the model never sees it.
+                "reordering_bound": self.engine.mm.reordering_bound()}
+
+    def _tables(self) -> list:
+        p = self.packer
+        return [p.mem.items, p.ghost.items, p.pending.items, p.thread.items]
+
+    def gather(self, below_rank: int, edges_up_to: int):
+        """Every state of rank < below_rank, with parents; the edges from sources <= edges_up_to; pruned."""
+        rank, keys, parent = self.rank, self.keys, self.parent
+        sel = [li for li in range(len(keys)) if rank[li] < below_rank]
+        doc = {"tables": self._tables(), "keys": [keys[li] for li in sel],
+               "ranks": array("q", (rank[li] for li in sel)).tobytes(),
+               "parents": array("q", (parent[li] for li in sel)).tobytes(),
+               "pruned": {r: m for r, m in self.pruned.items() if r <= edges_up_to}}
+        limit = (edges_up_to + 1) << MOVE_BITS
+        if not self.e_at or max(self.e_at) < limit:
+            doc["e_at"], doc["e_dst"] = self.e_at.tobytes(), self.e_dst.tobytes()
+        else:
+            sel_e = [i for i, a in enumerate(self.e_at) if a < limit]
+            doc["e_at"] = array("q", (self.e_at[i] for i in sel_e)).tobytes()
+            doc["e_dst"] = array("q", (self.e_dst[i] for i in sel_e)).tobytes()
+        return doc
+
+    # -- checkpoints ---------------------------------------------------------
+
+    def save(self, path: str) -> None:
+        import pickle
+
+        doc = {"tables": self._tables(), "keys": self.keys, "rank": self.rank, "parent": self.parent,
+               "e_at": self.e_at, "e_dst": self.e_dst, "pruned": self.pruned, "index": self.index}
+        _write_atomic(path, lambda f: pickle.dump(doc, f, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def load(self, paths: list[str], level_start: int, depth: int) -> None:
+        """Take the states this shard owns from every shard file of a checkpoint (any number of shards)."""
+        import pickle
+
+        for old_index, path in enumerate(paths):
+            with open(path, "rb") as f:
+                doc = pickle.load(f)
+            adopted = self.wire.adopt(doc["tables"], doc["keys"])
+            owner = self.wire.owner
+            for nk, r, par in zip(adopted, doc["rank"], doc["parent"]):
+                if owner(nk) != self.index:
+                    continue
+                li = len(self.keys)
+                self.seen[nk] = li
+                self.keys.append(nk)
+                self.rank.append(r)
+                self.parent.append(par)
+            if old_index % self.nshards == self.index:
+                self.e_at.extend(doc["e_at"])
+                self.e_dst.extend(doc["e_dst"])
+                self.pruned.update(doc["pruned"])
+        order = sorted((li for li in range(len(self.keys)) if self.rank[li] >= level_start),
+                       key=lambda li: self.rank[li])
+        self.frontier = order
+        self.depth = depth
+
+
+def _lasso_free(engine, liveness: bool) -> bool:
+    """True when no cycle analysis can run, so edges need not be kept."""
+    checked = engine.system.checked
+    return not liveness or (DEADLOCK not in checked and WAIT_FREEDOM not in checked)
+
+
+def _rss() -> int:
+    from checker.memlimit import resident_bytes
+
+    return resident_bytes() or 0
+
+
+def _write_atomic(path: str, write) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------
+# Transports
+
+
+class LocalShards:
+    """One shard in this process (``--checkpoint`` without ``--workers``)."""
+
+    def __init__(self, spec, n, liveness, max_depth, memory_limit, engine=None) -> None:
+        self.n = n
+        self.shards = [Shard(spec, i, n, liveness, max_depth, memory_limit, engine) for i in range(n)]
+        self.description = "1 shard in this process"
+
+    def call(self, i: int, method: str, *args):
+        return getattr(self.shards[i], method)(*args)
+
+    def call_all(self, method: str, args_per_shard=None):
+        return [self.call(i, method, *(args_per_shard[i] if args_per_shard else ())) for i in range(self.n)]
+
+    def expand_and_receive(self):
+        expanded = self.call_all("expand")
+        reports = [e[0] for e in expanded]
+        received = self.call_all("receive", [[e[1 + j] for e in expanded] for j in range(self.n)])
+        return reports, received
+
+    def close(self) -> None:
+        self.shards = []
+
+
+def _worker_main(conn, spec, index, n, liveness, max_depth, memory_limit, engine) -> None:  # pragma: no cover - child
+    # The coordinator alone answers Ctrl-C and SIGTERM: it lets the current
+    # step finish, writes the checkpoint and stops the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        shard = Shard(spec, index, n, liveness, max_depth, memory_limit, engine)
+        conn.send(("ok", None))
+    except Exception as exc:  # noqa: BLE001 - reported to the coordinator as one line
+        conn.send(("error", _one_line(exc)))
+        return
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            return
+        if msg is None:
+            return
+        method, args = msg
+        try:
+            reply = ("ok", getattr(shard, method)(*args))
+        except MemoryError as exc:
+            reply = ("memory", str(exc) or "out of memory")
+        except ModelError as exc:
+            reply = ("model", str(exc))
+        except Exception as exc:  # noqa: BLE001
+            reply = ("error", _one_line(exc))
+        conn.send(reply)
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+class WorkerMemoryError(MemoryError):
+    pass
+
+
+class ProcessShards:
+    """One worker process per shard; batches are routed through this process over pipes."""
+
+    def __init__(self, spec, n, liveness, max_depth, memory_limit, engine) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork")
+        self.n = n
+        self.conns, self.procs = [], []
+        self.description = f"{n} worker processes"
+        self._busy = [False] * n
+        for i in range(n):
+            parent, child = ctx.Pipe()
+            p = ctx.Process(target=_worker_main, args=(child, spec, i, n, liveness, max_depth, memory_limit, engine),
+                            daemon=True, name=f"slotcheck-shard-{i}")
+            p.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(p)
+        for i in range(n):
+            self._busy[i] = True
+            self._reply(i)
+
+    def _lost(self, i: int) -> SearchAborted:
+        p = self.procs[i]
+        p.join(timeout=2)
+        code = p.exitcode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        return SearchAborted(f"worker {i} (pid {p.pid}) died ({how}); the search cannot go on without its states")
+
+    def _reply(self, i: int):
+        try:
+            status, value = self.conns[i].recv()
+        except (EOFError, OSError):
+            self._busy[i] = False
+            raise self._lost(i) from None
+        self._busy[i] = False
+        if status == "ok":
+            return value
+        if status == "memory":
+            raise WorkerMemoryError(f"worker {i}: {value}")
+        if status == "model":
+            raise ModelError(value)
+        raise SearchAborted(f"worker {i} failed: {value}")
+
+    def _send(self, i: int, method: str, args) -> None:
+        try:
+            self.conns[i].send((method, args))
+        except (BrokenPipeError, OSError):
+            raise self._lost(i) from None
+        self._busy[i] = True
+
+    # Ctrl-C and SIGTERM are held while a step is under way: a message cut
+    # in half would leave the pipe unreadable.  They take effect (as
+    # KeyboardInterrupt) as soon as the step's replies are in.
+
+    def call(self, i: int, method: str, *args):
+        with deferred_signals():
+            self._send(i, method, args)
+            return self._reply(i)
+
+    def call_all(self, method: str, args_per_shard=None):
+        with deferred_signals():
+            for i in range(self.n):
+                self._send(i, method, tuple(args_per_shard[i]) if args_per_shard else ())
+            replies = []
+            failure = None
+            for i in range(self.n):
+                # Every reply is read, even after a failure, so that no
+                # worker is left owing one.
+                try:
+                    replies.append(self._reply(i))
+                except (SearchAborted, MemoryError, ModelError) as exc:
+                    failure = failure or exc
+            if failure is not None:
+                raise failure
+            return replies
+
+    def expand_and_receive(self):
+        expanded = self.call_all("expand")
+        reports = [e[0] for e in expanded]
+        received = self.call_all("receive", [[e[1 + j] for e in expanded] for j in range(self.n)])
+        return reports, received
+
+    def drain(self) -> None:
+        """Wait for the replies still owed (after an interrupt), so that the shards are idle."""
+        for i in range(self.n):
+            if self._busy[i]:
+                try:
+                    self._reply(i)
+                except (SearchAborted, MemoryError, ModelError):
+                    pass
+
+    def close(self) -> None:
+        for c in self.conns:
+            try:
+                c.send(None)
+            except OSError:
+                pass
+        for p in self.procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+                p.join()
+        for c in self.conns:
+            c.close()
+        self.conns, self.procs = [], []
+
+
+# ---------------------------------------------------------------------------
+# The coordinator
+
+
+@dataclass
+class _Progress:
+    """What the coordinator knows between levels (and writes into a checkpoint)."""
+
+    states: int = 1
+    transitions: int = 0
+    level_start: int = 0  # rank of the first state of the frontier
+    depth: int = 0  # depth of the frontier
+    max_depth: int = 0
+    events: list = field(default_factory=list)  # violations by rank (keep-going), in one-process order
+    cut_by: set = field(default_factory=set)
+    cut: bool = False
+    elapsed: float = 0.0
+    sent_bytes: int = 0
+    sent_states: int = 0
+    finished: bool = False
+    critical_cpu: float = 0.0  # sum over levels of the slowest shard's CPU seconds
+    stop_rank: int | None = None  # stop-at-first: the state whose expansion violated
+    stop_states: int | None = None
+
+
+def explore_partitioned(engine, opts, res) -> None:
+    """The search of :func:`checker.explore.explore`, partitioned over shards; fills ``res``."""
+    from checker import checkpoint as ckpt
+
+    par: ParallelOptions = opts.parallel
+    if opts.symmetry or opts.storage == "fingerprint":
+        raise ModelError("--workers, --ray and --checkpoint work with the default compact storage only "
+                         "(not with --symmetry or --fingerprint)")
+    if opts.max_states is not None:
+        raise ModelError("--max-states stops inside a BFS level; the partitioned search stops at level "
+                         "boundaries (use --max-depth)")
+    if par.spec is None:
+        raise ModelError("the partitioned search needs an engine description (EngineSpec)")
+    t0 = time.perf_counter()
+    cpu0 = time.process_time()
+    n = par.workers
+    liveness = opts.liveness
+    identity = ckpt.identity(par.spec, opts)
+    resume = ckpt.open_resume(par.resume_dir, identity) if par.resume_dir else None
+    checkpoint_dir = par.checkpoint_dir or par.resume_dir
+    if checkpoint_dir:
+        ckpt.prepare_dir(checkpoint_dir, identity, resuming=resume is not None)
+    # Worker processes share the limit with the coordinator; one shard runs in this process.
+    in_process = n == 1 and not par.ray_address
+    share = par.memory_limit
+    if share is not None and not in_process:
+        share = max(share // (n + 1), 1 << 20)
+    if par.ray_address:
+        from checker.ray_search import RayShards
+
+        if not ckpt.portable_states(par.spec):
+            raise ModelError(f"--ray cannot run the {par.spec.memory_model} memory model yet: its states name "
+                             "expressions by ids private to one process (use --workers)")
+        shards = RayShards(par.ray_address, par.spec, n, liveness, opts.max_depth, share)
+    elif not in_process:
+        shards = ProcessShards(par.spec, n, liveness, opts.max_depth, share, engine)
+    else:
+        shards = LocalShards(par.spec, 1, liveness, opts.max_depth, share, engine)
+    res.workers = shards.n
+    try:
+        _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
+    finally:
+        shards.close()
+    res.coordinator_cpu = time.process_time() - cpu0
+
+
+def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0) -> None:
+    from checker import checkpoint as ckpt
+    from checker.explore import interruption, out_of_memory
+
+    system = engine.system
+    checked = system.checked
+    n = shards.n
+    if resume is not None:
+        prog = resume.progress
+        paths = resume.shard_paths
+        shards.call_all("load", [(paths, prog.level_start, prog.depth)] * n)
+        t0 -= prog.elapsed
+    else:
+        prog = _Progress()
+        init = engine.initial()
+        shards.call(shards.call(0, "owner_of", init), "add_initial", init)
+        v0 = engine.check_state(init)
+        if v0 is not None and v0[0] in checked:
+            prog.events.append(Event(-1, 0, v0[0], v0[1]))
+            if opts.stop_on_first:
+                prog.stop_rank, prog.stop_states = -1, 1
+                prog.finished = True
+    last_checkpoint = time.perf_counter()
+    stop_reason = ""
+    aborted = False  # interrupted or out of memory: no analysis of the partial graph
+    frontier = prog.states - prog.level_start
+    if not frontier:
+        prog.finished = True
+    try:
+        while not prog.finished:
+            reports, received = shards.expand_and_receive()
+            codes = [array("q") for _ in range(n)]
+            for i, r in enumerate(received):
+                codes[i].frombytes(r.codes)
+            ranks, merged = _rank(codes, prog.states)
+            # One process records a property's first violation in discovery
+            # order: by the expanded state's rank, then by move.
+            level_events = sorted([e for r in reports for e in r.events] + [e for r in received for e in r.events],
+                                  key=lambda e: (e.rank, e.move))
+            for e in level_events:
+                if e.state_code is not None:
+                    e.state_code = prog.states + _index_of(merged, e.state_code)
+            stop_at = None
+            if opts.stop_on_first:
+                stop_at = next((e.rank for e in level_events if e.prop in checked), None)
+            stop_transitions = 0
+            if stop_at is not None:
+                # Count what one process had explored when it stopped: the
+                # expansions up to that state, and the states they found.
+                stop_transitions = sum(shards.call_all("transitions_up_to", [(stop_at,)] * n))
+            with deferred_signals():
+                shards.call_all("commit", [(ranks[i].tobytes(),) for i in range(n)])
+                new = len(merged)
+                if stop_at is not None:
+                    kept = _count_up_to(merged, stop_at)
+                    prog.transitions += stop_transitions
+                    prog.cut_by |= {e.prop for e in level_events if e.final_label is not None and e.rank <= stop_at}
+                    prog.events += [e for e in level_events if e.rank == stop_at]
+                    prog.stop_rank, prog.stop_states = stop_at, prog.states + kept
+                    if kept:
+                        prog.max_depth = prog.depth + 1
+                    prog.states += new
+                    prog.finished = True
+                else:
+                    prog.transitions += sum(r.transitions for r in reports)
+                    prog.cut_by |= {e.prop for e in level_events if e.final_label is not None}
+                    prog.events += level_events
+                    prog.level_start = prog.states
+                    prog.states += new
+                    if new:
+                        prog.max_depth = prog.depth + 1
+                    prog.depth += 1
+                    prog.finished = new == 0
+                prog.cut = prog.cut or any(r.cut for r in reports)
+                prog.sent_bytes += sum(r.sent_bytes for r in reports)
+                prog.sent_states += sum(r.sent_states for r in reports)
+                # A level lasts as long as its slowest shard's expansion, then its slowest receiver.
+                prog.critical_cpu += max(r.cpu for r in reports) + max(r.cpu for r in received)
+                frontier = new
+            now = time.perf_counter()
+            prog.elapsed = now - t0
+            if opts.progress is not None:
+                opts.progress({"states": prog.states, "transitions": prog.transitions, "queue": frontier,
+                               "depth": prog.depth, "elapsed": now - t0, "workers": n,
+                               "worker_rss": max((r.rss for r in reports), default=0)})
+            if checkpoint_dir and not prog.finished and now - last_checkpoint >= opts.parallel.checkpoint_every:
+                ckpt.write(checkpoint_dir, identity, shards, prog)
+                last_checkpoint = time.perf_counter()
+    except KeyboardInterrupt as exc:
+        stop_reason, aborted = interruption(exc), True
+    except MemoryError as exc:
+        stop_reason, aborted = out_of_memory(exc), True
+    if aborted:
+        if hasattr(shards, "drain"):
+            shards.drain()
+        shards.call_all("discard_pending")
+        prog.elapsed = time.perf_counter() - t0
+        if checkpoint_dir:
+            ckpt.write(checkpoint_dir, identity, shards, prog)
+            stop_reason += f"; checkpoint written to {checkpoint_dir} (continue with --resume {checkpoint_dir})"
+    _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0)
+    if checkpoint_dir and not aborted:
+        ckpt.write(checkpoint_dir, identity, shards, prog)
+
+
+def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
+    from checker.explore import Counterexample, _liveness, _path, _wait_freedom_lasso, first_violation_stop
+    from checker.search import _LazyStates, _RebuiltLabels
+
+    system = engine.system
+    checked = system.checked
+    violations = res.violations
+    res.cut_by = set(prog.cut_by)
+    stopped_early = prog.stop_rank is not None
+    nstates = prog.stop_states if stopped_early else prog.states
+    res.states = nstates
+    res.transitions = prog.transitions
+    res.max_depth = prog.max_depth
+    events = [e for e in prog.events if e.prop in checked]
+    stop_reason = stop_reason or first_violation_stop(opts, events)
+    res.complete = prog.finished and not prog.cut and not stop_reason
+    if not res.complete and not stop_reason:
+        stop_reason = f"depth limit {opts.max_depth} reached" if prog.cut else "stopped"
+    res.stop_reason = stop_reason
+    stats = shards.call_all("stats")
+    res.max_postmaster_steps = max(s["max_steps"] for s in stats)
+    hit = [s["reordering_bound"] for s in stats if s["reordering_bound"] is not None]
+    if hit and res.reordering_bound is None:
+        res.reordering_bound = max(hit)
+    res.storage = "compact"
+    res.bytes_per_state = sum(s["bytes"] for s in stats) / max(1, sum(s["states"] for s in stats))
+    res.worker_rss = [s["rss"] for s in stats]
+    res.worker_cpu = [s["cpu"] for s in stats]
+    res.critical_path_cpu = prog.critical_cpu
+    res.message_bytes = prog.sent_bytes
+    res.message_bytes_per_successor = prog.sent_bytes / max(1, prog.sent_states)
+    keep_edges = opts.liveness and not _lasso_free(engine, opts.liveness)
+    lasso_partial = (keep_edges and engine.lasso_only and WAIT_FREEDOM in checked and not aborted
+                     and not any(e.prop == WAIT_FREEDOM for e in events))
+    if events or (res.complete and keep_edges) or lasso_partial:
+        if stopped_early:
+            expanded_up_to = prog.stop_rank
+        elif prog.finished:
+            expanded_up_to = nstates - 1
+        else:
+            expanded_up_to = prog.level_start - 1
+        packer, keys, parent, edges, pruned = _gather(shards, engine, nstates, expanded_up_to, keep_edges)
+        states = _LazyStates(keys, packer)
+        labels = _RebuiltLabels(engine, states, parent)
+        for e in events:
+            if e.prop in violations:
+                continue
+            idx = e.state_code if e.state_code is not None else max(e.rank, 0)
+            lab, path = _path(states, parent, labels, idx)
+            violations[e.prop] = Counterexample(e.prop, e.message, lab, path, e.final_label)
+        if res.complete and edges is not None:
+            _liveness(engine, states, edges, parent, labels, res, pruned)
+            res.liveness_checked = True
+        elif lasso_partial and edges is not None and WAIT_FREEDOM not in violations:
+            _wait_freedom_lasso(engine, states, edges, parent, labels, res)
+    res.elapsed = time.perf_counter() - t0
+
+
+def _gather(shards, engine, nstates: int, expanded_up_to: int, keep_edges: bool):
+    """Every state below rank ``nstates`` into this process, indexed by rank, with the graph."""
+    from checker.search import PackedStates
+
+    packer = PackedStates(engine.nthreads)
+    wire = Wire(packer, engine.nthreads, 1)
+    keys: list = [0] * nstates
+    parent = array("l", [-1]) * nstates
+    at, dst = array("q"), array("q")
+    pruned: dict = {}
+    for doc in shards.call_all("gather", [(nstates, expanded_up_to)] * shards.n):
+        ranks, parents = array("q"), array("q")
+        ranks.frombytes(doc["ranks"])
+        parents.frombytes(doc["parents"])
+        for key, r, p in zip(wire.adopt(doc["tables"], doc["keys"]), ranks, parents):
+            keys[r] = key
+            parent[r] = p
+        at.frombytes(doc["e_at"])
+        dst.frombytes(doc["e_dst"])
+        pruned.update(doc["pruned"])
+    edges = None
+    if keep_edges:
+        edges = _edge_lists(at, dst, nstates, expanded_up_to)
+    return packer, keys, parent, edges, pruned
+
+
+def _edge_lists(at, dst, nstates: int, expanded_up_to: int) -> list:
+    """Per state, its edges in the order of its moves, as one process lists them."""
+    edges: list = [None] * nstates
+    for s in range(min(expanded_up_to + 1, nstates)):
+        edges[s] = array("l")
+    try:
+        import numpy as np
+    except ImportError:  # the same, in pure Python (numpy comes with the [ray] and [test] extras)
+        for i in sorted(range(len(at)), key=at.__getitem__):
+            edges[at[i] >> MOVE_BITS].append(dst[i])
+        return edges
+    at_np = np.frombuffer(at, dtype=np.int64)
+    order = np.argsort(at_np)
+    src = at_np[order] >> MOVE_BITS
+    buf = np.frombuffer(dst, dtype=np.int64)[order].astype(np.dtype("l")).tobytes()
+    width = array("l").itemsize
+    bounds = np.searchsorted(src, np.arange(nstates + 1)).tolist()
+    for s in range(nstates):
+        lo, hi = bounds[s], bounds[s + 1]
+        if lo != hi:
+            edges[s].frombytes(buf[lo * width:hi * width])
+    return edges
+
+
+def _rank(codes: list, offset: int):
+    """Sorted sort-keys per shard -> global ranks per shard, and all keys merged."""
+    ranks = [array("q") for _ in codes]
+    merged = array("q")
+    tagged = [zip(cs, itertools.repeat(i)) for i, cs in enumerate(codes)]
+    pos = offset
+    for c, i in heapq.merge(*tagged):
+        ranks[i].append(pos)
+        merged.append(c)
+        pos += 1
+    return ranks, merged
+
+
+def _index_of(merged, code: int) -> int:
+    import bisect
+
+    return bisect.bisect_left(merged, code)
+
+
+def _count_up_to(merged, last_rank: int) -> int:
+    import bisect
+
+    return bisect.bisect_left(merged, (last_rank + 1) << (MOVE_BITS + TID_BITS))
+
+
+@contextlib.contextmanager
+def deferred_signals():
+    """SIGINT/SIGTERM wait until the block is done, then act as they would have.
+
+    Used where an exception would leave things half done: a message half read
+    from a worker's pipe, a level committed by some shards and not counted.
+    """
+    held: list = []
+
+    def hold(signum, _frame):
+        held.append(signum)
+
+    try:
+        old = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: nothing to defer to
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if held:
+            handler = old[held[0]]
+            if callable(handler):
+                handler(held[0], None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(held[0])
+
+
+def parse_workers(value: str) -> int:
+    """``--workers N|auto`` -> N (ValueError with the reason otherwise)."""
+    if value.strip().lower() == "auto":
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError(f"--workers takes a number or 'auto', not {value!r}") from None
+    if n < 1:
+        raise ValueError("--workers must be at least 1")
+    if n > 255:
+        raise ValueError("--workers must be at most 255")
+    return n
+
+
+def parallel_options(workers, ray_address, checkpoint_dir, checkpoint_every, resume_dir, engine, protocol, params,
+                     mutation, memory_model, profile, engine_kind, memory_limit, max_states):
+    """The explore command's --workers/--ray/--checkpoint/--resume, or None for the one-process search."""
+    if workers is None and ray_address is None and checkpoint_dir is None and resume_dir is None:
+        return None
+    n = parse_workers(workers) if workers is not None else None
+    if ray_address is not None:
+        from checker.ray_search import check_ray
+
+        check_ray(ray_address)
+    if max_states is not None:
+        raise ValueError("--max-states stops inside a BFS level; it does not combine with --workers, --ray, "
+                         "--checkpoint or --resume (use --max-depth)")
+    if checkpoint_every <= 0:
+        raise ValueError("--checkpoint-every must be more than 0 seconds")
+    if n is None:
+        n = 2 if ray_address is not None else 1
+    spec = EngineSpec(protocol, params, mutation, memory_model, profile, engine_kind,
+                      tuple(sorted(getattr(engine, "mm_options", {}).items())))
+    return ParallelOptions(workers=n, ray_address=ray_address, checkpoint_dir=checkpoint_dir, resume_dir=resume_dir,
+                           checkpoint_every=checkpoint_every, spec=spec, memory_limit=memory_limit)

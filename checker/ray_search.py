@@ -1,0 +1,110 @@
+"""The partitioned search on Ray (``--ray ADDRESS|local``; issue 14).
+
+The shards of :mod:`checker.parallel` run as Ray actors, one per shard, spread
+over the cluster's nodes.  Per BFS level the coordinator (this process) only
+passes object references: each actor's ``expand`` returns one batch per
+destination shard as a separate object, and each destination actor receives
+its batches as arguments, so Ray moves them from node to node without the
+coordinator holding them.  Ray does the cluster work (placement, transfer,
+failure detection); slotcheck has no protocol of its own.
+
+Ray is an optional extra: ``pip install -e '.[ray]'``.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from checker.model import ModelError
+from checker.parallel import SearchAborted, Shard, WorkerMemoryError
+
+EXTRA_HINT = "--ray needs Ray, an optional extra: pip install -e '.[ray]' (or pip install 'ray>=2.9')"
+
+
+def check_ray(address: str) -> None:
+    """One-line errors before anything starts: Ray missing, or nothing listening at ADDRESS."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise ValueError(EXTRA_HINT) from None
+    if address in ("local", "auto"):
+        return
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"--ray takes host:port of a Ray head node, ray://host:port, auto or local, not {address!r}")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=3):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ValueError(f"--ray {address}: cannot reach a Ray cluster there ({reason})") from None
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    cause = getattr(exc, "cause", None)
+    return cause if isinstance(cause, BaseException) else exc
+
+
+class RayShards:
+    def __init__(self, address, spec, n, liveness, max_depth, memory_limit) -> None:
+        import ray
+
+        self.ray = ray
+        self.n = n
+        self._started = not ray.is_initialized()
+        if self._started:
+            try:
+                ray.init(address=None if address == "local" else address, include_dashboard=False,
+                         log_to_driver=False, configure_logging=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise ModelError(f"--ray {address}: cannot join the Ray cluster ({str(exc).splitlines()[0]})") from None
+        self.description = f"{n} Ray actors"
+        # num_cpus=0: the actors are long-lived and busy only in turns; SPREAD
+        # puts them on different nodes where there are several.
+        actor = ray.remote(num_cpus=0, max_restarts=0)(Shard)
+        self.actors = [actor.options(scheduling_strategy="SPREAD").remote(spec, i, n, liveness, max_depth,
+                                                                            memory_limit)
+                       for i in range(n)]
+
+    def _get(self, refs):
+        ray = self.ray
+        try:
+            return ray.get(refs)
+        except ray.exceptions.RayActorError as exc:
+            raise SearchAborted(f"a Ray actor died ({str(exc).splitlines()[0]}); "
+                                "the search cannot go on without its states") from None
+        except ray.exceptions.RayTaskError as exc:
+            cause = _unwrap(exc)
+            if isinstance(cause, MemoryError):
+                raise WorkerMemoryError(str(cause) or "out of memory") from None
+            if isinstance(cause, ModelError):
+                raise ModelError(str(cause)) from None
+            raise SearchAborted(f"a Ray actor failed: {type(cause).__name__}: {cause}".splitlines()[0]) from None
+        except ray.exceptions.RayError as exc:
+            raise SearchAborted(f"Ray failed: {str(exc).splitlines()[0]}") from None
+
+    def call(self, i: int, method: str, *args):
+        return self._get(getattr(self.actors[i], method).remote(*args))
+
+    def call_all(self, method: str, args_per_shard=None):
+        return self._get([getattr(a, method).remote(*(args_per_shard[i] if args_per_shard else ()))
+                          for i, a in enumerate(self.actors)])
+
+    def expand_and_receive(self):
+        n = self.n
+        expanded = [a.expand.options(num_returns=n + 1).remote() for a in self.actors]
+        # Batches go from actor to actor; only their references pass through here.
+        receiving = [a.receive.remote(*[expanded[i][1 + j] for i in range(n)]) for j, a in enumerate(self.actors)]
+        reports = self._get([e[0] for e in expanded])
+        return reports, self._get(receiving)
+
+    def close(self) -> None:
+        for a in getattr(self, "actors", []):
+            try:
+                self.ray.kill(a)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        self.actors = []
+        if self._started:
+            self.ray.shutdown()

@@ -1,0 +1,164 @@
+"""The partitioned search (--workers, --ray, --checkpoint; checker.parallel) is the one-process search.
+
+Every shipped protocol at small bounds, with and without a bug, under each
+property: the same distinct-state and transition counts, the same verdict for
+every property, and the same counterexamples (the ranks reproduce the one-
+process discovery order, so the traces are equal, not only as long).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from checker.explore import Options, explore
+from checker.model import Params, load_protocols
+from checker.parallel import EngineSpec, ParallelOptions
+
+# (protocol, mutation, memory model, params, options)
+CASES = []
+for _name, _cls in load_protocols().items():
+    CASES.append((_name, None, "sc", {"threads": 2}, {}))
+    # Every mutation under a memory model where it is a bug: the violating
+    # runs stop at their first violation, where one process would.
+    for _m, _mut in _cls.mutations.items():
+        if _m == "unbounded-retry":
+            continue  # a liveness bug: below, as a lasso
+        _mm = _mut.bug_under[0] if _mut.bug_under else "sc"
+        _rogue = {"rogue": True, "rogue_writes": 1} if _mut.needs_rogue else {}
+        CASES.append((_name, _m, _mm, {"threads": 3, **_rogue}, {}))
+_LASSO = {"threads": 2, "slots": 1, "ops": 1, "rogue": True, "rogue_writes": None, "step_bound": 0,
+          "extra": {"cas_retries": 1}}
+CASES += [
+    ("ring", None, "tso", {"threads": 2}, {}),
+    ("ring", None, "weak", {"threads": 2}, {}),
+    ("dlist", None, "sc", {"threads": 2, "rogue": True, "rogue_writes": 1}, {}),
+    ("bitmap", None, "sc", {"threads": 2, "step_bound": 0}, {"stop_on_first": False}),
+    ("ring", None, "sc", {"threads": 2}, {"max_depth": 10}),
+    ("ring", None, "sc", {"threads": 2}, {"liveness": False}),
+    # A wait-freedom lasso in the part of the graph explored up to a depth.
+    ("caslist", "unbounded-retry", "sc", _LASSO, {"max_depth": 16}),
+    pytest.param(("ring", None, "sc", {"threads": 3}, {}), marks=pytest.mark.slow),
+    # --keep-going: every property's first violation, deadlock cycles included.
+    pytest.param(("ring", "no-lock", "sc", {"threads": 3}, {"stop_on_first": False}), marks=pytest.mark.slow),
+]
+
+
+def _values(case):
+    return case.values[0] if hasattr(case, "values") else case
+
+
+def _ids(case):
+    name, mut, mm, params, options = _values(case)
+    extra = "-".join(f"{k}{v}" for k, v in {**params, **options}.items() if k not in ("threads", "extra"))
+    return f"{name}-{mut or 'correct'}-{mm}-t{params['threads']}{'-' + extra if extra else ''}"
+
+
+def _run(case, workers=None, ray=None, **more):
+    name, mut, mm, params, options = _values(case)
+    spec = EngineSpec(name, Params(**params), mut, mm, "documented")
+    engine = spec.build()
+    par = None if workers is None else ParallelOptions(workers=workers, ray_address=ray, spec=spec, **more)
+    res = explore(engine, Options(**options, parallel=par), mm, "documented")
+    return engine, res
+
+
+def summary(res):
+    system = res.system
+    props = sorted(set(system.checkable) | set(res.violations))
+    return {
+        "states": res.states, "transitions": res.transitions, "max_depth": res.max_depth,
+        "complete": res.complete, "stop_reason": res.stop_reason,
+        "verdicts": {p: res.verdict(p) for p in props},
+        "counterexamples": {p: (cx.length, cx.labels, cx.final_label, cx.cycle_start, cx.message)
+                            for p, cx in res.violations.items()},
+        "max_postmaster_steps": res.max_postmaster_steps,
+    }
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
+def test_two_workers_explore_what_one_process_does(case):
+    _e, one = _run(case)
+    _e, two = _run(case, workers=2)
+    assert two.workers == 2
+    assert summary(two) == summary(one)
+    name, mutation = _values(case)[:2]
+    if mutation is not None and load_protocols()[name].mutations[mutation].bug_under:
+        # The comparison is worth something only if it compares failing runs too.
+        assert one.violations
+
+
+def test_the_cases_cover_both_liveness_properties():
+    # Deadlock cycles are compared in the slow --keep-going ring case.
+    lasso = next(_values(c) for c in CASES if _values(c)[1] == "unbounded-retry")
+    _e, res = _run(lasso)
+    assert "postmaster wait-freedom" in res.violations and res.violations["postmaster wait-freedom"].cycle_start
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+RAY_CASES = [c for c in CASES if _values(c)[2] != "weak" and (_values(c)[1] is None or _values(c)[0] == "ring")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", RAY_CASES, ids=[_ids(c) for c in RAY_CASES])
+def test_ray_actors_explore_what_one_process_does(case, local_ray):
+    _e, one = _run(case)
+    _e, on_ray = _run(case, workers=2, ray="local")
+    assert on_ray.workers == 2
+    assert summary(on_ray) == summary(one)
+
+
+@pytest.mark.slow
+def test_ray_refuses_the_weak_model_in_one_line(local_ray):
+    from checker.model import ModelError
+
+    with pytest.raises(ModelError, match="--ray cannot run the weak memory model"):
+        _run(("ring", None, "weak", {"threads": 2}, {}), workers=2, ray="local")
+
+
+def test_edge_lists_are_in_move_order_with_and_without_numpy(monkeypatch):
+    import random
+    import sys
+    from array import array
+
+    from checker.parallel import MOVE_BITS, _edge_lists
+
+    rng = random.Random(7)
+    pairs = [(s << MOVE_BITS | m, rng.randrange(1 << 20)) for s in range(45) if s % 7 for m in range(rng.randrange(4))]
+    rng.shuffle(pairs)
+    at, dst = array("q", [a for a, _d in pairs]), array("q", [d for _a, d in pairs])
+    expected = [array("l", [d for a, d in sorted(pairs) if a >> MOVE_BITS == s]) if s < 45 else None
+                for s in range(60)]
+    assert _edge_lists(at, dst, 60, 44) == expected
+    monkeypatch.setitem(sys.modules, "numpy", None)  # import numpy now fails
+    assert _edge_lists(at, dst, 60, 44) == expected
+
+
+@pytest.mark.slow
+def test_a_ray_search_stopped_by_its_memory_limit_resumes_on_worker_processes(local_ray, tmp_path):
+    case = ("ring", None, "sc", {"threads": 2}, {})
+    _e, one = _run(case)
+    # 2M is less than any actor holds: the limit is passed in the first level.
+    _e, stopped = _run(case, workers=2, ray="local", checkpoint_dir=str(tmp_path), memory_limit=2 << 20)
+    assert not stopped.complete and "memory limit" in stopped.stop_reason
+    assert all(not v.startswith("holds") for v in summary(stopped)["verdicts"].values())
+    _e, resumed = _run(case, workers=2, resume_dir=str(tmp_path))
+    assert summary(resumed) == summary(one)
+
+
+def test_workers_auto_is_the_cores_this_process_may_use():
+    import os
+
+    from checker.parallel import parse_workers
+
+    assert parse_workers("auto") == len(os.sched_getaffinity(0))
+    assert parse_workers("3") == 3
+    for bad in ("0", "-2", "x", "256"):
+        with pytest.raises(ValueError):
+            parse_workers(bad)
