@@ -82,7 +82,8 @@ def _stop_if_interrupted() -> None:
 
 
 def _describe(p) -> str:
-    return f"threads {p['threads']} slots {p['slots']} ops {p['ops']}"
+    extra = "".join(f" {k}={v}" for k, v in p.get("extra", {}).items())
+    return f"threads {p['threads']} slots {p['slots']} ops {p['ops']}{extra}"
 
 
 def _run_sets(protocol, mutation, mm, sets, rogue, expect_bug):
@@ -104,15 +105,33 @@ def _run_sets(protocol, mutation, mm, sets, rogue, expect_bug):
     return None, False, True, f"{states:,} states, exhaustive{bound} ({sets_text})"
 
 
+def _param_sets(proto_cls):
+    return proto_cls.ci_params or PARAM_SETS
+
+
 def exploration_rows(protocol: str, proto_cls, models) -> list[Row]:
     rows = []
     for mm in models:
-        row = Row("explore", f"{proto_cls.name} {mm} correct", "holds")
+        # A model of code as written (Protocol.broken_under) must fail where it says.
+        broken = mm in proto_cls.broken_under
+        row = Row("explore", f"{proto_cls.name} {mm} {'as written' if broken else 'correct'}",
+                  "violated" if broken else "holds")
         t0 = time.perf_counter()
-        prop, violated, complete, row.detail = _run_sets(protocol, None, mm, PARAM_SETS, False, False)
+        prop, violated, complete, row.detail = _run_sets(protocol, None, mm, _param_sets(proto_cls), False, broken)
         row.seconds = time.perf_counter() - t0
         row.outcome = f"VIOLATED {prop}" if violated else ("holds" if complete else "incomplete")
-        row.ok = row.outcome == "holds"
+        row.ok = violated == broken and (violated or row.outcome == "holds")
+        rows.append(row)
+    for f in proto_cls.findings:
+        if f.memory_model not in models:
+            continue
+        row = Row("explore", f"{proto_cls.name} {f.memory_model} finding {f.name}", "caught: " + " or ".join(f.breaks))
+        t0 = time.perf_counter()
+        kw = f.kwargs()
+        prop, violated, _complete, row.detail = _run_sets(protocol, None, f.memory_model, (kw,), False, True)
+        row.seconds = time.perf_counter() - t0
+        row.outcome = f"caught: {prop}" if violated else "not caught"
+        row.ok = violated and prop in f.breaks
         rows.append(row)
     return rows
 
@@ -122,7 +141,7 @@ def mutation_rows(protocol: str, proto_cls, models) -> list[Row]:
     for name, mut in proto_cls.mutations.items():
         from checker.model import WAIT_FREEDOM
 
-        sets = PARAM_SETS
+        sets = _param_sets(proto_cls)
         if mut.needs_rogue:
             sets = ROGUE_LOOP_PARAMS if mut.breaks == WAIT_FREEDOM else ROGUE_PARAMS
         for mm in models:

@@ -20,7 +20,8 @@ Ghost state follows each registration: ``owner[s]`` says who holds slot s,
 ``reg_gen[s]`` counts the registrations of s (bumped with the store of
 ``in_use = true``, so that it moves exactly when the postmaster can first see
 the new registration), ``term_gen[s]`` is the registration a backend asked to
-terminate, ``registrant[s]`` the backend whose description the slot holds.
+terminate, ``registrant[s]`` the backend whose description the slot holds, ``my_reg[b]``
+the registration backend b's handle names.
 ``q_val[p]`` is the slot number last written at queue position p.
 """
 
@@ -77,6 +78,7 @@ def declare_common(p, d) -> None:
     d.ghost_array("reg_gen", p.slots, 0)
     d.ghost_array("term_gen", p.slots, 0xFFFFFFFF)
     d.ghost_array("registrant", p.slots, 0)
+    d.ghost_array("my_reg", p.threads, 0)  # per backend: the registration its handle names
     d.ghost_array("q_val", q, 0)
 
 

@@ -55,7 +55,7 @@ from checker.lang import (
     LWLockAcquire, LWLockRelease, assert_, choose, ghost, mutation, operation, pg_atomic_read_u32,
     pg_atomic_write_u32, pg_memory_barrier, pg_read_barrier, pg_write_barrier,
 )
-from checker.model import INTEGRITY, ModelError, Mutation, Protocol
+from checker.model import INTEGRITY, PM_SAFETY, Finding, ModelError, Mutation, Protocol
 from models._changequeue import (
     CAPACITY, REGISTRATION, TERMINATION, check_slots, declare_common,
 )
@@ -120,6 +120,7 @@ def register_worker():
         owner[slot] = OWN_QUEUED
         registrant[slot] = ME
         reg_gen[slot] += 1
+        my_reg[ME] = reg_gen[slot]
     enqueue_change(slot)
     LWLockRelease(BackgroundWorkerLock)
     # SendPostmasterSignal(PMSIGNAL_BACKGROUND_WORKER_CHANGE): the postmaster polls.
@@ -137,7 +138,7 @@ def terminate_worker():
         if pg_atomic_read_u32(terminate[my_slot]) == 0:
             pg_atomic_write_u32(terminate[my_slot], 1)
             with ghost:
-                term_gen[my_slot] = reg_gen[my_slot]
+                term_gen[my_slot] = my_reg[ME]
             enqueue_change(my_slot)
     LWLockRelease(BackgroundWorkerLock)
 
@@ -272,10 +273,24 @@ class ChangeQueue(Protocol):
     max_slots = 15  # slots are bits of the postmaster's private masks; 2N+1 queue entries
     extra_params = {"asserts": (1, "1: assert-enabled build (a full queue fails Assert(head != tail)); "
                                    "0: production build (the enqueue overwrites)")}
-    # The patch as written is not correct: where (memory model -> properties
-    # a shortest counterexample may break) at the CI parameters.  checker ci
-    # expects exactly this (a model of code as written, not a design).
-    as_written = {"sc": (CAPACITY,), "tso": (CAPACITY,), "weak": (CAPACITY, REGISTRATION, INTEGRITY)}
+    # The patch as written is not correct.  At the CI parameters (one
+    # registration per backend, two slots) it holds under sc and tso and
+    # fails under weak; the findings are the rest of docs/changequeue.md.
+    broken_under = ("weak",)
+    ci_params = ({"threads": 3, "slots": 2, "ops": 1},)
+    findings = (
+        Finding("overflow", "sc", (CAPACITY,), (("threads", 2), ("slots", 1), ("ops", 2)),
+                "a registration and a termination per use of a slot leave one stale entry behind; "
+                "Assert(head != tail) fails"),
+        Finding("overflow", "tso", (CAPACITY,), (("threads", 2), ("slots", 1), ("ops", 2))),
+        Finding("overflow-production", "sc", (REGISTRATION,),
+                (("threads", 2), ("slots", 1), ("ops", 2), ("extra", {"asserts": 0})),
+                "without assertions the head catches the tail and every queued entry vanishes"),
+        Finding("stale-terminate", "weak", (REGISTRATION,), (("threads", 3), ("slots", 2), ("ops", 1)),
+                "a stale entry shows the new in_use with the old terminate: the new worker is freed unstarted"),
+        Finding("rogue", "sc", (PM_SAFETY,), (("threads", 2), ("slots", 1), ("ops", 1), ("rogue", True)),
+                "a corrupt tail indexes the queue out of bounds"),
+    )
     mutations = {
         "terminate-no-generation-check": Mutation(
             "TerminateBackgroundWorker without the generation check: a stale handle terminates the slot's "

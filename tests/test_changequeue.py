@@ -1,0 +1,203 @@
+"""changequeue (the 0001 patch as written) and changequeue-fixed, in both directions.
+
+Bounds: the patch's findings show at 1 slot and 2 registrations with one
+backend (the overflow) and at 2 slots, 1 registration per backend (the weak
+one); changequeue-fixed is checked at --threads 3 --slots 1 --ops 2 (sc
+134,078 states, tso 266,368, weak 227,729 with the window of 2), the weak
+run being marked slow.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from checker.model import (
+    CONSERVATION, EXCLUSIVE, INTEGRITY, PM_SAFETY, PROPERTIES, ROGUE_PROPERTIES, WAIT_FREEDOM, ModelError, Params,
+    load_protocols,
+)
+from checker.run import check, make_engine
+from models._changequeue import CAPACITY, REGISTRATION, TERMINATION
+
+PATCH = load_protocols()["changequeue"]
+FIXED = load_protocols()["changequeue-fixed"]
+OWN = (CAPACITY, REGISTRATION, TERMINATION)
+
+
+def _steps(engine, res, prop):
+    from checker.trace import build_trace
+
+    return build_trace(engine, res.violations[prop], res)["steps"]
+
+
+# -- the patch as written --------------------------------------------------------
+
+
+@pytest.mark.parametrize("mm", ["sc", "tso"])
+def test_patch_overflows_the_queue_in_an_assert_build(mm):
+    engine, res = check("changequeue", threads=2, slots=1, ops=2, memory_model=mm)
+    assert set(res.violations) == {CAPACITY}
+    steps = _steps(engine, res, CAPACITY)
+    # One backend, one slot: the failing enqueue is the third entry waiting
+    # for slot 0 (a terminate left over from its first use, then the second
+    # registration and its terminate).
+    entries = [s for s in steps if s.get("location", "").startswith("cq_ring") and s.get("event") == "store"]
+    assert len(entries) >= 3
+    assert steps[-1]["location"] == "cq_tail"
+
+
+def test_patch_in_production_loses_a_registration():
+    engine, res = check("changequeue", threads=2, slots=1, ops=2, memory_model="sc", extra={"asserts": 0})
+    assert set(res.violations) == {REGISTRATION}
+    assert "never start" in res.violations[REGISTRATION].message
+    steps = _steps(engine, res, REGISTRATION)
+    # The head is written back to where the tail is: every entry vanishes.
+    heads = [s["value"] for s in steps if s.get("location") == "cq_head" and s.get("event") == "store"]
+    tails = [s["value"] for s in steps if s.get("location") == "cq_tail" and s.get("event") == "store"]
+    assert heads[-1] == tails[-1]
+
+
+@pytest.mark.parametrize("mm", ["sc", "tso"])
+def test_patch_holds_with_one_registration_per_backend(mm):
+    _, res = check("changequeue", threads=3, slots=2, ops=1, memory_model=mm)
+    assert res.complete and res.violations == {}, res.violations
+
+
+def test_patch_frees_a_new_registration_through_a_stale_entry_under_weak():
+    engine, res = check("changequeue", threads=3, slots=2, ops=1, memory_model="weak")
+    assert set(res.violations) == {REGISTRATION}
+    steps = _steps(engine, res, REGISTRATION)
+    # The postmaster frees a slot (in_use = 0) after reading in_use = 1 and
+    # terminate = 1, while the second backend is registering it anew.
+    last_free = max(s["index"] for s in steps if s["role"] == "postmaster" and s.get("location") == "in_use[0]"
+                    and s.get("event") == "store")
+    refill = [s for s in steps if s["role"] == "backend" and s["thread"] != steps[3]["thread"]
+              and s.get("location") == "in_use[0]" and s.get("event") == "store" and s.get("value") == 1]
+    assert refill and refill[0]["index"] < last_free
+
+
+def test_patch_trusts_the_queue_indexes():
+    _, res = check("changequeue", threads=2, slots=1, ops=1, rogue=True, memory_model="sc")
+    assert set(res.violations) == {PM_SAFETY}
+
+
+def test_patch_loops_forever_on_a_corrupt_head():
+    # Only the head is corrupted: tail + 1 mod 2N+1 never reaches a head >= 2N+1.
+    _, res = check("changequeue", threads=2, slots=1, ops=1, rogue=True, rogue_writes=None, step_bound=8,
+                   memory_model="sc")
+    assert res.violations and set(res.violations) <= {PM_SAFETY, WAIT_FREEDOM}
+
+
+def test_bad_asserts_parameter_is_refused():
+    with pytest.raises(ModelError, match="asserts must be 0 or 1"):
+        make_engine("changequeue", Params(threads=2, slots=1, ops=1, extra={"asserts": 2}), None, "sc")
+
+
+def test_findings_are_what_ci_expects():
+    """Every Finding the patch lists is reproduced (ci runs the same)."""
+    for f in PATCH.findings:
+        if f.memory_model == "weak":
+            continue  # the weak one is test_patch_frees_a_new_registration_through_a_stale_entry_under_weak
+        _, res = check("changequeue", memory_model=f.memory_model, **f.kwargs())
+        assert res.violations and set(res.violations) <= set(f.breaks), (f.name, res.violations)
+
+
+# -- the fixed patch ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mm", ["sc", "tso"])
+def test_fixed_holds(mm):
+    _, res = check("changequeue-fixed", threads=3, slots=1, ops=2, memory_model=mm)
+    assert res.complete and res.liveness_checked
+    assert res.violations == {}, res.violations
+    for prop in (EXCLUSIVE, CONSERVATION, INTEGRITY, *OWN):
+        assert res.verdict(prop) == "holds (exhaustive)", prop
+
+
+@pytest.mark.slow
+def test_fixed_holds_under_weak():
+    _, res = check("changequeue-fixed", threads=3, slots=1, ops=2, memory_model="weak")
+    assert res.complete and res.violations == {}, res.violations
+    assert res.verdict(REGISTRATION).startswith("holds (exhaustive")
+
+
+def test_fixed_holds_under_weak_small():
+    _, res = check("changequeue-fixed", threads=3, slots=1, ops=1, memory_model="weak")
+    assert res.complete and res.violations == {}, res.violations
+
+
+def test_fixed_survives_a_rogue():
+    _, res = check("changequeue-fixed", threads=2, slots=1, ops=1, rogue=True, memory_model="sc")
+    assert res.complete and res.violations == {}
+    assert set(res.system.checked) == set(ROGUE_PROPERTIES)
+
+
+def test_fixed_queue_never_holds_more_than_one_entry_per_slot():
+    """The invariant behind the fix, checked on every reachable state."""
+    from checker.explore import Engine, Options, explore
+    from checker.model import StateView
+
+    engine = make_engine("changequeue-fixed", Params(threads=3, slots=1, ops=2), None, "sc", engine="interpreted")
+    seen = []
+
+    class Watching(Engine):
+        def successors(self, state, out):
+            v = StateView(self.system, state)
+            q = self.system.constants["QSIZE"]
+            n = (v.word("cq_head") - v.word("cq_tail")) % q
+            seen.append(n)
+            assert n <= self.system.params.slots
+            super().successors(state, out)
+
+    res = explore(Watching(engine.system, engine.mm), Options(liveness=False), "sc", "documented")
+    assert res.complete and max(seen) == 1
+
+
+# -- mutations, both directions -----------------------------------------------------
+
+def _matrix(proto):
+    return [(name, mm) for name, m in proto.mutations.items() if not m.needs_rogue for mm in ("sc", "tso", "weak")]
+
+
+@pytest.mark.parametrize("mutation,mm", _matrix(FIXED))
+def test_fixed_mutation_matrix(mutation, mm):
+    m = FIXED.mutations[mutation]
+    if mm not in m.bug_under and mm != "sc":
+        pytest.skip("harmless runs under tso and weak are in test_fixed_mutations_harmless_slow")
+    _, res = check("changequeue-fixed", threads=3, slots=1, ops=2, mutation=mutation, memory_model=mm)
+    if mm in m.bug_under:
+        assert set(res.violations) == {m.breaks}
+    else:
+        assert res.complete and res.violations == {}, res.violations
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mutation,mm", [(n, mm) for n, mm in _matrix(FIXED)
+                                         if mm != "sc" and mm not in FIXED.mutations[n].bug_under])
+def test_fixed_mutations_harmless_slow(mutation, mm):
+    _, res = check("changequeue-fixed", threads=3, slots=1, ops=2, mutation=mutation, memory_model=mm)
+    assert res.complete and res.violations == {}, res.violations
+
+
+@pytest.mark.parametrize("mutation,mm", _matrix(PATCH))
+def test_patch_mutation_matrix(mutation, mm):
+    m = PATCH.mutations[mutation]
+    _, res = check("changequeue", threads=3, slots=2, ops=1, mutation=mutation, memory_model=mm)
+    if mm in m.bug_under:
+        assert set(res.violations) == {m.breaks}
+    else:
+        assert res.complete and res.violations == {}, res.violations
+
+
+def test_fixed_no_range_check_is_caught_with_a_rogue():
+    _, res = check("changequeue-fixed", threads=2, slots=2, ops=1, rogue=True, mutation="no-range-check",
+                   memory_model="sc")
+    assert set(res.violations) == {PM_SAFETY}
+
+
+def test_mutations_are_described_precisely():
+    for proto in (PATCH, FIXED):
+        for name, m in proto.mutations.items():
+            assert m.breaks in set(PROPERTIES) | set(OWN), (proto.name, name)
+            assert m.bug_under and set(m.bug_under) <= {"sc", "tso", "weak"}
+            # Where the patch itself fails at ci's parameters, every mutation of it does too.
+            assert set(proto.broken_under) <= set(m.bug_under) or m.needs_rogue, (proto.name, name)
