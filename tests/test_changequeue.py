@@ -66,13 +66,17 @@ def test_patch_frees_a_new_registration_through_a_stale_entry_under_weak():
     engine, res = check("changequeue", threads=3, slots=2, ops=1, memory_model="weak")
     assert set(res.violations) == {REGISTRATION}
     steps = _steps(engine, res, REGISTRATION)
-    # The postmaster frees a slot (in_use = 0) after reading in_use = 1 and
-    # terminate = 1, while the second backend is registering it anew.
-    last_free = max(s["index"] for s in steps if s["role"] == "postmaster" and s.get("location") == "in_use[0]"
-                    and s.get("event") == "store")
-    refill = [s for s in steps if s["role"] == "backend" and s["thread"] != steps[3]["thread"]
-              and s.get("location") == "in_use[0]" and s.get("event") == "store" and s.get("value") == 1]
-    assert refill and refill[0]["index"] < last_free
+    # The postmaster reads terminate = 1 (left by the first registration)
+    # after reading in_use = 1 of the second backend's new registration,
+    # whose terminate = 0 is not yet performed.
+    last = steps[-1]
+    assert last["role"] == "postmaster" and last["location"] == "terminate[0]" and last["value"] == 1
+    b2 = {s["thread"] for s in steps if s["role"] == "backend"} - {steps[3]["thread"]}
+    new_in_use = [s["index"] for s in steps if s["thread"] in b2 and s.get("location") == "in_use[0]"
+                  and s.get("event") == "store" and s.get("value") == 1]
+    new_terminate = [s["index"] for s in steps if s["thread"] in b2 and s.get("location") == "terminate[0]"
+                     and s.get("event") == "store" and s.get("action") == "perform"]
+    assert new_in_use and not new_terminate
 
 
 def test_patch_trusts_the_queue_indexes():
