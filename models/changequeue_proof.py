@@ -1,12 +1,13 @@
 """What the z3 robustness proof of changequeue (the patch as written) needs, next to the model.
 
 BackgroundWorkerStateChange handles every entry between the tail and the
-head it read, so one call takes a number of steps that grows with the queue
-(2N + 1 entries): about 8 steps per entry.  The proof is therefore stated for
-the slot counts whose longest call fits the default bound of 64 steps (where the loop is bounded at all: the patch as written range-checks nothing, and the proof fails):
-1 <= slots <= 3 (up to 6 entries, 51 steps).  A larger N needs a larger
-``--step-bound`` (the call is still bounded: head and tail are range-checked,
-so the loop runs at most 2N times).
+head it read, up to 2N of them, and each entry may take any of four paths
+(not in use, registered, freed at once, registered now), so the number of
+paths z3 must follow grows as 4^(2N).  At N = 1 the proof takes seconds
+(72 paths, at most 21 steps); at N = 2 it did not finish in 5 minutes on
+this machine.  So the proof is stated for N = 1 only; larger N is left to
+the exhaustive search with a rogue (checker explore --rogue), and to a
+proof per loop iteration, which the prover does not do yet.
 """
 
 # QSIZE = 2 * SLOTS + 1 sizes the change queue (models/_changequeue.py).
