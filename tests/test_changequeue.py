@@ -205,3 +205,44 @@ def test_mutations_are_described_precisely():
             assert m.bug_under and set(m.bug_under) <= {"sc", "tso", "weak"}
             # Where the patch itself fails at ci's parameters, every mutation of it does too.
             assert set(proto.broken_under) <= set(m.bug_under) or m.needs_rogue, (proto.name, name)
+
+
+# -- the C twins ---------------------------------------------------------------------
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+
+has_cc = pytest.mark.skipif(shutil.which(os.environ.get("CC", "cc").split()[0]) is None, reason="no C compiler")
+
+
+def _replay(engine, res, prop, **kw):
+    from checker.replay import replay_trace
+    from checker.trace import build_trace
+
+    return replay_trace(build_trace(engine, res.violations[prop], res), **kw)
+
+
+@has_cc
+@pytest.mark.parametrize("asserts, prop", [(1, CAPACITY), (0, REGISTRATION)])
+def test_patch_counterexamples_replay_on_the_patch_and_diverge_on_the_fix(asserts, prop):
+    engine, res = check("changequeue", threads=2, slots=1, ops=2, memory_model="sc", extra={"asserts": asserts})
+    assert _replay(engine, res, prop).ok
+    fixed = _replay(engine, res, prop, c_protocol="changequeue-fixed")
+    assert not fixed.ok and fixed.divergence is not None
+
+
+@has_cc
+def test_patch_weak_counterexample_replays():
+    engine, res = check("changequeue", threads=3, slots=2, ops=1, memory_model="weak")
+    assert _replay(engine, res, REGISTRATION).ok
+    assert not _replay(engine, res, REGISTRATION, c_protocol="changequeue-fixed").ok
+
+
+@has_cc
+@pytest.mark.parametrize("mutation, mm", [("no-queued-flag", "sc"), ("backend-no-full-barrier", "tso"),
+                                          ("postmaster-no-read-barrier", "weak")])
+def test_fixed_mutation_counterexamples_replay(mutation, mm):
+    m = FIXED.mutations[mutation]
+    engine, res = check("changequeue-fixed", threads=3, slots=1, ops=2, mutation=mutation, memory_model=mm)
+    assert _replay(engine, res, m.breaks).ok
+    assert not _replay(engine, res, m.breaks, c_mutation=None).ok
