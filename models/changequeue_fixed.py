@@ -262,21 +262,25 @@ def reap_worker(slot):
 
 @operation
 def start_workers():
-    """maybe_start_bgworkers(): fork every registered worker, forget the terminated ones."""
+    """maybe_start_bgworkers(): fork a registered worker, or forget it if it was terminated.
+
+    Which registered slot it looks at on this pass is the postmaster's
+    choice (or none): every order in which PostgreSQL may start them is
+    covered, and there is no loop over the slots that takes no shared-memory
+    step (the compiled engine follows such code only by interpretation).
+    """
     global pm_running
-    slot = 0
-    while slot < SLOTS:
-        if (pm_registered >> slot) & 1 and (pm_running >> slot) & 1 == 0:
-            if (pm_rw_terminate >> slot) & 1:
-                forget_worker(slot)
-            else:
-                # fork(): a system call, which orders everything before it
-                # against everything after.
-                pg_memory_barrier()
-                with ghost:
-                    owner[slot] = OWN_RUNNING
-                pm_running |= 1 << slot
-        slot += 1
+    slot = choose(SLOTS + 1)
+    if slot < SLOTS and (pm_registered >> slot) & 1 and (pm_running >> slot) & 1 == 0:
+        if (pm_rw_terminate >> slot) & 1:
+            forget_worker(slot)
+        else:
+            # fork(): a system call, which orders everything before it
+            # against everything after.
+            pg_memory_barrier()
+            with ghost:
+                owner[slot] = OWN_RUNNING
+            pm_running |= 1 << slot
 
 
 def postmaster():
