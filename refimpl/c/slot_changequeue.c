@@ -226,25 +226,28 @@ CqReapWorker(Cq *cq, CqPostmaster *pm, uint32 slot)
 	CqForgetWorker(cq, pm, slot);
 }
 
+/*
+ * maybe_start_bgworkers() for one slot: the workload passes the slot the
+ * model's postmaster chose on this pass (or nslots, none), which covers
+ * every order in which the postmaster may start registered workers.
+ */
 void
-CqStartWorkers(Cq *cq, CqPostmaster *pm)
+CqMaybeStartWorker(Cq *cq, CqPostmaster *pm, uint32 slot)
 {
-	for (uint32 slot = 0; slot < cq->nslots; slot++)
+	if (slot < cq->nslots && slot_set_is_member(&pm->registered, slot) &&
+		!slot_set_is_member(&pm->running, slot))
 	{
-		if (slot_set_is_member(&pm->registered, slot) && !slot_set_is_member(&pm->running, slot))
+		if (slot_set_is_member(&pm->rw_terminate, slot))
+			CqForgetWorker(cq, pm, slot);
+		else
 		{
-			if (slot_set_is_member(&pm->rw_terminate, slot))
-				CqForgetWorker(cq, pm, slot);
-			else
-			{
-				/*
-				 * fork(): a system call, which orders everything before it
-				 * against everything after.  PostgreSQL has no explicit
-				 * barrier here; this one stands for the fork().
-				 */
-				pg_memory_barrier();
-				slot_set_add(&pm->running, slot);
-			}
+			/*
+			 * fork(): a system call, which orders everything before it
+			 * against everything after.  PostgreSQL has no explicit barrier
+			 * here; this one stands for the fork().
+			 */
+			pg_memory_barrier();
+			slot_set_add(&pm->running, slot);
 		}
 	}
 }

@@ -25,7 +25,7 @@
  *	CqStateChange		postmaster; no lock (BackgroundWorkerStateChange)
  *	CqReapWorker		postmaster; no lock (CleanupBackgroundWorker ->
  *						ForgetBackgroundWorker)
- *	CqStartWorkers		postmaster; no lock (maybe_start_bgworkers)
+ *	CqMaybeStartWorker	postmaster; no lock (maybe_start_bgworkers, one slot)
  *
  *-------------------------------------------------------------------------
  */
@@ -90,6 +90,6 @@ extern void CqTerminateWorker(Cq *cq, const CqHandle *handle);
 
 extern void CqStateChange(Cq *cq, CqPostmaster *pm);
 extern void CqReapWorker(Cq *cq, CqPostmaster *pm, uint32 slot);
-extern void CqStartWorkers(Cq *cq, CqPostmaster *pm);
+extern void CqMaybeStartWorker(Cq *cq, CqPostmaster *pm, uint32 slot);
 
 #endif							/* SLOT_CHANGEQUEUE_H */

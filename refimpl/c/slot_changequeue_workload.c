@@ -69,7 +69,7 @@ cq_postmaster(void *arg)
 		if (exited < a->nslots && slot_set_is_member(&pm.running, exited))
 			CqReapWorker(&cq, &pm, exited);
 		CqStateChange(&cq, &pm);
-		CqStartWorkers(&cq, &pm);
+		CqMaybeStartWorker(&cq, &pm, slot_choose(a->nslots + 1));
 	}
 }
 
