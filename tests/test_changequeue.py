@@ -246,3 +246,27 @@ def test_fixed_mutation_counterexamples_replay(mutation, mm):
     engine, res = check("changequeue-fixed", threads=3, slots=1, ops=2, mutation=mutation, memory_model=mm)
     assert _replay(engine, res, m.breaks).ok
     assert not _replay(engine, res, m.breaks, c_mutation=None).ok
+
+
+# -- checker ci: a model of code as written ------------------------------------------
+
+
+def test_ci_expects_the_patch_findings_under_sc():
+    from checker.ci_cmd import exploration_rows, proof_rows
+
+    rows = exploration_rows("changequeue", PATCH, ["sc"])
+    names = {r.name: r for r in rows}
+    assert names["changequeue sc correct"].ok  # holds at its ci_params (one registration each)
+    for f in ("overflow", "overflow-production", "rogue"):
+        assert names[f"changequeue sc finding {f}"].ok, names[f"changequeue sc finding {f}"]
+    proofs = proof_rows(PATCH)
+    assert proofs[0].expected == "fails" and proofs[0].ok
+
+
+def test_ci_fails_a_model_said_to_be_broken_that_holds(monkeypatch):
+    from checker.ci_cmd import exploration_rows
+
+    monkeypatch.setattr(FIXED, "broken_under", ("sc",))
+    monkeypatch.setattr(FIXED, "ci_params", ({"threads": 3, "slots": 2, "ops": 1},))
+    (row,) = exploration_rows("changequeue-fixed", FIXED, ["sc"])
+    assert row.expected == "violated" and row.outcome == "holds" and not row.ok
