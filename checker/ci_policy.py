@@ -82,7 +82,12 @@ def _stop_if_interrupted() -> None:
 
 
 def _describe(p) -> str:
-    return f"threads {p['threads']} slots {p['slots']} ops {p['ops']}"
+    extra = "".join(f" {k}={v}" for k, v in p.get("extra", {}).items())
+    return f"threads {p['threads']} slots {p['slots']} ops {p['ops']}{extra}"
+
+
+def _param_sets(proto_cls):
+    return proto_cls.ci_params or PARAM_SETS
 
 
 def _run_sets(protocol, mutation, mm, sets, rogue, expect_bug):
@@ -114,13 +119,27 @@ def _starting(on_row: RowStart | None, row: Row) -> None:
 def exploration_rows(protocol: str, proto_cls, models, on_row: RowStart | None = None) -> list[Row]:
     rows = []
     for mm in models:
-        row = Row("explore", f"{proto_cls.name} {mm} correct", "holds")
+        # A model of code as written (Protocol.broken_under) must fail where it says.
+        broken = mm in proto_cls.broken_under
+        row = Row("explore", f"{proto_cls.name} {mm} {'as written' if broken else 'correct'}",
+                  "violated" if broken else "holds")
         _starting(on_row, row)
         t0 = time.perf_counter()
-        prop, violated, complete, row.detail = _run_sets(protocol, None, mm, PARAM_SETS, False, False)
+        prop, violated, complete, row.detail = _run_sets(protocol, None, mm, _param_sets(proto_cls), False, broken)
         row.seconds = time.perf_counter() - t0
         row.outcome = f"VIOLATED {prop}" if violated else ("holds" if complete else "incomplete")
-        row.ok = row.outcome == "holds"
+        row.ok = violated == broken and (violated or row.outcome == "holds")
+        rows.append(row)
+    for f in proto_cls.findings:
+        if f.memory_model not in models:
+            continue
+        row = Row("explore", f"{proto_cls.name} {f.memory_model} finding {f.name}", "caught: " + " or ".join(f.breaks))
+        _starting(on_row, row)
+        t0 = time.perf_counter()
+        prop, violated, _complete, row.detail = _run_sets(protocol, None, f.memory_model, (f.kwargs(),), False, True)
+        row.seconds = time.perf_counter() - t0
+        row.outcome = f"caught: {prop}" if violated else "not caught"
+        row.ok = violated and prop in f.breaks
         rows.append(row)
     return rows
 
@@ -130,7 +149,7 @@ def mutation_rows(protocol: str, proto_cls, models, on_row: RowStart | None = No
     for name, mut in proto_cls.mutations.items():
         from checker.model import WAIT_FREEDOM
 
-        sets = PARAM_SETS
+        sets = _param_sets(proto_cls)
         if mut.needs_rogue:
             sets = ROGUE_LOOP_PARAMS if mut.breaks == WAIT_FREEDOM else ROGUE_PARAMS
         for mm in models:
@@ -173,7 +192,8 @@ def proof_rows(proto_cls, on_row: RowStart | None = None) -> list[Row]:
         return [Row("proofs", f"{proto_cls.name} robustness", "not run", "not run", True, 0.0,
                     "the prover does not read worker processes, signals or private arrays; "
                     "explorations and the mutation matrix cover this model")]
-    targets = [(None, "proved")]
+    # A model of code as written may fail robustness itself (a Finding that breaks postmaster safety).
+    targets = [(None, "fails" if any(PM_SAFETY in f.breaks for f in proto_cls.findings) else "proved")]
     targets += [(m, "fails") for m, mut in proto_cls.mutations.items()
                 if mut.needs_rogue and mut.breaks in (PM_SAFETY, WAIT_FREEDOM)]
     for mutation, expected in targets:

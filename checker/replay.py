@@ -495,13 +495,17 @@ class _ThreadReplay:
 # The replay
 
 
-def replay_file(path, c_mutation=DEFAULT) -> ReplayReport:
+def replay_file(path, c_mutation=DEFAULT, c_protocol: str | None = None) -> ReplayReport:
     """Replay a trace file against the C trace build; TraceError for a bad file."""
     doc = load_trace(path)
-    return replay_trace(doc, c_mutation=c_mutation, name=str(path))
+    return replay_trace(doc, c_mutation=c_mutation, name=str(path), c_protocol=c_protocol)
 
 
-def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>") -> ReplayReport:
+def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>",
+                 c_protocol: str | None = None) -> ReplayReport:
+    """``c_protocol``: replay against another protocol's C twin that runs the
+    same workload (a trace of a patch as written against its fixed C); its
+    default C mutation is then none."""
     from refimpl import build
 
     from checker.recheck import recheck
@@ -516,7 +520,11 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
 
         resolve_protocol(doc["model_file"])
     model_mut = doc.get("mutation")
-    cmut = model_mut if c_mutation is DEFAULT else c_mutation
+    if c_protocol is not None and c_protocol != proto:
+        proto = c_protocol
+        cmut = None if c_mutation is DEFAULT else c_mutation
+    else:
+        cmut = model_mut if c_mutation is DEFAULT else c_mutation
     module = build.load(proto, "trace", cmut)
     ffi, lib = module.ffi, module.lib
     spec = build.protocol(proto)

@@ -17,7 +17,10 @@ def register(cli) -> None:
               help="the implementation to replay against")
 @click.option("--c-mutation", default=None, metavar="NAME[,NAME]|none",
               help="build the C code with this mutation, a,b for several (default: the trace's own mutation)")
-def replay(trace, impl, c_mutation):
+@click.option("--c-protocol", default=None, metavar="NAME",
+              help="replay against another protocol's C twin that runs the same workload "
+                   "(a changequeue trace against changequeue-fixed's C)")
+def replay(trace, impl, c_mutation, c_protocol):
     """Replay TRACE event by event against the C implementation.
 
     Exit 0 if the C code performs exactly the model's events (and ends with
@@ -29,7 +32,7 @@ def replay(trace, impl, c_mutation):
 
     mutation = DEFAULT if c_mutation is None else (None if c_mutation == "none" else c_mutation)
     try:
-        report = replay_file(trace, c_mutation=mutation)
+        report = replay_file(trace, c_mutation=mutation, c_protocol=c_protocol)
     except RefimplError as exc:
         raise Fail(str(exc)) from None
     for line in report.lines():

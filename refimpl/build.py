@@ -100,6 +100,10 @@ PROTOCOLS: dict[str, CProtocol] = {
     "bitmap": CProtocol("bitmap", ("slot_bitmap.c", "slot_startqueue.c"), "slot_bitmap_workload.c",
                         "stress_bitmap.c", "bitmap"),
     "bgworker": CProtocol("bgworker", ("slot_bgworker.c",), "slot_bgworker_workload.c", None, "bgworker"),
+    "changequeue": CProtocol("changequeue", ("slot_changequeue.c",), "slot_changequeue_workload.c", None,
+                             "changequeue", "asserts"),
+    "changequeue-fixed": CProtocol("changequeue-fixed", ("slot_changequeue_fixed.c",),
+                                   "slot_changequeue_fixed_workload.c", None, "changequeue_fixed"),
     "dsmhandle": CProtocol("dsmhandle", ("slot_dsmhandle.c",), "slot_dsmhandle_workload.c", None, "dsmhandle",
                            extra_pack=("gen_bits", "linear")),
 }
@@ -292,7 +296,7 @@ def load(name: str, backend: str = "trace", mutation: str | None = None):
             # A mutated build is meant to misbehave: report it, do not abort.
             defines.append(("NDEBUG", "1"))
     key = _key(name, backend, mutation, cdef, flags, defines, cc, _twin_digest(spec))
-    modname = f"_slotc_{name}_{backend}_{_module_tag(mutation)}_{key}"
+    modname = f"_slotc_{name.replace('-', '_')}_{backend}_{_module_tag(mutation)}_{key}"
     out_dir = cache_dir()
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     target = out_dir / f"{modname}{suffix}"

@@ -13,7 +13,7 @@ here, so ``from checker.model import Protocol`` is the public spelling.
 """
 
 from checker.ir import CompileError, ModelError, Violation
-from checker.model.interface import CTwin, Declaration, Mutation, Params, Protocol, StateView
+from checker.model.interface import CTwin, Declaration, Finding, Mutation, Params, Protocol, StateView
 from checker.model.property_names import (
     CONSERVATION, DEADLOCK, ENGINE_PROPERTIES, EXCLUSIVE, INTEGRITY, MEMORY_SAFETY, NOTIFY, PM_SAFETY,
     PROPERTIES, ROGUE_PROPERTIES, WAIT_FREEDOM,
@@ -24,7 +24,7 @@ from checker.model.system import (
 )
 
 __all__ = [
-    "CompileError", "CTwin", "Violation", "ModelError", "Mutation", "Params", "Protocol", "Declaration",
+    "CompileError", "CTwin", "Finding", "Violation", "ModelError", "Mutation", "Params", "Protocol", "Declaration",
     "System", "StateView", "ThreadSpec", "build_system", "mutation_names", "resolve_protocol", "load_protocols",
     "exception_text", "model_line", "rogue_values", "ROGUE_VALUES_FIXED",
     "CONSERVATION", "DEADLOCK", "ENGINE_PROPERTIES", "EXCLUSIVE", "INTEGRITY", "MEMORY_SAFETY", "NOTIFY",

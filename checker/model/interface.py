@@ -30,6 +30,25 @@ class Mutation:
     breaks: str = ""
 
 
+@dataclass(frozen=True)
+class Finding:
+    """A violation a model of code *as written* must show (``checker ci`` expects it).
+
+    ``params`` are the keyword arguments of the run (threads, slots, ops,
+    and ``extra`` for ``--param``); ``breaks`` the properties a shortest
+    counterexample may violate.
+    """
+
+    name: str
+    memory_model: str
+    breaks: tuple[str, ...]
+    params: tuple[tuple[str, Any], ...]
+    summary: str = ""
+
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.params)
+
+
 @dataclass
 class Params:
     threads: int = 3
@@ -197,6 +216,13 @@ class Protocol:
     properties: ClassVar[tuple[str, ...]] = ()
     min_slots: ClassVar[int] = 1
     max_slots: ClassVar[int] = 64
+    # A model of code as written (a patch under review) is not correct: it
+    # lists the memory models under which it fails at its CI parameters and
+    # the findings ``checker ci`` must reproduce; ``ci_params`` (a tuple of
+    # threads/slots/ops dicts) replaces ci's parameter sets for the model.
+    broken_under: ClassVar[tuple[str, ...]] = ()
+    findings: ClassVar[tuple[Finding, ...]] = ()
+    ci_params: ClassVar[tuple[dict[str, int], ...] | None] = None
     # A C twin next to a model file (the shipped ones are in refimpl/build.py).
     c_twin: ClassVar[CTwin | None] = None
     # The file a protocol was loaded from by path (None for a shipped one):
