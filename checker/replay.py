@@ -125,6 +125,8 @@ class ReplayReport:
     threads: list[str] = field(default_factory=list)  # one line per thread
     notes: list[str] = field(default_factory=list)
     reached_end: bool = False
+    # Each barrier event both sides performed: (the model's source, C's file:line), for `checker fences`.
+    fence_pairs: list[tuple[dict, str, int]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -316,10 +318,12 @@ def _model_threads(doc: dict) -> tuple[dict[int, _ModelThread], str | None]:
     """The model's threads for the trace's protocol, parameters and mutation, if they can be built."""
     from checker.ir import CompileError
     from checker.model import ModelError, build_system, resolve_protocol
-    from checker.trace import model_reference, params_of
+    from checker.fences import apply_edit
+    from checker.trace import fence_edit_of, model_reference, params_of
 
     try:
-        system = build_system(resolve_protocol(model_reference(doc)), params_of(doc), doc.get("mutation"))
+        system = apply_edit(build_system(resolve_protocol(model_reference(doc)), params_of(doc), doc.get("mutation")),
+                            fence_edit_of(doc))
     except (ModelError, CompileError, TypeError, ValueError, SyntaxError, ImportError) as exc:
         # Replay itself needs only the trace; without the model it checks
         # every recorded event but cannot look past the end of a thread.
@@ -346,6 +350,7 @@ class _ThreadReplay:
         self.divergence: Divergence | None = None
         self.ran_past_end = False
         self.writes: list[tuple[dict, str, int]] = []  # (the trace event, cell, value C wrote)
+        self.fences: list[tuple[dict, str, int]] = []  # (the model's source, C's file and line)
         self.exc: BaseException | None = None
 
     def error(self, exc: BaseException) -> None:
@@ -374,7 +379,7 @@ class _ThreadReplay:
             return self._diverge(ev, actual, "a different event")
         result = 0
         if kind in ("fence",):
-            pass
+            self.fences.append((ev.get("source") or {}, _display(file), line))
         elif kind == "choose":
             chosen = ev.get("value")
             if not isinstance(chosen, int) or chosen >= arg0:
@@ -601,6 +606,7 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
             report.threads.append(f"{t['name']}: diverged after {tr.index} of {len(events)} events")
             return report
         report.events += tr.index
+        report.fence_pairs += tr.fences
         if tr.checked_past_end:
             how = "stopped where its events end (its next event is the model's next)"
         elif tr.ran_past_end or stopped:
