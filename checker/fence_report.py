@@ -157,4 +157,5 @@ def summary_row(t: FenceTable) -> str:
     return f"| {t.protocol} | {len(t.barriers)} | {needs('sc')} | {needs('tso')} | {needs('weak')} | {twin} |"
 
 
-SUMMARY_HEADER = ["| protocol | barriers | needed under sc | tso | weak | C twin |", "|---|---|---|---|---|---|"]
+SUMMARY_HEADER = ["| barriers needed ([docs/fences.md](docs/fences.md)) | barriers | sc | tso | weak | C twin |",
+                  "|---|---|---|---|---|---|"]

@@ -161,7 +161,7 @@ def _neighbour_events(prog: Program, pc: int, forward: bool, preds=None) -> list
             continue
         seen.add(p)
         ins = prog.instrs[p]
-        if ins.is_event and ins.op != "fence":
+        if ins.is_event and ins.op not in ("fence", "choose"):  # neither touches shared memory
             if ins.op != "halt":
                 found[p] = ins
             continue
