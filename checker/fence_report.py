@@ -46,6 +46,14 @@ def _minimal_text(t: FenceTable, key: str) -> str:
     return f"{what} ({how})"
 
 
+def _grouped(t: FenceTable, label: str, text) -> list[str]:
+    """One line per distinct answer, naming the memory model/profile pairs that share it."""
+    by_text: dict[str, list[str]] = {}
+    for k in t.keys:
+        by_text.setdefault(text(k), []).append(k)
+    return [f"{label}, {', '.join(keys)}: {answer}" for answer, keys in by_text.items()]
+
+
 def _status_lines(t: FenceTable) -> list[str]:
     lines = []
     for k in t.baseline_violated:
@@ -91,10 +99,9 @@ def print_table(t: FenceTable, console) -> None:
         name = b.kind + ("()" if b.kind.endswith("barrier") else "") + (" [doc]" if b.reason else "")
         table.add_row(name, str(b.site), b.orders, *(_model_cell(t, b, mm) for mm in models))
     console.print(table)
-    for line in ([f"minimal set, {k}: {_minimal_text(t, k)}" for k in t.keys]
-                 + [f"redundant given the others, {k}: {', '.join(map(str, t.redundant[k])) or 'none'}"
-                    for k in t.keys]
-                 + [f"placement from scratch, {k}: {_placement_text(t.placement[k])}" for k in t.keys]
+    for line in (_grouped(t, "minimal set", lambda k: _minimal_text(t, k))
+                 + _grouped(t, "redundant given the others", lambda k: ", ".join(map(str, t.redundant[k])) or "none")
+                 + _grouped(t, "placement from scratch", lambda k: _placement_text(t.placement[k]))
                  + footnotes(t) + ([t.twin.summary()] if t.twin is not None else [])
                  + [f"trace: {x}" for x in traces(t)] + [bounds_line(t)] + _status_lines(t)):
         console.print(line, markup=False, highlight=False)
@@ -125,10 +132,10 @@ def markdown(t: FenceTable, timings: bool = True) -> str:
     if not t.barriers:
         out.append("| (no barrier) | | | " + " | ".join("" for _ in t.keys) + " |")
     out.append("")
-    out += [f"- minimal set, {k}: {_md(_minimal_text(t, k))}" for k in t.keys]
-    out += [f"- redundant given the others, {k}: {', '.join(f'`{s}`' for s in t.redundant[k]) or 'none'}"
-            for k in t.keys]
-    out += [f"- placement from scratch, {k}: {_md(_placement_text(t.placement[k]))}" for k in t.keys]
+    out += [f"- {_md(x)}" for x in _grouped(t, "minimal set", lambda k: _minimal_text(t, k))]
+    out += [f"- {x}" for x in _grouped(t, "redundant given the others",
+                                        lambda k: ", ".join(f"`{s}`" for s in t.redundant[k]) or "none")]
+    out += [f"- {_md(x)}" for x in _grouped(t, "placement from scratch", lambda k: _placement_text(t.placement[k]))]
     out += [f"- {_md(n)}" for n in footnotes(t)]
     if t.twin is not None:
         out.append(f"- {_md(t.twin.summary())}")

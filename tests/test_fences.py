@@ -282,3 +282,17 @@ def test_docs_fence_tables_are_not_stale():
     p = subprocess.run([sys.executable, "-m", "checker.fence_docs", "--check", "--workers", "2"], cwd=root,
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_ci_writes_each_protocols_fence_table_as_an_artifact(tmp_path):
+    from checker.ci_cmd import run_ci
+
+    rows, _notes = run_ci([REDUNDANT, MISSING], {"explore", "mutations", "proofs", "litmus"}, tmp_path / "fences")
+    by_name = {r.name: r for r in rows}
+    assert by_name["test-fence-redundant fence table"].ok
+    # The missing barrier breaks the protocol as written: the row fails.
+    missing = by_name["test-fence-missing fence table"]
+    assert not missing.ok and missing.outcome.startswith("violated as written")
+    doc = json.loads((tmp_path / "fences" / "test-fence-redundant.json").read_text())
+    assert doc["protocol"] == "test-fence-redundant" and doc["complete"]
+    assert "| barrier | file:line |" in (tmp_path / "fences" / "test-fence-redundant.md").read_text()
