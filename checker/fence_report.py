@@ -32,7 +32,8 @@ def _placement_text(p: Placement) -> str:
     where = ", ".join(str(s) for s in p.fences)
     how = "minimum" if p.minimum else "minimal, not shown minimum"
     extra = f" ({p.note})" if p.note else ""
-    return f"{len(p.fences)} full barriers ({how}) before {where}{extra}"
+    n = len(p.fences)
+    return f"{n} full barrier{'' if n == 1 else 's'} ({how}) before {where}{extra}"
 
 
 def _minimal_text(t: FenceTable, key: str) -> str:
