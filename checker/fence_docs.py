@@ -51,6 +51,13 @@ full barriers before shared-memory events, smallest sets first, within
 `--max-placements` checks.  The C twin line compares the barriers the C replay
 build executes (sampled complete executions, event by event) and the barrier
 calls in its sources with the model's.
+
+Limits: an RMW's own ordering (full under every profile here, `ldaxr`/`stlxr`
+for arm64's compare-exchange and exchange) is not removed site by site, only
+barriers and `pg_atomic_write_membarrier_u32`.  A trace of a program with a
+barrier removed records the edit (`"fence_edit"`), so `checker view` and the
+re-check rebuild that program; `checker replay` runs the unedited C code and
+stops at the removed barrier, which C still executes.
 """
 
 
