@@ -181,6 +181,7 @@ class FenceTable:
     wall_seconds: float = 0.0
     workers: int = 1
     twin: Any = None  # checker.fence_twin.TwinReport
+    not_run: list[str] = field(default_factory=list)  # requested pairs no machine has (weak/x86-64)
 
     @property
     def baseline_violated(self) -> list[str]:
@@ -226,6 +227,7 @@ class FenceTable:
             "checks": self.checks, "cpu_seconds": round(self.cpu_seconds, 2),
             "wall_seconds": round(self.wall_seconds, 2), "workers": self.workers,
             "complete": not self.incomplete,
+            "not_run": list(self.not_run),
         }
         if self.twin is not None:
             doc["c_twin"] = self.twin.as_json()
@@ -456,5 +458,6 @@ def analyse(protocol: str, bounds: Bounds, memory_models: list[str], profiles: l
         from checker.fence_twin import compare_twin
 
         table.twin = compare_twin(protocol, found)
+    table.not_run = [f"{mm}/{prof}" for mm in memory_models for prof in profiles if (mm, prof) not in combos]
     table.wall_seconds = time.perf_counter() - t0
     return table

@@ -104,7 +104,9 @@ def print_table(t: FenceTable, console) -> None:
                  + _grouped(t, "redundant given the others", lambda k: ", ".join(map(str, t.redundant[k])) or "none")
                  + _grouped(t, "placement from scratch", lambda k: _placement_text(t.placement[k]))
                  + footnotes(t) + ([t.twin.summary()] if t.twin is not None else [])
-                 + [f"trace: {x}" for x in traces(t)] + [bounds_line(t)] + _status_lines(t)):
+                 + [f"trace: {x}" for x in traces(t)] + [bounds_line(t)]
+                 + [f"not run: {k} (that profile's machine cannot show that memory model)" for k in t.not_run]
+                 + _status_lines(t)):
         console.print(line, markup=False, highlight=False)
 
 

@@ -134,6 +134,20 @@ class FenceEdit:
         return slug if len(slug) <= 120 else slug[:100] + f"-and-{len(parts)}-edits"
 
 
+class RemovedBarrier(Jump):
+    """A barrier taken out by an edit: a jump to the next instruction that remembers what it was.
+
+    The engines see a plain jump; ``checker replay`` knows from it that the C
+    code, which still has the barrier, executes one here.
+    """
+
+    __slots__ = ("prim",)
+
+    def __init__(self, target: int, prim: str) -> None:
+        super().__init__(target)
+        self.prim = prim
+
+
 def _site(ins: Instr) -> Site:
     return Site(ins.src.file, ins.src.line)
 
@@ -271,7 +285,7 @@ def _edited(prog: Program, edit: FenceEdit) -> Program:
             new.append(fence)
         if _is_barrier(ins) and site in removed:
             if isinstance(ins, Fence):
-                jump = Jump(ins.pc + 1)  # retargeted below
+                jump = RemovedBarrier(ins.pc + 1, ins.prim)  # retargeted below
                 jump.src = ins.src
                 ins = jump
             else:

@@ -196,6 +196,11 @@ def _source_line(file: str, line: int) -> str:
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 
 
+def _site_key(ev: dict) -> str:
+    src = ev.get("source") or {}
+    return f"{src.get('file')}:{src.get('line')}"
+
+
 def _model_where(ev: dict) -> str:
     src = ev.get("source") or {}
     if not src:
@@ -246,6 +251,9 @@ class _ModelThread:
             L[idx] = v
         self.L = L
         self.in_sync = True
+        # Barriers a fence edit removed (checker fences), passed since the
+        # last event: the C code still executes them.
+        self.removed_barriers: list[str] = []
         self.pc = self._run(0)
 
     def _run(self, pc: int) -> int:
@@ -261,6 +269,8 @@ class _ModelThread:
             elif ins.op == "branch":
                 pc = pc + 1 if ins.cond.fn(L) else ins.target
             elif ins.op == "jump":
+                if getattr(ins, "prim", None):
+                    self.removed_barriers.append(ins.prim)
                 pc = ins.target
             else:  # ghost code (never replayed) and operation markers
                 pc += 1
@@ -276,6 +286,7 @@ class _ModelThread:
             return
         L = self.L
         op = ins.op
+        self.removed_barriers = []
         if op in ("load", "choose"):
             if not isinstance(ev.get("value"), int):
                 self.in_sync = False  # not performed yet (weak): the value is unknown
@@ -351,6 +362,8 @@ class _ThreadReplay:
         self.ran_past_end = False
         self.writes: list[tuple[dict, str, int]] = []  # (the trace event, cell, value C wrote)
         self.fences: list[tuple[dict, str, int]] = []  # (the model's source, C's file and line)
+        self.skipped_barriers: list[str] = []  # C barriers the trace's fence edit removed
+        self.weakened_sites: set[str] = set()  # model barriers the fence edit replaced by a weaker one
         self.exc: BaseException | None = None
 
     def error(self, exc: BaseException) -> None:
@@ -372,10 +385,20 @@ class _ThreadReplay:
         value = arg0 if kind in ("store", "acquire", "release") else None
         actual = CEvent(kind, pname, location, value, file, line, arg0 if kind == "choose" else None, in_range,
                         _rmw_args(pname, arg0, arg1) if kind == "rmw" else ())
+        if kind == "fence" and self.model is not None and self.model.in_sync \
+                and pname in self.model.removed_barriers \
+                and (self.index >= len(self.events) or self.events[self.index].get("event") != "fence"):
+            # The trace is of a program with this barrier removed (checker
+            # fences); C still has it: step over it, and say so.
+            self.model.removed_barriers.remove(pname)
+            self.skipped_barriers.append(f"{pname}() at {_display(file)}:{line}")
+            return False, 0
         if self.index >= len(self.events):
             return self._past_end(actual)
         ev = self.events[self.index]
-        if ev.get("event") != kind or ev.get("prim") != pname:
+        weakened = kind == "fence" and ev.get("event") == "fence" and self.weakened_sites and \
+            _site_key(ev) in self.weakened_sites
+        if ev.get("event") != kind or (ev.get("prim") != pname and not weakened):
             return self._diverge(ev, actual, "a different event")
         result = 0
         if kind in ("fence",):
@@ -591,6 +614,7 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
         events = t["events"]
         me = backends.index(t) + 1 if role == "backend" else 0
         tr = _ThreadReplay(t["name"], events, cell_of, complete, models.get(t.get("tid")), last_step)
+        tr.weakened_sites = {r["site"] for r in (doc.get("fence_edit") or {}).get("replace", [])}
         build.set_hook(tr)
         try:
             stopped = getattr(lib, f"{prefix}_replay_thread")(shm, nslots, ROLE_CODE[role], me, params["ops"], total,
@@ -607,6 +631,9 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>")
             return report
         report.events += tr.index
         report.fence_pairs += tr.fences
+        if tr.skipped_barriers:
+            report.notes.append(f"{t['name']}: C executed {len(tr.skipped_barriers)} barrier(s) the trace's program "
+                                f"had removed ({', '.join(dict.fromkeys(tr.skipped_barriers))})")
         if tr.checked_past_end:
             how = "stopped where its events end (its next event is the model's next)"
         elif tr.ran_past_end or stopped:

@@ -296,3 +296,25 @@ def test_ci_writes_each_protocols_fence_table_as_an_artifact(tmp_path):
     doc = json.loads((tmp_path / "fences" / "test-fence-redundant.json").read_text())
     assert doc["protocol"] == "test-fence-redundant" and doc["complete"]
     assert "| barrier | file:line |" in (tmp_path / "fences" / "test-fence-redundant.md").read_text()
+
+
+@pytest.mark.parametrize("edit", ["remove", "replace"])
+def test_replay_runs_a_trace_of_an_edited_program_against_the_unedited_c(tmp_path, edit):
+    # C still has the barrier the trace's program lost (or has a stronger
+    # one): replay steps over it, says so, and checks every other event.
+    from checker.replay import replay_file
+
+    _, found = _barriers("bgworker", BGWORKER)
+    site = _site_of(found, "bgworker.py", "pg_memory_barrier", "store in_use")
+    fence_edit = FenceEdit(remove=(site,)) if edit == "remove" else FenceEdit(replace=((site, "pg_write_barrier"),))
+    o = run_check(Check("bgworker", BGWORKER, "weak", "documented", fence_edit, str(tmp_path)))
+    assert o.violated and o.property == NOTIFY
+    try:
+        report = replay_file(o.trace)
+    except Exception as exc:  # no C compiler here
+        pytest.skip(f"the C replay build is not available: {exc}")
+    assert report.ok, report.lines()
+    if edit == "remove":
+        assert any("the trace's program had removed (pg_memory_barrier()" in n for n in report.notes), report.notes
+        # Only the removed barrier is stepped over: C without another barrier still diverges.
+        assert not replay_file(o.trace, c_mutation="register-no-write-barrier").ok
