@@ -56,8 +56,8 @@ Limits: an RMW's own ordering (full under every profile here, `ldaxr`/`stlxr`
 for arm64's compare-exchange and exchange) is not removed site by site, only
 barriers and `pg_atomic_write_membarrier_u32`.  A trace of a program with a
 barrier removed records the edit (`"fence_edit"`), so `checker view` and the
-re-check rebuild that program; `checker replay` runs the unedited C code and
-stops at the removed barrier, which C still executes.
+re-check rebuild that program, and `checker replay` steps over exactly that
+barrier in the unedited C code (and says so).
 """
 
 

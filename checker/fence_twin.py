@@ -132,10 +132,12 @@ def compare_twin(protocol: str, model_barriers: list[Barrier], samples: int = SA
             if not r.ok:
                 report.divergence = r.summary()
                 break
-            for src, cfile, cline in r.fence_pairs:
+            for pair in r.fence_pairs:
                 # By file name: the replay build may be a cached copy compiled from another checkout.
+                src = pair.model_source
                 if "file" in src and "line" in src:
-                    report.pairs.setdefault(Site(src["file"], src["line"]), set()).add(Site(Path(cfile).name, cline))
+                    report.pairs.setdefault(Site(src["file"], src["line"]), set()).add(
+                        Site(Path(pair.c_file).name, pair.c_line))
     except Exception as exc:  # no C compiler, cffi missing: say so, never "agrees"
         return TwinReport(False, f"the C replay build failed ({type(exc).__name__}: "
                                  f"{str(exc).splitlines()[0] if str(exc) else ''})", model_barriers=sites)

@@ -35,7 +35,7 @@ import linecache
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from checker.ir import Fence, Instr, Jump, ModelError, Program, Store, _analyse, _ROOT, _successors
 
@@ -86,13 +86,24 @@ class Barrier:
         return self.kind in ("pg_memory_barrier", FULL_STORE)
 
 
+class SitePrim(NamedTuple):
+    """A barrier primitive at a site: the weaker one put in place, or one inserted before an event."""
+
+    site: Site
+    prim: str
+
+
 @dataclass(frozen=True)
 class FenceEdit:
     """Barriers removed, weakened (site -> weaker primitive) and inserted (before an event's site)."""
 
     remove: tuple[Site, ...] = ()
-    replace: tuple[tuple[Site, str], ...] = ()
-    insert: tuple[tuple[Site, str], ...] = ()
+    replace: tuple[SitePrim, ...] = ()
+    insert: tuple[SitePrim, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "replace", tuple(SitePrim(*r) for r in self.replace))
+        object.__setattr__(self, "insert", tuple(SitePrim(*r) for r in self.insert))
 
     def __bool__(self) -> bool:
         return bool(self.remove or self.replace or self.insert)

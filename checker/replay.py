@@ -91,6 +91,15 @@ class CEvent:
         return f"{_display(self.file)}:{self.line}  {_source_line(self.file, self.line)}"
 
 
+@dataclass(frozen=True)
+class FencePair:
+    """A barrier both sides executed at the same point: the model's source and C's file:line."""
+
+    model_source: dict
+    c_file: str
+    c_line: int
+
+
 @dataclass
 class Divergence:
     step: int | None
@@ -126,7 +135,7 @@ class ReplayReport:
     notes: list[str] = field(default_factory=list)
     reached_end: bool = False
     # Each barrier event both sides performed: (the model's source, C's file:line), for `checker fences`.
-    fence_pairs: list[tuple[dict, str, int]] = field(default_factory=list)
+    fence_pairs: list[FencePair] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -361,7 +370,7 @@ class _ThreadReplay:
         self.divergence: Divergence | None = None
         self.ran_past_end = False
         self.writes: list[tuple[dict, str, int]] = []  # (the trace event, cell, value C wrote)
-        self.fences: list[tuple[dict, str, int]] = []  # (the model's source, C's file and line)
+        self.fences: list[FencePair] = []
         self.skipped_barriers: list[str] = []  # C barriers the trace's fence edit removed
         self.weakened_sites: set[str] = set()  # model barriers the fence edit replaced by a weaker one
         self.exc: BaseException | None = None
@@ -402,7 +411,7 @@ class _ThreadReplay:
             return self._diverge(ev, actual, "a different event")
         result = 0
         if kind in ("fence",):
-            self.fences.append((ev.get("source") or {}, _display(file), line))
+            self.fences.append(FencePair(ev.get("source") or {}, _display(file), line))
         elif kind == "choose":
             chosen = ev.get("value")
             if not isinstance(chosen, int) or chosen >= arg0:
