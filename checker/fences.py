@@ -200,7 +200,11 @@ def _access(ins: Instr) -> str:
 
 
 def _orders(prog: Program, pc: int, preds) -> str:
-    before = sorted({_access(i) for i in _neighbour_events(prog, pc, False, preds)})
+    ins = prog.instrs[pc]
+    if isinstance(ins, Store):  # a store that is a full barrier orders itself before what follows
+        before = [_access(ins)]
+    else:
+        before = sorted({_access(i) for i in _neighbour_events(prog, pc, False, preds)})
     after = sorted({_access(i) for i in _neighbour_events(prog, pc, True, preds)})
     return f"{' / '.join(before) or 'start'} -> {' / '.join(after) or 'end'}"
 

@@ -318,3 +318,18 @@ def test_replay_runs_a_trace_of_an_edited_program_against_the_unedited_c(tmp_pat
         assert any("the trace's program had removed (pg_memory_barrier()" in n for n in report.notes), report.notes
         # Only the removed barrier is stepped over: C without another barrier still diverges.
         assert not replay_file(o.trace, c_mutation="register-no-write-barrier").ok
+
+
+def test_a_barrier_store_is_needed_under_tso_and_weak_not_sc():
+    # pg_atomic_write_membarrier_u32 removed becomes a plain store: store
+    # buffering lets both sides read the other's flag as 0.
+    model = str(MODELS / "fence_store_buffer.py")
+    t = analyse(model, Bounds(2, 1, 1), ["sc", "tso", "weak"], ["documented"], twin=False)
+    assert [b.kind for b in t.barriers] == ["pg_atomic_write_membarrier_u32"] * 2
+    assert t.barriers[0].orders == "store flag_a -> load flag_b"
+    for b in t.barriers:
+        assert not t.results[b.site]["sc/documented"].needed
+        for k in ("tso/documented", "weak/documented"):
+            r = t.results[b.site][k]
+            assert r.needed and r.property == "mutual exclusion", (b, k)
+    assert t.exit_code == 0
