@@ -12,6 +12,7 @@ machine, the tables do not).
 
 from __future__ import annotations
 
+import difflib
 import re
 import sys
 from pathlib import Path
@@ -110,8 +111,12 @@ def main(workers: int, check: bool) -> None:
     new_readme = readme_with(block, readme)
     if check:
         stale = []
-        if not DOC.is_file() or _without_times(DOC.read_text()) != _without_times(doc):
+        old = DOC.read_text() if DOC.is_file() else ""
+        if _without_times(old) != _without_times(doc):
             stale.append(str(DOC.relative_to(ROOT)))
+            diff = difflib.unified_diff(_without_times(old).splitlines(), _without_times(doc).splitlines(),
+                                        "committed", "generated", lineterm="", n=1)
+            click.echo("\n".join(list(diff)[:40]), err=True)
         if new_readme != readme:
             stale.append("README.md (fence summary)")
         if stale:
