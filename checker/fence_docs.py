@@ -74,7 +74,7 @@ def tables(workers: int):
 
 def render(tabs) -> tuple[str, str]:
     """(docs/fences.md, the README block)."""
-    from checker.fence_report import SUMMARY_HEADER, markdown, summary_row
+    from checker.fence_report import SUMMARY_HEADER, markdown, summary_rows
 
     parts = [INTRO]
     for t in tabs:
@@ -86,7 +86,7 @@ def render(tabs) -> tuple[str, str]:
                      f"{t.wall_seconds:.1f} | {t.workers} |")
     times += ["", TIMES_END, ""]
     doc = "\n".join(parts) + "\n" + "\n".join(times)
-    block = "\n".join([BEGIN, *SUMMARY_HEADER, *(summary_row(t) for t in tabs), END])
+    block = "\n".join([BEGIN, *SUMMARY_HEADER, *summary_rows(tabs), END])
     return doc, block
 
 

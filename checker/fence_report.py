@@ -167,5 +167,14 @@ def summary_row(t: FenceTable) -> str:
     return f"| {t.protocol} | {len(t.barriers)} | {needs('sc')} | {needs('tso')} | {needs('weak')} | {twin} |"
 
 
+def summary_rows(tables: list[FenceTable]) -> list[str]:
+    """README rows; protocols whose rows agree share one (the README has a line budget)."""
+    by_rest: dict[str, list[str]] = {}
+    for t in tables:
+        rest = summary_row(t).split("|", 2)[2]
+        by_rest.setdefault(rest, []).append(t.protocol)
+    return [f"| {', '.join(names)} |{rest}" for rest, names in by_rest.items()]
+
+
 SUMMARY_HEADER = ["| barriers needed ([docs/fences.md](docs/fences.md)) | barriers | sc | tso | weak | C twin |",
                   "|---|---|---|---|---|---|"]

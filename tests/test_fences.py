@@ -287,7 +287,8 @@ def test_docs_fence_tables_are_not_stale():
 def test_ci_writes_each_protocols_fence_table_as_an_artifact(tmp_path):
     from checker.ci_cmd import run_ci
 
-    rows, _notes = run_ci([REDUNDANT, MISSING], {"explore", "mutations", "proofs", "litmus"}, tmp_path / "fences")
+    rows, _notes = run_ci([REDUNDANT, MISSING], {"explore", "mutations", "proofs", "litmus"},
+                          fences_dir=tmp_path / "fences")
     by_name = {r.name: r for r in rows}
     assert by_name["test-fence-redundant fence table"].ok
     # The missing barrier breaks the protocol as written: the row fails.
