@@ -22,11 +22,13 @@ def register(cli) -> None:
     @cli.command()
     @click.option("--protocol", "protocols", multiple=True,
                   help="only this protocol (a name or a model file); repeatable (the litmus suite is then skipped)")
-    @click.option("--skip", multiple=True, type=click.Choice(["explore", "mutations", "proofs", "litmus"]),
+    @click.option("--skip", multiple=True, type=click.Choice(["explore", "mutations", "proofs", "litmus", "fences"]),
                   help="leave out one part of the job")
+    @click.option("--fences-dir", type=click.Path(file_okay=False), default="fence-tables", show_default=True,
+                  help="where each protocol's fence table (checker fences) is written, as Markdown and JSON")
     @click.option("--junit", type=click.Path(dir_okay=False), default=None, help="write JUnit XML here")
     @click.option("--markdown", type=click.Path(dir_okay=False), default=None, help="write a Markdown summary here")
-    def ci(protocols, skip, junit, markdown):
+    def ci(protocols, skip, fences_dir, junit, markdown):
         """The CI job: explorations, the mutation matrix, proofs, litmus tests (exit 1 on any failure)."""
         from rich.table import Table
 
@@ -36,7 +38,7 @@ def register(cli) -> None:
             resolve_protocol(p)  # a bad name is a usage error, before any work
         t0 = time.perf_counter()
         with progress_on(err, "checker ci") as progress:
-            rows, notes = run_ci(list(protocols), set(skip), progress)
+            rows, notes = run_ci(list(protocols), set(skip), progress, Path(fences_dir))
         elapsed = time.perf_counter() - t0
         from checker import signals
 

@@ -13,7 +13,10 @@ file) it runs, and expects:
   proof for each mutation that breaks postmaster safety or wait-freedom with
   a rogue), and the inductive invariant where the protocol states one;
 * the litmus suite (``checker/litmus.py``) under every memory model, each
-  test against the outcome stored in its file.
+  test against the outcome stored in its file;
+* the fence table of every protocol (``checker fences``), written to
+  ``--fences-dir`` as an artifact: the row fails if it is incomplete, if the
+  protocol as written breaks a property, or if the C twin's barriers differ.
 
 A state bound is used only where a violation is expected (finding one early
 is the verdict); a bounded search never counts as "holds".  ``run_ci``
@@ -27,6 +30,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Callable
 
 from checker.progress import ProgressFn, report
@@ -267,7 +271,34 @@ def litmus_rows(models, on_row: RowStart | None = None) -> tuple[list[Row], str]
     return rows, ""
 
 
-def run_ci(protocols: list[str], skip: set[str], progress: ProgressFn | None = None) -> tuple[list[Row], list[str]]:
+def fence_rows(protocol: str, fences_dir: Path, on_row: RowStart | None = None) -> list[Row]:
+    """The fence table (checker fences) of one protocol, written to ``fences_dir`` as Markdown and JSON."""
+    import json
+
+    from checker.fence_analysis import Bounds, analyse, default_bounds
+    from checker.fence_report import markdown
+    from checker.model import resolve_protocol
+
+    name = resolve_protocol(protocol).name
+    row = Row("fences", f"{name} fence table", "complete, C twin agrees")
+    _starting(on_row, row)
+    t0 = time.perf_counter()
+    table = analyse(protocol, Bounds(*default_bounds(name)), ["sc", "tso", "weak"], ["documented", "arm64", "x86-64"],
+                    trace_dir=str(fences_dir / "traces"))
+    fences_dir.mkdir(parents=True, exist_ok=True)
+    (fences_dir / f"{name}.md").write_text(markdown(table))
+    (fences_dir / f"{name}.json").write_text(json.dumps(table.as_json(), indent=1) + "\n")
+    twin_ok = table.twin is None or table.twin.agrees or not table.twin.available
+    row.ok = table.exit_code == 0 and twin_ok
+    row.outcome = ("complete" if table.exit_code == 0 else "violated as written" if table.exit_code == 1
+                   else "incomplete") + ("" if twin_ok else ", C twin differs")
+    row.seconds = time.perf_counter() - t0
+    row.detail = f"{fences_dir / (name + '.md')}; " + (table.twin.summary() if table.twin is not None else "")
+    return [row]
+
+
+def run_ci(protocols: list[str], skip: set[str], progress: ProgressFn | None = None,
+           fences_dir: Path = Path("fence-tables")) -> tuple[list[Row], list[str]]:
     """Every row of the job; ``progress`` is told each part (done of total) and each row as it starts."""
     from checker.memory import memory_models
     from checker.model import load_protocols, resolve_protocol
@@ -285,7 +316,8 @@ def run_ci(protocols: list[str], skip: set[str], progress: ProgressFn | None = N
         # would see only the loop's last one, and every part would check it).
         for suite, fn in (("explore", partial(exploration_rows, name, proto_cls, models)),
                           ("mutations", partial(mutation_rows, name, proto_cls, models)),
-                          ("proofs", partial(proof_rows, proto_cls))):
+                          ("proofs", partial(proof_rows, proto_cls)),
+                          ("fences", partial(fence_rows, name, fences_dir))):
             if suite not in skip:
                 parts.append((f"{proto_cls.name} {suite}", suite, fn))
     if "litmus" not in skip and not protocols:

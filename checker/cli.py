@@ -413,7 +413,7 @@ def _register_optional_commands():
 
     for mod in ("checker.litmus_cmd", "checker.replay_cmd", "checker.view_cmd", "checker.prove_cmd",
                 "checker.compare_cmd", "checker.ci_cmd", "checker.stress_cmd", "checker.bench_c_cmd", "checker.bench_cmd",
-                "checker.tla_cmd"):
+                "checker.tla_cmd", "checker.fences_cmd"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as exc:

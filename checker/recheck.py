@@ -52,11 +52,12 @@ def _rebuild(doc: dict[str, Any]):
     from checker.ir import CompileError
     from checker.model import ModelError
     from checker.run import make_engine
-    from checker.trace import model_reference, params_of
+    from checker.trace import fence_edit_of, model_reference, params_of
 
     try:
         engine = make_engine(model_reference(doc), params_of(doc), doc.get("mutation"), doc["memory_model"],
-                             doc.get("profile") or "documented", **doc.get("memory_model_options", {}))
+                             doc.get("profile") or "documented", fence_edit=fence_edit_of(doc),
+                             **doc.get("memory_model_options", {}))
     except (ModelError, CompileError, TypeError, ValueError, SyntaxError, ImportError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return None, reason

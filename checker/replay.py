@@ -91,6 +91,15 @@ class CEvent:
         return f"{_display(self.file)}:{self.line}  {_source_line(self.file, self.line)}"
 
 
+@dataclass(frozen=True)
+class FencePair:
+    """A barrier both sides executed at the same point: the model's source and C's file:line."""
+
+    model_source: dict
+    c_file: str
+    c_line: int
+
+
 @dataclass
 class Divergence:
     step: int | None
@@ -125,6 +134,8 @@ class ReplayReport:
     threads: list[str] = field(default_factory=list)  # one line per thread
     notes: list[str] = field(default_factory=list)
     reached_end: bool = False
+    # Each barrier event both sides performed: (the model's source, C's file:line), for `checker fences`.
+    fence_pairs: list[FencePair] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -194,6 +205,11 @@ def _source_line(file: str, line: int) -> str:
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 
 
+def _site_key(ev: dict) -> str:
+    src = ev.get("source") or {}
+    return f"{src.get('file')}:{src.get('line')}"
+
+
 def _model_where(ev: dict) -> str:
     src = ev.get("source") or {}
     if not src:
@@ -244,6 +260,9 @@ class _ModelThread:
             L[idx] = v
         self.L = L
         self.in_sync = True
+        # Barriers a fence edit removed (checker fences), passed since the
+        # last event: the C code still executes them.
+        self.removed_barriers: list[str] = []
         self.pc = self._run(0)
 
     def _run(self, pc: int) -> int:
@@ -259,6 +278,8 @@ class _ModelThread:
             elif ins.op == "branch":
                 pc = pc + 1 if ins.cond.fn(L) else ins.target
             elif ins.op == "jump":
+                if getattr(ins, "prim", None):
+                    self.removed_barriers.append(ins.prim)
                 pc = ins.target
             else:  # ghost code (never replayed) and operation markers
                 pc += 1
@@ -274,6 +295,7 @@ class _ModelThread:
             return
         L = self.L
         op = ins.op
+        self.removed_barriers = []
         if op in ("load", "choose"):
             if not isinstance(ev.get("value"), int):
                 self.in_sync = False  # not performed yet (weak): the value is unknown
@@ -316,10 +338,12 @@ def _model_threads(doc: dict) -> tuple[dict[int, _ModelThread], str | None]:
     """The model's threads for the trace's protocol, parameters and mutation, if they can be built."""
     from checker.ir import CompileError
     from checker.model import ModelError, build_system, resolve_protocol
-    from checker.trace import model_reference, params_of
+    from checker.fences import apply_edit
+    from checker.trace import fence_edit_of, model_reference, params_of
 
     try:
-        system = build_system(resolve_protocol(model_reference(doc)), params_of(doc), doc.get("mutation"))
+        system = apply_edit(build_system(resolve_protocol(model_reference(doc)), params_of(doc), doc.get("mutation")),
+                            fence_edit_of(doc))
     except (ModelError, CompileError, TypeError, ValueError, SyntaxError, ImportError) as exc:
         # Replay itself needs only the trace; without the model it checks
         # every recorded event but cannot look past the end of a thread.
@@ -346,6 +370,9 @@ class _ThreadReplay:
         self.divergence: Divergence | None = None
         self.ran_past_end = False
         self.writes: list[tuple[dict, str, int]] = []  # (the trace event, cell, value C wrote)
+        self.fences: list[FencePair] = []
+        self.skipped_barriers: list[str] = []  # C barriers the trace's fence edit removed
+        self.weakened_sites: set[str] = set()  # model barriers the fence edit replaced by a weaker one
         self.exc: BaseException | None = None
 
     def error(self, exc: BaseException) -> None:
@@ -367,14 +394,24 @@ class _ThreadReplay:
         value = arg0 if kind in ("store", "acquire", "release") else None
         actual = CEvent(kind, pname, location, value, file, line, arg0 if kind == "choose" else None, in_range,
                         _rmw_args(pname, arg0, arg1) if kind == "rmw" else ())
+        if kind == "fence" and self.model is not None and self.model.in_sync \
+                and pname in self.model.removed_barriers \
+                and (self.index >= len(self.events) or self.events[self.index].get("event") != "fence"):
+            # The trace is of a program with this barrier removed (checker
+            # fences); C still has it: step over it, and say so.
+            self.model.removed_barriers.remove(pname)
+            self.skipped_barriers.append(f"{pname}() at {_display(file)}:{line}")
+            return False, 0
         if self.index >= len(self.events):
             return self._past_end(actual)
         ev = self.events[self.index]
-        if ev.get("event") != kind or ev.get("prim") != pname:
+        weakened = kind == "fence" and ev.get("event") == "fence" and self.weakened_sites and \
+            _site_key(ev) in self.weakened_sites
+        if ev.get("event") != kind or (ev.get("prim") != pname and not weakened):
             return self._diverge(ev, actual, "a different event")
         result = 0
         if kind in ("fence",):
-            pass
+            self.fences.append(FencePair(ev.get("source") or {}, _display(file), line))
         elif kind == "choose":
             chosen = ev.get("value")
             if not isinstance(chosen, int) or chosen >= arg0:
@@ -594,6 +631,7 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>",
         events = t["events"]
         me = backends.index(t) + 1 if role == "backend" else 0
         tr = _ThreadReplay(t["name"], events, cell_of, complete, models.get(t.get("tid")), last_step)
+        tr.weakened_sites = {r["site"] for r in (doc.get("fence_edit") or {}).get("replace", [])}
         build.set_hook(tr)
         try:
             stopped = getattr(lib, f"{prefix}_replay_thread")(shm, nslots, ROLE_CODE[role], me, params["ops"], total,
@@ -609,6 +647,10 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>",
             report.threads.append(f"{t['name']}: diverged after {tr.index} of {len(events)} events")
             return report
         report.events += tr.index
+        report.fence_pairs += tr.fences
+        if tr.skipped_barriers:
+            report.notes.append(f"{t['name']}: C executed {len(tr.skipped_barriers)} barrier(s) the trace's program "
+                                f"had removed ({', '.join(dict.fromkeys(tr.skipped_barriers))})")
         if tr.checked_past_end:
             how = "stopped where its events end (its next event is the model's next)"
         elif tr.ran_past_end or stopped:

@@ -18,15 +18,21 @@ __all__ = ["DEFAULT_MEMORY_MODEL", "check", "make_engine"]
 
 def make_engine(protocol: str, params: Params, mutation: str | None = None,
                 memory_model: str = DEFAULT_MEMORY_MODEL, profile: str = "documented", engine: str = "compiled",
-                **mm_options) -> Engine:
+                fence_edit=None, **mm_options) -> Engine:
     """``engine``: "compiled" (generated successors, sc and tso; the weak model
-    is always interpreted) or "interpreted" (the reference)."""
+    is always interpreted) or "interpreted" (the reference).  ``fence_edit``
+    (a ``checker.fences.FenceEdit``) removes, weakens or inserts barriers in
+    the compiled programs (``checker fences``)."""
     models = memory_models()
     if memory_model not in models:
         raise ModelError(f"unknown memory model {memory_model!r} (known: {', '.join(models)})")
     if profile not in PROFILES:
         raise ModelError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
     system = build_system(resolve_protocol(protocol), params, mutation)
+    if fence_edit:
+        from checker.fences import apply_edit
+
+        system = apply_edit(system, fence_edit)
     if engine not in ("compiled", "interpreted"):
         raise ModelError(f"unknown engine {engine!r} (known: compiled, interpreted)")
     mm = models[memory_model](system, PROFILES[profile], **mm_options)
@@ -38,6 +44,7 @@ def make_engine(protocol: str, params: Params, mutation: str | None = None,
         built = Engine(system, mm)
     # Written into traces, so that a trace can be re-checked under the same model.
     built.mm_options = dict(mm_options)
+    built.fence_edit = fence_edit or None
     return built
 
 

@@ -80,6 +80,11 @@ def build_trace(engine, cx, result) -> dict[str, Any]:
     mm_options = getattr(engine, "mm_options", None)
     if mm_options:
         doc["memory_model_options"] = dict(mm_options)
+    fence_edit = getattr(engine, "fence_edit", None)
+    if fence_edit:
+        # Barriers removed/weakened/inserted by `checker fences`: the trace is
+        # of the edited program, and readers rebuild that one.
+        doc["fence_edit"] = fence_edit.as_json()
     return doc
 
 
@@ -106,6 +111,19 @@ def _name_the_violating_event(doc: dict[str, Any], system, ghost_pc: int) -> Non
             if at != vs:
                 doc["violation_event_step"] = at
             return
+
+
+def fence_edit_of(doc: dict[str, Any]):
+    """The trace's ``fence_edit`` as a ``checker.fences.FenceEdit`` (None if it has none)."""
+    if "fence_edit" not in doc:
+        return None
+    from checker.fences import FenceEdit
+    from checker.ir import ModelError
+
+    try:
+        return FenceEdit.from_json(doc["fence_edit"])
+    except ModelError as exc:
+        raise TraceError(str(exc)) from None
 
 
 # Keys a program-order event carries (what replay compares with the C code).
@@ -279,6 +297,7 @@ def check_trace(doc: Any, where: str = "trace") -> None:
         raise TraceError(f"{where}: unknown memory model {doc['memory_model']!r} (known: {', '.join(models)})")
     if doc.get("profile") is not None and doc["profile"] not in PROFILES:
         raise TraceError(f"{where}: unknown profile {doc['profile']!r} (known: {', '.join(PROFILES)})")
+    fence_edit_of(doc)
     mm_options = doc.get("memory_model_options", {})
     if not isinstance(mm_options, dict) or not all(_is_int(x) for x in mm_options.values()):
         raise TraceError(f"{where}: \"memory_model_options\" must map option names to integers")

@@ -81,6 +81,8 @@ def take_free_slot():
         # Pairs with the postmaster reading free_tail before it writes an
         # entry in return_free_slot() (its full-check orders that read
         # before the store: stores are never performed ahead of a branch).
+        # documentation only: README.barrier's load-then-store rule; a ring
+        # of at least SLOTS entries is never lapped while the entry is read.
         pg_memory_barrier()
     pg_atomic_write_u32(free_tail, tail + 1)
     if not mutation("no-lock"):

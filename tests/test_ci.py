@@ -7,7 +7,7 @@ import pytest
 
 from conftest import ROOT
 
-LEAN = ("--skip", "mutations", "--skip", "proofs")
+LEAN = ("--skip", "mutations", "--skip", "proofs", "--skip", "fences")
 
 
 @pytest.mark.slow
@@ -50,7 +50,7 @@ def test_every_named_protocol_gets_its_own_rows():
 
     models = Path(__file__).resolve().parent / "models"
     rows, _notes = run_ci([str(models / "counter.py"), str(models / "prove_small.py")],
-                          {"mutations", "proofs", "litmus"})
+                          {"mutations", "proofs", "litmus", "fences"})
     names = [r.name for r in rows]
     counter = [n for n in names if n.startswith("test-counter ")]
     small = [n for n in names if n.startswith("test-prove-small ")]
