@@ -26,9 +26,12 @@ def register(cli) -> None:
                   help="leave out one part of the job")
     @click.option("--fences-dir", type=click.Path(file_okay=False), default="fence-tables", show_default=True,
                   help="where each protocol's fence table (checker fences) is written, as Markdown and JSON")
+    @click.option("--window", type=int, default=None,
+                  help="weak runs bound the events in flight per thread to N (an under-approximation every row "
+                       "it affects states; default: the sound, unbounded model)")
     @click.option("--junit", type=click.Path(dir_okay=False), default=None, help="write JUnit XML here")
     @click.option("--markdown", type=click.Path(dir_okay=False), default=None, help="write a Markdown summary here")
-    def ci(protocols, skip, fences_dir, junit, markdown):
+    def ci(protocols, skip, fences_dir, window, junit, markdown):
         """The CI job: explorations, the mutation matrix, proofs, litmus tests (exit 1 on any failure)."""
         from rich.table import Table
 
@@ -36,9 +39,11 @@ def register(cli) -> None:
 
         for p in protocols:
             resolve_protocol(p)  # a bad name is a usage error, before any work
+        if window is not None and window < 1:
+            raise Fail(f"--window must be at least 1, got {window}")
         t0 = time.perf_counter()
         with progress_on(err, "checker ci") as progress:
-            rows, notes = run_ci(list(protocols), set(skip), progress, Path(fences_dir))
+            rows, notes = run_ci(list(protocols), set(skip), progress, Path(fences_dir), window)
         elapsed = time.perf_counter() - t0
         from checker import signals
 

@@ -63,7 +63,7 @@ class Row:
     detail: str = ""
 
 
-def _explore(protocol, mutation, memory_model, params, rogue, max_states):
+def _explore(protocol, mutation, memory_model, params, rogue, max_states, window=None):
     from checker.explore import Options
     from checker.run import check
 
@@ -73,7 +73,10 @@ def _explore(protocol, mutation, memory_model, params, rogue, max_states):
     else:
         p.pop("rogue_writes", None)
     opts = Options(max_states=max_states, stop_on_first=True)
-    _engine, res = check(protocol, mutation=mutation, memory_model=memory_model, options=opts, **p)
+    # --window bounds weak's reordering (an under-approximation each row's detail states).
+    mm_options = {"window": window} if window and memory_model == "weak" else None
+    _engine, res = check(protocol, mutation=mutation, memory_model=memory_model, options=opts,
+                         mm_options=mm_options, **p)
     return res
 
 
@@ -94,11 +97,11 @@ def _param_sets(proto_cls):
     return proto_cls.ci_params or PARAM_SETS
 
 
-def _run_sets(protocol, mutation, mm, sets, rogue, expect_bug):
+def _run_sets(protocol, mutation, mm, sets, rogue, expect_bug, window=None):
     """Explore at each parameter set; returns (outcome, violated?, complete everywhere?, detail)."""
     states = 0
     for params in sets:
-        res = _explore(protocol, mutation, mm, params, rogue, CAUGHT_STATE_LIMIT if expect_bug else None)
+        res = _explore(protocol, mutation, mm, params, rogue, CAUGHT_STATE_LIMIT if expect_bug else None, window)
         _stop_if_interrupted()
         states += res.states
         if res.violations:
@@ -120,7 +123,8 @@ def _starting(on_row: RowStart | None, row: Row) -> None:
         on_row(row.name)
 
 
-def exploration_rows(protocol: str, proto_cls, models, on_row: RowStart | None = None) -> list[Row]:
+def exploration_rows(protocol: str, proto_cls, models, on_row: RowStart | None = None,
+                     window: int | None = None) -> list[Row]:
     rows = []
     for mm in models:
         # A model of code as written (Protocol.broken_under) must fail where it says.
@@ -129,7 +133,8 @@ def exploration_rows(protocol: str, proto_cls, models, on_row: RowStart | None =
                   "violated" if broken else "holds")
         _starting(on_row, row)
         t0 = time.perf_counter()
-        prop, violated, complete, row.detail = _run_sets(protocol, None, mm, _param_sets(proto_cls), False, broken)
+        prop, violated, complete, row.detail = _run_sets(protocol, None, mm, _param_sets(proto_cls), False, broken,
+                                                         window)
         row.seconds = time.perf_counter() - t0
         row.outcome = f"VIOLATED {prop}" if violated else ("holds" if complete else "incomplete")
         row.ok = violated == broken and (violated or row.outcome == "holds")
@@ -140,7 +145,8 @@ def exploration_rows(protocol: str, proto_cls, models, on_row: RowStart | None =
         row = Row("explore", f"{proto_cls.name} {f.memory_model} finding {f.name}", "caught: " + " or ".join(f.breaks))
         _starting(on_row, row)
         t0 = time.perf_counter()
-        prop, violated, _complete, row.detail = _run_sets(protocol, None, f.memory_model, (f.kwargs(),), False, True)
+        prop, violated, _complete, row.detail = _run_sets(protocol, None, f.memory_model, (f.kwargs(),), False,
+                                                          True, window)
         row.seconds = time.perf_counter() - t0
         row.outcome = f"caught: {prop}" if violated else "not caught"
         row.ok = violated and prop in f.breaks
@@ -148,7 +154,8 @@ def exploration_rows(protocol: str, proto_cls, models, on_row: RowStart | None =
     return rows
 
 
-def mutation_rows(protocol: str, proto_cls, models, on_row: RowStart | None = None) -> list[Row]:
+def mutation_rows(protocol: str, proto_cls, models, on_row: RowStart | None = None,
+                  window: int | None = None) -> list[Row]:
     rows = []
     for name, mut in proto_cls.mutations.items():
         from checker.model import WAIT_FREEDOM
@@ -161,7 +168,7 @@ def mutation_rows(protocol: str, proto_cls, models, on_row: RowStart | None = No
             row = Row("mutations", f"{proto_cls.name} {mm} {name}", "caught" if bug else "harmless")
             _starting(on_row, row)
             t0 = time.perf_counter()
-            prop, violated, complete, row.detail = _run_sets(protocol, name, mm, sets, mut.needs_rogue, bug)
+            prop, violated, complete, row.detail = _run_sets(protocol, name, mm, sets, mut.needs_rogue, bug, window)
             row.seconds = time.perf_counter() - t0
             if violated:
                 row.outcome = f"caught: {prop}"
@@ -271,7 +278,7 @@ def litmus_rows(models, on_row: RowStart | None = None) -> tuple[list[Row], str]
     return rows, ""
 
 
-def fence_rows(protocol: str, fences_dir: Path, on_row: RowStart | None = None) -> list[Row]:
+def fence_rows(protocol: str, fences_dir: Path, on_row: RowStart | None = None, window: int | None = None) -> list[Row]:
     """The fence table (checker fences) of one protocol, written to ``fences_dir`` as Markdown and JSON."""
     import json
 
@@ -283,7 +290,7 @@ def fence_rows(protocol: str, fences_dir: Path, on_row: RowStart | None = None) 
     row = Row("fences", f"{name} fence table", "complete, C twin agrees")
     _starting(on_row, row)
     t0 = time.perf_counter()
-    table = analyse(protocol, Bounds(*default_bounds(name)), ["sc", "tso", "weak"], ["documented", "arm64", "x86-64"],
+    table = analyse(protocol, Bounds(*default_bounds(name), window=window), ["sc", "tso", "weak"], ["documented", "arm64", "x86-64"],
                     trace_dir=str(fences_dir / "traces"))
     fences_dir.mkdir(parents=True, exist_ok=True)
     (fences_dir / f"{name}.md").write_text(markdown(table))
@@ -298,8 +305,12 @@ def fence_rows(protocol: str, fences_dir: Path, on_row: RowStart | None = None) 
 
 
 def run_ci(protocols: list[str], skip: set[str], progress: ProgressFn | None = None,
-           fences_dir: Path = Path("fence-tables")) -> tuple[list[Row], list[str]]:
-    """Every row of the job; ``progress`` is told each part (done of total) and each row as it starts."""
+           fences_dir: Path = Path("fence-tables"), window: int | None = None) -> tuple[list[Row], list[str]]:
+    """Every row of the job; ``progress`` is told each part (done of total) and each row as it starts.
+
+    ``window`` bounds weak's reordering in every weak run (``--window``): an
+    under-approximation that finds real bugs and whose "holds" rows say so.
+    """
     from checker.memory import memory_models
     from checker.model import load_protocols, resolve_protocol
 
@@ -314,10 +325,10 @@ def run_ci(protocols: list[str], skip: set[str], progress: ProgressFn | None = N
         proto_cls = resolve_protocol(name)
         # partial, not lambda: each part must keep its own protocol (a closure
         # would see only the loop's last one, and every part would check it).
-        for suite, fn in (("explore", partial(exploration_rows, name, proto_cls, models)),
-                          ("mutations", partial(mutation_rows, name, proto_cls, models)),
+        for suite, fn in (("explore", partial(exploration_rows, name, proto_cls, models, window=window)),
+                          ("mutations", partial(mutation_rows, name, proto_cls, models, window=window)),
                           ("proofs", partial(proof_rows, proto_cls)),
-                          ("fences", partial(fence_rows, name, fences_dir))):
+                          ("fences", partial(fence_rows, name, fences_dir, window=window))):
             if suite not in skip:
                 parts.append((f"{proto_cls.name} {suite}", suite, fn))
     if "litmus" not in skip and not protocols:

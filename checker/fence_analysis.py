@@ -56,10 +56,17 @@ class Bounds:
     slots: int
     ops: int
     max_states: int | None = None
+    # weak only: events in flight per thread (--window), an explicit
+    # under-approximation; None is the sound default.
+    window: int | None = None
 
     def text(self) -> str:
         limit = f", at most {self.max_states} states per check" if self.max_states else ""
-        return f"--threads {self.threads} --slots {self.slots} --ops {self.ops}{limit}"
+        window = f" --window {self.window}" if self.window else ""
+        return f"--threads {self.threads} --slots {self.slots} --ops {self.ops}{window}{limit}"
+
+    def mm_options(self, memory_model: str) -> dict[str, int]:
+        return {"window": self.window} if memory_model == "weak" and self.window else {}
 
 
 def default_bounds(protocol_name: str) -> tuple[int, int, int]:
@@ -101,10 +108,12 @@ def run_check(c: Check) -> Outcome:
 
     t0 = time.process_time()
     params = Params(threads=c.bounds.threads, slots=c.bounds.slots, ops=c.bounds.ops)
-    engine = make_engine(c.protocol, params, None, c.memory_model, c.profile, fence_edit=c.edit or None)
+    engine = make_engine(c.protocol, params, None, c.memory_model, c.profile, fence_edit=c.edit or None,
+                         **c.bounds.mm_options(c.memory_model))
     res = explore(engine, Options(max_states=c.bounds.max_states), c.memory_model, c.profile)
     if not res.violations:
-        return Outcome(False, res.complete, states=res.states, cpu=time.process_time() - t0)
+        # exit code 3 also when weak's safety cap cut a search nobody bounded.
+        return Outcome(False, res.complete and res.exit_code != 3, states=res.states, cpu=time.process_time() - t0)
     prop, cx = min(res.violations.items(), key=lambda kv: (kv[1].length, kv[0]))
     trace = None
     if c.trace_dir:
@@ -452,7 +461,7 @@ def analyse(protocol: str, bounds: Bounds, memory_models: list[str], profiles: l
         from checker.run import make_engine
 
         engine = make_engine(protocol, Params(threads=bounds.threads, slots=bounds.slots, ops=bounds.ops), None,
-                             "weak", profiles[0])
+                             "weak", profiles[0], **bounds.mm_options("weak"))
         table.reordering_bound = engine.mm.reordering_bound()
     if twin:
         from checker.fence_twin import compare_twin

@@ -46,13 +46,15 @@ def _positive(value: int | None, option: str, minimum: int = 1) -> None:
 @click.option("--max-placements", type=int, default=400, show_default=True,
               help="candidate barrier sets checked per memory model/profile when placing barriers from scratch")
 @click.option("--max-states", type=int, default=None, help="stop each check after N states (then: exit 3)")
+@click.option("--window", type=int, default=None,
+              help="weak: bound the events in flight per thread (an under-approximation the table states)")
 @click.option("--trace-dir", default="fence-traces", show_default=True, type=click.Path(file_okay=False),
               help="where counterexample traces are written (`checker view`/`checker replay` read them)")
 @click.option("--no-twin", is_flag=True, help="skip comparing the barriers with the C twin's")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @click.option("--markdown", "as_markdown", is_flag=True, help="print Markdown")
-def fences(protocol, threads, slots, ops, memory_models, profiles, workers, max_placements, max_states, trace_dir,
-           no_twin, as_json, as_markdown):
+def fences(protocol, threads, slots, ops, memory_models, profiles, workers, max_placements, max_states, window,
+           trace_dir, no_twin, as_json, as_markdown):
     """Remove each barrier of PROTOCOL in turn and check it under each memory model and profile.
 
     Reports, per barrier, whether it is needed (the property broken, the
@@ -72,7 +74,7 @@ def fences(protocol, threads, slots, ops, memory_models, profiles, workers, max_
     if as_json and as_markdown:
         raise Fail("--json and --markdown exclude each other")
     for value, option in ((threads, "--threads"), (slots, "--slots"), (ops, "--ops"), (workers, "--workers"),
-                          (max_states, "--max-states")):
+                          (max_states, "--max-states"), (window, "--window")):
         _positive(value, option)
     _positive(max_placements, "--max-placements", 0)
     mms = _names(memory_models, list(known_models()), "memory-model")
@@ -82,7 +84,7 @@ def fences(protocol, threads, slots, ops, memory_models, profiles, workers, max_
                    "(x86-64 is a TSO machine: use sc or tso)")
     cls = resolve_protocol(protocol)
     t, s, o = default_bounds(cls.name)
-    bounds = Bounds(threads or t, slots or s, ops or o, max_states)
+    bounds = Bounds(threads or t, slots or s, ops or o, max_states, window)
     table = analyse(protocol, bounds, mms, profs, workers=workers, trace_dir=trace_dir,
                     max_placements=max_placements, twin=not no_twin)
     if as_json:
