@@ -104,10 +104,13 @@ class _Forgetful(dict):
         pass
 
 # Window entries (tuples, so states stay hashable):
-#   ("L", pc, index, acquire, at)        load; result is marker ("r", position); ``at`` is the
+#   ("L", pc, index, acquire, at, passed) load; result is marker ("r", position); ``at`` is the
 #                                        thread's canonical state tuple when it fetched the load
 #                                        behind an unresolved guess (else None): stutter turns
-#   ("S", pc, index, value, release)     store
+#   ("S", pc, index, value, release, passed) store
+#                                        ``passed``: sorted (address, value) pairs of the later
+#                                        loads performed while this entry's address was unknown
+#                                        (a guess that they do not alias it; see _check_passed)
 #   ("F", pc, pairs)                     fence: pairs of (earlier, later) kinds it orders
 #   ("B", pc, cond, guess)               branch taken on a guess
 #   ("G", pc, attach, snapshot)          ghost code waiting for the values it reads
@@ -119,6 +122,13 @@ class _Forgetful(dict):
 # Pending values: ("r", position) or ("e", expr_id, args).
 
 _PRUNED = object()
+
+
+def _guessed_no_alias(entry) -> bool:
+    """Has a later load been performed past this entry, whose address is still
+    unknown, on the guess that they do not alias?  Until it is known, what
+    follows is as speculative as a path behind an unresolved branch."""
+    return entry[0] in ("L", "S") and bool(entry[5]) and type(entry[2]) is tuple
 
 
 def _turn_starts(prog) -> frozenset[int]:
@@ -260,10 +270,10 @@ class WeakMemory(MemoryModel):
             if k == "L":
                 if type(e[2]) is tuple or e[4] is not None:
                     at = e[4] if e[4] is None else tuple(sub(x, pos, value) for x in e[4])
-                    e = ("L", e[1], sub(e[2], pos, value), e[3], at)
+                    e = ("L", e[1], sub(e[2], pos, value), e[3], at, e[5])
             elif k == "S":
                 if type(e[2]) is tuple or type(e[3]) is tuple:
-                    e = ("S", e[1], sub(e[2], pos, value), sub(e[3], pos, value), e[4])
+                    e = ("S", e[1], sub(e[2], pos, value), sub(e[3], pos, value), e[4], e[5])
             elif k == "B":
                 e = ("B", e[1], sub(e[2], pos, value), e[3])
             elif k == "X":
@@ -295,6 +305,51 @@ class WeakMemory(MemoryModel):
         return region.base + idx
 
     # -- performing ----------------------------------------------------------
+
+    @staticmethod
+    def _note_passed(win, i, addr, value):
+        """Record on every earlier load/store of ``win`` whose address is still
+        unknown that the load at ``i`` was performed past it, reading ``value``
+        at ``addr`` (a guess that they do not alias).  Returns the new window.
+
+        Only loads pass such entries (performable), never an acquire load or
+        a split RMW, which keep later loads behind them anyway.
+        """
+        w = list(win)
+        for j in range(i):
+            x = w[j]
+            if x[0] in ("L", "S") and type(x[2]) is tuple:
+                passed = x[5]
+                if (addr, value) not in passed:
+                    w[j] = x[:5] + (tuple(sorted(passed + ((addr, value),))),)
+        return w
+
+    def _check_passed(self, tid, win):
+        """Judge the no-alias guesses of entries whose address became known.
+
+        Returns the window with those guesses settled, or _PRUNED.  A store
+        that turns out to alias a load performed past it: the load read a
+        value older than this store, which coherence forbids a later load of
+        the same thread (the machine replays it): discard.  A load that
+        turns out to alias: allowed only if both read the same write (CoRR
+        forbids the later load an older one); this entry keeps the value the
+        passing load read and may only be performed reading that value (two
+        passing loads that read different values: discard at once).
+        """
+        out = None
+        for j, e in enumerate(win):
+            if e[0] not in ("L", "S") or not e[5] or type(e[2]) is tuple:
+                continue
+            addr = self.address(tid, e)
+            same = {v for a, v in e[5] if a == addr}
+            if same and (e[0] == "S" or len(same) > 1):
+                return _PRUNED
+            keep = tuple((addr, v) for v in same)
+            if keep != e[5]:
+                if out is None:
+                    out = list(win)
+                out[j] = e[:5] + (keep,)
+        return win if out is None else out
 
     def performable(self, tid, win, i, mem):
         """Can entry ``i`` be performed now?  Returns (ok, forwarded value or None)."""
@@ -342,7 +397,15 @@ class WeakMemory(MemoryModel):
                 return False, None  # acquire
             xa = self.address(tid, x)
             if xa is None:
-                return False, None  # unknown address: it might alias
+                if kind == "S" or type(x[2]) is not tuple:
+                    # A store is never performed before every earlier address
+                    # is known (stores are not speculated); an index known
+                    # but out of range is a fault, not something to pass.
+                    return False, None
+                # A load passes it on the guess that they do not alias; the
+                # caller records the guess (_note_passed) and _check_passed
+                # discards the state if the address turns out to be the same.
+                continue
             if xa == addr:
                 if kind == "S":
                     return False, None
@@ -377,7 +440,8 @@ class WeakMemory(MemoryModel):
                     if any(type(v) is tuple for v in e[3]):
                         continue
                     ins = prog.instrs[e[1]]
-                    if any(x[0] == "B" or (x[0] == "G" and prog.instrs[x[1]].conflicts(ins)) for x in win[:j]):
+                    if any(x[0] == "B" or _guessed_no_alias(x) or (x[0] == "G" and prog.instrs[x[1]].conflicts(ins))
+                           for x in win[:j]):
                         continue
                     S = self.scratch
                     for r, v in zip(ins.reads, e[3]):
@@ -407,11 +471,14 @@ class WeakMemory(MemoryModel):
                         win = self.remove(win, L, j)
                         changed = True
                         break
+        win = self._check_passed(tid, win)
+        if win is _PRUNED:
+            return _PRUNED
         # An index that became known and is out of range, on a path no longer
         # speculative, is a real out-of-range access.
         for j, e in enumerate(win):
             k = e[0]
-            if k == "B":
+            if k == "B" or _guessed_no_alias(e):
                 break
             if k in ("L", "S", "X") and type(e[2]) is not tuple:
                 region = prog.instrs[e[1]].loc.region
@@ -498,13 +565,13 @@ class WeakMemory(MemoryModel):
             elif op == "load":
                 at = settle(prog, list(L), pc) \
                     if pc in self.turn_starts[tid] and any(e[0] == "B" for e in win) else None
-                win = win + [("L", pc, self.index_of(ins.loc, L), ins.prim in self.profile.acquire_loads, at)]
+                win = win + [("L", pc, self.index_of(ins.loc, L), ins.prim in self.profile.acquire_loads, at, ())]
                 last_mem = len(win) - 1
                 L[ins.dst] = ("r", last_mem)
                 starts = [(L, win)]
             elif op == "store":
                 win = win + [("S", pc, self.index_of(ins.loc, L), self.value(ins.value, L),
-                              ins.prim in self.profile.release_stores)]
+                              ins.prim in self.profile.release_stores, ())]
                 last_mem = len(win) - 1
                 starts = [(L, win)]
             elif op == "fence":
@@ -604,6 +671,12 @@ class WeakMemory(MemoryModel):
             kind = e[0]
             if kind == "L":
                 v = fwd if fwd is not None else mem[addr]
+                if e[5] and any(a == addr and pv != v for a, pv in e[5]):
+                    # A later load passed this one while its address was
+                    # unknown and read the same location: this one must read
+                    # the same write (CoRR); any other value is discarded.
+                    out.append(((tid, "perform", e[1], (addr, v, nth, fwd is not None)), None, None))
+                    continue
                 result = v
                 nmem = mem
                 info = (addr, v, nth, fwd is not None)
@@ -622,7 +695,8 @@ class WeakMemory(MemoryModel):
             lw = removed.get(rkey)
             if lw is None:
                 L = list(T)
-                w = self.remove(list(win), L, i, result)
+                w = self._note_passed(win, i, addr, result) if kind == "L" else list(win)
+                w = self.remove(w, L, i, result)
                 lw = removed[rkey] = (tuple(L), tuple(w))
             label = (tid, "perform", e[1], info)
             self._advance(state, tid, label, lw[0], lw[1], nmem, ghost, out)
@@ -762,7 +836,7 @@ class WeakMemory(MemoryModel):
         for L2, w2, i, fwd, addr, label_pc, nth, fetched in candidates:
             L3 = list(L2)
             v = fwd if fwd is not None else mem[addr]
-            w3 = self.remove(list(w2), L3, i, v)
+            w3 = self.remove(self._note_passed(w2, i, addr, v), L3, i, v)
             label = (tid, "speculate", label_pc, (addr, v, nth, fwd is not None))
             self._advance(state, tid, label, L3, w3, mem, ghost, out, prefetched=fetched)
 
@@ -878,8 +952,13 @@ class WeakMemory(MemoryModel):
         """Does some entry keep every load fetched after it from being performed?"""
         for j, x in enumerate(win):
             k = x[0]
-            if k in ("L", "S", "X"):
-                if self.address(tid, x) is None or (k == "L" and x[3]):
+            if k == "X":
+                if self.address(tid, x) is None:
+                    return True
+            elif k in ("L", "S"):
+                # An unknown address no longer blocks (loads pass it on a
+                # no-alias guess) unless the index is known and out of range.
+                if (k == "L" and x[3]) or (type(x[2]) is not tuple and self.address(tid, x) is None):
                     return True
             elif k == "F":
                 for a, b in x[2]:
