@@ -9,7 +9,9 @@ of a window are performed in program order only when something orders them:
   same address, except that a load may take its value from its thread's own
   latest earlier store to that address before that store is performed;
 - a dependency: a load's result is a *pending value* until the load performs;
-  an address or a stored value computed from it is not known before then;
+  an address or a stored value computed from it is not known before then
+  (an access waits for its own address; a store also waits until every
+  earlier address is known, but a later load does not, see below);
 - a fence entry of the right kind in between (the profile says which pairs of
   load/store each fence orders; ``pg_read_barrier`` is load->load only under the
   documented profile, ``pg_write_barrier`` store->store only);
@@ -48,8 +50,21 @@ nor outside all (a fair run drains the window, so no real lasso is hidden).
 Marks order nothing.  Marking every crossing, not only guessed ones, also
 merges the states that reached the same point both ways.
 
+An earlier load or store whose address is still unknown does not hold a later
+load back (ARMv8 satisfies it early and replays it only if the addresses turn
+out the same): the load is performed on the guess that they do not alias, and
+the entry it passed records (address, value read) (``_note_passed``).  When
+that address becomes known (``_check_passed``): a different word, the guess
+was right; a store to the same word, the load read something older than its
+own thread's store (CoWR): the state is discarded; a load of the same word
+must read the same write (CoRR), so it may only be performed reading that
+value (a different write of the same value is accepted: an over-approximation).
+Nothing becomes visible on such a guess: stores and split RMWs wait for every
+earlier address, and ghost code and the out-of-range check wait for an entry
+with an unchecked guess as for an unresolved branch (``_guessed_no_alias``).
+
 Ghost code runs as soon as every value it reads is known, every earlier
-branch is resolved and every earlier ghost block touching the same ghost
+branch is resolved (and every earlier no-alias guess checked) and every earlier ghost block touching the same ghost
 variables has run: a record of what a thread produces is made no later than the store it
 describes can become visible (the store cannot be performed before its
 address and value are known), a check of what a thread read runs when the
@@ -70,9 +85,9 @@ transitions, for less time.
 is an explicit under-approximation, and every verdict under it says so.
 
 Limitations, stated here and tested: the model is multi-copy atomic, so it
-cannot show the IRIW-style behaviours of POWER (non-MCA); a later access waits
-for an earlier one whose address is still unknown (ARMv8 may speculate past
-it).
+cannot show the IRIW-style behaviours of POWER (non-MCA).  (A later load no
+longer waits for an earlier unknown address: that gap is closed, see above and
+docs/memory-models.md, 9.)
 """
 
 from __future__ import annotations
@@ -874,16 +889,19 @@ class WeakMemory(MemoryModel):
         nothing: what lies beyond is fetched later, by the ordinary steps or
         by another guess, and fetching is invisible.  A path is not followed
         further when nothing down it could be performed early:
-        - an entry in the window keeps every later load waiting (an access
-          whose address is still unknown, an acquire load, a fence ordering
-          earlier accesses before later loads);
+        - an entry in the window keeps every later load waiting (a split RMW
+          whose address is still unknown, an index known to be out of range,
+          an acquire load, a fence ordering earlier accesses before later
+          loads; a load or store whose address is merely unknown does not:
+          later loads pass it on a no-alias guess);
         - the thread is back at a point of this path with the same live
           locals, and everything fetched since is loads, fences and guesses
           (a *stutter* iteration, e.g. another turn of a wait loop that read
           nothing new).  Any execution that goes round it once more and then
           performs a later load early has a twin without that turn: the turn
           wrote nothing (no store, RMW or ghost code), its loads only added
-          waits for the accesses after them, and its fences and guesses only
+          waits for the accesses after them (and no-alias guesses on earlier
+          entries, which can only discard), and its fences and guesses only
           constraints, so the twin's events can be performed in the same
           order, read the same values and reach the same state.
         """
