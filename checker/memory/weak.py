@@ -441,6 +441,11 @@ class WeakMemory(MemoryModel):
         Returns (L, win, ghost), _PRUNED for a wrong guess, or a violation pair.
         """
         prog = self.programs[tid]
+        # First, before any ghost code can run on a path a wrong no-alias
+        # guess dooms (only a load performed by this step resolves addresses).
+        win = self._check_passed(tid, win)
+        if win is _PRUNED:
+            return _PRUNED
         G = None
         changed = True
         while changed:
@@ -490,9 +495,6 @@ class WeakMemory(MemoryModel):
                         win = self.remove(win, L, j)
                         changed = True
                         break
-        win = self._check_passed(tid, win)
-        if win is _PRUNED:
-            return _PRUNED
         # An index that became known and is out of range, on a path no longer
         # speculative, is a real out-of-range access.
         for j, e in enumerate(win):
