@@ -11,6 +11,7 @@ import pytest
 from checker.litmus import parse_litmus, run_litmus, suite_files
 from checker.memory import weak
 from checker.memory.weak import _PRUNED, WeakMemory
+from checker.model import INTEGRITY
 from checker.run import check
 from conftest import MODELS
 
@@ -72,3 +73,27 @@ def test_outcome_caching_changes_nothing_with_passed_addresses(monkeypatch):
         fresh = result(name)
         monkeypatch.setattr(weak, "CACHE_OUTCOMES", True)
         assert (fresh.result, fresh.outcomes, fresh.states) == (cached.result, cached.outcomes, cached.states), name
+
+
+ADDR_ALIAS = str(MODELS / "addr_alias.py")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_discarded_guess_is_never_seen_by_ghost_code(profile):
+    # The read of cells[0] passes the store to cells[index]; when the index
+    # turns out 0 the state is discarded before the ghost check runs (judging
+    # the guess after ghost code reported a false violation here).
+    _, res = check(ADDR_ALIAS, threads=2, ops=1, profile=profile)
+    assert res.complete and not res.violations and res.exit_code == 0
+
+
+def test_the_alias_model_exercises_the_guess(monkeypatch):
+    # Without recording the guess, the early read of 0 survives the alias.
+    monkeypatch.setattr(WeakMemory, "_note_passed", staticmethod(lambda win, i, addr, value: list(win)))
+    _, res = check(ADDR_ALIAS, threads=2, ops=1)
+    assert INTEGRITY in res.violations
+
+
+def test_a_real_violation_after_a_passed_store_is_found():
+    _, res = check(ADDR_ALIAS, threads=2, ops=1, mutation="unconditional")
+    assert INTEGRITY in res.violations and res.exit_code == 1
