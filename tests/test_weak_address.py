@@ -46,7 +46,7 @@ def test_waiting_for_every_unknown_address_misses_them(name, monkeypatch):
 def test_without_the_alias_check_coherence_breaks(name, monkeypatch):
     # Passing without recording the guess lets a load keep a value that
     # coherence forbids once the earlier address turns out the same.
-    monkeypatch.setattr(WeakMemory, "_note_passed", staticmethod(lambda win, i, addr, value: list(win)))
+    monkeypatch.setattr(WeakMemory, "_note_passed", lambda self, win, i, addr, value: list(win))
     assert result(name).result == "allowed"
 
 
@@ -89,7 +89,7 @@ def test_a_discarded_guess_is_never_seen_by_ghost_code(profile):
 
 def test_the_alias_model_exercises_the_guess(monkeypatch):
     # Without recording the guess, the early read of 0 survives the alias.
-    monkeypatch.setattr(WeakMemory, "_note_passed", staticmethod(lambda win, i, addr, value: list(win)))
+    monkeypatch.setattr(WeakMemory, "_note_passed", lambda self, win, i, addr, value: list(win))
     _, res = check(ADDR_ALIAS, threads=2, ops=1)
     assert INTEGRITY in res.violations
 
@@ -97,3 +97,15 @@ def test_the_alias_model_exercises_the_guess(monkeypatch):
 def test_a_real_violation_after_a_passed_store_is_found():
     _, res = check(ADDR_ALIAS, threads=2, ops=1, mutation="unconditional")
     assert INTEGRITY in res.violations and res.exit_code == 1
+
+
+def test_a_load_that_can_no_longer_read_the_passed_write_is_discarded_at_once(monkeypatch):
+    # CoRR+wmb+addr: the early read of x = 0 passed the load through the
+    # pointer, which resolves to x once x = 1; without discarding at once,
+    # that state lingers as a dead end (the same verdict, more states).
+    prompt = result("CoRR+wmb+addr")
+    monkeypatch.setattr(WeakMemory, "_doomed", lambda self, mem, pending: False)
+    lingering = result("CoRR+wmb+addr")
+    assert prompt.result == lingering.result == "forbidden"
+    assert prompt.outcomes == lingering.outcomes
+    assert prompt.states < lingering.states

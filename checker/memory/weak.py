@@ -60,8 +60,11 @@ own thread's store (CoWR): the state is discarded; a load of the same word
 must read the same write (CoRR), so it may only be performed reading that
 value (a different write of the same value is accepted: an over-approximation).
 Nothing becomes visible on such a guess: stores and split RMWs wait for every
-earlier address, and ghost code and the out-of-range check wait for an entry
-with an unchecked guess as for an unresolved branch (``_guessed_no_alias``).
+earlier address and for a load still bound to a passed value, and ghost code
+and the out-of-range check wait for such entries as for an unresolved branch
+(``_guessed_no_alias``).  A load bound to a value that memory no longer holds
+(and that no store of its own thread can forward) can never be performed: the
+state is discarded at once (``_doomed``), not left as a dead end.
 
 Ghost code runs as soon as every value it reads is known, every earlier
 branch is resolved (and every earlier no-alias guess checked) and every earlier ghost block touching the same ghost
@@ -147,7 +150,9 @@ def _guessed_no_alias(entry) -> bool:
     """Has a later load been performed past this entry, whose address is still
     unknown, on the guess that they do not alias?  Until it is known, what
     follows is as speculative as a path behind an unresolved branch."""
-    return entry[0] in ("L", "S") and bool(entry[5]) and type(entry[2]) is tuple
+    # A load whose address is known keeps its record until it is performed:
+    # until then it may still fail to read the write the passing load read.
+    return entry[0] in ("L", "S") and bool(entry[5])
 
 
 def _turn_starts(prog) -> frozenset[int]:
@@ -206,6 +211,7 @@ class WeakMemory(MemoryModel):
         self._perform_cache: dict = cache()  # see successors()
         self._removed: dict = cache()  # see successors()
         self._windows: dict = {}  # see _advance_plan()
+        self._guesses_made = False  # has any load passed an unknown address (see _doomed)?
         # ok = (found == expected), for a split compare-exchange
         self.cas_ok = Expr(lambda S: 1 if S[0] == S[1] else 0, (0, 1), "found == expected")
         # Loads that can begin a turn of a loop: the stutter check across
@@ -325,8 +331,7 @@ class WeakMemory(MemoryModel):
 
     # -- performing ----------------------------------------------------------
 
-    @staticmethod
-    def _note_passed(win, i, addr, value):
+    def _note_passed(self, win, i, addr, value):
         """Record on every earlier load/store of ``win`` whose address is still
         unknown that the load at ``i`` was performed past it, reading ``value``
         at ``addr`` (a guess that they do not alias).  Returns the new window.
@@ -341,7 +346,28 @@ class WeakMemory(MemoryModel):
                 passed = x[5]
                 if (addr, value) not in passed:
                     w[j] = x[:5] + (tuple(sorted(passed + ((addr, value),))),)
+                    self._guesses_made = True
         return w
+
+    def _doomed(self, mem, pending) -> bool:
+        """Can some thread's load no longer read the write a load that passed
+        it read?  (Its address is known and aliases, no earlier store of its
+        own thread can forward to it, and memory now holds another value:
+        another write came after the one the passing load read, so CoRR
+        forbids every way on.)  Such a state is discarded at once, as a wrong
+        branch guess is, instead of lingering as a dead end.
+        """
+        for tid, win in enumerate(pending):
+            for j, e in enumerate(win):
+                if e[0] != "L" or not e[5] or type(e[2]) is tuple:
+                    continue
+                addr, v = e[5][0]
+                if mem[addr] == v:
+                    continue
+                if any(x[0] in ("S", "X") and self.address(tid, x) in (None, addr) for x in win[:j]):
+                    continue  # it may be forwarded a value instead: judged when performed
+                return True
+        return False
 
     def _check_passed(self, tid, win):
         """Judge the no-alias guesses of entries whose address became known.
@@ -403,6 +429,8 @@ class WeakMemory(MemoryModel):
                 continue
             if xk == "G" or xk == "O":
                 continue
+            if kind == "S" and xk in ("L", "S") and x[5]:
+                return False, None  # a no-alias guess not yet confirmed: nothing visible on it
             if xk == "X":
                 # Later stores wait for a split RMW (acquire, and stores are not
                 # speculated); a later load of the same word must see it.
@@ -768,6 +796,9 @@ class WeakMemory(MemoryModel):
             if kind == "state":
                 nstate = (mem, threads[:tid] + (r[1],) + threads[tid + 1:],
                           pending[:tid] + (r[2],) + pending[tid + 1:], r[3])
+                if self._guesses_made and self._doomed(mem, nstate[2]):
+                    out.append((label, None, None))
+                    continue
                 if self._fetch_log is not None:
                     self._fetch_log[(label, nstate)] = r[4]
                 out.append((label, nstate, None))
