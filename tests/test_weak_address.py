@@ -104,7 +104,7 @@ def test_a_load_that_can_no_longer_read_the_passed_write_is_discarded_at_once(mo
     # pointer, which resolves to x once x = 1; without discarding at once,
     # that state lingers as a dead end (the same verdict, more states).
     prompt = result("CoRR+wmb+addr")
-    monkeypatch.setattr(WeakMemory, "_doomed", lambda self, mem, pending: False)
+    monkeypatch.setattr(WeakMemory, "_doomed", lambda self, tid, win, mem: False)
     lingering = result("CoRR+wmb+addr")
     assert prompt.result == lingering.result == "forbidden"
     assert prompt.outcomes == lingering.outcomes

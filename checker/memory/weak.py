@@ -211,7 +211,6 @@ class WeakMemory(MemoryModel):
         self._perform_cache: dict = cache()  # see successors()
         self._removed: dict = cache()  # see successors()
         self._windows: dict = {}  # see _advance_plan()
-        self._guesses_made = False  # has any load passed an unknown address (see _doomed)?
         # ok = (found == expected), for a split compare-exchange
         self.cas_ok = Expr(lambda S: 1 if S[0] == S[1] else 0, (0, 1), "found == expected")
         # Loads that can begin a turn of a loop: the stutter check across
@@ -346,10 +345,9 @@ class WeakMemory(MemoryModel):
                 passed = x[5]
                 if (addr, value) not in passed:
                     w[j] = x[:5] + (tuple(sorted(passed + ((addr, value),))),)
-                    self._guesses_made = True
         return w
 
-    def _doomed(self, mem, pending) -> bool:
+    def _doomed(self, tid, win, mem) -> bool:
         """Can some thread's load no longer read the write a load that passed
         it read?  (Its address is known and aliases, no earlier store of its
         own thread can forward to it, and memory now holds another value:
@@ -357,16 +355,15 @@ class WeakMemory(MemoryModel):
         forbids every way on.)  Such a state is discarded at once, as a wrong
         branch guess is, instead of lingering as a dead end.
         """
-        for tid, win in enumerate(pending):
-            for j, e in enumerate(win):
-                if e[0] != "L" or not e[5] or type(e[2]) is tuple:
-                    continue
-                addr, v = e[5][0]
-                if mem[addr] == v:
-                    continue
-                if any(x[0] in ("S", "X") and self.address(tid, x) in (None, addr) for x in win[:j]):
-                    continue  # it may be forwarded a value instead: judged when performed
-                return True
+        for j, e in enumerate(win):
+            if e[0] != "L" or not e[5] or type(e[2]) is tuple:
+                continue
+            addr, v = e[5][0]
+            if mem[addr] == v:
+                continue
+            if any(x[0] in ("S", "X") and self.address(tid, x) in (None, addr) for x in win[:j]):
+                continue  # it may be forwarded a value instead: judged when performed
+            return True
         return False
 
     def _check_passed(self, tid, win):
@@ -790,15 +787,18 @@ class WeakMemory(MemoryModel):
                 if len(self._advance_cache) >= ADVANCE_CACHE_ENTRIES:
                     self._advance_cache.clear()
                 self._advance_cache[key] = plan
-        _, threads, pending, _g = state
+        old_mem, threads, pending, _g = state
+        # A write can doom a load of any thread bound to a passed value; this
+        # thread's step can also bind one of its own (see _doomed).
+        others_doomed = mem is not old_mem and any(self._doomed(t, w, mem) for t, w in enumerate(pending) if t != tid)
         for r in plan:
             kind = r[0]
             if kind == "state":
-                nstate = (mem, threads[:tid] + (r[1],) + threads[tid + 1:],
-                          pending[:tid] + (r[2],) + pending[tid + 1:], r[3])
-                if self._guesses_made and self._doomed(mem, nstate[2]):
+                if others_doomed or self._doomed(tid, r[2], mem):
                     out.append((label, None, None))
                     continue
+                nstate = (mem, threads[:tid] + (r[1],) + threads[tid + 1:],
+                          pending[:tid] + (r[2],) + pending[tid + 1:], r[3])
                 if self._fetch_log is not None:
                     self._fetch_log[(label, nstate)] = r[4]
                 out.append((label, nstate, None))
