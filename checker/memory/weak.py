@@ -67,8 +67,8 @@ and the out-of-range check wait for such entries as for an unresolved branch
 state is discarded at once (``_doomed``), not left as a dead end.
 
 Ghost code runs as soon as every value it reads is known, every earlier
-branch is resolved (and every earlier no-alias guess checked) and every earlier ghost block touching the same ghost
-variables has run: a record of what a thread produces is made no later than the store it
+branch is resolved (and every earlier no-alias guess confirmed) and every
+earlier ghost block touching the same ghost variables has run: a record of what a thread produces is made no later than the store it
 describes can become visible (the store cannot be performed before its
 address and value are known), a check of what a thread read runs when the
 load is performed, and no bookkeeping ever observes a path the machine would
@@ -83,7 +83,9 @@ they were fetched in: no rule reads it elsewhere).  What a thread can do
 next depends only on its locals and window (and the ghost state for
 settling), so those outcomes are computed once per thread state and cached
 (``speculate``, ``successors``, ``_advance``): the same states and
-transitions, for less time.
+transitions, for less time.  No-alias records are part of the window, so they
+are part of every cache key; the two judgements that read memory (the value a
+bound load reads, ``_doomed``) are made outside the caches.
 ``--window N`` (at most N loads, stores and split RMWs in flight per thread)
 is an explicit under-approximation, and every verdict under it says so.
 
