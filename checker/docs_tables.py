@@ -210,6 +210,18 @@ def robustness(kept: dict[str, list[str]]) -> Rows:
     return ["protocol", "robustness", "slot range proved", "worst operation", "note"], body
 
 
+def bad_input_models(_kept: dict[str, list[str]]) -> Rows:
+    from checker.docs_bad_input import MODEL_CASES, table
+
+    return table(MODEL_CASES)
+
+
+def bad_input_files(_kept: dict[str, list[str]]) -> Rows:
+    from checker.docs_bad_input import FILE_CASES, table
+
+    return table(FILE_CASES)
+
+
 TABLES = (
     TableSpec("ring-mutations", "protocols.md", ring_mutations, about="the ring's mutations (the registry)"),
     TableSpec("design-mutations", "protocols.md", design_mutations, about="the other designs' mutations"),
@@ -225,6 +237,10 @@ TABLES = (
               about="checker prove --robustness of each design and of its mutations that need a rogue"),
     TableSpec("dsmhandle-variants", "dsmhandle.md", dsmhandle_variants, slow=True,
               about="dsmhandle's mutations and parameters under each memory model"),
+    TableSpec("bad-input-models", "bad-input.md", bad_input_models,
+              about="broken model files and options: each a real command, its one line and exit code"),
+    TableSpec("bad-input-files", "bad-input.md", bad_input_files,
+              about="bad traces, litmus files and outputs: each a real command, its one line and exit code"),
 )
 
 

@@ -76,3 +76,15 @@ def test_a_missing_marker_is_one_line(tmp_path, monkeypatch):
         regenerate(TABLES[0])
     res = CliRunner().invoke(docs_tables.main, ["--check", "--only", "ring-mutations"])
     assert res.exit_code == 2
+
+
+@pytest.mark.parametrize("name", ["bad-input-models", "bad-input-files"])
+def test_every_bad_input_row_is_one_error_line_and_exit_2(name):
+    """The generated rows hold the project's rule, so a regeneration that breaks it is seen here."""
+    found = find_table((DOCS / "bad-input.md").read_text(encoding="utf-8"), name, "bad-input.md")
+    assert len(found.rows) >= 15
+    for what, cells in found.rows.items():
+        message, code = cells[-2].strip("` "), cells[-1]
+        assert message.startswith("checker: error:"), (what, message)
+        # An unwritable --trace-out still reports the verdict (1): the search itself ran.
+        assert code == ("1" if "--trace-out" in what else "2"), (what, code)
