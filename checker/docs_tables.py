@@ -354,7 +354,45 @@ def bench_full(_kept: dict[str, list[str]]) -> Captioned:
     return _bench(["--max-states", "3000000"])
 
 
+def properties(kept: dict[str, list[str]]) -> Rows:
+    """The built-in properties (checker.model PROPERTIES) and the shipped protocols' own, with who checks them."""
+    from checker.model import ENGINE_PROPERTIES, PROPERTIES, ROGUE_PROPERTIES, Params, load_protocols
+    from checker.model.system import build_system
+
+    registry = load_protocols()
+    checked_by = {name: build_system(cls, Params(threads=3, slots=2, ops=2), None).checked
+                  for name, cls in registry.items()}
+    own = [p for cls in registry.values() for p in cls.properties if p not in PROPERTIES]
+    body = []
+    for prop in [*PROPERTIES, *dict.fromkeys(own)]:
+        if prop in ENGINE_PROPERTIES:
+            where = "every model (the engine)"
+        else:
+            models = [name for name, checked in checked_by.items() if prop in checked]
+            where = "every shipped protocol" if len(models) == len(registry) else ", ".join(models) or "none shipped"
+        old = kept.get(prop, [])
+        meaning = PROPERTIES.get(prop) or (old[1] if len(old) > 1 else "-")
+        body.append([prop, meaning, where, "yes" if prop in ROGUE_PROPERTIES else "no",
+                     old[-1] if len(old) > 1 else ""])
+    return ["property", "meaning", "checked by", "required with `--rogue`", "how it is checked"], body
+
+
+def memory_model_list(kept: dict[str, list[str]]) -> Rows:
+    """checker.memory.memory_models(), the default marked."""
+    from checker.memory import DEFAULT_MEMORY_MODEL, memory_models
+
+    body = []
+    for name, cls in memory_models().items():
+        first = f"`{name}`" + (" (default)" if name == DEFAULT_MEMORY_MODEL else "")
+        body.append([first, cls.summary, kept.get(first, [""])[-1]])
+    return ["model", "summary", "what it is"], body
+
+
 TABLES = (
+    TableSpec("properties", "protocols.md", properties,
+              about="the built-in properties and the protocols' own (checker.model, load_protocols())"),
+    TableSpec("memory-model-list", "memory-models.md", memory_model_list,
+              about="the registered memory models (checker.memory.memory_models())"),
     TableSpec("ring-mutations", "protocols.md", ring_mutations, about="the ring's mutations (the registry)"),
     TableSpec("design-mutations", "protocols.md", design_mutations, about="the other designs' mutations"),
     TableSpec("ring-barriers", "memory-models.md", ring_barriers,
