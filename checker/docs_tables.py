@@ -388,6 +388,31 @@ def memory_model_list(kept: dict[str, list[str]]) -> Rows:
     return ["model", "summary", "what it is"], body
 
 
+def declaration_calls(kept: dict[str, list[str]]) -> Rows:
+    """The calls of ``Declaration`` (the ``d`` of ``declare``), with their signatures read from the code.
+
+    The "declares" prose is kept from the file by method name, so a changed
+    signature rewrites its row and keeps its explanation; a new method shows up
+    with an empty explanation for its author to write."""
+    import inspect
+
+    from checker.model import Declaration
+
+    prose = {}
+    for first, cells in kept.items():
+        for method in re.findall(r"d\.(\w+)\(", first):
+            prose[method] = cells[-1]
+    body = []
+    for name, fn in vars(Declaration).items():
+        if name.startswith("_") or not callable(fn):
+            continue
+        params = []
+        for param in list(inspect.signature(fn).parameters.values())[1:]:
+            params.append(param.name if param.default is inspect.Parameter.empty else f"{param.name}={param.default!r}")
+        body.append([f"`d.{name}({', '.join(params)})`", prose.get(name, "")])
+    return ["call", "declares"], body
+
+
 def _explore_child(args: list[str]) -> tuple[dict, float, float]:
     """``checker explore ... --json`` in a child process: (its JSON, its CPU seconds, its peak RSS in MiB)."""
     import json
@@ -429,6 +454,8 @@ TABLES = (
               about="the built-in properties and the protocols' own (checker.model, load_protocols())"),
     TableSpec("memory-model-list", "memory-models.md", memory_model_list,
               about="the registered memory models (checker.memory.memory_models())"),
+    TableSpec("declaration-calls", "writing-a-model.md", declaration_calls,
+              about="the Declaration calls of declare(), signatures read from checker.model"),
     TableSpec("ring-mutations", "protocols.md", ring_mutations, about="the ring's mutations (the registry)"),
     TableSpec("design-mutations", "protocols.md", design_mutations, about="the other designs' mutations"),
     TableSpec("ring-barriers", "memory-models.md", ring_barriers,
