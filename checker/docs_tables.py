@@ -413,6 +413,25 @@ def declaration_calls(kept: dict[str, list[str]]) -> Rows:
     return ["call", "declares"], body
 
 
+def _first_code(cell: str) -> str:
+    """The first `code` in a cell: the name a row is kept by when the cell also carries a note."""
+    m = re.search(r"`([^`]+)`", cell)
+    return m.group(1) if m else cell
+
+
+def kernel_known_differences(kept: dict[str, list[str]]) -> Rows:
+    """checker.litmus.KERNEL_KNOWN_DIFFERENCES; the reasons as the page words them, kept by test name."""
+    from checker.litmus import KERNEL_KNOWN_DIFFERENCES
+
+    by_name = {_first_code(first): cells for first, cells in kept.items()}
+    body = []
+    for name, diff in KERNEL_KNOWN_DIFFERENCES.items():
+        old = by_name.get(name)
+        first = old[0] if old else f"`{name}`"
+        body.append([first, diff.kernel, diff.ours, old[-1] if old else diff.reason])
+    return ["test", "kernel `Result:`", "ours", "reason"], body
+
+
 def _explore_child(args: list[str]) -> tuple[dict, float, float]:
     """``checker explore ... --json`` in a child process: (its JSON, its CPU seconds, its peak RSS in MiB)."""
     import json
@@ -456,6 +475,8 @@ TABLES = (
               about="the registered memory models (checker.memory.memory_models())"),
     TableSpec("declaration-calls", "writing-a-model.md", declaration_calls,
               about="the Declaration calls of declare(), signatures read from checker.model"),
+    TableSpec("kernel-known-differences", "litmus.md", kernel_known_differences,
+              about="the known differences from the Linux kernel memory model (checker.litmus)"),
     TableSpec("ring-mutations", "protocols.md", ring_mutations, about="the ring's mutations (the registry)"),
     TableSpec("design-mutations", "protocols.md", design_mutations, about="the other designs' mutations"),
     TableSpec("ring-barriers", "memory-models.md", ring_barriers,
