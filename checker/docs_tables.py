@@ -540,7 +540,7 @@ TABLES = (
     TableSpec("bench-quick", "performance.md", bench_tested, slow=True, measured=BENCH_MEASURED,
               about="checker bench on three cheap instances (counts checked, timings not)"),
     TableSpec("bench", "performance.md", bench_full, slow=True, tested=False, measured=BENCH_MEASURED,
-              about="checker bench --max-states 3000000, every instance (~10 CPU minutes; in no test)"),
+              about="checker bench --max-states 3000000, every instance (~5 CPU minutes; in no test)"),
 )
 
 
