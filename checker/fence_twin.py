@@ -94,8 +94,24 @@ def c_barriers(paths: list[Path]) -> list[CBarrier]:
         # Blank out comments, keeping line numbers.
         text = re.sub(r"/\*.*?\*/", lambda m: re.sub(r"[^\n]", " ", m.group(0)), text, flags=re.S)
         text = re.sub(r"//[^\n]*", "", text)
+        # Code under "#ifdef SLOT_MUTATION_..." is only in a mutated build (a
+        # barrier a mutation adds back), which the model compiles only with that
+        # mutation: leave it out, as the model's barrier list does.
+        # One entry per open conditional: is its current branch mutation-only?
+        mutation_only: list[bool] = []
         for n, line in enumerate(text.splitlines(), 1):
-            if line.lstrip().startswith("#"):
+            directive = line.strip()
+            if directive.startswith("#"):
+                words = directive[1:].split()
+                if words[:1] in (["if"], ["ifdef"], ["ifndef"]):
+                    mutation_only.append(words[0] == "ifdef" and len(words) > 1
+                                         and words[1].startswith("SLOT_MUTATION_"))
+                elif words[:1] == ["else"] and mutation_only:
+                    mutation_only[-1] = False  # the unmutated build's branch
+                elif words[:1] == ["endif"] and mutation_only:
+                    mutation_only.pop()
+                continue
+            if any(mutation_only):
                 continue
             for m in _CALL.finditer(line):
                 found.append(CBarrier(Site(path.name, n), m.group(1)))

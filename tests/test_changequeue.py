@@ -136,9 +136,11 @@ def test_fixed_holds(mm):
 
 @pytest.mark.slow
 def test_fixed_holds_under_weak():
-    _, res = check("changequeue-fixed", threads=3, slots=1, ops=2, memory_model="weak")
+    # Two registrations per backend under the sound model did not finish in
+    # 10 minutes here (docs/changequeue.md): bounded to 2, and the verdict says so.
+    _, res = check("changequeue-fixed", threads=3, slots=1, ops=2, memory_model="weak", mm_options={"window": 2})
     assert res.complete and res.violations == {}, res.violations
-    assert res.verdict(REGISTRATION).startswith("holds (exhaustive")
+    assert res.verdict(REGISTRATION) == "holds (exhaustive, reordering bounded to 2)"
 
 
 @pytest.mark.slow
@@ -208,7 +210,8 @@ def test_fixed_mutations_harmless_slow(mutation, mm):
     (n, mm) if mm == "sc" else pytest.param(n, mm, marks=pytest.mark.slow) for n, mm in _matrix(PATCH)])
 def test_patch_mutation_matrix(mutation, mm):
     m = PATCH.mutations[mutation]
-    _, res = check("changequeue", threads=3, slots=2, ops=1, mutation=mutation, memory_model=mm)
+    _, res = check("changequeue", threads=3, slots=2, ops=1, mutation=mutation, memory_model=mm,
+                   mm_options=CATCH.get(mm) if mm in m.bug_under else None)
     if mm in m.bug_under:
         assert set(res.violations) == {m.breaks}
     else:
