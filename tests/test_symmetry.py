@@ -30,7 +30,9 @@ from checker.symmetry import make_canonicaliser
 LEAK = os.path.join(os.path.dirname(__file__), "models", "symmetry_leak.py")
 ACCEPTED = ("ring", "caslist", "bitmap", "dlist", "bgworker")
 # dsmhandle derives its segment handles from (ME - 1) * OPS and ME & 1.
-REFUSED = {"dsmhandle": "arithmetic on a backend number"}
+# changequeue's ghost state keeps per-backend records (indexed by ME).
+REFUSED = {"dsmhandle": "arithmetic on a backend number", "changequeue": "a ghost array indexed by a backend number",
+           "changequeue-fixed": "a ghost array indexed by a backend number"}
 
 
 @pytest.fixture(autouse=True)
@@ -154,7 +156,9 @@ def test_mutation_matrix_same_verdicts(protocol, mutation, rogue, params):
     except ModelError as exc:
         assert protocol in REFUSED and REFUSED[protocol] in str(exc), str(exc)
         return
-    assert protocol in ACCEPTED
+    # With a rogue the ghost records that make changequeue's backends tell
+    # apart compile to nothing, so it is accepted there (and compared below).
+    assert protocol in ACCEPTED or (rogue and protocol.startswith("changequeue"))
     _, full = check(protocol, mutation=mutation, memory_model="sc", rogue=rogue, options=Options(**opts), **params)
     assert red.complete == full.complete
     assert set(red.violations) == set(full.violations)

@@ -19,7 +19,11 @@ def load_protocols() -> dict[str, type[Protocol]]:
     for info in pkgutil.iter_modules(models.__path__):
         if not info.name.startswith("_"):
             importlib.import_module(f"models.{info.name}")
-    return dict(sorted(Protocol.registry.items()))
+    # The shipped protocols only: a Protocol subclass defined anywhere else (a
+    # model file loaded by path, a test's model) registers itself too, but is
+    # reached by its path, never listed as shipped.
+    return {name: cls for name, cls in sorted(Protocol.registry.items())
+            if cls.__module__ == "models" or cls.__module__.startswith("models.")}
 
 
 def resolve_protocol(name_or_path: str) -> type[Protocol]:
