@@ -37,7 +37,7 @@ def test_ci_reports_each_part_and_each_row_as_it_starts():
     from checker.ci_policy import run_ci
 
     ticks, record = _recorder()
-    rows, _notes = run_ci([str(MODELS / "counter.py")], {"mutations", "proofs", "litmus"}, record)
+    rows, _notes = run_ci([str(MODELS / "counter.py")], {"mutations", "proofs", "litmus", "fences"}, record)
     _counts_up(ticks)
     assert ticks[0] == Tick("test-counter explore", 0, 1)
     assert ticks[-1] == Tick("done", 1, 1)

@@ -66,9 +66,13 @@ def resolve_protocol(name_or_path: str) -> type[Protocol]:
         cls.model_file = str(path.resolve())
         return cls
     protocols = load_protocols()
-    if name_or_path not in protocols:
-        raise ModelError(f"unknown protocol {name_or_path!r} (known: {', '.join(protocols)})")
-    return protocols[name_or_path]
+    if name_or_path in protocols:
+        return protocols[name_or_path]
+    # A protocol this process already loaded from a model file (a trace or a
+    # proof witness names it) is found by name too, though never listed.
+    if name_or_path in Protocol.registry:
+        return Protocol.registry[name_or_path]
+    raise ModelError(f"unknown protocol {name_or_path!r} (known: {', '.join(protocols)})")
 
 
 def exception_text(exc: BaseException) -> str:
