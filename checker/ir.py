@@ -786,8 +786,11 @@ class Compiler:
             ex = ProcessStore(Loc(exited, slot, f"{exited.name}[{worker_slot}]"), _const(1), "exit")
             ex.pc, ex.src = len(self.code), Source(self.file, line, "exit(): the worker's function returned")
             self.code.append(ex)
-            # The next fork is a new process: its statics start afresh.
-            for idx in self.private.values():
+            # The next fork is a new process: its statics, scalars and
+            # array elements alike, start afresh.
+            statics = [*self.private.values(),
+                       *(base + k for base, n in self.private_arrays.values() for k in range(n))]
+            for idx in statics:
                 fresh = Assign(idx, _const(self.initial_locals[idx]))
                 fresh.pc, fresh.src = len(self.code), ex.src
                 self.code.append(fresh)
