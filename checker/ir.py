@@ -528,6 +528,8 @@ class Program:
     # counts as finished, not as stuck.
     idle_pc: int | None = None
     fork_address: int | None = None
+    # Private arrays: name -> (first local, length); their elements are locals ``name[k]``.
+    private_arrays: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def nlocals(self) -> int:
@@ -806,6 +808,7 @@ class Compiler:
                 ins.target = ins.target.pc
         prog = Program(role, self.code, self.local_names, self.file)
         prog.idle_pc = idle_pc
+        prog.private_arrays = dict(self.private_arrays)
         if worker_slot is not None:
             prog.fork_address = self.sym.workers[0].base + worker_slot
         prog.initial_locals = dict(self.initial_locals)

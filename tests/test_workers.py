@@ -377,3 +377,22 @@ def test_symmetry_is_refused_for_models_with_worker_processes():
                         "-m", "sc", "--symmetry"], capture_output=True, text=True)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "worker processes" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_quiescence_check_reads_each_private_array_whole():
+    from checker.model import StateView
+
+    engine = make_engine(WORKERS, Params(threads=3, slots=2), None, "sc")
+    prog = engine.system.threads[0].program
+    init = engine.initial()
+    locals_ = list(init[1][0])
+    # Distinct values in every element of both arrays, so a slice off by one shows.
+    for name, values in (("pm_owed", (7, 8)), ("pm_running", (5, 6))):
+        for k, v in enumerate(values):
+            locals_[prog.local_names.index(f"{name}[{k}]")] = v
+    state = (init[0], (tuple(locals_), *init[1][1:]), *init[2:])
+    view = StateView(engine.system, state)
+    assert view.private_array(0, "pm_owed") == (7, 8)
+    assert view.private_array(0, "pm_running") == (5, 6)
+    with pytest.raises(KeyError):
+        view.private_array(0, "pm_missing")
