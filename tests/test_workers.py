@@ -212,7 +212,8 @@ def write_bad(tmp_path, **changes):
 def test_bad_template_itself_loads(checker_cli, tmp_path):
     proc = checker_cli("explore", write_bad(tmp_path), "-m", "sc", "--threads", "2", "--slots", "1",
                        "--no-trace")
-    assert proc.returncode in (0, 1), proc.stderr
+    # It loads, and it holds: the bad variants below differ from a model that works.
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("changes,expected", [
