@@ -528,6 +528,8 @@ class Program:
     # counts as finished, not as stuck.
     idle_pc: int | None = None
     fork_address: int | None = None
+    # Private arrays: name -> (first local, length); their elements are locals ``name[k]``.
+    private_arrays: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def nlocals(self) -> int:
@@ -786,8 +788,11 @@ class Compiler:
             ex = ProcessStore(Loc(exited, slot, f"{exited.name}[{worker_slot}]"), _const(1), "exit")
             ex.pc, ex.src = len(self.code), Source(self.file, line, "exit(): the worker's function returned")
             self.code.append(ex)
-            # The next fork is a new process: its statics start afresh.
-            for idx in self.private.values():
+            # The next fork is a new process: its statics, scalars and
+            # array elements alike, start afresh.
+            statics = [*self.private.values(),
+                       *(base + k for base, n in self.private_arrays.values() for k in range(n))]
+            for idx in statics:
                 fresh = Assign(idx, _const(self.initial_locals[idx]))
                 fresh.pc, fresh.src = len(self.code), ex.src
                 self.code.append(fresh)
@@ -803,6 +808,7 @@ class Compiler:
                 ins.target = ins.target.pc
         prog = Program(role, self.code, self.local_names, self.file)
         prog.idle_pc = idle_pc
+        prog.private_arrays = dict(self.private_arrays)
         if worker_slot is not None:
             prog.fork_address = self.sym.workers[0].base + worker_slot
         prog.initial_locals = dict(self.initial_locals)

@@ -1039,6 +1039,10 @@ class LitmusResult:
     expected: tuple[str, int | None] | None
     outcome_set: frozenset = frozenset()  # the final values of the condition's variables
     judgement: Judgement = Judgement("unchecked")
+    # weak's --window: only executions with at most this many events in
+    # flight per thread were explored (None: nothing the model allows was
+    # left out), so "forbidden" holds only within it.
+    reordering_bound: int | None = None
 
     @property
     def ok(self) -> bool | None:
@@ -1053,6 +1057,8 @@ class LitmusResult:
             d["expected"] = self.expected[0] + (f"/{self.expected[1]}" if self.expected[1] else "")
             d["ok"] = self.ok
         d["verdict"] = self.judgement.verdict
+        if self.reordering_bound is not None:
+            d["reordering_bound"] = self.reordering_bound
         if self.judgement.detail:
             d["detail"] = self.judgement.detail
         return d
@@ -1114,6 +1120,7 @@ def run_litmus(test: LitmusTest, memory_model: str = "weak", profile: str = "doc
     res = LitmusResult(test.name, "allowed" if pos else "forbidden", len(seen), len(outcomes),
                        test.quantifier, test.expected(memory_model, profile), frozenset(outcomes))
     res.judgement = judge(test, memory_model, profile, pos, neg, res.ok)
+    res.reordering_bound = mm.reordering_bound()
     return res
 
 

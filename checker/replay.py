@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from checker.ir import rmw_apply
-from checker.trace import TraceError, build_trace, check_trace, load_trace
+from checker.trace import TraceError, build_trace, check_trace, fence_edit_of, load_trace
 
 # Codes of refimpl/c/pg_shim.h (enum SlotTraceEvent, enum SlotTracePrim).
 EVENT_NAMES = {1: "load", 2: "store", 3: "rmw", 4: "fence", 5: "acquire", 6: "release", 7: "choose"}
@@ -205,9 +205,12 @@ def _source_line(file: str, line: int) -> str:
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 
 
-def _site_key(ev: dict) -> str:
+def _site_of(ev: dict):
+    """The event's model source position, as ``checker fences`` names barriers."""
+    from checker.fences import Site
+
     src = ev.get("source") or {}
-    return f"{src.get('file')}:{src.get('line')}"
+    return Site(src.get("file"), src.get("line"))
 
 
 def _model_where(ev: dict) -> str:
@@ -372,7 +375,7 @@ class _ThreadReplay:
         self.writes: list[tuple[dict, str, int]] = []  # (the trace event, cell, value C wrote)
         self.fences: list[FencePair] = []
         self.skipped_barriers: list[str] = []  # C barriers the trace's fence edit removed
-        self.weakened_sites: set[str] = set()  # model barriers the fence edit replaced by a weaker one
+        self.weakened_sites: frozenset = frozenset()  # model barriers (fences.Site) the fence edit replaced
         self.exc: BaseException | None = None
 
     def error(self, exc: BaseException) -> None:
@@ -406,7 +409,7 @@ class _ThreadReplay:
             return self._past_end(actual)
         ev = self.events[self.index]
         weakened = kind == "fence" and ev.get("event") == "fence" and self.weakened_sites and \
-            _site_key(ev) in self.weakened_sites
+            _site_of(ev) in self.weakened_sites
         if ev.get("event") != kind or (ev.get("prim") != pname and not weakened):
             return self._diverge(ev, actual, "a different event")
         result = 0
@@ -622,6 +625,8 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>",
     except ValueError as exc:
         raise TraceError(f"{name}: {exc}") from None
     writes: dict[int, list[tuple[dict, str, int]]] = {}
+    fence_edit = fence_edit_of(doc)
+    weakened_sites = frozenset(site for site, _prim in fence_edit.replace) if fence_edit else frozenset()
     for t in doc["threads"]:
         role = t["role"]
         if role == "rogue":
@@ -631,7 +636,7 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>",
         events = t["events"]
         me = backends.index(t) + 1 if role == "backend" else 0
         tr = _ThreadReplay(t["name"], events, cell_of, complete, models.get(t.get("tid")), last_step)
-        tr.weakened_sites = {r["site"] for r in (doc.get("fence_edit") or {}).get("replace", [])}
+        tr.weakened_sites = weakened_sites
         build.set_hook(tr)
         try:
             stopped = getattr(lib, f"{prefix}_replay_thread")(shm, nslots, ROLE_CODE[role], me, params["ops"], total,

@@ -276,10 +276,11 @@ def native(tmp_path_factory):
     return programs
 
 
-def _run_native(exe, maxitems=2, gen_bits=24, linear=0, threads=3, iterations=200_000):
+def _run_native(exe, maxitems=2, gen_bits=24, linear=0, threads=3, iterations=200_000, lockstep=False):
     import subprocess
 
-    return subprocess.run([str(exe), str(threads), str(iterations), str(maxitems), str(gen_bits), str(linear)],
+    return subprocess.run([str(exe), str(threads), str(iterations), str(maxitems), str(gen_bits), str(linear),
+                           str(int(lockstep))],
                           check=False, capture_output=True, text=True, timeout=300)
 
 
@@ -293,6 +294,22 @@ def test_native_threads_keep_every_property(native, maxitems):
     assert r.stdout.startswith("ok:")
 
 
+# Threads taking turns (LOCKSTEP) run one interleaving, the same on every
+# run, in which each thread holds its segment while the others attach: a
+# reused handle is met within a few dozen segments, whatever the scheduler.
+LOCKSTEP_ITERATIONS = 2000
+
+
+@has_cc
+@pytest.mark.parametrize("maxitems", [1, 2, 5])
+def test_native_threads_in_lockstep_keep_every_property(native, maxitems):
+    # The other direction of the test below: the same interleaving with the
+    # correct handle finds nothing.
+    r = _run_native(native[None], maxitems=maxitems, iterations=LOCKSTEP_ITERATIONS, lockstep=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("ok:")
+
+
 @has_cc
 @pytest.mark.parametrize("mutation, gen_bits, linear", [
     ("no-generation", 24, 0),  # handles carry only the item
@@ -301,13 +318,10 @@ def test_native_threads_keep_every_property(native, maxitems):
 ])
 def test_native_threads_meet_the_stale_handle(native, mutation, gen_bits, linear):
     # Threads attach with handles from a history of 64 published ones, most
-    # of them stale.  Meeting a reused handle needs two threads to overlap
-    # at the right moment, so it depends on the scheduler: on a loaded
-    # 2-core machine 177 of 180 runs met it; three tries leave a margin.
-    for _ in range(3):
-        r = _run_native(native[mutation], gen_bits=gen_bits, linear=linear)
-        if r.returncode != 0:
-            break
+    # of them stale; taking turns, every thread holds its segment while the
+    # others attach, so a reused handle is met on every run.
+    r = _run_native(native[mutation], gen_bits=gen_bits, linear=linear, iterations=LOCKSTEP_ITERATIONS,
+                    lockstep=True)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "stale handle refused" in r.stdout
 

@@ -108,10 +108,15 @@ def litmus_outcomes():
     return results
 
 
-@pytest.mark.parametrize("model", MODELS)
-def test_no_model_is_stronger_than_sc(model, litmus_outcomes):
+def test_sc_reaches_an_outcome_on_every_test(litmus_outcomes):
     for name, by_model in litmus_outcomes.items():
         assert by_model["sc"], name
+
+
+# sc itself is left out: sc <= sc would hold whatever it returned.
+@pytest.mark.parametrize("model", [m for m in MODELS if m != "sc"])
+def test_no_model_is_stronger_than_sc(model, litmus_outcomes):
+    for name, by_model in litmus_outcomes.items():
         assert by_model["sc"] <= by_model[model], name
 
 

@@ -146,3 +146,15 @@ def test_the_safety_cap_hit_in_a_worker_process_is_not_lost(monkeypatch):
     res = explore(engine, Options(parallel=ParallelOptions(workers=2, spec=spec)), "weak", "documented")
     assert res.reordering_bound == 1 and res.exit_code == 3
     assert res.verdict(INTEGRITY).startswith("not violated so far (search incomplete: the weak model's safety cap")
+
+
+def test_a_bounded_litmus_verdict_states_its_bound_in_json(checker_cli):
+    # 3W+rmbs is forbidden only under the window of 2: the JSON must say so,
+    # as the text header does, or the bounded "forbidden" reads as exhaustive.
+    path = str(SUITE["3W+rmbs"])
+    bounded = checker_cli("litmus", path, "-m", "weak", "--window", "2", "--json")
+    [doc] = json.loads(bounded.stdout).values()
+    assert doc["result"] == "forbidden" and doc["reordering_bound"] == 2
+    sound = checker_cli("litmus", path, "-m", "weak", "--json")
+    [doc] = json.loads(sound.stdout).values()
+    assert doc["result"] == "allowed" and "reordering_bound" not in doc

@@ -291,11 +291,10 @@ class StateView:
         prog = self.system.threads[tid].program
         if prog is None:
             raise ModelError(f"thread {tid} is the rogue, which has no private arrays")
-        first = prog.local_names.index(f"{name}[0]")
-        k = 0
-        while first + k < prog.nlocals and prog.local_names[first + k] == f"{name}[{k}]":
-            k += 1
-        return self.state[1][tid][first:first + k]
+        if name not in prog.private_arrays:
+            raise KeyError(name)  # as local() for a name the thread does not have
+        first, length = prog.private_arrays[name]
+        return self.state[1][tid][first:first + length]
 
     def threads_of(self, role: str) -> list[int]:
         return [t.tid for t in self.system.threads if t.role == role]

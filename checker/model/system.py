@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import inspect
 import sys
-from typing import Any
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from checker.ir import MASK, ModelError, Program, Region, Symbols, compile_program
 from checker.model.interface import Declaration, Params, Protocol
@@ -75,7 +74,7 @@ class System:
 
 
 # ---------------------------------------------------------------------------
-# Registry
+# Building a System
 
 
 def _call_model(proto: "Protocol", method: str, *args: Any) -> Any:

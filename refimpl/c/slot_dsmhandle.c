@@ -44,9 +44,15 @@ static uint32
 dsm_random(uint32 n)
 {
 	static __thread uint32 state = 0;
+	static _Atomic uint32 threads_seeded = 0;
 
+	/*
+	 * Seeded by the order in which threads first draw, not by an address
+	 * (ASLR): a stress run whose threads take turns draws the same handles
+	 * every time.
+	 */
 	if (state == 0)
-		state = (uint32) (uintptr_t) &state | 1;
+		state = (atomic_fetch_add(&threads_seeded, 1) + 1) * 2654435761u | 1;
 	state ^= state << 13;
 	state ^= state >> 17;
 	state ^= state << 5;

@@ -5,7 +5,7 @@
  *	  its own: stress.c's harness registers, starts and reaps workers, and
  *	  DSM has none of that.
  *
- *	  stress-dsmhandle THREADS ITERATIONS MAXITEMS GEN_BITS LINEAR
+ *	  stress-dsmhandle THREADS ITERATIONS MAXITEMS GEN_BITS LINEAR [LOCKSTEP]
  *
  * Each thread, ITERATIONS times: creates a segment, records a segment id in
  * harness memory, publishes the handle (DsmPublish, with its barrier) and
@@ -16,6 +16,13 @@
  * With every thread joined, every item must be free (refcnt 0) and, for the
  * proposal, in the free ring exactly once.  Exit 0: every check passed;
  * 1: one failed (the message says which); 2: bad arguments.
+ *
+ * LOCKSTEP 1: the threads take turns in a fixed order, one phase each
+ * (create and publish; attach from the history and detach it; detach their
+ * own), so every thread holds its segment while the others attach.  The run
+ * is then one interleaving, the same every time: whether it meets a reused
+ * handle depends on the iteration count, not on the scheduler (the tests
+ * assert on it; the free-running mode is the stress).
  *
  *-------------------------------------------------------------------------
  */
@@ -44,6 +51,12 @@ static char failure[256];
 /* Every thread starts at once, so that they overlap. */
 static pthread_barrier_t start;
 
+/* LOCKSTEP: whose phase it is (thread me runs when turn % nthreads == me - 1). */
+static bool lockstep;
+static uint64 turn;
+static pthread_mutex_t turn_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t turn_changed = PTHREAD_COND_INITIALIZER;
+
 static void
 fail(const char *msg)
 {
@@ -62,6 +75,35 @@ next_random(uint32 *state)
 	return *state;
 }
 
+/*
+ * LOCKSTEP: wait for this thread's turn.  The mutex orders each phase after
+ * the previous thread's (the unlock in end_phase pairs with the lock here),
+ * so the phases run one at a time, in thread order.  A failure ends the
+ * waits: the failing thread stops taking turns.
+ */
+static void
+begin_phase(uint32 me)
+{
+	if (!lockstep)
+		return;
+	pthread_mutex_lock(&turn_lock);
+	/* fail() comes before the failing phase's end_phase: its broadcast ends this wait. */
+	while (turn % (uint64) nthreads != me - 1 && !atomic_load(&failed))
+		pthread_cond_wait(&turn_changed, &turn_lock);
+	pthread_mutex_unlock(&turn_lock);
+}
+
+static void
+end_phase(void)
+{
+	if (!lockstep)
+		return;
+	pthread_mutex_lock(&turn_lock);
+	turn++;
+	pthread_cond_broadcast(&turn_changed);
+	pthread_mutex_unlock(&turn_lock);
+}
+
 static void *
 run(void *arg)
 {
@@ -75,10 +117,12 @@ run(void *arg)
 	for (uint32 i = 0; i < iterations && !atomic_load(&failed); i++)
 	{
 		uint32		slot = DSM_NO_SLOT;
-		uint32		mine = DsmCreateItem(&ctl, me, &slot);
+		uint32		mine;
 		uint64		pair;
 		uint32		handle;
 
+		begin_phase(me);
+		mine = DsmCreateItem(&ctl, me, &slot);
 		if (mine != DSM_HANDLE_INVALID)
 		{
 			uint32		id = atomic_fetch_add(&next_id, 1) + 1;
@@ -87,6 +131,8 @@ run(void *arg)
 			DsmPublish(&ctl, slot, mine, &ctl.board[me]);
 			atomic_store_explicit(&cells[me], (uint64) id << 32 | mine, memory_order_release);
 		}
+		end_phase();
+		begin_phase(me);
 		history[next_random(&rnd) % HISTORY] =
 			atomic_load_explicit(&cells[next_random(&rnd) % nthreads], memory_order_acquire);
 		pair = history[next_random(&rnd) % HISTORY];
@@ -103,8 +149,11 @@ run(void *arg)
 				DsmDetachItem(&ctl, s);
 			}
 		}
+		end_phase();
+		begin_phase(me);
 		if (mine != DSM_HANDLE_INVALID)
 			DsmDetachItem(&ctl, slot);
+		end_phase();
 	}
 	return NULL;
 }
@@ -115,9 +164,9 @@ main(int argc, char **argv)
 	pthread_t	threads[MAX_THREADS];
 	DsmControl	ctl;
 
-	if (argc != 6)
+	if (argc != 6 && argc != 7)
 	{
-		fprintf(stderr, "usage: %s THREADS ITERATIONS MAXITEMS GEN_BITS LINEAR\n", argv[0]);
+		fprintf(stderr, "usage: %s THREADS ITERATIONS MAXITEMS GEN_BITS LINEAR [LOCKSTEP]\n", argv[0]);
 		return 2;
 	}
 	nthreads = atoi(argv[1]);
@@ -125,6 +174,7 @@ main(int argc, char **argv)
 	maxitems = (uint32) strtoul(argv[3], NULL, 10);
 	gen_bits = (uint32) strtoul(argv[4], NULL, 10);
 	linear = atoi(argv[5]) != 0;
+	lockstep = argc == 7 && atoi(argv[6]) != 0;
 	if (nthreads < 1 || nthreads > MAX_THREADS || maxitems < 1 || maxitems > 64 ||
 		gen_bits < 1 || gen_bits > 24)
 	{
