@@ -438,13 +438,18 @@ class Shard:
         self.parent.append(-1)
         self.frontier = [0]
 
-    def stats(self) -> dict:
+    def stats(self, below_rank: int) -> dict:
+        """Figures of the states of rank < below_rank (one process's states when it stopped at a violation)."""
         from checker.search import _bytes_per_state, _max_steps
 
         depth = array("H", bytes(2 * len(self.keys)))
+        counted = self.keys
+        # A level committed in full may hold states past where one process stopped.
+        if self.rank and max(self.rank) >= below_rank:
+            counted = [k for k, r in zip(self.keys, self.rank) if r < below_rank]
         return {"states": len(self.keys), "rss": _rss(), "cpu": time.process_time(),
                 "bytes": _bytes_per_state(self.packer, self.keys, self.parent, depth) * len(self.keys),
-                "max_steps": _max_steps(self.engine, self.packer, self.keys),
+                "max_steps": _max_steps(self.engine, self.packer, counted),
                 # A bound the memory model hit in this shard (weak's safety cap):
                 # the coordinator's own copy of the model never sees it.
                 "reordering_bound": self.engine.mm.reordering_bound()}
@@ -897,7 +902,7 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
     if not res.complete and not stop_reason:
         stop_reason = f"depth limit {opts.max_depth} reached" if prog.cut else "stopped"
     res.stop_reason = stop_reason
-    stats = shards.call_all("stats")
+    stats = shards.call_all("stats", [(nstates,)] * shards.n)
     res.max_postmaster_steps = max(s["max_steps"] for s in stats)
     hit = [s["reordering_bound"] for s in stats if s["reordering_bound"] is not None]
     if hit and res.reordering_bound is None:
