@@ -124,6 +124,9 @@ class ExpandReport:
     sent_states: int = 0
     rss: int = 0
     cpu: float = 0.0  # CPU seconds this step took in the shard's process
+    # A bound the memory model hit in this shard so far (weak's safety cap):
+    # the coordinator's own copy of the model never sees it.
+    reordering_bound: int | None = None
 
 
 @dataclass
@@ -351,6 +354,7 @@ class Shard:
                 report.sent_states += len(out_keys[j])
                 batches.append(blob)
         report.rss = _rss()
+        report.reordering_bound = engine.mm.reordering_bound()
         report.cpu = time.process_time() - cpu0
         return (report, *batches)
 
@@ -449,10 +453,7 @@ class Shard:
             counted = [k for k, r in zip(self.keys, self.rank) if r < below_rank]
         return {"states": len(self.keys), "rss": _rss(), "cpu": time.process_time(),
                 "bytes": _bytes_per_state(self.packer, self.keys, self.parent, depth) * len(self.keys),
-                "max_steps": _max_steps(self.engine, self.packer, counted),
-                # A bound the memory model hit in this shard (weak's safety cap):
-                # the coordinator's own copy of the model never sees it.
-                "reordering_bound": self.engine.mm.reordering_bound()}
+                "max_steps": _max_steps(self.engine, self.packer, counted)}
 
     def _tables(self) -> list:
         p = self.packer
@@ -730,6 +731,10 @@ class _Progress:
     critical_cpu: float = 0.0  # sum over levels of the slowest shard's CPU seconds
     stop_rank: int | None = None  # stop-at-first: the state whose expansion violated
     stop_states: int | None = None
+    # Weak's safety cap, hit by some shard in a committed level.  Kept here,
+    # in the checkpoint, because the processes that hit it are gone after
+    # --resume and the levels they cut are not expanded again.
+    reordering_bound: int | None = None
 
 
 def explore_partitioned(engine, opts, res) -> None:
@@ -852,6 +857,8 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
                     prog.depth += 1
                     prog.finished = new == 0
                 prog.cut = prog.cut or any(r.cut for r in reports)
+                hit = [b for b in [prog.reordering_bound] + [r.reordering_bound for r in reports] if b is not None]
+                prog.reordering_bound = max(hit, default=None)
                 prog.sent_bytes += sum(r.sent_bytes for r in reports)
                 prog.sent_states += sum(r.sent_states for r in reports)
                 # A level lasts as long as its slowest shard's expansion, then its slowest receiver.
@@ -904,9 +911,8 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
     res.stop_reason = stop_reason
     stats = shards.call_all("stats", [(nstates,)] * shards.n)
     res.max_postmaster_steps = max(s["max_steps"] for s in stats)
-    hit = [s["reordering_bound"] for s in stats if s["reordering_bound"] is not None]
-    if hit and res.reordering_bound is None:
-        res.reordering_bound = max(hit)
+    if prog.reordering_bound is not None and res.reordering_bound is None:
+        res.reordering_bound = prog.reordering_bound
     res.storage = "compact"
     res.bytes_per_state = sum(s["bytes"] for s in stats) / max(1, sum(s["states"] for s in stats))
     res.worker_rss = [s["rss"] for s in stats]

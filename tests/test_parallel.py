@@ -164,3 +164,32 @@ def test_workers_auto_is_the_cores_this_process_may_use():
     for bad in ("0", "-2", "x", "256"):
         with pytest.raises(ValueError):
             parse_workers(bad)
+
+
+def test_the_safety_cap_hit_before_a_checkpoint_is_not_lost_on_resume(monkeypatch, tmp_path):
+    # The workers that hit weak's safety cap are gone after --resume, and the
+    # levels it cut are not expanded again: unless the checkpoint carries the
+    # hit, the resumed run says "holds" of a search the cap cut.
+    from checker.model import INTEGRITY
+
+    def stop_after_two_levels(info):
+        if info["depth"] >= 2:
+            raise KeyboardInterrupt
+
+    spec = EngineSpec("ring", Params(threads=2, ops=1), None, "weak", "documented")
+    # One engine for both runs: a weak checkpoint is read only where the
+    # expressions are numbered as when it was written (a second build
+    # numbers them anew).  Its workers are forked copies; the cap is hit in
+    # those, never in this process's model.  The cap is weak.SAFETY_CAP as
+    # the model took it when built, here 1 for the first run only.
+    engine = spec.build()
+    monkeypatch.setattr(engine.mm, "window", 1)
+    par = ParallelOptions(workers=2, spec=spec, checkpoint_dir=str(tmp_path))
+    stopped = explore(engine, Options(parallel=par, progress=stop_after_two_levels), "weak", "documented")
+    assert stopped.stop_reason.startswith("interrupted; checkpoint written") and stopped.reordering_bound == 1
+    monkeypatch.undo()  # the rest of the search runs uncapped
+    assert engine.mm.reordering_bound() is None
+    par = ParallelOptions(workers=2, spec=spec, resume_dir=str(tmp_path))
+    resumed = explore(engine, Options(parallel=par), "weak", "documented")
+    assert resumed.complete and resumed.reordering_bound == 1 and resumed.exit_code == 3
+    assert resumed.verdict(INTEGRITY).startswith("not violated so far (search incomplete: the weak model's safety cap")
