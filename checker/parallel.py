@@ -967,34 +967,37 @@ def _gather(shards, engine, nstates: int, expanded_up_to: int, keep_edges: bool)
         at.frombytes(doc["e_at"])
         dst.frombytes(doc["e_dst"])
         pruned.update(doc["pruned"])
-    edges = None
-    if keep_edges:
-        edges = _edge_lists(at, dst, nstates, expanded_up_to)
+    edges = _edge_graph(at, dst, nstates) if keep_edges else None
     return packer, keys, parent, edges, pruned
 
 
-def _edge_lists(at, dst, nstates: int, expanded_up_to: int) -> list:
-    """Per state, its edges in the order of its moves, as one process lists them."""
-    edges: list = [None] * nstates
-    for s in range(min(expanded_up_to + 1, nstates)):
-        edges[s] = array("l")
+def _edge_graph(at, dst, nstates: int):
+    """The gathered edges as one process keeps them (checker.graph.Graph): per state, in the order of its moves.
+
+    ``at`` holds each edge's source rank and move index (``rank << MOVE_BITS | move``), ``dst``
+    its target rank and thread; states not expanded have no edges.
+    """
+    from checker.graph import _NARROW_LIMIT, Graph
+
+    graph = Graph()
+    if nstates >= _NARROW_LIMIT:
+        graph.widen()
     try:
         import numpy as np
     except ImportError:  # the same, in pure Python (numpy comes with the [ray] and [test] extras)
-        for i in sorted(range(len(at)), key=at.__getitem__):
-            edges[at[i] >> MOVE_BITS].append(dst[i])
-        return edges
+        order = sorted(range(len(at)), key=at.__getitem__)
+        graph.dst.extend(dst[i] for i in order)
+        per_state = [0] * nstates
+        for a in at:
+            per_state[a >> MOVE_BITS] += 1
+        graph.off.extend(itertools.accumulate(per_state))
+        return graph
     at_np = np.frombuffer(at, dtype=np.int64)
     order = np.argsort(at_np)
-    src = at_np[order] >> MOVE_BITS
-    buf = np.frombuffer(dst, dtype=np.int64)[order].astype(np.dtype("l")).tobytes()
-    width = array("l").itemsize
-    bounds = np.searchsorted(src, np.arange(nstates + 1)).tolist()
-    for s in range(nstates):
-        lo, hi = bounds[s], bounds[s + 1]
-        if lo != hi:
-            edges[s].frombytes(buf[lo * width:hi * width])
-    return edges
+    graph.dst.frombytes(np.frombuffer(dst, dtype=np.int64)[order].astype(f"u{graph.dst.itemsize}").tobytes())
+    per_state = np.bincount(at_np >> MOVE_BITS, minlength=nstates)
+    graph.off.frombytes(np.cumsum(per_state, dtype=np.uint64).tobytes())
+    return graph
 
 
 def _rank(codes: list, offset: int):
