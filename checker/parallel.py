@@ -65,8 +65,8 @@ from checker.model import DEADLOCK, WAIT_FREEDOM, ModelError, Params
 MOVE_BITS = 12  # a state has fewer than 4096 moves
 TID_BITS = 4  # edges keep a thread id in 4 bits, as checker.explore does
 _M32 = 0xFFFFFFFF
-_AFTER_EVERY_MOVE = (1 << MOVE_BITS) - 1
-OWNER_POSITIONS = (0, 3)  # the packed-key components the owner hashes: shared memory, the postmaster  # where a state's deadlock check comes in its expansion
+_AFTER_EVERY_MOVE = (1 << MOVE_BITS) - 1  # where a state's deadlock check comes in its expansion
+OWNER_POSITIONS = (0, 3)  # the packed-key components the owner hashes: shared memory, the postmaster
 
 
 class SearchAborted(Exception):
@@ -235,7 +235,7 @@ class Shard:
         # agree only between processes that inherited one registry.
         self.engine = engine if engine is not None else spec.build()
         self.index, self.nshards = index, nshards
-        self.liveness = liveness and not _lasso_free(self.engine, liveness)
+        self.liveness = not _lasso_free(self.engine, liveness)
         self.max_depth = max_depth
         self.memory_limit = memory_limit
         self.packer = PackedStates(self.engine.nthreads)
@@ -443,16 +443,17 @@ class Shard:
         self.frontier = [0]
 
     def stats(self, below_rank: int) -> dict:
-        """Figures of the states of rank < below_rank (one process's states when it stopped at a violation)."""
+        """This shard's figures; the postmaster's most steps over its states of rank < below_rank only
+        (where one process stopped, at a first violation)."""
         from checker.search import _bytes_per_state, _max_steps
 
-        depth = array("H", bytes(2 * len(self.keys)))
         counted = self.keys
         # A level committed in full may hold states past where one process stopped.
         if self.rank and max(self.rank) >= below_rank:
             counted = [k for k, r in zip(self.keys, self.rank) if r < below_rank]
         return {"states": len(self.keys), "rss": _rss(), "cpu": time.process_time(),
-                "bytes": _bytes_per_state(self.packer, self.keys, self.parent, depth) * len(self.keys),
+                # A shard keeps each state's global rank where one process keeps its depth.
+                "bytes": _bytes_per_state(self.packer, self.keys, self.parent, self.rank) * len(self.keys),
                 "max_steps": _max_steps(self.engine, self.packer, counted)}
 
     def _tables(self) -> list:
@@ -920,7 +921,7 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
     res.critical_path_cpu = prog.critical_cpu
     res.message_bytes = prog.sent_bytes
     res.message_bytes_per_successor = prog.sent_bytes / max(1, prog.sent_states)
-    keep_edges = opts.liveness and not _lasso_free(engine, opts.liveness)
+    keep_edges = not _lasso_free(engine, opts.liveness)
     lasso_partial = (keep_edges and engine.lasso_only and WAIT_FREEDOM in checked and not aborted
                      and not any(e.prop == WAIT_FREEDOM for e in events))
     if events or (res.complete and keep_edges) or lasso_partial:
