@@ -65,8 +65,8 @@ from checker.model import DEADLOCK, WAIT_FREEDOM, ModelError, Params
 MOVE_BITS = 12  # a state has fewer than 4096 moves
 TID_BITS = 4  # edges keep a thread id in 4 bits, as checker.explore does
 _M32 = 0xFFFFFFFF
-_AFTER_EVERY_MOVE = (1 << MOVE_BITS) - 1
-OWNER_POSITIONS = (0, 3)  # the packed-key components the owner hashes: shared memory, the postmaster  # where a state's deadlock check comes in its expansion
+_AFTER_EVERY_MOVE = (1 << MOVE_BITS) - 1  # where a state's deadlock check comes in its expansion
+OWNER_POSITIONS = (0, 3)  # the packed-key components the owner hashes: shared memory, the postmaster
 
 
 class SearchAborted(Exception):
@@ -124,6 +124,9 @@ class ExpandReport:
     sent_states: int = 0
     rss: int = 0
     cpu: float = 0.0  # CPU seconds this step took in the shard's process
+    # A bound the memory model hit in this shard so far (weak's safety cap):
+    # the coordinator's own copy of the model never sees it.
+    reordering_bound: int | None = None
 
 
 @dataclass
@@ -232,7 +235,7 @@ class Shard:
         # agree only between processes that inherited one registry.
         self.engine = engine if engine is not None else spec.build()
         self.index, self.nshards = index, nshards
-        self.liveness = liveness and not _lasso_free(self.engine, liveness)
+        self.liveness = not _lasso_free(self.engine, liveness)
         self.max_depth = max_depth
         self.memory_limit = memory_limit
         self.packer = PackedStates(self.engine.nthreads)
@@ -351,6 +354,7 @@ class Shard:
                 report.sent_states += len(out_keys[j])
                 batches.append(blob)
         report.rss = _rss()
+        report.reordering_bound = engine.mm.reordering_bound()
         report.cpu = time.process_time() - cpu0
         return (report, *batches)
 
@@ -438,16 +442,19 @@ class Shard:
         self.parent.append(-1)
         self.frontier = [0]
 
-    def stats(self) -> dict:
+    def stats(self, below_rank: int) -> dict:
+        """This shard's figures; the postmaster's most steps over its states of rank < below_rank only
+        (where one process stopped, at a first violation)."""
         from checker.search import _bytes_per_state, _max_steps
 
-        depth = array("H", bytes(2 * len(self.keys)))
+        counted = self.keys
+        # A level committed in full may hold states past where one process stopped.
+        if self.rank and max(self.rank) >= below_rank:
+            counted = [k for k, r in zip(self.keys, self.rank) if r < below_rank]
         return {"states": len(self.keys), "rss": _rss(), "cpu": time.process_time(),
-                "bytes": _bytes_per_state(self.packer, self.keys, self.parent, depth) * len(self.keys),
-                "max_steps": _max_steps(self.engine, self.packer, self.keys),
-                # A bound the memory model hit in this shard (weak's safety cap):
-                # the coordinator's own copy of the model never sees it.
-                "reordering_bound": self.engine.mm.reordering_bound()}
+                # A shard keeps each state's global rank where one process keeps its depth.
+                "bytes": _bytes_per_state(self.packer, self.keys, self.parent, self.rank) * len(self.keys),
+                "max_steps": _max_steps(self.engine, self.packer, counted)}
 
     def _tables(self) -> list:
         p = self.packer
@@ -520,11 +527,17 @@ def _rss() -> int:
 
 def _write_atomic(path: str, write) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # A write cut short (a full disk, a second Ctrl-C) leaves no stray file behind.
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 # ---------------------------------------------------------------------------
@@ -725,6 +738,10 @@ class _Progress:
     critical_cpu: float = 0.0  # sum over levels of the slowest shard's CPU seconds
     stop_rank: int | None = None  # stop-at-first: the state whose expansion violated
     stop_states: int | None = None
+    # Weak's safety cap, hit by some shard in a committed level.  Kept here,
+    # in the checkpoint, because the processes that hit it are gone after
+    # --resume and the levels they cut are not expanded again.
+    reordering_bound: int | None = None
 
 
 def explore_partitioned(engine, opts, res) -> None:
@@ -847,6 +864,8 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
                     prog.depth += 1
                     prog.finished = new == 0
                 prog.cut = prog.cut or any(r.cut for r in reports)
+                hit = [b for b in [prog.reordering_bound] + [r.reordering_bound for r in reports] if b is not None]
+                prog.reordering_bound = max(hit, default=None)
                 prog.sent_bytes += sum(r.sent_bytes for r in reports)
                 prog.sent_states += sum(r.sent_states for r in reports)
                 # A level lasts as long as its slowest shard's expansion, then its slowest receiver.
@@ -897,11 +916,10 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
     if not res.complete and not stop_reason:
         stop_reason = f"depth limit {opts.max_depth} reached" if prog.cut else "stopped"
     res.stop_reason = stop_reason
-    stats = shards.call_all("stats")
+    stats = shards.call_all("stats", [(nstates,)] * shards.n)
     res.max_postmaster_steps = max(s["max_steps"] for s in stats)
-    hit = [s["reordering_bound"] for s in stats if s["reordering_bound"] is not None]
-    if hit and res.reordering_bound is None:
-        res.reordering_bound = max(hit)
+    if prog.reordering_bound is not None and res.reordering_bound is None:
+        res.reordering_bound = prog.reordering_bound
     res.storage = "compact"
     res.bytes_per_state = sum(s["bytes"] for s in stats) / max(1, sum(s["states"] for s in stats))
     res.worker_rss = [s["rss"] for s in stats]
@@ -909,7 +927,7 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
     res.critical_path_cpu = prog.critical_cpu
     res.message_bytes = prog.sent_bytes
     res.message_bytes_per_successor = prog.sent_bytes / max(1, prog.sent_states)
-    keep_edges = opts.liveness and not _lasso_free(engine, opts.liveness)
+    keep_edges = not _lasso_free(engine, opts.liveness)
     lasso_partial = (keep_edges and engine.lasso_only and WAIT_FREEDOM in checked and not aborted
                      and not any(e.prop == WAIT_FREEDOM for e in events))
     if events or (res.complete and keep_edges) or lasso_partial:
@@ -956,34 +974,37 @@ def _gather(shards, engine, nstates: int, expanded_up_to: int, keep_edges: bool)
         at.frombytes(doc["e_at"])
         dst.frombytes(doc["e_dst"])
         pruned.update(doc["pruned"])
-    edges = None
-    if keep_edges:
-        edges = _edge_lists(at, dst, nstates, expanded_up_to)
+    edges = _edge_graph(at, dst, nstates) if keep_edges else None
     return packer, keys, parent, edges, pruned
 
 
-def _edge_lists(at, dst, nstates: int, expanded_up_to: int) -> list:
-    """Per state, its edges in the order of its moves, as one process lists them."""
-    edges: list = [None] * nstates
-    for s in range(min(expanded_up_to + 1, nstates)):
-        edges[s] = array("l")
+def _edge_graph(at, dst, nstates: int):
+    """The gathered edges as one process keeps them (checker.graph.Graph): per state, in the order of its moves.
+
+    ``at`` holds each edge's source rank and move index (``rank << MOVE_BITS | move``), ``dst``
+    its target rank and thread; states not expanded have no edges.
+    """
+    from checker.graph import _NARROW_LIMIT, Graph
+
+    graph = Graph()
+    if nstates >= _NARROW_LIMIT:
+        graph.widen()
     try:
         import numpy as np
     except ImportError:  # the same, in pure Python (numpy comes with the [ray] and [test] extras)
-        for i in sorted(range(len(at)), key=at.__getitem__):
-            edges[at[i] >> MOVE_BITS].append(dst[i])
-        return edges
+        order = sorted(range(len(at)), key=at.__getitem__)
+        graph.dst.extend(dst[i] for i in order)
+        per_state = [0] * nstates
+        for a in at:
+            per_state[a >> MOVE_BITS] += 1
+        graph.off.extend(itertools.accumulate(per_state))
+        return graph
     at_np = np.frombuffer(at, dtype=np.int64)
     order = np.argsort(at_np)
-    src = at_np[order] >> MOVE_BITS
-    buf = np.frombuffer(dst, dtype=np.int64)[order].astype(np.dtype("l")).tobytes()
-    width = array("l").itemsize
-    bounds = np.searchsorted(src, np.arange(nstates + 1)).tolist()
-    for s in range(nstates):
-        lo, hi = bounds[s], bounds[s + 1]
-        if lo != hi:
-            edges[s].frombytes(buf[lo * width:hi * width])
-    return edges
+    graph.dst.frombytes(np.frombuffer(dst, dtype=np.int64)[order].astype(f"u{graph.dst.itemsize}").tobytes())
+    per_state = np.bincount(at_np >> MOVE_BITS, minlength=nstates)
+    graph.off.frombytes(np.cumsum(per_state, dtype=np.uint64).tobytes())
+    return graph
 
 
 def _rank(codes: list, offset: int):
