@@ -48,38 +48,17 @@ module's docstring.
 # ruff: noqa: F821  -- programs use names that declare() binds (docs/writing-a-model.md)
 
 from checker.lang import (
-    LWLockAcquire, LWLockRelease, assert_, choose, ghost, mutation, operation, pg_atomic_read_u32,
-    pg_atomic_write_u32, pg_memory_barrier, pg_read_barrier, pg_write_barrier,
+    LWLockAcquire, LWLockRelease, assert_, ghost, mutation, operation, pg_atomic_read_u32, pg_atomic_write_u32,
+    pg_memory_barrier, pg_read_barrier, pg_write_barrier,
 )
 from checker.model import PM_SAFETY, Mutation, Protocol
-from models._changequeue import (
-    CAPACITY, REGISTRATION, TERMINATION, check_slots, declare_common,
+from models._changequeue import (  # noqa: F401  (the compiler finds these by name)
+    CAPACITY, REGISTRATION, TERMINATION, backend, check_slots, declare_common, enqueue_change, forget_worker,
+    handle_slot_in_use, postmaster, reap_worker, start_workers, terminate_worker,
 )
 
 # ---------------------------------------------------------------------------
 # Backends
-
-
-def enqueue_change(slot):
-    """Put a slot number on the change queue (BackgroundWorkerLock held)."""
-    head = pg_atomic_read_u32(cq_head)
-    pg_atomic_write_u32(cq_ring[head], slot)
-    with ghost:
-        q_val[head] = slot
-    if not mutation("enqueue-no-write-barrier"):
-        # The entry (and the slot's contents before it) must be visible
-        # before the head that covers it.  Pairs with the postmaster's
-        # pg_read_barrier() in state_change().
-        pg_write_barrier()
-    head = (head + 1) % QSIZE
-    # Assert(head != tail): never fails now (at most N entries wait), kept
-    # as the patch has it; a branch, so the store below waits for the load.
-    tail = pg_atomic_read_u32(cq_tail)
-    if head == tail:
-        with ghost:
-            assert_(head != tail, "queue capacity",
-                    "Assert(head != tail) failed: the change queue of 2N+1 entries is full")
-    pg_atomic_write_u32(cq_head, head)
 
 
 def request_change(slot):
@@ -142,52 +121,12 @@ def register_worker():
     return 1
 
 
-@operation
-def terminate_worker():
-    """TerminateBackgroundWorker() with the handle of this backend's last registration."""
-    LWLockAcquire(BackgroundWorkerLock)
-    gen = pg_atomic_read_u32(generation[my_slot])
-    if gen == my_gen:
-        if pg_atomic_read_u32(terminate[my_slot]) == 0:
-            pg_atomic_write_u32(terminate[my_slot], 1)
-            with ghost:
-                term_gen[my_slot] = my_reg[ME]
-            request_change(my_slot)
-    LWLockRelease(BackgroundWorkerLock)
-
-
-def backend():
-    done = 0
-    while done < OPS:
-        if register_worker() == 1:
-            done += 1
-            if choose(2) == 1:
-                terminate_worker()
-
-
 # ---------------------------------------------------------------------------
 # Postmaster: no lock, never waits, checks every index it reads.
 
 
-def forget_worker(slot):
-    """ForgetBackgroundWorker(): free the slot and drop the RegisteredBgWorker."""
-    global pm_registered, pm_running, pm_rw_terminate, pm_done
-    # What the postmaster read from the slot must be read before in_use
-    # frees it for reuse (load then store: a full barrier, as bgworker.c
-    # has).  Pairs with the backends' read of in_use under the lock.
-    pg_memory_barrier()
-    pg_atomic_write_u32(in_use[slot], 0)
-    with ghost:
-        owner[slot] = OWN_FREE
-    pm_registered &= ~(1 << slot)
-    pm_running &= ~(1 << slot)
-    pm_rw_terminate &= ~(1 << slot)
-    pm_done += 1
-
-
 def handle_change(slot):
     """One entry of BackgroundWorkerStateChange's queue."""
-    global pm_registered, pm_rw_terminate, pm_done
     pg_atomic_write_u32(queued[slot], 0)
     if not mutation("postmaster-no-full-barrier"):
         # Clear queued before reading the slot: a store then a load, so a
@@ -200,35 +139,7 @@ def handle_change(slot):
         # Read the slot's contents only after in_use.  Pairs with the
         # backends' pg_write_barrier() before in_use = true.
         pg_read_barrier()
-    if (pm_registered >> slot) & 1:
-        if pg_atomic_read_u32(terminate[slot]) != 0:
-            with ghost:
-                assert_(term_gen[slot] == reg_gen[slot], "registration honoured",
-                        "the postmaster marked a worker for termination that nobody asked to terminate")
-            pm_rw_terminate |= 1 << slot  # and kill(rw_pid, SIGTERM) if it runs
-        return
-    if pg_atomic_read_u32(terminate[slot]) != 0:
-        with ghost:
-            assert_(term_gen[slot] == reg_gen[slot], "registration honoured",
-                    "the postmaster freed a registered worker's slot that nobody asked to terminate: "
-                    "the worker will never start")
-            assert_(owner[slot] == OWN_QUEUED, "exclusive ownership",
-                    "the postmaster freed a slot that is not waiting to be registered")
-        # Free the slot at once, never registered.
-        pg_memory_barrier()
-        pg_atomic_write_u32(in_use[slot], 0)
-        with ghost:
-            owner[slot] = OWN_FREE
-        pm_done += 1
-        return
-    w = pg_atomic_read_u32(worker[slot])
-    with ghost:
-        assert_(owner[slot] == OWN_QUEUED, "exclusive ownership",
-                "the postmaster registered a slot that no backend had handed over")
-        owner[slot] = OWN_REGISTERED
-        assert_(w == registrant[slot], "queue integrity",
-                "the postmaster registered a worker description its registrant did not write")
-    pm_registered |= 1 << slot
+    handle_slot_in_use(slot)
 
 
 @operation
@@ -250,48 +161,6 @@ def state_change():
         pg_atomic_write_u32(cq_tail, tail)
         if mutation("no-range-check") or slot < SLOTS:
             handle_change(slot)
-
-
-@operation
-def reap_worker(slot):
-    """A worker exited (CleanupBackgroundWorker, then ForgetBackgroundWorker)."""
-    with ghost:
-        assert_(owner[slot] == OWN_RUNNING, "exclusive ownership", "the postmaster reaped a slot not running")
-    forget_worker(slot)
-
-
-@operation
-def start_workers():
-    """maybe_start_bgworkers(): fork a registered worker, or forget it if it was terminated.
-
-    Which registered slot it looks at on this pass is the postmaster's
-    choice (or none): every order in which PostgreSQL may start them is
-    covered, and there is no loop over the slots that takes no shared-memory
-    step (the compiled engine follows such code only by interpretation).
-    """
-    global pm_running
-    slot = choose(SLOTS + 1)
-    if slot < SLOTS and (pm_registered >> slot) & 1 and (pm_running >> slot) & 1 == 0:
-        if (pm_rw_terminate >> slot) & 1:
-            forget_worker(slot)
-        else:
-            # fork(): a system call, which orders everything before it
-            # against everything after.
-            pg_memory_barrier()
-            with ghost:
-                owner[slot] = OWN_RUNNING
-            pm_running |= 1 << slot
-
-
-def postmaster():
-    while pm_done < TOTAL:
-        # ServerLoop: child exits first.  Any running worker may have exited,
-        # or none (choice SLOTS).
-        exited = choose(SLOTS + 1)
-        if exited < SLOTS and (pm_running >> exited) & 1:
-            reap_worker(exited)
-        state_change()
-        start_workers()
 
 
 class ChangeQueueFixed(Protocol):
@@ -331,6 +200,9 @@ class ChangeQueueFixed(Protocol):
 
     def declare(self, p, d) -> None:
         declare_common(p, d)
+        # The fix keeps the patch's Assert(head != tail) in enqueue_change()
+        # and is checked in an assert-enabled build: the Assert never fails.
+        d.constant("ASSERTS", 1)
         d.array("queued", p.slots, 0)
 
     def check_quiescent(self, v) -> None:

@@ -100,10 +100,12 @@ PROTOCOLS: dict[str, CProtocol] = {
     "bitmap": CProtocol("bitmap", ("slot_bitmap.c", "slot_startqueue.c"), "slot_bitmap_workload.c",
                         "stress_bitmap.c", "bitmap"),
     "bgworker": CProtocol("bgworker", ("slot_bgworker.c",), "slot_bgworker_workload.c", None, "bgworker"),
-    "changequeue": CProtocol("changequeue", ("slot_changequeue.c",), "slot_changequeue_workload.c", None,
-                             "changequeue", "asserts"),
-    "changequeue-fixed": CProtocol("changequeue-fixed", ("slot_changequeue_fixed.c",),
-                                   "slot_changequeue_fixed_workload.c", None, "changequeue_fixed"),
+    "changequeue": CProtocol("changequeue", ("slot_changequeue.c", "slot_changequeue_common.c"),
+                             "slot_changequeue_workload.c", None, "changequeue", "asserts",
+                             shared_mutations=("enqueue-no-write-barrier", "terminate-no-generation-check")),
+    "changequeue-fixed": CProtocol("changequeue-fixed", ("slot_changequeue_fixed.c", "slot_changequeue_common.c"),
+                                   "slot_changequeue_fixed_workload.c", None, "changequeue_fixed",
+                                   shared_mutations=("enqueue-no-write-barrier",)),
     "dsmhandle": CProtocol("dsmhandle", ("slot_dsmhandle.c",), "slot_dsmhandle_workload.c", None, "dsmhandle",
                            extra_pack=("gen_bits", "linear")),
 }
@@ -136,7 +138,7 @@ def mutation_macro(mutation: str) -> str:
 
 # Sources several designs build; their mutation macros belong to the designs
 # that name them in CProtocol.shared_mutations.
-SHARED_SOURCES = frozenset({"slot_startqueue.c"})
+SHARED_SOURCES = frozenset({"slot_startqueue.c", "slot_changequeue_common.c"})
 
 
 def c_mutations(name: str) -> set[str]:

@@ -92,4 +92,14 @@ extern void CqStateChange(Cq *cq, CqPostmaster *pm);
 extern void CqReapWorker(Cq *cq, CqPostmaster *pm, uint32 slot);
 extern void CqMaybeStartWorker(Cq *cq, CqPostmaster *pm, uint32 slot);
 
+/*
+ * Between slot_changequeue_common.c and the two variants: the enqueue and the
+ * postmaster's handling of a slot it saw in use are shared; each variant
+ * supplies CqRequestChange() (make sure an entry for the slot waits in the
+ * queue; BackgroundWorkerLock held).
+ */
+extern void CqEnqueue(Cq *cq, uint32 slot);
+extern void CqRequestChange(Cq *cq, uint32 slot);
+extern void CqHandleSlotInUse(Cq *cq, CqPostmaster *pm, uint32 slot);
+
 #endif							/* SLOT_CHANGEQUEUE_H */

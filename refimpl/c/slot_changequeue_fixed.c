@@ -2,7 +2,8 @@
  *
  * slot_changequeue_fixed.c
  *	  The change queue of the 0001 patch with the smallest change that makes
- *	  it correct; see slot_changequeue.h and models/changequeue_fixed.py.
+ *	  it correct; see slot_changequeue.h and models/changequeue_fixed.py
+ *	  (what it shares with the patch is in slot_changequeue_common.c).
  *	  Every shared-memory access is one event of that model, in the same
  *	  order; mutations are compiled in with -DSLOT_MUTATION_<NAME>.
  *
@@ -18,77 +19,11 @@
  */
 #include "slot_changequeue.h"
 
-Size
-CqShmemSize(uint32 nslots)
-{
-	return offsetof(CqShmem, words) + sizeof(pg_atomic_uint32) * (6 * (Size) nslots + 2 * (Size) nslots + 1);
-}
-
-void
-CqShmemInit(CqShmem *shm, uint32 nslots)
-{
-	Cq			cq;
-
-	CqAttach(&cq, shm, nslots, true);
-	pg_atomic_init_u32(&shm->head, 0);
-	pg_atomic_init_u32(&shm->tail, 0);
-	LWLockInitialize(&shm->BackgroundWorkerLock);
-	for (uint32 i = 0; i < 6 * nslots + cq.queue_size; i++)
-		pg_atomic_init_u32(&shm->words[i], 0);
-}
-
-void
-CqAttach(Cq *cq, CqShmem *shm, uint32 nslots, bool assert_checking)
-{
-	cq->shm = shm;
-	cq->nslots = nslots;
-	cq->queue_size = 2 * nslots + 1;
-	cq->assert_checking = assert_checking;
-	cq->in_use = &shm->words[0];
-	cq->terminate = &shm->words[nslots];
-	cq->generation = &shm->words[2 * nslots];
-	cq->pid = &shm->words[3 * nslots];
-	cq->worker = &shm->words[4 * nslots];
-	cq->queued = &shm->words[5 * nslots];
-	cq->queue = &shm->words[6 * nslots];
-}
-
-/* Put a slot number on the change queue.  BackgroundWorkerLock is held. */
-static void
-CqEnqueue(Cq *cq, uint32 slot)
-{
-	uint32		head = pg_atomic_read_u32(&cq->shm->head);
-
-	pg_atomic_write_u32(&cq->queue[head], slot);
-#ifndef SLOT_MUTATION_ENQUEUE_NO_WRITE_BARRIER
-
-	/*
-	 * The entry (and the slot's contents stored before it) must be visible
-	 * before the head that covers it.  Pairs with the pg_read_barrier() in
-	 * CqStateChange() after it reads the head.
-	 */
-	pg_write_barrier();
-#endif
-	head = (head + 1) % cq->queue_size;
-	{
-		/*
-		 * Assert(head != tail), kept from the patch: at most N entries wait
-		 * (one per slot), so it cannot fail.  Read as the model reads it (an
-		 * assert-enabled build).
-		 */
-		uint32		tail = pg_atomic_read_u32(&cq->shm->tail);
-
-		Assert(head != tail);
-		(void) tail;
-	}
-	pg_atomic_write_u32(&cq->shm->head, head);
-}
-
 /*
  * Make sure an entry for "slot" waits in the queue.  BackgroundWorkerLock is
  * held, so backends do not race each other for queued[slot].
  */
-static void
+void
 CqRequestChange(Cq *cq, uint32 slot)
 {
 #ifndef SLOT_MUTATION_BACKEND_NO_FULL_BARRIER
@@ -157,48 +92,10 @@ CqRegisterWorker(Cq *cq, uint32 me, CqHandle *handle)
 	return true;
 }
 
-void
-CqTerminateWorker(Cq *cq, const CqHandle *handle)
-{
-	uint32		gen;
-
-	LWLockAcquire(&cq->shm->BackgroundWorkerLock, LW_EXCLUSIVE);
-	gen = pg_atomic_read_u32(&cq->generation[handle->slot]);
-	if (gen == handle->generation)
-	{
-		if (pg_atomic_read_u32(&cq->terminate[handle->slot]) == 0)
-		{
-			pg_atomic_write_u32(&cq->terminate[handle->slot], 1);
-			CqRequestChange(cq, handle->slot);
-		}
-	}
-	LWLockRelease(&cq->shm->BackgroundWorkerLock);
-}
-
-/* ForgetBackgroundWorker(): free the slot, drop the RegisteredBgWorker. */
-static void
-CqForgetWorker(Cq *cq, CqPostmaster *pm, uint32 slot)
-{
-	/*
-	 * What we read from the slot must be read before in_use frees it for
-	 * reuse: a load then a store, so a full barrier (bgworker.c has it too).
-	 * Pairs with the backends' read of in_use under BackgroundWorkerLock in
-	 * CqRegisterWorker().
-	 */
-	pg_memory_barrier();
-	pg_atomic_write_u32(&cq->in_use[slot], 0);
-	slot_set_delete(&pm->registered, slot);
-	slot_set_delete(&pm->running, slot);
-	slot_set_delete(&pm->rw_terminate, slot);
-	pm->forgotten++;
-}
-
 /* One queue entry of BackgroundWorkerStateChange(). */
 static void
 CqHandleChange(Cq *cq, CqPostmaster *pm, uint32 slot)
 {
-	uint32		w;
-
 	pg_atomic_write_u32(&cq->queued[slot], 0);
 #ifndef SLOT_MUTATION_POSTMASTER_NO_FULL_BARRIER
 
@@ -219,27 +116,7 @@ CqHandleChange(Cq *cq, CqPostmaster *pm, uint32 slot)
 	 */
 	pg_read_barrier();
 #endif
-	if (slot_set_is_member(&pm->registered, slot))
-	{
-		if (pg_atomic_read_u32(&cq->terminate[slot]) != 0)
-			slot_set_add(&pm->rw_terminate, slot);	/* and SIGTERM it if it runs */
-		return;
-	}
-	if (pg_atomic_read_u32(&cq->terminate[slot]) != 0)
-	{
-		/*
-		 * Terminated before we registered it: free the slot at once.  The
-		 * slot's reads must be done before in_use frees it: a full barrier,
-		 * pairing with the backends' read of in_use under the lock.
-		 */
-		pg_memory_barrier();
-		pg_atomic_write_u32(&cq->in_use[slot], 0);
-		pm->forgotten++;
-		return;
-	}
-	w = pg_atomic_read_u32(&cq->worker[slot]);
-	(void) w;					/* copied into the RegisteredBgWorker */
-	slot_set_add(&pm->registered, slot);
+	CqHandleSlotInUse(cq, pm, slot);
 }
 
 void
@@ -270,37 +147,5 @@ CqStateChange(Cq *cq, CqPostmaster *pm)
 			continue;			/* elog(LOG): no such slot */
 #endif
 		CqHandleChange(cq, pm, slot);
-	}
-}
-
-void
-CqReapWorker(Cq *cq, CqPostmaster *pm, uint32 slot)
-{
-	CqForgetWorker(cq, pm, slot);
-}
-
-/*
- * maybe_start_bgworkers() for one slot: the workload passes the slot the
- * model's postmaster chose on this pass (or nslots, none), which covers
- * every order in which the postmaster may start registered workers.
- */
-void
-CqMaybeStartWorker(Cq *cq, CqPostmaster *pm, uint32 slot)
-{
-	if (slot < cq->nslots && slot_set_is_member(&pm->registered, slot) &&
-		!slot_set_is_member(&pm->running, slot))
-	{
-		if (slot_set_is_member(&pm->rw_terminate, slot))
-			CqForgetWorker(cq, pm, slot);
-		else
-		{
-			/*
-			 * fork(): a system call, which orders everything before it
-			 * against everything after.  PostgreSQL has no explicit barrier
-			 * here; this one stands for the fork().
-			 */
-			pg_memory_barrier();
-			slot_set_add(&pm->running, slot);
-		}
 	}
 }

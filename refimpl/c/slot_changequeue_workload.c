@@ -108,11 +108,21 @@ CQ_EXPORT(regions) (void *shm, uint32 nslots, SlotRegion *out, int max)
 	return n;
 }
 
-/* "extra" is the model's asserts parameter (changequeue only; 1 otherwise). */
+/*
+ * "extra" is changequeue's asserts parameter.  changequeue-fixed has none: it
+ * keeps the patch's Assert(head != tail) and is checked as an assert-enabled
+ * build (its model declares ASSERTS = 1), so the enqueue always reads the tail.
+ */
 int
 CQ_EXPORT(replay_thread) (void *shm, uint32 nslots, int role, uint32 me, uint32 ops, uint32 total, uint32 extra)
 {
+#ifdef CQ_HAS_QUEUED_FLAG
+	CqThreadArgs a = {shm, nslots, me, ops, total, true};
+
+	(void) extra;
+#else
 	CqThreadArgs a = {shm, nslots, me, ops, total, extra != 0};
+#endif
 
 	return slot_trace_run(role == SLOT_ROLE_POSTMASTER ? cq_postmaster : cq_backend, &a);
 }

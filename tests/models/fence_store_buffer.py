@@ -26,7 +26,7 @@ def side_a():
 
 
 def side_b():
-    # Pairs with the barrier-store in side_a().
+    # Orders the flag store before the load of flag_a; pairs with the barrier-store in side_a().
     pg_atomic_write_membarrier_u32(flag_b, 1)
     other = pg_atomic_read_u32(flag_a)
     with ghost:
