@@ -74,8 +74,9 @@ def _bug_under(mut) -> str:
 
 
 def _mutation_rows(protocols: list[str], with_protocol: bool) -> Rows:
+    from checker.model import load_protocols
 
-    registry = _shipped_protocols()
+    registry = load_protocols()
     header = (["protocol"] if with_protocol else []) + ["mutation", "the mistake", "a bug under", "breaks"]
     body = []
     for name in protocols:
@@ -112,9 +113,10 @@ RING_BARRIER_RUN = {"threads": 2, "slots": 2, "ops": 3}
 
 def ring_barriers(kept: dict[str, list[str]]) -> Rows:
     from checker.explore import Options
+    from checker.model import load_protocols
     from checker.run import check
 
-    ring = _shipped_protocols()["ring"]
+    ring = load_protocols()["ring"]
     models = ("sc", "tso", "weak")
     body = []
     for mname in ring.mutations:
@@ -205,10 +207,10 @@ ROBUSTNESS_ORDER = ["ring", "caslist", "bitmap", "bgworker", "dlist"]
 
 def robustness(kept: dict[str, list[str]]) -> Rows:
     """``checker prove P --robustness`` of each design, and of each mutation that should make it fail."""
-    from checker.model import PM_SAFETY, WAIT_FREEDOM, Params
+    from checker.model import PM_SAFETY, WAIT_FREEDOM, Params, load_protocols
     from checker.prove.robustness import prove_robustness
 
-    registry = _shipped_protocols()
+    registry = load_protocols()
     params = Params(threads=2, slots=2, ops=1)
     body = []
     for name in ROBUSTNESS_ORDER:
@@ -360,10 +362,10 @@ def bench_full(_kept: dict[str, list[str]]) -> Captioned:
 
 def properties(kept: dict[str, list[str]]) -> Rows:
     """The built-in properties (checker.model PROPERTIES) and the shipped protocols' own, with who checks them."""
-    from checker.model import ENGINE_PROPERTIES, PROPERTIES, ROGUE_PROPERTIES, Params
+    from checker.model import ENGINE_PROPERTIES, PROPERTIES, ROGUE_PROPERTIES, Params, load_protocols
     from checker.model.system import build_system
 
-    registry = _shipped_protocols()
+    registry = load_protocols()
     checked_by = {name: build_system(cls, Params(threads=3, slots=2, ops=2), None).checked
                   for name, cls in registry.items()}
     own = [p for cls in registry.values() for p in cls.properties if p not in PROPERTIES]
@@ -487,10 +489,11 @@ def _explore_child(args: list[str]) -> tuple[dict, float, float]:
 
 def weak_default_cost(_kept: dict[str, list[str]]) -> Captioned:
     """Every shipped protocol at --threads 3 under the default (sound) weak model, each in its own process."""
+    from checker.model import load_protocols
 
     note = machine_note()
     body = []
-    for name in _shipped_protocols():
+    for name in load_protocols():
         doc, cpu, rss = _explore_child([name, "--threads", "3", "-m", "weak"])
         verdict = "holds" if doc["exit_code"] == 0 else f"exit {doc['exit_code']}"
         body.append([name, f"{doc['states']:,}", f"{doc['transitions']:,}", verdict, f"{cpu:.1f}", f"{rss:.0f}"])
@@ -500,7 +503,7 @@ def weak_default_cost(_kept: dict[str, list[str]]) -> Captioned:
 
 TABLES = (
     TableSpec("properties", "protocols.md", properties,
-              about="the built-in properties and the protocols' own (checker.model, _shipped_protocols())"),
+              about="the built-in properties and the protocols' own (checker.model, load_protocols())"),
     TableSpec("memory-model-list", "memory-models.md", memory_model_list,
               about="the registered memory models (checker.memory.memory_models())"),
     TableSpec("declaration-calls", "writing-a-model.md", declaration_calls,
@@ -666,12 +669,3 @@ def main(check_only: bool, only: tuple[str, ...], fast: bool, list_only: bool) -
 
 if __name__ == "__main__":
     main()
-
-
-def _shipped_protocols():
-    """The protocols of ``models/`` only: a test (or a model file loaded by
-    path) may have registered others in this process, and the tables
-    describe what a clone ships."""
-    from checker.model import load_protocols
-
-    return {name: cls for name, cls in load_protocols().items() if cls.__module__.split(".")[0] == "models"}
