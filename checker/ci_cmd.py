@@ -29,9 +29,11 @@ def register(cli) -> None:
     @click.option("--window", type=int, default=None,
                   help="weak runs bound the events in flight per thread to N (an under-approximation every row "
                        "it affects states; default: the sound, unbounded model)")
+    @click.option("--workers", type=str, default="1", show_default=True,
+                  help="run this many parts of the job at once, in worker processes ('auto': one per core)")
     @click.option("--junit", type=click.Path(dir_okay=False), default=None, help="write JUnit XML here")
     @click.option("--markdown", type=click.Path(dir_okay=False), default=None, help="write a Markdown summary here")
-    def ci(protocols, skip, fences_dir, window, junit, markdown):
+    def ci(protocols, skip, fences_dir, window, workers, junit, markdown):
         """The CI job: explorations, the mutation matrix, proofs, litmus tests (exit 1 on any failure)."""
         from rich.table import Table
 
@@ -41,9 +43,15 @@ def register(cli) -> None:
             resolve_protocol(p)  # a bad name is a usage error, before any work
         if window is not None and window < 1:
             raise Fail(f"--window must be at least 1, got {window}")
+        from checker.parallel import parse_workers
+
+        try:
+            nworkers = parse_workers(workers)
+        except ValueError as exc:
+            raise Fail(str(exc)) from None
         t0 = time.perf_counter()
         with progress_on(err, "checker ci") as progress:
-            rows, notes = run_ci(list(protocols), set(skip), progress, Path(fences_dir), window)
+            rows, notes = run_ci(list(protocols), set(skip), progress, Path(fences_dir), window, nworkers)
         elapsed = time.perf_counter() - t0
         from checker import signals
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -278,7 +277,8 @@ def litmus_rows(models, on_row: RowStart | None = None) -> tuple[list[Row], str]
     return rows, ""
 
 
-def fence_rows(protocol: str, fences_dir: Path, on_row: RowStart | None = None, window: int | None = None) -> list[Row]:
+def fence_rows(protocol: str, fences_dir: Path, on_row: RowStart | None = None, window: int | None = None,
+               workers: int = 2) -> list[Row]:
     """The fence table (checker fences) of one protocol, written to ``fences_dir`` as Markdown and JSON."""
     import json
 
@@ -290,9 +290,10 @@ def fence_rows(protocol: str, fences_dir: Path, on_row: RowStart | None = None, 
     row = Row("fences", f"{name} fence table", "complete, C twin agrees")
     _starting(on_row, row)
     t0 = time.perf_counter()
-    # Two workers: the checks are independent, and CI machines have two cores.
+    # Two workers by default: the checks are independent, and CI machines have
+    # two cores (one when ci itself runs its parts in parallel).
     table = analyse(protocol, Bounds(*default_bounds(name), window=window), ["sc", "tso", "weak"],
-                    ["documented", "arm64", "x86-64"], workers=2, trace_dir=str(fences_dir / "traces"))
+                    ["documented", "arm64", "x86-64"], workers=workers, trace_dir=str(fences_dir / "traces"))
     fences_dir.mkdir(parents=True, exist_ok=True)
     (fences_dir / f"{name}.md").write_text(markdown(table))
     (fences_dir / f"{name}.json").write_text(json.dumps(table.as_json(), indent=1) + "\n")
@@ -305,60 +306,143 @@ def fence_rows(protocol: str, fences_dir: Path, on_row: RowStart | None = None, 
     return [row]
 
 
+@dataclass(frozen=True)
+class Part:
+    """One independent piece of the job: a suite of one protocol, or the litmus suite (``protocol`` None)."""
+
+    what: str
+    suite: str
+    protocol: str | None
+
+
+def _run_part(part: Part, window: int | None, fences_dir: Path, fence_workers: int,
+              on_row: RowStart | None = None) -> tuple[list[Row], str]:
+    """The rows of one part (and a note); runs in the ci process or in a worker process."""
+    from checker.memory import memory_models
+    from checker.model import resolve_protocol
+
+    models = list(memory_models())
+    if part.protocol is None:
+        return litmus_rows(models, on_row)
+    proto_cls = resolve_protocol(part.protocol)
+    if part.suite == "explore":
+        return exploration_rows(part.protocol, proto_cls, models, on_row, window), ""
+    if part.suite == "mutations":
+        return mutation_rows(part.protocol, proto_cls, models, on_row, window), ""
+    if part.suite == "proofs":
+        return proof_rows(proto_cls, on_row), ""
+    return fence_rows(part.protocol, fences_dir, on_row, window, fence_workers), ""
+
+
+def _crash_row(part: Part, exc: BaseException) -> Row:
+    """A crash is a failed row, not a traceback."""
+    last = traceback.format_exception(exc, limit=3)[-1].strip()
+    return Row(part.suite, part.what, "runs", f"error: {exc}", False, 0.0, last)
+
+
 def run_ci(protocols: list[str], skip: set[str], progress: ProgressFn | None = None,
-           fences_dir: Path = Path("fence-tables"), window: int | None = None) -> tuple[list[Row], list[str]]:
+           fences_dir: Path = Path("fence-tables"), window: int | None = None,
+           workers: int = 1) -> tuple[list[Row], list[str]]:
     """Every row of the job; ``progress`` is told each part (done of total) and each row as it starts.
 
     ``window`` bounds weak's reordering in every weak run (``--window``): an
     under-approximation that finds real bugs and whose "holds" rows say so.
+    ``workers`` > 1 runs that many parts at once in worker processes (the
+    parts are independent); the rows come out in the same order either way.
     """
-    from checker.memory import memory_models
     from checker.model import load_protocols, resolve_protocol
 
-    models = list(memory_models())
-    notes = []
     names = protocols or list(load_protocols())
-    rows: list[Row] = []
+    parts = [Part(f"{resolve_protocol(name).name} {suite}", suite, name)
+             for name in names for suite in ("explore", "mutations", "proofs", "fences") if suite not in skip]
+    if "litmus" not in skip and not protocols:
+        parts.append(Part("litmus suite", "litmus", None))
+    if workers > 1:
+        return _run_parts_in_pool(parts, progress, fences_dir, window, workers)
+    return _run_parts_here(parts, progress, fences_dir, window)
+
+
+def _run_parts_here(parts: list[Part], progress: ProgressFn | None, fences_dir: Path,
+                    window: int | None) -> tuple[list[Row], list[str]]:
     from checker import signals
 
-    parts = []
-    for name in names:
-        proto_cls = resolve_protocol(name)
-        # partial, not lambda: each part must keep its own protocol (a closure
-        # would see only the loop's last one, and every part would check it).
-        for suite, fn in (("explore", partial(exploration_rows, name, proto_cls, models, window=window)),
-                          ("mutations", partial(mutation_rows, name, proto_cls, models, window=window)),
-                          ("proofs", partial(proof_rows, proto_cls)),
-                          ("fences", partial(fence_rows, name, fences_dir, window=window))):
-            if suite not in skip:
-                parts.append((f"{proto_cls.name} {suite}", suite, fn))
-    if "litmus" not in skip and not protocols:
-        parts.append(("litmus suite", "litmus", None))
-    for k, (what, suite, fn) in enumerate(parts):
-        report(progress, what, k, len(parts))
+    rows: list[Row] = []
+    notes: list[str] = []
+    for k, part in enumerate(parts):
+        report(progress, part.what, k, len(parts))
 
-        def on_row(name: str, _what: str = what, _k: int = k) -> None:
+        def on_row(name: str, _what: str = part.what, _k: int = k) -> None:
             report(progress, f"{_what}: {name}", _k, len(parts))
 
         try:
-            if fn is None:
-                lrows, note = litmus_rows(models, on_row)
-                rows += lrows
-                if note:
-                    notes.append(note)
-            else:
-                rows += fn(on_row=on_row)
+            part_rows, note = _run_part(part, window, fences_dir, 2, on_row)
         except KeyboardInterrupt:
             if not signals.interrupted():
                 raise
             # Stop at the first Ctrl-C or SIGTERM: the part under way is
             # dropped (its rows would be partial), and the report says so.
-            left = [w for w, _s, _f in parts[k + 1:]]
-            notes.append(f"{signals.how()} during {what}; not run: {', '.join([what] + left)}")
+            left = [p.what for p in parts[k:]]
+            notes.append(f"{signals.how()} during {part.what}; not run: {', '.join(left)}")
             break
-        except Exception as exc:  # a crash is a failed row, not a traceback
-            rows.append(Row(suite, what, "runs", f"error: {exc}", False, 0.0,
-                            traceback.format_exc(limit=3).strip().splitlines()[-1]))
+        except Exception as exc:
+            rows.append(_crash_row(part, exc))
+            continue
+        rows += part_rows
+        if note:
+            notes.append(note)
     else:
         report(progress, "done", len(parts), len(parts))
+    return rows, notes
+
+
+def _worker_signals() -> None:
+    """In a worker: Ctrl-C is the ci process's to handle (it stops the pool); SIGTERM ends the worker."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _pool_part(args: tuple[int, Part, int | None, Path]) -> tuple[int, list[Row], str]:
+    k, part, window, fences_dir = args
+    try:
+        # Each fence table runs single-process here: the pool already keeps every core busy.
+        rows, note = _run_part(part, window, fences_dir, 1)
+    except Exception as exc:
+        rows, note = [_crash_row(part, exc)], ""
+    return k, rows, note
+
+
+def _run_parts_in_pool(parts: list[Part], progress: ProgressFn | None, fences_dir: Path, window: int | None,
+                       workers: int) -> tuple[list[Row], list[str]]:
+    import multiprocessing
+
+    from checker import signals
+
+    results: dict[int, tuple[list[Row], str]] = {}
+    notes: list[str] = []
+    report(progress, f"{len(parts)} parts on {workers} workers", 0, len(parts))
+    pool = multiprocessing.Pool(workers, initializer=_worker_signals)
+    try:
+        tasks = [(k, part, window, fences_dir) for k, part in enumerate(parts)]
+        # chunksize 1: parts differ in cost by minutes, so hand them out one at a time.
+        for k, rows, note in pool.imap_unordered(_pool_part, tasks, chunksize=1):
+            results[k] = (rows, note)
+            report(progress, f"{parts[k].what} done", len(results), len(parts))
+        pool.close()
+    except KeyboardInterrupt:
+        if not signals.interrupted():
+            raise
+        left = [p.what for k, p in enumerate(parts) if k not in results]
+        notes.append(f"{signals.how()}; not run or not finished: {', '.join(left)}")
+    finally:
+        pool.terminate()
+        pool.join()
+    rows: list[Row] = []
+    # In part order, and only the parts that finished (an interrupted job reports what it covered).
+    for k in sorted(results):
+        part_rows, note = results[k]
+        rows += part_rows
+        if note:
+            notes.append(note)
     return rows, notes

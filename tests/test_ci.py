@@ -57,3 +57,30 @@ def test_every_named_protocol_gets_its_own_rows():
     counter = [n for n in names if n.startswith("test-counter ")]
     small = [n for n in names if n.startswith("test-prove-small ")]
     assert counter and small and len(counter) == len(small) == len(names) // 2, names
+
+
+def test_workers_run_the_same_rows_in_the_same_order():
+    # Parts run in worker processes must give exactly the rows of the one-process
+    # job (same names, outcomes and details, in part order); model files named by
+    # path must resolve in the workers too.
+    from checker.ci_policy import run_ci
+
+    models = Path(__file__).resolve().parent / "models"
+    named = [str(models / "counter.py"), str(models / "prove_small.py")]
+    skip = {"proofs", "litmus", "fences"}
+
+    def key(rows):
+        return [(r.suite, r.name, r.expected, r.outcome, r.ok, r.detail) for r in rows]
+
+    one, _ = run_ci(named, skip, window=2)
+    two, _ = run_ci(named, skip, window=2, workers=2)
+    assert len({r.suite for r in one}) == 2 and key(two) == key(one)
+
+
+def test_bad_workers_is_a_usage_error(checker_cli):
+    for bad in ("0", "many"):
+        p = checker_cli("ci", "--protocol", "ring", "--workers", bad)
+        assert p.returncode == 2 and "Traceback" not in p.stderr
+        assert [line for line in p.stderr.splitlines() if line.strip()] == [
+            "checker: error: " + ("--workers must be at least 1" if bad == "0"
+                                  else "--workers takes a number or 'auto', not 'many'")]
