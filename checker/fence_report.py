@@ -83,7 +83,8 @@ def footnotes(t: FenceTable) -> list[str]:
 
 
 def traces(t: FenceTable) -> list[str]:
-    return [f"{b.site} removed, {k}: {r.trace}" for b in t.barriers for k, r in t.results[b.site].items() if r.trace]
+    return [f"{b.site} {'relaxed' if b.rmw else 'removed'}, {k}: {r.trace}"
+            for b in t.barriers for k, r in t.results[b.site].items() if r.trace]
 
 
 def bounds_line(t: FenceTable) -> str:
