@@ -32,7 +32,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from checker.fences import (WEAKER, Barrier, FenceEdit, Site, SitePrim, apply_edit, barriers, candidates,
                             rmw_orderings)
@@ -364,6 +364,17 @@ def placement(task: PlacementTask) -> TaskResult:
     def with_fences(chosen) -> Outcome:
         return with_barriers({s: FULL_BARRIER for s in chosen})
 
+    def first_that_holds(trials: Iterable[dict[Site, str]], complete: bool):
+        """(the first trial that keeps every property or None, whether the bound cut the trials, complete)."""
+        for trial in trials:
+            if len(cache) >= budget and frozenset(trial.items()) not in cache:
+                return None, True, complete
+            o = with_barriers(trial)
+            complete &= o.complete or o.violated
+            if o.holds:
+                return trial, False, complete
+        return None, False, complete
+
     def done(p: Placement) -> TaskResult:
         return TaskResult(p, len(cache), sum(o.cpu for o in cache.values()))
 
@@ -396,39 +407,24 @@ def placement(task: PlacementTask) -> TaskResult:
         # Then every smaller set, smallest first, until one holds or the bound.
         minimum = True
         for k in range(1, len(kept)):
-            found = None
-            for chosen in itertools.combinations(cands, k):
-                if len(cache) >= budget and frozenset(chosen) not in cache:
-                    bound_hit = True
-                    break
-                o = with_fences(chosen)
-                complete &= o.complete or o.violated
-                if o.holds:
-                    found = chosen
-                    break
+            found, bound_hit, complete = first_that_holds(
+                ({s: FULL_BARRIER for s in chosen} for chosen in itertools.combinations(cands, k)), complete)
             if bound_hit:
                 minimum = False
                 break
             if found is not None:
-                kept = found
+                kept = tuple(found)
                 break
     placed = {s: FULL_BARRIER for s in kept}
     weakened = not bound_hit
     if weakened:
         for s in kept:
-            for weaker in WEAKER:
-                trial = {**placed, s: weaker}
-                if len(cache) >= budget and frozenset(trial.items()) not in cache:
-                    bound_hit = True
-                    weakened = False
-                    break
-                o = with_barriers(trial)
-                complete &= o.complete or o.violated
-                if o.holds:
-                    placed = trial
-                    break
+            found, bound_hit, complete = first_that_holds(({**placed, s: weaker} for weaker in WEAKER), complete)
             if bound_hit:
+                weakened = False
                 break
+            if found is not None:
+                placed = found
     note = ""
     if bound_hit:
         note = (f"{len(kept)} barriers restore every property; "

@@ -272,8 +272,15 @@ def _is_ordering_rmw(ins: Instr) -> bool:
     return isinstance(ins, Rmw) and not isinstance(ins, ProcessRmw)
 
 
-def rmw_orderings(system) -> list[Barrier]:
-    """Every atomic RMW site of the system's programs, as the ordering it implies, in file and line order."""
+def _rmw_orders(prog: Program, pc: int, preds) -> str:
+    ins = prog.instrs[pc]
+    before = sorted({_access(i) for i in _neighbour_events(prog, pc, False, preds)})
+    after = sorted({_access(i) for i in _neighbour_events(prog, pc, True, preds)})
+    return f"{' / '.join(before) or 'start'} -> {_access(ins)} -> {' / '.join(after) or 'end'}"
+
+
+def _ordering_sites(system, wanted, orders, rmw: bool) -> list[Barrier]:
+    """The instructions ``wanted`` accepts, once per source site, in file and line order."""
     found: dict[Site, Barrier] = {}
     for t in system.threads:
         prog = t.program
@@ -281,33 +288,22 @@ def rmw_orderings(system) -> list[Barrier]:
             continue
         preds = _preds(prog)
         for ins in prog.instrs:
-            if not _is_ordering_rmw(ins) or _site(ins) in found:
+            if not wanted(ins) or _site(ins) in found:
                 continue
             site = _site(ins)
-            before = sorted({_access(i) for i in _neighbour_events(prog, ins.pc, False, preds)})
-            after = sorted({_access(i) for i in _neighbour_events(prog, ins.pc, True, preds)})
-            orders = f"{' / '.join(before) or 'start'} -> {_access(ins)} -> {' / '.join(after) or 'end'}"
-            found[site] = Barrier(site, ins.prim, t.role, ins.src.text, orders, documentation_reason(site), rmw=True)
+            found[site] = Barrier(site, ins.prim, t.role, ins.src.text, orders(prog, ins.pc, preds),
+                                  documentation_reason(site), rmw=rmw)
     return [found[s] for s in sorted(found)]
+
+
+def rmw_orderings(system) -> list[Barrier]:
+    """Every atomic RMW site of the system's programs, as the ordering it implies, in file and line order."""
+    return _ordering_sites(system, _is_ordering_rmw, _rmw_orders, rmw=True)
 
 
 def barriers(system) -> list[Barrier]:
     """Every barrier of the system's programs, once per source site, in file and line order."""
-    found: dict[Site, Barrier] = {}
-    for t in system.threads:
-        prog = t.program
-        if prog is None:
-            continue
-        preds = _preds(prog)
-        for ins in prog.instrs:
-            if not _is_barrier(ins):
-                continue
-            site = _site(ins)
-            if site in found:
-                continue
-            found[site] = Barrier(site, ins.prim, t.role, ins.src.text, _orders(prog, ins.pc, preds),
-                                  documentation_reason(site))
-    return [found[s] for s in sorted(found)]
+    return _ordering_sites(system, _is_barrier, _orders, rmw=False)
 
 
 def candidates(system) -> list[Site]:
