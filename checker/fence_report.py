@@ -171,7 +171,9 @@ def summary_row(t: FenceTable) -> str:
         return f"{n} of {len(t.barriers)}" + ("" if t.minimal[key].minimum else " (minimal)")
     twin = "-" if t.twin is None else ("agrees" if t.twin.agrees else
                                        ("n/a" if not t.twin.available else "DIFFERS"))
-    return f"| {t.protocol} | {len(t.barriers)} | {needs('sc')} | {needs('tso')} | {needs('weak')} | {twin} |"
+    atomics = sum(1 for b in t.barriers if b.rmw)
+    count = f"{len(t.barriers) - atomics}" + (f" + {atomics} atomics" if atomics else "")
+    return f"| {t.protocol} | {count} | {needs('sc')} | {needs('tso')} | {needs('weak')} | {twin} |"
 
 
 def summary_rows(tables: list[FenceTable]) -> list[str]:
@@ -183,5 +185,6 @@ def summary_rows(tables: list[FenceTable]) -> list[str]:
     return [f"| {', '.join(names)} |{rest}" for rest, names in by_rest.items()]
 
 
-SUMMARY_HEADER = ["| barriers needed ([docs/fences.md](docs/fences.md)) | barriers | sc | tso | weak | C twin |",
+SUMMARY_HEADER = ["| barriers needed ([docs/fences.md](docs/fences.md)) | barriers (+ atomic RMWs' orderings) | sc "
+                  "| tso | weak | C twin |",
                   "|---|---|---|---|---|---|"]

@@ -490,3 +490,15 @@ def test_placement_markdown_names_the_kind(checker_cli):
     assert p.returncode == 1, p.stdout + p.stderr  # broken as written
     assert ("placement from scratch, weak/documented: 2 barriers (minimum): pg_write_barrier() before "
             "tests/models/fence_missing.py:21, pg_read_barrier() before tests/models/fence_missing.py:30") in p.stdout
+
+
+def test_placement_weakening_counts_against_the_bound():
+    # 7 checks place and weaken both barriers; with 5 the places are found
+    # (and shown minimum) but not every weaker kind was tried: incomplete.
+    full = analyse(MISSING, Bounds(2, 1, 1), ["weak"], ["documented"], twin=False, max_placements=7)
+    assert full.placement["weak/documented"].checks == 7 and not full.incomplete
+    cut = analyse(MISSING, Bounds(2, 1, 1), ["weak"], ["documented"], twin=False, max_placements=5)
+    p = cut.placement["weak/documented"]
+    assert p.bound_hit and not p.weakened and p.fences == full.placement["weak/documented"].fences
+    assert "weaker kinds were not all checked within --max-placements 5" in p.note
+    assert cut.incomplete == ["placement search stopped at --max-placements 5 (weak/documented)"]
