@@ -66,9 +66,10 @@ from scratch removes every barrier (atomics keep their ordering) and searches
 full barriers before shared-memory events, smallest sets first, then tries
 each barrier of the set found as a read and as a write barrier and keeps the
 weaker one where every property still holds (the weakest kind at each place
-given the others), all within `--max-placements` checks.  The C twin line compares the barriers the C replay
-build executes (sampled complete executions, event by event) and the barrier
-calls in its sources with the model's.
+given the others), all within `--max-placements` checks.  The C twin line
+compares the barriers the C replay build executes (sampled complete
+executions, event by event) and the barrier calls in its sources with the
+model's.
 
 A relaxed RMW stays atomic on its own word and orders nothing else: only weak
 can show the difference (nothing is reordered under sc, and a TSO machine's
