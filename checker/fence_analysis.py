@@ -5,15 +5,20 @@ Every answer is an exhaustive check of the compiled program with a
 
 1. each barrier removed on its own (needed: the property broken, the length of
    the shortest counterexample, its trace file); a needed full barrier is also
-   tried as ``pg_read_barrier()`` and as ``pg_write_barrier()``;
+   tried as ``pg_read_barrier()`` and as ``pg_write_barrier()``; each atomic
+   RMW's implied ordering is taken away the same way, one site at a time
+   (the RMW relaxed there, ``FenceEdit.relax``), and is a row of the table;
 2. a minimal set of barriers per memory model and profile, by deletion (a
    barrier is dropped when the rest still keep every property); when the
    barriers are few, every smaller subset is checked too, which makes the set
    a minimum; barriers whose removal alone breaks nothing are the redundant
-   ones given the others;
-3. placement from scratch: every barrier removed, full barriers put before
-   shared-memory events (``checker.fences.candidates``), smallest sets first,
-   within ``max_placements`` checks per memory model and profile.
+   ones given the others (RMW orderings count as barriers here);
+3. placement from scratch: every barrier removed (atomics keep their
+   ordering), full barriers put before shared-memory events
+   (``checker.fences.candidates``), smallest sets first, then each barrier of
+   the set found weakened to a read or a write barrier where that still keeps
+   every property, all within ``max_placements`` checks per memory model and
+   profile.
 
 The checks are independent, so they run in a process pool (``workers``).  A
 check that did not finish (``max_states``) never counts as "holds".
@@ -27,11 +32,16 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from checker.fences import WEAKER, Barrier, FenceEdit, Site, apply_edit, barriers, candidates
+from checker.fences import (WEAKER, Barrier, FenceEdit, Site, SitePrim, apply_edit, barriers, candidates,
+                            rmw_orderings)
 
 FULL_BARRIER = "pg_memory_barrier"
+# What the C side can say about a relaxed RMW: its code has no relaxed atomic.
+C_REPLAY_RELAXED = ("not expressible in C: the C twin's atomic is always the full one; `checker replay` of a "
+                    "trace with this RMW relaxed checks its events and values against C, not that C could "
+                    "reorder there")
 # Every subset of at most this many barriers is checked for a minimum set.
 MINIMUM_SEARCH_BARRIERS = 10
 # Bounds per protocol that show its barriers at work in seconds (overridden by
@@ -161,15 +171,25 @@ class MinimalSet:
 @dataclass(frozen=True)
 class Placement:
     needed: bool  # the program without any barrier breaks a property
-    fences: tuple[Site, ...] | None  # full barriers before these events restore every property
+    # Barriers before these events restore every property; each is the
+    # weakest kind that does so given the others (read, write, else full).
+    placed: tuple[SitePrim, ...] | None
     minimum: bool  # every smaller set of candidates was checked and fails
     checks: int
     bound_hit: bool
     complete: bool
     note: str = ""
+    weakened: bool = True  # every barrier of ``placed`` was tried as a read and a write barrier
+
+    @builtins.property
+    def fences(self) -> tuple[Site, ...] | None:
+        return None if self.placed is None else tuple(p.site for p in self.placed)
 
     def as_json(self) -> dict[str, Any]:
         return {"needed": self.needed, "before": None if self.fences is None else [str(s) for s in self.fences],
+                "barriers": None if self.placed is None else [{"before": str(p.site), "prim": p.prim}
+                                                              for p in self.placed],
+                "weakest_tried": self.weakened,
                 "minimum": self.minimum, "checks": self.checks, "bound_hit": self.bound_hit,
                 "complete": self.complete, "note": self.note}
 
@@ -179,7 +199,7 @@ class FenceTable:
     protocol: str
     bounds: Bounds
     keys: list[str]  # "weak/documented", ...
-    barriers: list[Barrier]
+    barriers: list[Barrier]  # the barriers and the atomics' implied orderings (Barrier.rmw), by site
     candidates: list[Site]
     baseline: dict[str, Outcome]
     results: dict[Site, dict[str, BarrierResult]]
@@ -224,6 +244,8 @@ class FenceTable:
             "protocol": self.protocol,
             "barriers": [{"file": b.site.file, "line": b.site.line, "kind": b.kind, "role": b.role,
                           "orders": b.orders, "reason": b.reason,
+                          **({"implied_by_atomic": True, "removed_as": "the RMW relaxed at this site",
+                              "c_replay": C_REPLAY_RELAXED} if b.rmw else {}),
                           "results": {k: self.results[b.site][k].as_json() for k in self.keys}}
                          for b in self.barriers],
             "minimal": {k: None if self.minimal[k].barriers is None else [str(s) for s in self.minimal[k].barriers]
@@ -255,6 +277,7 @@ class FenceTable:
 class MinimalTask:
     check: Check  # the model/profile; its edit is ignored
     sites: tuple[Site, ...]
+    rmw_sites: frozenset[Site] = frozenset()  # those of ``sites`` that are atomics: relaxed, not removed
 
 
 @dataclass(frozen=True)
@@ -283,7 +306,8 @@ def minimal_set(task: MinimalTask) -> TaskResult:
     def keeps(kept: tuple[Site, ...]) -> Outcome:
         key = frozenset(kept)
         if key not in cache:
-            cache[key] = run_check(_with(task.check, FenceEdit(remove=tuple(s for s in sites if s not in key))))
+            cache[key] = run_check(_with(task.check, FenceEdit.without([s for s in sites if s not in key],
+                                                                         task.rmw_sites)))
         return cache[key]
 
     whole = keeps(sites)
@@ -317,17 +341,39 @@ def minimal_set(task: MinimalTask) -> TaskResult:
 
 
 def placement(task: PlacementTask) -> TaskResult:
-    """Smallest sets of full barriers (before candidate events) that restore every property, from none."""
+    """Smallest sets of barriers (before candidate events) that restore every property, from none.
+
+    Positions first, with full barriers: deletion finds a minimal set, then
+    every smaller set is tried, smallest first.  Then each barrier of the set
+    found is tried as a read barrier, else as a write barrier, keeping the
+    weaker one when every property still holds (the weakest kind at each
+    point given the others; another set of the same size is not searched
+    for weaker kinds).
+    """
     cache: dict[frozenset, Outcome] = {}
     cands = task.candidates
     budget = task.max_placements
 
-    def with_fences(chosen) -> Outcome:
-        key = frozenset(chosen)
+    def with_barriers(placed: dict[Site, str]) -> Outcome:
+        key = frozenset(placed.items())
         if key not in cache:
-            edit = FenceEdit(remove=task.sites, insert=tuple((s, FULL_BARRIER) for s in cands if s in key))
+            edit = FenceEdit(remove=task.sites, insert=tuple((s, placed[s]) for s in cands if s in placed))
             cache[key] = run_check(_with(task.check, edit))
         return cache[key]
+
+    def with_fences(chosen) -> Outcome:
+        return with_barriers({s: FULL_BARRIER for s in chosen})
+
+    def first_that_holds(trials: Iterable[dict[Site, str]], complete: bool):
+        """(the first trial that keeps every property or None, whether the bound cut the trials, complete)."""
+        for trial in trials:
+            if len(cache) >= budget and frozenset(trial.items()) not in cache:
+                return None, True, complete
+            o = with_barriers(trial)
+            complete &= o.complete or o.violated
+            if o.holds:
+                return trial, False, complete
+        return None, False, complete
 
     def done(p: Placement) -> TaskResult:
         return TaskResult(p, len(cache), sum(o.cpu for o in cache.values()))
@@ -361,25 +407,31 @@ def placement(task: PlacementTask) -> TaskResult:
         # Then every smaller set, smallest first, until one holds or the bound.
         minimum = True
         for k in range(1, len(kept)):
-            found = None
-            for chosen in itertools.combinations(cands, k):
-                if len(cache) >= budget and frozenset(chosen) not in cache:
-                    bound_hit = True
-                    break
-                o = with_fences(chosen)
-                complete &= o.complete or o.violated
-                if o.holds:
-                    found = chosen
-                    break
+            found, bound_hit, complete = first_that_holds(
+                ({s: FULL_BARRIER for s in chosen} for chosen in itertools.combinations(cands, k)), complete)
             if bound_hit:
                 minimum = False
                 break
             if found is not None:
-                kept = found
+                kept = tuple(found)
                 break
-    note = "" if not bound_hit else (f"{len(kept)} barriers restore every property; smaller sets were not all "
-                                     f"checked within --max-placements {budget}")
-    return done(Placement(True, kept, minimum and complete, len(cache), bound_hit, complete, note))
+    placed = {s: FULL_BARRIER for s in kept}
+    weakened = not bound_hit
+    if weakened:
+        for s in kept:
+            found, bound_hit, complete = first_that_holds(({**placed, s: weaker} for weaker in WEAKER), complete)
+            if bound_hit:
+                weakened = False
+                break
+            if found is not None:
+                placed = found
+    note = ""
+    if bound_hit:
+        note = (f"{len(kept)} barriers restore every property; "
+                + ("smaller sets" if not minimum else "weaker kinds") +
+                f" were not all checked within --max-placements {budget}")
+    result = tuple(SitePrim(s, placed[s]) for s in kept)
+    return done(Placement(True, result, minimum and complete, len(cache), bound_hit, complete, note, weakened))
 
 
 def _run(item):
@@ -416,8 +468,14 @@ def analyse(protocol: str, bounds: Bounds, memory_models: list[str], profiles: l
     system = build_system(resolve_protocol(protocol),
                           Params(threads=bounds.threads, slots=bounds.slots, ops=bounds.ops))
     found = barriers(system)
-    sites = tuple(b.site for b in found)
-    cands = tuple(candidates(apply_edit(system, FenceEdit(remove=sites))))
+    # An atomic sharing its line with a barrier would share its site, which
+    # names one edit: such a line is analysed as the barrier only.
+    atomics = [a for a in rmw_orderings(system) if a.site not in {b.site for b in found}]
+    rows = sorted(found + atomics, key=lambda b: b.site)
+    sites = tuple(b.site for b in rows)
+    rmw_sites = frozenset(b.site for b in atomics)
+    barrier_sites = tuple(b.site for b in found)
+    cands = tuple(candidates(apply_edit(system, FenceEdit(remove=barrier_sites))))
     combos = combinations_to_run(memory_models, profiles)
     keys = [f"{mm}/{prof}" for mm, prof in combos]
 
@@ -427,7 +485,7 @@ def analyse(protocol: str, bounds: Bounds, memory_models: list[str], profiles: l
     pool = _Pool(workers)
     try:
         first = [check(mm, prof, FenceEdit()) for mm, prof in combos]
-        first += [check(mm, prof, FenceEdit(remove=(s,))) for s in sites for mm, prof in combos]
+        first += [check(mm, prof, FenceEdit.without((s,), rmw_sites)) for s in sites for mm, prof in combos]
         outcomes = pool.map(first)
         baseline = dict(zip(keys, outcomes[:len(combos)]))
         removed = {(s, k): outcomes[len(combos) * (1 + i) + j] for i, s in enumerate(sites) for j, k in enumerate(keys)}
@@ -437,8 +495,9 @@ def analyse(protocol: str, bounds: Bounds, memory_models: list[str], profiles: l
                          for k, (mm, prof) in zip(keys, combos) if removed[(b.site, k)].violated
                          for w in WEAKER]
         weaker_out = pool.map([c for *_, c in weaker_checks])
-        tasks = [MinimalTask(check(mm, prof, FenceEdit()), sites) for mm, prof in combos]
-        tasks += [PlacementTask(check(mm, prof, FenceEdit()), sites, cands, max_placements) for mm, prof in combos]
+        tasks = [MinimalTask(check(mm, prof, FenceEdit()), sites, rmw_sites) for mm, prof in combos]
+        tasks += [PlacementTask(check(mm, prof, FenceEdit()), barrier_sites, cands, max_placements)
+                  for mm, prof in combos]
         searched = pool.map(tasks)
     finally:
         pool.close()
@@ -458,7 +517,7 @@ def analyse(protocol: str, bounds: Bounds, memory_models: list[str], profiles: l
     redundant = {k: [s for s in sites if removed[(s, k)].holds] for k in keys}
     cpu = sum(o.cpu for o in outcomes) + sum(o.cpu for o in weaker_out) + sum(r.cpu for r in searched)
     nchecks = len(outcomes) + len(weaker_out) + sum(r.checks for r in searched)
-    table = FenceTable(system.protocol.name, bounds, keys, found, list(cands), baseline, results, minimal, redundant,
+    table = FenceTable(system.protocol.name, bounds, keys, rows, list(cands), baseline, results, minimal, redundant,
                        placements, max_placements=max_placements, checks=nchecks, cpu_seconds=cpu, workers=workers)
     if "weak" in memory_models:
         from checker.run import make_engine

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checker.fence_analysis import FULL_BARRIER, BarrierResult, FenceTable, Placement
+from checker.fence_analysis import C_REPLAY_RELAXED, FULL_BARRIER, BarrierResult, FenceTable, Placement
 
 SHORT_PROPERTY = {"queue integrity": "integrity", "exclusive ownership": "exclusive", "notify integrity": "notify",
                   "postmaster safety": "pm safety", "postmaster wait-freedom": "pm wait-free",
@@ -29,11 +29,12 @@ def _placement_text(p: Placement) -> str:
         return "none needed"
     if p.fences is None:
         return f"none found: {p.note}"
-    where = ", ".join(str(s) for s in p.fences)
     how = "minimum" if p.minimum else "minimal, not shown minimum"
     extra = f" ({p.note})" if p.note else ""
-    n = len(p.fences)
-    return f"{n} full barrier{'' if n == 1 else 's'} ({how}) before {where}{extra}"
+    n = len(p.placed)
+    where = ", ".join(f"{prim}() before {site}" for site, prim in p.placed)
+    weakest = "; each the weakest kind that suffices given the others" if p.weakened else ""
+    return f"{n} barrier{'' if n == 1 else 's'} ({how}): {where}{weakest}{extra}"
 
 
 def _minimal_text(t: FenceTable, key: str) -> str:
@@ -68,6 +69,11 @@ def _status_lines(t: FenceTable) -> list[str]:
 
 def footnotes(t: FenceTable) -> list[str]:
     notes = []
+    atomics = [str(b.site) for b in t.barriers if b.rmw]
+    if atomics:
+        notes.append(f"{', '.join(atomics)}: an atomic's implied ordering, removed by relaxing that one RMW "
+                     f"(atomic on its word, ordering nothing else; only weak can reorder it); C twin: "
+                     f"{C_REPLAY_RELAXED}")
     for b in t.barriers:
         if b.reason:
             notes.append(f"{b.site}: documentation only, says the model: {b.reason}")
@@ -77,7 +83,8 @@ def footnotes(t: FenceTable) -> list[str]:
 
 
 def traces(t: FenceTable) -> list[str]:
-    return [f"{b.site} removed, {k}: {r.trace}" for b in t.barriers for k, r in t.results[b.site].items() if r.trace]
+    return [f"{b.site} {'relaxed' if b.rmw else 'removed'}, {k}: {r.trace}"
+            for b in t.barriers for k, r in t.results[b.site].items() if r.trace]
 
 
 def bounds_line(t: FenceTable) -> str:
@@ -97,7 +104,7 @@ def print_table(t: FenceTable, console) -> None:
     for mm in models:
         table.add_column(mm)
     for b in t.barriers:
-        name = b.kind + ("()" if b.kind.endswith("barrier") else "") + (" [doc]" if b.reason else "")
+        name = b.shown + (" [doc]" if b.reason else "")
         table.add_row(name, str(b.site), b.orders, *(_model_cell(t, b, mm) for mm in models))
     console.print(table)
     for line in (_grouped(t, "minimal set", lambda k: _minimal_text(t, k))
@@ -129,7 +136,7 @@ def markdown(t: FenceTable, timings: bool = True) -> str:
     out.append("| barrier | file:line | orders | " + " | ".join(t.keys) + " |")
     out.append("|---|---|---|" + "---|" * len(t.keys))
     for b in t.barriers:
-        name = f"`{b.kind}`" + (" (documentation only)" if b.reason else "")
+        name = (f"`{b.kind}` ordering" if b.rmw else f"`{b.kind}`") + (" (documentation only)" if b.reason else "")
         out.append(f"| {name} | `{b.site}` | {_md(b.orders)} | "
                    + " | ".join(_md(cell(t.results[b.site][k], b.kind, k in t.baseline_violated)) for k in t.keys) + " |")
     if not t.barriers:
@@ -164,7 +171,9 @@ def summary_row(t: FenceTable) -> str:
         return f"{n} of {len(t.barriers)}" + ("" if t.minimal[key].minimum else " (minimal)")
     twin = "-" if t.twin is None else ("agrees" if t.twin.agrees else
                                        ("n/a" if not t.twin.available else "DIFFERS"))
-    return f"| {t.protocol} | {len(t.barriers)} | {needs('sc')} | {needs('tso')} | {needs('weak')} | {twin} |"
+    atomics = sum(1 for b in t.barriers if b.rmw)
+    count = f"{len(t.barriers) - atomics}" + (f" + {atomics} atomics" if atomics else "")
+    return f"| {t.protocol} | {count} | {needs('sc')} | {needs('tso')} | {needs('weak')} | {twin} |"
 
 
 def summary_rows(tables: list[FenceTable]) -> list[str]:
@@ -176,5 +185,6 @@ def summary_rows(tables: list[FenceTable]) -> list[str]:
     return [f"| {', '.join(names)} |{rest}" for rest, names in by_rest.items()]
 
 
-SUMMARY_HEADER = ["| barriers needed ([docs/fences.md](docs/fences.md)) | barriers | sc | tso | weak | C twin |",
+SUMMARY_HEADER = ["| barriers needed ([docs/fences.md](docs/fences.md)) | barriers (+ atomic RMWs' orderings) | sc "
+                  "| tso | weak | C twin |",
                   "|---|---|---|---|---|---|"]

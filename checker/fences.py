@@ -12,7 +12,15 @@ its ``file:line``, and a :class:`FenceEdit` names barriers by that site.
 - weakening replaces a ``pg_memory_barrier()`` by ``pg_read_barrier()`` or
   ``pg_write_barrier()``;
 - inserting puts a barrier just before a shared-memory event (every path to
-  that event passes through it).
+  that event passes through it);
+- relaxing an atomic read-modify-write (``pg_atomic_compare_exchange_u32``,
+  ``pg_atomic_fetch_add_u32``, ...) takes away the ordering its profile gives
+  it (full, or arm64's ldaxr/stlxr acquire and release halves): the RMW stays
+  atomic on its own word and orders nothing else.  Only ``weak`` can show
+  the difference: under ``sc`` nothing is reordered anyway, and a ``tso``
+  machine's atomic RMW is a locked instruction, which drains the store buffer
+  whatever the program asked for.  System calls the models treat as RMWs
+  (waitpid, taking a signal) are not atomics of the program and are left alone.
 
 A barrier kept only to document an argument is marked in the model by a
 comment line in the comment block directly above it::
@@ -37,7 +45,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from checker.ir import Fence, Instr, Jump, ModelError, Program, Store, _analyse, _ROOT, _successors
+from checker.ir import Fence, Instr, Jump, ModelError, ProcessRmw, Program, Rmw, Store, _analyse, _ROOT, _successors
 
 FENCE_PRIMS = ("pg_memory_barrier", "pg_read_barrier", "pg_write_barrier")
 FULL_STORE = "pg_atomic_write_membarrier_u32"
@@ -80,10 +88,20 @@ class Barrier:
     text: str  # the source line
     orders: str  # the shared accesses on either side of it
     reason: str | None = None  # "documentation only: ..." in the model, if any
+    # An atomic RMW whose profile makes it order other accesses: "removing"
+    # it relaxes that one RMW (FenceEdit.relax), it is not deleted.
+    rmw: bool = False
 
     @property
     def full(self) -> bool:
         return self.kind in ("pg_memory_barrier", FULL_STORE)
+
+    @property
+    def shown(self) -> str:
+        """The barrier as a table names it: pg_read_barrier(), pg_atomic_fetch_or_u32 ordering."""
+        if self.rmw:
+            return f"{self.kind} ordering"
+        return self.kind + ("()" if self.kind.endswith("barrier") else "")
 
 
 class SitePrim(NamedTuple):
@@ -95,49 +113,63 @@ class SitePrim(NamedTuple):
 
 @dataclass(frozen=True)
 class FenceEdit:
-    """Barriers removed, weakened (site -> weaker primitive) and inserted (before an event's site)."""
+    """Barriers removed, weakened (site -> weaker primitive) and inserted (before an event's site),
+    and atomic RMWs relaxed (their site)."""
 
     remove: tuple[Site, ...] = ()
     replace: tuple[SitePrim, ...] = ()
     insert: tuple[SitePrim, ...] = ()
+    relax: tuple[Site, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "replace", tuple(SitePrim(*r) for r in self.replace))
         object.__setattr__(self, "insert", tuple(SitePrim(*r) for r in self.insert))
 
     def __bool__(self) -> bool:
-        return bool(self.remove or self.replace or self.insert)
+        return bool(self.remove or self.replace or self.insert or self.relax)
+
+    @staticmethod
+    def without(sites, rmw_sites) -> "FenceEdit":
+        """Every ordering at ``sites`` taken away: barriers removed, the RMWs among them (``rmw_sites``) relaxed."""
+        return FenceEdit(remove=tuple(s for s in sites if s not in rmw_sites),
+                         relax=tuple(s for s in sites if s in rmw_sites))
 
     def as_json(self) -> dict[str, Any]:
-        return {"remove": [str(s) for s in self.remove],
-                "replace": [{"site": str(s), "prim": p} for s, p in self.replace],
-                "insert": [{"before": str(s), "prim": p} for s, p in self.insert]}
+        doc: dict[str, Any] = {"remove": [str(s) for s in self.remove],
+                               "replace": [{"site": str(s), "prim": p} for s, p in self.replace],
+                               "insert": [{"before": str(s), "prim": p} for s, p in self.insert]}
+        if self.relax:  # absent otherwise: traces written before relaxing existed read the same
+            doc["relax"] = [str(s) for s in self.relax]
+        return doc
 
     @staticmethod
     def from_json(doc: Any) -> "FenceEdit":
         """The edit a trace recorded; ModelError for one this checker cannot have written."""
-        if not isinstance(doc, dict) or set(doc) - {"remove", "replace", "insert"}:
-            raise ModelError("\"fence_edit\" must be an object with remove, replace and insert lists")
+        if not isinstance(doc, dict) or set(doc) - {"remove", "replace", "insert", "relax"}:
+            raise ModelError("\"fence_edit\" must be an object with remove, replace, insert and relax lists")
         try:
             remove = tuple(Site.parse(s) for s in doc.get("remove", []))
             replace = tuple((Site.parse(r["site"]), r["prim"]) for r in doc.get("replace", []))
             insert = tuple((Site.parse(r["before"]), r["prim"]) for r in doc.get("insert", []))
+            relax = tuple(Site.parse(s) for s in doc.get("relax", []))
         except (TypeError, KeyError):
             raise ModelError("\"fence_edit\" lists an entry without its site or primitive") from None
         for _, prim in replace + insert:
             if prim not in FENCE_PRIMS:
                 raise ModelError(f"\"fence_edit\" names {prim!r}, not a barrier primitive")
-        return FenceEdit(remove, replace, insert)
+        return FenceEdit(remove, replace, insert, relax)
 
     def describe(self) -> str:
         parts = [f"without the barrier at {s}" for s in self.remove]
+        parts += [f"with the atomic at {s} relaxed" for s in self.relax]
         parts += [f"with {p}() at {s}" for s, p in self.replace]
         parts += [f"with {p}() before {s}" for s, p in self.insert]
         return "; ".join(parts) or "as written"
 
     def slug(self) -> str:
-        """A short file-name part: no-ring.py-84, ring.py-84-as-read, plus-ring.py-70."""
+        """A short file-name part: no-ring.py-84, relaxed-caslist.py-48, ring.py-84-as-read, plus-ring.py-70."""
         parts = [f"no-{os.path.basename(s.file)}-{s.line}" for s in self.remove]
+        parts += [f"relaxed-{os.path.basename(s.file)}-{s.line}" for s in self.relax]
         parts += [f"{os.path.basename(s.file)}-{s.line}-as-{p.split('_')[1]}" for s, p in self.replace]
         if self.insert:
             parts.append("placed-" + "+".join(f"{os.path.basename(s.file)}-{s.line}" for s, _ in self.insert))
@@ -157,6 +189,13 @@ class RemovedBarrier(Jump):
     def __init__(self, target: int, prim: str) -> None:
         super().__init__(target)
         self.prim = prim
+
+
+class RelaxedRmw(Rmw):
+    """An atomic RMW an edit relaxed: still atomic on its word, ordering nothing else (see ``WeakMemory``)."""
+
+    __slots__ = ()
+    relaxed = True
 
 
 def _site(ins: Instr) -> Site:
@@ -228,8 +267,20 @@ def documentation_reason(site: Site) -> str | None:
     return None
 
 
-def barriers(system) -> list[Barrier]:
-    """Every barrier of the system's programs, once per source site, in file and line order."""
+def _is_ordering_rmw(ins: Instr) -> bool:
+    """An atomic of the program (not a system call the model treats as one): every profile orders it."""
+    return isinstance(ins, Rmw) and not isinstance(ins, ProcessRmw)
+
+
+def _rmw_orders(prog: Program, pc: int, preds) -> str:
+    ins = prog.instrs[pc]
+    before = sorted({_access(i) for i in _neighbour_events(prog, pc, False, preds)})
+    after = sorted({_access(i) for i in _neighbour_events(prog, pc, True, preds)})
+    return f"{' / '.join(before) or 'start'} -> {_access(ins)} -> {' / '.join(after) or 'end'}"
+
+
+def _ordering_sites(system, wanted, orders, rmw: bool) -> list[Barrier]:
+    """The instructions ``wanted`` accepts, once per source site, in file and line order."""
     found: dict[Site, Barrier] = {}
     for t in system.threads:
         prog = t.program
@@ -237,14 +288,22 @@ def barriers(system) -> list[Barrier]:
             continue
         preds = _preds(prog)
         for ins in prog.instrs:
-            if not _is_barrier(ins):
+            if not wanted(ins) or _site(ins) in found:
                 continue
             site = _site(ins)
-            if site in found:
-                continue
-            found[site] = Barrier(site, ins.prim, t.role, ins.src.text, _orders(prog, ins.pc, preds),
-                                  documentation_reason(site))
+            found[site] = Barrier(site, ins.prim, t.role, ins.src.text, orders(prog, ins.pc, preds),
+                                  documentation_reason(site), rmw=rmw)
     return [found[s] for s in sorted(found)]
+
+
+def rmw_orderings(system) -> list[Barrier]:
+    """Every atomic RMW site of the system's programs, as the ordering it implies, in file and line order."""
+    return _ordering_sites(system, _is_ordering_rmw, _rmw_orders, rmw=True)
+
+
+def barriers(system) -> list[Barrier]:
+    """Every barrier of the system's programs, once per source site, in file and line order."""
+    return _ordering_sites(system, _is_barrier, _orders, rmw=False)
 
 
 def candidates(system) -> list[Site]:
@@ -275,6 +334,11 @@ def _check_sites(system, edit: FenceEdit) -> None:
     for s, prim in edit.replace:
         if s not in present or present[s].kind not in FENCE_PRIMS:
             raise ModelError(f"no pg_*_barrier() at {s} in this model")
+    if edit.relax:
+        atomics = {b.site for b in rmw_orderings(system)}
+        for s in edit.relax:
+            if s not in atomics:
+                raise ModelError(f"no atomic read-modify-write at {s} in this model")
     if edit.insert:
         events = {_site(i) for t in system.threads if t.program for i in t.program.instrs
                   if i.is_event and i.op in SHARED_OPS}
@@ -287,6 +351,7 @@ def _edited(prog: Program, edit: FenceEdit) -> Program:
     removed = set(edit.remove)
     replaced = dict(edit.replace)
     inserted = dict(edit.insert)
+    relaxed = set(edit.relax)
     old = prog.instrs
     start_of: list[int] = []  # old pc -> new pc of the first instruction emitted for it
     new: list[Instr] = []
@@ -307,6 +372,8 @@ def _edited(prog: Program, edit: FenceEdit) -> Program:
                 ins.prim = "pg_atomic_write_u32"
         elif isinstance(ins, Fence) and site in replaced:
             ins.prim = replaced[site]
+        elif _is_ordering_rmw(ins) and site in relaxed:
+            ins.__class__ = RelaxedRmw  # same slots: only the class attribute "relaxed" differs
         new.append(ins)
     for pc, ins in enumerate(new):
         ins.pc = pc

@@ -44,7 +44,8 @@ def _positive(value: int | None, option: str, minimum: int = 1) -> None:
               help="profiles (x86-64 runs under sc and tso only: an x86 machine is TSO)")
 @click.option("--workers", type=int, default=1, show_default=True, help="checks run in parallel processes")
 @click.option("--max-placements", type=int, default=400, show_default=True,
-              help="candidate barrier sets checked per memory model/profile when placing barriers from scratch")
+              help="checks per memory model/profile when placing barriers from scratch (sets of places, "
+                   "then read/write barriers in place of full ones)")
 @click.option("--max-states", type=int, default=None, help="stop each check after N states (then: exit 3)")
 @click.option("--window", type=int, default=None,
               help="weak: bound the events in flight per thread (an under-approximation the table states)")
@@ -60,8 +61,10 @@ def fences(protocol, threads, slots, ops, memory_models, profiles, workers, max_
     Reports, per barrier, whether it is needed (the property broken, the
     shortest counterexample's length and its trace), whether a read or write
     barrier would do instead of a full one, a minimal set of barriers per
-    memory model/profile, placements from scratch, and whether the C twin
-    has the same barriers.  Exit 0: every check was exhaustive; 1: the
+    memory model/profile, placements from scratch (the weakest kind that
+    suffices at each place), and whether the C twin has the same barriers.
+    Each atomic read-modify-write's implied ordering is a row too: removed
+    by relaxing that one RMW.  Exit 0: every check was exhaustive; 1: the
     protocol as written breaks a property under some model/profile; 3: a
     bound (--max-states, --max-placements) cut the analysis short.
     """

@@ -323,6 +323,8 @@ class Rmw(Instr):
 
     __slots__ = ("kind", "dst", "loc", "args", "expected_local", "prim")
     is_event = True
+    # The profile's ordering taken away by `checker fences` (fences.RelaxedRmw); only weak can tell.
+    relaxed = False
 
     def __init__(self, kind, dst, loc, args, expected_local, prim):
         self.op, self.kind, self.dst, self.loc = "rmw", kind, dst, loc

@@ -19,7 +19,13 @@ of a window are performed in program order only when something orders them:
   ``pg_atomic_write_membarrier_u32``): they are fetched only when the window is
   empty and take effect at once, so nothing passes them either way;
 - acquire loads keep later entries behind them, release stores wait for every
-  earlier entry.
+  earlier entry;
+- an RMW that ``checker fences`` relaxed (``fences.RelaxedRmw``) is one entry
+  that reads and writes its word at one point, ordered only as a load and a
+  store to that word are: coherence, dependencies, fences (it counts as both a
+  load and a store for them), no store before an earlier branch is resolved
+  or an earlier address known.  A later load of another word may pass it, and
+  so may a later store (ARMv8's ldxr/stxr without acquire or release).
 
 A store is never performed while an earlier branch is unresolved.  A thread
 that reaches a branch on a pending value may *guess* its direction, fetch down
@@ -140,12 +146,26 @@ class _Forgetful(dict):
 #   ("G", pc, attach, snapshot)          ghost code waiting for the values it reads
 #   ("X", pc, index, args)               a split RMW (arm64's ldaxr/stlxr): result marker
 #                                        ("r", position) is the value it found
+#   ("R", pc, index, args)               a relaxed RMW (checker fences): as "X", ordered as a load
+#                                        and a store to its word are, nothing more
 #   ("O", pc)                            the postmaster crossed an operation boundary on a
 #                                        guessed path; gone once everything before it is
 #                                        performed (until then it is between operations)
 # Pending values: ("r", position) or ("e", expr_id, args).
 
 _PRUNED = object()
+# Window entries that read or write memory when performed.
+_ACCESSES = ("L", "S", "X", "R")
+
+
+def _fenced(entry, kind: str) -> bool:
+    """Does a fence ordering ``kind`` ("L" or "S") against later accesses order ``entry``?
+
+    A relaxed RMW is both a load and a store.  (A split RMW is not counted:
+    it waits for every earlier fence itself, and later loads pass it, as
+    before relaxed RMWs existed.)
+    """
+    return entry[0] == kind or entry[0] == "R"
 
 
 def _guessed_no_alias(entry) -> bool:
@@ -241,7 +261,7 @@ class WeakMemory(MemoryModel):
     def is_full(self, ins) -> bool:
         op = ins.op
         if op == "rmw":
-            return ins.prim not in self.split_rmw
+            return ins.prim not in self.split_rmw and not ins.relaxed
         if op in ("acquire", "release"):
             return True
         if op == "store":
@@ -302,8 +322,8 @@ class WeakMemory(MemoryModel):
                     e = ("S", e[1], sub(e[2], pos, value), sub(e[3], pos, value), e[4], e[5])
             elif k == "B":
                 e = ("B", e[1], sub(e[2], pos, value), e[3])
-            elif k == "X":
-                e = ("X", e[1], sub(e[2], pos, value), tuple(sub(a, pos, value) for a in e[3]))
+            elif k == "X" or k == "R":
+                e = (k, e[1], sub(e[2], pos, value), tuple(sub(a, pos, value) for a in e[3]))
             elif k == "G":
                 att = e[2]
                 att = -1 if att == pos else (att - 1 if att > pos else att)
@@ -363,7 +383,7 @@ class WeakMemory(MemoryModel):
             addr, v = e[5][0]
             if mem[addr] == v:
                 continue
-            if any(x[0] in ("S", "X") and self.address(tid, x) in (None, addr) for x in win[:j]):
+            if any(x[0] in ("S", "X", "R") and self.address(tid, x) in (None, addr) for x in win[:j]):
                 continue  # it may be forwarded a value instead: judged when performed
             return True
         return False
@@ -411,7 +431,9 @@ class WeakMemory(MemoryModel):
             # which arm64 forbids: an over-approximation, never a blind spot.)
             if any(type(a) is tuple for a in e[3]):
                 return False, None
-            return (not any(x[0] in ("L", "S", "X", "F", "B") for x in win[:i])), None
+            return (not any(x[0] in ("L", "S", "X", "R", "F", "B") for x in win[:i])), None
+        if kind == "R":
+            return self._relaxed_rmw_performable(tid, win, i, addr), None
         release = kind == "S" and e[4]
         last_same = None
         for j in range(i):
@@ -423,10 +445,17 @@ class WeakMemory(MemoryModel):
                 continue
             if xk == "F":
                 for a, b in x[2]:
-                    if b == kind and any(win[d][0] == a for d in range(j)):
+                    if b == kind and any(_fenced(win[d], a) for d in range(j)):
                         return False, None
                 continue
             if xk == "G" or xk == "O":
+                continue
+            if xk == "R":
+                # A relaxed RMW orders a later access only as a load and a
+                # store of its word would: same word (no forwarding from an
+                # RMW), an unknown address, a release store after it.
+                if release or self.address(tid, x) in (None, addr):
+                    return False, None
                 continue
             if kind == "S" and xk in ("L", "S") and x[5]:
                 return False, None  # a no-alias guess not yet confirmed: nothing visible on it
@@ -461,6 +490,39 @@ class WeakMemory(MemoryModel):
                 return False, None
             return True, last_same[3]  # forwarded from our own pending store
         return True, None
+
+    def _relaxed_rmw_performable(self, tid, win, i, addr) -> bool:
+        """Can the relaxed RMW at ``i`` (address ``addr``) be performed now?
+
+        Its store half is a store: never behind an unresolved branch, an
+        unknown earlier address or an unconfirmed no-alias guess; its load
+        half a load: behind an acquire load.  Same word: in order.  Fences:
+        it is both a load and a store.  Nothing else holds it back.
+        """
+        e = win[i]
+        if any(type(a) is tuple for a in e[3]):
+            return False
+        for j in range(i):
+            x = win[j]
+            xk = x[0]
+            if xk == "B":
+                return False
+            if xk == "F":
+                for a, b in x[2]:
+                    if any(_fenced(win[d], a) for d in range(j)):
+                        return False  # b is "L" or "S": the RMW is both
+                continue
+            if xk == "G" or xk == "O":
+                continue
+            if xk in ("L", "S") and x[5]:
+                return False
+            if xk == "X":
+                return False  # later stores wait for a split RMW
+            if xk == "L" and x[3]:
+                return False  # acquire
+            if self.address(tid, x) in (None, addr):
+                return False
+        return True
 
     def settle(self, tid, L, win, ghost):
         """Resolve branches, run ready ghost code, drop vacuous fences.
@@ -513,7 +575,7 @@ class WeakMemory(MemoryModel):
                     break
                 elif k == "F":
                     befores = {a for a, _b in e[2]}
-                    if not any(x[0] in befores for x in win[:j]):
+                    if not any(x[0] in befores or x[0] == "R" for x in win[:j]):
                         win = self.remove(win, L, j)
                         changed = True
                         break
@@ -528,7 +590,7 @@ class WeakMemory(MemoryModel):
             k = e[0]
             if k == "B" or _guessed_no_alias(e):
                 break
-            if k in ("L", "S", "X") and type(e[2]) is not tuple:
+            if k in _ACCESSES and type(e[2]) is not tuple:
                 region = prog.instrs[e[1]].loc.region
                 if region.length is not None and e[2] >= region.length:
                     v = self.violation_for_range(tid, OutOfRange(region, e[2]))
@@ -544,7 +606,7 @@ class WeakMemory(MemoryModel):
             return not win
         if ins.op == "choose":
             return True
-        if sum(1 for e in win if e[0] in ("L", "S", "X")) < self.window:
+        if sum(1 for e in win if e[0] in _ACCESSES) < self.window:
             return True
         self.window_refused = True
         return False
@@ -599,9 +661,9 @@ class WeakMemory(MemoryModel):
                     mem = mem[:a] + (v,) + mem[a + 1:]
                     info = (a, v)
                 starts = [(L, win)]
-            elif op == "rmw":  # split (ldaxr/stlxr): into the window
+            elif op == "rmw":  # split (ldaxr/stlxr) or relaxed: into the window
                 args = tuple(self.value(x, L) for x in ins.args)
-                win = win + [("X", pc, self.index_of(ins.loc, L), args)]
+                win = win + [("R" if ins.relaxed else "X", pc, self.index_of(ins.loc, L), args)]
                 last_mem = len(win) - 1
                 found = ("r", last_mem)
                 if ins.kind == "cas":
@@ -704,7 +766,7 @@ class WeakMemory(MemoryModel):
         if performs is None:
             performs = []
             for i, e in enumerate(win):
-                if e[0] not in ("L", "S", "X"):
+                if e[0] not in _ACCESSES:
                     continue
                 ok, fwd = self.performable(tid, win, i, mem)
                 if ok:
@@ -728,7 +790,7 @@ class WeakMemory(MemoryModel):
                 result = v
                 nmem = mem
                 info = (addr, v, nth, fwd is not None)
-            elif kind == "X":
+            elif kind == "X" or kind == "R":
                 old = mem[addr]
                 v, _result = rmw_apply(prog.instrs[e[1]].kind, old, e[3])
                 result = old
@@ -1009,7 +1071,7 @@ class WeakMemory(MemoryModel):
         """Does some entry keep every load fetched after it from being performed?"""
         for j, x in enumerate(win):
             k = x[0]
-            if k == "X":
+            if k == "X" or k == "R":
                 if self.address(tid, x) is None:
                     return True
             elif k in ("L", "S"):
@@ -1020,7 +1082,7 @@ class WeakMemory(MemoryModel):
                     return True
             elif k == "F":
                 for a, b in x[2]:
-                    if b == "L" and any(win[d][0] == a for d in range(j)):
+                    if b == "L" and any(_fenced(win[d], a) for d in range(j)):
                         return True
         return False
 
@@ -1072,6 +1134,8 @@ class WeakMemory(MemoryModel):
                 out.append(f"ghost code waiting ({line})")
             elif k == "X":
                 out.append(f"{ins.prim}({ins.loc.text}) not yet performed, ldaxr/stlxr ({line})")
+            elif k == "R":
+                out.append(f"{ins.prim}({ins.loc.text}) not yet performed, relaxed ({line})")
             elif k == "O":
                 out.append(f"operation boundary crossed ahead of time ({line})")
         return out
