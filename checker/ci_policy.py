@@ -350,6 +350,7 @@ def run_ci(protocols: list[str], skip: set[str], progress: ProgressFn | None = N
     ``workers`` > 1 runs that many parts at once in worker processes (the
     parts are independent); the rows come out in the same order either way.
     """
+    from checker import signals
     from checker.model import load_protocols, resolve_protocol
 
     names = protocols or list(load_protocols())
@@ -357,17 +358,33 @@ def run_ci(protocols: list[str], skip: set[str], progress: ProgressFn | None = N
              for name in names for suite in ("explore", "mutations", "proofs", "fences") if suite not in skip]
     if "litmus" not in skip and not protocols:
         parts.append(Part("litmus suite", "litmus", None))
-    if workers > 1:
-        return _run_parts_in_pool(parts, progress, fences_dir, window, workers)
-    return _run_parts_here(parts, progress, fences_dir, window)
+    notes: list[str] = []
+    if workers == 1:
+        done = _run_parts_here(parts, progress, fences_dir, window, 2, notes)
+    else:
+        # A fence table is itself hundreds of independent checks, spread over
+        # its own workers, and the longest part of the job: the tables run one
+        # after another, each on every worker; the other parts share a pool.
+        tables = [k for k, part in enumerate(parts) if part.suite == "fences"]
+        pooled = [k for k in range(len(parts)) if k not in tables]
+        done = dict(zip(pooled, _run_parts_in_pool([parts[k] for k in pooled], progress, fences_dir, window,
+                                                   workers, notes)))
+        if not signals.interrupted():
+            done.update(zip(tables, _run_parts_here([parts[k] for k in tables], progress, fences_dir, window,
+                                                    workers, notes)))
+        done = [done.get(k) for k in range(len(parts))]
+    # In part order; a part that did not finish has no rows (an interrupted job reports what it covered).
+    return [row for part_rows in done if part_rows is not None for row in part_rows], notes
 
 
-def _run_parts_here(parts: list[Part], progress: ProgressFn | None, fences_dir: Path,
-                    window: int | None) -> tuple[list[Row], list[str]]:
+PartRows = list[Row] | None  # None: the part did not run to its end
+
+
+def _run_parts_here(parts: list[Part], progress: ProgressFn | None, fences_dir: Path, window: int | None,
+                    fence_workers: int, notes: list[str]) -> list[PartRows]:
     from checker import signals
 
-    rows: list[Row] = []
-    notes: list[str] = []
+    done: list[PartRows] = [None] * len(parts)
     for k, part in enumerate(parts):
         report(progress, part.what, k, len(parts))
 
@@ -375,7 +392,7 @@ def _run_parts_here(parts: list[Part], progress: ProgressFn | None, fences_dir: 
             report(progress, f"{_what}: {name}", _k, len(parts))
 
         try:
-            part_rows, note = _run_part(part, window, fences_dir, 2, on_row)
+            done[k], note = _run_part(part, window, fences_dir, fence_workers, on_row)
         except KeyboardInterrupt:
             if not signals.interrupted():
                 raise
@@ -385,14 +402,12 @@ def _run_parts_here(parts: list[Part], progress: ProgressFn | None, fences_dir: 
             notes.append(f"{signals.how()} during {part.what}; not run: {', '.join(left)}")
             break
         except Exception as exc:
-            rows.append(_crash_row(part, exc))
-            continue
-        rows += part_rows
+            done[k], note = [_crash_row(part, exc)], ""
         if note:
             notes.append(note)
     else:
         report(progress, "done", len(parts), len(parts))
-    return rows, notes
+    return done
 
 
 def _worker_signals() -> None:
@@ -406,7 +421,7 @@ def _worker_signals() -> None:
 def _pool_part(args: tuple[int, Part, int | None, Path]) -> tuple[int, list[Row], str]:
     k, part, window, fences_dir = args
     try:
-        # Each fence table runs single-process here: the pool already keeps every core busy.
+        # A worker cannot start processes of its own: a fence table here runs in one process.
         rows, note = _run_part(part, window, fences_dir, 1)
     except Exception as exc:
         rows, note = [_crash_row(part, exc)], ""
@@ -414,35 +429,30 @@ def _pool_part(args: tuple[int, Part, int | None, Path]) -> tuple[int, list[Row]
 
 
 def _run_parts_in_pool(parts: list[Part], progress: ProgressFn | None, fences_dir: Path, window: int | None,
-                       workers: int) -> tuple[list[Row], list[str]]:
+                       workers: int, notes: list[str]) -> list[PartRows]:
     import multiprocessing
 
     from checker import signals
 
-    results: dict[int, tuple[list[Row], str]] = {}
-    notes: list[str] = []
+    done: list[PartRows] = [None] * len(parts)
+    finished: list[str] = []
     report(progress, f"{len(parts)} parts on {workers} workers", 0, len(parts))
     pool = multiprocessing.Pool(workers, initializer=_worker_signals)
     try:
         tasks = [(k, part, window, fences_dir) for k, part in enumerate(parts)]
         # chunksize 1: parts differ in cost by minutes, so hand them out one at a time.
         for k, rows, note in pool.imap_unordered(_pool_part, tasks, chunksize=1):
-            results[k] = (rows, note)
-            report(progress, f"{parts[k].what} done", len(results), len(parts))
+            done[k] = rows
+            finished.append(note)
+            report(progress, f"{parts[k].what} done", len(finished), len(parts))
         pool.close()
     except KeyboardInterrupt:
         if not signals.interrupted():
             raise
-        left = [p.what for k, p in enumerate(parts) if k not in results]
+        left = [p.what for k, p in enumerate(parts) if done[k] is None]
         notes.append(f"{signals.how()}; not run or not finished: {', '.join(left)}")
     finally:
         pool.terminate()
         pool.join()
-    rows: list[Row] = []
-    # In part order, and only the parts that finished (an interrupted job reports what it covered).
-    for k in sorted(results):
-        part_rows, note = results[k]
-        rows += part_rows
-        if note:
-            notes.append(note)
-    return rows, notes
+    notes += [n for n in finished if n]
+    return done

@@ -176,6 +176,42 @@ def test_ci_stops_at_the_first_sigint(tmp_path):
     assert "interrupted during ring" in (tmp_path / "ci.md").read_text()
 
 
+def test_ci_with_workers_stops_at_the_first_sigint(tmp_path):
+    # The parts run in a pool: Ctrl-C reaches the ci process, which stops the
+    # workers, reports the parts that did not finish, and exits 3.
+    proc, master = _start_on_a_terminal(["ci", "--protocol", "ring", "--skip", "proofs", "--skip", "fences",
+                                         "--workers", "2", "--markdown", str(tmp_path / "ci.md")])
+    try:
+        workers = _wait_for_children(proc, 2)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=300)
+        tail = _drain(master).decode(errors="replace")
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    text = out.decode()
+    assert proc.returncode == 3, text + tail
+    assert "Traceback" not in tail + text
+    assert "interrupted; not run or not finished: ring explore" in text, text
+    assert "before the job was interrupted" in text
+    assert not [w for w in workers if os.path.exists(f"/proc/{w}")], "a worker outlived the job"
+
+
+def _wait_for_children(proc, n: int, limit: float = 300.0) -> list[int]:
+    """Until the child has ``n`` processes of its own (Linux /proc); their pids."""
+    deadline = time.monotonic() + limit
+    path = f"/proc/{proc.pid}/task/{proc.pid}/children"
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        with open(path) as f:
+            pids = [int(x) for x in f.read().split()]
+        if len(pids) >= n:
+            return pids
+        time.sleep(0.1)
+    raise AssertionError("the workers never started")
+
+
 def _wait_for_cpu_work(proc, limit: float = 300.0) -> None:
     """Until the child has used some CPU time past its imports (Linux /proc)."""
     deadline = time.monotonic() + limit
