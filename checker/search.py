@@ -135,20 +135,34 @@ class PackedStates:
         import sys
 
         total = 0
+        seen: set[int] = set()
         for t in (self.mem, self.ghost, self.pending, self.thread):
             total += sys.getsizeof(t.ids) + sys.getsizeof(t.items)
             for x in t.items:
-                total += _deep_size(x)
+                total += _deep_size(x, seen)
         return total
 
 
-def _deep_size(x) -> int:
+def _deep_size(x, seen: set[int]) -> int:
+    """Bytes of ``x`` and the tuples inside it, each object counted once.
+
+    Components share sub-tuples (weak's identical windows are one object), so
+    a walk that counted every path would both overstate the memory and take
+    time exponential in the nesting: ``seen`` holds the ids already counted.
+    """
     import sys
 
-    if isinstance(x, tuple):
-        return sys.getsizeof(x) + sum(_deep_size(e) for e in x if e is not None and not (
-            isinstance(e, int) and -5 <= e <= 256))
-    return sys.getsizeof(x)
+    total = 0
+    stack = [x]
+    while stack:
+        y = stack.pop()
+        if id(y) in seen:
+            continue
+        seen.add(id(y))
+        total += sys.getsizeof(y)
+        if isinstance(y, tuple):
+            stack.extend(e for e in y if e is not None and not (isinstance(e, int) and -5 <= e <= 256))
+    return total
 
 
 class _LazyStates:
