@@ -813,6 +813,7 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
                 prog.stop_rank, prog.stop_states = -1, 1
                 prog.finished = True
     last_checkpoint = time.perf_counter()
+    pause_after = _test_pause_level()
     stop_reason = ""
     aborted = False  # interrupted or out of memory: no analysis of the partial graph
     frontier = prog.states - prog.level_start
@@ -880,6 +881,8 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
             if checkpoint_dir and not prog.finished and now - last_checkpoint >= opts.parallel.checkpoint_every:
                 ckpt.write(checkpoint_dir, identity, shards, prog)
                 last_checkpoint = time.perf_counter()
+            if pause_after == prog.depth and not prog.finished:
+                _pause_for_test(shards, prog.depth)
     except KeyboardInterrupt as exc:
         stop_reason, aborted = interruption(exc), True
     except MemoryError as exc:
@@ -895,6 +898,43 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
     _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0)
     if checkpoint_dir and not aborted:
         ckpt.write(checkpoint_dir, identity, shards, prog)
+
+
+PAUSE_ENV = "SLOTCHECK_TEST_PAUSE_AFTER_LEVEL"
+
+
+def _test_pause_level() -> int | None:
+    """The level after which a test wants the search held (``SLOTCHECK_TEST_PAUSE_AFTER_LEVEL``), or None."""
+    value = os.environ.get(PAUSE_ENV)
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ModelError(f"{PAUSE_ENV} takes a BFS level (a number), not {value!r}") from None
+
+
+def _pause_for_test(shards, depth: int) -> None:
+    """Hold the search at a level boundary until a signal comes: SIGUSR1 goes on, SIGINT/SIGTERM act as usual.
+
+    A test hook: a test that interrupts a search, or kills a worker, needs the
+    search to be somewhere definite when it does so, however fast the machine
+    is; a search that could finish first would make the test depend on
+    timing.  The line on stderr says where the search is held and gives the
+    worker processes' pids (none listed: the shards run in this process).
+    """
+    waited = {signal.SIGINT, signal.SIGTERM, signal.SIGUSR1}
+    # Blocked before the line is written, so that a signal sent as soon as
+    # the test reads it stays pending for sigwait instead of being missed.
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    try:
+        pids = " ".join(str(p.pid) for p in getattr(shards, "procs", []))
+        os.write(2, f"checker: test hook: held after level {depth}; workers: {pids}\n".encode())
+        got = signal.sigwait(waited)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    if got != signal.SIGUSR1:
+        signal.raise_signal(got)  # the program's handler: KeyboardInterrupt or Terminated, here at the boundary
 
 
 def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
