@@ -256,6 +256,7 @@ class Shard:
         self._known_edges = (array("q"), array("q"))
         self._sent_before: set = set()
         self._pending = None
+        self._local_of_rank: dict | None = None  # built when a counterexample's states are asked for
 
     def owner(self, key: int) -> int:
         return self.wire.owner(key)
@@ -475,6 +476,17 @@ class Shard:
     def _tables(self) -> list:
         p = self.packer
         return [p.mem.items, p.ghost.items, p.pending.items, p.thread.items]
+
+    def states_at(self, ranks) -> dict:
+        """rank -> (state, parent rank) for those of ``ranks`` this shard owns."""
+        if self._local_of_rank is None or len(self._local_of_rank) != len(self.rank):
+            self._local_of_rank = dict(zip(self.rank, range(len(self.rank))))
+        found = {}
+        for r in ranks:
+            li = self._local_of_rank.get(r)
+            if li is not None:
+                found[r] = (self.packer.unpack(self.keys[li]), self.parent[li])
+        return found
 
     def gather(self, below_rank: int, edges_up_to: int):
         """Every state of rank < below_rank, with parents; the edges from sources <= edges_up_to; pruned."""
@@ -1059,7 +1071,19 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
     keep_edges = not _lasso_free(engine, opts.liveness)
     lasso_partial = (keep_edges and engine.lasso_only and WAIT_FREEDOM in checked and not aborted
                      and not any(e.prop == WAIT_FREEDOM for e in events))
-    if events or (res.complete and keep_edges) or lasso_partial:
+    needs_graph = keep_edges and (res.complete or lasso_partial)
+    if events and not needs_graph:
+        # The counterexamples only: their states are fetched from their
+        # owners along the parent ranks, a few per step, not the whole graph.
+        states, parent = _ShardPaths(shards), {}
+        states.parent = parent
+        labels = _RebuiltLabels(engine, states, parent)
+        for e in events:
+            if e.prop not in violations:
+                idx = e.state_code if e.state_code is not None else max(e.rank, 0)
+                lab, path = _path(states, parent, labels, states.fetch(idx))
+                violations[e.prop] = Counterexample(e.prop, e.message, lab, path, e.final_label)
+    elif needs_graph:
         if stopped_early:
             expanded_up_to = prog.stop_rank
         elif prog.finished:
@@ -1081,6 +1105,33 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
         elif lasso_partial and edges is not None and WAIT_FREEDOM not in violations:
             _wait_freedom_lasso(engine, states, edges, parent, labels, res)
     res.elapsed = time.perf_counter() - t0
+
+
+class _ShardPaths(dict):
+    """The states of counterexample paths by rank, each asked of the shard that owns it.
+
+    ``fetch(rank)`` brings the state and its ancestors to the initial state
+    (one question to every shard per step: a shard knows its ranks, not the
+    others') and fills ``parent`` for them; it returns ``rank``.
+    """
+
+    parent: dict
+
+    def __init__(self, shards) -> None:
+        super().__init__()
+        self.shards = shards
+
+    def fetch(self, rank: int) -> int:
+        r = rank
+        while r >= 0 and r not in self:
+            found: dict = {}
+            for part in self.shards.call_all("states_at", [([r],)] * self.shards.n):
+                found.update(part)
+            if r not in found:
+                raise RuntimeError(f"no shard holds the state of rank {r}")  # pragma: no cover
+            self[r], self.parent[r] = found[r]
+            r = self.parent[r]
+        return rank
 
 
 def _gather(shards, engine, nstates: int, expanded_up_to: int, keep_edges: bool):
