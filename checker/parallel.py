@@ -646,7 +646,19 @@ def _level(shard, peers: dict):
     """
     import threading
 
-    report, *batches = shard.expand()
+    try:
+        report, *batches = shard.expand()
+    except BaseException:
+        # The others wait for a batch from here, and send theirs here: an
+        # empty message tells them there is none this level, and theirs are
+        # read and dropped, so that no worker is left blocked on this one.
+        for conn in peers.values():
+            with contextlib.suppress(OSError):
+                conn.send_bytes(b"")
+        for conn in peers.values():
+            with contextlib.suppress(EOFError, OSError):
+                conn.recv_bytes()
+        raise
     failed: list = []
 
     def send(j):
@@ -664,7 +676,10 @@ def _level(shard, peers: dict):
             try:
                 incoming[j] = peers[j].recv_bytes()
             except (EOFError, OSError):
-                raise PeerLost(f"worker {j}'s pipe closed") from None
+                failed.append(f"worker {j}'s pipe closed")
+                continue
+            if not incoming[j]:
+                failed.append(f"worker {j} could not expand its states")
     finally:
         for t in senders:
             t.join()
@@ -683,6 +698,10 @@ class WorkerMemoryError(MemoryError):
 
 class WorkerDied(SearchAborted):
     pass
+
+
+class PeerFailed(SearchAborted):
+    """A worker stopped because another one died or failed in the same level (see _level)."""
 
 
 def _mesh_worker(conn, mesh, spec, index, n, *rest) -> None:  # pragma: no cover - child
@@ -749,7 +768,7 @@ class ProcessShards:
         if status == "model":
             raise ModelError(value)
         if status == "peer":
-            raise SearchAborted(f"worker {i}: {value}; the search cannot go on")
+            raise PeerFailed(f"worker {i}: {value}; the search cannot go on")
         raise SearchAborted(f"worker {i} failed: {value}")
 
     def _send(self, i: int, method: str, args) -> None:
@@ -782,8 +801,10 @@ class ProcessShards:
                 except (SearchAborted, MemoryError, ModelError) as exc:
                     failures.append(exc)
             if failures:
-                # A worker's death is the cause; the others only saw its pipes close.
-                raise next((f for f in failures if isinstance(f, WorkerDied)), failures[0])
+                # A worker that died or failed is the cause; the others only
+                # saw its pipes close or its batches missing.
+                failures.sort(key=lambda f: 0 if isinstance(f, WorkerDied) else 2 if isinstance(f, PeerFailed) else 1)
+                raise failures[0]
             return replies
 
     def expand_and_receive(self):

@@ -3,6 +3,7 @@ interruption and resumption, a worker that dies, traces that replay in C."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -122,23 +123,28 @@ def test_a_checkpoint_of_another_model_is_refused(tmp_path):
     assert "already holds a checkpoint" in _one_line_exit_2(_run(*SMALL, "--checkpoint", ck2))
 
 
-def _held_search(args, level: int, cwd=None):
+@contextlib.contextmanager
+def _held_search(args, level: int):
     """A search started with the test hook: it stops after BFS level ``level`` until it gets a signal.
 
-    Returns the process and its workers' pids, read from the hook's line.  No
+    Yields the process and its workers' pids, read from the hook's line.  No
     deadline: the read blocks until the search is held, however slow the
-    machine, and returns at once with nothing if the search ended first.
+    machine, and returns at once with nothing if the search ended first.  A
+    search still held or running when the block ends (a failed assertion) is
+    killed: held, it would wait for ever.
     """
     proc = subprocess.Popen([sys.executable, "-m", "checker", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=cwd or ROOT,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             env=dict(_env(), SLOTCHECK_TEST_PAUSE_AFTER_LEVEL=str(level)))
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    if f"held after level {level}; workers: " not in line:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"the search was not held after level {level}: {line + err}")
-    return proc, [int(x) for x in line.split("workers: ")[1].split()]
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert f"held after level {level}; workers: " in line, f"the search was not held after level {level}: {line}"
+        yield proc, [int(x) for x in line.split("workers: ")[1].split()]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
 
 
 def _is_dead(pid: int) -> bool:
@@ -150,25 +156,15 @@ def _is_dead(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
-def _finish(proc):
-    try:
-        out, err = proc.communicate()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    return out, err
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="sees the worker die through /proc")
 def test_a_killed_worker_ends_the_search_without_a_verdict(tmp_path):
-    proc, workers = _held_search([*SMALL, "--workers", "2", "--checkpoint", tmp_path / "ck"], level=3)
-    assert len(workers) == 2, workers
-    os.kill(workers[1], signal.SIGKILL)
-    while not _is_dead(workers[1]):  # no deadline: SIGKILL cannot be ignored
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGUSR1)  # go on: the next level needs the dead worker's states
-    out, err = _finish(proc)
+    with _held_search([*SMALL, "--workers", "2", "--checkpoint", tmp_path / "ck"], level=3) as (proc, workers):
+        assert len(workers) == 2, workers
+        os.kill(workers[1], signal.SIGKILL)
+        while not _is_dead(workers[1]):  # no deadline: SIGKILL cannot be ignored
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGUSR1)  # go on: the next level needs the dead worker's states
+        out, err = proc.communicate()
     assert proc.returncode == 3, out + err  # no verdict: incomplete, not bad input
     assert "Traceback" not in err
     assert "died (killed by signal 9)" in err and "no verdict" in err, err
@@ -179,9 +175,9 @@ def test_a_killed_worker_ends_the_search_without_a_verdict(tmp_path):
 def test_sigterm_writes_a_checkpoint_and_resume_gives_the_uninterrupted_counts(tmp_path, workers):
     full = json.loads(_run(*SMALL).stdout)
     ck = tmp_path / "ck"
-    proc, _pids = _held_search([*SMALL, "--workers", workers, "--checkpoint", ck], level=5)
-    proc.send_signal(signal.SIGTERM)
-    out, err = _finish(proc)
+    with _held_search([*SMALL, "--workers", workers, "--checkpoint", ck], level=5) as (proc, _pids):
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate()
     assert proc.returncode == 3, out + err
     doc = json.loads(out)
     assert doc["stop_reason"].startswith("terminated (SIGTERM); checkpoint written"), doc["stop_reason"]
