@@ -337,6 +337,7 @@ def _summary_json(result, written):
         "message_bytes_per_successor": None if result.message_bytes_per_successor is None
         else round(result.message_bytes_per_successor, 1),
         "message_bytes": result.message_bytes if result.workers else None,
+        "worker_resident_bytes": list(result.worker_rss) if result.workers else None,
         "cpu_seconds": {"workers": [round(c, 2) for c in result.worker_cpu],
                         "coordinator": round(result.coordinator_cpu, 2),
                         "critical_path": round(result.critical_path_cpu + result.coordinator_cpu, 2)}

@@ -41,7 +41,7 @@ sequential and needs the coordinator to hold the graph (docs/parallel.md).
 
 The transports: :class:`LocalShards` (one shard in this process: ``--checkpoint``
 without ``--workers``), :class:`ProcessShards` (``--workers N``: one process
-per shard, batches routed through the coordinator over pipes) and
+per shard, batches sent from worker to worker over a pipe per pair) and
 :class:`checker.ray_search.RayShards` (``--ray``: shards are Ray actors, and
 batches go from actor to actor through Ray's object store).
 """
@@ -52,6 +52,7 @@ import contextlib
 import heapq
 import itertools
 import marshal
+import operator
 import os
 import signal
 import time
@@ -255,6 +256,7 @@ class Shard:
         self._known_edges = (array("q"), array("q"))
         self._sent_before: set = set()
         self._pending = None
+        self._local_of_rank: dict | None = None  # built when a counterexample's states are asked for
 
     def owner(self, key: int) -> int:
         return self.wire.owner(key)
@@ -280,6 +282,10 @@ class Shard:
         # again: the owner has it from then on (visited, or new with an
         # earlier, smaller sort code).  Trades a set of keys for the batches.
         sent = None if keep_edges else self._sent_before
+        # Likewise, new successors this shard owns are deduplicated here and
+        # handed to receive() as they are: the first sort code seen is the
+        # smallest, since the frontier is expanded by rank and moves in order.
+        own_first: dict | None = None if keep_edges else {}
         out_keys: list[list] = [[] for _ in range(self.nshards)]
         out_codes: list[list] = [[] for _ in range(self.nshards)]
         cpu0 = time.process_time()
@@ -297,6 +303,7 @@ class Shard:
             r = self.rank[li]
             key = self.keys[li]
             s = unpack(key)
+            s_mem, s_pm = s[0], s[1][0]
             out.clear()
             engine.successors(s, out)
             if len(out) > _AFTER_EVERY_MOVE:
@@ -318,13 +325,19 @@ class Shard:
                     report.events.append(Event(r, m, viol[0], viol[1], final_label=label))
                     continue
                 nk = pack(nxt, s, key)
-                j = owner(nk)
+                # The owner hashes shared memory and the postmaster only
+                # (OWNER_POSITIONS): a step that keeps both stays here.
+                j = me if nxt[0] is s_mem and nxt[1][0] is s_pm else owner(nk)
                 if j == me:
                     known = seen.get(nk)
                     if known is not None:
                         if keep_edges:
                             known_at.append(base | m)
                             known_dst.append(rank[known] << TID_BITS | tid)
+                        continue
+                    if own_first is not None:
+                        if nk not in own_first:
+                            own_first[nk] = ((base | m) << TID_BITS) | tid
                         continue
                 elif sent is not None:
                     if nk in sent:
@@ -346,8 +359,8 @@ class Shard:
         batches: list = []
         components = self.wire.new_components()
         for j in range(self.nshards):
-            if j == self.index:
-                batches.append((out_keys[j], out_codes[j]))  # stays in this process: no encoding
+            if j == self.index:  # stays in this process: no encoding
+                batches.append(own_first if own_first is not None else (out_keys[j], out_codes[j]))
             else:
                 blob = self.wire.encode(components, out_keys[j], out_codes[j])
                 report.sent_bytes += len(blob)
@@ -364,10 +377,16 @@ class Shard:
 
         cpu0 = time.process_time()
         seen = self.seen
-        first: dict = {}
+        # This shard's own successors come deduplicated (a dict: key -> first
+        # code) when no edges are kept; the others' are merged into them.
+        own = next((b for b in batches if isinstance(b, dict)), None)
+        first: dict = own if own is not None else {}
         edges = [] if self.liveness else None
         n = 0
         for sender, batch in enumerate(batches):
+            if batch is own:
+                n += len(own)
+                continue
             bkeys, bcodes = batch if isinstance(batch, tuple) else self.wire.decode(sender, batch)
             n += len(bkeys)
             memlimit.check(self.memory_limit)
@@ -378,7 +397,7 @@ class Shard:
                         first[key] = code
             if edges is not None:
                 edges.append((bkeys, bcodes))
-        new = sorted(first.items(), key=lambda kc: kc[1])
+        new = sorted(first.items(), key=operator.itemgetter(1))
         report = ReceiveReport(array("q", [c for _k, c in new]).tobytes())
         check_state, unpack = self.engine.check_state, self.packer.unpack
         for key, code in new:
@@ -397,23 +416,21 @@ class Shard:
         new, edges = self._pending
         self._pending = None
         seen, keys = self.seen, self.keys
-        frontier = []
-        for (key, code), r in zip(new, ranks):
-            li = len(keys)
-            seen[key] = li
-            keys.append(key)
-            self.rank.append(r)
-            self.parent.append(code >> (TID_BITS + MOVE_BITS))
-            frontier.append(li)
+        start = len(keys)
+        frontier = list(range(start, start + len(new)))
+        new_keys = [key for key, _code in new]
+        seen.update(zip(new_keys, frontier))
+        keys.extend(new_keys)
+        self.rank.extend(ranks)
+        self.parent.extend([code >> (TID_BITS + MOVE_BITS) for _key, code in new])
         if edges is not None:
             rank = self.rank
             e_at, e_dst = self.e_at, self.e_dst
             e_at.extend(self._known_edges[0])
             e_dst.extend(self._known_edges[1])
             for bkeys, bcodes in edges:
-                for key, code in zip(bkeys, bcodes):
-                    e_at.append(code >> TID_BITS)
-                    e_dst.append(rank[seen[key]] << TID_BITS | (code & 15))
+                e_at.extend([code >> TID_BITS for code in bcodes])
+                e_dst.extend([rank[seen[key]] << TID_BITS | (code & 15) for key, code in zip(bkeys, bcodes)])
         self.frontier = frontier
         self.depth += 1
         return len(frontier)
@@ -459,6 +476,17 @@ class Shard:
     def _tables(self) -> list:
         p = self.packer
         return [p.mem.items, p.ghost.items, p.pending.items, p.thread.items]
+
+    def states_at(self, ranks) -> dict:
+        """rank -> (state, parent rank) for those of ``ranks`` this shard owns."""
+        if self._local_of_rank is None or len(self._local_of_rank) != len(self.rank):
+            self._local_of_rank = dict(zip(self.rank, range(len(self.rank))))
+        found = {}
+        for r in ranks:
+            li = self._local_of_rank.get(r)
+            if li is not None:
+                found[r] = (self.packer.unpack(self.keys[li]), self.parent[li])
+        return found
 
     def gather(self, below_rank: int, edges_up_to: int):
         """Every state of rank < below_rank, with parents; the edges from sources <= edges_up_to; pruned."""
@@ -568,7 +596,7 @@ class LocalShards:
         self.shards = []
 
 
-def _worker_main(conn, spec, index, n, liveness, max_depth, memory_limit, engine) -> None:  # pragma: no cover - child
+def _worker_main(conn, peers, spec, index, n, liveness, max_depth, memory_limit, engine) -> None:  # pragma: no cover
     # The coordinator alone answers Ctrl-C and SIGTERM: it lets the current
     # step finish, writes the checkpoint and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -588,7 +616,12 @@ def _worker_main(conn, spec, index, n, liveness, max_depth, memory_limit, engine
             return
         method, args = msg
         try:
-            reply = ("ok", getattr(shard, method)(*args))
+            if method == "level":
+                reply = ("ok", _level(shard, peers))
+            else:
+                reply = ("ok", getattr(shard, method)(*args))
+        except PeerLost as exc:
+            reply = ("peer", str(exc))
         except MemoryError as exc:
             reply = ("memory", str(exc) or "out of memory")
         except ModelError as exc:
@@ -596,6 +629,63 @@ def _worker_main(conn, spec, index, n, liveness, max_depth, memory_limit, engine
         except Exception as exc:  # noqa: BLE001
             reply = ("error", _one_line(exc))
         conn.send(reply)
+
+
+class PeerLost(Exception):
+    """Another worker's pipe closed mid-level: it died (the coordinator says which and how)."""
+
+
+def _level(shard, peers: dict):
+    """One BFS level in a worker: expand, trade batches with the other workers directly, receive.
+
+    The batches never pass through the coordinator: each goes down the pipe
+    between its sender and its owner.  Every batch is sent by a thread of its
+    own, so that two workers sending each other more than a pipe holds cannot
+    wait on each other; the main thread meanwhile reads the batches sent here.
+    Returns what the coordinator needs: (ExpandReport, ReceiveReport).
+    """
+    import threading
+
+    try:
+        report, *batches = shard.expand()
+    except BaseException:
+        # The others wait for a batch from here, and send theirs here: an
+        # empty message tells them there is none this level, and theirs are
+        # read and dropped, so that no worker is left blocked on this one.
+        for conn in peers.values():
+            with contextlib.suppress(OSError):
+                conn.send_bytes(b"")
+        for conn in peers.values():
+            with contextlib.suppress(EOFError, OSError):
+                conn.recv_bytes()
+        raise
+    failed: list = []
+
+    def send(j):
+        try:
+            peers[j].send_bytes(batches[j])
+        except OSError as exc:
+            failed.append(f"worker {j}'s pipe closed ({exc.strerror or exc})")
+
+    senders = [threading.Thread(target=send, args=(j,), daemon=True) for j in sorted(peers)]
+    for t in senders:
+        t.start()
+    incoming = list(batches)
+    try:
+        for j in sorted(peers):
+            try:
+                incoming[j] = peers[j].recv_bytes()
+            except (EOFError, OSError):
+                failed.append(f"worker {j}'s pipe closed")
+                continue
+            if not incoming[j]:
+                failed.append(f"worker {j} could not expand its states")
+    finally:
+        for t in senders:
+            t.join()
+    if failed:
+        raise PeerLost(failed[0])
+    return report, shard.receive(*incoming)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -606,8 +696,27 @@ class WorkerMemoryError(MemoryError):
     pass
 
 
+class WorkerDied(SearchAborted):
+    pass
+
+
+class PeerFailed(SearchAborted):
+    """A worker stopped because another one died or failed in the same level (see _level)."""
+
+
+def _mesh_worker(conn, mesh, spec, index, n, *rest) -> None:  # pragma: no cover - child
+    # A forked worker inherits every pipe of the mesh; it keeps its own ends
+    # only, so that each pipe is held by exactly its two workers.
+    for i, ends in enumerate(mesh):
+        if i != index:
+            for c in ends.values():
+                c.close()
+    peers = mesh[index]
+    _worker_main(conn, peers, spec, index, n, *rest)
+
+
 class ProcessShards:
-    """One worker process per shard; batches are routed through this process over pipes."""
+    """One worker process per shard; batches go from worker to worker, the coordinator only steps the levels."""
 
     def __init__(self, spec, n, liveness, max_depth, memory_limit, engine) -> None:
         import multiprocessing as mp
@@ -617,14 +726,23 @@ class ProcessShards:
         self.conns, self.procs = [], []
         self.description = f"{n} worker processes"
         self._busy = [False] * n
+        # One pipe between every two workers, for the batches (see _level).
+        mesh: list[dict] = [{} for _ in range(n)]
+        for i, j in itertools.combinations(range(n), 2):
+            mesh[i][j], mesh[j][i] = ctx.Pipe()
         for i in range(n):
             parent, child = ctx.Pipe()
-            p = ctx.Process(target=_worker_main, args=(child, spec, i, n, liveness, max_depth, memory_limit, engine),
-                            daemon=True, name=f"slotcheck-shard-{i}")
+            p = ctx.Process(target=_mesh_worker, args=(child, mesh, spec, i, n, liveness, max_depth, memory_limit,
+                                                       engine), daemon=True, name=f"slotcheck-shard-{i}")
             p.start()
             child.close()
             self.conns.append(parent)
             self.procs.append(p)
+        # The workers hold their ends: a worker that dies then closes its
+        # pipes for good, and the others see end-of-file instead of waiting.
+        for ends in mesh:
+            for c in ends.values():
+                c.close()
         for i in range(n):
             self._busy[i] = True
             self._reply(i)
@@ -634,7 +752,7 @@ class ProcessShards:
         p.join(timeout=2)
         code = p.exitcode
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        return SearchAborted(f"worker {i} (pid {p.pid}) died ({how}); the search cannot go on without its states")
+        return WorkerDied(f"worker {i} (pid {p.pid}) died ({how}); the search cannot go on without its states")
 
     def _reply(self, i: int):
         try:
@@ -649,6 +767,8 @@ class ProcessShards:
             raise WorkerMemoryError(f"worker {i}: {value}")
         if status == "model":
             raise ModelError(value)
+        if status == "peer":
+            raise PeerFailed(f"worker {i}: {value}; the search cannot go on")
         raise SearchAborted(f"worker {i} failed: {value}")
 
     def _send(self, i: int, method: str, args) -> None:
@@ -672,23 +792,25 @@ class ProcessShards:
             for i in range(self.n):
                 self._send(i, method, tuple(args_per_shard[i]) if args_per_shard else ())
             replies = []
-            failure = None
+            failures: list = []
             for i in range(self.n):
                 # Every reply is read, even after a failure, so that no
                 # worker is left owing one.
                 try:
                     replies.append(self._reply(i))
                 except (SearchAborted, MemoryError, ModelError) as exc:
-                    failure = failure or exc
-            if failure is not None:
-                raise failure
+                    failures.append(exc)
+            if failures:
+                # A worker that died or failed is the cause; the others only
+                # saw its pipes close or its batches missing.
+                failures.sort(key=lambda f: 0 if isinstance(f, WorkerDied) else 2 if isinstance(f, PeerFailed) else 1)
+                raise failures[0]
             return replies
 
     def expand_and_receive(self):
-        expanded = self.call_all("expand")
-        reports = [e[0] for e in expanded]
-        received = self.call_all("receive", [[e[1 + j] for e in expanded] for j in range(self.n)])
-        return reports, received
+        # One round trip: the batches go from worker to worker (_level).
+        done = self.call_all("level")
+        return [d[0] for d in done], [d[1] for d in done]
 
     def drain(self) -> None:
         """Wait for the replies still owed (after an interrupt), so that the shards are idle."""
@@ -813,6 +935,7 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
                 prog.stop_rank, prog.stop_states = -1, 1
                 prog.finished = True
     last_checkpoint = time.perf_counter()
+    pause_after = _test_pause_level()
     stop_reason = ""
     aborted = False  # interrupted or out of memory: no analysis of the partial graph
     frontier = prog.states - prog.level_start
@@ -880,6 +1003,8 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
             if checkpoint_dir and not prog.finished and now - last_checkpoint >= opts.parallel.checkpoint_every:
                 ckpt.write(checkpoint_dir, identity, shards, prog)
                 last_checkpoint = time.perf_counter()
+            if pause_after == prog.depth and not prog.finished:
+                _pause_for_test(shards, prog.depth)
     except KeyboardInterrupt as exc:
         stop_reason, aborted = interruption(exc), True
     except MemoryError as exc:
@@ -895,6 +1020,43 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
     _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0)
     if checkpoint_dir and not aborted:
         ckpt.write(checkpoint_dir, identity, shards, prog)
+
+
+PAUSE_ENV = "SLOTCHECK_TEST_PAUSE_AFTER_LEVEL"
+
+
+def _test_pause_level() -> int | None:
+    """The level after which a test wants the search held (``SLOTCHECK_TEST_PAUSE_AFTER_LEVEL``), or None."""
+    value = os.environ.get(PAUSE_ENV)
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ModelError(f"{PAUSE_ENV} takes a BFS level (a number), not {value!r}") from None
+
+
+def _pause_for_test(shards, depth: int) -> None:
+    """Hold the search at a level boundary until a signal comes: SIGUSR1 goes on, SIGINT/SIGTERM act as usual.
+
+    A test hook: a test that interrupts a search, or kills a worker, needs the
+    search to be somewhere definite when it does so, however fast the machine
+    is; a search that could finish first would make the test depend on
+    timing.  The line on stderr says where the search is held and gives the
+    worker processes' pids (none listed: the shards run in this process).
+    """
+    waited = {signal.SIGINT, signal.SIGTERM, signal.SIGUSR1}
+    # Blocked before the line is written, so that a signal sent as soon as
+    # the test reads it stays pending for sigwait instead of being missed.
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    try:
+        pids = " ".join(str(p.pid) for p in getattr(shards, "procs", []))
+        os.write(2, f"checker: test hook: held after level {depth}; workers: {pids}\n".encode())
+        got = signal.sigwait(waited)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    if got != signal.SIGUSR1:
+        signal.raise_signal(got)  # the program's handler: KeyboardInterrupt or Terminated, here at the boundary
 
 
 def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
@@ -930,7 +1092,19 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
     keep_edges = not _lasso_free(engine, opts.liveness)
     lasso_partial = (keep_edges and engine.lasso_only and WAIT_FREEDOM in checked and not aborted
                      and not any(e.prop == WAIT_FREEDOM for e in events))
-    if events or (res.complete and keep_edges) or lasso_partial:
+    needs_graph = keep_edges and (res.complete or lasso_partial)
+    if events and not needs_graph:
+        # The counterexamples only: their states are fetched from their
+        # owners along the parent ranks, a few per step, not the whole graph.
+        states, parent = _ShardPaths(shards), {}
+        states.parent = parent
+        labels = _RebuiltLabels(engine, states, parent)
+        for e in events:
+            if e.prop not in violations:
+                idx = e.state_code if e.state_code is not None else max(e.rank, 0)
+                lab, path = _path(states, parent, labels, states.fetch(idx))
+                violations[e.prop] = Counterexample(e.prop, e.message, lab, path, e.final_label)
+    elif needs_graph:
         if stopped_early:
             expanded_up_to = prog.stop_rank
         elif prog.finished:
@@ -952,6 +1126,33 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
         elif lasso_partial and edges is not None and WAIT_FREEDOM not in violations:
             _wait_freedom_lasso(engine, states, edges, parent, labels, res)
     res.elapsed = time.perf_counter() - t0
+
+
+class _ShardPaths(dict):
+    """The states of counterexample paths by rank, each asked of the shard that owns it.
+
+    ``fetch(rank)`` brings the state and its ancestors to the initial state
+    (one question to every shard per step: a shard knows its ranks, not the
+    others') and fills ``parent`` for them; it returns ``rank``.
+    """
+
+    parent: dict
+
+    def __init__(self, shards) -> None:
+        super().__init__()
+        self.shards = shards
+
+    def fetch(self, rank: int) -> int:
+        r = rank
+        while r >= 0 and r not in self:
+            found: dict = {}
+            for part in self.shards.call_all("states_at", [([r],)] * self.shards.n):
+                found.update(part)
+            if r not in found:
+                raise RuntimeError(f"no shard holds the state of rank {r}")  # pragma: no cover
+            self[r], self.parent[r] = found[r]
+            r = self.parent[r]
+        return rank
 
 
 def _gather(shards, engine, nstates: int, expanded_up_to: int, keep_edges: bool):
@@ -1009,6 +1210,25 @@ def _edge_graph(at, dst, nstates: int):
 
 def _rank(codes: list, offset: int):
     """Sorted sort-keys per shard -> global ranks per shard, and all keys merged."""
+    try:
+        import numpy as np
+    except ImportError:  # the same, a heap merge in Python (numpy comes with the [ray] and [test] extras)
+        return _rank_merge(codes, offset)
+    # The coordinator's one per-state task: done in C, it stays a small share
+    # of the level (the heap merge took ~1 s of CPU for a million states).
+    every = np.concatenate([np.frombuffer(c, dtype=np.int64) for c in codes])
+    order = np.argsort(every, kind="stable")
+    at = np.empty(len(every), dtype=np.int64)
+    at[order] = np.arange(offset, offset + len(every), dtype=np.int64)
+    ranks, start = [], 0
+    for c in codes:
+        ranks.append(array("q", at[start:start + len(c)].tobytes()))
+        start += len(c)
+    merged = array("q", every[order].tobytes())
+    return ranks, merged
+
+
+def _rank_merge(codes: list, offset: int):
     ranks = [array("q") for _ in codes]
     merged = array("q")
     tagged = [zip(cs, itertools.repeat(i)) for i, cs in enumerate(codes)]

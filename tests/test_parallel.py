@@ -197,3 +197,30 @@ def test_the_safety_cap_hit_before_a_checkpoint_is_not_lost_on_resume(monkeypatc
     resumed = explore(engine, Options(parallel=par), "weak", "documented")
     assert resumed.complete and resumed.reordering_bound == 1 and resumed.exit_code == 3
     assert resumed.verdict(INTEGRITY).startswith("not violated so far (search incomplete: the weak model's safety cap")
+
+
+@pytest.mark.parametrize("failing_shard", [0, 1])
+def test_a_worker_that_fails_while_expanding_does_not_leave_the_others_waiting(monkeypatch, tmp_path, failing_shard):
+    # The batches go from worker to worker: a worker whose expansion fails
+    # (here: past its memory share) still owes the others a message, or they
+    # wait for its batch for ever.  The run must stop with its checkpoint and
+    # the failing worker's reason, whichever worker it is.
+    from checker.parallel import Shard
+
+    expand = Shard.expand
+
+    def expand_failing_at_level_3(self):
+        if self.index == failing_shard and self.depth == 3:
+            raise MemoryError("memory limit of this test reached")
+        return expand(self)
+
+    monkeypatch.setattr(Shard, "expand", expand_failing_at_level_3)  # the forked workers inherit it
+    spec = EngineSpec("ring", Params(threads=2), None, "sc", "documented")
+    par = ParallelOptions(workers=2, spec=spec, checkpoint_dir=str(tmp_path))
+    res = explore(spec.build(), Options(parallel=par), "sc", "documented")
+    assert not res.complete and res.exit_code == 3
+    assert res.stop_reason.startswith(f"worker {failing_shard}: memory limit of this test reached; checkpoint written")
+    monkeypatch.undo()
+    resumed = explore(spec.build(), Options(parallel=ParallelOptions(workers=2, spec=spec, resume_dir=str(tmp_path))),
+                      "sc", "documented")
+    assert summary(resumed) == summary(_run(("ring", None, "sc", {"threads": 2}, {}))[1])

@@ -3,6 +3,7 @@ interruption and resumption, a worker that dies, traces that replay in C."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,17 +17,15 @@ import pytest
 from conftest import ROOT
 
 SMALL = ["explore", "ring", "--threads", "2", "-m", "sc", "--json", "--no-trace"]
-# A search far too big to finish while a test runs.
-BIG = ["explore", "ring", "--threads", "4", "--slots", "3", "--ops", "2", "-m", "weak", "--no-trace"]
 
 
 def _env():
     return dict(os.environ, COLUMNS="200", PYTHONPATH=str(ROOT))
 
 
-def _run(*args, cwd=None, timeout=600):
+def _run(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "checker", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd or ROOT, env=_env(), timeout=timeout)
+                          cwd=cwd or ROOT, env=_env())
 
 
 def _counts(doc):
@@ -56,7 +55,7 @@ def test_bad_worker_counts_are_one_line(value):
 
 
 def test_unreachable_ray_address_is_one_line():
-    err = _one_line_exit_2(_run(*SMALL, "--ray", "127.0.0.1:1", timeout=120))
+    err = _one_line_exit_2(_run(*SMALL, "--ray", "127.0.0.1:1"))
     try:
         import ray  # noqa: F401
     except ImportError:
@@ -124,66 +123,68 @@ def test_a_checkpoint_of_another_model_is_refused(tmp_path):
     assert "already holds a checkpoint" in _one_line_exit_2(_run(*SMALL, "--checkpoint", ck2))
 
 
-def _children(pid: int) -> list[int]:
+@contextlib.contextmanager
+def _held_search(args, level: int):
+    """A search started with the test hook: it stops after BFS level ``level`` until it gets a signal.
+
+    Yields the process and its workers' pids, read from the hook's line.  No
+    deadline: the read blocks until the search is held, however slow the
+    machine, and returns at once with nothing if the search ended first.  A
+    search still held or running when the block ends (a failed assertion) is
+    killed: held, it would wait for ever.
+    """
+    proc = subprocess.Popen([sys.executable, "-m", "checker", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env=dict(_env(), SLOTCHECK_TEST_PAUSE_AFTER_LEVEL=str(level)))
     try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(x) for x in text.split()]
-
-
-def _wait_for(predicate, what: str, limit: float = 300.0):
-    deadline = time.monotonic() + limit
-    while not predicate():
-        assert time.monotonic() < deadline, f"waited in vain for {what}"
-        time.sleep(0.2)
-
-
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the workers through /proc")
-def test_a_killed_worker_ends_the_search_without_a_verdict(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "checker", *BIG, "--workers", "2", "--checkpoint",
-                             tmp_path / "ck", "--checkpoint-every", "0.001"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env(), cwd=ROOT)
-    try:
-        # The first checkpoint: both workers are running and have states.
-        _wait_for(lambda: (tmp_path / "ck" / "manifest.json").exists(), "the first checkpoint")
-        workers = _children(proc.pid)
-        assert len(workers) == 2, workers
-        os.kill(workers[1], signal.SIGKILL)
-        out, err = proc.communicate(timeout=300)
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert f"held after level {level}; workers: " in line, f"the search was not held after level {level}: {line}"
+        yield proc, [int(x) for x in line.split("workers: ")[1].split()]
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+        proc.communicate()
+
+
+def _is_dead(pid: int) -> bool:
+    """The process has exited (a zombie until its parent reaps it) or is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="sees the worker die through /proc")
+def test_a_killed_worker_ends_the_search_without_a_verdict(tmp_path):
+    with _held_search([*SMALL, "--workers", "2", "--checkpoint", tmp_path / "ck"], level=3) as (proc, workers):
+        assert len(workers) == 2, workers
+        os.kill(workers[1], signal.SIGKILL)
+        while not _is_dead(workers[1]):  # no deadline: SIGKILL cannot be ignored
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGUSR1)  # go on: the next level needs the dead worker's states
+        out, err = proc.communicate()
     assert proc.returncode == 3, out + err  # no verdict: incomplete, not bad input
     assert "Traceback" not in err
     assert "died (killed by signal 9)" in err and "no verdict" in err, err
     assert "holds" not in out and "VIOLATED" not in out
 
 
-@pytest.mark.slow
-def test_sigterm_writes_a_checkpoint_and_resume_gives_the_uninterrupted_counts(tmp_path):
-    args = ["explore", "ring", "--threads", "3", "-m", "tso", "--json", "--no-trace"]
-    full = json.loads(_run(*args).stdout)
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_writes_a_checkpoint_and_resume_gives_the_uninterrupted_counts(tmp_path, workers):
+    full = json.loads(_run(*SMALL).stdout)
     ck = tmp_path / "ck"
-    proc = subprocess.Popen([sys.executable, "-m", "checker", *args, "--workers", "2", "--checkpoint", ck,
-                             "--checkpoint-every", "0.001"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_env(), cwd=ROOT)
-    try:
-        _wait_for(lambda: (ck / "manifest.json").exists(), "the first checkpoint")
+    with _held_search([*SMALL, "--workers", workers, "--checkpoint", ck], level=5) as (proc, _pids):
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    doc = json.loads(out)
-    if proc.returncode == 0:
-        pytest.fail("the search finished before SIGTERM arrived; make it bigger")
+        out, err = proc.communicate()
     assert proc.returncode == 3, out + err
-    assert doc["stop_reason"].startswith("terminated (SIGTERM); checkpoint written")
+    doc = json.loads(out)
+    assert doc["stop_reason"].startswith("terminated (SIGTERM); checkpoint written"), doc["stop_reason"]
     assert "holds" not in json.dumps(doc["properties"])
-    done = _run(*args, "--workers", "2", "--resume", ck)
+    manifest = json.loads((ck / "manifest.json").read_text())
+    assert 0 < manifest["states"] < full["states"] and not manifest["finished"]
+    done = _run(*SMALL, "--workers", "2", "--resume", ck)
     assert done.returncode == 0, done.stdout + done.stderr
     assert _counts(json.loads(done.stdout)) == _counts(full)
 
@@ -199,7 +200,7 @@ def test_ray_without_the_extra_is_one_line_naming_it():
             "sys.argv = ['checker', *sys.argv[1:]]\n"
             "runpy.run_module('checker', run_name='__main__', alter_sys=True)\n")
     r = subprocess.run([sys.executable, "-c", code, *SMALL, "--ray", "local"], capture_output=True, text=True,
-                       env=_env(), cwd=ROOT, timeout=120)
+                       env=_env(), cwd=ROOT)
     err = _one_line_exit_2(r)
     assert "pip install -e '.[ray]'" in err
 
@@ -224,7 +225,7 @@ def test_progress_shows_states_rate_frontier_depth_and_workers():
                 if not chunk:
                     break
                 seen += chunk
-        proc.communicate(timeout=300)
+        proc.communicate()
     finally:
         os.close(master)
     assert proc.returncode == 0
