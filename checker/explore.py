@@ -166,7 +166,7 @@ class Engine:
         self.lasso_only = system.params.step_bound == 0
         # For quiescence: each program's "inside an operation, past its first
         # event" table, looked up once instead of per state.
-        self._busy = [(t.tid, [a and not b for a, b in zip(t.program.in_op, t.program.op_start)])
+        self.busy_pcs = [(t.tid, [a and not b for a, b in zip(t.program.in_op, t.program.op_start)])
                       for t in system.threads if t.program is not None]
 
     def initial(self) -> State:
@@ -198,6 +198,10 @@ class Engine:
             mm.successors(state, tid, out)
         if self.rogue_tid is not None:
             self.rogue_successors(state, out)
+
+    def thread_successors(self, state: State, tid: int, out: list[Successor]) -> None:
+        """The moves of thread ``tid`` alone, as ``successors`` lists them."""
+        self.mm.successors(state, tid, out)
 
     def rogue_successors(self, state: State, out: list[Successor]) -> None:
         """The rogue writes a representative value into a shared word.
@@ -244,7 +248,7 @@ class Engine:
 
     def quiescent(self, state: State) -> bool:
         threads = state[1]
-        for tid, busy in self._busy:
+        for tid, busy in self.busy_pcs:
             if busy[threads[tid][0]]:
                 return False
         return self.mm.quiescent(state[2])
