@@ -158,19 +158,18 @@ class _ThreadMoveCache:
     the moves of thread ``tid`` depend on the ids of its own thread tuple and of
     the memory, ghost and pending components only, and change nothing else; a
     successor's key is then the parent's key XOR a delta that depends on those
-    ids alone.  ``threads`` lists ``(tid, shift, memo)``; a memo is keyed by the
-    packed key's low 96 bits (memory, ghost, pending) with the thread's id above
-    them, and holds either a tuple of deltas (every move an ordinary step) or,
+    ids alone.  ``threads`` lists ``(tid, mask, memo)``; a memo is keyed by the
+    packed key with every other thread's field masked out (``key & mask``:
+    memory, ghost, pending and this thread's id), and holds either a tuple of deltas (every move an ordinary step) or,
     when a move is a violation or pruned, a list of ``(delta or None, label,
     violation)`` in the moves' order.  Successor generation, unpacking and
     packing then run once per distinct combination instead of once per state:
     states differ mostly in the *other* threads.
     """
 
-    low_mask = (1 << 96) - 1
-
     def __init__(self, engine, packer: PackedStates) -> None:
-        self.threads = [(tid, 96 + 32 * tid, {}) for tid in engine.program_tids]
+        low = (1 << 96) - 1  # memory, ghost, pending
+        self.threads = [(tid, low | _M << (96 + 32 * tid), {}) for tid in engine.program_tids]
         self._moves: list = []
         self._shared: dict = {}
         self._thread_successors = engine.thread_successors
@@ -205,7 +204,7 @@ class _ThreadMoveCache:
         from itertools import islice
 
         total = sys.getsizeof(self._shared) + sum(_deep_size(v) for v in self._shared)
-        for _tid, _shift, memo in self.threads:
+        for _tid, _mask, memo in self.threads:
             n = len(memo)
             if not n:
                 continue
@@ -355,12 +354,15 @@ def explore_compact(engine, opts, res, canon=None) -> None:
     try:
         if cache is not None:
             tinfo = cache.threads
-            low_mask = cache.low_mask
             # check_state does something only with a quiescence check.
             checking = engine.check_conservation
             busy = cache.busy
+            limit = max_states if max_states is not None else 1 << 62
+            stop_on_first = opts.stop_on_first
+            progress = opts.progress
+            tuple_ = tuple
             while i < len(keys):
-                if opts.stop_on_first and violations:
+                if stop_on_first and violations:
                     stop_reason = "stopped at the first violation"
                     break
                 key = keys[i]
@@ -371,13 +373,13 @@ def explore_compact(engine, opts, res, canon=None) -> None:
                         edges.close()
                     i += 1
                     continue
-                low = key & low_mask
+                d1 = d + 1
                 s = None
                 moved = False
                 pm_moves = False
                 pruned_mask = 0
-                for tid, shift, memo in tinfo:
-                    ck = low | (key >> shift & _M) << 96
+                for tid, mask, memo in tinfo:
+                    ck = key & mask
                     entry = memo.get(ck)
                     if entry is None:
                         if s is None:
@@ -388,24 +390,24 @@ def explore_compact(engine, opts, res, canon=None) -> None:
                     moved = True
                     if tid == pm_tid:
                         pm_moves = True
-                    if entry.__class__ is tuple:
+                    if entry.__class__ is tuple_:
                         for delta in entry:
                             transitions += 1
                             nk = key ^ delta
                             j = seen.get(nk)
                             if j is None:
-                                if max_states is not None and len(keys) >= max_states:
+                                j = len(keys)
+                                if j >= limit:
                                     cut = True
                                     stop_reason = f"state limit {max_states} reached"
                                     raise _Stop
-                                j = len(keys)
                                 if j == _NARROW_LIMIT and edges is not None:
                                     edges.widen()
                                     edge_append = edges.dst.append
                                 seen[nk] = j
                                 keys.append(nk)
                                 parent.append(i)
-                                depth.append(d + 1)
+                                depth.append(d1)
                                 if checking and not busy(nk):
                                     v = check_state(unpack(nk))
                                     if v is not None:
@@ -455,12 +457,12 @@ def explore_compact(engine, opts, res, canon=None) -> None:
                     if not engine.halted(s, pm_tid):
                         record(DEADLOCK, "the postmaster cannot take its next step", i)
                 i += 1
-                if opts.progress is not None and i % 512 == 0:
+                if progress is not None and i % 512 == 0:
                     now = time.perf_counter()
                     if now >= next_report:
                         next_report = now + opts.progress_interval
-                        opts.progress({"states": len(keys), "transitions": transitions, "queue": len(keys) - i,
-                                       "depth": d, "elapsed": now - t0})
+                        progress({"states": len(keys), "transitions": transitions, "queue": len(keys) - i,
+                                  "depth": d, "elapsed": now - t0})
         else:
             while i < len(keys):
                 if opts.stop_on_first and violations:
