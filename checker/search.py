@@ -324,10 +324,18 @@ def explore_compact(engine, opts, res, canon=None) -> None:
     # thread's state with the memory, pending and ghost components (see
     # _ThreadMoveCache); not under symmetry, whose representatives are no deltas.
     cache = _ThreadMoveCache(engine, packer) if canon is None and engine.mm.thread_local_steps else None
-    slow_moves: list = []
 
-    def visit(nk, tid, d):
-        """A successor key met off the cached fast path: index it (new states are checked), record the edge."""
+    def violating_move(viol, label):
+        """A move of state ``i`` that violates a property (it leads nowhere)."""
+        res.cut_by.add(viol[0])
+        if viol[0] in checked and viol[0] not in violations:
+            record(viol[0], viol[1], i, final_label=label)
+
+    def visit(nk, tid, d, state=None):
+        """A successor key met off the cached fast path: index it (new states are checked), record the edge.
+
+        ``state``: the successor itself when the caller has it (else it is unpacked to be checked).
+        """
         nonlocal edge_append, max_depth, cut, stop_reason
         j = seen.get(nk)
         if j is None:
@@ -345,143 +353,97 @@ def explore_compact(engine, opts, res, canon=None) -> None:
             depth.append(d + 1)
             if d + 1 > max_depth:
                 max_depth = d + 1
-            v = check_state(unpack(nk))
+            v = check_state(unpack(nk) if state is None else state)
             if v is not None:
                 record(v[0], v[1], j)
         if edge_append is not None:
             edge_append(j * 16 + tid)
 
+    # Loop invariants, as locals.
+    tinfo = cache.threads if cache is not None else ()
+    checking = engine.check_conservation  # check_state does something only with a quiescence check
+    busy = cache.busy if cache is not None else None
+    limit = max_states if max_states is not None else 1 << 62
+    stop_on_first = opts.stop_on_first
+    progress = opts.progress
+    tuple_ = tuple
     try:
-        if cache is not None:
-            tinfo = cache.threads
-            # check_state does something only with a quiescence check.
-            checking = engine.check_conservation
-            busy = cache.busy
-            limit = max_states if max_states is not None else 1 << 62
-            stop_on_first = opts.stop_on_first
-            progress = opts.progress
-            tuple_ = tuple
-            while i < len(keys):
-                if stop_on_first and violations:
-                    stop_reason = "stopped at the first violation"
-                    break
-                key = keys[i]
-                d = depth[i]
-                if max_d is not None and d >= max_d:
-                    cut = True
-                    if edges is not None:
-                        edges.close()
-                    i += 1
-                    continue
-                d1 = d + 1
-                s = None
-                moved = False
-                pm_moves = False
-                pruned_mask = 0
-                for tid, mask, memo in tinfo:
-                    ck = key & mask
-                    entry = memo.get(ck)
-                    if entry is None:
-                        if s is None:
-                            s = unpack(key)
-                        entry = memo[ck] = cache.entry(s, key, tid)
-                    if not entry:
-                        continue
-                    moved = True
-                    if tid == pm_tid:
-                        pm_moves = True
-                    if entry.__class__ is tuple_:
-                        for delta in entry:
-                            transitions += 1
-                            nk = key ^ delta
-                            j = seen.get(nk)
-                            if j is None:
-                                j = len(keys)
-                                if j >= limit:
-                                    cut = True
-                                    stop_reason = f"state limit {max_states} reached"
-                                    raise _Stop
-                                if j == _NARROW_LIMIT and edges is not None:
-                                    edges.widen()
-                                    edge_append = edges.dst.append
-                                seen[nk] = j
-                                keys.append(nk)
-                                parent.append(i)
-                                depth.append(d1)
-                                if checking and not busy(nk):
-                                    v = check_state(unpack(nk))
-                                    if v is not None:
-                                        record(v[0], v[1], j)
-                            if edge_append is not None:
-                                edge_append(j * 16 + tid)
-                        continue
-                    # A violation or a pruned move among them: in order, as the uncached loop.
-                    for delta, label, viol in entry:
-                        if delta is None and viol is None:
-                            pruned_mask |= 1 << tid
-                            continue
-                        transitions += 1
-                        if viol is not None:
-                            res.cut_by.add(viol[0])
-                            if viol[0] in checked and viol[0] not in violations:
-                                record(viol[0], viol[1], i, final_label=label)
-                            continue
-                        visit(key ^ delta, tid, d)
-                if rogue:
-                    if s is None:
-                        s = unpack(key)
-                    slow_moves.clear()
-                    engine.rogue_successors(s, slow_moves)
-                    for label, nxt, viol in slow_moves:
-                        moved = True
-                        if viol is not None:  # pragma: no cover - the rogue's writes have no violation of their own
-                            transitions += 1
-                            res.cut_by.add(viol[0])
-                            if viol[0] in checked and viol[0] not in violations:
-                                record(viol[0], viol[1], i, final_label=label)
-                            continue
-                        transitions += 1
-                        visit(pack(nxt, s, key), label[0], d)
+        while i < len(keys):
+            if stop_on_first and violations:
+                stop_reason = "stopped at the first violation"
+                break
+            key = keys[i]
+            d = depth[i]
+            if max_d is not None and d >= max_d:
+                cut = True
                 if edges is not None:
                     edges.close()
-                    if pruned_mask:
-                        pruned[i] = pruned_mask
-                if not moved:
-                    if s is None:
-                        s = unpack(key)
-                    if not all(engine.halted(s, t) for t in engine.program_tids):
-                        record(DEADLOCK, _stuck_message(engine, s), i)
-                elif rogue and not pm_moves:
-                    if s is None:
-                        s = unpack(key)
-                    if not engine.halted(s, pm_tid):
-                        record(DEADLOCK, "the postmaster cannot take its next step", i)
                 i += 1
-                if progress is not None and i % 512 == 0:
-                    now = time.perf_counter()
-                    if now >= next_report:
-                        next_report = now + opts.progress_interval
-                        progress({"states": len(keys), "transitions": transitions, "queue": len(keys) - i,
-                                  "depth": d, "elapsed": now - t0})
-        else:
-            while i < len(keys):
-                if opts.stop_on_first and violations:
-                    stop_reason = "stopped at the first violation"
-                    break
-                key = keys[i]
-                d = depth[i]
-                if max_d is not None and d >= max_d:
-                    cut = True
-                    if edges is not None:
-                        edges.close()
-                    i += 1
+                continue
+            d1 = d + 1
+            s = None
+            moved = False
+            pm_moves = False
+            pruned_mask = 0
+            for tid, mask, memo in tinfo:
+                ck = key & mask
+                entry = memo.get(ck)
+                if entry is None:
+                    if s is None:
+                        s = unpack(key)
+                    entry = memo[ck] = cache.entry(s, key, tid)
+                if not entry:
                     continue
-                s = unpack(key)
+                moved = True
+                if tid == pm_tid:
+                    pm_moves = True
+                if entry.__class__ is tuple_:
+                    # visit(), inlined: a call per move would cost the hot loop ~10%.
+                    for delta in entry:
+                        transitions += 1
+                        nk = key ^ delta
+                        j = seen.get(nk)
+                        if j is None:
+                            j = len(keys)
+                            if j >= limit:
+                                cut = True
+                                stop_reason = f"state limit {max_states} reached"
+                                raise _Stop
+                            if j == _NARROW_LIMIT and edges is not None:
+                                edges.widen()
+                                edge_append = edges.dst.append
+                            seen[nk] = j
+                            keys.append(nk)
+                            parent.append(i)
+                            depth.append(d1)
+                            if checking and not busy(nk):
+                                v = check_state(unpack(nk))
+                                if v is not None:
+                                    record(v[0], v[1], j)
+                        if edge_append is not None:
+                            edge_append(j * 16 + tid)
+                    continue
+                # A violation or a pruned move among them: in order, as the uncached moves below.
+                for delta, label, viol in entry:
+                    if delta is None and viol is None:
+                        pruned_mask |= 1 << tid
+                        continue
+                    transitions += 1
+                    if viol is not None:
+                        violating_move(viol, label)
+                        continue
+                    visit(key ^ delta, tid, d)
+            if cache is None or rogue:
+                # Every move (no cache), or the rogue's (which depend on the postmaster's next read).
+                if s is None:
+                    s = unpack(key)
                 out.clear()
-                successors(s, out)
-                pm_moves = False
-                pruned_mask = 0
+                if cache is None:
+                    successors(s, out)
+                else:
+                    engine.rogue_successors(s, out)
                 for label, nxt, viol in out:
+                    moved = True
                     tid = label[0]
                     if tid == pm_tid:
                         pm_moves = True
@@ -490,50 +452,32 @@ def explore_compact(engine, opts, res, canon=None) -> None:
                         continue
                     transitions += 1
                     if viol is not None:
-                        res.cut_by.add(viol[0])
-                        if viol[0] in checked and viol[0] not in violations:
-                            record(viol[0], viol[1], i, final_label=label)
+                        violating_move(viol, label)
                         continue
                     if canon is not None:
                         nxt = canon(nxt)
-                    nk = pack(nxt, s, key)
-                    j = seen.get(nk)
-                    if j is None:
-                        if max_states is not None and len(keys) >= max_states:
-                            cut = True
-                            stop_reason = f"state limit {max_states} reached"
-                            raise _Stop
-                        j = len(keys)
-                        if j == _NARROW_LIMIT and edges is not None:
-                            edges.widen()
-                            edge_append = edges.dst.append
-                        seen[nk] = j
-                        keys.append(nk)
-                        parent.append(i)
-                        depth.append(d + 1)
-                        if d + 1 > max_depth:
-                            max_depth = d + 1
-                        v = check_state(nxt)
-                        if v is not None:
-                            record(v[0], v[1], j)
-                    if edge_append is not None:
-                        edge_append(j * 16 + tid)
-                if edges is not None:
-                    edges.close()
-                    if pruned_mask:
-                        pruned[i] = pruned_mask
-                if not out:
-                    if not all(engine.halted(s, t) for t in engine.program_tids):
-                        record(DEADLOCK, _stuck_message(engine, s), i)
-                elif rogue and not pm_moves and not engine.halted(s, pm_tid):
+                    visit(pack(nxt, s, key), tid, d, nxt)
+            if edges is not None:
+                edges.close()
+                if pruned_mask:
+                    pruned[i] = pruned_mask
+            if not moved:
+                if s is None:
+                    s = unpack(key)
+                if not all(engine.halted(s, t) for t in engine.program_tids):
+                    record(DEADLOCK, _stuck_message(engine, s), i)
+            elif rogue and not pm_moves:
+                if s is None:
+                    s = unpack(key)
+                if not engine.halted(s, pm_tid):
                     record(DEADLOCK, "the postmaster cannot take its next step", i)
-                i += 1
-                if opts.progress is not None and i % 512 == 0:
-                    now = time.perf_counter()
-                    if now >= next_report:
-                        next_report = now + opts.progress_interval
-                        opts.progress({"states": len(keys), "transitions": transitions, "queue": len(keys) - i,
-                                       "depth": d, "elapsed": now - t0})
+            i += 1
+            if progress is not None and i % 512 == 0:
+                now = time.perf_counter()
+                if now >= next_report:
+                    next_report = now + opts.progress_interval
+                    progress({"states": len(keys), "transitions": transitions, "queue": len(keys) - i,
+                              "depth": d, "elapsed": now - t0})
     except _Stop:
         pass
     except KeyboardInterrupt as exc:
