@@ -364,10 +364,13 @@ class CompiledEngine(Engine):
             else:
                 table.append((tid, steps))
         self._steps = table
+        self._steps_of = {entry[0]: entry for entry in table}
         if mm.name == "tso":
             self.successors = self._tso_successors
+            self.thread_successors = self._tso_thread_successors
         else:
             self.successors = self._sc_successors
+            self.thread_successors = self._sc_thread_successors
 
     def _sc_successors(self, state, out) -> None:
         threads = state[1]
@@ -378,20 +381,33 @@ class CompiledEngine(Engine):
         if self.rogue_tid is not None:
             self.rogue_successors(state, out)
 
+    def _sc_thread_successors(self, state, tid, out) -> None:
+        step = self._steps_of[tid][1][state[1][tid][0]]
+        if step is not None:
+            step(state, out)
+
     def _tso_successors(self, state, out) -> None:
-        mem, threads, pending, ghost = state
         for tid, empty, buffered in self._steps:
-            buf = pending[tid]
-            if buf:
-                # Flush the oldest buffered store to memory (before the thread's own step, as tso.py does).
-                a, v = buf[0]
-                out.append(((tid, "flush", None, (a, v)),
-                            (mem[:a] + (v,) + mem[a + 1:], threads, pending[:tid] + (buf[1:],) + pending[tid + 1:],
-                             ghost), None))
-                step = buffered[threads[tid][0]]
-            else:
-                step = empty[threads[tid][0]]
-            if step is not None:
-                step(state, out)
+            self._tso_thread_moves(state, tid, empty, buffered, out)
         if self.rogue_tid is not None:
             self.rogue_successors(state, out)
+
+    def _tso_thread_successors(self, state, tid, out) -> None:
+        _, empty, buffered = self._steps_of[tid]
+        self._tso_thread_moves(state, tid, empty, buffered, out)
+
+    @staticmethod
+    def _tso_thread_moves(state, tid, empty, buffered, out) -> None:
+        mem, threads, pending, ghost = state
+        buf = pending[tid]
+        if buf:
+            # Flush the oldest buffered store to memory (before the thread's own step, as tso.py does).
+            a, v = buf[0]
+            out.append(((tid, "flush", None, (a, v)),
+                        (mem[:a] + (v,) + mem[a + 1:], threads, pending[:tid] + (buf[1:],) + pending[tid + 1:],
+                         ghost), None))
+            step = buffered[threads[tid][0]]
+        else:
+            step = empty[threads[tid][0]]
+        if step is not None:
+            step(state, out)

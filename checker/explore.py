@@ -166,7 +166,7 @@ class Engine:
         self.lasso_only = system.params.step_bound == 0
         # For quiescence: each program's "inside an operation, past its first
         # event" table, looked up once instead of per state.
-        self._busy = [(t.tid, [a and not b for a, b in zip(t.program.in_op, t.program.op_start)])
+        self.busy_pcs = [(t.tid, [a and not b for a, b in zip(t.program.in_op, t.program.op_start)])
                       for t in system.threads if t.program is not None]
 
     def initial(self) -> State:
@@ -198,6 +198,10 @@ class Engine:
             mm.successors(state, tid, out)
         if self.rogue_tid is not None:
             self.rogue_successors(state, out)
+
+    def thread_successors(self, state: State, tid: int, out: list[Successor]) -> None:
+        """The moves of thread ``tid`` alone, as ``successors`` lists them."""
+        self.mm.successors(state, tid, out)
 
     def rogue_successors(self, state: State, out: list[Successor]) -> None:
         """The rogue writes a representative value into a shared word.
@@ -244,7 +248,7 @@ class Engine:
 
     def quiescent(self, state: State) -> bool:
         threads = state[1]
-        for tid, busy in self._busy:
+        for tid, busy in self.busy_pcs:
             if busy[threads[tid][0]]:
                 return False
         return self.mm.quiescent(state[2])
@@ -533,19 +537,25 @@ def _liveness(engine: Engine, states, edges, parent, plabel, res: Result, pruned
     # Per component, in arrays (most components are single states): whether it
     # is a bottom one (no edge leaves it), has an edge inside, and a bit mask
     # of the threads that move inside it.
-    leaves = bytearray(b"\x01") * ncomp
-    movers = array("q", [0]) * ncomp
-    has_internal = bytearray(ncomp)
-    off, dst = graph.off, graph.dst
-    for v in range(n):
-        cv = comp[v]
-        for k in range(off[v], off[v + 1]):
-            e = dst[k]
-            if comp[e >> 4] != cv:
-                leaves[cv] = 0
-            else:
-                has_internal[cv] = 1
-                movers[cv] |= 1 << (e & 15)
+    from checker.graph_c import component_summary_c
+
+    summary = component_summary_c(graph, comp, ncomp)
+    if summary is not None:
+        leaves, has_internal, movers = summary
+    else:
+        leaves = bytearray(b"\x01") * ncomp
+        movers = array("q", [0]) * ncomp
+        has_internal = bytearray(ncomp)
+        off, dst = graph.off, graph.dst
+        for v in range(n):
+            cv = comp[v]
+            for k in range(off[v], off[v + 1]):
+                e = dst[k]
+                if comp[e >> 4] != cv:
+                    leaves[cv] = 0
+                else:
+                    has_internal[cv] = 1
+                    movers[cv] |= 1 << (e & 15)
     # Threads with a move the memory model discards (a wrong speculative
     # guess that dies when its load is performed): a fair run takes that move,
     # so a component where such a thread "never moves" is no real execution.
@@ -625,9 +635,15 @@ def _postmaster_lasso(engine, states, edges, pm_prog):
     # an operation reaches a cycle of unmarked states there too.
     between = engine.mm.between_operations
     AHEAD = 2
-    inside = bytearray(AHEAD if between(s, 0) else (1 if in_op[s[1][0][0]] else 0) for s in states)
-    # Only states inside an operation can tell where its step count restarts.
-    restarted = bytearray(1 if inside[v] == 1 and s[1][0][1] == 0 else 0 for v, s in enumerate(states))
+    if type(engine.mm).between_operations is MemoryModel.between_operations and hasattr(states, "threads_of"):
+        # No state is AHEAD under this model: the postmaster's thread tuples
+        # alone decide, read without unpacking every state.
+        inside = bytearray(1 if in_op[t[0]] else 0 for t in states.threads_of(0))
+        restarted = bytearray(1 if in_op[t[0]] and t[1] == 0 else 0 for t in states.threads_of(0))
+    else:
+        inside = bytearray(AHEAD if between(s, 0) else (1 if in_op[s[1][0][0]] else 0) for s in states)
+        # Only states inside an operation can tell where its step count restarts.
+        restarted = bytearray(1 if inside[v] == 1 and s[1][0][1] == 0 else 0 for v, s in enumerate(states))
 
     def keep(v, e):
         if inside[v] == AHEAD:
@@ -639,7 +655,12 @@ def _postmaster_lasso(engine, states, edges, pm_prog):
         # (which resets its step count to 0) crosses a boundary too.
         return not ((e & 15) == 0 and restarted[w])
 
-    sub = _as_graph(edges, n).filtered(keep)
+    from checker.graph_c import lasso_subgraph_c
+
+    graph = _as_graph(edges, n)
+    sub = lasso_subgraph_c(graph, inside, restarted)
+    if sub is None:
+        sub = graph.filtered(keep)
     comp = _sccs(n, sub)
     ncomp = max(comp) + 1 if comp else 0
     pm_cycle = [None] * ncomp

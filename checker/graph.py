@@ -84,7 +84,15 @@ class Graph:
 
 
 def strongly_connected(graph: Graph) -> array:
-    """Tarjan's algorithm, iteratively: the component id of every state."""
+    """Tarjan's algorithm, iteratively: the component id of every state (in C when it can be built)."""
+    from checker.graph_c import strongly_connected_c
+
+    comp = strongly_connected_c(graph)
+    return comp if comp is not None else strongly_connected_py(graph)
+
+
+def strongly_connected_py(graph: Graph) -> array:
+    """Tarjan's algorithm, iteratively, in Python: the reference for checker.graph_c."""
     n = len(graph)
     off, dst = graph.off, graph.dst
     index = array("q", [-1]) * n

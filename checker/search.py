@@ -165,6 +165,69 @@ def _deep_size(x, seen: set[int]) -> int:
     return total
 
 
+class _ThreadMoveCache:
+    """Each thread's moves, computed once per (thread state, memory, pending, ghost).
+
+    Under a model whose steps are thread-local (``MemoryModel.thread_local_steps``)
+    the moves of thread ``tid`` depend on the ids of its own thread tuple and of
+    the memory, ghost and pending components only, and change nothing else; a
+    successor's key is then the parent's key XOR a delta that depends on those
+    ids alone.  ``threads`` lists ``(tid, mask, memo)``; a memo is keyed by the
+    packed key with every other thread's field masked out (``key & mask``:
+    memory, ghost, pending and this thread's id), and holds either a tuple of deltas (every move an ordinary step) or,
+    when a move is a violation or pruned, a list of ``(delta or None, label,
+    violation)`` in the moves' order.  Successor generation, unpacking and
+    packing then run once per distinct combination instead of once per state:
+    states differ mostly in the *other* threads.
+    """
+
+    def __init__(self, engine, packer: PackedStates) -> None:
+        low = (1 << 96) - 1  # memory, ghost, pending
+        self.threads = [(tid, low | _M << (96 + 32 * tid), {}) for tid in engine.program_tids]
+        self._moves: list = []
+        self._shared: dict = {}
+        self._thread_successors = engine.thread_successors
+        self._pack = packer.pack
+        # busy(key): some thread is inside an operation, so the state is not
+        # quiescent and check_state has nothing to check (Engine.quiescent's
+        # first half, read from the key without unpacking the state).
+        env = {"M": _M, "thrs": packer.thread.items}
+        terms = []
+        for tid, busy in engine.busy_pcs:
+            env[f"busy{tid}"] = busy
+            terms.append(f"busy{tid}[thrs[(k >> {96 + 32 * tid}) & M][0]]")
+        src = "def busy(k):\n    return " + (" or ".join(terms) or "False") + "\n"
+        exec(compile(src, "<busy threads>", "exec"), env)  # noqa: S102 - generated from the engine's tables
+        self.busy = env["busy"]
+
+    def entry(self, state, key: int, tid: int):
+        moves = self._moves
+        moves.clear()
+        self._thread_successors(state, tid, moves)
+        pack = self._pack
+        if all(nxt is not None and viol is None for _label, nxt, viol in moves):
+            deltas = tuple(pack(nxt, state, key) ^ key for _label, nxt, _viol in moves)
+            # Loads change only the thread's own field: the same deltas recur
+            # under many memories; share one tuple.
+            return self._shared.setdefault(deltas, deltas)
+        return [(None if nxt is None else pack(nxt, state, key) ^ key, label, viol) for label, nxt, viol in moves]
+
+    def bytes(self) -> int:
+        """Bytes held by the memos (for bytes/state figures): dict slots, keys, the shared delta tuples."""
+        import sys
+        from itertools import islice
+
+        total = sys.getsizeof(self._shared) + sum(_deep_size(v) for v in self._shared)
+        for _tid, _mask, memo in self.threads:
+            n = len(memo)
+            if not n:
+                continue
+            sample = list(islice(memo, 0, None, max(1, n // 1000)))
+            total += int(n * (sum(sys.getsizeof(k) for k in sample) / len(sample) + (8 + 24) * 3 / 2))
+            total += sum(_deep_size(v) for v in memo.values() if v.__class__ is list)
+        return total
+
+
 class _LazyStates:
     """``states[i]`` for the liveness analysis and counterexamples: unpacked on demand."""
 
@@ -181,6 +244,12 @@ class _LazyStates:
         unpack = self.packer.unpack
         for k in self.keys:
             yield unpack(k)
+
+    def threads_of(self, tid: int):
+        """Thread ``tid``'s tuple in every state, in order, without unpacking the states."""
+        items = self.packer.thread.items
+        shift = 96 + 32 * tid
+        return (items[(k >> shift) & _M] for k in self.keys)
 
 
 class _RebuiltLabels:
@@ -265,9 +334,56 @@ def explore_compact(engine, opts, res, canon=None) -> None:
     gc.collect()
     gc.freeze()
     gc.disable()
+    # Each thread's moves as key deltas, computed once per combination of the
+    # thread's state with the memory, pending and ghost components (see
+    # _ThreadMoveCache); not under symmetry, whose representatives are no deltas.
+    cache = _ThreadMoveCache(engine, packer) if canon is None and engine.mm.thread_local_steps else None
+
+    def violating_move(viol, label):
+        """A move of state ``i`` that violates a property (it leads nowhere)."""
+        res.cut_by.add(viol[0])
+        if viol[0] in checked and viol[0] not in violations:
+            record(viol[0], viol[1], i, final_label=label)
+
+    def visit(nk, tid, d, state=None):
+        """A successor key met off the cached fast path: index it (new states are checked), record the edge.
+
+        ``state``: the successor itself when the caller has it (else it is unpacked to be checked).
+        """
+        nonlocal edge_append, max_depth, cut, stop_reason
+        j = seen.get(nk)
+        if j is None:
+            if max_states is not None and len(keys) >= max_states:
+                cut = True
+                stop_reason = f"state limit {max_states} reached"
+                raise _Stop
+            j = len(keys)
+            if j == _NARROW_LIMIT and edges is not None:
+                edges.widen()
+                edge_append = edges.dst.append
+            seen[nk] = j
+            keys.append(nk)
+            parent.append(i)
+            depth.append(d + 1)
+            if d + 1 > max_depth:
+                max_depth = d + 1
+            v = check_state(unpack(nk) if state is None else state)
+            if v is not None:
+                record(v[0], v[1], j)
+        if edge_append is not None:
+            edge_append(j * 16 + tid)
+
+    # Loop invariants, as locals.
+    tinfo = cache.threads if cache is not None else ()
+    checking = engine.check_conservation  # check_state does something only with a quiescence check
+    busy = cache.busy if cache is not None else None
+    limit = max_states if max_states is not None else 1 << 62
+    stop_on_first = opts.stop_on_first
+    progress = opts.progress
+    tuple_ = tuple
     try:
         while i < len(keys):
-            if opts.stop_on_first and violations:
+            if stop_on_first and violations:
                 stop_reason = "stopped at the first violation"
                 break
             key = keys[i]
@@ -278,64 +394,104 @@ def explore_compact(engine, opts, res, canon=None) -> None:
                     edges.close()
                 i += 1
                 continue
-            s = unpack(key)
-            out.clear()
-            successors(s, out)
+            d1 = d + 1
+            s = None
+            moved = False
             pm_moves = False
             pruned_mask = 0
-            for label, nxt, viol in out:
-                tid = label[0]
+            for tid, mask, memo in tinfo:
+                ck = key & mask
+                entry = memo.get(ck)
+                if entry is None:
+                    if s is None:
+                        s = unpack(key)
+                    entry = memo[ck] = cache.entry(s, key, tid)
+                if not entry:
+                    continue
+                moved = True
                 if tid == pm_tid:
                     pm_moves = True
-                if nxt is None and viol is None:
-                    pruned_mask |= 1 << tid
+                if entry.__class__ is tuple_:
+                    # visit(), inlined: a call per move would cost the hot loop ~10%.
+                    for delta in entry:
+                        transitions += 1
+                        nk = key ^ delta
+                        j = seen.get(nk)
+                        if j is None:
+                            j = len(keys)
+                            if j >= limit:
+                                cut = True
+                                stop_reason = f"state limit {max_states} reached"
+                                raise _Stop
+                            if j == _NARROW_LIMIT and edges is not None:
+                                edges.widen()
+                                edge_append = edges.dst.append
+                            seen[nk] = j
+                            keys.append(nk)
+                            parent.append(i)
+                            depth.append(d1)
+                            if checking and not busy(nk):
+                                v = check_state(unpack(nk))
+                                if v is not None:
+                                    record(v[0], v[1], j)
+                        if edge_append is not None:
+                            edge_append(j * 16 + tid)
                     continue
-                transitions += 1
-                if viol is not None:
-                    res.cut_by.add(viol[0])
-                    if viol[0] in checked and viol[0] not in violations:
-                        record(viol[0], viol[1], i, final_label=label)
-                    continue
-                if canon is not None:
-                    nxt = canon(nxt)
-                nk = pack(nxt, s, key)
-                j = seen.get(nk)
-                if j is None:
-                    if max_states is not None and len(keys) >= max_states:
-                        cut = True
-                        stop_reason = f"state limit {max_states} reached"
-                        raise _Stop
-                    j = len(keys)
-                    if j == _NARROW_LIMIT and edges is not None:
-                        edges.widen()
-                        edge_append = edges.dst.append
-                    seen[nk] = j
-                    keys.append(nk)
-                    parent.append(i)
-                    depth.append(d + 1)
-                    if d + 1 > max_depth:
-                        max_depth = d + 1
-                    v = check_state(nxt)
-                    if v is not None:
-                        record(v[0], v[1], j)
-                if edge_append is not None:
-                    edge_append(j * 16 + tid)
+                # A violation or a pruned move among them: in order, as the uncached moves below.
+                for delta, label, viol in entry:
+                    if delta is None and viol is None:
+                        pruned_mask |= 1 << tid
+                        continue
+                    transitions += 1
+                    if viol is not None:
+                        violating_move(viol, label)
+                        continue
+                    visit(key ^ delta, tid, d)
+            if cache is None or rogue:
+                # Every move (no cache), or the rogue's (which depend on the postmaster's next read).
+                if s is None:
+                    s = unpack(key)
+                out.clear()
+                if cache is None:
+                    successors(s, out)
+                else:
+                    engine.rogue_successors(s, out)
+                for label, nxt, viol in out:
+                    moved = True
+                    tid = label[0]
+                    if tid == pm_tid:
+                        pm_moves = True
+                    if nxt is None and viol is None:
+                        pruned_mask |= 1 << tid
+                        continue
+                    transitions += 1
+                    if viol is not None:
+                        violating_move(viol, label)
+                        continue
+                    if canon is not None:
+                        nxt = canon(nxt)
+                    visit(pack(nxt, s, key), tid, d, nxt)
             if edges is not None:
                 edges.close()
                 if pruned_mask:
                     pruned[i] = pruned_mask
-            if not out:
+            if not moved:
+                if s is None:
+                    s = unpack(key)
                 if not all(engine.halted(s, t) for t in engine.program_tids):
                     record(DEADLOCK, _stuck_message(engine, s), i)
-            elif rogue and not pm_moves and not engine.halted(s, pm_tid):
-                record(DEADLOCK, "the postmaster cannot take its next step", i)
+            elif rogue and not pm_moves:
+                if s is None:
+                    s = unpack(key)
+                if not engine.halted(s, pm_tid):
+                    record(DEADLOCK, "the postmaster cannot take its next step", i)
             i += 1
-            if opts.progress is not None and i % 512 == 0:
+            if progress is not None and i % 512 == 0:
                 now = time.perf_counter()
                 if now >= next_report:
                     next_report = now + opts.progress_interval
-                    opts.progress({"states": len(keys), "transitions": transitions, "queue": len(keys) - i,
-                                   "depth": d, "elapsed": now - t0})
+                    progress({"states": len(keys), "transitions": transitions, "queue": len(keys) - i,
+                              "depth": d, "elapsed": now - t0})
     except _Stop:
         pass
     except KeyboardInterrupt as exc:
@@ -353,7 +509,9 @@ def explore_compact(engine, opts, res, canon=None) -> None:
         gc.unfreeze()
         if gc_was_enabled:
             gc.enable()
-    del seen  # the liveness analysis needs indices only
+    if keys:  # the cached loop leaves it: breadth-first, the last state found is the deepest
+        max_depth = max(max_depth, depth[len(keys) - 1])
+    seen.clear()  # the liveness analysis needs indices only
     res.states = len(keys)
     res.transitions = transitions
     res.max_depth = max_depth
@@ -369,6 +527,8 @@ def explore_compact(engine, opts, res, canon=None) -> None:
     if canon is not None:
         res.reductions = "symmetry-reduced: states are orbits of interchangeable backends"
     res.bytes_per_state = _bytes_per_state(packer, keys, parent, depth)
+    if cache is not None and keys:
+        res.bytes_per_state += cache.bytes() / len(keys)
     if res.complete and edges is not None:
         _liveness(engine, lazy_states, edges, parent, labels, res, pruned)
         res.liveness_checked = True

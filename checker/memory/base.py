@@ -89,6 +89,12 @@ class MemoryModel(ABC):
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     registry: ClassVar[dict[str, type["MemoryModel"]]] = {}
+    # True when a thread's moves are a function of its own thread state, the
+    # memory, the pending tuple and the ghost state alone, and change no other
+    # thread: the compact search then computes them once per such combination
+    # and replays them as key deltas (checker.search).  A model whose step
+    # reads or writes another thread's state must leave this False.
+    thread_local_steps: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kw) -> None:
         super().__init_subclass__(**kw)

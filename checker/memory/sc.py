@@ -17,6 +17,10 @@ from checker.state import Label, State, Successor
 class SequentialConsistency(MemoryModel):
     name = "sc"
     summary = "sequential consistency: one event at a time, in program order"
+    # A step reads threads[tid], memory and ghost only, and rebuilds threads
+    # with only entry tid replaced (tso's flush and buffered stores touch
+    # pending, which is part of what the search's cache is keyed on).
+    thread_local_steps = True
 
     def initial_pending(self, tid: int) -> Any:
         return None

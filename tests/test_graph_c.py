@@ -1,0 +1,94 @@
+"""The C cycle analysis (checker.graph_c) against its Python reference.
+
+Tarjan's algorithm, the per-component summary and the postmaster's lasso
+subgraph must give exactly what the Python code gives -- the component
+numbering included, since it decides which counterexample is reported.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from checker import graph_c
+from checker.explore import Options
+from checker.graph import Graph, strongly_connected, strongly_connected_py
+from checker.model import DEADLOCK, WAIT_FREEDOM, Params
+from checker.run import make_engine
+
+pytestmark = pytest.mark.skipif(graph_c._load() is None, reason="no C compiler: only the Python version runs")
+
+
+def _random_graphs():
+    rng = random.Random(13)
+    for _ in range(300):
+        n = rng.randint(1, 50)
+        lists = [[rng.randrange(n) * 16 + rng.randrange(5) for _ in range(rng.randint(0, 4))] for _ in range(n)]
+        g = Graph.from_lists(lists, n)
+        yield g
+        wide = Graph.from_lists(lists, n)
+        wide.widen()
+        yield wide
+    yield Graph.from_lists([], 0)
+    yield Graph.from_lists([[], [], []], 3)
+
+
+def _summary_py(graph, comp, ncomp):
+    leaves, has_internal, movers = bytearray(b"\x01") * ncomp, bytearray(ncomp), [0] * ncomp
+    for v in range(len(graph)):
+        for e in graph[v]:
+            if comp[e >> 4] != comp[v]:
+                leaves[comp[v]] = 0
+            else:
+                has_internal[comp[v]] = 1
+                movers[comp[v]] |= 1 << (e & 15)
+    return leaves, has_internal, movers
+
+
+def test_tarjan_summary_and_lasso_filter_equal_python_on_random_graphs():
+    rng = random.Random(7)
+    for g in _random_graphs():
+        comp = strongly_connected(g)
+        assert list(comp) == list(strongly_connected_py(g))
+        ncomp = max(comp) + 1 if len(comp) else 0
+        leaves, has_internal, movers = graph_c.component_summary_c(g, comp, ncomp)
+        assert (leaves, has_internal, list(movers)) == _summary_py(g, comp, ncomp)
+        n = len(g)
+        inside = bytearray(rng.choice((0, 1, 1, 2)) for _ in range(n))
+        restarted = bytearray(rng.randint(0, 1) if inside[v] == 1 else 0 for v in range(n))
+
+        def keep(v, e):
+            w = e >> 4
+            return inside[v] != 2 and inside[w] == inside[v] and not ((e & 15) == 0 and restarted[w])
+
+        sub = graph_c.lasso_subgraph_c(g, inside, restarted)
+        ref = g.filtered(keep)
+        assert (list(sub.off), list(sub.dst), sub.dst.typecode) == (list(ref.off), list(ref.dst), ref.dst.typecode)
+
+
+def _cycle_runs():
+    # A wait-freedom lasso found by the lasso search (step bound 0, a state
+    # cap), and a full cycle analysis that holds.
+    lasso = make_engine("caslist", Params(threads=2, slots=1, ops=1, rogue=True, rogue_writes=None, step_bound=0,
+                                          extra={"cas_retries": 1}), "unbounded-retry", "sc")
+    holds = make_engine("ring", Params(threads=3), None, "sc")
+    return [(lasso, Options(max_states=20000)), (holds, Options())]
+
+
+def _summary(result):
+    return (result.states, result.transitions, result.liveness_checked,
+            {p: (cx.labels, cx.states, cx.cycle_start, cx.message) for p, cx in result.violations.items()},
+            {p: result.verdict(p) for p in (DEADLOCK, WAIT_FREEDOM)})
+
+
+def test_cycle_analysis_verdicts_and_lassos_equal_python(monkeypatch):
+    from checker.explore import explore
+
+    with_c = [_summary(explore(engine, opts, "sc")) for engine, opts in _cycle_runs()]
+    assert WAIT_FREEDOM in with_c[0][3] and with_c[0][3][WAIT_FREEDOM][2] is not None
+    assert with_c[1][2] and not with_c[1][3]
+    monkeypatch.setattr(graph_c, "_module", None)
+    monkeypatch.setattr(graph_c, "_unavailable", True)
+    without = [_summary(explore(engine, opts, "sc")) for engine, opts in _cycle_runs()]
+    assert with_c == without
