@@ -217,14 +217,15 @@ class _ThreadMoveCache:
         import sys
         from itertools import islice
 
-        total = sys.getsizeof(self._shared) + sum(_deep_size(v) for v in self._shared)
+        seen: set[int] = set()
+        total = sys.getsizeof(self._shared) + sum(_deep_size(v, seen) for v in self._shared)
         for _tid, _mask, memo in self.threads:
             n = len(memo)
             if not n:
                 continue
             sample = list(islice(memo, 0, None, max(1, n // 1000)))
             total += int(n * (sum(sys.getsizeof(k) for k in sample) / len(sample) + (8 + 24) * 3 / 2))
-            total += sum(_deep_size(v) for v in memo.values() if v.__class__ is list)
+            total += sum(_deep_size(v, seen) for v in memo.values() if v.__class__ is list)
         return total
 
 
