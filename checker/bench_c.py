@@ -152,7 +152,7 @@ def select_designs(names: list[str]) -> tuple[list[str], list[str]]:
     designs = bench_designs()
 
     def why_not(m: str) -> str:
-        return "no benchmark adapter (refimpl/c/bench_{m}.c)" if m in PROTOCOLS else "no C twin"
+        return f"no benchmark adapter (refimpl/c/bench_{m}.c)" if m in PROTOCOLS else "no C twin"
 
     left_out = [m for m in load_protocols() if m not in designs]
     for n in names:

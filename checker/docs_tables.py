@@ -24,12 +24,14 @@ slow) brings every page up to date.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -438,6 +440,50 @@ def kernel_known_differences(kept: dict[str, list[str]]) -> Rows:
     return ["test", "kernel `Result:`", "ours", "reason"], body
 
 
+# The kernel's litmus tests are GPL and not in this repository: the table is made from a checkout.
+KERNEL_LITMUS_ENV = "SLOTCHECK_KERNEL_LITMUS"
+LITMUS_VERDICT_WORDS = {"agree": "agree", "stronger": "stronger (expected)", "known": "known difference",
+                        "disagree": "DISAGREE", "unchecked": "nothing stated"}
+
+
+def kernel_litmus(kept: dict[str, list[str]]) -> Captioned:
+    """Every test of a kernel's tools/memory-model/litmus-tests under sc, tso and weak (documented profile).
+
+    The last column, the kernel commit each file was read at, is not in the
+    file: it is kept from the page by test name, for whoever copies the files
+    to write."""
+    import os
+
+    from checker.litmus import LitmusError, parse_litmus, run_litmus
+
+    directory = os.environ.get(KERNEL_LITMUS_ENV)
+    if not directory or not Path(directory).is_dir():
+        raise DocsTableError(f"kernel-litmus needs {KERNEL_LITMUS_ENV}=<a kernel tree>/tools/memory-model/"
+                             "litmus-tests (the kernel's tests are not in this repository)")
+    by_name = {_first_code(first): cells for first, cells in kept.items()}
+    models = ("sc", "tso", "weak")
+    counts: dict[str, dict[str, int]] = {mm: {} for mm in models}
+    body = []
+    for path in sorted(q for q in Path(directory).rglob("*.litmus") if q.is_file()):
+        try:
+            test = parse_litmus(path)
+        except LitmusError as exc:
+            raise DocsTableError(f"kernel-litmus: {exc}") from None
+        results = {mm: run_litmus(test, mm, "documented") for mm in models}
+        for mm, r in results.items():
+            counts[mm][r.judgement.verdict] = counts[mm].get(r.judgement.verdict, 0) + 1
+        old = by_name.get(test.name)
+        body.append([f"`{test.name}`", test.kernel_result or "-", results["weak"].result,
+                     *(LITMUS_VERDICT_WORDS.get(results[mm].judgement.verdict, results[mm].judgement.verdict)
+                       for mm in models), old[-1] if old else "?"])
+    summary = "; ".join(f"{mm}: " + ", ".join(f"{n} {LITMUS_VERDICT_WORDS.get(v, v)}" for v, n in sorted(c.items()))
+                        for mm, c in counts.items())
+    caption = (f"`python -m checker litmus ${KERNEL_LITMUS_ENV} -m MODEL` for each model, "
+               f"{len(body)} files ({summary}):")
+    return Captioned(caption, ["test", "Result:", "`weak` finds the condition", *models, "version read (commit)"],
+                     body)
+
+
 SYMMETRY_PROTOCOLS = ("ring", "caslist", "bitmap", "dlist", "bgworker", "dsmhandle")
 
 
@@ -501,6 +547,83 @@ def weak_default_cost(_kept: dict[str, list[str]]) -> Captioned:
     return Captioned(caption, ["protocol", "states", "transitions", "verdict", "CPU s", "peak RSS MiB"], body)
 
 
+def z3_budget(_kept: dict[str, list[str]]) -> Captioned:
+    """``python -m checker.prove.budget``: every shipped proof without a resource limit (tens of CPU minutes)."""
+    from checker.prove.budget import QUERY_RLIMIT, measure_proofs
+
+    note = machine_note()
+    body = []
+    overall = 0
+    for run in measure_proofs():
+        overall = max(overall, run.largest)
+        body.append([run.proof, run.outcome, f"{run.largest:,}", f"{run.queries:,}", f"{run.cpu_seconds:.1f}"])
+    import z3
+
+    caption = (f"`python -m checker.prove.budget` (z3 {z3.get_version_string()}, no limit), on {note}; "
+               f"the largest query of all used {overall:,} units, the limit "
+               f"(`QUERY_RLIMIT`, {QUERY_RLIMIT:,}) is {QUERY_RLIMIT / max(overall, 1):.1f} times that:")
+    return Captioned(caption, ["proof", "outcome", "largest query", "queries", "CPU s"], body)
+
+
+# ``checker bench-c`` as docs/performance-c.md was made: each setting three times, the fastest kept.
+BENCH_C_SECONDS, BENCH_C_REPEAT = 0.5, 3
+BENCH_C_MEASURED = ("ns/cycle", "cycles/s", "release ns p50/p99/max", "pick-up ns p50/p99/max")
+BENCH_C_COMMAND = (f"checker bench-c --seconds {BENCH_C_SECONDS} --repeat {BENCH_C_REPEAT} --markdown "
+                   "--plot docs/performance-c.png")
+
+
+@functools.cache
+def _bench_c_run() -> tuple[Any, str]:
+    """One ``checker bench-c`` run shared by its two tables (and the plot beside them), with the machine's
+    note as the run began."""
+    from checker.bench_c import DEFAULT_SLOTS, DEFAULT_THREADS, import_pyplot, plot, run_bench, select_designs
+
+    note = machine_note()
+    designs, notices = select_designs([])
+    report = run_bench(designs, list(DEFAULT_SLOTS), list(DEFAULT_THREADS), BENCH_C_SECONDS, BENCH_C_REPEAT)
+    report.notices[:0] = notices
+    if report.failed:
+        raise DocsTableError("checker bench-c: a run's counters did not balance: "
+                             + "; ".join(f"{r.design} {r.slots} {r.mode}: {r.failure}"
+                                         for r in report.rows if r.status == "FAILED"))
+    if import_pyplot() is not None:
+        plot(report, DOCS / "performance-c.png")
+    return report, note
+
+
+def bench_c(_kept: dict[str, list[str]]) -> Captioned:
+    from checker.bench_c import table_rows
+
+    report, note = _bench_c_run()
+    header, body = table_rows(report)
+    after = ", ".join(str(x) for x in report.machine.get("load_average_after", []))
+    skipped = "".join(f"; {n}" for n in report.notices)
+    return Captioned(f"`{BENCH_C_COMMAND}`, on {note}, load average {after} when it ended{skipped}:", header, body)
+
+
+def bench_c_versus_linear(_kept: dict[str, list[str]]) -> Captioned:
+    """Each design against the linear search (bgworker) at the largest slot count, from the same run."""
+    from checker.bench_c import versus_linear
+
+    report, _note = _bench_c_run()
+    vs = versus_linear(report.rows)
+    top = max((v["slots"] for v in vs), default=0)
+    settings = sorted({v["backends"] for v in vs if v["slots"] == top})
+    cells: dict[str, dict[int, str]] = {}
+    for v in vs:
+        if v["slots"] != top:
+            continue
+        word = "faster" if v["speedup"] >= 1 else "slower"
+        ratio = v["speedup"] if v["speedup"] >= 1 else 1 / v["speedup"]
+        cells.setdefault(v["design"], {})[v["backends"]] = (f"{v['ns_per_cycle']:,.0f} ns against "
+                                                           f"{v['linear_ns_per_cycle']:,.0f}: {ratio:.1f}x {word}")
+    header = ["design", *(("single thread" if b == 0 else f"{b} backend{'s' if b > 1 else ''} + pm")
+                          for b in settings)]
+    body = [[f"`{d}`", *(row.get(b, "-") for b in settings)] for d, row in cells.items()]
+    caption = f"At {top} slots, from the same run as the table below (`{BENCH_C_COMMAND}`):"
+    return Captioned(caption, header, body)
+
+
 TABLES = (
     TableSpec("properties", "protocols.md", properties,
               about="the built-in properties and the protocols' own (checker.model, load_protocols())"),
@@ -510,6 +633,8 @@ TABLES = (
               about="the Declaration calls of declare(), signatures read from checker.model"),
     TableSpec("kernel-known-differences", "litmus.md", kernel_known_differences,
               about="the known differences from the Linux kernel memory model (checker.litmus)"),
+    TableSpec("kernel-litmus", "litmus.md", kernel_litmus, slow=True, tested=False,
+              about=f"the Linux kernel's litmus tests under sc, tso and weak (needs {KERNEL_LITMUS_ENV}; in no test)"),
     TableSpec("ring-mutations", "protocols.md", ring_mutations, about="the ring's mutations (the registry)"),
     TableSpec("design-mutations", "protocols.md", design_mutations, about="the other designs' mutations"),
     TableSpec("ring-barriers", "memory-models.md", ring_barriers,
@@ -541,6 +666,13 @@ TABLES = (
               about="checker bench on three cheap instances (counts checked, timings not)"),
     TableSpec("bench", "performance.md", bench_full, slow=True, tested=False, measured=BENCH_MEASURED,
               about="checker bench --max-states 3000000, every instance (~5 CPU minutes; in no test)"),
+    TableSpec("z3-budget", "bad-input.md", z3_budget, slow=True, tested=False, measured=("largest query", "CPU s"),
+              about="python -m checker.prove.budget: every shipped proof without a limit (CPU hours; in no test)"),
+    TableSpec("bench-c-versus-linear", "performance-c.md", bench_c_versus_linear, slow=True, tested=False,
+              measured=("single thread", "1 backend + pm", "2 backends + pm", "4 backends + pm"),
+              about="checker bench-c: each design against the linear search at 1024 slots (minutes; in no test)"),
+    TableSpec("bench-c", "performance-c.md", bench_c, slow=True, tested=False, measured=BENCH_C_MEASURED,
+              about="checker bench-c, every design, slot count and thread count (minutes; in no test)"),
 )
 
 
@@ -549,7 +681,8 @@ TABLES = (
 
 
 def _begin(name: str) -> re.Pattern[str]:
-    return re.compile(rf"^<!-- generated: {re.escape(name)}\b[^\n]*-->\n", re.M)
+    # Not a word boundary: "bench-c" must not find the marker of "bench-c-versus-linear".
+    return re.compile(rf"^<!-- generated: {re.escape(name)}(?![\w-])[^\n]*-->\n", re.M)
 
 
 END = "<!-- end generated -->"
