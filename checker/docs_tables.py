@@ -242,6 +242,7 @@ def robustness(kept: dict[str, list[str]]) -> Rows:
 
 # ``changequeue-fixed``'s parts, each taken out again, under every memory model (docs/changequeue.md).
 CHANGEQUEUE_MATRIX_RUN = {"threads": 3, "slots": 1, "ops": 2}
+CHANGEQUEUE_MATRIX_WINDOW = 2
 
 
 def changequeue_matrix(_kept: dict[str, list[str]]) -> Rows:
@@ -255,7 +256,9 @@ def changequeue_matrix(_kept: dict[str, list[str]]) -> Rows:
     for mname, mut in load_protocols()["changequeue-fixed"].mutations.items():
         cells, broken = [], []
         for mm in models:
-            _engine, res = check("changequeue-fixed", mutation=mname, memory_model=mm,
+            # Weak bounded as checker ci bounds it in CI (.ci/run): the sound default takes hours here.
+            window = {"window": CHANGEQUEUE_MATRIX_WINDOW} if mm == "weak" else {}
+            _engine, res = check("changequeue-fixed", mutation=mname, memory_model=mm, mm_options=window,
                                  options=Options(stop_on_first=True), rogue=mut.needs_rogue,
                                  **CHANGEQUEUE_MATRIX_RUN)
             verdict = _verdict(res)
@@ -263,7 +266,7 @@ def changequeue_matrix(_kept: dict[str, list[str]]) -> Rows:
             broken += [prop for prop in res.violations if prop not in broken]
         label = f"`{mname}`" + (" (with `--rogue`)" if mut.needs_rogue else "")
         body.append([label, *cells, ", ".join(broken) or "-"])
-    return ["mutation", *models, "breaks"], body
+    return ["mutation", "sc", "tso", f"weak, `--window {CHANGEQUEUE_MATRIX_WINDOW}`", "breaks"], body
 
 
 def bad_input_models(_kept: dict[str, list[str]]) -> Rows:
