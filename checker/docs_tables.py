@@ -580,14 +580,13 @@ def _checker_child(args: list[str]) -> tuple[dict, float, float]:
 
 
 # The proofs docs/proofs.md shows, each as its command line (every one run with --json): the ones of
-# seconds.  The ring's and bitmap's three-thread invariant proofs take minutes each (ci runs them).
+# seconds (the slow tests' budget).  The rest take minutes (ci runs them) or are tests of their own.
 PROOF_COMMANDS = (
     ["ring", "--robustness"],
     ["ring", "--robustness", "--mutation", "no-range-check"],
     ["caslist", "--robustness", "--mutation", "unbounded-retry"],
     ["bgworker", "--invariants", "--threads", "3"],
     ["ring", "--invariants", "--mutation", "empty-off-by-one", "--step", "head = pg_atomic_read_u32(free_head)"],
-    ["ring", "--bmc", "8", "--threads", "3", "--slots", "1", "--mutation", "no-lock"],
 )
 
 
