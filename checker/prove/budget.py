@@ -134,6 +134,8 @@ def _outcome(res) -> str:
         if res.violation:
             return f"{res.violation['property']} at step {res.violation['step']}"
         return "no violation, every execution ended" if res.exhausted else "no violation to the depth"
+    if getattr(res, "ops", None) == []:  # robustness of a postmaster that reads no shared memory
+        return "nothing to prove (the postmaster reads no shared memory)"
     if res.proved:
         return "proved"
     return "fails" if getattr(res, "failure", None) or getattr(res, "failures", None) else "unknown"
