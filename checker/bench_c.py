@@ -152,7 +152,7 @@ def select_designs(names: list[str]) -> tuple[list[str], list[str]]:
     designs = bench_designs()
 
     def why_not(m: str) -> str:
-        return "no benchmark adapter (refimpl/c/bench_{m}.c)" if m in PROTOCOLS else "no C twin"
+        return f"no benchmark adapter (refimpl/c/bench_{m}.c)" if m in PROTOCOLS else "no C twin"
 
     left_out = [m for m in load_protocols() if m not in designs]
     for n in names:
@@ -278,11 +278,18 @@ def versus_lines(report: BenchReport) -> list[str]:
             continue
         mode = ("single thread" if v["backends"] == 0
                 else f"{v['backends']} backend{'s' if v['backends'] > 1 else ''} + postmaster")
-        word = "faster" if v["speedup"] >= 1 else "slower"
-        ratio = v["speedup"] if v["speedup"] >= 1 else 1 / v["speedup"]
         lines.append(f"{v['design']} at {top} slots, {mode}: {v['ns_per_cycle']:,} ns per cycle against the "
-                     f"linear search's {v['linear_ns_per_cycle']:,}: {ratio:.1f}x {word}")
+                     f"linear search's {v['linear_ns_per_cycle']:,}: {times_faster(v)}")
     return lines
+
+
+def times_faster(v: dict) -> str:
+    """"12.3x faster" or "1.8x slower", for one entry of ``versus_linear``.
+
+    From the ns figures, not the rounded speedup: a design 200 times slower
+    has a rounded speedup of 0."""
+    speedup = v["linear_ns_per_cycle"] / v["ns_per_cycle"]
+    return f"{speedup:.1f}x faster" if speedup >= 1 else f"{1 / speedup:.1f}x slower"
 
 
 def import_pyplot():

@@ -96,14 +96,16 @@ def tables(workers: int):
     return out
 
 
-def render(tabs) -> tuple[str, str]:
-    """(docs/fences.md, the README block)."""
+def render(tabs, machine: str = "") -> tuple[str, str]:
+    """(docs/fences.md, the README block); ``machine``: the machine and its load as the run began."""
     from checker.fence_report import SUMMARY_HEADER, markdown, summary_rows
 
     parts = [INTRO]
     for t in tabs:
         parts.append(markdown(t, timings=False))
-    times = ["## Time per protocol", "", TIMES_BEGIN, "",
+    workers = max((t.workers for t in tabs), default=1)
+    caption = [f"`python -m checker.fence_docs --workers {workers}`" + (f", on {machine}:" if machine else ":"), ""]
+    times = ["## Time per protocol", "", TIMES_BEGIN, "", *caption,
              "| protocol | bounds | checks | CPU seconds | wall seconds | workers |", "|---|---|---|---|---|---|"]
     for t in tabs:
         times.append(f"| {t.protocol} | `{t.bounds.text()}` | {t.checks} | {t.cpu_seconds:.1f} | "
@@ -130,7 +132,10 @@ def readme_with(block: str, readme: str) -> str:
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--check", is_flag=True, help="only compare; exit 1 if docs/fences.md or the README block is stale")
 def main(workers: int, check: bool) -> None:
-    doc, block = render(tables(workers))
+    from checker.docs_tables import machine_note
+
+    note = machine_note()
+    doc, block = render(tables(workers), note)
     readme = README.read_text()
     new_readme = readme_with(block, readme)
     if check:

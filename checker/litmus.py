@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from checker.ir import CompileError, Symbols, compile_program
+from checker.memory import DEFAULT_MEMORY_MODEL
 from checker.model import Declaration, Params, ModelError, System, ThreadSpec
 
 
@@ -1064,7 +1065,7 @@ class LitmusResult:
         return d
 
 
-def run_litmus(test: LitmusTest, memory_model: str = "weak", profile: str = "documented",
+def run_litmus(test: LitmusTest, memory_model: str = DEFAULT_MEMORY_MODEL, profile: str = "documented",
                window: int | None = None) -> LitmusResult:
     from checker.explore import Engine
     from checker.memory import PROFILES, memory_models

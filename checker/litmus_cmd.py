@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from checker.memory import DEFAULT_MEMORY_MODEL
+
 # The order of the summary's counts (text and JSON).
 VERDICTS = ("agree", "known", "stronger", "disagree", "unchecked")
 _VERDICT_TEXT = {"agree": "agree", "known": "known differences", "stronger": "stronger model (expected)",
@@ -41,7 +43,7 @@ def litmus_files(directory: Path) -> list[Path]:
 def register(cli):
     @cli.command()
     @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-    @click.option("--memory-model", "-m", default="weak", show_default=True, help="sc, tso or weak")
+    @click.option("--memory-model", "-m", default=DEFAULT_MEMORY_MODEL, show_default=True, help="sc, tso or weak")
     @click.option("--profile", default="documented", show_default=True, help="documented, arm64 or x86-64")
     @click.option("--window", type=int, default=None, help="weak/tso: events in flight per thread")
     @click.option("--suite", is_flag=True, help="run the shipped suite (models/litmus/*.litmus)")

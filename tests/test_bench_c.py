@@ -184,3 +184,14 @@ def test_compare_with_c_adds_the_c_columns(checker_cli):
     assert rows["dlist"]["c_ns_per_obtain_release"] == {"64": None, "1024": None}
     r = checker_cli("compare", "-m", "sc", "--threads", 2, "--ops", 1, "--protocol", "bitmap", "--json")
     assert "c_ns_per_obtain_release" not in json.loads(r.stdout)["protocols"][0]
+
+
+def test_a_design_hundreds_of_times_slower_is_named_slower_not_a_division_by_zero():
+    from checker.bench_c import times_faster, versus_linear
+
+    rows = [BenchRow("bgworker", "linear", 1024, 0, "ok", ns_per_cycle=100.0),
+            BenchRow("ring", "twin", 1024, 0, "ok", ns_per_cycle=30_000.0)]
+    (v,) = versus_linear(rows)
+    assert v["speedup"] == 0.0  # rounded: the ratio must come from the ns figures
+    assert times_faster(v) == "300.0x slower"
+    assert times_faster({"ns_per_cycle": 100.0, "linear_ns_per_cycle": 3_000.0}) == "30.0x faster"

@@ -1,5 +1,6 @@
 """The result tables in docs/ are the tool's output: each is regenerated and compared with the file."""
 
+import os
 import re
 import shutil
 
@@ -14,27 +15,27 @@ DOCS = docs_tables.DOCS
 
 def test_every_marker_has_a_table_and_every_table_its_marker():
     marked = set()
-    for path in DOCS.glob("*.md"):
+    for path in [*DOCS.glob("*.md"), docs_tables.ROOT / "README.md"]:
         text = path.read_text(encoding="utf-8")
         for name in re.findall(r"<!-- generated: ([\w-]+)", text):
             marked.add((name, path.name))
         assert text.count("<!-- generated:") == text.count(docs_tables.END), path.name
     assert marked == {(t.name, t.doc) for t in TABLES}
     for t in TABLES:
-        find_table((DOCS / t.doc).read_text(encoding="utf-8"), t.name, t.doc)
+        find_table(t.path.read_text(encoding="utf-8"), t.name, t.doc)
 
 
 @pytest.mark.parametrize("spec", [t for t in TABLES if not t.slow], ids=lambda t: t.name)
 def test_cheap_tables_are_current(spec):
     old, new = regenerate(spec)
-    assert not is_stale(spec, old, new), f"docs/{spec.doc}: run python -m checker.docs_tables --only {spec.name}"
+    assert not is_stale(spec, old, new), f"{spec.shown}: run python -m checker.docs_tables --only {spec.name}"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", [t for t in TABLES if t.slow and t.tested], ids=lambda t: t.name)
 def test_expensive_tables_are_current(spec):
     old, new = regenerate(spec)
-    assert not is_stale(spec, old, new), f"docs/{spec.doc}: run python -m checker.docs_tables --only {spec.name}"
+    assert not is_stale(spec, old, new), f"{spec.shown}: run python -m checker.docs_tables --only {spec.name}"
 
 
 def test_a_changed_cell_is_stale_and_a_changed_measurement_is_not():
@@ -101,7 +102,24 @@ def test_a_caption_is_not_a_row_but_a_changed_count_under_it_is_stale():
 
 
 def test_the_tables_no_test_runs_are_few_and_say_so():
-    """Only measurements of minutes stay out of the tests; the command still regenerates them."""
+    """Only measurements of minutes (and the kernel's tests, not in this repository) stay out of the
+    default and slow runs; the command still regenerates them, and --list says so."""
     untested = {t.name for t in TABLES if not t.tested}
-    assert untested == {"bench", "tla-default-configs", "weak-default-cost"}
-    assert all(t.slow for t in TABLES if not t.tested)
+    assert untested == {"bench", "tla-default-configs", "weak-default-cost", "z3-budget", "bench-c",
+                        "bench-c-versus-linear", "bench-c-single", "kernel-litmus"}
+    assert all(t.slow and "in no test" in t.about for t in TABLES if not t.tested)
+
+
+@pytest.mark.skipif(not os.environ.get(docs_tables.KERNEL_LITMUS_ENV),
+                    reason=f"{docs_tables.KERNEL_LITMUS_ENV} names no kernel litmus-tests directory")
+def test_kernel_litmus_table_is_current():
+    spec = next(t for t in TABLES if t.name == "kernel-litmus")
+    old, new = regenerate(spec)
+    assert not is_stale(spec, old, new), f"{spec.shown}: run python -m checker.docs_tables --only {spec.name}"
+
+
+def test_kernel_litmus_table_without_its_directory_is_one_clear_error(monkeypatch):
+    monkeypatch.delenv(docs_tables.KERNEL_LITMUS_ENV, raising=False)
+    spec = next(t for t in TABLES if t.name == "kernel-litmus")
+    with pytest.raises(DocsTableError, match=docs_tables.KERNEL_LITMUS_ENV):
+        regenerate(spec)

@@ -8,6 +8,8 @@ proved or failed.
 
 from __future__ import annotations
 
+import os
+
 import z3
 
 from checker.prove import budget
@@ -56,3 +58,14 @@ def test_bad_rlimit_and_timeout_are_one_line(tmp_path):
     assert r.returncode == 2 and "SLOTCHECK_PROVE_RLIMIT must be an integer" in r.stderr
     r = run_checker("prove", "ring", "--robustness", "--timeout", "0", cwd=tmp_path)
     assert r.returncode == 2 and "--timeout must be more than 0" in r.stderr
+
+
+def test_measure_proofs_runs_each_proof_without_a_limit_and_restores_the_environment(monkeypatch):
+    monkeypatch.setenv("SLOTCHECK_PROVE_RLIMIT", "12345")
+    runs = list(budget.measure_proofs(("dlist robustness correct", "ring robustness no-range-check")))
+    by_proof = {r.proof: r for r in runs}
+    assert set(by_proof) == {"dlist robustness correct", "ring robustness no-range-check"}
+    assert by_proof["dlist robustness correct"].outcome == "proved"
+    assert by_proof["ring robustness no-range-check"].outcome == "fails"
+    assert all(r.queries > 0 and r.largest > 0 for r in runs)
+    assert os.environ["SLOTCHECK_PROVE_RLIMIT"] == "12345"

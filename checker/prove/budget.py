@@ -19,6 +19,8 @@ timeout is only an explicit interactive choice (``checker prove
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import z3
 
@@ -117,22 +119,38 @@ def largest_query() -> tuple[int, int]:
     return _largest, _queries
 
 
-def _measure() -> None:  # pragma: no cover - a maintenance tool, run by hand
-    """Run the shipped proofs without a limit and print the largest query of each (to choose QUERY_RLIMIT)."""
-    import sys
-    import time
+class BudgetRun(NamedTuple):
+    """One shipped proof run without a limit: what it concluded and the most one of its queries used."""
 
-    from checker.model import Params, resolve_protocol, load_protocols
+    proof: str
+    outcome: str  # proved, fails, unknown; for bmc the property and step found, or none to the depth
+    largest: int  # rlimit units of its largest query
+    queries: int
+    cpu_seconds: float
+
+
+def _outcome(res) -> str:
+    if hasattr(res, "violation"):  # a bounded model check: what it found, or that it found nothing
+        if res.violation:
+            return f"{res.violation['property']} at step {res.violation['step']}"
+        return "no violation, every execution ended" if res.exhausted else "no violation to the depth"
+    if getattr(res, "ops", None) == []:  # robustness of a postmaster that reads no shared memory
+        return "nothing to prove (the postmaster reads no shared memory)"
+    if res.proved:
+        return "proved"
+    return "fails" if getattr(res, "failure", None) or getattr(res, "failures", None) else "unknown"
+
+
+def shipped_proofs() -> list[tuple[str, Callable[[], object]]]:
+    """The proofs the project ships, by label: robustness of every protocol and mutation, the
+    invariants where a proof module states them, and the ring's bounded model check to depth 8."""
+    from checker.model import Params, load_protocols, resolve_protocol
     from checker.prove.bmc import bmc
     from checker.prove.invariants import prove_invariants
     from checker.prove.robustness import prove_robustness
     from checker.prove.setup import proof_module
 
-    # Run as ``python -m``, this file is __main__; the proofs count in the imported module.
-    from checker.prove import budget as counted
-
-    os.environ["SLOTCHECK_PROVE_RLIMIT"] = "0"
-    runs = []
+    runs: list[tuple[str, Callable[[], object]]] = []
     for name, cls in load_protocols().items():
         for mutation in [None, *cls.mutations]:
             runs.append((f"{name} robustness {mutation or 'correct'}",
@@ -150,22 +168,46 @@ def _measure() -> None:  # pragma: no cover - a maintenance tool, run by hand
     for mutation in [None, *ring.mutations]:
         runs.append((f"ring bmc {mutation or 'correct'}",
                      lambda m=mutation: bmc(ring, Params(threads=3, slots=1, ops=1), m, 8)))
-    only = sys.argv[1:]
+    return runs
+
+
+def measure_proofs(only: tuple[str, ...] = ()) -> Iterator[BudgetRun]:
+    """Run the shipped proofs without a limit (those whose label contains a word of ``only``, if given)."""
+    import time
+
+    saved = os.environ.get("SLOTCHECK_PROVE_RLIMIT")
+    os.environ["SLOTCHECK_PROVE_RLIMIT"] = "0"
+    # Run as ``python -m``, this file is __main__; the proofs count in the imported module.
+    from checker.prove import budget as counted
+
+    try:
+        for label, run in shipped_proofs():
+            if only and not any(o in label for o in only):
+                continue
+            counted._largest = counted._queries = 0
+            t0 = time.process_time()
+            try:
+                outcome = _outcome(run())
+            except Exception as exc:  # measuring: a proof that cannot run says why and the others go on
+                outcome = f"not run ({type(exc).__name__}: {exc})"
+            largest, queries = counted.largest_query()
+            yield BudgetRun(label, outcome, largest, queries, time.process_time() - t0)
+    finally:
+        if saved is None:
+            os.environ.pop("SLOTCHECK_PROVE_RLIMIT", None)
+        else:
+            os.environ["SLOTCHECK_PROVE_RLIMIT"] = saved
+
+
+def _measure() -> None:  # pragma: no cover - a maintenance tool, run by hand
+    """Print the largest query of each shipped proof (to choose QUERY_RLIMIT); docs_tables makes the table."""
+    import sys
+
     overall = 0
-    for label, run in runs:
-        if only and not any(o in label for o in only):
-            continue
-        counted._largest = counted._queries = 0
-        t0 = time.process_time()
-        try:
-            run()
-            note = ""
-        except Exception as exc:  # measuring: report and go on
-            note = f"  ({type(exc).__name__}: {exc})"
-        largest, queries = counted.largest_query()
-        overall = max(overall, largest)
-        print(f"{label:<55} largest query {largest:>12,}  queries {queries:>6}  "
-              f"cpu {time.process_time() - t0:7.1f}s{note}", flush=True)
+    for run in measure_proofs(tuple(sys.argv[1:])):
+        overall = max(overall, run.largest)
+        print(f"{run.proof:<55} largest query {run.largest:>12,}  queries {run.queries:>6}  "
+              f"cpu {run.cpu_seconds:7.1f}s  {run.outcome}", flush=True)
     print(f"largest query overall: {overall:,}")
 
 
