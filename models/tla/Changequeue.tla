@@ -499,14 +499,18 @@ Backend(b) ==
 PmGoto(label) == pc' = [pc EXCEPT ![Postmaster] = label]
 PmStep == pm_steps' = pm_steps + 1
 
-\* The locals of one entry are dead: the next entry, or the end of
-\* state_change and the start of start_workers (a new operation: its step
-\* counter starts at 0).
+\* state_change() returns and start_workers() begins: a new operation, its
+\* step counter at 0; tail and head are dead.
+EndStateChange ==
+    PmGoto("start_choose") /\ pm_steps' = 0 /\ pm_tail' = 0 /\ pm_head' = 0
+
+\* The loop over the entries: the next one, or the end of state_change().
+\* The slot of the last entry is dead.
 NextEntry ==
     /\ pm_slot' = 0
     /\ IF pm_tail # pm_head
          THEN PmGoto("read_entry") /\ PmStep /\ UNCHANGED <<pm_tail, pm_head>>
-         ELSE PmGoto("start_choose") /\ pm_steps' = 0 /\ pm_tail' = 0 /\ pm_head' = 0
+         ELSE EndStateChange
 
 \* The end of start_workers and of the pass: the next pass, or the end
 \* (where the postmaster's state is dead).  Takes the private sets and the
@@ -577,21 +581,18 @@ ReadTail ==
 ReadHead ==
     /\ pc[Postmaster] = "read_head"
     /\ IF Fixed /\ (pm_tail >= QSIZE \/ cq_head >= QSIZE)
-         THEN PmGoto("start_choose") /\ pm_steps' = 0 /\ pm_tail' = 0 /\ pm_head' = 0
+         THEN EndStateChange
          ELSE PmGoto("read_barrier") /\ PmStep /\ pm_head' = cq_head /\ UNCHANGED pm_tail
     /\ UNCHANGED <<shared, pm_registered, pm_running, pm_rw_terminate, pm_done, pm_slot,
                    bvars, ghost>>
 
 \* pg_read_barrier(): the entries after the head that covers them (pairs
 \* with the backends' pg_write_barrier() in the enqueue).  Then the loop
-\* over the entries between tail and head.
+\* over the entries between tail and head (pm_slot is 0 here already).
 ReadBarrier ==
     /\ pc[Postmaster] = "read_barrier"
-    /\ IF pm_tail # pm_head
-         THEN PmGoto("read_entry") /\ PmStep /\ UNCHANGED <<pm_tail, pm_head>>
-         ELSE PmGoto("start_choose") /\ pm_steps' = 0 /\ pm_tail' = 0 /\ pm_head' = 0
-    /\ UNCHANGED <<shared, pm_registered, pm_running, pm_rw_terminate, pm_done, pm_slot,
-                   bvars, ghost>>
+    /\ NextEntry
+    /\ UNCHANGED <<shared, pm_registered, pm_running, pm_rw_terminate, pm_done, bvars, ghost>>
 
 \* slot = pg_atomic_read_u32(cq_ring[tail]); it must be the entry written
 \* there.  tail = (tail + 1) % QSIZE.
