@@ -72,13 +72,7 @@ def test_every_sc_bug_of_a_specified_protocol_has_a_failing_config():
 # -- the checker agrees with the manifest ---------------------------------------
 
 
-# Configs whose checker run takes more than a few CPU seconds (run by .ci/run's slow step).
-SLOW_CHECKER_RUNS = {"MCChangequeueFixed.cfg"}
-
-
-@pytest.mark.parametrize("entry", [pytest.param(e, id=e["config"],
-                                                marks=[pytest.mark.slow] if e["config"] in SLOW_CHECKER_RUNS else [])
-                                   for e in ENTRIES])
+@pytest.mark.parametrize("entry", ENTRIES, ids=ids)
 def test_checker_counts_and_verdicts_match_the_manifest(entry):
     _, result = check(entry["protocol"], memory_model="sc", **checker_params(entry))
     assert result.states == entry["distinct_states"]
