@@ -290,18 +290,6 @@ def _tla_manifest() -> list[dict]:
     return json.loads((ROOT / "models" / "tla" / "manifest.json").read_text(encoding="utf-8"))["configs"]
 
 
-def _tla_params(entry: dict) -> dict:
-    """The checker's parameters for a config's constants (BACKENDS backends and the postmaster)."""
-    c = entry["constants"]
-    params = {"threads": c["BACKENDS"] + 1, "slots": c["SLOTS"], "ops": c["OPS"], "step_bound": c["StepBound"]}
-    if c.get("Mutation", "none") != "none":
-        params["mutation"] = c["Mutation"]
-    extra = {key.lower(): c[key] for key in ("CAS_RETRIES", "GEN_BITS") if key in c}
-    if extra:
-        params["extra"] = extra
-    return params
-
-
 def _tla_expected(entry: dict) -> str:
     return "holds" if entry["expected"] == "holds" else f"fails `{entry['expected']['fails']}`"
 
@@ -323,10 +311,11 @@ def _tla_explored(entry: dict) -> str:
 def tla_configs(_kept: dict[str, list[str]]) -> Rows:
     """Every config of models/tla: the checker's count, and the spec's own for the configs small enough to test."""
     from checker.run import check
+    from checker.tla.manifest import checker_params
 
     body = []
     for entry in _tla_manifest():
-        _engine, res = check(entry["protocol"], memory_model="sc", **_tla_params(entry))
+        _engine, res = check(entry["protocol"], memory_model="sc", **checker_params(entry))
         spec = _tla_explored(entry) if entry["tla_states_in_tests"] else "see the next table"
         body.append([f"`{entry['config']}`", f"`{entry['checker_command']}`", _tla_expected(entry),
                      f"{res.states:,}", _verdict(res), spec])

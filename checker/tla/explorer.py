@@ -52,15 +52,20 @@ def explore_tla(module_path: str | Path, config_path: str | Path | None = None,
                 continue
             seen[t] = d + 1
             out.depth = max(out.depth, d + 1)
-            bad = spec.check(t)
-            if bad:
-                out.violated = bad
-                out.states = len(seen)
-                return out
+            if out.violated is None:
+                out.violated = spec.check(t)
             if max_states is not None and len(seen) >= max_states:
                 out.states = len(seen)
                 return out
             queue.append(t)
+        # Stop at the first violation only once the state that led to it is
+        # expanded, as `checker explore` stops: the two searches visit states
+        # in the same order, so the counts at the violation compare exactly
+        # (a search that stopped part way through the successors would count
+        # fewer states whenever a later thread's move was new).
+        if out.violated:
+            out.states = len(seen)
+            return out
     out.states = len(seen)
     out.complete = out.violated is None
     if out.complete:
