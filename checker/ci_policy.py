@@ -26,6 +26,7 @@ Markdown, and ``checker/ci_cmd.py`` prints them.
 
 from __future__ import annotations
 
+import signal
 import time
 import traceback
 from dataclasses import dataclass
@@ -410,12 +411,15 @@ def _run_parts_here(parts: list[Part], progress: ProgressFn | None, fences_dir: 
     return done
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _worker_signals() -> None:
     """In a worker: Ctrl-C is the ci process's to handle (it stops the pool); SIGTERM ends the worker."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Forked while the ci process held these signals back (below): take them again.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
 def _pool_part(args: tuple[int, Part, int | None, Path]) -> tuple[int, list[Row], str]:
@@ -437,8 +441,17 @@ def _run_parts_in_pool(parts: list[Part], progress: ProgressFn | None, fences_di
     done: list[PartRows] = [None] * len(parts)
     finished: list[str] = []
     report(progress, f"{len(parts)} parts on {workers} workers", 0, len(parts))
-    pool = multiprocessing.Pool(workers, initializer=_worker_signals)
+    # A signal while the pool is being built would leave it half made (and
+    # its workers running): hold SIGINT and SIGTERM back until it is whole;
+    # one that arrived meanwhile is delivered at the unblock, inside the try.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
+        pool = multiprocessing.Pool(workers, initializer=_worker_signals)
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        raise
+    try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         tasks = [(k, part, window, fences_dir) for k, part in enumerate(parts)]
         # chunksize 1: parts differ in cost by minutes, so hand them out one at a time.
         for k, rows, note in pool.imap_unordered(_pool_part, tasks, chunksize=1):
