@@ -293,6 +293,7 @@ def test_docs_fence_tables_are_not_stale():
     assert p.returncode == 0, p.stdout + p.stderr
 
 
+@pytest.mark.slow  # every protocol's table: over 20 CPU s
 def test_ci_writes_each_protocols_fence_table_as_an_artifact(tmp_path):
     from checker.ci_cmd import run_ci
 

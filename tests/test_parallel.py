@@ -29,7 +29,12 @@ for _name, _cls in load_protocols().items():
         if _mm == "weak" and _name.startswith("changequeue"):
             continue  # minutes each under the sound weak model at --threads 3; the other weak cases cover weak
         _rogue = {"rogue": True, "rogue_writes": 1} if _mut.needs_rogue else {}
-        CASES.append((_name, _m, _mm, {"threads": 3, **_rogue}, {}))
+        _case = (_name, _m, _mm, {"threads": 3, **_rogue}, {})
+        # The three that take 15 to 50 CPU s each run with the slow tests; the
+        # other weak and changequeue cases keep those paths in the default run.
+        _slow = (_name, _m) in {("changequeue-fixed", "no-queued-flag"), ("ring", "free-no-read-barrier"),
+                                ("ring", "free-no-write-barrier")}
+        CASES.append(pytest.param(_case, marks=pytest.mark.slow) if _slow else _case)
 _LASSO = {"threads": 2, "slots": 1, "ops": 1, "rogue": True, "rogue_writes": None, "step_bound": 0,
           "extra": {"cas_retries": 1}}
 CASES += [
@@ -109,6 +114,7 @@ def local_ray():
 RAY_CASES = [c for c in CASES if _values(c)[2] != "weak" and (_values(c)[1] is None or _values(c)[0] == "ring")]
 
 
+@pytest.mark.xdist_group("ray")  # one local Ray per test process (the module fixture)
 @pytest.mark.slow
 @pytest.mark.parametrize("case", RAY_CASES, ids=[_ids(c) for c in RAY_CASES])
 def test_ray_actors_explore_what_one_process_does(case, local_ray):
@@ -118,6 +124,7 @@ def test_ray_actors_explore_what_one_process_does(case, local_ray):
     assert summary(on_ray) == summary(one)
 
 
+@pytest.mark.xdist_group("ray")  # one local Ray per test process (the module fixture)
 @pytest.mark.slow
 def test_ray_refuses_the_weak_model_in_one_line(local_ray):
     from checker.model import ModelError
@@ -146,6 +153,7 @@ def test_edge_lists_are_in_move_order_with_and_without_numpy(monkeypatch):
     assert lists(_edge_graph(at, dst, 60)) == expected
 
 
+@pytest.mark.xdist_group("ray")  # one local Ray per test process (the module fixture)
 @pytest.mark.slow
 def test_a_ray_search_stopped_by_its_memory_limit_resumes_on_worker_processes(local_ray, tmp_path):
     case = ("ring", None, "sc", {"threads": 2}, {})

@@ -119,7 +119,7 @@ def test_a_litmus_run_that_hits_the_safety_cap_is_refused(monkeypatch):
 
 @pytest.mark.parametrize("protocol, mutation", [
     ("ring", None), ("ring", "start-no-read-barrier"), ("caslist", None), ("bgworker", None),
-    ("bgworker", "release-no-barrier"), ("dsmhandle", None),
+    pytest.param("bgworker", "release-no-barrier", marks=pytest.mark.slow), ("dsmhandle", None),
 ])
 def test_cached_outcomes_change_nothing(monkeypatch, protocol, mutation):
     # The thread-local outcomes weak caches must be exactly what computing
