@@ -411,3 +411,7 @@ class CompiledEngine(Engine):
             step = empty[threads[tid][0]]
         if step is not None:
             step(state, out)
+
+
+CompiledEngine.successors_by_thread = frozenset(
+    {Engine.successors, CompiledEngine._sc_successors, CompiledEngine._tso_successors})

@@ -203,6 +203,18 @@ class Engine:
         """The moves of thread ``tid`` alone, as ``successors`` lists them."""
         self.mm.successors(state, tid, out)
 
+    # The functions whose successors are exactly each thread's thread_successors
+    # (then the rogue's moves): a subclass that computes them differently adds its own.
+    successors_by_thread: frozenset = frozenset()
+
+    def moves_are_per_thread(self) -> bool:
+        """May a search ask ``thread_successors`` thread by thread instead of calling ``successors``?
+
+        Not when ``successors`` was replaced (an instrumenting subclass, a
+        wrapper set on the instance): asking per thread would skip its work.
+        """
+        return getattr(self.successors, "__func__", None) in self.successors_by_thread
+
     def rogue_successors(self, state: State, out: list[Successor]) -> None:
         """The rogue writes a representative value into a shared word.
 
@@ -446,6 +458,9 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
         _wait_freedom_lasso(engine, states, edges, parent, plabel, res)
     res.elapsed = time.perf_counter() - t0
     return res
+
+
+Engine.successors_by_thread = frozenset({Engine.successors})
 
 
 class _Stop(Exception):

@@ -338,7 +338,8 @@ def explore_compact(engine, opts, res, canon=None) -> None:
     # Each thread's moves as key deltas, computed once per combination of the
     # thread's state with the memory, pending and ghost components (see
     # _ThreadMoveCache); not under symmetry, whose representatives are no deltas.
-    cache = _ThreadMoveCache(engine, packer) if canon is None and engine.mm.thread_local_steps else None
+    cache = (_ThreadMoveCache(engine, packer)
+             if canon is None and engine.mm.thread_local_steps and engine.moves_are_per_thread() else None)
 
     def violating_move(viol, label):
         """A move of state ``i`` that violates a property (it leads nowhere)."""
