@@ -19,8 +19,11 @@ PostgreSQL has it:
 * a worker is a process that exits whenever it likes (here: at once).
 
 The three mutations are the shipped model's, and are caught where it catches
-them: under weak memory only.  Not shipped (no C twin, TLA+ spec or proof
-for this shape: see docs/protocols.md, "bgworker"):
+them: under weak memory only.  Its C twin is ``bgworker-procs``
+(refimpl/c/slot_bgworker.c with slot_bgworker_procs_workload.c), which
+``checker replay`` runs with a thread per worker process slot.  Not shipped
+yet (no TLA+ spec or proof for this shape: see docs/protocols.md,
+"bgworker"):
 
     checker explore models/examples/bgworker_procs.py -m weak --threads 3 --slots 2 --ops 1
 """

@@ -74,7 +74,7 @@ BgwRegisterWorker(Bgw *bgw, uint32 me)
 
 	/*
 	 * The contents must be visible before in_use.  Pairs with the
-	 * pg_read_barrier() in BgwScanSlots() between reading in_use and reading
+	 * pg_read_barrier() in BgwStateChange() between reading in_use and reading
 	 * the contents.
 	 */
 	pg_write_barrier();
@@ -84,8 +84,28 @@ BgwRegisterWorker(Bgw *bgw, uint32 me)
 	return true;
 }
 
+/*
+ * Without worker processes to fork (the polling workload, the benchmark):
+ * starting the worker is fork(), a system call, which orders the reads of
+ * the slot against everything after it.  PostgreSQL has no explicit barrier
+ * there; this one stands for the fork().
+ */
+static void
+BgwForkByBarrier(void *arg, uint32 slot)
+{
+	(void) arg;
+	(void) slot;
+	pg_memory_barrier();
+}
+
 void
 BgwScanSlots(Bgw *bgw, BgwPostmaster *pm)
+{
+	BgwStateChange(bgw, pm, BgwForkByBarrier, NULL);
+}
+
+void
+BgwStateChange(Bgw *bgw, BgwPostmaster *pm, BgwForkFn fork_worker, void *fork_arg)
 {
 	for (uint32 slot = 0; slot < bgw->nslots; slot++)
 	{
@@ -106,14 +126,13 @@ BgwScanSlots(Bgw *bgw, BgwPostmaster *pm)
 			pid = pg_atomic_read_u32(&bgw->notify_pid[slot]);
 			(void) w;			/* the postmaster forks the worker it describes */
 			(void) pid;
+			slot_set_add(&pm->running, slot);
 
 			/*
-			 * Starting the worker is fork(), a system call, which orders the
-			 * reads above against everything after it.  PostgreSQL has no
-			 * explicit barrier here; this one stands for the fork().
+			 * fork() is a full barrier: the reads above are done before the
+			 * worker, or anything after it, runs.
 			 */
-			pg_memory_barrier();
-			slot_set_add(&pm->running, slot);
+			fork_worker(fork_arg, slot);
 		}
 	}
 }

@@ -17,8 +17,10 @@
  *
  *	BgwRegisterWorker		backends; takes BackgroundWorkerLock; blocking
  *							(RegisterDynamicBackgroundWorker)
- *	BgwScanSlots			postmaster only; no lock; wait-free
- *							(BackgroundWorkerStateChange)
+ *	BgwStateChange			postmaster only; no lock; wait-free
+ *							(BackgroundWorkerStateChange + starting the
+ *							workers, which PostgreSQL does right after it)
+ *	BgwScanSlots			the same, with a barrier standing for fork()
  *	BgwReapWorker			postmaster only; no lock; wait-free
  *							(ForgetBackgroundWorker + ReportBackgroundWorkerExit)
  *
@@ -61,7 +63,11 @@ extern void BgwAttach(Bgw *bgw, BgwShmem *shm, uint32 nslots);
 /* Backend: find a free slot and fill it in; false if every slot is in use. */
 extern bool BgwRegisterWorker(Bgw *bgw, uint32 me);
 
+/* How the postmaster starts the worker of a slot: fork(), a full barrier. */
+typedef void (*BgwForkFn) (void *arg, uint32 slot);
+
 /* Postmaster: start every in-use slot it has not started yet. */
+extern void BgwStateChange(Bgw *bgw, BgwPostmaster *pm, BgwForkFn fork_worker, void *fork_arg);
 extern void BgwScanSlots(Bgw *bgw, BgwPostmaster *pm);
 
 /* Postmaster: the worker in "slot" exited; free the slot, signal its registrant. */
