@@ -100,10 +100,6 @@ PROTOCOLS: dict[str, CProtocol] = {
     "bitmap": CProtocol("bitmap", ("slot_bitmap.c", "slot_startqueue.c"), "slot_bitmap_workload.c",
                         "stress_bitmap.c", "bitmap"),
     "bgworker": CProtocol("bgworker", ("slot_bgworker.c",), "slot_bgworker_workload.c", None, "bgworker"),
-    # bgworker with worker processes (models/examples/bgworker_procs.py):
-    # the same slot code, forked, reaped and signalled.
-    "bgworker-procs": CProtocol("bgworker-procs", ("slot_bgworker.c",), "slot_bgworker_procs_workload.c", None,
-                                "bgworker_procs"),
     "changequeue": CProtocol("changequeue", ("slot_changequeue.c", "slot_changequeue_common.c"),
                              "slot_changequeue_workload.c", None, "changequeue", "asserts",
                              shared_mutations=("enqueue-no-write-barrier", "terminate-no-generation-check")),

@@ -387,44 +387,29 @@ def test_rogue_executions_replay(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# Worker processes: bgworker with forked workers (models/examples/bgworker_procs.py)
-# replays against its C twin, fork, exit, reaping and signal included.
-
-BGWORKER_PROCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "examples",
-                              "bgworker_procs.py")
-
-
-def _procs():
-    from checker.model import resolve_protocol
-
-    return resolve_protocol(BGWORKER_PROCS)
+# Worker processes: bgworker's workers are forked, exit and are reaped; its C
+# twin replays those events too (a thread per worker process slot).
 
 
 def _worker_events(doc) -> list[dict]:
     return [e for t in doc["threads"] if t["role"] == "worker" for e in t["events"]]
 
 
-def test_bgworker_procs_mutations_exist_in_c():
-    assert set(_procs().mutations) == c_mutations("bgworker-procs")
-
-
-def test_bgworker_procs_samples_replay_cleanly_with_their_workers():
-    docs = sample_executions(BGWORKER_PROCS, count=4, seed=11, threads=3, slots=2, ops=2)
-    for doc in docs:
-        assert doc["complete"] and {e["prim"] for e in _worker_events(doc)} == {"fork",
-                                                                                 "pg_atomic_write_membarrier_u32"}
+def test_bgworker_samples_replay_with_their_workers(other_samples):
+    for doc in other_samples["bgworker"]:
+        assert {e["prim"] for e in _worker_events(doc)} == {"fork", "pg_atomic_write_membarrier_u32"}
         report = replay_trace(doc)
         assert report.ok, report.summary()
         assert any(line.startswith("worker0:") for line in report.threads), report.threads
 
 
 @pytest.mark.parametrize("mutation", ["release-no-barrier", "register-no-write-barrier", "scan-no-read-barrier"])
-def test_bgworker_procs_weak_counterexamples_replay_against_their_mutation_only(mutation):
+def test_bgworker_weak_counterexamples_replay_against_their_mutation_only(mutation):
     """Each barrier mutation's weak counterexample is what the mutated C does, and
     not what the correct C does; the notify bug needs a worker forked, exiting
     and reaped before the slot is reused."""
-    engine, result = check(BGWORKER_PROCS, mutation=mutation, memory_model="weak", threads=3, slots=2, ops=1)
-    assert list(result.violations) == [_procs().mutations[mutation].breaks]
+    engine, result = check("bgworker", mutation=mutation, memory_model="weak", threads=3, slots=2, ops=1)
+    assert list(result.violations) == [MODELS["bgworker"].mutations[mutation].breaks]
     doc = build_trace(engine, next(iter(result.violations.values())), result)
     if mutation == "release-no-barrier":
         assert any(e["prim"] == "fork" for e in _worker_events(doc))
@@ -435,9 +420,9 @@ def test_bgworker_procs_weak_counterexamples_replay_against_their_mutation_only(
 
 
 def test_an_edited_worker_exit_diverges_in_that_worker():
-    doc = copy.deepcopy(sample_executions(BGWORKER_PROCS, count=1, seed=5, threads=2, slots=1, ops=1)[0])
+    doc = copy.deepcopy(sample_executions("bgworker", count=1, seed=5, threads=2, slots=1, ops=1)[0])
     t, ev = _first_event(doc, lambda e: e.get("location") == "worker.exited[0]" and e["event"] == "store")
     ev["value"] = 2
     d = replay_trace(doc).divergence
-    assert d is not None and (d.thread, d.step) == (t["name"], ev["step"]) == ("worker0", ev["step"])
+    assert d is not None and (d.thread, d.step) == ("worker0", ev["step"])
     assert d.why == "a different value stored" and "slot_process.h" in d.actual_where

@@ -84,26 +84,6 @@ BgwRegisterWorker(Bgw *bgw, uint32 me)
 	return true;
 }
 
-/*
- * Without worker processes to fork (the polling workload, the benchmark):
- * starting the worker is fork(), a system call, which orders the reads of
- * the slot against everything after it.  PostgreSQL has no explicit barrier
- * there; this one stands for the fork().
- */
-static void
-BgwForkByBarrier(void *arg, uint32 slot)
-{
-	(void) arg;
-	(void) slot;
-	pg_memory_barrier();
-}
-
-void
-BgwScanSlots(Bgw *bgw, BgwPostmaster *pm)
-{
-	BgwStateChange(bgw, pm, BgwForkByBarrier, NULL);
-}
-
 void
 BgwStateChange(Bgw *bgw, BgwPostmaster *pm, BgwForkFn fork_worker, void *fork_arg)
 {
