@@ -195,7 +195,8 @@ def proof_rows(proto_cls, on_row: RowStart | None = None) -> list[Row]:
     from checker.prove.setup import refuse_processes
 
     try:
-        refuse_processes(build_system(proto_cls, Params(threads=2, slots=proto_cls.min_slots, ops=1)))
+        refuse_processes(build_system(proto_cls, Params(threads=2, slots=proto_cls.min_slots, ops=1)),
+                         postmaster_only=True)
     except ModelError as exc:
         if "checker prove does not handle" not in str(exc):
             raise

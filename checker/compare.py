@@ -88,6 +88,10 @@ def postmaster_reads(system) -> tuple[list[str], int]:
     for ins in pm.instrs:
         if ins.op in ("load", "rmw"):
             r = ins.loc.region
+            # The kernel's fork and exit flags are not shared memory, and an
+            # empty region is a crash site (an index past a private array).
+            if r.kernel or r.length == 0:
+                continue
             if r.name not in names:
                 names.append(r.name)
                 words += r.length or 1

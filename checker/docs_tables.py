@@ -574,7 +574,7 @@ PROOF_COMMANDS = (
     ["ring", "--robustness"],
     ["ring", "--robustness", "--mutation", "no-range-check"],
     ["caslist", "--robustness", "--mutation", "unbounded-retry"],
-    ["bgworker", "--invariants", "--threads", "3"],
+    ["bitmap", "--robustness"],
     ["ring", "--invariants", "--mutation", "empty-off-by-one", "--step", "head = pg_atomic_read_u32(free_head)"],
 )
 

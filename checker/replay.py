@@ -48,7 +48,7 @@ PRIM_NAMES = {
     4: "pg_atomic_fetch_add_u32", 5: "pg_atomic_fetch_sub_u32", 6: "pg_atomic_fetch_or_u32",
     7: "pg_atomic_fetch_and_u32", 8: "pg_atomic_exchange_u32", 9: "pg_atomic_read_membarrier_u32",
     10: "pg_atomic_write_membarrier_u32", 11: "pg_memory_barrier", 12: "pg_read_barrier",
-    13: "pg_write_barrier", 14: "LWLockAcquire", 15: "LWLockRelease", 16: "choose",
+    13: "pg_write_barrier", 14: "LWLockAcquire", 15: "LWLockRelease", 16: "choose", 17: "fork",
 }
 RMW_KIND = {
     "pg_atomic_compare_exchange_u32": "cas", "pg_atomic_fetch_add_u32": "add",
@@ -56,7 +56,7 @@ RMW_KIND = {
     "pg_atomic_exchange_u32": "xchg", "pg_atomic_read_membarrier_u32": "read_mb",
 }
 WRITES = ("store", "rmw", "acquire", "release")
-ROLE_CODE = {"postmaster": 0, "backend": 1}  # SLOT_ROLE_* in refimpl/c/slot_replay.h
+ROLE_CODE = {"postmaster": 0, "backend": 1, "worker": 2}  # SLOT_ROLE_* in refimpl/c/slot_replay.h
 DEFAULT = object()  # "the trace's own mutation"
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -619,6 +619,8 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>",
         report.notes.append(why_not)
     last_step = max((s.get("index", 0) for s in doc["steps"] if isinstance(s.get("index"), int)), default=0)
     backends = [t for t in doc["threads"] if t["role"] == "backend"]
+    # One worker process slot per bgworker slot, in slot order (checker.model.system).
+    workers = [t for t in doc["threads"] if t["role"] == "worker"]
     total = len(backends) * params["ops"]
     try:
         extra = spec.extra_value(params)
@@ -641,7 +643,7 @@ def replay_trace(doc: dict[str, Any], c_mutation=DEFAULT, name: str = "<trace>",
         if role not in ROLE_CODE:
             raise TraceError(f"{name}: thread {t['name']} has role {role!r}, which has no C counterpart")
         events = t["events"]
-        me = backends.index(t) + 1 if role == "backend" else 0
+        me = backends.index(t) + 1 if role == "backend" else workers.index(t) if role == "worker" else 0
         tr = _ThreadReplay(t["name"], events, cell_of, complete, models.get(t.get("tid")), last_step)
         tr.weakened_sites = weakened_sites
         build.set_hook(tr)

@@ -98,6 +98,9 @@ class _Analysis:
         self.role = ""
         self.ghost_by_base = {r.base: r for r in system.ghost.values()}
         self.programs = [("postmaster", system.threads[0].program), ("backend", probe)]
+        # Worker processes are never permuted: each is read as a role of its
+        # own, so that a backend number one keeps shows (and is refused).
+        self.programs += [(t.name, t.program) for t in system.threads if t.role == "worker"]
 
     # -- places
     def place(self, key) -> _Place:
@@ -403,12 +406,6 @@ def identity_layout(system: System, memory_model: str) -> IdentityLayout:
                          f"not {memory_model}")
     if system.params.step_bound == 0:
         raise ModelError("--symmetry cannot check wait-freedom by lasso search (--step-bound 0)")
-    if any(t.role == "worker" for t in system.threads):
-        # The identity analysis reads the postmaster's and the backends' code
-        # only: a worker process could keep a backend's number where no
-        # renaming reaches it.
-        raise ModelError(f"--symmetry refused for {system.protocol.name}: it has worker processes, "
-                         "whose code the backend-identity analysis does not read yet")
     tids = [t.tid for t in system.threads if t.role == "backend"]
     if len(tids) < 2:
         raise ModelError("--symmetry needs at least two backends (--threads 3 or more)")
@@ -420,6 +417,13 @@ def identity_layout(system: System, memory_model: str) -> IdentityLayout:
         an = _Analysis(system, probe)
         an.run()
         an.verdict()
+        workers = {t.name for t in system.threads if t.role == "worker"}
+        for key, p in sorted(an.places.items(), key=lambda kv: str(kv[0])):
+            if key[0] == "local" and key[1] in workers and p.kinds:
+                # A renaming permutes the backends' threads and renames the
+                # postmaster's locals; a worker's locals it leaves alone.
+                raise _Refuse(f"{p.where}: {an.local_name(key)} holds a backend number, and worker processes "
+                              "are not renamed")
     except _Refuse as exc:
         raise ModelError(f"--symmetry refused for {system.protocol.name}: {exc}") from None
     nb = len(tids)

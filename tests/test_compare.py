@@ -21,8 +21,10 @@ def test_compare_json(checker_cli):
         assert set(row["rogue_properties"].values()) == {"holds (exhaustive)"}
         assert row["states"] > 0 and row["rogue_states"] > 0
     assert "notify integrity" in rows["bgworker"]["properties"]
-    # Today's design: the postmaster reads every slot's flag and contents.
-    assert rows["bgworker"]["postmaster_reads"] == ["in_use[2]", "worker[2]", "notify_pid[2]"]
+    # Today's design: the postmaster reads every slot's flag and contents, and
+    # the signal flag (PMSignalState is shared memory; the kernel's record of
+    # its children is not).
+    assert rows["bgworker"]["postmaster_reads"] == ["notify_pid[2]", "bgworker_change", "in_use[2]", "worker[2]"]
     assert "free_head" in rows["caslist"]["postmaster_reads"]
     assert rows["caslist"]["max_postmaster_steps"] >= 1
 

@@ -21,6 +21,14 @@ import pytest
 from checker.run import check
 
 # (protocol, memory model, mm options, params) -> (states, transitions)
+#
+# bgworker was re-pinned when its model took worker processes (issue 15):
+# the fork, the worker's exit, the reaper's waitpid and the postmaster's
+# signal are events of their own, and the postmaster no longer scans on
+# every pass but only when signalled.  Before (the worker's life a choose()
+# in the postmaster): sc t3 19,245 / 42,049; tso t3 71,309 / 219,843; weak
+# window 2 t2 1,764 / 5,517; weak t2 5,752 / 24,258; rogue t2 20,733 /
+# 42,695.
 PINNED = {
     ("ring", "sc", None, 3, False, 2): (39052, 113272),
     ("ring", "tso", None, 3, False, 2): (117030, 413476),
@@ -30,8 +38,8 @@ PINNED = {
     ("bitmap", "tso", None, 3, False, 2): (31116, 106968),
     ("dlist", "sc", None, 3, False, 2): (39446, 118796),
     ("dlist", "tso", None, 3, False, 2): (99946, 360382),
-    ("bgworker", "sc", None, 3, False, 2): (19245, 42049),
-    ("bgworker", "tso", None, 3, False, 2): (71309, 219843),
+    ("bgworker", "sc", None, 3, False, 2): (86271, 234211),
+    ("bgworker", "tso", None, 3, False, 2): (178543, 534011),
     # weak, explicit window 2 (an under-approximation).  Since the unbounded
     # window became the default (issue 12 item 3) speculation also runs on
     # into later operations and the postmaster marks the operation
@@ -43,13 +51,13 @@ PINNED = {
     ("caslist", "weak", 2, 2, False, 2): (1448, 3672),
     ("bitmap", "weak", 2, 2, False, 2): (705, 1931),
     ("dlist", "weak", 2, 2, False, 2): (849, 2404),
-    ("bgworker", "weak", 2, 2, False, 2): (1764, 5517),
+    ("bgworker", "weak", 2, 2, False, 2): (913, 2210),
     # weak, the default: unbounded window (sound)
     ("ring", "weak", None, 2, False, 2): (4633, 16300),
     ("caslist", "weak", None, 2, False, 2): (2843, 8567),
     ("bitmap", "weak", None, 2, False, 2): (933, 2830),
     ("dlist", "weak", None, 2, False, 2): (1401, 4477),
-    ("bgworker", "weak", None, 2, False, 2): (5752, 24258),
+    ("bgworker", "weak", None, 2, False, 2): (1164, 3076),
     ("dsmhandle", "weak", None, 2, False, 2): (120, 188),
     # a rogue with one write, one backend
     # (12,884 / 28,833 before the ring took the shared start queue, whose
@@ -59,7 +67,7 @@ PINNED = {
     ("caslist", "sc", None, 2, True, 1): (15174, 32627),
     ("bitmap", "sc", None, 2, True, 1): (8584, 19946),
     ("dlist", "sc", None, 2, True, 1): (7717, 17905),
-    ("bgworker", "sc", None, 2, True, 1): (20733, 42695),
+    ("bgworker", "sc", None, 2, True, 1): (33559, 79255),
 }
 
 

@@ -384,3 +384,45 @@ def test_rogue_executions_replay(tmp_path):
             report = replay_trace(doc)
             assert report.ok, f"{protocol}: {report.summary()}"
     assert crashed > 0  # the out-of-range case was exercised
+
+
+# ---------------------------------------------------------------------------
+# Worker processes: bgworker's workers are forked, exit and are reaped; its C
+# twin replays those events too (a thread per worker process slot).
+
+
+def _worker_events(doc) -> list[dict]:
+    return [e for t in doc["threads"] if t["role"] == "worker" for e in t["events"]]
+
+
+def test_bgworker_samples_replay_with_their_workers(other_samples):
+    for doc in other_samples["bgworker"]:
+        assert {e["prim"] for e in _worker_events(doc)} == {"fork", "pg_atomic_write_membarrier_u32"}
+        report = replay_trace(doc)
+        assert report.ok, report.summary()
+        assert any(line.startswith("worker0:") for line in report.threads), report.threads
+
+
+@pytest.mark.parametrize("mutation", ["release-no-barrier", "register-no-write-barrier", "scan-no-read-barrier"])
+def test_bgworker_weak_counterexamples_replay_against_their_mutation_only(mutation):
+    """Each barrier mutation's weak counterexample is what the mutated C does, and
+    not what the correct C does; the notify bug needs a worker forked, exiting
+    and reaped before the slot is reused."""
+    engine, result = check("bgworker", mutation=mutation, memory_model="weak", threads=3, slots=2, ops=1)
+    assert list(result.violations) == [MODELS["bgworker"].mutations[mutation].breaks]
+    doc = build_trace(engine, next(iter(result.violations.values())), result)
+    if mutation == "release-no-barrier":
+        assert any(e["prim"] == "fork" for e in _worker_events(doc))
+    same = replay_trace(doc)
+    assert same.ok and same.reached_end, same.summary()
+    correct = replay_trace(doc, c_mutation=None)
+    assert not correct.ok and correct.divergence is not None
+
+
+def test_an_edited_worker_exit_diverges_in_that_worker():
+    doc = copy.deepcopy(sample_executions("bgworker", count=1, seed=5, threads=2, slots=1, ops=1)[0])
+    t, ev = _first_event(doc, lambda e: e.get("location") == "worker.exited[0]" and e["event"] == "store")
+    ev["value"] = 2
+    d = replay_trace(doc).divergence
+    assert d is not None and (d.thread, d.step) == ("worker0", ev["step"])
+    assert d.why == "a different value stored" and "slot_process.h" in d.actual_where

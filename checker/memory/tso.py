@@ -110,7 +110,11 @@ class TotalStoreOrder(SequentialConsistency):
                     "text": f"flush {self.system.cell_names[a]} = {v}", "location": self.system.cell_names[a],
                     "address": a, "value": v}
         d = super().describe(label, before, after)
-        if action == "step" and d.get("event") == "store" and before[2][tid] is not None:
+        if action == "step" and d.get("event") == "store" and pc is not None \
+                and self.programs[tid].instrs[pc].prim not in self.profile.full_stores:
+            # A full-barrier store (pg_atomic_write_membarrier_u32, and the
+            # process events: a signal, fork, exit) waited for an empty buffer
+            # and went to memory at its own step.
             d["buffered"] = True
         return d
 

@@ -9,7 +9,7 @@ used, so the limit can be chosen from measurement: ``largest_query``).
 
 ``QUERY_RLIMIT`` is over ten times the most any shipped proof query uses
 (measured with ``python -m checker.prove.budget``: the ring, bitmap and
-bgworker invariants, and robustness of every protocol and its rogue
+invariants, and robustness of every protocol and its rogue
 mutations; see docs/bad-input.md for the figures).  The environment variable
 ``SLOTCHECK_PROVE_RLIMIT`` overrides it (0: no limit).  A wall-clock
 timeout is only an explicit interactive choice (``checker prove

@@ -320,6 +320,17 @@ class SymbolicExecutor:
         """Check an access's index; returns (failure, index term)."""
         if loc.index is None:
             return None, None
+        if loc.region.length == 0:
+            # A crash site the compiler put into the program (an index past a
+            # private array, a second fork of a slot whose worker was not
+            # reaped): reaching it at all is the failure.
+            shown = loc.index.text
+            if shown.startswith("$"):  # a compiler temporary: name the source's index instead
+                text = loc.text
+                shown = text[text.index("[") + 1:-1] if text.endswith("]") and "[" in text else text
+            what = loc.region.what.replace("{index}", shown) if loc.region.what else \
+                f"index {shown} is out of range for {loc.region.name}"
+            return self._check(p, z3.BoolVal(False), "index", PM_SAFETY, ins, what, results), None
         tr = Translator(p.L, self.consts)
         idx = tr.expr(loc.index.src)
         length = self.lengths[loc.region.name]
@@ -563,7 +574,7 @@ def prove_robustness(proto_cls: type[Protocol], params: Params, mutation: str | 
     t0 = time.perf_counter()
     space, system = slot_space(proto_cls, params, mutation)
     space = supported_slots(proto_cls, space, params, mutation,
-                            lambda n: _system(proto_cls, params, mutation, n, True))
+                            lambda n: _system(proto_cls, params, mutation, n, True, True))
     spec = proof_module(proto_cls)
     private_invariant = getattr(spec, "postmaster_invariant", None) if spec else None
     if space.symbolic:
@@ -576,7 +587,7 @@ def prove_robustness(proto_cls: type[Protocol], params: Params, mutation: str | 
     else:
         runs = []
         for s in space.concrete:
-            sysx = _system(proto_cls, params, mutation, s, True)
+            sysx = _system(proto_cls, params, mutation, s, True, True)
             runs.append((sysx.threads[0].program, {}, [],
                          {n: bv(r.length or 1) for n, r in sysx.shared.items()},
                          {n: bv(v) for n, v in sysx.constants.items()}, s))

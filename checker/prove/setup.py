@@ -104,19 +104,30 @@ class SlotSpace:
         return {self.markers[n]: self.variables[n] for n in self.names}
 
 
-def _system(proto_cls, params: Params, mutation, slots: int, rogue: bool) -> System:
+def _system(proto_cls, params: Params, mutation, slots: int, rogue: bool, postmaster_only: bool = False) -> System:
     p = Params(threads=params.threads, slots=slots, ops=params.ops, rogue=rogue,
                rogue_writes=params.rogue_writes, step_bound=params.step_bound, extra=dict(params.extra))
-    return refuse_processes(build_system(proto_cls, p, mutation))
+    return refuse_processes(build_system(proto_cls, p, mutation), postmaster_only)
 
 
-def refuse_processes(system: System) -> System:
+def refuse_processes(system: System, postmaster_only: bool = False) -> System:
     """The provers know shared memory only: a model with workers, signals or
-    private arrays would be proved about code they misread, so it is refused."""
+    private arrays would be proved about code they misread, so it is refused.
+
+    ``postmaster_only``: the robustness proof, which executes the postmaster's
+    program alone.  Its process events are shared-memory events to it (fork,
+    exit and a signal are stores; waitpid and taking a signal are
+    read-and-clears whose values it leaves unconstrained, more than the
+    kernel can return), its private array elements are private locals, and
+    the crash sites compiled into it (an index past a private array, a second
+    fork) are failures where reached.  Only a sleep (``wait_signal``, which
+    with a rogue compiles to a read-and-clear) would be misread there.
+    """
     from checker.ir import AwaitFlag, PrivateRangeCrash, ProcessRmw, ProcessStore
 
-    kinds = (AwaitFlag, PrivateRangeCrash, ProcessRmw, ProcessStore)
-    for t in system.threads:
+    kinds = (AwaitFlag,) if postmaster_only else (AwaitFlag, PrivateRangeCrash, ProcessRmw, ProcessStore)
+    threads = system.threads[:1] if postmaster_only else system.threads
+    for t in threads:
         if t.program is None:
             continue
         for ins in t.program.instrs:
@@ -129,19 +140,22 @@ def refuse_processes(system: System) -> System:
 def slot_space(proto_cls: type[Protocol], params: Params, mutation: str | None, role: str = "postmaster",
                rogue: bool = True) -> tuple[SlotSpace, System]:
     """Decide how ``slots`` can be handled; returns the space and a concrete system (at ``params.slots``)."""
-    base = _system(proto_cls, params, mutation, params.slots, rogue)
+    base = _system(proto_cls, params, mutation, params.slots, rogue, postmaster_only=role == "postmaster")
     lo, hi = proto_cls.min_slots, proto_cls.max_slots
     probe = [s for s in (3, 5, 6, 9, 2, 4) if lo <= s <= hi]
     spec = proof_module(proto_cls)
-    fallback_vals = list(range(lo, min(hi, CONCRETE_FALLBACK) + 1))
+    if spec is not None and hasattr(spec, "SLOT_RANGE"):
+        # A stated range bounds the slot counts proved one by one too.
+        lo, hi = max(lo, spec.SLOT_RANGE[0]), min(hi, spec.SLOT_RANGE[1])
+    fallback_vals = list(range(lo, min(hi, lo + CONCRETE_FALLBACK - 1) + 1))
 
     def fallback(reason):
         return SlotSpace(False, concrete=fallback_vals, reason=reason), base
 
     if len(probe) < 2:
         return fallback("the protocol allows too few slot counts to compare")
-    a = _system(proto_cls, params, mutation, probe[0], rogue)
-    b = _system(proto_cls, params, mutation, probe[1], rogue)
+    a = _system(proto_cls, params, mutation, probe[0], rogue, postmaster_only=role == "postmaster")
+    b = _system(proto_cls, params, mutation, probe[1], rogue, postmaster_only=role == "postmaster")
     dep = tuple(sorted(n for n in a.constants if a.constants[n] != b.constants.get(n)))
     lengths: dict[str, str] = {}
     stated_lengths = set(getattr(spec, "REGION_LENGTHS", {})) if spec else set()

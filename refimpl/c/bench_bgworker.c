@@ -6,7 +6,7 @@
  *	  as the benchmark (bench.c) drives it: the baseline the free-slot
  *	  designs would replace.
  *
- * BgwScanSlots() starts every newly used slot in one pass, while the
+ * BgwStateChange() starts every newly used slot in one pass, while the
  * benchmark takes them one at a time: the adapter hands out the slots the
  * last scan started and scans again only when none is left.  Finding them is
  * a pass over the running set a word (64 slots) at a time, the counterpart
@@ -76,6 +76,20 @@ not_handed_out(BgwBenchPostmaster *p)
 	return BENCH_NO_SLOT;
 }
 
+/*
+ * The benchmark has no processes: starting the worker is fork(), a system
+ * call, which orders the postmaster's reads of the slot against everything
+ * after it.  PostgreSQL has no explicit barrier there; this one stands for
+ * the fork().
+ */
+static void
+fork_by_barrier(void *arg, uint32 slot)
+{
+	(void) arg;
+	(void) slot;
+	pg_memory_barrier();
+}
+
 static uint32
 start(void *view, void *pm)
 {
@@ -84,7 +98,7 @@ start(void *view, void *pm)
 
 	if (slot == BENCH_NO_SLOT)
 	{
-		BgwScanSlots(view, &p->pm);
+		BgwStateChange(view, &p->pm, fork_by_barrier, NULL);
 		slot = not_handed_out(p);
 	}
 	if (slot != BENCH_NO_SLOT)

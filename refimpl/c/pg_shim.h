@@ -103,7 +103,8 @@ enum SlotTracePrim
 	SLOT_PRIM_WRITE_BARRIER,
 	SLOT_PRIM_LWLOCK_ACQUIRE,
 	SLOT_PRIM_LWLOCK_RELEASE,
-	SLOT_PRIM_CHOOSE
+	SLOT_PRIM_CHOOSE,
+	SLOT_PRIM_FORK				/* a worker process begins (slot_process.h) */
 };
 
 #ifndef SLOT_TRACE

@@ -74,7 +74,7 @@ BgwRegisterWorker(Bgw *bgw, uint32 me)
 
 	/*
 	 * The contents must be visible before in_use.  Pairs with the
-	 * pg_read_barrier() in BgwScanSlots() between reading in_use and reading
+	 * pg_read_barrier() in BgwStateChange() between reading in_use and reading
 	 * the contents.
 	 */
 	pg_write_barrier();
@@ -85,7 +85,7 @@ BgwRegisterWorker(Bgw *bgw, uint32 me)
 }
 
 void
-BgwScanSlots(Bgw *bgw, BgwPostmaster *pm)
+BgwStateChange(Bgw *bgw, BgwPostmaster *pm, BgwForkFn fork_worker, void *fork_arg)
 {
 	for (uint32 slot = 0; slot < bgw->nslots; slot++)
 	{
@@ -106,14 +106,13 @@ BgwScanSlots(Bgw *bgw, BgwPostmaster *pm)
 			pid = pg_atomic_read_u32(&bgw->notify_pid[slot]);
 			(void) w;			/* the postmaster forks the worker it describes */
 			(void) pid;
+			slot_set_add(&pm->running, slot);
 
 			/*
-			 * Starting the worker is fork(), a system call, which orders the
-			 * reads above against everything after it.  PostgreSQL has no
-			 * explicit barrier here; this one stands for the fork().
+			 * fork() is a full barrier: the reads above are done before the
+			 * worker, or anything after it, runs.
 			 */
-			pg_memory_barrier();
-			slot_set_add(&pm->running, slot);
+			fork_worker(fork_arg, slot);
 		}
 	}
 }

@@ -4,9 +4,11 @@
  *	  The design PostgreSQL ships today (src/backend/postmaster/bgworker.c),
  *	  reduced to what the model covers (models/bgworker.py): an in_use flag
  *	  per slot, a linear search by backends under BackgroundWorkerLock, a
- *	  lock-free scan of every slot by the postmaster, and the exit path that
- *	  reads the pid to notify, frees the slot and signals.  This code
- *	  performs exactly the model's shared-memory events, one for one.
+ *	  lock-free scan of every slot by the postmaster, which forks a worker
+ *	  for each slot it registers, and the exit path that reads the pid to
+ *	  notify, frees the slot and signals.  This code performs exactly the
+ *	  model's shared-memory events, one for one (the workload adds the
+ *	  process events: slot_bgworker_workload.c, slot_process.h).
  *
  * In PostgreSQL the slot fields are plain variables ordered by the barriers
  * named below; here every shared field is a pg_atomic_uint32 read and
@@ -17,8 +19,9 @@
  *
  *	BgwRegisterWorker		backends; takes BackgroundWorkerLock; blocking
  *							(RegisterDynamicBackgroundWorker)
- *	BgwScanSlots			postmaster only; no lock; wait-free
- *							(BackgroundWorkerStateChange)
+ *	BgwStateChange			postmaster only; no lock; wait-free
+ *							(BackgroundWorkerStateChange + starting the
+ *							workers, which PostgreSQL does right after it)
  *	BgwReapWorker			postmaster only; no lock; wait-free
  *							(ForgetBackgroundWorker + ReportBackgroundWorkerExit)
  *
@@ -61,8 +64,11 @@ extern void BgwAttach(Bgw *bgw, BgwShmem *shm, uint32 nslots);
 /* Backend: find a free slot and fill it in; false if every slot is in use. */
 extern bool BgwRegisterWorker(Bgw *bgw, uint32 me);
 
+/* How the postmaster starts the worker of a slot: fork(), a full barrier. */
+typedef void (*BgwForkFn) (void *arg, uint32 slot);
+
 /* Postmaster: start every in-use slot it has not started yet. */
-extern void BgwScanSlots(Bgw *bgw, BgwPostmaster *pm);
+extern void BgwStateChange(Bgw *bgw, BgwPostmaster *pm, BgwForkFn fork_worker, void *fork_arg);
 
 /* Postmaster: the worker in "slot" exited; free the slot, signal its registrant. */
 extern void BgwReapWorker(Bgw *bgw, BgwPostmaster *pm, uint32 slot);

@@ -13,6 +13,7 @@
 
 #define SLOT_ROLE_POSTMASTER	0
 #define SLOT_ROLE_BACKEND		1
+#define SLOT_ROLE_WORKER		2	/* "me" is the worker's slot */
 
 /*
  * A shared word or array, named as in the model, at "offset" bytes from the
