@@ -8,7 +8,7 @@ seconds on an idle one.  Every query of the proof modules goes through
 used, so the limit can be chosen from measurement: ``largest_query``).
 
 ``QUERY_RLIMIT`` is over ten times the most any shipped proof query uses
-(measured with ``python -m checker.prove.budget``: the ring, bitmap and
+(measured with ``python -m checker.prove.budget``: the ring and bitmap
 invariants, and robustness of every protocol and its rogue
 mutations; see docs/bad-input.md for the figures).  The environment variable
 ``SLOTCHECK_PROVE_RLIMIT`` overrides it (0: no limit).  A wall-clock
