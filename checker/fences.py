@@ -45,7 +45,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from checker.ir import Fence, Instr, Jump, ModelError, ProcessRmw, Program, Rmw, Store, _analyse, _ROOT, _successors
+from checker.ir import (Fence, Instr, Jump, ModelError, ProcessRmw, ProcessStore, Program, Rmw, Store, _analyse,
+                        _ROOT, _successors)
 
 FENCE_PRIMS = ("pg_memory_barrier", "pg_read_barrier", "pg_write_barrier")
 FULL_STORE = "pg_atomic_write_membarrier_u32"
@@ -203,7 +204,9 @@ def _site(ins: Instr) -> Site:
 
 
 def _is_barrier(ins: Instr) -> bool:
-    return isinstance(ins, Fence) or (isinstance(ins, Store) and ins.prim == FULL_STORE)
+    """A barrier of the program: not fork(), exit() or kill(), which order as system calls do, whatever the code."""
+    return isinstance(ins, Fence) or (isinstance(ins, Store) and ins.prim == FULL_STORE
+                                      and not isinstance(ins, ProcessStore))
 
 
 def _preds(prog: Program) -> list[list[int]]:

@@ -116,6 +116,17 @@ def test_bgworker_barrier_of_commit_30d8bad494_is_needed_under_weak_only(tmp_pat
         assert _removed("bgworker", BGWORKER, site, mm).holds, mm
 
 
+def test_process_events_are_not_barriers_of_the_program():
+    # fork(), exit() and kill() order memory as system calls whatever the code
+    # does: bgworker's barriers are its three pg_*_barrier()s, the C twin's.
+    _, found = _barriers("bgworker", BGWORKER)
+    assert sorted(b.kind for b in found) == ["pg_memory_barrier", "pg_read_barrier", "pg_write_barrier"]
+    from checker.fence_twin import compare_twin
+
+    twin = compare_twin("bgworker", found)
+    assert twin.available and twin.agrees, twin.summary()
+
+
 # ---------------------------------------------------------------------------
 # Test models: a redundant barrier, a missing one
 
