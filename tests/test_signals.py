@@ -154,13 +154,11 @@ def test_compare_stops_at_the_first_sigint():
     assert "interrupted: compared 0 protocol(s); not run: bgworker" in tail, tail
 
 
-def test_ci_stops_at_the_first_sigint(tmp_path):
-    proc, master = _start_on_a_terminal(["ci", "--protocol", "ring", "--skip", "proofs",
-                                         "--markdown", str(tmp_path / "ci.md")])
+def _interrupt_ci(args, under_way):
+    """Run ``checker ci ARGS``, send SIGINT once ``under_way(proc)`` returns; (exit code, stdout, terminal, what it returned)."""
+    proc, master = _start_on_a_terminal(["ci", *args])
     try:
-        # ci prints nothing until the end: wait for its first search to have started.
-        time.sleep(0.1)
-        _wait_for_cpu_work(proc)
+        seen = under_way(proc)
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=300)
         tail = _drain(master).decode(errors="replace")
@@ -169,8 +167,19 @@ def test_ci_stops_at_the_first_sigint(tmp_path):
         if proc.poll() is None:
             proc.kill()
     text = out.decode()
-    assert proc.returncode == 3, text + tail
     assert "Traceback" not in tail + text
+    return proc.returncode, text, tail, seen
+
+
+def test_ci_stops_at_the_first_sigint(tmp_path):
+    def first_search_started(proc):
+        # ci prints nothing until the end: wait for its first search to have started.
+        time.sleep(0.1)
+        _wait_for_cpu_work(proc)
+
+    code, text, tail, _ = _interrupt_ci(["--protocol", "ring", "--skip", "proofs", "--markdown",
+                                         str(tmp_path / "ci.md")], first_search_started)
+    assert code == 3, text + tail
     assert "interrupted during ring" in text and "not run:" in text, text
     assert "incomplete:" in text and "before the job was interrupted" in text
     assert "interrupted during ring" in (tmp_path / "ci.md").read_text()
@@ -179,20 +188,10 @@ def test_ci_stops_at_the_first_sigint(tmp_path):
 def test_ci_with_workers_stops_at_the_first_sigint(tmp_path):
     # The parts run in a pool: Ctrl-C reaches the ci process, which stops the
     # workers, reports the parts that did not finish, and exits 3.
-    proc, master = _start_on_a_terminal(["ci", "--protocol", "ring", "--skip", "proofs", "--skip", "fences",
-                                         "--workers", "2", "--markdown", str(tmp_path / "ci.md")])
-    try:
-        workers = _wait_for_children(proc, 2)
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=300)
-        tail = _drain(master).decode(errors="replace")
-    finally:
-        os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-    text = out.decode()
-    assert proc.returncode == 3, text + tail
-    assert "Traceback" not in tail + text
+    code, text, tail, workers = _interrupt_ci(["--protocol", "ring", "--skip", "proofs", "--skip", "fences",
+                                               "--workers", "2", "--markdown", str(tmp_path / "ci.md")],
+                                              lambda proc: _wait_for_children(proc, 2))
+    assert code == 3, text + tail
     assert "interrupted; not run or not finished: ring explore" in text, text
     assert "before the job was interrupted" in text
     assert not [w for w in workers if os.path.exists(f"/proc/{w}")], "a worker outlived the job"
