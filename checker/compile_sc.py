@@ -348,14 +348,18 @@ class CompiledEngine(Engine):
         super().__init__(system, mm)
         if mm.name not in COMPILED_MODELS:
             raise ValueError(f"no compiled successors for the {mm.name} memory model")
-        self.fallbacks = 0
+        # Event steps that run the interpreter (local code that loops without
+        # an event, say), of all the event steps made.
+        self.fallbacks = self.event_steps = 0
         table = []
         for tid in self.program_tids:
             steps, n = compile_thread_steps(mm, tid)
             self.fallbacks += n
+            self.event_steps += sum(f is not None for f in steps)
             if mm.name == "tso":
                 buffered, n = compile_thread_steps(mm, tid, buffered=True)
                 self.fallbacks += n
+                self.event_steps += sum(f is not None for f in buffered)
                 prog = mm.programs[tid]
                 # With an empty buffer a plain store still goes into the buffer.
                 empty = [b if ins.op == "store" and ins.prim not in mm.profile.full_stores else s_

@@ -61,7 +61,9 @@ def test_shipped_protocols(protocol, mm, rogue):
     engine = make_engine(protocol, Params(threads=2 if rogue else 3, rogue=rogue, rogue_writes=1,
                                           rogue_anywhere=rogue), None, mm, engine="interpreted")
     ref, comp = _pair(engine.system, mm)
-    assert comp.fallbacks < 10  # most events run generated code
+    # Most event steps run generated code (a postmaster scanning its private
+    # array loops without an event: those steps run the interpreter).
+    assert comp.event_steps > 0 and comp.fallbacks * 4 < comp.event_steps
     assert assert_same_moves(ref, comp) >= min(STATE_LIMIT, 100)
 
 
