@@ -400,6 +400,9 @@ class CompiledEngine(Engine):
         _, empty, buffered = self._steps_of[tid]
         self._tso_thread_moves(state, tid, empty, buffered, out)
 
+    # Their successors are each thread's thread_successors, then the rogue's.
+    successors_by_thread = Engine.successors_by_thread | {_sc_successors, _tso_successors}
+
     @staticmethod
     def _tso_thread_moves(state, tid, empty, buffered, out) -> None:
         mem, threads, pending, ghost = state
@@ -415,7 +418,3 @@ class CompiledEngine(Engine):
             step = empty[threads[tid][0]]
         if step is not None:
             step(state, out)
-
-
-CompiledEngine.successors_by_thread = frozenset(
-    {Engine.successors, CompiledEngine._sc_successors, CompiledEngine._tso_successors})

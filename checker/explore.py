@@ -205,7 +205,7 @@ class Engine:
 
     # The functions whose successors are exactly each thread's thread_successors
     # (then the rogue's moves): a subclass that computes them differently adds its own.
-    successors_by_thread: frozenset = frozenset()
+    successors_by_thread: frozenset = frozenset({successors})
 
     def moves_are_per_thread(self) -> bool:
         """May a search ask ``thread_successors`` thread by thread instead of calling ``successors``?
@@ -458,9 +458,6 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
         _wait_freedom_lasso(engine, states, edges, parent, plabel, res)
     res.elapsed = time.perf_counter() - t0
     return res
-
-
-Engine.successors_by_thread = frozenset({Engine.successors})
 
 
 class _Stop(Exception):
