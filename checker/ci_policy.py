@@ -423,50 +423,89 @@ def _worker_signals() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
-def _pool_part(args: tuple[int, Part, int | None, Path]) -> tuple[int, list[Row], str]:
-    k, part, window, fences_dir = args
+def _part_in_worker(part: Part, window: int | None, fences_dir: Path, conn) -> None:
+    """A worker process's whole life: one part, its rows sent back on ``conn``."""
+    _worker_signals()
     try:
-        # A worker cannot start processes of its own: a fence table here runs in one process.
+        # A worker cannot usefully start processes of its own: a fence table here runs in one process.
         rows, note = _run_part(part, window, fences_dir, 1)
     except Exception as exc:
         rows, note = [_crash_row(part, exc)], ""
-    return k, rows, note
+    conn.send((rows, note))
+    conn.close()
+
+
+def _died_row(part: Part, exitcode: int | None) -> Row:
+    """A worker that ended without sending its rows (killed by the kernel's OOM killer, say) fails its part."""
+    how = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit code {exitcode}"
+    return Row(part.suite, part.what, "runs", f"error: its worker process died ({how})", False, 0.0,
+               "the part's rows were lost with the process")
 
 
 def _run_parts_in_pool(parts: list[Part], progress: ProgressFn | None, fences_dir: Path, window: int | None,
                        workers: int, notes: list[str]) -> list[PartRows]:
+    """Run the parts ``workers`` at a time, one process per part.
+
+    One process per part, watched through its pipe, rather than a pool:
+    a pool replaces a worker that the kernel killed and waits for ever for the
+    result it took with it; here the part fails with the reason, and the rest
+    of the job goes on.  Parts take seconds to minutes, so a fork per part
+    costs nothing that shows.
+    """
     import multiprocessing
+    from multiprocessing.connection import wait
 
     from checker import signals
 
+    context = multiprocessing.get_context("fork")
     done: list[PartRows] = [None] * len(parts)
     finished: list[str] = []
+    waiting = list(range(len(parts)))
+    # receiving end -> (part index, process): a worker's rows may be more than a
+    # pipe holds, so the ci process waits on the pipes (a dead worker's pipe
+    # reads as closed), not on the processes' ends.
+    running: dict = {}
     report(progress, f"{len(parts)} parts on {workers} workers", 0, len(parts))
-    # A signal while the pool is being built would leave it half made (and
-    # its workers running): hold SIGINT and SIGTERM back until it is whole;
-    # one that arrived meanwhile is delivered at the unblock, inside the try.
-    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
-        pool = multiprocessing.Pool(workers, initializer=_worker_signals)
-    except BaseException:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-        raise
-    try:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-        tasks = [(k, part, window, fences_dir) for k, part in enumerate(parts)]
-        # chunksize 1: parts differ in cost by minutes, so hand them out one at a time.
-        for k, rows, note in pool.imap_unordered(_pool_part, tasks, chunksize=1):
-            done[k] = rows
-            finished.append(note)
-            report(progress, f"{parts[k].what} done", len(finished), len(parts))
-        pool.close()
+        while waiting or running:
+            while waiting and len(running) < workers:
+                k = waiting.pop(0)
+                receiver, sender = context.Pipe(duplex=False)
+                # A signal between fork and bookkeeping would leave a worker
+                # nobody stops: hold SIGINT and SIGTERM back until it is
+                # recorded (the worker takes them again, _worker_signals); one
+                # that arrived meanwhile is delivered at the unblock.
+                signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+                try:
+                    process = context.Process(target=_part_in_worker, args=(parts[k], window, fences_dir, sender),
+                                              daemon=True)
+                    process.start()
+                    running[receiver] = (k, process)
+                finally:
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+                sender.close()
+            for ready in wait(list(running)):
+                k, process = running.pop(ready)
+                receiver = ready
+                try:
+                    rows, note = receiver.recv()
+                except (EOFError, OSError):
+                    process.join()
+                    rows, note = [_died_row(parts[k], process.exitcode)], ""
+                receiver.close()
+                process.join()
+                done[k] = rows
+                finished.append(note)
+                report(progress, f"{parts[k].what} done", len(finished), len(parts))
     except KeyboardInterrupt:
         if not signals.interrupted():
             raise
         left = [p.what for k, p in enumerate(parts) if done[k] is None]
         notes.append(f"{signals.how()}; not run or not finished: {', '.join(left)}")
     finally:
-        pool.terminate()
-        pool.join()
+        for receiver, (_k, process) in running.items():
+            process.terminate()
+            process.join()
+            receiver.close()
     notes += [n for n in finished if n]
     return done

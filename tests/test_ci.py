@@ -77,6 +77,32 @@ def test_workers_run_the_same_rows_in_the_same_order():
     assert len({r.suite for r in one}) == 2 and key(two) == key(one)
 
 
+def test_a_worker_killed_fails_its_part_and_the_job_goes_on(monkeypatch):
+    # The kernel's OOM killer (here SIGKILL sent by the part itself) takes a
+    # worker with its rows: that part fails, naming the signal, instead of the
+    # job waiting for ever, and the other part still gives its rows.
+    import os
+    import signal
+
+    from checker import ci_policy
+
+    real = ci_policy._run_part
+
+    def run_part(part, *args, **kwargs):
+        if part.suite == "mutations":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(part, *args, **kwargs)
+
+    monkeypatch.setattr(ci_policy, "_run_part", run_part)  # the workers are forked: they see it
+    models = Path(__file__).resolve().parent / "models"
+    rows, _ = ci_policy.run_ci([str(models / "counter.py")], {"proofs", "litmus", "fences"}, window=2, workers=2)
+    died = [r for r in rows if r.suite == "mutations"]
+    assert len(died) == 1 and not died[0].ok and "worker process died (signal 9)" in died[0].outcome
+    alone, _ = ci_policy.run_ci([str(models / "counter.py")], {"mutations", "proofs", "litmus", "fences"}, window=2)
+    explored = [(r.name, r.outcome, r.ok) for r in rows if r.suite == "explore"]
+    assert explored and explored == [(r.name, r.outcome, r.ok) for r in alone]
+
+
 def test_bad_workers_is_a_usage_error(checker_cli):
     for bad in ("0", "many"):
         p = checker_cli("ci", "--protocol", "ring", "--workers", bad)
