@@ -38,6 +38,7 @@ from typing import Any
 
 import click
 
+from checker import bench_peers
 from checker.markdown import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -392,6 +393,21 @@ def bench_full(_kept: dict[str, list[str]]) -> Captioned:
     return _bench(["--max-states", "3000000"])
 
 
+PEERS_COMMAND = "python -m checker.docs_tables --only peers"
+
+
+def peers(_kept: dict[str, list[str]]) -> Captioned:
+    """SPIN, Rumur and the checker on the producer/consumer example (checker/bench_peers.py)."""
+    note = machine_note()
+    try:
+        figures = list(bench_peers.run_all(bench_peers.SIZES, None))
+    except (bench_peers.ToolMissing, bench_peers.ToolFailed) as exc:
+        raise DocsTableError(f"peers: {exc}") from None
+    caption = (f"`{PEERS_COMMAND}` (checker/bench_peers.py: `models/examples/pcring.{{py,pml,m}}`, 4 slots; "
+               f"{bench_peers.versions()}), on {note}:")
+    return Captioned(caption, bench_peers.HEADER, bench_peers.table_rows(figures))
+
+
 def properties(kept: dict[str, list[str]]) -> Rows:
     """The built-in properties (checker.model PROPERTIES) and the shipped protocols' own, with who checks them."""
     from checker.model import ENGINE_PROPERTIES, PROPERTIES, ROGUE_PROPERTIES, Params, load_protocols
@@ -550,22 +566,11 @@ def _checker_child(args: list[str]) -> tuple[dict, float, float]:
     """``checker ARGS`` (which print JSON) in a child process: (its JSON, its CPU seconds, its peak RSS in MiB)."""
     import json
     import os
-    import subprocess
-    import tempfile
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "checker", *args],
-                                stdout=out, stderr=err, text=True, env=env)
-        # Reaped here rather than by Popen, for the child's own rusage (as /usr/bin/time -v reports it).
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if not stdout.strip():
-        raise DocsTableError(f"checker {' '.join(args)}: {(stderr.strip().splitlines() or ['?'])[-1]}")
-    return json.loads(stdout), usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    run = bench_peers.measure([sys.executable, "-m", "checker", *args], env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    if not run.stdout.strip():
+        raise DocsTableError(f"checker {' '.join(args)}: {(run.stderr.strip().splitlines() or ['?'])[-1]}")
+    return json.loads(run.stdout), run.cpu_seconds, run.peak_rss_mib
 
 
 # The proofs docs/proofs.md shows, each as its command line (every one run with --json): the ones of
@@ -778,6 +783,8 @@ TABLES = (
               about="checker bench on three cheap instances (counts checked, timings not)"),
     TableSpec("bench", "performance.md", bench_full, slow=True, tested=False, measured=BENCH_MEASURED,
               about="checker bench --max-states 3000000, every instance (~5 CPU minutes; in no test)"),
+    TableSpec("peers", "performance.md", peers, slow=True, tested=False, measured=bench_peers.MEASURED,
+              about="SPIN and Rumur beside the checker on models/examples/pcring (needs spin and rumur; in no test)"),
     TableSpec("z3-budget", "bad-input.md", z3_budget, slow=True, tested=False, measured=("largest query", "CPU s"),
               about="python -m checker.prove.budget robustness bmc: without a limit (minutes; in no test)"),
     TableSpec("bench-c-versus-linear", "performance-c.md", bench_c_versus_linear, slow=True, tested=False,
