@@ -102,11 +102,11 @@ def test_a_caption_is_not_a_row_but_a_changed_count_under_it_is_stale():
 
 
 def test_the_tables_no_test_runs_are_few_and_say_so():
-    """Only measurements of minutes (and the kernel's tests, not in this repository) stay out of the
-    default and slow runs; the command still regenerates them, and --list says so."""
+    """Only measurements of minutes (and the kernel's tests, not in this repository; SPIN and Rumur,
+    which tests/test_bench_peers.py runs at a small size) stay out of the default and slow runs; the command still regenerates them, and --list says so."""
     untested = {t.name for t in TABLES if not t.tested}
     assert untested == {"bench", "tla-default-configs", "weak-default-cost", "z3-budget", "bench-c",
-                        "bench-c-versus-linear", "bench-c-single", "kernel-litmus"}
+                        "bench-c-versus-linear", "bench-c-single", "kernel-litmus", "peers"}
     assert all(t.slow and "in no test" in t.about for t in TABLES if not t.tested)
 
 

@@ -1,14 +1,20 @@
 /* The producer/consumer ring of pcring.py, in Promela, for a side-by-side
- * with SPIN (docs/performance.md).
+ * with SPIN (docs/performance.md, `python -m checker.docs_tables --only peers`).
  *
  * Written transition for transition like the checker's model: every SPIN
  * transition is one d_step holding a guard on locals, exactly one access to
  * shared memory and the local code that follows it up to the next access
  * (the checker folds local code into the event before it the same way), and
- * a local the checker's liveness analysis would zero is zeroed here too, so
- * both tools count the same states.
+ * a local the checker's liveness analysis would zero is zeroed here too.  A
+ * failed test-and-set and a read of a full ring are steps back to the same
+ * state, as in the checker.  A finished process waits at a valid end state
+ * (`end_done: false`) instead of terminating: SPIN would count a process at
+ * its closing brace and the same process removed as two states, where the
+ * checker has one.  So both tools count the same states, and SPIN's
+ * "transitions" are the checker's plus one (SPIN adds the initial state).
  *
  *   spin -a pcring.pml && gcc -O2 -DSAFETY -DNOREDUCE -o pan pan.c && ./pan -m1000000
+ *   (spin -DCONSUMERS=3 -DPUSHES=8 -a pcring.pml for other sizes)
  */
 #ifndef SLOTS
 #define SLOTS 4
@@ -36,7 +42,8 @@ active proctype producer()
         :: d_step { h + 1 >= PUSHES -> head = h + 1; h = 0 }; break
         fi
     :: d_step { h - tail >= SLOTS -> skip }   /* read tail: full, try again */
-    od
+    od;
+end_done: false
 }
 
 active [CONSUMERS] proctype consumer()
@@ -45,7 +52,7 @@ active [CONSUMERS] proctype consumer()
     byte got = 0;
     bit done = 0;
     do
-    :: atomic { lock == 0 -> lock = 1 };   /* test-and-set; a failed attempt changes nothing */
+    :: d_step { lock == 0 -> lock = 1 };   /* test-and-set: acquired */
         if  /* read tail */
         :: d_step { tail == PUSHES -> done = 1 }
         :: d_step { tail != PUSHES -> t = tail };
@@ -60,5 +67,7 @@ active [CONSUMERS] proctype consumer()
         :: d_step { done == 0 -> lock = 0 }
         :: d_step { done == 1 -> lock = 0; got = 0 }; break
         fi
-    od
+    :: d_step { lock != 0 -> skip }   /* test-and-set: held, try again (a step back to the same state) */
+    od;
+end_done: false
 }

@@ -3,8 +3,9 @@
 One producer (the postmaster role) pushes PUSHES values 1, 2, ... into a ring
 of SLOTS entries with free-running head/tail counters; the consumers (the
 backend roles) take them out one at a time under a test-and-set spin lock.  The same model,
-event for event, is written in Promela in ``pcring.pml`` next to this file, so
-the two tools can be timed on the same state space (docs/performance.md).
+event for event, is written in Promela in ``pcring.pml`` and in Murphi in
+``pcring.m`` next to this file: SPIN and Rumur count the same states, so the
+three tools can be timed on the same state space (docs/performance.md).
 
 It is not one of the project's protocols (nothing is a slot free-list here):
 it exists to measure the engine on a well-known shape of problem.
