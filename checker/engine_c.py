@@ -190,16 +190,22 @@ class _Layout:
 class _EventC:
     """The C function of one event (thread ``tid`` at ``pc``), as compile_sc._EventCompiler writes Python."""
 
-    def __init__(self, gen: "_Generator", tid: int, pc: int) -> None:
+    def __init__(self, gen: "_Generator", tid: int, pc: int, jumps: bool = False) -> None:
         self.gen, self.tid, self.pc = gen, tid, pc
         self.mm = gen.mm
         self.prog = self.mm.programs[tid]
         self.nloc = self.prog.nlocals
         self.lines: list[str] = []
+        # jumps: the local code as labelled blocks and gotos, not unrolled
+        # (it loops without an event, or unrolls too large); ghost_copied is
+        # then known only at run time (gcp).
+        self.jumps = jumps
+        self.pending: list[int] = []
+        self.placed: set[int] = set()
 
     def emit(self, depth: int, text: str) -> None:
         self.lines.append("\t" * depth + text)
-        if len(self.lines) > _MAX_LINES:
+        if len(self.lines) > _MAX_LINES and not self.jumps:
             raise _Fallback("too large")
 
     def expr(self, src: str, d: int, exit_: str) -> str:
@@ -235,22 +241,26 @@ class _EventC:
         decl = ", ".join(f"l{i}" for i in range(self.nloc))
         self.emit(1, f"uint64_t {decl};")
         self.emit(1, "uint64_t a = 0, wv = 0, Lv[1];")
-        self.emit(1, "int ub = 0, wrote = 0;")
+        self.emit(1, "int ub = 0, wrote = 0, gcp = 0;")
+        self.emit(1, "long nlocal = 0;")
         if lay.ghost_len:
             self.emit(1, f"uint64_t G[{lay.ghost_len}];")
-        self.emit(1, "(void) a; (void) wv; (void) wrote; (void) ub; (void) Lv;")
+        self.emit(1, "(void) a; (void) wv; (void) wrote; (void) ub; (void) Lv; (void) gcp; (void) nlocal;")
         load = " ".join(f"l{i} = s[{toff + i}];" for i in range(self.nloc))
         if ins.op == "choose":
             self.emit(1, f"for (uint64_t choice = 0; choice < {ins.n}; choice++) {{")
             self.emit(2, load)
             self.emit(2, f"l{ins.dst} = choice;")
+            self.emit(2, "gcp = 0; nlocal = 0;")
             self.finish(2, "continue;")
+            self.blocks(2, "continue;")
             self.emit(1, "}")
             self.emit(1, "return 0;")
         else:
             self.emit(1, load)
             self.event(ins, 1)
             self.finish(1, "return 0;")
+            self.blocks(1, "return 0;")
         self.emit(0, "}")
         return "\n".join(self.lines)
 
@@ -308,7 +318,61 @@ class _EventC:
                 self.emit(d, "}")
         self.local(pc + 1, d, exit_, frozenset(), False)
 
+    def blocks(self, d: int, exit_: str) -> None:
+        """In jumps mode, one labelled block per local pc a goto names, each up to its branch, jump or event."""
+        while self.pending:
+            pc = self.pending.pop()
+            self.emit(d, f"P{pc}: {{")
+            self.straight(pc, d + 1, exit_)
+            self.emit(d, "}")
+
+    def goto(self, pc: int, d: int) -> None:
+        if pc not in self.placed:
+            self.placed.add(pc)
+            self.pending.append(pc)
+        self.emit(d, f"goto P{pc};")
+
+    def straight(self, pc: int, d: int, exit_: str) -> None:
+        """Jumps mode: the local code from pc; as run_local, more than LOCAL_LOOP_LIMIT instructions is Python's error."""
+        from checker.memory.base import LOCAL_LOOP_LIMIT
+
+        instrs = self.prog.instrs
+        while True:
+            ins = instrs[pc]
+            if ins.is_event:
+                self.leaf(pc, d, exit_, None)
+                return
+            self.emit(d, f"if (++nlocal > {LOCAL_LOOP_LIMIT}) return FB;")
+            op = ins.op
+            if op == "assign":
+                v = self.expr(ins.expr.run_src, d, exit_)
+                self.emit(d, f"l{ins.dst} = {v};")
+                pc += 1
+            elif op == "branch":
+                c = self.expr(ins.cond.run_src, d, exit_)
+                self.emit(d, f"if ({c})")
+                self.goto(pc + 1, d + 1)
+                self.emit(d, "else")
+                self.goto(ins.target, d + 1)
+                return
+            elif op == "jump":
+                self.goto(ins.target, d)
+                return
+            elif op == "ghost":
+                lay = self.gen.layout
+                if lay.ghost_len:
+                    self.emit(d, "if (!gcp) { "
+                              + " ".join(f"G[{k}] = s[{lay.ghost_off + k}];" for k in range(lay.ghost_len)) + " }")
+                self.emit(d, "gcp = 1;")
+                self.ghost(ins, d, exit_)
+                pc += 1
+            else:  # operation markers
+                pc += 1
+
     def local(self, pc: int, d: int, exit_: str, on_path: frozenset, ghost_copied: bool) -> None:
+        if self.jumps:
+            self.goto(pc, d)
+            return
         instrs = self.prog.instrs
         while True:
             if pc in on_path:
@@ -416,16 +480,21 @@ class _EventC:
         self.emit(d, f"if (push_violation({self.gen.prop(exc.args[0].value)})) return NOMEM;")
         self.emit(d, exit_)
 
-    def leaf(self, npc: int, d: int, exit_: str, ghost_copied: bool) -> None:
+    def leaf(self, npc: int, d: int, exit_: str, ghost_copied: bool | None) -> None:
+        """The successor; ghost_copied None: known at run time (gcp)."""
         lay = self.gen.layout
         toff = lay.thr_off[self.tid]
         dead = set(self.prog.dead_at[npc])
         self.emit(d, "{")
-        self.emit(d + 1, f"uint32_t *m = push_move(-1, wrote, {int(ghost_copied)});")
+        copied = "gcp" if ghost_copied is None else str(int(ghost_copied))
+        self.emit(d + 1, f"uint32_t *m = push_move(-1, wrote, {copied});")
         self.emit(d + 1, "if (!m) return NOMEM;")
         self.emit(d + 1, f"memcpy(m, s, {lay.words} * sizeof(uint32_t));")
         self.emit(d + 1, "if (wrote) m[a] = (uint32_t) wv;")
-        if ghost_copied:
+        if ghost_copied is None and lay.ghost_len:
+            self.emit(d + 1, "if (gcp) { " + " ".join(f"m[{lay.ghost_off + k}] = (uint32_t) G[{k}];"
+                                                  for k in range(lay.ghost_len)) + " }")
+        elif ghost_copied:
             for k in range(lay.ghost_len):
                 self.emit(d + 1, f"m[{lay.ghost_off + k}] = (uint32_t) G[{k}];")
         fields = [str(npc)] + ["0" if i in dead else f"(uint32_t) l{i}" for i in range(1, self.nloc)]
@@ -445,7 +514,7 @@ class _Generator:
         if len(self.props) > 64:
             raise Unsupported("--engine c: more than 64 properties")
         self._n = 0
-        self.fallback_events = 0
+        self.jump_events = 0  # events whose local code is written with gotos
 
     def prop(self, name: str) -> int:
         if name not in self.props:
@@ -500,8 +569,10 @@ class _Generator:
                 try:
                     fn = _EventC(self, tid, pc).build()
                 except _Fallback:
-                    self.fallback_events += 1
-                    fn = f"static int\nst_{tid}_{pc}(const uint32_t *s)\n{{\n\t(void) s;\n\treturn FB;\n}}"
+                    # A local loop without an event (or code too large to
+                    # unroll): labelled blocks and gotos instead.
+                    self.jump_events += 1
+                    fn = _EventC(self, tid, pc, jumps=True).build()
                 parts.append(fn)
                 cases.append(f"\t\tcase {pc}: return st_{tid}_{pc}(s);")
             dispatch.append(f"\tcase {tid}:")
@@ -595,6 +666,8 @@ class CEngine(CompiledEngine):
         if system.rogue_tid is not None:
             raise Unsupported("--engine c does not run a rogue (use --engine compiled)")
         super().__init__(system, mm)
+        # Steps the last C search left to Python (an operation C leaves undefined met on the way).
+        self.python_steps = 0
         self.generator = _Generator(self)
         self.layout = self.generator.layout
         self.c_source = self.generator.source()
@@ -620,6 +693,7 @@ class _Search:
         return self.ffi.unpack(ptr, self.layout.words)
 
     def fallback(self, tid, s, out, cap) -> int:
+        self.engine.python_steps += 1
         state = self.layout.decode(self.words(s))
         moves: list = []
         self.engine.thread_successors(state, tid, moves)
@@ -711,6 +785,7 @@ def explore_c(engine: CEngine, opts, res) -> None:
     t0 = time.perf_counter()
     module = engine.module()
     search = _Search(engine, module)
+    engine.python_steps = 0
     lib, ffi = search.lib, search.ffi
     checked = system.checked
     checked_mask = sum(1 << k for k, p in enumerate(search.props) if p in checked)
