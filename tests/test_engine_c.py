@@ -67,7 +67,7 @@ def _protocol_cases():
 @pytest.mark.parametrize("protocol,threads", _protocol_cases())
 def test_shipped_protocols(protocol, threads):
     _compiled, c = _both(protocol, threads=threads)
-    assert c.states > 1000 and (c.liveness_checked or c.violations)
+    assert c.states > 50 and (c.liveness_checked or c.violations)
 
 
 def _mutations():
