@@ -631,27 +631,22 @@ def _load(source: str, words: int):
 def _install_callbacks(module) -> None:
     ffi = module.ffi
 
-    @ffi.def_extern(name="slotcheck_c_fallback")
-    def _fallback(tid, s, out, cap):
-        search = _active
-        if search is None:  # pragma: no cover - C calls back only inside a search
-            return -1
-        try:
-            return search.fallback(tid, s, out, cap)
-        except BaseException as exc:  # noqa: BLE001 - raised again in Python once C has returned
-            search.error = exc
-            return -1
+    def stash(exc_type, exc, tb) -> None:
+        # Whatever a callback raised -- also a KeyboardInterrupt delivered as it
+        # is entered, before any try of its own -- is raised again in Python
+        # once C has returned; C sees the error value and stops.
+        if _active is not None:
+            _active.error = exc if exc is not None else exc_type()
 
-    @ffi.def_extern(name="slotcheck_c_check")
+    @ffi.def_extern(name="slotcheck_c_fallback", error=-1, onerror=stash)
+    def _fallback(tid, s, out, cap):
+        assert _active is not None  # C calls back only inside a search
+        return _active.fallback(tid, s, out, cap)
+
+    @ffi.def_extern(name="slotcheck_c_check", error=-2, onerror=stash)
     def _check(idx, s):
-        search = _active
-        if search is None:  # pragma: no cover
-            return -2
-        try:
-            return search.check(idx, s)
-        except BaseException as exc:  # noqa: BLE001
-            search.error = exc
-            return -2
+        assert _active is not None
+        return _active.check(idx, s)
 
 
 class CEngine(CompiledEngine):
@@ -818,8 +813,17 @@ def explore_c(engine: CEngine, opts, res) -> None:
             stop_reason = out_of_memory(exc)
             out_of_mem = True
         if r == -2:
-            assert search.error is not None
-            raise search.error
+            # A callback failed; Ctrl-C, SIGTERM or --max-memory met inside one
+            # end the search as they do between chunks, with the coverage report.
+            err = search.error
+            assert err is not None
+            if isinstance(err, KeyboardInterrupt):
+                stop_reason = interruption(err)
+            elif isinstance(err, MemoryError):
+                stop_reason = out_of_memory(err)
+                out_of_mem = True
+            else:
+                raise err
         if r == -3:
             raise Unsupported("--engine c: the cycle analysis past 2^28 states (use --no-liveness)")
         if r == -1:
