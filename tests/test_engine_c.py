@@ -162,6 +162,48 @@ def test_undefined_operations_are_left_to_python(tmp_path, keep_going):
     assert engine.python_steps > 0
 
 
+_INTERRUPTED_CHECK = '''
+from checker.lang import pg_atomic_write_u32
+from checker.model import Protocol, Violation
+
+word = 0
+
+
+def write():
+    pg_atomic_write_u32(word, 1)
+
+
+class Interrupted(Protocol):
+    name = "test-c-interrupted-check"
+    summary = "its quiescence check is where Ctrl-C arrives (or where it fails)"
+    roles = {"postmaster": write, "backend": write}
+    properties = ("word in range",)
+
+    def declare(self, p, d):
+        d.word("word", 0)
+
+    def check_quiescent(self, view):
+        if view.word("word") > 1:
+            raise Violation("word in range", "the word is past 1")
+        raise KILL()
+'''
+
+
+@pytest.mark.parametrize("kill", ["KeyboardInterrupt", "ZeroDivisionError"])
+def test_exception_in_a_callback(tmp_path, kill):
+    # C calls Python back for the quiescence check: Ctrl-C arriving there ends
+    # the search as an interruption (not a verdict), a failing check is a
+    # model error, as in the Python search.
+    path = tmp_path / "interrupted.py"
+    path.write_text(_INTERRUPTED_CHECK.replace("KILL", kill))
+    if kill == "KeyboardInterrupt":
+        _engine, res = check(str(path), memory_model="sc", engine="c", threads=2)
+        assert res.stop_reason == "interrupted" and not res.complete and not res.violations
+    else:
+        with pytest.raises(ModelError, match="check_quiescent"):
+            check(str(path), memory_model="sc", engine="c", threads=2)
+
+
 @pytest.mark.parametrize("args,why", [
     (["-m", "tso"], "sc memory model only"),
     (["-m", "weak"], "sc memory model only"),
