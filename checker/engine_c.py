@@ -17,17 +17,21 @@ move) where it was first seen; Python rebuilds the counterexample from the
 parent indices, unpacking each state and expanding it again with the compiled
 Python engine for its labels (C stores no labels).
 
+Local code that loops without an event (or would unroll too large) is
+written as labelled blocks and ``goto``s, with run_local's instruction limit.
 What C does not compute it asks Python for, one thread's step at a time
-(``slotcheck_c_fallback``): a step whose local code loops without an event or
-is too large to unroll, and any step that meets an operation C leaves
-undefined (a division by zero, a shift by 32 or more, a ghost index out of
-range): the compiled Python engine takes that step, with its exact semantics,
-and hands the moves back.  ``Protocol.check_quiescent`` runs in Python on each
-new quiescent state (``slotcheck_c_check``), in discovery order.
+(``slotcheck_c_fallback``): any step that meets an operation C leaves
+undefined (a division by zero, a shift by 32 or more), a ghost index out of
+range, a ghost division by zero, or the instruction limit: the compiled Python
+engine takes that step, with its exact semantics (a crash, a violation, a
+model error), and hands the moves back.  ``Protocol.check_quiescent`` runs in
+Python on each new quiescent state (``slotcheck_c_check``), in discovery order.
 
 Refused with one line (exit 2), never explored some other way: memory models
 other than sc, a rogue, --symmetry, --fingerprint, --workers/--ray/--checkpoint,
-and values that do not fit the 32-bit words of a C state.
+ghost code with a unary minus or ``~``, values that do not fit the 32-bit
+words of a C state, more than 64 properties, and the cycle analysis past 2^28
+states.
 """
 
 from __future__ import annotations
