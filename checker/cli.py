@@ -132,9 +132,11 @@ def _explore_options(fn):
         click.option("--step-bound", type=int, default=64, show_default=True,
                      help="most postmaster steps allowed in one operation (0: no bound; find lassos instead)"),
         click.option("--param", "params", multiple=True, help="protocol parameter name=value"),
-        click.option("--engine", "engine_kind", type=click.Choice(["compiled", "interpreted"]), default="compiled",
-                     show_default=True,
-                     help="generated sc/tso successors, or the interpreted reference (weak: always interpreted)"),
+        click.option("--engine", "engine_kind", type=click.Choice(["compiled", "interpreted", "c"]),
+                     default="compiled", show_default=True,
+                     help="generated sc/tso successors, the interpreted reference (weak: always interpreted), "
+                          "or c: the whole sc search in generated C (no rogue, tso, weak, --symmetry, "
+                          "--fingerprint or --workers; docs/performance.md)"),
     ]
     for o in reversed(opts):
         fn = o(fn)

@@ -60,7 +60,8 @@ class Result:
     cut_by: set[str] = field(default_factory=set)
     storage: str = "full"  # "full" (reference), "compact" or "fingerprint" (checker.search)
     bytes_per_state: float | None = None  # visited set + queue + parents, when the search measures it
-    engine: str = "interpreted"  # "compiled": generated sc/tso successors (checker.compile_sc)
+    # "compiled": generated sc/tso successors (checker.compile_sc); "c": the search in C (checker.engine_c)
+    engine: str = "interpreted"
     # A reduction the search used, said in every verdict ("fingerprinted: ..."); "" for none.
     reductions: str = ""
     collision_probability: float | None = None  # --fingerprint only
@@ -293,6 +294,13 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     res.engine = engine.kind
     res.reordering_bound = engine.mm.reordering_bound()
     res.reordering_bound_requested = engine.mm.reordering_bound_requested()
+    if engine.kind == "c":
+        from checker.engine_c import Unsupported, explore_c
+
+        if opts.parallel is not None:
+            raise Unsupported("--engine c runs in one process (not with --workers, --ray or --checkpoint)")
+        explore_c(engine, opts, res)  # type: ignore[arg-type]
+        return res
     if opts.parallel is not None:
         from checker.parallel import explore_partitioned
 

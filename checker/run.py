@@ -20,7 +20,8 @@ def make_engine(protocol: str, params: Params, mutation: str | None = None,
                 memory_model: str = DEFAULT_MEMORY_MODEL, profile: str = "documented", engine: str = "compiled",
                 fence_edit=None, **mm_options) -> Engine:
     """``engine``: "compiled" (generated successors, sc and tso; the weak model
-    is always interpreted) or "interpreted" (the reference).  ``fence_edit``
+    is always interpreted), "interpreted" (the reference) or "c" (the whole
+    sc search in generated C, checker.engine_c; anything else is refused).  ``fence_edit``
     (a ``checker.fences.FenceEdit``) removes, weakens or inserts barriers in
     the compiled programs (``checker fences``)."""
     models = memory_models()
@@ -33,10 +34,14 @@ def make_engine(protocol: str, params: Params, mutation: str | None = None,
         from checker.fences import apply_edit
 
         system = apply_edit(system, fence_edit)
-    if engine not in ("compiled", "interpreted"):
-        raise ModelError(f"unknown engine {engine!r} (known: compiled, interpreted)")
+    if engine not in ("compiled", "interpreted", "c"):
+        raise ModelError(f"unknown engine {engine!r} (known: compiled, interpreted, c)")
     mm = models[memory_model](system, PROFILES[profile], **mm_options)
-    if engine == "compiled":
+    if engine == "c":
+        from checker.engine_c import CEngine
+
+        built: Engine = CEngine(system, mm)
+    elif engine == "compiled":
         from checker.compile_sc import COMPILED_MODELS, CompiledEngine
 
         built = CompiledEngine(system, mm) if memory_model in COMPILED_MODELS else Engine(system, mm)

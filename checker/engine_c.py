@@ -1,0 +1,902 @@
+"""``--engine c``: the whole sc search in C, generated from the IR (issue 13).
+
+``checker.compile_sc`` turns each event of each thread into a Python function;
+this module turns the same events into C functions (locals as variables,
+expressions translated from their IR source, the local code after an event
+unrolled into nested ``if``/``else`` up to every next event, dead locals
+zeroed as ``settle`` does, the postmaster's step bound counted), appends the
+fixed breadth-first search of ``checker.engine_c_runtime`` and builds the
+whole, once per system, with cffi into the C build cache (``SLOTCHECK_CACHE``,
+as ``refimpl.build`` does), under a name that hashes the generated source.
+
+The C search numbers states in the order the Python search does (same threads
+in the same order, each thread's moves in the same order), so the two report
+the same states, transitions and shortest counterexamples.  C returns counts
+and, per violated property, the index of the state (and the number of the
+move) where it was first seen; Python rebuilds the counterexample from the
+parent indices, unpacking each state and expanding it again with the compiled
+Python engine for its labels (C stores no labels).
+
+Local code that loops without an event (or would unroll too large) is
+written as labelled blocks and ``goto``s, with run_local's instruction limit.
+What C does not compute it asks Python for, one thread's step at a time
+(``slotcheck_c_fallback``): any step that meets an operation C leaves
+undefined (a division by zero, a shift by 32 or more), a ghost index out of
+range, a ghost division by zero, or the instruction limit: the compiled Python
+engine takes that step, with its exact semantics (a crash, a violation, a
+model error), and hands the moves back.  ``Protocol.check_quiescent`` runs in
+Python on each new quiescent state (``slotcheck_c_check``), in discovery order.
+
+Refused with one line (exit 2), never explored some other way: memory models
+other than sc, a rogue, --symmetry, --fingerprint, --workers/--ray/--checkpoint,
+ghost code with a unary minus or ``~``, values that do not fit the 32-bit
+words of a C state, more than 64 properties, and the cycle analysis past 2^28
+states.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from array import array
+
+from checker.compile_sc import _MAX_LINES, CompiledEngine
+from checker.engine_c_runtime import CDEF, RUNTIME
+from checker.ir import MASK
+from checker.model import DEADLOCK, MEMORY_SAFETY, PM_SAFETY, WAIT_FREEDOM, ModelError
+from checker.model.property_names import PROPERTIES
+
+_CHUNK = 1 << 14  # states expanded per call into C: progress, Ctrl-C and --max-memory are seen between calls
+
+
+class Unsupported(ModelError):
+    """Something --engine c does not translate (one line, exit 2)."""
+
+
+class _Fallback(Exception):
+    """This event's step is left to Python (every time it is taken)."""
+
+
+_BINOP_C = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "/", ast.Mod: "%",
+            ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>"}
+_CMP_C = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+_UB_C = {"_ub_div": "ub_div", "_ub_mod": "ub_mod", "_ub_shl": "ub_shl", "_ub_shr": "ub_shr"}
+
+
+class _ExprC:
+    """Python source of an IR expression (``Expr.run_src``) or ghost code, as C over uint64_t.
+
+    Every value is below 2^32 and every operation that can grow one is masked
+    in the source (as the IR compiler writes it), so 64-bit arithmetic with
+    the same masks gives Python's values.  ``risky`` is set when the C can
+    set ``ub`` (an operation C leaves undefined, a ghost index): the caller
+    then tests it and leaves the step to Python.
+    """
+
+    def __init__(self, ghost: bool, locals_: str = "l") -> None:
+        self.ghost = ghost
+        self.risky = False
+        self.loopvars: set[str] = set()
+        self.local_prefix = locals_
+
+    def of_src(self, src: str) -> str:
+        return self.c(ast.parse(src, mode="eval").body)
+
+    def c(self, n) -> str:
+        if isinstance(n, ast.Constant) and isinstance(n.value, int):
+            v = int(n.value)
+            if not 0 <= v <= MASK:
+                raise Unsupported(f"--engine c: the constant {v} does not fit a 32-bit word")
+            return f"UINT64_C({v})"
+        if isinstance(n, ast.Name) and n.id in self.loopvars:
+            return n.id
+        if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id in ("L", "G"):
+            idx = n.slice
+            arr = n.value.id
+            if isinstance(idx, ast.Constant) and isinstance(idx.value, int):
+                return f"l{idx.value}" if arr == "L" else f"G[{idx.value}]"
+            if not self.ghost:
+                raise Unsupported("--engine c: a computed local index outside ghost code")
+            return f"{'Lv' if arr == 'L' else 'G'}[{self.c(idx)}]"
+        if isinstance(n, ast.BinOp) and type(n.op) in _BINOP_C:
+            a, b = self.c(n.left), self.c(n.right)
+            op = type(n.op)
+            if self.ghost and op in (ast.FloorDiv, ast.Mod):
+                # Python raises on a zero divisor (a model error): Python takes that step.
+                self.risky = True
+                return f"{'ub_div' if op is ast.FloorDiv else 'ub_mod'}({a}, {b}, &ub)"
+            if self.ghost and op is ast.LShift:
+                return f"g_shl({a}, {b})"
+            if self.ghost and op is ast.RShift:
+                return f"g_shr({a}, {b})"
+            # Unguarded, the IR compiler found the right operand constant: a
+            # shift below 32, a divisor not 0 (else it wrote a _ub_ guard).
+            return f"({a} {_BINOP_C[op]} {b})"
+        if isinstance(n, ast.UnaryOp):
+            v = self.c(n.operand)
+            if isinstance(n.op, ast.Not):
+                return f"((uint64_t) !({v}))"
+            if isinstance(n.op, (ast.USub, ast.Invert)) and not self.ghost:
+                # Always masked by the enclosing `& MASK` in program expressions.
+                return f"({'-' if isinstance(n.op, ast.USub) else '~'}{v})"
+            raise Unsupported("--engine c: ghost code with a negative or inverted value (Python ints have no width)")
+        if isinstance(n, ast.BoolOp):
+            vals = [self.c(v) for v in n.values]
+            out = vals[-1]
+            for v in reversed(vals[:-1]):
+                # Python's `x and y` is x when x is 0, else y; `x or y` is x when x is not 0.
+                out = f"({v} ? {out} : UINT64_C(0))" if isinstance(n.op, ast.And) else f"({v} ? {v} : {out})"
+            return out
+        if isinstance(n, ast.Compare):
+            parts = []
+            left = self.c(n.left)
+            for op, right in zip(n.ops, n.comparators):
+                if type(op) not in _CMP_C:
+                    raise Unsupported(f"--engine c: comparison {type(op).__name__}")
+                r = self.c(right)
+                parts.append(f"{left} {_CMP_C[type(op)]} {r}")
+                left = r
+            return "((uint64_t) (" + " && ".join(parts) + "))"
+        if isinstance(n, ast.IfExp):
+            return f"({self.c(n.test)} ? {self.c(n.body)} : {self.c(n.orelse)})"
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and not n.keywords:
+            name = n.func.id
+            if name in _UB_C and len(n.args) == 3:
+                self.risky = True
+                return f"{_UB_C[name]}({self.c(n.args[0])}, {self.c(n.args[1])}, &ub)"
+            if name in ("min", "max") and n.args:
+                vals = [self.c(a) for a in n.args]
+                out = vals[0]
+                for v in vals[1:]:
+                    out = f"u{name}({out}, {v})"
+                return out
+            if name == "_gidx" and self.ghost and len(n.args) == 3:
+                self.risky = True
+                return f"g_idx({', '.join(self.c(a) for a in n.args)}, &ub)"
+        raise Unsupported(f"--engine c: cannot translate {ast.unparse(n)!r}")
+
+
+class _Layout:
+    """Where each part of a state sits among the words of an unpacked C state."""
+
+    def __init__(self, system) -> None:
+        self.mem_len = len(system.shared_init)
+        self.ghost_off = self.mem_len
+        self.ghost_len = len(system.ghost_init)
+        off = self.ghost_off + self.ghost_len
+        self.thr_off: list[int] = []
+        self.thr_len: list[int] = []
+        for t in system.threads:
+            assert t.program is not None  # a rogue is refused before
+            self.thr_off.append(off)
+            self.thr_len.append(t.program.nlocals)
+            off += t.program.nlocals
+        self.words = off
+        self.nthreads = len(system.threads)
+
+    def encode(self, state) -> list[int]:
+        mem, threads, _pending, ghost = state
+        words = list(mem) + [int(g) for g in ghost]
+        for T in threads:
+            words.extend(T)
+        for w in words:
+            if w.__class__ is not int and w.__class__ is not bool or not 0 <= w <= MASK:
+                raise Unsupported(f"--engine c: the state holds {w!r}, which does not fit a 32-bit word")
+        return words
+
+    def decode(self, words) -> tuple:
+        mem = tuple(words[:self.mem_len])
+        ghost = tuple(words[self.ghost_off:self.ghost_off + self.ghost_len])
+        threads = tuple(tuple(words[o:o + n]) for o, n in zip(self.thr_off, self.thr_len))
+        return (mem, threads, (None,) * self.nthreads, ghost)
+
+
+class _EventC:
+    """The C function of one event (thread ``tid`` at ``pc``), as compile_sc._EventCompiler writes Python."""
+
+    def __init__(self, gen: "_Generator", tid: int, pc: int, jumps: bool = False) -> None:
+        self.gen, self.tid, self.pc = gen, tid, pc
+        self.mm = gen.mm
+        self.prog = self.mm.programs[tid]
+        self.nloc = self.prog.nlocals
+        self.lines: list[str] = []
+        # jumps: the local code as labelled blocks and gotos, not unrolled
+        # (it loops without an event, or unrolls too large); ghost_copied is
+        # then known only at run time (gcp).
+        self.jumps = jumps
+        self.pending: list[int] = []
+        self.placed: set[int] = set()
+
+    def emit(self, depth: int, text: str) -> None:
+        self.lines.append("\t" * depth + text)
+        if len(self.lines) > _MAX_LINES and not self.jumps:
+            raise _Fallback("too large")
+
+    def expr(self, src: str, d: int, exit_: str) -> str:
+        """The C of an expression; when it may meet undefined behaviour, it is computed into a temporary first."""
+        x = _ExprC(ghost=False)
+        code = x.of_src(src)
+        if not x.risky:
+            return code
+        tmp = f"e{self.gen.counter()}"
+        self.emit(d, f"uint64_t {tmp} = {code};")
+        self.emit(d, "if (ub) return FB;")
+        return tmp
+
+    def address(self, loc, d: int, exit_: str) -> None:
+        region = loc.region
+        if loc.index is None:
+            self.emit(d, f"a = {region.base};")
+            return
+        i = self.expr(loc.index.run_src, d, exit_)
+        self.emit(d, f"if ({i} >= {region.length}) {{")
+        role = self.gen.system.threads[self.tid].role
+        prop = PM_SAFETY if role == "postmaster" else MEMORY_SAFETY
+        self.emit(d + 1, f"if (push_violation({self.gen.prop(prop)})) return NOMEM;")
+        self.emit(d + 1, exit_)
+        self.emit(d, "}")
+        self.emit(d, f"a = {region.base} + {i};")
+
+    def build(self) -> str:
+        ins = self.prog.instrs[self.pc]
+        lay = self.gen.layout
+        toff = lay.thr_off[self.tid]
+        self.emit(0, f"static int\nst_{self.tid}_{self.pc}(const uint32_t *s)\n{{")
+        decl = ", ".join(f"l{i}" for i in range(self.nloc))
+        self.emit(1, f"uint64_t {decl};")
+        self.emit(1, "uint64_t a = 0, wv = 0, Lv[1];")
+        self.emit(1, "int ub = 0, wrote = 0, gcp = 0;")
+        self.emit(1, "long nlocal = 0;")
+        if lay.ghost_len:
+            self.emit(1, f"uint64_t G[{lay.ghost_len}];")
+        self.emit(1, "(void) a; (void) wv; (void) wrote; (void) ub; (void) Lv; (void) gcp; (void) nlocal;")
+        load = " ".join(f"l{i} = s[{toff + i}];" for i in range(self.nloc))
+        if ins.op == "choose":
+            self.emit(1, f"for (uint64_t choice = 0; choice < {ins.n}; choice++) {{")
+            self.emit(2, load)
+            self.emit(2, f"l{ins.dst} = choice;")
+            self.emit(2, "gcp = 0; nlocal = 0;")
+            self.finish(2, "continue;")
+            self.blocks(2, "continue;")
+            self.emit(1, "}")
+            self.emit(1, "return 0;")
+        else:
+            self.emit(1, load)
+            self.event(ins, 1)
+            self.finish(1, "return 0;")
+            self.blocks(1, "return 0;")
+        self.emit(0, "}")
+        return "\n".join(self.lines)
+
+    def event(self, ins, d: int) -> None:
+        op = ins.op
+        if op == "load":
+            self.address(ins.loc, d, "return 0;")
+            self.emit(d, f"l{ins.dst} = s[a];")
+        elif op == "store":
+            self.address(ins.loc, d, "return 0;")
+            v = self.expr(ins.value.run_src, d, "return 0;")
+            self.emit(d, f"wv = {v}; wrote = 1;")
+        elif op == "rmw":
+            self.address(ins.loc, d, "return 0;")
+            self.emit(d, "uint64_t old = s[a];")
+            args = [self.expr(e.run_src, d, "return 0;") for e in ins.args]
+            kind = ins.kind
+            new, result = {
+                "add": (f"(old + {args[0] if args else 0}) & 0xFFFFFFFFull", "old"),
+                "sub": (f"(old - {args[0] if args else 0}) & 0xFFFFFFFFull", "old"),
+                "or": (f"old | {args[0] if args else 0}", "old"),
+                "and": (f"old & {args[0] if args else 0}", "old"),
+                "xchg": (f"{args[0] if args else 0}", "old"),
+                "cas": (f"(old == {args[0]} ? {args[1]} : old)" if len(args) == 2 else "", "(old == "
+                        f"{args[0] if args else 0} ? 1 : 0)"),
+                "read_mb": ("old", "old"),
+            }[kind]
+            self.emit(d, f"uint64_t nw = {new};")
+            self.emit(d, f"l{ins.dst} = {result};")
+            if ins.expected_local is not None:
+                self.emit(d, f"l{ins.expected_local} = old;")
+            self.emit(d, "if (nw != old) { wv = nw; wrote = 1; }")
+        elif op == "acquire":
+            self.address(ins.loc, d, "return 0;")
+            self.emit(d, "if (s[a] == 0) return 0;" if ins.wait_nonzero else "if (s[a] != 0) return 0;")
+            self.emit(d, f"wv = {ins.taken}; wrote = 1;")
+        elif op == "release":
+            self.address(ins.loc, d, "return 0;")
+            self.emit(d, "wv = 0; wrote = 1;")
+        elif op == "fence":
+            pass
+        else:  # pragma: no cover - halt has no function
+            raise _Fallback(op)
+
+    def finish(self, d: int, exit_: str) -> None:
+        mm, pc = self.mm, self.pc
+        if mm.bounded[self.tid] and self.prog.in_op[pc]:
+            if not mm.step_bound:
+                self.emit(d, "l1 = 1;")
+            else:
+                self.emit(d, "l1 += 1;")
+                self.emit(d, f"if (l1 > {mm.step_bound}) {{")
+                self.emit(d + 1, f"if (push_violation({self.gen.prop(WAIT_FREEDOM)})) return NOMEM;")
+                self.emit(d + 1, exit_)
+                self.emit(d, "}")
+        self.local(pc + 1, d, exit_, frozenset(), False)
+
+    def blocks(self, d: int, exit_: str) -> None:
+        """In jumps mode, one labelled block per local pc a goto names, each up to its branch, jump or event."""
+        while self.pending:
+            pc = self.pending.pop()
+            self.emit(d, f"P{pc}: {{")
+            self.straight(pc, d + 1, exit_)
+            self.emit(d, "}")
+
+    def goto(self, pc: int, d: int) -> None:
+        if pc not in self.placed:
+            self.placed.add(pc)
+            self.pending.append(pc)
+        self.emit(d, f"goto P{pc};")
+
+    def straight(self, pc: int, d: int, exit_: str) -> None:
+        """Jumps mode: the local code from pc; as run_local, more than LOCAL_LOOP_LIMIT instructions is Python's error."""
+        from checker.memory.base import LOCAL_LOOP_LIMIT
+
+        instrs = self.prog.instrs
+        while True:
+            ins = instrs[pc]
+            if ins.is_event:
+                self.leaf(pc, d, exit_, None)
+                return
+            self.emit(d, f"if (++nlocal > {LOCAL_LOOP_LIMIT}) return FB;")
+            op = ins.op
+            if op == "assign":
+                v = self.expr(ins.expr.run_src, d, exit_)
+                self.emit(d, f"l{ins.dst} = {v};")
+                pc += 1
+            elif op == "branch":
+                c = self.expr(ins.cond.run_src, d, exit_)
+                self.emit(d, f"if ({c})")
+                self.goto(pc + 1, d + 1)
+                self.emit(d, "else")
+                self.goto(ins.target, d + 1)
+                return
+            elif op == "jump":
+                self.goto(ins.target, d)
+                return
+            elif op == "ghost":
+                lay = self.gen.layout
+                if lay.ghost_len:
+                    self.emit(d, "if (!gcp) { "
+                              + " ".join(f"G[{k}] = s[{lay.ghost_off + k}];" for k in range(lay.ghost_len)) + " }")
+                self.emit(d, "gcp = 1;")
+                self.ghost(ins, d, exit_)
+                pc += 1
+            else:  # operation markers
+                pc += 1
+
+    def local(self, pc: int, d: int, exit_: str, on_path: frozenset, ghost_copied: bool) -> None:
+        if self.jumps:
+            self.goto(pc, d)
+            return
+        instrs = self.prog.instrs
+        while True:
+            if pc in on_path:
+                raise _Fallback("a local loop without an event")
+            on_path = on_path | {pc}
+            ins = instrs[pc]
+            if ins.is_event:
+                self.leaf(pc, d, exit_, ghost_copied)
+                return
+            op = ins.op
+            if op == "assign":
+                v = self.expr(ins.expr.run_src, d, exit_)
+                self.emit(d, f"l{ins.dst} = {v};")
+                pc += 1
+            elif op == "branch":
+                c = self.expr(ins.cond.run_src, d, exit_)
+                self.emit(d, f"if ({c}) {{")
+                self.local(pc + 1, d + 1, exit_, on_path, ghost_copied)
+                self.emit(d, "} else {")
+                self.local(ins.target, d + 1, exit_, on_path, ghost_copied)
+                self.emit(d, "}")
+                return
+            elif op == "jump":
+                pc = ins.target
+            elif op == "ghost":
+                if not ghost_copied:
+                    lay = self.gen.layout
+                    for k in range(lay.ghost_len):
+                        self.emit(d, f"G[{k}] = s[{lay.ghost_off + k}];")
+                    ghost_copied = True
+                self.ghost(ins, d, exit_)
+                pc += 1
+            else:  # operation markers
+                pc += 1
+
+    def ghost(self, ins, d: int, exit_: str) -> None:
+        if ins.code is None:
+            raise Unsupported("--engine c: ghost code without its source")
+        fn = ast.parse(ins.code).body[0]
+        assert isinstance(fn, ast.FunctionDef)
+        if "Lv[" in ast.unparse(fn) or any(isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
+                                           and n.value.id == "L" and not isinstance(n.slice, ast.Constant)
+                                           for n in ast.walk(fn)):
+            n = self.nloc
+            self.emit(d, "{")
+            self.emit(d + 1, f"uint64_t Lv[{n}] = {{{', '.join(f'l{i}' for i in range(n))}}};")
+            self.ghost_stmts(fn.body, d + 1, exit_, set())
+            self.emit(d, "}")
+        else:
+            self.ghost_stmts(fn.body, d, exit_, set())
+
+    def ghost_expr(self, node, d: int, loopvars: set[str]) -> str:
+        x = _ExprC(ghost=True)
+        x.loopvars = loopvars
+        code = x.c(node)
+        tmp = f"g{self.gen.counter()}"
+        self.emit(d, f"uint64_t {tmp} = {code};")
+        if x.risky:
+            self.emit(d, "if (ub) return FB;")
+        return tmp
+
+    def ghost_stmts(self, stmts, d: int, exit_: str, loopvars: set[str]) -> None:
+        for s in stmts:
+            if isinstance(s, ast.Pass):
+                continue
+            if isinstance(s, ast.If):
+                c = self.ghost_expr(s.test, d, loopvars)
+                if len(s.body) == 1 and isinstance(s.body[0], ast.Raise):
+                    self.emit(d, f"if ({c}) {{")
+                    self.violation(s.body[0], d + 1, exit_)
+                    self.emit(d, "}")
+                    if s.orelse:
+                        self.ghost_stmts(s.orelse, d, exit_, loopvars)
+                    continue
+                self.emit(d, f"if ({c}) {{")
+                self.ghost_stmts(s.body, d + 1, exit_, loopvars)
+                if s.orelse:
+                    self.emit(d, "} else {")
+                    self.ghost_stmts(s.orelse, d + 1, exit_, loopvars)
+                self.emit(d, "}")
+            elif isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Subscript) \
+                    and isinstance(s.targets[0].value, ast.Name) and s.targets[0].value.id == "G":
+                v = self.ghost_expr(s.value, d, loopvars)
+                i = self.ghost_expr(s.targets[0].slice, d, loopvars)
+                self.emit(d, f"G[{i}] = {v};")
+            elif isinstance(s, ast.For) and isinstance(s.target, ast.Name) and isinstance(s.iter, ast.Call) \
+                    and isinstance(s.iter.func, ast.Name) and s.iter.func.id == "range" \
+                    and 1 <= len(s.iter.args) <= 2 and not s.orelse:
+                args = [self.ghost_expr(a, d, loopvars) for a in s.iter.args]
+                lo, hi = (("UINT64_C(0)", args[0]) if len(args) == 1 else (args[0], args[1]))
+                var = s.target.id
+                self.emit(d, f"for (uint64_t {var} = {lo}; {var} < {hi}; {var}++) {{")
+                self.ghost_stmts(s.body, d + 1, exit_, loopvars | {var})
+                self.emit(d, "}")
+            elif isinstance(s, ast.Raise):
+                self.violation(s, d, exit_)
+            else:
+                raise Unsupported(f"--engine c: cannot translate ghost code {ast.unparse(s)!r}")
+
+    def violation(self, node, d: int, exit_: str) -> None:
+        exc = node.exc
+        if not (isinstance(exc, ast.Call) and isinstance(exc.func, ast.Name) and exc.func.id == "_Violation"
+                and exc.args and isinstance(exc.args[0], ast.Constant)):
+            raise Unsupported(f"--engine c: cannot translate ghost code {ast.unparse(node)!r}")
+        self.emit(d, f"if (push_violation({self.gen.prop(exc.args[0].value)})) return NOMEM;")
+        self.emit(d, exit_)
+
+    def leaf(self, npc: int, d: int, exit_: str, ghost_copied: bool | None) -> None:
+        """The successor; ghost_copied None: known at run time (gcp)."""
+        lay = self.gen.layout
+        toff = lay.thr_off[self.tid]
+        dead = set(self.prog.dead_at[npc])
+        self.emit(d, "{")
+        copied = "gcp" if ghost_copied is None else str(int(ghost_copied))
+        self.emit(d + 1, f"uint32_t *m = push_move(-1, wrote, {copied});")
+        self.emit(d + 1, "if (!m) return NOMEM;")
+        self.emit(d + 1, f"memcpy(m, s, {lay.words} * sizeof(uint32_t));")
+        self.emit(d + 1, "if (wrote) m[a] = (uint32_t) wv;")
+        if ghost_copied is None and lay.ghost_len:
+            self.emit(d + 1, "if (gcp) { " + " ".join(f"m[{lay.ghost_off + k}] = (uint32_t) G[{k}];"
+                                                  for k in range(lay.ghost_len)) + " }")
+        elif ghost_copied:
+            for k in range(lay.ghost_len):
+                self.emit(d + 1, f"m[{lay.ghost_off + k}] = (uint32_t) G[{k}];")
+        fields = [str(npc)] + ["0" if i in dead else f"(uint32_t) l{i}" for i in range(1, self.nloc)]
+        self.emit(d + 1, " ".join(f"m[{toff + i}] = {f};" for i, f in enumerate(fields)))
+        self.emit(d, "}")
+        self.emit(d, exit_)
+
+
+class _Generator:
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.system = engine.system
+        self.mm = engine.mm
+        self.layout = _Layout(self.system)
+        props = set(PROPERTIES) | set(self.system.checkable) | {DEADLOCK, MEMORY_SAFETY, PM_SAFETY, WAIT_FREEDOM}
+        self.props = sorted(props)
+        if len(self.props) > 64:
+            raise Unsupported("--engine c: more than 64 properties")
+        self._n = 0
+        self.jump_events = 0  # events whose local code is written with gotos
+
+    def prop(self, name: str) -> int:
+        if name not in self.props:
+            raise Unsupported(f"--engine c: unknown property {name!r}")
+        return self.props.index(name)
+
+    def counter(self) -> int:
+        self._n += 1
+        return self._n
+
+    def source(self) -> str:
+        lay = self.layout
+        sys_ = self.system
+        head = [
+            "#include <stdint.h>",
+            "#include <stdlib.h>",
+            "#include <string.h>",
+            f"#define W {lay.words}",
+            f"#define NT {lay.nthreads}",
+            "#define MEM_OFF 0",
+            f"#define MEM_LEN {lay.mem_len}",
+            f"#define GHOST_OFF {lay.ghost_off}",
+            f"#define GHOST_LEN {lay.ghost_len}",
+            f"#define DEADLOCK_PROP {self.prop(DEADLOCK)}",
+            f"static const uint32_t thr_off[NT] = {{{', '.join(map(str, lay.thr_off))}}};",
+            f"static const uint32_t thr_len[NT] = {{{', '.join(map(str, lay.thr_len))}}};",
+            "static const int postmaster[NT] = {"
+            + ", ".join("1" if t.role == "postmaster" else "0" for t in sys_.threads) + "};",
+        ]
+        runtime = RUNTIME.replace('#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n', "")
+        before, after = runtime.split("STEP_FUNCTIONS")
+        # The declarations the runtime needs from the generated part come after move_t.
+        decls = [
+            "static int slotcheck_c_fallback(int tid, const uint32_t *s, move_t *out, int cap);",
+            "static int slotcheck_c_check(uint32_t idx, const uint32_t *s);",
+        ]
+        return "\n".join(head) + before + "\n".join(decls) + "\n" + self.steps() + after
+
+    def steps(self) -> str:
+        lay = self.layout
+        parts: list[str] = []
+        dispatch = ["static int", "step_thread(int t, const uint32_t *s)", "{", "\tswitch (t) {"]
+        busy = ["static int", "busy(const uint32_t *w)", "{"]
+        halted = ["static int", "all_halted(const uint32_t *w)", "{"]
+        for tid, t in enumerate(self.system.threads):
+            prog = t.program
+            toff = lay.thr_off[tid]
+            cases = []
+            for pc, ins in enumerate(prog.instrs):
+                if not ins.is_event or ins.op == "halt":
+                    continue
+                try:
+                    fn = _EventC(self, tid, pc).build()
+                except _Fallback:
+                    # A local loop without an event (or code too large to
+                    # unroll): labelled blocks and gotos instead.
+                    self.jump_events += 1
+                    fn = _EventC(self, tid, pc, jumps=True).build()
+                parts.append(fn)
+                cases.append(f"\t\tcase {pc}: return st_{tid}_{pc}(s);")
+            dispatch.append(f"\tcase {tid}:")
+            dispatch.append(f"\t\tswitch (s[{toff}]) {{")
+            dispatch.extend(cases)
+            dispatch.append("\t\tdefault: return 0;")
+            dispatch.append("\t\t}")
+            busy_pcs = [pc for pc in range(len(prog.instrs)) if prog.in_op[pc] and not prog.op_start[pc]]
+            if busy_pcs:
+                busy.append(f"\tswitch (w[{toff}]) {{ "
+                            + " ".join(f"case {pc}:" for pc in busy_pcs) + " return 1; default: break; }")
+            halts = [pc for pc, ins in enumerate(prog.instrs) if ins.op == "halt"]
+            cond = " || ".join(f"w[{toff}] == {pc}" for pc in halts) or "0"
+            if prog.idle_pc is not None and prog.fork_address is not None:
+                cond += f" || (w[{toff}] == {prog.idle_pc} && w[{prog.fork_address}] == 0)"
+            halted.append(f"\tif (!({cond})) return 0;")
+        dispatch += ["\t}", "\treturn 0;", "}"]
+        busy += ["\treturn 0;", "}"]
+        halted += ["\treturn 1;", "}"]
+        return "\n\n".join(parts + ["\n".join(dispatch), "\n".join(busy), "\n".join(halted)]) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# Building and loading
+
+
+_modules: dict[str, object] = {}
+# The search the callbacks serve (one at a time per process).
+_active: "_Search | None" = None
+
+
+def _load(source: str, words: int):
+    from refimpl import build
+
+    cdef = CDEF % {"W": words}
+    key = build._key("engine_c", cdef, source)
+    modname = f"_slotcheck_sc_{key}"
+    if modname in _modules:
+        return _modules[modname]
+    import sysconfig
+
+    out_dir = build.cache_dir()
+    target = out_dir / f"{modname}{sysconfig.get_config_var('EXT_SUFFIX') or '.so'}"
+    try:
+        with build._locked(out_dir / f".{modname}.lock"):
+            if not target.exists():
+                build._compile(modname, cdef, source, [], [], ["-O2", "-std=gnu11", "-w"], target)
+    except build.RefimplError as exc:
+        raise ModelError(f"--engine c: {exc}") from None
+    module = build._import(modname, target)
+    _install_callbacks(module)
+    _modules[modname] = module
+    return module
+
+
+def _install_callbacks(module) -> None:
+    ffi = module.ffi
+
+    def stash(exc_type, exc, tb) -> None:
+        # Whatever a callback raised -- also a KeyboardInterrupt delivered as it
+        # is entered, before any try of its own -- is raised again in Python
+        # once C has returned; C sees the error value and stops.
+        if _active is not None:
+            _active.error = exc if exc is not None else exc_type()
+
+    @ffi.def_extern(name="slotcheck_c_fallback", error=-1, onerror=stash)
+    def _fallback(tid, s, out, cap):
+        assert _active is not None  # C calls back only inside a search
+        return _active.fallback(tid, s, out, cap)
+
+    @ffi.def_extern(name="slotcheck_c_check", error=-2, onerror=stash)
+    def _check(idx, s):
+        assert _active is not None
+        return _active.check(idx, s)
+
+
+class CEngine(CompiledEngine):
+    """The compiled engine, whose search (``explore``) runs in generated C."""
+
+    kind = "c"
+
+    def __init__(self, system, mm) -> None:
+        if mm.name != "sc":
+            raise Unsupported(f"--engine c supports the sc memory model only, not {mm.name} "
+                              "(use --engine compiled)")
+        if system.rogue_tid is not None:
+            raise Unsupported("--engine c does not run a rogue (use --engine compiled)")
+        super().__init__(system, mm)
+        # Steps the last C search left to Python (an operation C leaves undefined met on the way).
+        self.python_steps = 0
+        self.generator = _Generator(self)
+        self.layout = self.generator.layout
+        self.c_source = self.generator.source()
+        # Also checks that the initial state fits the C words.
+        self.layout.encode(self.initial())
+
+    def module(self):
+        return _load(self.c_source, self.layout.words)
+
+
+class _Search:
+    """The Python side of one C search: the callbacks, and reading the results back."""
+
+    def __init__(self, engine: CEngine, module) -> None:
+        self.engine, self.module = engine, module
+        self.ffi, self.lib = module.ffi, module.lib
+        self.layout = engine.layout
+        self.props = engine.generator.props
+        self.error: BaseException | None = None
+        self.messages: dict[int, tuple[str, str]] = {}  # state -> its check_state violation
+
+    def words(self, ptr) -> list[int]:
+        return self.ffi.unpack(ptr, self.layout.words)
+
+    def fallback(self, tid, s, out, cap) -> int:
+        self.engine.python_steps += 1
+        state = self.layout.decode(self.words(s))
+        moves: list = []
+        self.engine.thread_successors(state, tid, moves)
+        if len(moves) > cap:
+            raise ModelError(f"--engine c: a step with more than {cap} moves")
+        for k, (_label, nxt, viol) in enumerate(moves):
+            m = out[k]
+            if viol is not None:
+                m.kind = self.props.index(viol[0]) if viol[0] in self.props else -1
+                if m.kind < 0:
+                    raise ModelError(f"--engine c: unknown property {viol[0]!r}")
+                continue
+            if nxt is None:
+                raise ModelError("--engine c: a discarded move under sc")
+            m.kind = -1
+            m.mem_changed = m.ghost_changed = 1
+            m.w[0:self.layout.words] = self.layout.encode(nxt)
+        return len(moves)
+
+    def check(self, idx, s) -> int:
+        state = self.layout.decode(self.words(s))
+        v = self.engine.check_state(state)
+        if v is None:
+            return -1
+        self.messages[idx] = v
+        return self.props.index(v[0])
+
+    def state(self, idx: int):
+        buf = self.ffi.new(f"uint32_t[{self.layout.words}]")
+        self.lib.sc_state(idx, buf)
+        return self.layout.decode(list(buf))
+
+
+class _CParents:
+    """``parent[i]`` (-1 for the initial state), read from C: only counterexamples walk it."""
+
+    def __init__(self, lib) -> None:
+        self.lib = lib
+
+    def __getitem__(self, i: int) -> int:
+        return self.lib.sc_parent(i)
+
+
+class _CStates:
+    """``states[i]`` for counterexamples and the cycle analysis: read from C and decoded on demand."""
+
+    def __init__(self, search: _Search, n: int) -> None:
+        self.search, self.n = search, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return self.search.state(i)
+
+    def __iter__(self):
+        for i in range(self.n):
+            yield self.search.state(i)
+
+    def threads_of(self, tid: int):
+        """Thread ``tid``'s (pc, steps) in every state, in order, as search._LazyStates gives its tuples."""
+        ffi, lib = self.search.ffi, self.search.lib
+        cols = []
+        for k in (0, 1):
+            col = array("I", bytes(4 * self.n))
+            if self.n:
+                lib.sc_thread_column(tid, k, ffi.from_buffer("uint32_t[]", col))
+            cols.append(col)
+        return zip(*cols)
+
+
+def explore_c(engine: CEngine, opts, res) -> None:
+    """The search of checker.explore.explore, in C; fills ``res`` (same counts, same counterexamples)."""
+    global _active
+    from checker.explore import (
+        Counterexample, _liveness, _path, _stuck_message, _wait_freedom_lasso, first_violation_stop,
+        interruption, out_of_memory,
+    )
+    from checker.search import _RebuiltLabels
+
+    if opts.symmetry:
+        raise Unsupported("--engine c does not run --symmetry (use --engine compiled)")
+    if opts.storage != "compact":
+        raise Unsupported(f"--engine c stores states its own way (not --{opts.storage}); "
+                          "use --engine compiled for that storage")
+    system = engine.system
+    t0 = time.perf_counter()
+    module = engine.module()
+    search = _Search(engine, module)
+    engine.python_steps = 0
+    lib, ffi = search.lib, search.ffi
+    checked = system.checked
+    checked_mask = sum(1 << k for k, p in enumerate(search.props) if p in checked)
+    max_states = opts.max_states if opts.max_states is not None else 0xFFFFFFFE
+    max_d = opts.max_depth if opts.max_depth is not None else 0xFFFFFFFF
+    init = engine.initial()
+    init_words = ffi.new(f"uint32_t[{search.layout.words}]", search.layout.encode(init))
+    stop_reason = ""
+    if _active is not None:
+        raise ModelError("--engine c: one C search at a time in a process")
+    _active = search
+    out_of_mem = False
+    try:
+        r = lib.sc_start(init_words, min(max_states, 0xFFFFFFFE), min(max_d, 0xFFFFFFFF), checked_mask,
+                         int(opts.stop_on_first), int(engine.check_conservation), int(opts.liveness))
+        next_report = t0 + opts.progress_interval
+        try:
+            while r == 0:
+                r = lib.sc_run(_CHUNK)
+                if r == 0 and opts.progress is not None:
+                    now = time.perf_counter()
+                    if now >= next_report:
+                        next_report = now + opts.progress_interval
+                        n = lib.sc_info(0)
+                        opts.progress({"states": n, "transitions": lib.sc_info(1),
+                                       "queue": n - lib.sc_info(3), "depth": lib.sc_info(2), "elapsed": now - t0})
+        except KeyboardInterrupt as exc:
+            stop_reason = interruption(exc)
+        except MemoryError as exc:
+            stop_reason = out_of_memory(exc)
+            out_of_mem = True
+        if r == -2:
+            # A callback failed; Ctrl-C, SIGTERM or --max-memory met inside one
+            # end the search as they do between chunks, with the coverage report.
+            err = search.error
+            assert err is not None
+            if isinstance(err, KeyboardInterrupt):
+                stop_reason = interruption(err)
+            elif isinstance(err, MemoryError):
+                stop_reason = out_of_memory(err)
+                out_of_mem = True
+            else:
+                raise err
+        if r == -3:
+            raise Unsupported("--engine c: the cycle analysis past 2^28 states (use --no-liveness)")
+        if r == -1:
+            stop_reason = "out of memory"
+            out_of_mem = True
+        _finish(engine, search, opts, res, stop_reason, out_of_mem, t0,
+                (Counterexample, _liveness, _path, _stuck_message, _wait_freedom_lasso, first_violation_stop,
+                 _RebuiltLabels))
+    finally:
+        _active = None
+        lib.sc_free()
+
+
+def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0, helpers) -> None:
+    (Counterexample, _liveness, _path, _stuck_message, _wait_freedom_lasso, first_violation_stop,
+     _RebuiltLabels) = helpers
+    from checker.graph import Graph
+
+    lib, ffi = search.lib, search.ffi
+    system = engine.system
+    n = lib.sc_info(0)
+    res.states = n
+    res.transitions = lib.sc_info(1)
+    res.max_depth = lib.sc_info(2)
+    expanded = lib.sc_info(3)
+    cut = bool(lib.sc_info(4)) or bool(lib.sc_info(5)) or bool(stop_reason)
+    if lib.sc_info(5):
+        stop_reason = stop_reason or f"state limit {opts.max_states} reached"
+    cut_mask = lib.sc_info(6)
+    res.cut_by = {p for k, p in enumerate(search.props) if cut_mask >> k & 1}
+    parent = _CParents(lib)
+    states = _CStates(search, n)
+    labels = _RebuiltLabels(engine, states, parent)
+    p_ = ffi.new("int32_t *")
+    s_ = ffi.new("uint32_t *")
+    o_ = ffi.new("int32_t *")
+    for k in range(lib.sc_info(7)):
+        lib.sc_record(k, p_, s_, o_)
+        prop, idx, ordinal = search.props[p_[0]], s_[0], o_[0]
+        lab, path = _path(states, parent, labels, idx)
+        if ordinal >= 0:
+            out: list = []
+            engine.successors(states[idx], out)
+            label, _nxt, viol = out[ordinal]
+            assert viol is not None and viol[0] == prop, (viol, prop)
+            res.violations[prop] = Counterexample(prop, viol[1], lab, path, label)
+        elif prop == DEADLOCK and idx not in search.messages:
+            res.violations[prop] = Counterexample(prop, _stuck_message(engine, states[idx]), lab, path)
+        else:
+            res.violations[prop] = Counterexample(prop, search.messages[idx][1], lab, path)
+    stop_reason = stop_reason or first_violation_stop(opts, res.violations)
+    res.complete = expanded >= n and not cut and not stop_reason
+    if not res.complete and not stop_reason:
+        stop_reason = f"depth limit {opts.max_depth} reached" if cut else "stopped"
+    res.stop_reason = stop_reason
+    res.max_postmaster_steps = lib.sc_info(11)
+    res.storage = "compact"
+    res.bytes_per_state = (lib.sc_info(8) + lib.sc_info(9)) / n if n else 0.0
+    edges = None
+    if opts.liveness and not out_of_mem:
+        edges = Graph()
+        edges.off = array("Q", bytes(8 * (expanded + 1)))
+        edges.dst = array("I", bytes(4 * lib.sc_info(10)))
+        lib.sc_edges(ffi.from_buffer("uint64_t[]", edges.off), ffi.from_buffer("uint32_t[]", edges.dst))
+    if res.complete and edges is not None:
+        _liveness(engine, states, edges, parent, labels, res, {})
+        res.liveness_checked = True
+    elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in system.checked
+          and WAIT_FREEDOM not in res.violations):
+        edges.pad(n)
+        _wait_freedom_lasso(engine, states, edges, parent, labels, res)
+    res.elapsed = time.perf_counter() - t0
