@@ -286,11 +286,12 @@ class WeakMemory(MemoryModel):
         # The pc of the ghost code whose assertion failed last (read only while describing a trace).
         self._ghost_pc: int | None = None
         cache = dict if CACHE_OUTCOMES else _Forgetful
-        self._speculation_cache: dict = cache()  # see speculate()
-        self._advance_cache: dict = cache()  # see _advance()
-        self._perform_cache: dict = cache()  # see successors()
-        self._removed: dict = cache()  # see successors()
+        self._advance_cache: dict = cache()  # see _plan()
+        self._thread_cache: dict = cache()  # see successors()
         self._windows: dict = {}  # see _advance_plan()
+        # (tid, id(window)) -> _bindings(tid, window), for the windows in
+        # self._windows only: they are never freed, so their ids stay theirs.
+        self._window_bindings: dict = {}
         # ok = (found == expected), for a split compare-exchange
         self.cas_ok = Expr(lambda S: 1 if S[0] == S[1] else 0, (0, 1), "found == expected")
         # Loads that can begin a turn of a loop: the stutter check across
@@ -435,23 +436,37 @@ class WeakMemory(MemoryModel):
                     w[j] = x._replace(passed=tuple(sorted(passed + ((addr, value),))))
         return w
 
-    def _doomed(self, tid, win, mem) -> bool:
-        """Can some thread's load no longer read the write a load that passed
-        it read?  (Its address is known and aliases, no earlier store of its
-        own thread can forward to it, and memory now holds another value:
-        another write came after the one the passing load read, so CoRR
-        forbids every way on.)  Such a state is discarded at once, as a wrong
-        branch guess is, instead of lingering as a dead end.
+    def _bindings(self, tid, win) -> tuple:
+        """The (address, value) each load of ``win`` is bound to by a load that
+        passed it, where no earlier store of its own thread can forward to it.
+
+        If memory holds another value at such an address, the load can no
+        longer read the write the passing load read (another write came
+        after it, and CoRR forbids every way on): the state is doomed and
+        discarded at once, as a wrong branch guess is, instead of lingering
+        as a dead end.  (A load that may be forwarded a value instead is
+        judged when performed.)
         """
+        out = []
         for j, e in enumerate(win):
             if e.kind != "L" or not e.passed or type(e.index) is tuple:
                 continue
             addr, v = e.passed[0]
-            if mem[addr] == v:
-                continue
             if any(x.kind in ("S", "X", "R") and self.address(tid, x) in (None, addr) for x in win[:j]):
-                continue  # it may be forwarded a value instead: judged when performed
-            return True
+                continue
+            out.append((addr, v))
+        return tuple(out)
+
+    def _doomed(self, tid, win, mem) -> bool:
+        """Can some load of ``win`` no longer read the write a load that passed it read?  (See _bindings.)"""
+        if not win:
+            return False
+        b = self._window_bindings.get((tid, id(win)))
+        if b is None:
+            b = self._bindings(tid, win)
+        for addr, v in b:
+            if mem[addr] != v:
+                return True
         return False
 
     def _check_passed(self, tid, win):
@@ -824,80 +839,108 @@ class WeakMemory(MemoryModel):
         T = threads[tid]
         win = pending[tid]
         prog = self.programs[tid]
-        # Perform an entry of the window.  Which entries may be performed, and
-        # the window and locals once one is performed with a given value,
-        # depend on this thread alone: computed once, then looked up.
+        # Which entries may be performed, whether the next event may be
+        # fetched, and the locals, window and outcomes (_advance_plan) once
+        # an entry is performed with a given value under a given ghost state
+        # depend on this thread alone: computed once per (T, window), then
+        # once per value and ghost state, then looked up.  Memory is read
+        # here, for the values loads read and for _doomed.
         key = (tid, T, win)
-        performs = self._perform_cache.get(key)
-        if performs is None:
-            performs = []
-            for i, e in enumerate(win):
-                if e.kind not in _ACCESSES:
-                    continue
-                ok, fwd = self.performable(tid, win, i, mem)
-                if ok:
-                    nth = sum(1 for x in win[:i] if x.pc == e.pc)
-                    performs.append((i, e, self.address(tid, e), fwd, nth))
-            if len(self._perform_cache) >= ADVANCE_CACHE_ENTRIES:
-                self._perform_cache.clear()
-                self._removed.clear()
-            self._perform_cache[key] = performs
-        removed = self._removed
-        for i, e, addr, fwd, nth in performs:
-            kind = e.kind
+        logging = self._fetch_log is not None
+        tc = None if logging else self._thread_cache.get(key)
+        if tc is None:
+            tc = self._thread_entry(tid, T, win, mem)
+            if not logging:
+                if len(self._thread_cache) >= ADVANCE_CACHE_ENTRIES:
+                    self._thread_cache.clear()
+                self._thread_cache[key] = tc
+        performs, fetchable, plans = tc
+        emit = self._emit
+        for i, kind, epc, addr, fwd, nth, passed in performs:
             if kind == "L":
                 v = fwd if fwd is not None else mem[addr]
-                if e.passed and any(a == addr and pv != v for a, pv in e.passed):
+                if passed and any(a == addr and pv != v for a, pv in passed):
                     # A later load passed this one while its address was
                     # unknown and read the same location: this one must read
                     # the same write (CoRR); any other value is discarded.
-                    out.append(((tid, "perform", e.pc, (addr, v, nth, fwd is not None)), None, None))
+                    out.append(((tid, "perform", epc, (addr, v, nth, fwd is not None)), None, None))
                     continue
                 result = v
                 nmem = mem
                 info = (addr, v, nth, fwd is not None)
             elif kind == "X" or kind == "R":
                 old = mem[addr]
-                v, _result = rmw_apply(prog.instrs[e.pc].kind, old, e.args)
+                v, _result = rmw_apply(prog.instrs[epc].kind, old, win[i].args)
                 result = old
                 nmem = mem[:addr] + (v,) + mem[addr + 1:]
                 info = (addr, v, nth, False, old)
             else:
-                v = e.value
+                v = win[i].value
                 result = None
                 nmem = mem[:addr] + (v,) + mem[addr + 1:]
                 info = (addr, v, nth, False)
-            rkey = (key, i, result)
-            lw = removed.get(rkey)
-            if lw is None:
+            label = (tid, "perform", epc, info)
+            pkey = ("perform", i, result, ghost)
+            plan = plans.get(pkey)
+            if plan is None:
                 L = list(T)
                 w = self._note_passed(win, i, addr, result) if kind == "L" else list(win)
                 w = self.remove(w, L, i, result)
-                lw = removed[rkey] = (tuple(L), tuple(w))
-            label = (tid, "perform", e.pc, info)
-            self._advance(state, tid, label, lw[0], lw[1], nmem, ghost, out)
+                plan = plans[pkey] = self._plan(tid, label, L, w, mem, ghost)
+            emit(state, tid, label, plan, nmem, out)
         pc = T[0]
         ins = prog.instrs[pc]
         if ins.op == "branch":
-            self.speculate(state, tid, out)
+            self.speculate(state, tid, out, plans)
             return
-        # Fetch the next event.
-        if not self._stutter(prog, pc, T, win) and self.can_fetch(tid, ins, win):
-            L = list(T)
-            results = self.fetch(tid, L, list(win), mem, ghost, self.bounded[tid])
-            action = "step" if self.is_full(ins) else "fetch"
-            for r in results:
-                if r[0] == "viol":
-                    out.append(((tid, action, pc, None), None, r[1]))
-                    continue
-                if r[0] == "crash":
-                    self._crash(state, tid, pc, out)
-                    continue
-                L2, w2, nmem, info = r
-                self._advance(state, tid, (tid, action, pc, info), L2, w2, nmem, ghost, out)
+        if not fetchable:
+            return
+        action = "step" if self.is_full(ins) else "fetch"
+        if action == "step":
+            # A full barrier acts on memory when fetched: nothing to cache.
+            moves = self._fetch_moves(tid, T, win, mem, ghost, action)
+        else:
+            moves = plans.get(("fetch", ghost))
+            if moves is None:
+                moves = plans[("fetch", ghost)] = self._fetch_moves(tid, T, win, mem, ghost, action)
+        for label, plan, nmem in moves:
+            emit(state, tid, label, plan, mem if nmem is None else nmem, out)
 
-    def _advance(self, state, tid, label, L, win, mem, ghost, out, prefetched=()):
-        """Settle, fetch eagerly as far as the window allows, and emit the new states.
+    def _thread_entry(self, tid, T, win, mem):
+        """(performs, fetchable, {}) for thread ``tid`` in state ``T`` with window ``win``: see successors."""
+        performs = []
+        for i, e in enumerate(win):
+            if e.kind not in _ACCESSES:
+                continue
+            ok, fwd = self.performable(tid, win, i, mem)
+            if ok:
+                nth = sum(1 for x in win[:i] if x.pc == e.pc)
+                passed = e.passed if e.kind == "L" else ()
+                performs.append((i, e.kind, e.pc, self.address(tid, e), fwd, nth, passed))
+        prog = self.programs[tid]
+        pc = T[0]
+        ins = prog.instrs[pc]
+        fetchable = ins.op != "branch" and not self._stutter(prog, pc, T, win) and self.can_fetch(tid, ins, win)
+        return tuple(performs), fetchable, {}
+
+    def _fetch_moves(self, tid, T, win, mem, ghost, action):
+        """[(label, plan, memory after or None)] for fetching the next event."""
+        pc = T[0]
+        moves = []
+        for r in self.fetch(tid, list(T), list(win), mem, ghost, self.bounded[tid]):
+            if r[0] == "viol":
+                moves.append(((tid, action, pc, None), (("violation", r[1]),), None))
+                continue
+            if r[0] == "crash":
+                moves.append(((tid, action, pc, None), (("crash",),), None))
+                continue
+            L2, w2, nmem, info = r
+            label = (tid, action, pc, info)
+            moves.append((label, self._plan(tid, label, L2, w2, nmem, ghost), None if nmem is mem else nmem))
+        return moves
+
+    def _plan(self, tid, label, L, win, mem, ghost, prefetched=()):
+        """Settle, fetch eagerly as far as the window allows: the outcomes (see _advance_plan).
 
         What follows depends only on this thread's locals and window and on
         the ghost state (settling runs ghost code; eager fetching never
@@ -908,23 +951,27 @@ class WeakMemory(MemoryModel):
         if self._fetch_log is not None:
             plan = []
             self._advance_plan(tid, label, list(L), list(win), mem, ghost, plan, prefetched)
-        else:
-            key = (tid, tuple(L), tuple(win), ghost)
-            plan = self._advance_cache.get(key)
-            if plan is None:
-                plan = []
-                self._advance_plan(tid, label, list(L), list(win), mem, ghost, plan, prefetched)
-                if len(self._advance_cache) >= ADVANCE_CACHE_ENTRIES:
-                    self._advance_cache.clear()
-                self._advance_cache[key] = plan
+            return plan
+        key = (tid, tuple(L), tuple(win), ghost)
+        plan = self._advance_cache.get(key)
+        if plan is None:
+            plan = []
+            self._advance_plan(tid, label, list(L), list(win), mem, ghost, plan, prefetched)
+            if len(self._advance_cache) >= ADVANCE_CACHE_ENTRIES:
+                self._advance_cache.clear()
+            self._advance_cache[key] = plan
+        return plan
+
+    def _emit(self, state, tid, label, plan, mem, out):
+        """The moves of ``plan`` from ``state``, with memory ``mem`` after the step."""
         old_mem, threads, pending, _g = state
         # A write can doom a load of any thread bound to a passed value; this
-        # thread's step can also bind one of its own (see _doomed).
+        # thread's step can also bind one of its own (see _bindings).
         others_doomed = mem is not old_mem and any(self._doomed(t, w, mem) for t, w in enumerate(pending) if t != tid)
         for r in plan:
             kind = r[0]
             if kind == "state":
-                if others_doomed or self._doomed(tid, r[2], mem):
+                if others_doomed or (r[5] and self._doomed(tid, r[2], mem)):  # r[5]: its _bindings
                     out.append((label, None, None))
                     continue
                 nstate = (mem, threads[:tid] + (r[1],) + threads[tid + 1:],
@@ -989,15 +1036,20 @@ class WeakMemory(MemoryModel):
             w = tuple(win)
             # One object per distinct window, shared by every state that has it.
             w = windows.setdefault(w, w)
-            plan.append(("state", settle(prog, L, pc), w, ghost, fetched))
+            b = self._window_bindings.get((tid, id(w)))
+            if b is None:
+                b = self._window_bindings[(tid, id(w))] = self._bindings(tid, w)
+            plan.append(("state", settle(prog, L, pc), w, ghost, fetched, b))
 
-    def speculate(self, state, tid, out):
+    def speculate(self, state, tid, out, plans):
         """A thread resting at a branch on a pending value guesses a direction,
         fetches down it, and performs one of the loads it fetched there before
         the branch is resolved.  Guesses that perform nothing early are not
         states of their own: fetching is invisible, and once the value is known
         the thread goes down the right path anyway.  The guessed path may run
         into later operations, as the hardware's speculation does.
+
+        ``plans``: successors' cache for this thread state and window.
         """
         mem, threads, pending, ghost = state
         T = threads[tid]
@@ -1005,22 +1057,21 @@ class WeakMemory(MemoryModel):
         logging = self._fetch_log is not None
         # What the guesses fetch and which of those loads may be performed
         # early depends on this thread's state and window only (memory is
-        # read when the load is performed, below), and many states share
-        # them: computed once per (thread, state, window).
-        key = (tid, T, win)
-        candidates = None if logging else self._speculation_cache.get(key)
+        # read when the load is performed, below): computed once per
+        # (thread, state, window), then once per value read and ghost state.
+        candidates = plans.get("speculate")
         if candidates is None:
-            candidates = self._speculation_candidates(tid, T, win, mem, ghost, logging)
-            if not logging:
-                if len(self._speculation_cache) >= ADVANCE_CACHE_ENTRIES:
-                    self._speculation_cache.clear()
-                self._speculation_cache[key] = candidates
-        for L2, w2, i, fwd, addr, label_pc, nth, fetched in candidates:
-            L3 = list(L2)
+            candidates = plans["speculate"] = self._speculation_candidates(tid, T, win, mem, ghost, logging)
+        for n, (L2, w2, i, fwd, addr, label_pc, nth, fetched) in enumerate(candidates):
             v = fwd if fwd is not None else mem[addr]
-            w3 = self.remove(self._note_passed(w2, i, addr, v), L3, i, v)
             label = (tid, "speculate", label_pc, (addr, v, nth, fwd is not None))
-            self._advance(state, tid, label, L3, w3, mem, ghost, out, prefetched=fetched)
+            skey = ("speculate", n, v, ghost)
+            plan = plans.get(skey)
+            if plan is None:
+                L3 = list(L2)
+                w3 = self.remove(self._note_passed(w2, i, addr, v), L3, i, v)
+                plan = plans[skey] = self._plan(tid, label, L3, w3, mem, ghost, prefetched=fetched)
+            self._emit(state, tid, label, plan, mem, out)
 
     def _speculation_candidates(self, tid, T, win, mem, ghost, logging):
         """Every (guessed path, load on it that may be performed early), both guesses."""
