@@ -151,8 +151,13 @@ class Wire:
     the states that share them.
     """
 
-    def __init__(self, packer, nthreads: int, nshards: int) -> None:
+    def __init__(self, packer, nthreads: int, nshards: int, mm=None) -> None:
         self.interners = [packer.mem, packer.ghost, packer.pending, packer.thread]
+        # Pending components may hold a model's own tuple types (weak's window
+        # entries), which marshal refuses: they travel as plain tuples.
+        ident = lambda x: x  # noqa: E731
+        self._to_wire = [ident, ident, mm.pending_to_wire if mm is not None else ident, ident]
+        self._from_wire = [ident, ident, mm.pending_from_wire if mm is not None else ident, ident]
         self.nshards = nshards
         self.sent = [0, 0, 0, 0]  # components already sent, per kind
         self.tables: dict = {}  # sender -> per kind: sender's id -> this process's id
@@ -181,11 +186,11 @@ class Wire:
         self.owner = env["owner"] if nshards > 1 else (lambda _k: 0)
 
     def _fill(self) -> None:
-        for crcs, interner in zip(self._crcs, self.interners):
+        for crcs, interner, plain in zip(self._crcs, self.interners, self._to_wire):
             items = interner.items
             for x in items[len(crcs):]:
                 try:
-                    crcs.append(zlib.crc32(marshal.dumps(x, 2)))
+                    crcs.append(zlib.crc32(marshal.dumps(plain(x), 2)))
                 except ValueError:
                     raise ModelError("a state holds a value that cannot be sent between processes "
                                      f"({type(x).__name__})") from None
@@ -193,7 +198,7 @@ class Wire:
     def new_components(self):
         """(first id, components) per kind interned since the last call."""
         start = list(self.sent)
-        new = [self.interners[k].items[start[k]:] for k in range(4)]
+        new = [[self._to_wire[k](x) for x in self.interners[k].items[start[k]:]] for k in range(4)]
         self.sent = [len(i.items) for i in self.interners]
         return start, new
 
@@ -208,7 +213,8 @@ class Wire:
             if start[k] != len(table[k]):
                 raise RuntimeError(f"a batch from shard {sender} skipped components")  # pragma: no cover
             intern = self.interners[k].id
-            table[k].extend([intern(x) for x in new[k]])
+            typed = self._from_wire[k]
+            table[k].extend([intern(typed(x)) for x in new[k]])
         tm, tg, tp, tt = table
         tr = self.translate
         codes = array("q")
@@ -217,7 +223,7 @@ class Wire:
 
     def adopt(self, tables, keys) -> list:
         """Keys written against ``tables`` (whole component lists) -> keys in this process's ids."""
-        tm, tg, tp, tt = ([self.interners[k].id(x) for x in tables[k]] for k in range(4))
+        tm, tg, tp, tt = ([self.interners[k].id(self._from_wire[k](x)) for x in tables[k]] for k in range(4))
         tr = self.translate
         return [tr(k, tm, tg, tp, tt) for k in keys]
 
@@ -241,7 +247,7 @@ class Shard:
         self.memory_limit = memory_limit
         self.packer = PackedStates(self.engine.nthreads)
         self.ncomp = 3 + self.engine.nthreads
-        self.wire = Wire(self.packer, self.engine.nthreads, nshards)
+        self.wire = Wire(self.packer, self.engine.nthreads, nshards, self.engine.mm)
         self.seen: dict = {}
         self.keys: list = []
         self.rank = array("q")
@@ -1160,7 +1166,7 @@ def _gather(shards, engine, nstates: int, expanded_up_to: int, keep_edges: bool)
     from checker.search import PackedStates
 
     packer = PackedStates(engine.nthreads)
-    wire = Wire(packer, engine.nthreads, 1)
+    wire = Wire(packer, engine.nthreads, 1, engine.mm)
     keys: list = [0] * nstates
     parent = array("l", [-1]) * nstates
     at, dst = array("q"), array("q")

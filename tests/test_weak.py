@@ -95,3 +95,36 @@ def test_weak_counterexample_replays_against_c(mutation):
     doc = build_trace(engine, res.violations[INTEGRITY], res)
     assert replay_trace(doc).ok
     assert not replay_trace(doc, c_mutation=None).ok
+
+
+def test_windows_cross_the_parallel_wire_as_plain_tuples_and_come_back_typed():
+    # Window entries are NamedTuples, which marshal (the parallel search's
+    # wire) refuses; pending_to_wire/pending_from_wire convert at that boundary.
+    import marshal
+
+    from checker.memory import weak
+    from checker.model import Params
+    from checker.run import make_engine
+
+    engine = make_engine("ring", Params(**SMALL), None, "weak", "documented", "compiled")
+    init = engine.initial()
+    out: list = []
+    engine.successors(init, out)
+    frontier = [nxt for _label, nxt, _viol in out if nxt is not None]
+    seen = 0
+    for state in frontier:
+        more: list = []
+        engine.successors(state, more)
+        for _label, nxt, _viol in more:
+            if nxt is None or not any(nxt[2]):
+                continue
+            pending = nxt[2]
+            with pytest.raises(ValueError):
+                marshal.dumps(pending, 2)
+            back = engine.mm.pending_from_wire(marshal.loads(marshal.dumps(engine.mm.pending_to_wire(pending), 2)))
+            assert back == pending
+            assert [[type(e) for e in w] for w in back] == [[type(e) for e in w] for w in pending]
+            assert all(isinstance(e, tuple) and type(e) is not tuple for w in back for e in w)
+            assert {type(e) for w in back for e in w} <= set(weak._ENTRY_CLASS.values())
+            seen += 1
+    assert seen

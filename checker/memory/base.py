@@ -126,6 +126,14 @@ class MemoryModel(ABC):
         """No thread has an event that is issued but not yet visible to all."""
         return all(p is None or p == () for p in pending)
 
+    def pending_to_wire(self, pending: tuple[Any, ...]) -> tuple[Any, ...]:
+        """``pending`` (every thread's) as plain tuples, lists, ints, strings and frozensets, for marshal."""
+        return pending
+
+    def pending_from_wire(self, pending: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The inverse of ``pending_to_wire``: equal to what was sent, of the model's own types."""
+        return pending
+
     def reordering_bound(self) -> int | None:
         """The bound on reordering that limited this search, if any.
 

@@ -103,6 +103,8 @@ docs/memory-models.md, 9.)
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from checker.ir import Expr, GhostIndexError, OutOfRange, Violation, rmw_apply
 from checker.memory.base import MemoryModel, settle
 from checker.memory.profiles import ALL
@@ -133,24 +135,79 @@ class _Forgetful(dict):
     def __setitem__(self, key, value):
         pass
 
-# Window entries (tuples, so states stay hashable):
-#   ("L", pc, index, acquire, at, passed) load; result is marker ("r", position); ``at`` is the
-#                                        thread's canonical state tuple when it fetched the load
-#                                        behind an unresolved guess (else None): stutter turns
-#   ("S", pc, index, value, release, passed) store
-#                                        ``passed``: sorted (address, value) pairs of the later
-#                                        loads performed while this entry's address was unknown
-#                                        (a guess that they do not alias it; see _check_passed)
-#   ("F", pc, pairs)                     fence: pairs of (earlier, later) kinds it orders
-#   ("B", pc, cond, guess)               branch taken on a guess
-#   ("G", pc, attach, snapshot)          ghost code waiting for the values it reads
-#   ("X", pc, index, args)               a split RMW (arm64's ldaxr/stlxr): result marker
-#                                        ("r", position) is the value it found
-#   ("R", pc, index, args)               a relaxed RMW (checker fences): as "X", ordered as a load
-#                                        and a store to its word are, nothing more
-#   ("O", pc)                            the postmaster crossed an operation boundary on a
-#                                        guessed path; gone once everything before it is
-#                                        performed (until then it is between operations)
+# Window entries: one NamedTuple per kind.  They are tuples, so states stay
+# hashable and pack and fingerprint as before, and the kind tag is the first
+# field, so entries of different kinds never compare equal.  Marshal (the
+# parallel search's wire) takes only plain tuples: ``pending_to_wire`` and
+# ``pending_from_wire`` convert at that boundary.
+
+
+class Load(NamedTuple):
+    """A load in flight; its result is the pending value ("r", position)."""
+    kind: str  # "L"
+    pc: int
+    index: Any  # an int, or a pending value until the address is known
+    acquire: bool
+    # The thread's canonical state when it fetched this load behind an
+    # unresolved guess (else None): stutter turns (only for turn_starts).
+    at: tuple | None
+    # Sorted (address, value) pairs of the later loads performed while this
+    # entry's address was unknown (a guess that they do not alias; see
+    # _check_passed).
+    passed: tuple
+
+
+class Store(NamedTuple):
+    kind: str  # "S"
+    pc: int
+    index: Any
+    value: Any  # an int, or a pending value
+    release: bool
+    passed: tuple  # as Load.passed
+
+
+class Fence(NamedTuple):
+    kind: str  # "F"
+    pc: int
+    pairs: frozenset  # the (earlier, later) kinds it orders
+
+
+class Branch(NamedTuple):
+    """A branch taken on a guess."""
+    kind: str  # "B"
+    pc: int
+    cond: Any  # a pending value until known
+    guess: bool
+
+
+class Ghost(NamedTuple):
+    """Ghost code waiting for the values it reads."""
+    kind: str  # "G"
+    pc: int
+    attach: int
+    snapshot: tuple  # the values of the locals it reads (pending values too)
+
+
+class Rmw(NamedTuple):
+    """A split RMW ("X", arm64's ldaxr/stlxr) or a relaxed one ("R", checker
+    fences: ordered as a load and a store to its word are, nothing more); its
+    result ("r", position) is the value it found."""
+    kind: str  # "X" or "R"
+    pc: int
+    index: Any
+    args: tuple
+
+
+class OpMark(NamedTuple):
+    """The postmaster crossed an operation boundary on a guessed path; gone
+    once everything before it is performed (until then it is between
+    operations)."""
+    kind: str  # "O"
+    pc: int
+
+
+_ENTRY_CLASS = {"L": Load, "S": Store, "F": Fence, "B": Branch, "G": Ghost, "X": Rmw, "R": Rmw, "O": OpMark}
+
 # Pending values: ("r", position) or ("e", expr_id, args).
 
 _PRUNED = object()
@@ -165,7 +222,8 @@ def _fenced(entry, kind: str) -> bool:
     it waits for every earlier fence itself, and later loads pass it, as
     before relaxed RMWs existed.)
     """
-    return entry[0] == kind or entry[0] == "R"
+    k = entry.kind
+    return k == kind or k == "R"
 
 
 def _guessed_no_alias(entry) -> bool:
@@ -174,7 +232,7 @@ def _guessed_no_alias(entry) -> bool:
     follows is as speculative as a path behind an unresolved branch."""
     # A load whose address is known keeps its record until it is performed:
     # until then it may still fail to read the write the passing load read.
-    return entry[0] in ("L", "S") and bool(entry[5])
+    return entry.kind in ("L", "S") and bool(entry.passed)
 
 
 def _turn_starts(prog) -> frozenset[int]:
@@ -228,11 +286,12 @@ class WeakMemory(MemoryModel):
         # The pc of the ghost code whose assertion failed last (read only while describing a trace).
         self._ghost_pc: int | None = None
         cache = dict if CACHE_OUTCOMES else _Forgetful
-        self._speculation_cache: dict = cache()  # see speculate()
-        self._advance_cache: dict = cache()  # see _advance()
-        self._perform_cache: dict = cache()  # see successors()
-        self._removed: dict = cache()  # see successors()
+        self._advance_cache: dict = cache()  # see _plan()
+        self._thread_cache: dict = cache()  # see successors()
         self._windows: dict = {}  # see _advance_plan()
+        # (tid, id(window)) -> _bindings(tid, window), for the windows in
+        # self._windows only: they are never freed, so their ids stay theirs.
+        self._window_bindings: dict = {}
         # ok = (found == expected), for a split compare-exchange
         self.cas_ok = Expr(lambda S: 1 if S[0] == S[1] else 0, (0, 1), "found == expected")
         # Loads that can begin a turn of a loop: the stutter check across
@@ -257,6 +316,13 @@ class WeakMemory(MemoryModel):
 
     def initial_pending(self, tid):
         return ()
+
+    def pending_to_wire(self, pending):
+        return tuple(tuple(tuple(e) for e in w) for w in pending)
+
+    def pending_from_wire(self, pending):
+        kinds = _ENTRY_CLASS
+        return tuple(tuple(kinds[e[0]]._make(e) for e in w) for w in pending)
 
     def is_full(self, ins) -> bool:
         op = ins.op
@@ -312,24 +378,25 @@ class WeakMemory(MemoryModel):
         for j, e in enumerate(win):
             if j == pos:
                 continue
-            k = e[0]
+            k = e.kind
             if k == "L":
-                if type(e[2]) is tuple or e[4] is not None:
-                    at = e[4] if e[4] is None else tuple(sub(x, pos, value) for x in e[4])
-                    e = ("L", e[1], sub(e[2], pos, value), e[3], at, e[5])
+                at = e.at
+                if type(e.index) is tuple or at is not None:
+                    at = at if at is None else tuple(sub(x, pos, value) for x in at)
+                    e = Load("L", e.pc, sub(e.index, pos, value), e.acquire, at, e.passed)
             elif k == "S":
-                if type(e[2]) is tuple or type(e[3]) is tuple:
-                    e = ("S", e[1], sub(e[2], pos, value), sub(e[3], pos, value), e[4], e[5])
+                if type(e.index) is tuple or type(e.value) is tuple:
+                    e = Store("S", e.pc, sub(e.index, pos, value), sub(e.value, pos, value), e.release, e.passed)
             elif k == "B":
-                e = ("B", e[1], sub(e[2], pos, value), e[3])
+                e = Branch("B", e.pc, sub(e.cond, pos, value), e.guess)
             elif k == "X" or k == "R":
-                e = (k, e[1], sub(e[2], pos, value), tuple(sub(a, pos, value) for a in e[3]))
+                e = Rmw(k, e.pc, sub(e.index, pos, value), tuple(sub(a, pos, value) for a in e.args))
             elif k == "G":
-                att = e[2]
+                att = e.attach
                 att = -1 if att == pos else (att - 1 if att > pos else att)
-                e = ("G", e[1], att, tuple(sub(x, pos, value) for x in e[3]))
+                e = Ghost("G", e.pc, att, tuple(sub(x, pos, value) for x in e.snapshot))
             new.append(e)
-        if 0 < pos < len(new) and new[pos - 1][0] == "O" and new[pos][0] == "O":
+        if 0 < pos < len(new) and new[pos - 1].kind == "O" and new[pos].kind == "O":
             # Two boundary marks with nothing between them say no more than
             # one (the thread is between operations until what precedes the
             # first is performed): keep one, or a polling loop run ahead
@@ -339,10 +406,10 @@ class WeakMemory(MemoryModel):
 
     def address(self, tid, entry):
         """(address, region) of a load/store entry, or None if its index is pending or out of range."""
-        idx = entry[2]
+        idx = entry.index
         if type(idx) is tuple:
             return None
-        region = self.programs[tid].instrs[entry[1]].loc.region
+        region = self.programs[tid].instrs[entry.pc].loc.region
         n = region.length
         if n is None:
             return region.base
@@ -363,29 +430,43 @@ class WeakMemory(MemoryModel):
         w = list(win)
         for j in range(i):
             x = w[j]
-            if x[0] in ("L", "S") and type(x[2]) is tuple:
-                passed = x[5]
+            if x.kind in ("L", "S") and type(x.index) is tuple:
+                passed = x.passed
                 if (addr, value) not in passed:
-                    w[j] = x[:5] + (tuple(sorted(passed + ((addr, value),))),)
+                    w[j] = x._replace(passed=tuple(sorted(passed + ((addr, value),))))
         return w
 
-    def _doomed(self, tid, win, mem) -> bool:
-        """Can some thread's load no longer read the write a load that passed
-        it read?  (Its address is known and aliases, no earlier store of its
-        own thread can forward to it, and memory now holds another value:
-        another write came after the one the passing load read, so CoRR
-        forbids every way on.)  Such a state is discarded at once, as a wrong
-        branch guess is, instead of lingering as a dead end.
+    def _bindings(self, tid, win) -> tuple:
+        """The (address, value) each load of ``win`` is bound to by a load that
+        passed it, where no earlier store of its own thread can forward to it.
+
+        If memory holds another value at such an address, the load can no
+        longer read the write the passing load read (another write came
+        after it, and CoRR forbids every way on): the state is doomed and
+        discarded at once, as a wrong branch guess is, instead of lingering
+        as a dead end.  (A load that may be forwarded a value instead is
+        judged when performed.)
         """
+        out = []
         for j, e in enumerate(win):
-            if e[0] != "L" or not e[5] or type(e[2]) is tuple:
+            if e.kind != "L" or not e.passed or type(e.index) is tuple:
                 continue
-            addr, v = e[5][0]
-            if mem[addr] == v:
+            addr, v = e.passed[0]
+            if any(x.kind in ("S", "X", "R") and self.address(tid, x) in (None, addr) for x in win[:j]):
                 continue
-            if any(x[0] in ("S", "X", "R") and self.address(tid, x) in (None, addr) for x in win[:j]):
-                continue  # it may be forwarded a value instead: judged when performed
-            return True
+            out.append((addr, v))
+        return tuple(out)
+
+    def _doomed(self, tid, win, mem) -> bool:
+        """Can some load of ``win`` no longer read the write a load that passed it read?  (See _bindings.)"""
+        if not win:
+            return False
+        b = self._window_bindings.get((tid, id(win)))
+        if b is None:
+            b = self._bindings(tid, win)
+        for addr, v in b:
+            if mem[addr] != v:
+                return True
         return False
 
     def _check_passed(self, tid, win):
@@ -402,49 +483,49 @@ class WeakMemory(MemoryModel):
         """
         out = None
         for j, e in enumerate(win):
-            if e[0] not in ("L", "S") or not e[5] or type(e[2]) is tuple:
+            if e.kind not in ("L", "S") or not e.passed or type(e.index) is tuple:
                 continue
             addr = self.address(tid, e)
-            same = {v for a, v in e[5] if a == addr}
-            if same and (e[0] == "S" or len(same) > 1):
+            same = {v for a, v in e.passed if a == addr}
+            if same and (e.kind == "S" or len(same) > 1):
                 return _PRUNED
             keep = tuple((addr, v) for v in same)
-            if keep != e[5]:
+            if keep != e.passed:
                 if out is None:
                     out = list(win)
-                out[j] = e[:5] + (keep,)
+                out[j] = e._replace(passed=keep)
         return win if out is None else out
 
     def performable(self, tid, win, i, mem):
         """Can entry ``i`` be performed now?  Returns (ok, forwarded value or None)."""
         e = win[i]
-        kind = e[0]
+        kind = e.kind
         addr = self.address(tid, e)
         if addr is None:
             return False, None
-        if kind == "S" and type(e[3]) is tuple:
+        if kind == "S" and type(e.value) is tuple:
             return False, None
         if kind == "X":
             # The store half is a release (everything earlier first) and the
             # pair acts at one point; later loads may still pass it, as they
             # may pass arm64's stlxr.  (They may also pass the load half here,
             # which arm64 forbids: an over-approximation, never a blind spot.)
-            if any(type(a) is tuple for a in e[3]):
+            if any(type(a) is tuple for a in e.args):
                 return False, None
-            return (not any(x[0] in ("L", "S", "X", "R", "F", "B") for x in win[:i])), None
+            return (not any(x.kind in ("L", "S", "X", "R", "F", "B") for x in win[:i])), None
         if kind == "R":
             return self._relaxed_rmw_performable(tid, win, i, addr), None
-        release = kind == "S" and e[4]
+        release = kind == "S" and e.release
         last_same = None
         for j in range(i):
             x = win[j]
-            xk = x[0]
+            xk = x.kind
             if xk == "B":
                 if kind == "S":
                     return False, None  # stores are never speculated
                 continue
             if xk == "F":
-                for a, b in x[2]:
+                for a, b in x.pairs:
                     if b == kind and any(_fenced(win[d], a) for d in range(j)):
                         return False, None
                 continue
@@ -457,7 +538,7 @@ class WeakMemory(MemoryModel):
                 if release or self.address(tid, x) in (None, addr):
                     return False, None
                 continue
-            if kind == "S" and xk in ("L", "S") and x[5]:
+            if kind == "S" and xk in ("L", "S") and x.passed:
                 return False, None  # a no-alias guess not yet confirmed: nothing visible on it
             if xk == "X":
                 # Later stores wait for a split RMW (acquire, and stores are not
@@ -468,11 +549,11 @@ class WeakMemory(MemoryModel):
             # an earlier load or store
             if release:
                 return False, None
-            if xk == "L" and x[3]:
+            if xk == "L" and x.acquire:
                 return False, None  # acquire
             xa = self.address(tid, x)
             if xa is None:
-                if kind == "S" or type(x[2]) is not tuple or not PASS_UNKNOWN_ADDRESSES:
+                if kind == "S" or type(x.index) is not tuple or not PASS_UNKNOWN_ADDRESSES:
                     # A store is never performed before every earlier address
                     # is known (stores are not speculated); an index known
                     # but out of range is a fault, not something to pass.
@@ -486,9 +567,9 @@ class WeakMemory(MemoryModel):
                     return False, None
                 last_same = x
         if kind == "L" and last_same is not None:
-            if last_same[0] == "L" or type(last_same[3]) is tuple:
+            if last_same.kind == "L" or type(last_same.value) is tuple:
                 return False, None
-            return True, last_same[3]  # forwarded from our own pending store
+            return True, last_same.value  # forwarded from our own pending store
         return True, None
 
     def _relaxed_rmw_performable(self, tid, win, i, addr) -> bool:
@@ -500,25 +581,25 @@ class WeakMemory(MemoryModel):
         it is both a load and a store.  Nothing else holds it back.
         """
         e = win[i]
-        if any(type(a) is tuple for a in e[3]):
+        if any(type(a) is tuple for a in e.args):
             return False
         for j in range(i):
             x = win[j]
-            xk = x[0]
+            xk = x.kind
             if xk == "B":
                 return False
             if xk == "F":
-                for a, b in x[2]:
+                for a, b in x.pairs:
                     if any(_fenced(win[d], a) for d in range(j)):
                         return False  # b is "L" or "S": the RMW is both
                 continue
             if xk == "G" or xk == "O":
                 continue
-            if xk in ("L", "S") and x[5]:
+            if xk in ("L", "S") and x.passed:
                 return False
             if xk == "X":
                 return False  # later stores wait for a split RMW
-            if xk == "L" and x[3]:
+            if xk == "L" and x.acquire:
                 return False  # acquire
             if self.address(tid, x) in (None, addr):
                 return False
@@ -540,60 +621,60 @@ class WeakMemory(MemoryModel):
         while changed:
             changed = False
             for j, e in enumerate(win):
-                k = e[0]
+                k = e.kind
                 if k == "B":
-                    c = e[2]
+                    c = e.cond
                     if type(c) is not tuple:
-                        if (c != 0) != e[3]:
+                        if (c != 0) != e.guess:
                             return _PRUNED
                         win = self.remove(win, L, j)
                         changed = True
                         break
                 elif k == "G":
-                    if any(type(v) is tuple for v in e[3]):
+                    if any(type(v) is tuple for v in e.snapshot):
                         continue
-                    ins = prog.instrs[e[1]]
-                    if any(x[0] == "B" or _guessed_no_alias(x) or (x[0] == "G" and prog.instrs[x[1]].conflicts(ins))
+                    ins = prog.instrs[e.pc]
+                    if any(x.kind == "B" or _guessed_no_alias(x) or (x.kind == "G" and prog.instrs[x.pc].conflicts(ins))
                            for x in win[:j]):
                         continue
                     S = self.scratch
-                    for r, v in zip(ins.reads, e[3]):
+                    for r, v in zip(ins.reads, e.snapshot):
                         S[r] = v
                     if G is None:
                         G = list(ghost)
                     try:
                         ins.fn(G, S)
                     except Violation as exc:
-                        self._ghost_pc = e[1]
+                        self._ghost_pc = e.pc
                         return (exc.prop, exc.message)
                     except GhostIndexError as exc:
                         if not self.rogue:
-                            self._ghost_pc = e[1]
+                            self._ghost_pc = e.pc
                             return (MEMORY_SAFETY, f"ghost bookkeeping: {exc}")
                     win = self.remove(win, L, j)
                     changed = True
                     break
                 elif k == "F":
-                    befores = {a for a, _b in e[2]}
-                    if not any(x[0] in befores or x[0] == "R" for x in win[:j]):
+                    befores = {a for a, _b in e.pairs}
+                    if not any(x.kind in befores or x.kind == "R" for x in win[:j]):
                         win = self.remove(win, L, j)
                         changed = True
                         break
                 elif k == "O":
-                    if all(x[0] == "O" for x in win[:j]):
+                    if all(x.kind == "O" for x in win[:j]):
                         win = self.remove(win, L, j)
                         changed = True
                         break
         # An index that became known and is out of range, on a path no longer
         # speculative, is a real out-of-range access.
-        for j, e in enumerate(win):
-            k = e[0]
+        for e in win:
+            k = e.kind
             if k == "B" or _guessed_no_alias(e):
                 break
-            if k in _ACCESSES and type(e[2]) is not tuple:
-                region = prog.instrs[e[1]].loc.region
-                if region.length is not None and e[2] >= region.length:
-                    v = self.violation_for_range(tid, OutOfRange(region, e[2]))
+            if k in _ACCESSES and type(e.index) is not tuple:
+                region = prog.instrs[e.pc].loc.region
+                if region.length is not None and e.index >= region.length:
+                    v = self.violation_for_range(tid, OutOfRange(region, e.index))
                     return v if v is not None else ("__crash__", "")
         return L, win, (tuple(G) if G is not None else ghost)
 
@@ -606,7 +687,7 @@ class WeakMemory(MemoryModel):
             return not win
         if ins.op == "choose":
             return True
-        if sum(1 for e in win if e[0] in _ACCESSES) < self.window:
+        if sum(1 for e in win if e.kind in _ACCESSES) < self.window:
             return True
         self.window_refused = True
         return False
@@ -620,7 +701,7 @@ class WeakMemory(MemoryModel):
         return self.window_requested
 
     def between_operations(self, state, tid) -> bool:
-        return any(e[0] == "O" for e in state[2][tid])
+        return any(e.kind == "O" for e in state[2][tid])
 
     def fetch(self, tid, L, win, mem, ghost, mark_ops=False):
         """Fetch the event at L[0] and the local code after it.
@@ -663,7 +744,7 @@ class WeakMemory(MemoryModel):
                 starts = [(L, win)]
             elif op == "rmw":  # split (ldaxr/stlxr) or relaxed: into the window
                 args = tuple(self.value(x, L) for x in ins.args)
-                win = win + [("R" if ins.relaxed else "X", pc, self.index_of(ins.loc, L), args)]
+                win = win + [Rmw("R" if ins.relaxed else "X", pc, self.index_of(ins.loc, L), args)]
                 last_mem = len(win) - 1
                 found = ("r", last_mem)
                 if ins.kind == "cas":
@@ -674,20 +755,20 @@ class WeakMemory(MemoryModel):
                 starts = [(L, win)]
             elif op == "load":
                 at = settle(prog, list(L), pc) \
-                    if pc in self.turn_starts[tid] and any(e[0] == "B" for e in win) else None
-                win = win + [("L", pc, self.index_of(ins.loc, L), ins.prim in self.profile.acquire_loads, at, ())]
+                    if pc in self.turn_starts[tid] and any(e.kind == "B" for e in win) else None
+                win = win + [Load("L", pc, self.index_of(ins.loc, L), ins.prim in self.profile.acquire_loads, at, ())]
                 last_mem = len(win) - 1
                 L[ins.dst] = ("r", last_mem)
                 starts = [(L, win)]
             elif op == "store":
-                win = win + [("S", pc, self.index_of(ins.loc, L), self.value(ins.value, L),
-                              ins.prim in self.profile.release_stores, ())]
+                win = win + [Store("S", pc, self.index_of(ins.loc, L), self.value(ins.value, L),
+                                   ins.prim in self.profile.release_stores, ())]
                 last_mem = len(win) - 1
                 starts = [(L, win)]
             elif op == "fence":
                 pairs = self.fence_pairs.get(ins.prim, ALL)
                 if pairs:
-                    win = win + [("F", pc, pairs)]
+                    win = win + [Fence("F", pc, pairs)]
                 starts = [(L, win)]
             elif op == "choose":
                 starts = []
@@ -739,11 +820,11 @@ class WeakMemory(MemoryModel):
             elif op == "jump":
                 pc = ins.target
             elif op == "ghost":
-                win = win + [("G", ins.pc, -1, tuple(L[r] for r in ins.reads))]
+                win = win + [Ghost("G", ins.pc, -1, tuple(L[r] for r in ins.reads))]
                 pc += 1
             else:
-                if mark_ops and win and win[-1][0] != "O" and op in ("op_begin", "op_end"):
-                    win = win + [("O", ins.pc)]
+                if mark_ops and win and win[-1].kind != "O" and op in ("op_begin", "op_end"):
+                    win = win + [OpMark("O", ins.pc)]
                 pc += 1
             steps += 1
             if steps > 100_000:
@@ -758,80 +839,108 @@ class WeakMemory(MemoryModel):
         T = threads[tid]
         win = pending[tid]
         prog = self.programs[tid]
-        # Perform an entry of the window.  Which entries may be performed, and
-        # the window and locals once one is performed with a given value,
-        # depend on this thread alone: computed once, then looked up.
+        # Which entries may be performed, whether the next event may be
+        # fetched, and the locals, window and outcomes (_advance_plan) once
+        # an entry is performed with a given value under a given ghost state
+        # depend on this thread alone: computed once per (T, window), then
+        # once per value and ghost state, then looked up.  Memory is read
+        # here, for the values loads read and for _doomed.
         key = (tid, T, win)
-        performs = self._perform_cache.get(key)
-        if performs is None:
-            performs = []
-            for i, e in enumerate(win):
-                if e[0] not in _ACCESSES:
-                    continue
-                ok, fwd = self.performable(tid, win, i, mem)
-                if ok:
-                    nth = sum(1 for x in win[:i] if x[1] == e[1])
-                    performs.append((i, e, self.address(tid, e), fwd, nth))
-            if len(self._perform_cache) >= ADVANCE_CACHE_ENTRIES:
-                self._perform_cache.clear()
-                self._removed.clear()
-            self._perform_cache[key] = performs
-        removed = self._removed
-        for i, e, addr, fwd, nth in performs:
-            kind = e[0]
+        logging = self._fetch_log is not None
+        tc = None if logging else self._thread_cache.get(key)
+        if tc is None:
+            tc = self._thread_entry(tid, T, win, mem)
+            if not logging:
+                if len(self._thread_cache) >= ADVANCE_CACHE_ENTRIES:
+                    self._thread_cache.clear()
+                self._thread_cache[key] = tc
+        performs, fetchable, plans = tc
+        emit = self._emit
+        for i, kind, epc, addr, fwd, nth, passed in performs:
             if kind == "L":
                 v = fwd if fwd is not None else mem[addr]
-                if e[5] and any(a == addr and pv != v for a, pv in e[5]):
+                if passed and any(a == addr and pv != v for a, pv in passed):
                     # A later load passed this one while its address was
                     # unknown and read the same location: this one must read
                     # the same write (CoRR); any other value is discarded.
-                    out.append(((tid, "perform", e[1], (addr, v, nth, fwd is not None)), None, None))
+                    out.append(((tid, "perform", epc, (addr, v, nth, fwd is not None)), None, None))
                     continue
                 result = v
                 nmem = mem
                 info = (addr, v, nth, fwd is not None)
             elif kind == "X" or kind == "R":
                 old = mem[addr]
-                v, _result = rmw_apply(prog.instrs[e[1]].kind, old, e[3])
+                v, _result = rmw_apply(prog.instrs[epc].kind, old, win[i].args)
                 result = old
                 nmem = mem[:addr] + (v,) + mem[addr + 1:]
                 info = (addr, v, nth, False, old)
             else:
-                v = e[3]
+                v = win[i].value
                 result = None
                 nmem = mem[:addr] + (v,) + mem[addr + 1:]
                 info = (addr, v, nth, False)
-            rkey = (key, i, result)
-            lw = removed.get(rkey)
-            if lw is None:
+            label = (tid, "perform", epc, info)
+            pkey = ("perform", i, result, ghost)
+            plan = plans.get(pkey)
+            if plan is None:
                 L = list(T)
                 w = self._note_passed(win, i, addr, result) if kind == "L" else list(win)
                 w = self.remove(w, L, i, result)
-                lw = removed[rkey] = (tuple(L), tuple(w))
-            label = (tid, "perform", e[1], info)
-            self._advance(state, tid, label, lw[0], lw[1], nmem, ghost, out)
+                plan = plans[pkey] = self._plan(tid, label, L, w, mem, ghost)
+            emit(state, tid, label, plan, nmem, out)
         pc = T[0]
         ins = prog.instrs[pc]
         if ins.op == "branch":
-            self.speculate(state, tid, out)
+            self.speculate(state, tid, out, plans)
             return
-        # Fetch the next event.
-        if not self._stutter(prog, pc, T, win) and self.can_fetch(tid, ins, win):
-            L = list(T)
-            results = self.fetch(tid, L, list(win), mem, ghost, self.bounded[tid])
-            action = "step" if self.is_full(ins) else "fetch"
-            for r in results:
-                if r[0] == "viol":
-                    out.append(((tid, action, pc, None), None, r[1]))
-                    continue
-                if r[0] == "crash":
-                    self._crash(state, tid, pc, out)
-                    continue
-                L2, w2, nmem, info = r
-                self._advance(state, tid, (tid, action, pc, info), L2, w2, nmem, ghost, out)
+        if not fetchable:
+            return
+        action = "step" if self.is_full(ins) else "fetch"
+        if action == "step":
+            # A full barrier acts on memory when fetched: nothing to cache.
+            moves = self._fetch_moves(tid, T, win, mem, ghost, action)
+        else:
+            moves = plans.get(("fetch", ghost))
+            if moves is None:
+                moves = plans[("fetch", ghost)] = self._fetch_moves(tid, T, win, mem, ghost, action)
+        for label, plan, nmem in moves:
+            emit(state, tid, label, plan, mem if nmem is None else nmem, out)
 
-    def _advance(self, state, tid, label, L, win, mem, ghost, out, prefetched=()):
-        """Settle, fetch eagerly as far as the window allows, and emit the new states.
+    def _thread_entry(self, tid, T, win, mem):
+        """(performs, fetchable, {}) for thread ``tid`` in state ``T`` with window ``win``: see successors."""
+        performs = []
+        for i, e in enumerate(win):
+            if e.kind not in _ACCESSES:
+                continue
+            ok, fwd = self.performable(tid, win, i, mem)
+            if ok:
+                nth = sum(1 for x in win[:i] if x.pc == e.pc)
+                passed = e.passed if e.kind == "L" else ()
+                performs.append((i, e.kind, e.pc, self.address(tid, e), fwd, nth, passed))
+        prog = self.programs[tid]
+        pc = T[0]
+        ins = prog.instrs[pc]
+        fetchable = ins.op != "branch" and not self._stutter(prog, pc, T, win) and self.can_fetch(tid, ins, win)
+        return tuple(performs), fetchable, {}
+
+    def _fetch_moves(self, tid, T, win, mem, ghost, action):
+        """[(label, plan, memory after or None)] for fetching the next event."""
+        pc = T[0]
+        moves = []
+        for r in self.fetch(tid, list(T), list(win), mem, ghost, self.bounded[tid]):
+            if r[0] == "viol":
+                moves.append(((tid, action, pc, None), (("violation", r[1]),), None))
+                continue
+            if r[0] == "crash":
+                moves.append(((tid, action, pc, None), (("crash",),), None))
+                continue
+            L2, w2, nmem, info = r
+            label = (tid, action, pc, info)
+            moves.append((label, self._plan(tid, label, L2, w2, nmem, ghost), None if nmem is mem else nmem))
+        return moves
+
+    def _plan(self, tid, label, L, win, mem, ghost, prefetched=()):
+        """Settle, fetch eagerly as far as the window allows: the outcomes (see _advance_plan).
 
         What follows depends only on this thread's locals and window and on
         the ghost state (settling runs ghost code; eager fetching never
@@ -842,23 +951,27 @@ class WeakMemory(MemoryModel):
         if self._fetch_log is not None:
             plan = []
             self._advance_plan(tid, label, list(L), list(win), mem, ghost, plan, prefetched)
-        else:
-            key = (tid, tuple(L), tuple(win), ghost)
-            plan = self._advance_cache.get(key)
-            if plan is None:
-                plan = []
-                self._advance_plan(tid, label, list(L), list(win), mem, ghost, plan, prefetched)
-                if len(self._advance_cache) >= ADVANCE_CACHE_ENTRIES:
-                    self._advance_cache.clear()
-                self._advance_cache[key] = plan
+            return plan
+        key = (tid, tuple(L), tuple(win), ghost)
+        plan = self._advance_cache.get(key)
+        if plan is None:
+            plan = []
+            self._advance_plan(tid, label, list(L), list(win), mem, ghost, plan, prefetched)
+            if len(self._advance_cache) >= ADVANCE_CACHE_ENTRIES:
+                self._advance_cache.clear()
+            self._advance_cache[key] = plan
+        return plan
+
+    def _emit(self, state, tid, label, plan, mem, out):
+        """The moves of ``plan`` from ``state``, with memory ``mem`` after the step."""
         old_mem, threads, pending, _g = state
         # A write can doom a load of any thread bound to a passed value; this
-        # thread's step can also bind one of its own (see _doomed).
+        # thread's step can also bind one of its own (see _bindings).
         others_doomed = mem is not old_mem and any(self._doomed(t, w, mem) for t, w in enumerate(pending) if t != tid)
         for r in plan:
             kind = r[0]
             if kind == "state":
-                if others_doomed or self._doomed(tid, r[2], mem):
+                if others_doomed or (r[5] and self._doomed(tid, r[2], mem)):  # r[5]: its _bindings
                     out.append((label, None, None))
                     continue
                 nstate = (mem, threads[:tid] + (r[1],) + threads[tid + 1:],
@@ -923,15 +1036,20 @@ class WeakMemory(MemoryModel):
             w = tuple(win)
             # One object per distinct window, shared by every state that has it.
             w = windows.setdefault(w, w)
-            plan.append(("state", settle(prog, L, pc), w, ghost, fetched))
+            b = self._window_bindings.get((tid, id(w)))
+            if b is None:
+                b = self._window_bindings[(tid, id(w))] = self._bindings(tid, w)
+            plan.append(("state", settle(prog, L, pc), w, ghost, fetched, b))
 
-    def speculate(self, state, tid, out):
+    def speculate(self, state, tid, out, plans):
         """A thread resting at a branch on a pending value guesses a direction,
         fetches down it, and performs one of the loads it fetched there before
         the branch is resolved.  Guesses that perform nothing early are not
         states of their own: fetching is invisible, and once the value is known
         the thread goes down the right path anyway.  The guessed path may run
         into later operations, as the hardware's speculation does.
+
+        ``plans``: successors' cache for this thread state and window.
         """
         mem, threads, pending, ghost = state
         T = threads[tid]
@@ -939,22 +1057,21 @@ class WeakMemory(MemoryModel):
         logging = self._fetch_log is not None
         # What the guesses fetch and which of those loads may be performed
         # early depends on this thread's state and window only (memory is
-        # read when the load is performed, below), and many states share
-        # them: computed once per (thread, state, window).
-        key = (tid, T, win)
-        candidates = None if logging else self._speculation_cache.get(key)
+        # read when the load is performed, below): computed once per
+        # (thread, state, window), then once per value read and ghost state.
+        candidates = plans.get("speculate")
         if candidates is None:
-            candidates = self._speculation_candidates(tid, T, win, mem, ghost, logging)
-            if not logging:
-                if len(self._speculation_cache) >= ADVANCE_CACHE_ENTRIES:
-                    self._speculation_cache.clear()
-                self._speculation_cache[key] = candidates
-        for L2, w2, i, fwd, addr, label_pc, nth, fetched in candidates:
-            L3 = list(L2)
+            candidates = plans["speculate"] = self._speculation_candidates(tid, T, win, mem, ghost, logging)
+        for n, (L2, w2, i, fwd, addr, label_pc, nth, fetched) in enumerate(candidates):
             v = fwd if fwd is not None else mem[addr]
-            w3 = self.remove(self._note_passed(w2, i, addr, v), L3, i, v)
             label = (tid, "speculate", label_pc, (addr, v, nth, fwd is not None))
-            self._advance(state, tid, label, L3, w3, mem, ghost, out, prefetched=fetched)
+            skey = ("speculate", n, v, ghost)
+            plan = plans.get(skey)
+            if plan is None:
+                L3 = list(L2)
+                w3 = self.remove(self._note_passed(w2, i, addr, v), L3, i, v)
+                plan = plans[skey] = self._plan(tid, label, L3, w3, mem, ghost, prefetched=fetched)
+            self._emit(state, tid, label, plan, mem, out)
 
     def _speculation_candidates(self, tid, T, win, mem, ghost, logging):
         """Every (guessed path, load on it that may be performed early), both guesses."""
@@ -966,15 +1083,15 @@ class WeakMemory(MemoryModel):
         candidates = []
         for guess in (True, False):
             L = list(T)
-            w = list(win) + [("B", pc, c, guess)]
+            w = list(win) + [Branch("B", pc, c, guess)]
             L, w = self.run_local(prog, pc + 1 if guess else ins.target, L, w, mark)
             for L2, w2, i, fetched in self._extend(tid, L, w, mem, ghost, logging):
                 ok, fwd = self.performable(tid, w2, i, mem)
                 if not ok:
                     continue
                 e = w2[i]
-                nth = sum(1 for x in w2[:i] if x[1] == e[1])
-                candidates.append((tuple(L2), tuple(w2), i, fwd, self.address(tid, e), e[1], nth, fetched))
+                nth = sum(1 for x in w2[:i] if x.pc == e.pc)
+                candidates.append((tuple(L2), tuple(w2), i, fwd, self.address(tid, e), e.pc, nth, fetched))
         return candidates
 
     def _extend(self, tid, L, win, mem, ghost, logging):
@@ -1015,13 +1132,13 @@ class WeakMemory(MemoryModel):
                 c = self.value(ins.cond, L)
                 for guess in (True, False):
                     L2, w2 = self.run_local(prog, pc + 1 if guess else ins.target, list(L),
-                                            win + [("B", pc, c, guess)], mark)
+                                            win + [Branch("B", pc, c, guess)], mark)
                     work.append((L2, w2, fetched, history))
                 continue
             if not ins.is_event or self.is_full(ins) or self._blocks_later_loads(tid, win):
                 continue
             key = settle(prog, list(L), pc)
-            if any(k == key and all(e[0] in ("L", "F", "B", "O") for e in win[n:]) for k, n in history):
+            if any(k == key and all(e.kind in ("L", "F", "B", "O") for e in win[n:]) for k, n in history):
                 continue  # a stutter turn: see above
             if self._stutter(prog, pc, L, win):
                 continue
@@ -1056,12 +1173,12 @@ class WeakMemory(MemoryModel):
         key = None
         for j in range(len(win) - 1, -1, -1):
             e = win[j]
-            k = e[0]
+            k = e.kind
             if k == "L":
-                if e[1] == pc and e[4] is not None:
+                if e.pc == pc and e.at is not None:
                     if key is None:
                         key = settle(prog, list(L), pc)
-                    if e[4] == key and any(x[0] == "B" for x in win[:j]):
+                    if e.at == key and any(x.kind == "B" for x in win[:j]):
                         return True
             elif k not in ("F", "B", "O"):
                 return False
@@ -1070,18 +1187,18 @@ class WeakMemory(MemoryModel):
     def _blocks_later_loads(self, tid, win) -> bool:
         """Does some entry keep every load fetched after it from being performed?"""
         for j, x in enumerate(win):
-            k = x[0]
+            k = x.kind
             if k == "X" or k == "R":
                 if self.address(tid, x) is None:
                     return True
             elif k in ("L", "S"):
                 # An unknown address no longer blocks (loads pass it on a
                 # no-alias guess) unless the index is known and out of range.
-                if (k == "L" and x[3]) or (self.address(tid, x) is None
-                                           and (type(x[2]) is not tuple or not PASS_UNKNOWN_ADDRESSES)):
+                if (k == "L" and x.acquire) or (self.address(tid, x) is None
+                                               and (type(x.index) is not tuple or not PASS_UNKNOWN_ADDRESSES)):
                     return True
             elif k == "F":
-                for a, b in x[2]:
+                for a, b in x.pairs:
                     if b == "L" and any(_fenced(win[d], a) for d in range(j)):
                         return True
         return False
@@ -1101,7 +1218,7 @@ class WeakMemory(MemoryModel):
         win = state[2][tid]
         mem = state[0]
         for i, e in enumerate(win):
-            if e[0] == "L" and self.performable(tid, win, i, mem)[0]:
+            if e.kind == "L" and self.performable(tid, win, i, mem)[0]:
                 addrs.append(self.address(tid, e))
         T = state[1][tid]
         ins = self.programs[tid].instrs[T[0]]
@@ -1118,18 +1235,18 @@ class WeakMemory(MemoryModel):
             return []
         out = []
         for e in state[2][tid]:
-            ins = prog.instrs[e[1]]
+            ins = prog.instrs[e.pc]
             line = f"{ins.src.file.rsplit('/', 1)[-1]}:{ins.src.line}"
-            k = e[0]
+            k = e.kind
             if k == "L":
                 out.append(f"load {ins.loc.text} not yet performed ({line})")
             elif k == "S":
-                val = e[3] if type(e[3]) is not tuple else "?"
+                val = e.value if type(e.value) is not tuple else "?"
                 out.append(f"store {ins.loc.text} = {val} not yet performed ({line})")
             elif k == "F":
                 out.append(f"{ins.prim}() still ordering earlier accesses ({line})")
             elif k == "B":
-                out.append(f"branch guessed {'taken' if e[3] else 'not taken'}, not yet resolved ({line})")
+                out.append(f"branch guessed {'taken' if e.guess else 'not taken'}, not yet resolved ({line})")
             elif k == "G":
                 out.append(f"ghost code waiting ({line})")
             elif k == "X":
