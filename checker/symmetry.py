@@ -39,9 +39,23 @@ finds in any member of an orbit is a violation, so it is run on every member
 (B! states, only in quiescent states).  Counterexamples are rebuilt as
 concrete traces from the initial state; a breadth-first search over
 representatives reaches each orbit at the depth of its nearest member, so
-they keep their length.  The weak memory model (its pending state is not
-renamed here) and a run whose wait-freedom rests on the cycle analysis
-(``--step-bound 0``, not run on representatives) are refused.
+they keep their length.  A run whose wait-freedom rests on the cycle
+analysis (``--step-bound 0``, not run on representatives) is refused.
+
+Under the weak memory model a thread's pending state is its window: entries
+holding stored values, values read (no-alias records), pending values (an
+expression of locals whose loads are not yet performed) and snapshots of
+locals.  Each such value comes from or goes to a place the analysis typed --
+a local, an expression of the program, a shared word -- so it is renamed as
+that place's values are; the layout of the entries is known only to
+``WeakMemory.rename_pending``, which asks this module to rename each value
+by its place.  A backend's window moves with its thread state, and since each
+backend's program is compiled with its own ``ME``, the expressions its
+pending values name are exchanged for the same expressions of the program of
+the backend it becomes.  The sort key masks numbers in the window too (and
+names expressions as the first backend's program does).  A window value whose
+place cannot be typed ends the run with one line (exit 2) instead of being
+guessed at.
 """
 
 from __future__ import annotations
