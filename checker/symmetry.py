@@ -39,9 +39,23 @@ finds in any member of an orbit is a violation, so it is run on every member
 (B! states, only in quiescent states).  Counterexamples are rebuilt as
 concrete traces from the initial state; a breadth-first search over
 representatives reaches each orbit at the depth of its nearest member, so
-they keep their length.  The weak memory model (its pending state is not
-renamed here) and a run whose wait-freedom rests on the cycle analysis
-(``--step-bound 0``, not run on representatives) are refused.
+they keep their length.  A run whose wait-freedom rests on the cycle
+analysis (``--step-bound 0``, not run on representatives) is refused.
+
+Under the weak memory model a thread's pending state is its window: entries
+holding stored values, values read (no-alias records), pending values (an
+expression of locals whose loads are not yet performed) and snapshots of
+locals.  Each such value comes from or goes to a place the analysis typed --
+a local, an expression of the program, a shared word -- so it is renamed as
+that place's values are; the layout of the entries is known only to
+``WeakMemory.rename_pending``, which asks this module to rename each value
+by its place.  A backend's window moves with its thread state, and since each
+backend's program is compiled with its own ``ME``, the expressions its
+pending values name are exchanged for the same expressions of the program of
+the backend it becomes.  The sort key masks numbers in the window too (and
+names expressions as the first backend's program does).  A window value whose
+place cannot be typed ends the run with one line (exit 2) instead of being
+guessed at.
 """
 
 from __future__ import annotations
@@ -54,7 +68,7 @@ from dataclasses import dataclass, field
 from checker.ir import MASK
 from checker.model import ModelError, System
 
-SYMMETRIC_MODELS = ("sc", "tso")
+SYMMETRIC_MODELS = ("sc", "tso", "weak")
 _MARKER = 0x5A5A5A5A  # ME in the probe program: a value no model uses
 _MARKER_RE = re.compile(rf"\b{_MARKER}\b")
 
@@ -346,6 +360,13 @@ class IdentityLayout:
     ghost_cells: tuple[tuple[int, int], ...]
     postmaster_locals: tuple[tuple[int, int], ...]  # (local index, K)
     backend_locals: tuple[tuple[int, int], ...]
+    # Every expression of every program (Expr ident) with its K, or None when
+    # it is never a backend's number: the weak model's pending values and
+    # window entries hold expression values (WeakMemory.rename_pending).
+    expr_kinds: tuple[tuple[int, int | None], ...] = ()
+    # Per backend, its expressions' idents in program order: the same
+    # expression in each backend's program (compiled with its own ME).
+    backend_exprs: tuple[tuple[int, ...], ...] = ()
 
 
 class _NoSites(ast.NodeTransformer):
@@ -384,6 +405,43 @@ def _program_text(prog) -> list[str]:
         rows.append(" ".join(parts))
     rows.append(f"locals={prog.local_names} init={sorted(prog.initial_locals.items())} dead={prog.dead_at}")
     return rows
+
+
+def _exprs(prog):
+    """The expressions of ``prog``'s instructions, in a fixed order (the same for every backend)."""
+    for ins in prog.instrs:
+        for c in type(ins).__mro__:
+            for name in getattr(c, "__slots__", ()):
+                if name in ("src", "fn", "pc", "reads", "greads", "gwrites", "text"):
+                    continue
+                v = getattr(ins, name, None)
+                if hasattr(v, "run_src"):
+                    yield v
+                elif hasattr(v, "region"):
+                    if v.index is not None:
+                        yield v.index
+                elif isinstance(v, (list, tuple)):
+                    yield from (a for a in v if hasattr(a, "run_src"))
+
+
+def _expr_kinds(an, system: System, tids: list[int], probe):
+    """(expr_kinds, backend_exprs) of IdentityLayout: each expression typed as the analysis types it."""
+    kinds: dict[int, int | None] = {}
+
+    def typed(role, prog, model):
+        an.role = role
+        out = []
+        for e, m in zip(_exprs(prog), _exprs(model)):
+            v = an.expr(ast.parse(m.run_src, mode="eval"))
+            kinds[e.ident] = v[1] if v[0] == "id" else None
+            out.append(e.ident)
+        return tuple(out)
+
+    for role, prog in an.programs:
+        if role != "backend":
+            typed(role, prog, prog)
+    backend_exprs = tuple(typed("backend", system.threads[t].program, probe) for t in tids)
+    return tuple(kinds.items()), backend_exprs
 
 
 def _check_programs(system: System, tids: list[int], probe) -> None:
@@ -441,8 +499,12 @@ def identity_layout(system: System, memory_model: str) -> IdentityLayout:
         return tuple((key[2], next(iter(p.kinds))) for key, p in sorted(an.places.items(), key=lambda kv: str(kv[0]))
                      if key[0] == "local" and key[1] == role and p.kinds)
 
+    try:
+        exprs = _expr_kinds(an, system, tids, probe) if memory_model == "weak" else ((), ())
+    except _Refuse as exc:  # pragma: no cover - the fixpoint typed every expression already
+        raise ModelError(f"--symmetry refused for {system.protocol.name}: {exc}") from None
     layout = IdentityLayout(tuple(tids), cells("mem", system.shared), cells("ghost", system.ghost),
-                            locals_("postmaster"), locals_("backend"))
+                            locals_("postmaster"), locals_("backend"), *exprs)
     if system.rogue_tid is not None:
         values = set(system.rogue_values)
         for a, k in layout.mem_cells:
@@ -465,6 +527,9 @@ class Canonicaliser:
                             or layout.backend_locals)
         self.buffered = engine.mm.name == "tso"
         self.mem_k = dict(layout.mem_cells)
+        self.weak = engine.mm.name == "weak"
+        if self.weak:
+            self._weak_init(engine)
         init = engine.initial()
         for perm in itertools.permutations(range(self.nb)):
             if self.apply(init, perm) != init:
@@ -475,6 +540,81 @@ class Canonicaliser:
 
     def _rename_value(self, v: int, k: int, pi) -> int:
         return k + pi[v - k - 1] + 1 if k < v <= k + self.nb else v
+
+    # -- the weak model: windows and pending values (WeakMemory.rename_pending)
+
+    def _weak_init(self, engine) -> None:
+        lay = self.layout
+        self.expr_k = dict(lay.expr_kinds)
+        pm = dict(lay.postmaster_locals)
+        self.locals_k = {t.tid: pm if t.role == "postmaster" else {} for t in engine.system.threads}
+        for tid in lay.backends:
+            self.locals_k[tid] = dict(lay.backend_locals)
+        # expr_maps[b][j]: backend b's expression idents -> backend j's.
+        ex = lay.backend_exprs
+        self.expr_maps = [[dict(zip(ex[b], ex[j])) for j in range(self.nb)] for b in range(self.nb)]
+
+    def _value_renamer(self, tid, f):
+        """``rename_value`` for thread ``tid``'s window: ``f(v, k)`` on every value of kind K = k."""
+        local_k, expr_k, mem_k = self.locals_k[tid], self.expr_k, self.mem_k
+        name = self.engine.system.protocol.name
+
+        def rename(v, source):
+            kind, x = source
+            if kind == "local":
+                k = local_k.get(x)
+            elif kind == "cell":
+                k = mem_k.get(x)
+            else:
+                try:
+                    k = expr_k[x]
+                except KeyError:
+                    raise ModelError(f"--symmetry refused for {name}: a pending value of an expression "
+                                     "the identity analysis did not type") from None
+            return v if k is None else f(v, k)
+        return rename
+
+    def _expr_renamer(self, b, j):
+        m = self.expr_maps[b][j]
+        name = self.engine.system.protocol.name
+
+        def rename(eid):
+            try:
+                return m[eid]
+            except KeyError:
+                raise ModelError(f"--symmetry refused for {name}: a pending value of an expression "
+                                 "outside the backend's program") from None
+        return rename
+
+    def _weak_apply(self, threads, pending, ts, ps, pi):
+        """Rename every thread's locals and window; move backend b's to backend pi[b]."""
+        mm, lo, nb = self.engine.mm, self.lo, self.nb
+        rv = self._rename_value
+
+        def f(v, k):
+            return rv(v, k, pi)
+        lay = self.layout
+        for tid in range(len(threads)):
+            if lo <= tid < self.hi:
+                continue
+            t, ps[tid] = mm.rename_pending(tid, threads[tid], pending[tid], self._value_renamer(tid, f), _same)
+            ts[tid] = self._rename_int_locals(t, lay.postmaster_locals, pi) if tid == 0 else t
+        for b in range(nb):
+            j = pi[b]
+            t, ps[lo + j] = mm.rename_pending(lo + b, threads[lo + b], pending[lo + b],
+                                              self._value_renamer(lo + b, f), self._expr_renamer(b, j))
+            ts[lo + j] = self._rename_int_locals(t, lay.backend_locals, pi)
+
+    def _rename_int_locals(self, t, where, pi):
+        """The numbers locals hold (their pending values are the weak model's)."""
+        if not where:
+            return t
+        t = list(t)
+        rv = self._rename_value
+        for i, k in where:
+            if type(t[i]) is int:
+                t[i] = rv(t[i], k, pi)
+        return tuple(t)
 
     def apply(self, s, order):
         """The image of ``s`` in which backend ``order[j]`` (0-based) becomes backend ``j``."""
@@ -496,6 +636,10 @@ class Canonicaliser:
                 g[a] = rv(g[a], k, pi)
             ghost = tuple(g)
         ts = list(threads)
+        if self.weak:
+            ps = list(pending)
+            self._weak_apply(threads, pending, ts, ps, pi)
+            return (mem, tuple(ts), tuple(ps), ghost)
         if lay.postmaster_locals:
             t = list(ts[0])
             for i, k in lay.postmaster_locals:
@@ -516,8 +660,22 @@ class Canonicaliser:
             ps = [tuple((a, rv(v, mk[a], pi)) if a in mk else (a, v) for a, v in buf) if buf else buf for buf in ps]
         return (mem, tuple(ts), tuple(ps), ghost)
 
-    def _key(self, thread, pend):
+    def _key(self, thread, pend, b=0):
         lay = self.layout
+        if self.weak:
+            # Numbers masked, expressions named as in the first backend's
+            # program; repr orders locals that hold a number in one backend
+            # and a pending value in another.
+            nb = self.nb
+            t, w = self.engine.mm.rename_pending(
+                self.lo + b, thread, pend, self._value_renamer(self.lo + b, lambda v, k: -1 if k < v <= k + nb else v),
+                self._expr_renamer(b, 0))
+            if lay.backend_locals:
+                t = list(t)
+                for i, k in lay.backend_locals:
+                    if type(t[i]) is int and k < t[i] <= k + nb:
+                        t[i] = -1
+            return repr((t, w))
         if lay.backend_locals:
             t = list(thread)
             for i, k in lay.backend_locals:
@@ -532,7 +690,7 @@ class Canonicaliser:
     def __call__(self, s):
         threads, pending = s[1], s[2]
         lo, nb = self.lo, self.nb
-        keys = [self._key(threads[lo + b], pending[lo + b]) for b in range(nb)]
+        keys = [self._key(threads[lo + b], pending[lo + b], b) for b in range(nb)]
         order = sorted(range(nb), key=keys.__getitem__)
         if not self.renames:
             return self.apply(s, order) if order != list(range(nb)) else s
@@ -572,6 +730,10 @@ class Canonicaliser:
             if v is not None and v[0] == prop:
                 return img, v[1]
         return None
+
+
+def _same(eid):
+    return eid
 
 
 def make_canonicaliser(engine) -> Canonicaliser:

@@ -1371,3 +1371,92 @@ class WeakMemory(MemoryModel):
                     waiting.setdefault(ev["pc"], []).append(ev)
                 events.append(ev)
         return events
+
+    # -- symmetry (checker.symmetry) -----------------------------------------
+
+    def rename_pending(self, tid, locals_, entries, rename_value, rename_expr):
+        """Thread ``tid``'s locals and window with every value that may be a
+        backend's number renamed; returns (locals, entries).  Of the locals
+        only the pending values are renamed here: the numbers they already
+        hold are the caller's, as under sc.
+
+        The one place outside this module that needs the window layout:
+        ``rename_value(v, source)`` renames an int by where it comes from or
+        goes to -- ``("local", i)`` (a value of local i of this thread),
+        ``("expr", ident)`` (the value of that expression of its program),
+        ``("cell", address)`` (a value read at that shared address) -- and
+        ``rename_expr(ident)`` names the expression a pending value computes
+        in the program of the thread the window moves to (a backend's
+        program is compiled with its own ME).  Pending values are renamed
+        argument by argument (argument j is the value of local
+        ``reads[j]``); window positions ("r", p) are no values.
+        """
+        prog = self.programs[tid]
+        pending_locals = [i for i, x in enumerate(locals_) if type(x) is tuple]
+        if prog is None or not (entries or pending_locals):
+            return locals_, entries
+        instrs = prog.instrs
+        cas_ok = self.cas_ok.ident
+
+        def pv(v, source):
+            if type(v) is not tuple:
+                return v if source is None else rename_value(v, source)
+            if v[0] == "r":
+                return v
+            eid, args = v[1], v[2]
+            if eid == cas_ok:
+                # (found, expected): found is the RMW's result marker while
+                # the RMW at that window position is not performed (and once
+                # it is, expected is known too and the value is 0 or 1).
+                found, expected = args
+                rmw = entries[found[1]] if type(found) is tuple and found[0] == "r" else None
+                if rmw is None or rmw[0] not in ("X", "R"):
+                    raise ModelError("--symmetry refused: a pending compare-exchange result whose "
+                                     "expected value cannot be typed")
+                return ("e", eid, (found, pv(expected, ("expr", instrs[rmw[1]].args[0].ident))))
+            reads = Expr.by_id(eid).reads
+            return ("e", rename_expr(eid), tuple(pv(a, ("local", r)) for r, a in zip(reads, args)))
+
+        def thread(T):
+            return tuple(pv(x, ("local", i)) for i, x in enumerate(T))
+
+        def passed(p):
+            return tuple(sorted((a, rename_value(v, ("cell", a))) for a, v in p)) if p else p
+
+        def index(e):
+            loc = instrs[e[1]].loc
+            return pv(e[2], None if loc.index is None else ("expr", loc.index.ident))
+
+        def rebuild(e, fields):
+            return tuple(fields) if type(e) is tuple else type(e)(*fields)
+
+        out = []
+        for e in entries:
+            k = e[0]
+            if k == "L":  # (kind, pc, index, acquire, at, passed)
+                e = rebuild(e, (k, e[1], index(e), e[3], None if e[4] is None else thread(e[4]), passed(e[5])))
+            elif k == "S":  # (kind, pc, index, value, release, passed)
+                e = rebuild(e, (k, e[1], index(e), pv(e[3], ("expr", instrs[e[1]].value.ident)), e[4],
+                                passed(e[5])))
+            elif k == "B":  # (kind, pc, cond, guess)
+                e = rebuild(e, (k, e[1], pv(e[2], ("expr", instrs[e[1]].cond.ident)), e[3]))
+            elif k == "G":  # (kind, pc, attach, snapshot of the locals the ghost code reads)
+                e = rebuild(e, (k, e[1], e[2], tuple(pv(x, ("local", r))
+                                                     for r, x in zip(instrs[e[1]].reads, e[3]))))
+            elif k == "X" or k == "R":  # (kind, pc, index, args)
+                e = rebuild(e, (k, e[1], index(e), tuple(pv(x, ("expr", a.ident))
+                                                         for a, x in zip(instrs[e[1]].args, e[3]))))
+            elif k not in ("F", "O"):  # F (kind, pc, pairs), O (kind, pc): no values
+                raise ModelError(f"--symmetry refused: a window entry {k!r} whose values cannot be typed")
+            out.append(e)
+        if pending_locals:
+            L = list(locals_)
+            for i in pending_locals:
+                L[i] = pv(L[i], ("local", i))
+            locals_ = tuple(L)
+        w = tuple(out)
+        # pv is recursive: its closure cell refers to itself, a cycle the
+        # search (which runs with the garbage collector off) would never free.
+        pv = None  # noqa: F841
+        # One object per distinct window, as the states the model makes share them.
+        return locals_, self._windows.setdefault(w, w)
