@@ -49,6 +49,7 @@ batches go from actor to actor through Ray's object store).
 from __future__ import annotations
 
 import contextlib
+import gc
 import heapq
 import itertools
 import marshal
@@ -67,7 +68,9 @@ MOVE_BITS = 12  # a state has fewer than 4096 moves
 TID_BITS = 4  # edges keep a thread id in 4 bits, as checker.explore does
 _M32 = 0xFFFFFFFF
 _AFTER_EVERY_MOVE = (1 << MOVE_BITS) - 1  # where a state's deadlock check comes in its expansion
-OWNER_POSITIONS = (0, 3)  # the packed-key components the owner hashes: shared memory, the postmaster
+OWNER_POSITIONS = (0,)  # the packed-key components the owner hashes: shared memory
+_OWNER_MULT = 0x9E3779B97F4A7C15  # spreads a CRC-32's bits over the high word before it is reduced
+_OWNER_MASK = sum(_M32 << (32 * c) for c in OWNER_POSITIONS)  # their bits in a packed key
 
 
 class SearchAborted(Exception):
@@ -156,39 +159,37 @@ class Wire:
         self.nshards = nshards
         self.sent = [0, 0, 0, 0]  # components already sent, per kind
         self.tables: dict = {}  # sender -> per kind: sender's id -> this process's id
-        self._crcs = [[], [], [], []]
         kinds = [0, 1, 2] + [3] * nthreads
         shifts = [32 * c for c in range(len(kinds))]
         names = ["tm", "tg", "tp", "tt"]
         trans = " | ".join(f"{names[k]}[(k >> {sh}) & M] << {sh}" for k, sh in zip(kinds, shifts))
-        # The owner mixes the CRC-32 of every component's canonical bytes
-        # with a distinct odd multiplier per position.
-        mults = [(0x9E3779B97F4A7C15 * (c + 1)) | 1 for c in range(len(kinds))]
-        crc_names = ["cm", "cg", "cp", "ct"]
-        # Hashing two components, shared memory and the postmaster, spreads
-        # states about as evenly as hashing all (every step changes one of
-        # them or a backend's, and backends' steps change memory mostly) at a
-        # third of the cost, which is most of the per-successor overhead.
-        used = OWNER_POSITIONS
-        mix = " + ".join(f"{crc_names[kinds[c]]}[(k >> {shifts[c]}) & M] * {mults[c]}" for c in used)
+        # The owner is the CRC-32 of the canonical bytes of the shared memory,
+        # mixed and reduced modulo N, kept per memory id.  Memory alone spreads
+        # states as evenly as memory and the postmaster did (ring, 4 threads:
+        # 13,980 memories; 513,490 and 514,426 states at 2 shards), and it
+        # makes every step that keeps the memory, the postmaster's local steps
+        # included, stay in its shard.  It also makes the memory the one shard
+        # knows each thread's memoised moves for (search._ThreadMoveCache
+        # keys them by memory, ghost, pending and the thread): no entry is
+        # computed by two shards.
         src = (f"def translate(k, tm, tg, tp, tt):\n    return {trans}\n"
-               f"def owner(k):\n    try:\n        return ({mix}) % N\n"
+               "def owner(k):\n    try:\n        return own[k & M]\n"
                "    except IndexError:\n        fill()\n        return owner(k)\n")
-        cm, cg, cp, ct = self._crcs
-        env = {"M": _M32, "N": nshards, "cm": cm, "cg": cg, "cp": cp, "ct": ct, "fill": self._fill}
+        self._owners: list = []
+        env = {"M": _M32, "own": self._owners, "fill": self._fill}
         exec(compile(src, "<wire>", "exec"), env)  # noqa: S102
         self.translate = env["translate"]
         self.owner = env["owner"] if nshards > 1 else (lambda _k: 0)
 
     def _fill(self) -> None:
-        for crcs, interner in zip(self._crcs, self.interners):
-            items = interner.items
-            for x in items[len(crcs):]:
-                try:
-                    crcs.append(zlib.crc32(marshal.dumps(x, 2)))
-                except ValueError:
-                    raise ModelError("a state holds a value that cannot be sent between processes "
-                                     f"({type(x).__name__})") from None
+        owners, n = self._owners, self.nshards
+        for x in self.interners[0].items[len(owners):]:
+            try:
+                crc = zlib.crc32(marshal.dumps(x, 2))
+            except ValueError:
+                raise ModelError("a state holds a value that cannot be sent between processes "
+                                 f"({type(x).__name__})") from None
+            owners.append((((crc * _OWNER_MULT) & 0xFFFFFFFFFFFFFFFF) >> 32) % n)
 
     def new_components(self):
         """(first id, components) per kind interned since the last call."""
@@ -198,7 +199,10 @@ class Wire:
         return start, new
 
     def encode(self, components, keys, codes) -> bytes:
-        return marshal.dumps((components, keys, array("q", codes).tobytes()))
+        try:
+            return marshal.dumps((components, keys, array("q", codes).tobytes()))
+        except ValueError:
+            raise ModelError("a state holds a value that cannot be sent between processes") from None
 
     def decode(self, sender, blob: bytes):
         """A batch -> (keys in this process's ids, sort codes)."""
@@ -257,6 +261,11 @@ class Shard:
         self._sent_before: set = set()
         self._pending = None
         self._local_of_rank: dict | None = None  # built when a counterexample's states are asked for
+        from checker.search import _ThreadMoveCache
+
+        engine_ = self.engine
+        self._move_cache = (_ThreadMoveCache(engine_, self.packer)
+                            if engine_.mm.thread_local_steps and engine_.moves_are_per_thread() else None)
 
     def owner(self, key: int) -> int:
         return self.wire.owner(key)
@@ -293,6 +302,37 @@ class Shard:
         per_state = array("q")
         out: list = []
         cut = self.max_depth is not None and self.depth >= self.max_depth
+        # Each thread's moves as key deltas, memoised per (thread, memory,
+        # pending, ghost) as the one-process search does (search._ThreadMoveCache):
+        # most states are expanded without unpacking, calling the successor
+        # function or packing.  Moves keep the index engine.successors gives
+        # them (threads in order, then the rogue's), which the sort codes carry.
+        cache = self._move_cache
+        tinfo = cache.threads if cache is not None else ()
+        tuple_ = tuple
+        owner_mask = _OWNER_MASK
+
+        def route(nk: int, delta: int, code: int) -> None:
+            """A successor off the fast path below (the same decisions)."""
+            j = me if not delta & owner_mask else owner(nk)
+            if j == me:
+                known = seen.get(nk)
+                if known is not None:
+                    if keep_edges:
+                        known_at.append(code >> TID_BITS)
+                        known_dst.append(rank[known] << TID_BITS | (code & 15))
+                    return
+                if own_first is not None:
+                    if nk not in own_first:
+                        own_first[nk] = code
+                    return
+            elif sent is not None:
+                if nk in sent:
+                    return
+                sent.add(nk)
+            out_keys[j].append(nk)
+            out_codes[j].append(code)
+
         for n, li in enumerate(self.frontier):
             if n % 4096 == 4095:
                 memlimit.check(self.memory_limit)
@@ -300,60 +340,107 @@ class Shard:
                 report.cut = True
                 per_state.append(0)
                 continue
-            r = self.rank[li]
+            r = rank[li]
             key = self.keys[li]
-            s = unpack(key)
-            s_mem, s_pm = s[0], s[1][0]
-            out.clear()
-            engine.successors(s, out)
-            if len(out) > _AFTER_EVERY_MOVE:
-                raise ModelError(f"a state has {len(out)} moves; the partitioned search handles fewer than "
-                                 f"{_AFTER_EVERY_MOVE}")
+            s = None
             base = r << MOVE_BITS
+            m = 0  # the move's index in engine.successors' list
             moved = 0
-            pm_moves = False
+            any_move = pm_moves = False
             pruned_mask = 0
-            for m, (label, nxt, viol) in enumerate(out):
-                tid = label[0]
+            for tid, mask, memo in tinfo:
+                ck = key & mask
+                entry = memo.get(ck)
+                if entry is None:
+                    if s is None:
+                        s = unpack(key)
+                    entry = memo[ck] = cache.entry(s, key, tid)
+                if not entry:
+                    continue
+                any_move = True
                 if tid == 0:
                     pm_moves = True
-                if nxt is None and viol is None:
-                    pruned_mask |= 1 << tid
+                if entry.__class__ is tuple_:
+                    # route(), inlined: a call per successor would cost the hot loop ~10%.
+                    moved += len(entry)
+                    for delta in entry:
+                        code = ((base | m) << TID_BITS) | tid
+                        m += 1
+                        nk = key ^ delta
+                        # The owner hashes shared memory only (OWNER_POSITIONS):
+                        # a step that keeps it stays here.
+                        j = me if not delta & owner_mask else owner(nk)
+                        if j == me:
+                            known = seen.get(nk)
+                            if known is not None:
+                                if keep_edges:
+                                    known_at.append(code >> TID_BITS)
+                                    known_dst.append(rank[known] << TID_BITS | tid)
+                                continue
+                            if own_first is not None:
+                                if nk not in own_first:
+                                    own_first[nk] = code
+                                continue
+                        elif sent is not None:
+                            if nk in sent:
+                                continue
+                            sent.add(nk)
+                        out_keys[j].append(nk)
+                        out_codes[j].append(code)
                     continue
-                moved += 1
-                if viol is not None:
-                    report.events.append(Event(r, m, viol[0], viol[1], final_label=label))
-                    continue
-                nk = pack(nxt, s, key)
-                # The owner hashes shared memory and the postmaster only
-                # (OWNER_POSITIONS): a step that keeps both stays here.
-                j = me if nxt[0] is s_mem and nxt[1][0] is s_pm else owner(nk)
-                if j == me:
-                    known = seen.get(nk)
-                    if known is not None:
-                        if keep_edges:
-                            known_at.append(base | m)
-                            known_dst.append(rank[known] << TID_BITS | tid)
+                # A violation or a pruned move among them: in order, one by one.
+                for delta, label, viol in entry:
+                    m += 1
+                    if delta is None and viol is None:
+                        pruned_mask |= 1 << tid
                         continue
-                    if own_first is not None:
-                        if nk not in own_first:
-                            own_first[nk] = ((base | m) << TID_BITS) | tid
+                    moved += 1
+                    if viol is not None:
+                        report.events.append(Event(r, m - 1, viol[0], viol[1], final_label=label))
                         continue
-                elif sent is not None:
-                    if nk in sent:
+                    route(key ^ delta, delta, ((base | (m - 1)) << TID_BITS) | tid)
+            if cache is None or rogue:
+                # Every move (no cache), or the rogue's (which depend on the postmaster's next read).
+                if s is None:
+                    s = unpack(key)
+                out.clear()
+                if cache is None:
+                    engine.successors(s, out)
+                else:
+                    engine.rogue_successors(s, out)
+                for label, nxt, viol in out:
+                    tid = label[0]
+                    any_move = True
+                    if tid == 0:
+                        pm_moves = True
+                    m += 1
+                    if nxt is None and viol is None:
+                        pruned_mask |= 1 << tid
                         continue
-                    sent.add(nk)
-                out_keys[j].append(nk)
-                out_codes[j].append(((base | m) << TID_BITS) | tid)
+                    moved += 1
+                    if viol is not None:
+                        report.events.append(Event(r, m - 1, viol[0], viol[1], final_label=label))
+                        continue
+                    nk = pack(nxt, s, key)
+                    route(nk, nk ^ key, ((base | (m - 1)) << TID_BITS) | tid)
+            if m > _AFTER_EVERY_MOVE:
+                raise ModelError(f"a state has {m} moves; the partitioned search handles fewer than "
+                                 f"{_AFTER_EVERY_MOVE}")
             per_state.append(moved)
             report.transitions += moved
             if pruned_mask and self.liveness:
                 self.pruned[r] = pruned_mask
-            if not out:
+            if not any_move:
+                if s is None:
+                    s = unpack(key)
                 if not all(engine.halted(s, t) for t in engine.program_tids) and DEADLOCK in checked:
                     report.events.append(Event(r, _AFTER_EVERY_MOVE, DEADLOCK, _stuck_message(engine, s)))
-            elif rogue and not pm_moves and not engine.halted(s, 0) and DEADLOCK in checked:
-                report.events.append(Event(r, _AFTER_EVERY_MOVE, DEADLOCK, "the postmaster cannot take its next step"))
+            elif rogue and not pm_moves and DEADLOCK in checked:
+                if s is None:
+                    s = unpack(key)
+                if not engine.halted(s, 0):
+                    report.events.append(Event(r, _AFTER_EVERY_MOVE, DEADLOCK,
+                                               "the postmaster cannot take its next step"))
         self._transitions_by_frontier = per_state
         self._known_edges = (known_at, known_dst)
         batches: list = []
@@ -400,7 +487,14 @@ class Shard:
         new = sorted(first.items(), key=operator.itemgetter(1))
         report = ReceiveReport(array("q", [c for _k, c in new]).tobytes())
         check_state, unpack = self.engine.check_state, self.packer.unpack
+        cache = self._move_cache
+        # A state some thread is inside an operation in is not quiescent:
+        # check_state has nothing to check there, and the key says so unpacked.
+        busy = cache.busy if cache is not None else (lambda _k: False)
+        checking = self.engine.check_conservation
         for key, code in new:
+            if not checking or busy(key):
+                continue
             v = check_state(unpack(key))
             if v is not None:
                 move = (code >> TID_BITS) & _AFTER_EVERY_MOVE
@@ -601,6 +695,11 @@ def _worker_main(conn, peers, spec, index, n, liveness, max_depth, memory_limit,
     # step finish, writes the checkpoint and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # A shard holds acyclic tuples and ints only, as the one-process search
+    # (checker.search) does: the collector could only walk them in vain
+    # (≈ 10 % of a worker's CPU on ring, 4 threads).
+    gc.freeze()
+    gc.disable()
     try:
         shard = Shard(spec, index, n, liveness, max_depth, memory_limit, engine)
         conn.send(("ok", None))
