@@ -503,8 +503,11 @@ class Shard:
         report.cpu = time.process_time() - cpu0
         return report
 
-    def commit(self, ranks_b: bytes) -> int:
-        """The new states' global ranks (in the order receive() returned them): they become the frontier."""
+    def commit(self, ranks_b: bytes) -> float:
+        """The new states' global ranks (in the order receive() returned them): they become the frontier.
+
+        Returns the CPU seconds it took (part of the level's critical path)."""
+        cpu0 = time.process_time()
         ranks = array("q")
         ranks.frombytes(ranks_b)
         new, edges = self._pending
@@ -527,10 +530,14 @@ class Shard:
                 e_dst.extend([rank[seen[key]] << TID_BITS | (code & 15) for key, code in zip(bkeys, bcodes)])
         self.frontier = frontier
         self.depth += 1
-        return len(frontier)
+        return time.process_time() - cpu0
 
     def discard_pending(self) -> None:
         self._pending = None
+
+    def cpu(self) -> float:
+        """This process's CPU seconds so far."""
+        return time.process_time()
 
     # -- questions after a level -----------------------------------------
 
@@ -582,14 +589,25 @@ class Shard:
                 found[r] = (self.packer.unpack(self.keys[li]), self.parent[li])
         return found
 
-    def gather(self, below_rank: int, edges_up_to: int):
-        """Every state of rank < below_rank, with parents; the edges from sources <= edges_up_to; pruned."""
+    def gather(self, below_rank: int, edges_up_to: int, whole: bool = True):
+        """Every state of rank < below_rank, with parents; the edges from sources <= edges_up_to; pruned.
+
+        ``whole=False``: of each state, only its postmaster's thread tuple (an
+        id into this shard's thread table, sent along), which is all the cycle
+        analysis reads of every state (see _ShardStates).
+        """
         rank, keys, parent = self.rank, self.keys, self.parent
         sel = [li for li in range(len(keys)) if rank[li] < below_rank]
-        doc = {"tables": self._tables(), "keys": [keys[li] for li in sel],
+        if whole:
+            doc = {"tables": self._tables(), "keys": [keys[li] for li in sel]}
+        else:
+            shift = 96  # thread 0's field (search.PackedStates)
+            doc = {"pm_table": self.packer.thread.items,
+                   "pm": array("I", [(keys[li] >> shift) & _M32 for li in sel]).tobytes()}
+        doc.update({
                "ranks": array("q", (rank[li] for li in sel)).tobytes(),
                "parents": array("q", (parent[li] for li in sel)).tobytes(),
-               "pruned": {r: m for r, m in self.pruned.items() if r <= edges_up_to}}
+               "pruned": {r: m for r, m in self.pruned.items() if r <= edges_up_to}})
         limit = (edges_up_to + 1) << MOVE_BITS
         if not self.e_at or max(self.e_at) < limit:
             doc["e_at"], doc["e_dst"] = self.e_at.tobytes(), self.e_dst.tobytes()
@@ -1035,6 +1053,7 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
                 prog.finished = True
     last_checkpoint = time.perf_counter()
     pause_after = _test_pause_level()
+    stepped = [0.0] * n  # each shard's CPU seconds in the levels' steps (counted in the critical path)
     stop_reason = ""
     aborted = False  # interrupted or out of memory: no analysis of the partial graph
     frontier = prog.states - prog.level_start
@@ -1063,7 +1082,7 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
                 # expansions up to that state, and the states they found.
                 stop_transitions = sum(shards.call_all("transitions_up_to", [(stop_at,)] * n))
             with deferred_signals():
-                shards.call_all("commit", [(ranks[i].tobytes(),) for i in range(n)])
+                committed = shards.call_all("commit", [(ranks[i].tobytes(),) for i in range(n)])
                 new = len(merged)
                 if stop_at is not None:
                     kept = _count_up_to(merged, stop_at)
@@ -1091,7 +1110,9 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
                 prog.sent_bytes += sum(r.sent_bytes for r in reports)
                 prog.sent_states += sum(r.sent_states for r in reports)
                 # A level lasts as long as its slowest shard's expansion, then its slowest receiver.
-                prog.critical_cpu += max(r.cpu for r in reports) + max(r.cpu for r in received)
+                prog.critical_cpu += max(r.cpu for r in reports) + max(r.cpu for r in received) + max(committed)
+                for i in range(n):
+                    stepped[i] += reports[i].cpu + received[i].cpu + committed[i]
                 frontier = new
             now = time.perf_counter()
             prog.elapsed = now - t0
@@ -1116,7 +1137,7 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
         if checkpoint_dir:
             ckpt.write(checkpoint_dir, identity, shards, prog)
             stop_reason += f"; checkpoint written to {checkpoint_dir} (continue with --resume {checkpoint_dir})"
-    _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0)
+    _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0, stepped)
     if checkpoint_dir and not aborted:
         ckpt.write(checkpoint_dir, identity, shards, prog)
 
@@ -1158,7 +1179,7 @@ def _pause_for_test(shards, depth: int) -> None:
         signal.raise_signal(got)  # the program's handler: KeyboardInterrupt or Terminated, here at the boundary
 
 
-def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
+def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0, stepped) -> None:
     from checker.explore import Counterexample, _liveness, _path, _wait_freedom_lasso, first_violation_stop
     from checker.search import _LazyStates, _RebuiltLabels
 
@@ -1210,8 +1231,12 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
             expanded_up_to = nstates - 1
         else:
             expanded_up_to = prog.level_start - 1
-        packer, keys, parent, edges, pruned = _gather(shards, engine, nstates, expanded_up_to, keep_edges)
-        states = _LazyStates(keys, packer)
+        light = _gather_light(shards, engine, nstates, expanded_up_to)
+        if light is not None:
+            states, parent, edges, pruned = light
+        else:
+            packer, keys, parent, edges, pruned = _gather(shards, engine, nstates, expanded_up_to, keep_edges)
+            states = _LazyStates(keys, packer)
         labels = _RebuiltLabels(engine, states, parent)
         for e in events:
             if e.prop in violations:
@@ -1224,6 +1249,11 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
             res.liveness_checked = True
         elif lasso_partial and edges is not None and WAIT_FREEDOM not in violations:
             _wait_freedom_lasso(engine, states, edges, parent, labels, res)
+    if not isinstance(shards, LocalShards):
+        # What the workers did besides the levels' steps (starting, these
+        # figures, the gathering): the slowest worker's share is on the path too.
+        res.worker_cpu = shards.call_all("cpu")
+        res.critical_path_cpu += max(c - s for c, s in zip(res.worker_cpu, stepped))
     res.elapsed = time.perf_counter() - t0
 
 
@@ -1276,6 +1306,72 @@ def _gather(shards, engine, nstates: int, expanded_up_to: int, keep_edges: bool)
         pruned.update(doc["pruned"])
     edges = _edge_graph(at, dst, nstates) if keep_edges else None
     return packer, keys, parent, edges, pruned
+
+
+class _ShardStates:
+    """``states[rank]`` for the cycle analysis, with the states left in their shards.
+
+    Of every state the analysis reads only the postmaster's thread tuple
+    (``threads_of(0)``: which states are inside an operation, and where one
+    restarts), gathered as one id per state; a whole state (a counterexample's,
+    a bottom component's first) is asked of its owner when it is read, and kept.
+    """
+
+    def __init__(self, shards, nstates: int, pm_items: list, pm_index) -> None:
+        self.shards, self.n = shards, nstates
+        self.pm_items, self.pm_index = pm_items, pm_index
+        self.fetched: dict = {}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, rank: int):
+        if rank not in self.fetched:
+            for part in self.shards.call_all("states_at", [([rank],)] * self.shards.n):
+                for r, (state, _parent) in part.items():
+                    self.fetched[r] = state
+        return self.fetched[rank]
+
+    def threads_of(self, tid: int):
+        if tid != 0:
+            raise ValueError("only the postmaster's thread tuples are gathered")  # pragma: no cover
+        items = self.pm_items
+        return (items[j] for j in self.pm_index.tolist())
+
+
+def _gather_light(shards, engine, nstates: int, expanded_up_to: int):
+    """(states, parent, edges, pruned) for the cycle analysis without gathering the states, or None.
+
+    Needs numpy, and a memory model whose ``between_operations`` is the
+    default: the postmaster's thread tuple then says all that the lasso search
+    reads of a state (checker.explore._postmaster_lasso); otherwise it reads
+    every whole state, and _gather brings them.
+    """
+    from checker.memory.base import MemoryModel
+
+    if type(engine.mm).between_operations is not MemoryModel.between_operations:
+        return None
+    try:
+        import numpy as np
+    except ImportError:
+        return None
+    parent_np = np.full(nstates, -1, dtype=np.int64)
+    pm_index = np.zeros(nstates, dtype=np.int64)
+    pm_items: list = []
+    at, dst = array("q"), array("q")
+    pruned: dict = {}
+    for doc in shards.call_all("gather", [(nstates, expanded_up_to, False)] * shards.n):
+        ranks = np.frombuffer(doc["ranks"], dtype=np.int64)
+        parent_np[ranks] = np.frombuffer(doc["parents"], dtype=np.int64)
+        # Each shard's thread ids, moved past the tables of the shards before it.
+        pm_index[ranks] = np.frombuffer(doc["pm"], dtype=np.uint32).astype(np.int64) + len(pm_items)
+        pm_items.extend(doc["pm_table"])
+        at.frombytes(doc["e_at"])
+        dst.frombytes(doc["e_dst"])
+        pruned.update(doc["pruned"])
+    parent = array("l")
+    parent.frombytes(parent_np.astype(f"i{parent.itemsize}").tobytes())
+    return _ShardStates(shards, nstates, pm_items, pm_index), parent, _edge_graph(at, dst, nstates), pruned
 
 
 def _edge_graph(at, dst, nstates: int):
