@@ -29,15 +29,19 @@ process, so a batch carries a table of the distinct components it uses
 (marshalled tuples, format version 2, which has no object references and is
 therefore byte-for-byte canonical) and, per successor, one 32-bit index into
 that table per component plus a 64-bit sort key.  The owner of a state is a
-hash of the CRC-32s of its components' canonical bytes, so every process and
-every machine agrees on it.
+hash of the CRC-32 of its shared memory's canonical bytes, so every process
+and every machine agrees on it; a shard expands through the one-process
+search's memo of each thread's moves (checker.search._ThreadMoveCache), whose
+entries are keyed by the memory among others, so no entry is computed twice.
 
 Liveness (the cycle analysis: deadlock cycles and the postmaster's wait-
 freedom lasso) needs the whole graph.  The owner of an edge's *target* records
 the edge once it knows the target's rank; after an exhaustive search the
-coordinator gathers every state and edge and runs the one-process cycle
-analysis (:func:`checker.explore._liveness`) on them.  That step is
-sequential and needs the coordinator to hold the graph (docs/parallel.md).
+coordinator gathers every parent and edge, and of each state its postmaster's
+thread tuple (all the analysis reads of every state; whole states only under
+a model with its own ``between_operations``, or without numpy), and runs the
+one-process cycle analysis (:func:`checker.explore._liveness`) on them.  That
+step is sequential and needs the coordinator to hold the graph (docs/parallel.md).
 
 The transports: :class:`LocalShards` (one shard in this process: ``--checkpoint``
 without ``--workers``), :class:`ProcessShards` (``--workers N``: one process
@@ -60,7 +64,7 @@ import time
 import zlib
 from array import array
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from checker.model import DEADLOCK, WAIT_FREEDOM, ModelError, Params
 
@@ -131,6 +135,15 @@ class ExpandReport:
     # A bound the memory model hit in this shard so far (weak's safety cap):
     # the coordinator's own copy of the model never sees it.
     reordering_bound: int | None = None
+
+
+class _ReceivedEdges(NamedTuple):
+    """The edges a level's batches brought (see Shard.receive), in the form of Shard.e_at and e_dst."""
+
+    at_known: array  # into states this shard had: source rank << MOVE_BITS | move
+    dst_known: array  # their target rank << TID_BITS | thread
+    new_keys: list  # into states new in this level: the target's key, its rank not yet known
+    new_codes: array  # and the sort code of the move
 
 
 @dataclass
@@ -468,7 +481,10 @@ class Shard:
         # code) when no edges are kept; the others' are merged into them.
         own = next((b for b in batches if isinstance(b, dict)), None)
         first: dict = own if own is not None else {}
-        edges = [] if self.liveness else None
+        # With edges: one into a state this shard has is complete here, from
+        # the one lookup; one into a new state waits for its rank (commit).
+        edges = _ReceivedEdges(array("q"), array("q"), [], array("q")) if self.liveness else None
+        rank = self.rank
         n = 0
         for sender, batch in enumerate(batches):
             if batch is own:
@@ -477,13 +493,26 @@ class Shard:
             bkeys, bcodes = batch if isinstance(batch, tuple) else self.wire.decode(sender, batch)
             n += len(bkeys)
             memlimit.check(self.memory_limit)
+            if edges is None:
+                for key, code in zip(bkeys, bcodes):
+                    if key not in seen:
+                        c = first.get(key)
+                        if c is None or code < c:
+                            first[key] = code
+                continue
+            at_known, dst_known = edges.at_known, edges.dst_known
+            new_keys, new_codes = edges.new_keys, edges.new_codes
             for key, code in zip(bkeys, bcodes):
-                if key not in seen:
+                li = seen.get(key)
+                if li is None:
                     c = first.get(key)
                     if c is None or code < c:
                         first[key] = code
-            if edges is not None:
-                edges.append((bkeys, bcodes))
+                    new_keys.append(key)
+                    new_codes.append(code)
+                else:
+                    at_known.append(code >> TID_BITS)
+                    dst_known.append(rank[li] << TID_BITS | (code & 15))
         new = sorted(first.items(), key=operator.itemgetter(1))
         report = ReceiveReport(array("q", [c for _k, c in new]).tobytes())
         check_state, unpack = self.engine.check_state, self.packer.unpack
@@ -525,9 +554,11 @@ class Shard:
             e_at, e_dst = self.e_at, self.e_dst
             e_at.extend(self._known_edges[0])
             e_dst.extend(self._known_edges[1])
-            for bkeys, bcodes in edges:
-                e_at.extend([code >> TID_BITS for code in bcodes])
-                e_dst.extend([rank[seen[key]] << TID_BITS | (code & 15) for key, code in zip(bkeys, bcodes)])
+            e_at.extend(edges.at_known)
+            e_dst.extend(edges.dst_known)
+            e_at.extend([code >> TID_BITS for code in edges.new_codes])
+            e_dst.extend([rank[seen[key]] << TID_BITS | (code & 15)
+                          for key, code in zip(edges.new_keys, edges.new_codes)])
         self.frontier = frontier
         self.depth += 1
         return time.process_time() - cpu0
