@@ -29,15 +29,19 @@ process, so a batch carries a table of the distinct components it uses
 (marshalled tuples, format version 2, which has no object references and is
 therefore byte-for-byte canonical) and, per successor, one 32-bit index into
 that table per component plus a 64-bit sort key.  The owner of a state is a
-hash of the CRC-32s of its components' canonical bytes, so every process and
-every machine agrees on it.
+hash of the CRC-32 of its shared memory's canonical bytes, so every process
+and every machine agrees on it; a shard expands through the one-process
+search's memo of each thread's moves (checker.search._ThreadMoveCache), whose
+entries are keyed by the memory among others, so no entry is computed twice.
 
 Liveness (the cycle analysis: deadlock cycles and the postmaster's wait-
 freedom lasso) needs the whole graph.  The owner of an edge's *target* records
 the edge once it knows the target's rank; after an exhaustive search the
-coordinator gathers every state and edge and runs the one-process cycle
-analysis (:func:`checker.explore._liveness`) on them.  That step is
-sequential and needs the coordinator to hold the graph (docs/parallel.md).
+coordinator gathers every parent and edge, and of each state its postmaster's
+thread tuple (all the analysis reads of every state; whole states only under
+a model with its own ``between_operations``, or without numpy), and runs the
+one-process cycle analysis (:func:`checker.explore._liveness`) on them.  That
+step is sequential and needs the coordinator to hold the graph (docs/parallel.md).
 
 The transports: :class:`LocalShards` (one shard in this process: ``--checkpoint``
 without ``--workers``), :class:`ProcessShards` (``--workers N``: one process
@@ -49,6 +53,7 @@ batches go from actor to actor through Ray's object store).
 from __future__ import annotations
 
 import contextlib
+import gc
 import heapq
 import itertools
 import marshal
@@ -59,7 +64,7 @@ import time
 import zlib
 from array import array
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from checker.model import DEADLOCK, WAIT_FREEDOM, ModelError, Params
 
@@ -67,7 +72,11 @@ MOVE_BITS = 12  # a state has fewer than 4096 moves
 TID_BITS = 4  # edges keep a thread id in 4 bits, as checker.explore does
 _M32 = 0xFFFFFFFF
 _AFTER_EVERY_MOVE = (1 << MOVE_BITS) - 1  # where a state's deadlock check comes in its expansion
-OWNER_POSITIONS = (0, 3)  # the packed-key components the owner hashes: shared memory, the postmaster
+OWNER_POSITIONS = (0,)  # the packed-key components the owner hashes: shared memory
+# Mixes a CRC-32 before it is reduced modulo N (ring, 4 threads, 16 shards:
+# 62,841 to 66,029 states each; the high word of the product: 56,988 to 70,549).
+_OWNER_MULT = 0x9E3779B97F4A7C15
+_OWNER_MASK = sum(_M32 << (32 * c) for c in OWNER_POSITIONS)  # their bits in a packed key
 
 
 class SearchAborted(Exception):
@@ -130,6 +139,15 @@ class ExpandReport:
     reordering_bound: int | None = None
 
 
+class _ReceivedEdges(NamedTuple):
+    """The edges a level's batches brought (see Shard.receive), in the form of Shard.e_at and e_dst."""
+
+    at_known: array  # into states this shard had: source rank << MOVE_BITS | move
+    dst_known: array  # their target rank << TID_BITS | thread
+    new_keys: list  # into states new in this level: the target's key, its rank not yet known
+    new_codes: array  # and the sort code of the move
+
+
 @dataclass
 class ReceiveReport:
     codes: bytes  # the new states' sort keys, ascending (array 'q')
@@ -161,39 +179,37 @@ class Wire:
         self.nshards = nshards
         self.sent = [0, 0, 0, 0]  # components already sent, per kind
         self.tables: dict = {}  # sender -> per kind: sender's id -> this process's id
-        self._crcs = [[], [], [], []]
         kinds = [0, 1, 2] + [3] * nthreads
         shifts = [32 * c for c in range(len(kinds))]
         names = ["tm", "tg", "tp", "tt"]
         trans = " | ".join(f"{names[k]}[(k >> {sh}) & M] << {sh}" for k, sh in zip(kinds, shifts))
-        # The owner mixes the CRC-32 of every component's canonical bytes
-        # with a distinct odd multiplier per position.
-        mults = [(0x9E3779B97F4A7C15 * (c + 1)) | 1 for c in range(len(kinds))]
-        crc_names = ["cm", "cg", "cp", "ct"]
-        # Hashing two components, shared memory and the postmaster, spreads
-        # states about as evenly as hashing all (every step changes one of
-        # them or a backend's, and backends' steps change memory mostly) at a
-        # third of the cost, which is most of the per-successor overhead.
-        used = OWNER_POSITIONS
-        mix = " + ".join(f"{crc_names[kinds[c]]}[(k >> {shifts[c]}) & M] * {mults[c]}" for c in used)
+        # The owner is the CRC-32 of the canonical bytes of the shared memory,
+        # times _OWNER_MULT modulo N, kept per memory id.  Memory alone spreads
+        # states as evenly as memory and the postmaster did (ring, 4 threads:
+        # 13,980 memories; 513,490 and 514,426 states at 2 shards), and it
+        # makes every step that keeps the memory, the postmaster's local steps
+        # included, stay in its shard.  It also makes the memory the one shard
+        # knows each thread's memoised moves for (search._ThreadMoveCache
+        # keys them by memory, ghost, pending and the thread): no entry is
+        # computed by two shards.
         src = (f"def translate(k, tm, tg, tp, tt):\n    return {trans}\n"
-               f"def owner(k):\n    try:\n        return ({mix}) % N\n"
+               "def owner(k):\n    try:\n        return own[k & M]\n"
                "    except IndexError:\n        fill()\n        return owner(k)\n")
-        cm, cg, cp, ct = self._crcs
-        env = {"M": _M32, "N": nshards, "cm": cm, "cg": cg, "cp": cp, "ct": ct, "fill": self._fill}
+        self._owners: list = []
+        env = {"M": _M32, "own": self._owners, "fill": self._fill}
         exec(compile(src, "<wire>", "exec"), env)  # noqa: S102
         self.translate = env["translate"]
         self.owner = env["owner"] if nshards > 1 else (lambda _k: 0)
 
     def _fill(self) -> None:
-        for crcs, interner, plain in zip(self._crcs, self.interners, self._to_wire):
-            items = interner.items
-            for x in items[len(crcs):]:
-                try:
-                    crcs.append(zlib.crc32(marshal.dumps(plain(x), 2)))
-                except ValueError:
-                    raise ModelError("a state holds a value that cannot be sent between processes "
-                                     f"({type(x).__name__})") from None
+        owners, n = self._owners, self.nshards
+        for x in self.interners[0].items[len(owners):]:
+            try:
+                crc = zlib.crc32(marshal.dumps(x, 2))
+            except ValueError:
+                raise ModelError("a state holds a value that cannot be sent between processes "
+                                 f"({type(x).__name__})") from None
+            owners.append((crc * _OWNER_MULT) % n)
 
     def new_components(self):
         """(first id, components) per kind interned since the last call."""
@@ -203,7 +219,10 @@ class Wire:
         return start, new
 
     def encode(self, components, keys, codes) -> bytes:
-        return marshal.dumps((components, keys, array("q", codes).tobytes()))
+        try:
+            return marshal.dumps((components, keys, array("q", codes).tobytes()))
+        except ValueError:
+            raise ModelError("a state holds a value that cannot be sent between processes") from None
 
     def decode(self, sender, blob: bytes):
         """A batch -> (keys in this process's ids, sort codes)."""
@@ -263,6 +282,11 @@ class Shard:
         self._sent_before: set = set()
         self._pending = None
         self._local_of_rank: dict | None = None  # built when a counterexample's states are asked for
+        from checker.search import _ThreadMoveCache
+
+        engine_ = self.engine
+        self._move_cache = (_ThreadMoveCache(engine_, self.packer)
+                            if engine_.mm.thread_local_steps and engine_.moves_are_per_thread() else None)
 
     def owner(self, key: int) -> int:
         return self.wire.owner(key)
@@ -299,6 +323,37 @@ class Shard:
         per_state = array("q")
         out: list = []
         cut = self.max_depth is not None and self.depth >= self.max_depth
+        # Each thread's moves as key deltas, memoised per (thread, memory,
+        # pending, ghost) as the one-process search does (search._ThreadMoveCache):
+        # most states are expanded without unpacking, calling the successor
+        # function or packing.  Moves keep the index engine.successors gives
+        # them (threads in order, then the rogue's), which the sort codes carry.
+        cache = self._move_cache
+        tinfo = cache.threads if cache is not None else ()
+        tuple_ = tuple
+        owner_mask = _OWNER_MASK
+
+        def route(nk: int, delta: int, code: int) -> None:
+            """A successor off the fast path below (the same decisions)."""
+            j = me if not delta & owner_mask else owner(nk)
+            if j == me:
+                known = seen.get(nk)
+                if known is not None:
+                    if keep_edges:
+                        known_at.append(code >> TID_BITS)
+                        known_dst.append(rank[known] << TID_BITS | (code & 15))
+                    return
+                if own_first is not None:
+                    if nk not in own_first:
+                        own_first[nk] = code
+                    return
+            elif sent is not None:
+                if nk in sent:
+                    return
+                sent.add(nk)
+            out_keys[j].append(nk)
+            out_codes[j].append(code)
+
         for n, li in enumerate(self.frontier):
             if n % 4096 == 4095:
                 memlimit.check(self.memory_limit)
@@ -306,60 +361,107 @@ class Shard:
                 report.cut = True
                 per_state.append(0)
                 continue
-            r = self.rank[li]
+            r = rank[li]
             key = self.keys[li]
-            s = unpack(key)
-            s_mem, s_pm = s[0], s[1][0]
-            out.clear()
-            engine.successors(s, out)
-            if len(out) > _AFTER_EVERY_MOVE:
-                raise ModelError(f"a state has {len(out)} moves; the partitioned search handles fewer than "
-                                 f"{_AFTER_EVERY_MOVE}")
+            s = None
             base = r << MOVE_BITS
+            m = 0  # the move's index in engine.successors' list
             moved = 0
-            pm_moves = False
+            any_move = pm_moves = False
             pruned_mask = 0
-            for m, (label, nxt, viol) in enumerate(out):
-                tid = label[0]
+            for tid, mask, memo in tinfo:
+                ck = key & mask
+                entry = memo.get(ck)
+                if entry is None:
+                    if s is None:
+                        s = unpack(key)
+                    entry = memo[ck] = cache.entry(s, key, tid)
+                if not entry:
+                    continue
+                any_move = True
                 if tid == 0:
                     pm_moves = True
-                if nxt is None and viol is None:
-                    pruned_mask |= 1 << tid
+                if entry.__class__ is tuple_:
+                    # route(), inlined: a call per successor would cost the hot loop ~10%.
+                    moved += len(entry)
+                    for delta in entry:
+                        code = ((base | m) << TID_BITS) | tid
+                        m += 1
+                        nk = key ^ delta
+                        # The owner hashes shared memory only (OWNER_POSITIONS):
+                        # a step that keeps it stays here.
+                        j = me if not delta & owner_mask else owner(nk)
+                        if j == me:
+                            known = seen.get(nk)
+                            if known is not None:
+                                if keep_edges:
+                                    known_at.append(code >> TID_BITS)
+                                    known_dst.append(rank[known] << TID_BITS | tid)
+                                continue
+                            if own_first is not None:
+                                if nk not in own_first:
+                                    own_first[nk] = code
+                                continue
+                        elif sent is not None:
+                            if nk in sent:
+                                continue
+                            sent.add(nk)
+                        out_keys[j].append(nk)
+                        out_codes[j].append(code)
                     continue
-                moved += 1
-                if viol is not None:
-                    report.events.append(Event(r, m, viol[0], viol[1], final_label=label))
-                    continue
-                nk = pack(nxt, s, key)
-                # The owner hashes shared memory and the postmaster only
-                # (OWNER_POSITIONS): a step that keeps both stays here.
-                j = me if nxt[0] is s_mem and nxt[1][0] is s_pm else owner(nk)
-                if j == me:
-                    known = seen.get(nk)
-                    if known is not None:
-                        if keep_edges:
-                            known_at.append(base | m)
-                            known_dst.append(rank[known] << TID_BITS | tid)
+                # A violation or a pruned move among them: in order, one by one.
+                for delta, label, viol in entry:
+                    m += 1
+                    if delta is None and viol is None:
+                        pruned_mask |= 1 << tid
                         continue
-                    if own_first is not None:
-                        if nk not in own_first:
-                            own_first[nk] = ((base | m) << TID_BITS) | tid
+                    moved += 1
+                    if viol is not None:
+                        report.events.append(Event(r, m - 1, viol[0], viol[1], final_label=label))
                         continue
-                elif sent is not None:
-                    if nk in sent:
+                    route(key ^ delta, delta, ((base | (m - 1)) << TID_BITS) | tid)
+            if cache is None or rogue:
+                # Every move (no cache), or the rogue's (which depend on the postmaster's next read).
+                if s is None:
+                    s = unpack(key)
+                out.clear()
+                if cache is None:
+                    engine.successors(s, out)
+                else:
+                    engine.rogue_successors(s, out)
+                for label, nxt, viol in out:
+                    tid = label[0]
+                    any_move = True
+                    if tid == 0:
+                        pm_moves = True
+                    m += 1
+                    if nxt is None and viol is None:
+                        pruned_mask |= 1 << tid
                         continue
-                    sent.add(nk)
-                out_keys[j].append(nk)
-                out_codes[j].append(((base | m) << TID_BITS) | tid)
+                    moved += 1
+                    if viol is not None:
+                        report.events.append(Event(r, m - 1, viol[0], viol[1], final_label=label))
+                        continue
+                    nk = pack(nxt, s, key)
+                    route(nk, nk ^ key, ((base | (m - 1)) << TID_BITS) | tid)
+            if m > _AFTER_EVERY_MOVE:
+                raise ModelError(f"a state has {m} moves; the partitioned search handles fewer than "
+                                 f"{_AFTER_EVERY_MOVE}")
             per_state.append(moved)
             report.transitions += moved
             if pruned_mask and self.liveness:
                 self.pruned[r] = pruned_mask
-            if not out:
+            if not any_move:
+                if s is None:
+                    s = unpack(key)
                 if not all(engine.halted(s, t) for t in engine.program_tids) and DEADLOCK in checked:
                     report.events.append(Event(r, _AFTER_EVERY_MOVE, DEADLOCK, _stuck_message(engine, s)))
-            elif rogue and not pm_moves and not engine.halted(s, 0) and DEADLOCK in checked:
-                report.events.append(Event(r, _AFTER_EVERY_MOVE, DEADLOCK, "the postmaster cannot take its next step"))
+            elif rogue and not pm_moves and DEADLOCK in checked:
+                if s is None:
+                    s = unpack(key)
+                if not engine.halted(s, 0):
+                    report.events.append(Event(r, _AFTER_EVERY_MOVE, DEADLOCK,
+                                               "the postmaster cannot take its next step"))
         self._transitions_by_frontier = per_state
         self._known_edges = (known_at, known_dst)
         batches: list = []
@@ -387,7 +489,10 @@ class Shard:
         # code) when no edges are kept; the others' are merged into them.
         own = next((b for b in batches if isinstance(b, dict)), None)
         first: dict = own if own is not None else {}
-        edges = [] if self.liveness else None
+        # With edges: one into a state this shard has is complete here, from
+        # the one lookup; one into a new state waits for its rank (commit).
+        edges = _ReceivedEdges(array("q"), array("q"), [], array("q")) if self.liveness else None
+        rank = self.rank
         n = 0
         for sender, batch in enumerate(batches):
             if batch is own:
@@ -396,17 +501,37 @@ class Shard:
             bkeys, bcodes = batch if isinstance(batch, tuple) else self.wire.decode(sender, batch)
             n += len(bkeys)
             memlimit.check(self.memory_limit)
+            if edges is None:
+                for key, code in zip(bkeys, bcodes):
+                    if key not in seen:
+                        c = first.get(key)
+                        if c is None or code < c:
+                            first[key] = code
+                continue
+            at_known, dst_known = edges.at_known, edges.dst_known
+            new_keys, new_codes = edges.new_keys, edges.new_codes
             for key, code in zip(bkeys, bcodes):
-                if key not in seen:
+                li = seen.get(key)
+                if li is None:
                     c = first.get(key)
                     if c is None or code < c:
                         first[key] = code
-            if edges is not None:
-                edges.append((bkeys, bcodes))
+                    new_keys.append(key)
+                    new_codes.append(code)
+                else:
+                    at_known.append(code >> TID_BITS)
+                    dst_known.append(rank[li] << TID_BITS | (code & 15))
         new = sorted(first.items(), key=operator.itemgetter(1))
         report = ReceiveReport(array("q", [c for _k, c in new]).tobytes())
         check_state, unpack = self.engine.check_state, self.packer.unpack
+        cache = self._move_cache
+        # A state some thread is inside an operation in is not quiescent:
+        # check_state has nothing to check there, and the key says so unpacked.
+        busy = cache.busy if cache is not None else (lambda _k: False)
+        checking = self.engine.check_conservation
         for key, code in new:
+            if not checking or busy(key):
+                continue
             v = check_state(unpack(key))
             if v is not None:
                 move = (code >> TID_BITS) & _AFTER_EVERY_MOVE
@@ -415,8 +540,11 @@ class Shard:
         report.cpu = time.process_time() - cpu0
         return report
 
-    def commit(self, ranks_b: bytes) -> int:
-        """The new states' global ranks (in the order receive() returned them): they become the frontier."""
+    def commit(self, ranks_b: bytes) -> float:
+        """The new states' global ranks (in the order receive() returned them): they become the frontier.
+
+        Returns the CPU seconds it took (part of the level's critical path)."""
+        cpu0 = time.process_time()
         ranks = array("q")
         ranks.frombytes(ranks_b)
         new, edges = self._pending
@@ -434,15 +562,21 @@ class Shard:
             e_at, e_dst = self.e_at, self.e_dst
             e_at.extend(self._known_edges[0])
             e_dst.extend(self._known_edges[1])
-            for bkeys, bcodes in edges:
-                e_at.extend([code >> TID_BITS for code in bcodes])
-                e_dst.extend([rank[seen[key]] << TID_BITS | (code & 15) for key, code in zip(bkeys, bcodes)])
+            e_at.extend(edges.at_known)
+            e_dst.extend(edges.dst_known)
+            e_at.extend([code >> TID_BITS for code in edges.new_codes])
+            e_dst.extend([rank[seen[key]] << TID_BITS | (code & 15)
+                          for key, code in zip(edges.new_keys, edges.new_codes)])
         self.frontier = frontier
         self.depth += 1
-        return len(frontier)
+        return time.process_time() - cpu0
 
     def discard_pending(self) -> None:
         self._pending = None
+
+    def cpu(self) -> float:
+        """This process's CPU seconds so far."""
+        return time.process_time()
 
     # -- questions after a level -----------------------------------------
 
@@ -494,14 +628,25 @@ class Shard:
                 found[r] = (self.packer.unpack(self.keys[li]), self.parent[li])
         return found
 
-    def gather(self, below_rank: int, edges_up_to: int):
-        """Every state of rank < below_rank, with parents; the edges from sources <= edges_up_to; pruned."""
+    def gather(self, below_rank: int, edges_up_to: int, whole: bool = True):
+        """Every state of rank < below_rank, with parents; the edges from sources <= edges_up_to; pruned.
+
+        ``whole=False``: of each state, only its postmaster's thread tuple (an
+        id into this shard's thread table, sent along), which is all the cycle
+        analysis reads of every state (see _ShardStates).
+        """
         rank, keys, parent = self.rank, self.keys, self.parent
         sel = [li for li in range(len(keys)) if rank[li] < below_rank]
-        doc = {"tables": self._tables(), "keys": [keys[li] for li in sel],
+        if whole:
+            doc = {"tables": self._tables(), "keys": [keys[li] for li in sel]}
+        else:
+            shift = 96  # thread 0's field (search.PackedStates)
+            doc = {"pm_table": self.packer.thread.items,
+                   "pm": array("I", [(keys[li] >> shift) & _M32 for li in sel]).tobytes()}
+        doc.update({
                "ranks": array("q", (rank[li] for li in sel)).tobytes(),
                "parents": array("q", (parent[li] for li in sel)).tobytes(),
-               "pruned": {r: m for r, m in self.pruned.items() if r <= edges_up_to}}
+               "pruned": {r: m for r, m in self.pruned.items() if r <= edges_up_to}})
         limit = (edges_up_to + 1) << MOVE_BITS
         if not self.e_at or max(self.e_at) < limit:
             doc["e_at"], doc["e_dst"] = self.e_at.tobytes(), self.e_dst.tobytes()
@@ -607,6 +752,11 @@ def _worker_main(conn, peers, spec, index, n, liveness, max_depth, memory_limit,
     # step finish, writes the checkpoint and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # A shard holds acyclic tuples and ints only, as the one-process search
+    # (checker.search) does: the collector could only walk them in vain
+    # (≈ 10 % of a worker's CPU on ring, 4 threads).
+    gc.freeze()
+    gc.disable()
     try:
         shard = Shard(spec, index, n, liveness, max_depth, memory_limit, engine)
         conn.send(("ok", None))
@@ -942,6 +1092,7 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
                 prog.finished = True
     last_checkpoint = time.perf_counter()
     pause_after = _test_pause_level()
+    stepped = [0.0] * n  # each shard's CPU seconds in the levels' steps (counted in the critical path)
     stop_reason = ""
     aborted = False  # interrupted or out of memory: no analysis of the partial graph
     frontier = prog.states - prog.level_start
@@ -970,7 +1121,7 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
                 # expansions up to that state, and the states they found.
                 stop_transitions = sum(shards.call_all("transitions_up_to", [(stop_at,)] * n))
             with deferred_signals():
-                shards.call_all("commit", [(ranks[i].tobytes(),) for i in range(n)])
+                committed = shards.call_all("commit", [(ranks[i].tobytes(),) for i in range(n)])
                 new = len(merged)
                 if stop_at is not None:
                     kept = _count_up_to(merged, stop_at)
@@ -998,7 +1149,9 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
                 prog.sent_bytes += sum(r.sent_bytes for r in reports)
                 prog.sent_states += sum(r.sent_states for r in reports)
                 # A level lasts as long as its slowest shard's expansion, then its slowest receiver.
-                prog.critical_cpu += max(r.cpu for r in reports) + max(r.cpu for r in received)
+                prog.critical_cpu += max(r.cpu for r in reports) + max(r.cpu for r in received) + max(committed)
+                for i in range(n):
+                    stepped[i] += reports[i].cpu + received[i].cpu + committed[i]
                 frontier = new
             now = time.perf_counter()
             prog.elapsed = now - t0
@@ -1023,7 +1176,7 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
         if checkpoint_dir:
             ckpt.write(checkpoint_dir, identity, shards, prog)
             stop_reason += f"; checkpoint written to {checkpoint_dir} (continue with --resume {checkpoint_dir})"
-    _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0)
+    _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0, stepped)
     if checkpoint_dir and not aborted:
         ckpt.write(checkpoint_dir, identity, shards, prog)
 
@@ -1065,7 +1218,7 @@ def _pause_for_test(shards, depth: int) -> None:
         signal.raise_signal(got)  # the program's handler: KeyboardInterrupt or Terminated, here at the boundary
 
 
-def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
+def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0, stepped) -> None:
     from checker.explore import Counterexample, _liveness, _path, _wait_freedom_lasso, first_violation_stop
     from checker.search import _LazyStates, _RebuiltLabels
 
@@ -1117,8 +1270,12 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
             expanded_up_to = nstates - 1
         else:
             expanded_up_to = prog.level_start - 1
-        packer, keys, parent, edges, pruned = _gather(shards, engine, nstates, expanded_up_to, keep_edges)
-        states = _LazyStates(keys, packer)
+        light = _gather_light(shards, engine, nstates, expanded_up_to)
+        if light is not None:
+            states, parent, edges, pruned = light
+        else:
+            packer, keys, parent, edges, pruned = _gather(shards, engine, nstates, expanded_up_to, keep_edges)
+            states = _LazyStates(keys, packer)
         labels = _RebuiltLabels(engine, states, parent)
         for e in events:
             if e.prop in violations:
@@ -1131,6 +1288,11 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0) -> None:
             res.liveness_checked = True
         elif lasso_partial and edges is not None and WAIT_FREEDOM not in violations:
             _wait_freedom_lasso(engine, states, edges, parent, labels, res)
+    if not isinstance(shards, LocalShards):
+        # What the workers did besides the levels' steps (starting, these
+        # figures, the gathering): the slowest worker's share is on the path too.
+        res.worker_cpu = shards.call_all("cpu")
+        res.critical_path_cpu += max(c - s for c, s in zip(res.worker_cpu, stepped))
     res.elapsed = time.perf_counter() - t0
 
 
@@ -1183,6 +1345,72 @@ def _gather(shards, engine, nstates: int, expanded_up_to: int, keep_edges: bool)
         pruned.update(doc["pruned"])
     edges = _edge_graph(at, dst, nstates) if keep_edges else None
     return packer, keys, parent, edges, pruned
+
+
+class _ShardStates:
+    """``states[rank]`` for the cycle analysis, with the states left in their shards.
+
+    Of every state the analysis reads only the postmaster's thread tuple
+    (``threads_of(0)``: which states are inside an operation, and where one
+    restarts), gathered as one id per state; a whole state (a counterexample's,
+    a bottom component's first) is asked of its owner when it is read, and kept.
+    """
+
+    def __init__(self, shards, nstates: int, pm_items: list, pm_index) -> None:
+        self.shards, self.n = shards, nstates
+        self.pm_items, self.pm_index = pm_items, pm_index
+        self.fetched: dict = {}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, rank: int):
+        if rank not in self.fetched:
+            for part in self.shards.call_all("states_at", [([rank],)] * self.shards.n):
+                for r, (state, _parent) in part.items():
+                    self.fetched[r] = state
+        return self.fetched[rank]
+
+    def threads_of(self, tid: int):
+        if tid != 0:
+            raise ValueError("only the postmaster's thread tuples are gathered")  # pragma: no cover
+        items = self.pm_items
+        return (items[j] for j in self.pm_index.tolist())
+
+
+def _gather_light(shards, engine, nstates: int, expanded_up_to: int):
+    """(states, parent, edges, pruned) for the cycle analysis without gathering the states, or None.
+
+    Needs numpy, and a memory model whose ``between_operations`` is the
+    default: the postmaster's thread tuple then says all that the lasso search
+    reads of a state (checker.explore._postmaster_lasso); otherwise it reads
+    every whole state, and _gather brings them.
+    """
+    from checker.memory.base import MemoryModel
+
+    if type(engine.mm).between_operations is not MemoryModel.between_operations:
+        return None
+    try:
+        import numpy as np
+    except ImportError:
+        return None
+    parent_np = np.full(nstates, -1, dtype=np.int64)
+    pm_index = np.zeros(nstates, dtype=np.int64)
+    pm_items: list = []
+    at, dst = array("q"), array("q")
+    pruned: dict = {}
+    for doc in shards.call_all("gather", [(nstates, expanded_up_to, False)] * shards.n):
+        ranks = np.frombuffer(doc["ranks"], dtype=np.int64)
+        parent_np[ranks] = np.frombuffer(doc["parents"], dtype=np.int64)
+        # Each shard's thread ids, moved past the tables of the shards before it.
+        pm_index[ranks] = np.frombuffer(doc["pm"], dtype=np.uint32).astype(np.int64) + len(pm_items)
+        pm_items.extend(doc["pm_table"])
+        at.frombytes(doc["e_at"])
+        dst.frombytes(doc["e_dst"])
+        pruned.update(doc["pruned"])
+    parent = array("l")
+    parent.frombytes(parent_np.astype(f"i{parent.itemsize}").tobytes())
+    return _ShardStates(shards, nstates, pm_items, pm_index), parent, _edge_graph(at, dst, nstates), pruned
 
 
 def _edge_graph(at, dst, nstates: int):

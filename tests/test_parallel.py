@@ -153,6 +153,30 @@ def test_edge_lists_are_in_move_order_with_and_without_numpy(monkeypatch):
     assert lists(_edge_graph(at, dst, 60)) == expected
 
 
+def test_shards_compute_each_memoised_move_once_and_the_cycle_analysis_leaves_states_in_them(monkeypatch):
+    """Owned by their shared memory, which keys every memo entry, no two shards compute one entry;
+    the cycle analysis gathers the postmaster's thread tuples, not the states."""
+    import checker.parallel as parallel
+    from checker.search import _ThreadMoveCache
+
+    computed: list = []
+    entry = _ThreadMoveCache.entry
+    monkeypatch.setattr(_ThreadMoveCache, "entry", lambda self, *a: computed.append(a[2]) or entry(self, *a))
+    case = ("ring", None, "sc", {"threads": 3}, {})
+    _e, one = _run(case)
+    by_one = len(computed)
+    computed.clear()
+    # Both shards in this process, so that the counts are seen here.
+    monkeypatch.setattr(parallel, "ProcessShards", parallel.LocalShards)
+    gathered: list = []
+    gather = parallel.Shard.gather
+    monkeypatch.setattr(parallel.Shard, "gather", lambda self, *a: gathered.append(gather(self, *a)) or gathered[-1])
+    _e, two = _run(case, workers=2)
+    assert summary(two) == summary(one) and two.liveness_checked
+    assert 0 < len(computed) == by_one
+    assert len(gathered) == 2 and not any("keys" in doc for doc in gathered)
+
+
 @pytest.mark.xdist_group("ray")  # one local Ray per test process (the module fixture)
 @pytest.mark.slow
 def test_a_ray_search_stopped_by_its_memory_limit_resumes_on_worker_processes(local_ray, tmp_path):
