@@ -54,3 +54,26 @@ def test_example_ring_holds_and_its_mutation_is_caught():
     _, bad = check(PCRING, memory_model="sc", threads=3, slots=2, mutation="off-by-one", extra={"pushes": 3},
                    options=safety)
     assert set(bad.violations) == {INTEGRITY}
+
+
+def test_bench_c_engine_leaves_out_what_it_does_not_run_and_names_it(checker_cli):
+    r = checker_cli("bench", "--engine", "c", "--only", "ring-t3-sc", "--only", "ring-t3-tso",
+                    "--max-states", "2000", "--json")
+    assert r.returncode == 3, r.stderr  # the limit stops the sc run: incomplete, and said so
+    assert "left out" in r.stderr and "ring-t3-tso" in r.stderr  # stdout stays one JSON document
+    doc = json.loads(r.stdout)
+    assert doc["left_out"] == ["ring-t3-tso"]
+    (row,) = doc["instances"]
+    assert row["name"] == "ring-t3-sc" and row["engine"] == "c" and row["states"] == 2000
+
+
+@pytest.mark.parametrize("extra", [("--fingerprint",), ("--storage", "full")])
+def test_bench_c_engine_refuses_other_storage_in_one_line(checker_cli, extra):
+    r = checker_cli("bench", "--engine", "c", "--only", "ring-t3-sc", *extra)
+    assert r.returncode == 2 and "--engine c" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_bench_c_engine_with_nothing_left_is_an_error(checker_cli):
+    r = checker_cli("bench", "--engine", "c", "--only", "ring-t3-tso")
+    assert r.returncode == 2 and "no instance left" in r.stderr

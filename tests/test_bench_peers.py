@@ -94,7 +94,7 @@ def test_a_missing_tool_is_one_notice_and_its_rows_are_left_out(monkeypatch):
     _no_peers(monkeypatch)
     notices: list[str] = []
     figures = list(bench_peers.run_all((Size(2, 4), Size(3, 4)), notices.append))
-    assert [f.tool for f in figures] == ["checker", "checker --fingerprint", "checker --symmetry"] * 2
+    assert [f.tool for f in figures] == ["checker", "checker --engine c", "checker --fingerprint", "checker --symmetry"] * 2
     # One line per tool, though Rumur has three runs per size and there are two sizes.
     assert notices == ["spin is not installed (Debian: apt-get install spin); its rows are left out",
                        "rumur is not installed (Debian: apt-get install rumur); its rows are left out"]
@@ -143,7 +143,7 @@ def test_the_table_has_every_tool_agreeing_on_the_unreduced_and_the_reduced_stat
     table = _peers_table()
     assert set(table) == {s.label for s in bench_peers.SIZES}
     for rows in table.values():
-        unreduced = {rows[t][2] for t in ("SPIN", "Rumur", "checker", "checker --fingerprint")}
+        unreduced = {rows[t][2] for t in ("SPIN", "Rumur", "checker", "checker --engine c", "checker --fingerprint")}
         reduced = {rows[t][2] for t in (*bench_peers.RUMUR_SYMMETRY.values(), "checker --symmetry") if t != "Rumur"}
         assert len(unreduced) == 1 and len(reduced) == 1, rows
 
