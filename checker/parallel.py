@@ -1204,18 +1204,24 @@ def _pause_for_test(shards, depth: int) -> None:
     timing.  The line on stderr says where the search is held and gives the
     worker processes' pids (none listed: the shards run in this process).
     """
-    waited = {signal.SIGINT, signal.SIGTERM, signal.SIGUSR1}
-    # Blocked before the line is written, so that a signal sent as soon as
-    # the test reads it stays pending for sigwait instead of being missed.
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    # Not sigwait: the mask it needs is per thread, and a thread this process
+    # did not start (numpy's BLAS pool) leaves the signals unblocked, so the
+    # kernel may hand a process-directed SIGTERM to that thread and sigwait in
+    # the main thread waits for ever.  A Python handler sees the signal
+    # whichever thread the kernel picks: the main thread runs it at its next
+    # poll.  SIGUSR1 (go on) gets one for the pause, installed before the line
+    # is written, so a signal sent as soon as the test reads it is not missed;
+    # SIGINT and SIGTERM keep the program's handlers, which raise
+    # KeyboardInterrupt or Terminated from here, at the level boundary.
+    go_on: list[int] = []
+    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: go_on.append(signum))
     try:
         pids = " ".join(str(p.pid) for p in getattr(shards, "procs", []))
         os.write(2, f"checker: test hook: held after level {depth}; workers: {pids}\n".encode())
-        got = signal.sigwait(waited)
+        while not go_on:
+            time.sleep(0.02)  # a poll interval, not a deadline: the hold lasts until a signal
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-    if got != signal.SIGUSR1:
-        signal.raise_signal(got)  # the program's handler: KeyboardInterrupt or Terminated, here at the boundary
+        signal.signal(signal.SIGUSR1, previous)
 
 
 def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0, stepped) -> None:
