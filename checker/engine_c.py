@@ -27,11 +27,21 @@ engine takes that step, with its exact semantics (a crash, a violation, a
 model error), and hands the moves back.  ``Protocol.check_quiescent`` runs in
 Python on each new quiescent state (``slotcheck_c_check``), in discovery order.
 
+A rogue (``--rogue``) is a thread of one word, its writes left (a sentinel
+for unlimited).  Its moves are the runtime's, after every program thread's,
+as ``Engine.rogue_successors`` lists them: each rogue value but the current
+one into the word the postmaster's next load, rmw or acquire reads (a
+generated ``pm_read_address``), or into every word with --rogue-anywhere,
+kernel words left out.  A backend whose index is out of range crashes, a move
+C writes itself; a ghost index out of range is left to Python as without a
+rogue (it then skips that bookkeeping).  A state where the postmaster cannot
+move while others can is a deadlock, as the Python searches say.
+
 Refused with one line (exit 2), never explored some other way: memory models
-other than sc, a rogue, --symmetry, --fingerprint, --workers/--ray/--checkpoint,
+other than sc, --symmetry, --fingerprint, --workers/--ray/--checkpoint,
 ghost code with a unary minus or ``~``, values that do not fit the 32-bit
-words of a C state, more than 64 properties, and the cycle analysis past 2^28
-states.
+words of a C state (a rogue budget of 2^32 - 1 writes or more too), more than
+64 properties, and the cycle analysis past 2^28 states.
 """
 
 from __future__ import annotations
@@ -46,6 +56,9 @@ from checker.ir import MASK
 from checker.model import DEADLOCK, MEMORY_SAFETY, PM_SAFETY, WAIT_FREEDOM, ModelError
 from checker.model.property_names import PROPERTIES
 
+# The "move number" C records for a state where, with a rogue, the postmaster
+# alone cannot move (-1: no thread can).
+_POSTMASTER_STUCK = -2
 _CHUNK = 1 << 14  # states expanded per call into C: progress, Ctrl-C and --max-memory are seen between calls
 
 
@@ -156,6 +169,10 @@ class _ExprC:
         raise Unsupported(f"--engine c: cannot translate {ast.unparse(n)!r}")
 
 
+# The rogue's word when its writes are unlimited (the Python state says -1).
+ROGUE_UNLIMITED = MASK
+
+
 class _Layout:
     """Where each part of a state sits among the words of an unpacked C state."""
 
@@ -166,18 +183,28 @@ class _Layout:
         off = self.ghost_off + self.ghost_len
         self.thr_off: list[int] = []
         self.thr_len: list[int] = []
+        self.rogue_tid = system.rogue_tid
         for t in system.threads:
-            assert t.program is not None  # a rogue is refused before
             self.thr_off.append(off)
-            self.thr_len.append(t.program.nlocals)
-            off += t.program.nlocals
+            # The rogue's tuple is (writes left,).
+            n = 1 if t.program is None else t.program.nlocals
+            self.thr_len.append(n)
+            off += n
         self.words = off
         self.nthreads = len(system.threads)
 
     def encode(self, state) -> list[int]:
         mem, threads, _pending, ghost = state
         words = list(mem) + [int(g) for g in ghost]
-        for T in threads:
+        rt = self.rogue_tid
+        for tid, T in enumerate(threads):
+            if tid == rt:
+                left = T[0]
+                if left >= ROGUE_UNLIMITED:
+                    raise Unsupported(f"--engine c: {left} rogue writes do not fit a 32-bit word "
+                                      "(use --rogue-writes unlimited)")
+                words.append(ROGUE_UNLIMITED if left < 0 else left)
+                continue
             words.extend(T)
         for w in words:
             if w.__class__ is not int and w.__class__ is not bool or not 0 <= w <= MASK:
@@ -187,8 +214,10 @@ class _Layout:
     def decode(self, words) -> tuple:
         mem = tuple(words[:self.mem_len])
         ghost = tuple(words[self.ghost_off:self.ghost_off + self.ghost_len])
-        threads = tuple(tuple(words[o:o + n]) for o, n in zip(self.thr_off, self.thr_len))
-        return (mem, threads, (None,) * self.nthreads, ghost)
+        threads = [tuple(words[o:o + n]) for o, n in zip(self.thr_off, self.thr_len)]
+        if self.rogue_tid is not None and threads[self.rogue_tid][0] == ROGUE_UNLIMITED:
+            threads[self.rogue_tid] = (-1,)
+        return (mem, tuple(threads), (None,) * self.nthreads, ghost)
 
 
 class _EventC:
@@ -231,11 +260,28 @@ class _EventC:
         i = self.expr(loc.index.run_src, d, exit_)
         self.emit(d, f"if ({i} >= {region.length}) {{")
         role = self.gen.system.threads[self.tid].role
-        prop = PM_SAFETY if role == "postmaster" else MEMORY_SAFETY
-        self.emit(d + 1, f"if (push_violation({self.gen.prop(prop)})) return NOMEM;")
+        if role != "postmaster" and self.gen.system.rogue_tid is not None:
+            self.crash(d + 1)
+        else:
+            prop = PM_SAFETY if role == "postmaster" else MEMORY_SAFETY
+            self.emit(d + 1, f"if (push_violation({self.gen.prop(prop)})) return NOMEM;")
         self.emit(d + 1, exit_)
         self.emit(d, "}")
         self.emit(d, f"a = {region.base} + {i};")
+
+    def crash(self, d: int) -> None:
+        """A backend crashed on memory the rogue corrupted (MemoryModel.violation_for_range, sc's _crash).
+
+        It stops for good at its halt, its locals all 0, holding whatever it held.
+        """
+        toff = self.gen.layout.thr_off[self.tid]
+        halt_pc = len(self.prog.instrs) - 1
+        self.emit(d, "{")
+        self.emit(d + 1, "uint32_t *m = push_move(-1, 0, 0);")
+        self.emit(d + 1, "if (!m) return NOMEM;")
+        self.emit(d + 1, f"memcpy(m, s, {self.gen.layout.words} * sizeof(uint32_t));")
+        self.emit(d + 1, " ".join(f"m[{toff + i}] = {halt_pc if i == 0 else 0};" for i in range(self.nloc)))
+        self.emit(d, "}")
 
     def build(self) -> str:
         ins = self.prog.instrs[self.pc]
@@ -547,7 +593,7 @@ class _Generator:
             f"static const uint32_t thr_len[NT] = {{{', '.join(map(str, lay.thr_len))}}};",
             "static const int postmaster[NT] = {"
             + ", ".join("1" if t.role == "postmaster" else "0" for t in sys_.threads) + "};",
-        ]
+        ] + self.rogue_head()
         runtime = RUNTIME.replace('#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n', "")
         before, after = runtime.split("STEP_FUNCTIONS")
         # The declarations the runtime needs from the generated part come after move_t.
@@ -557,14 +603,66 @@ class _Generator:
         ]
         return "\n".join(head) + before + "\n".join(decls) + "\n" + self.steps() + after
 
+    def rogue_head(self) -> list[str]:
+        """The rogue's constants (Engine.rogue_successors); ROGUE_TID -1 without one."""
+        sys_ = self.system
+        rt = sys_.rogue_tid
+        if rt is None:
+            return ["#define ROGUE_TID (-1)"]
+        for v in sys_.rogue_values:
+            if not 0 <= v <= MASK:
+                raise Unsupported(f"--engine c: the rogue value {v} does not fit a 32-bit word")
+        kernel = [0] * self.layout.mem_len
+        for a in self.engine.kernel_addresses:
+            kernel[a] = 1
+        return [
+            f"#define ROGUE_TID {rt}",
+            f"#define ROGUE_OFF {self.layout.thr_off[rt]}",
+            f"#define ROGUE_UNLIMITED {ROGUE_UNLIMITED}u",
+            f"#define ROGUE_ANYWHERE {int(bool(sys_.params.rogue_anywhere))}",
+            f"#define ROGUE_NVALUES {len(sys_.rogue_values)}",
+            f"static const uint32_t rogue_values[ROGUE_NVALUES] = {{{', '.join(map(str, sys_.rogue_values))}}};",
+            f"static const uint8_t kernel_word[MEM_LEN] = {{{', '.join(map(str, kernel))}}};",
+        ]
+
+    def postmaster_read(self) -> str:
+        """``pm_read_address``: MemoryModel.upcoming_reads(state, 0) under sc, the word the rogue may write.
+
+        The address of the postmaster's load, rmw or acquire at its pc; none
+        (0) at any other event, or when the address does not compute (an
+        index out of range, an operation C leaves undefined).
+        """
+        lay = self.layout
+        prog = self.system.threads[0].program
+        toff = lay.thr_off[0]
+        out = ["static int", "pm_read_address(const uint32_t *s, uint64_t *a)", "{",
+               "\tint ub = 0;", "\t(void) ub;"]
+        out += [f"\tuint64_t l{i} = s[{toff + i}]; (void) l{i};" for i in range(prog.nlocals)]
+        out.append(f"\tswitch (s[{toff}]) {{")
+        for pc, ins in enumerate(prog.instrs):
+            if ins.op not in ("load", "rmw", "acquire"):
+                continue
+            region = ins.loc.region
+            if ins.loc.index is None:
+                out.append(f"\tcase {pc}: *a = {region.base}; return 1;")
+                continue
+            index = _ExprC(ghost=False).of_src(ins.loc.index.run_src)
+            out.append(f"\tcase {pc}: {{ uint64_t i = {index}; if (ub || i >= {region.length}) return 0; "
+                       f"*a = {region.base} + i; return 1; }}")
+        out += ["\tdefault: return 0;", "\t}", "}"]
+        return "\n".join(out)
+
     def steps(self) -> str:
         lay = self.layout
         parts: list[str] = []
         dispatch = ["static int", "step_thread(int t, const uint32_t *s)", "{", "\tswitch (t) {"]
         busy = ["static int", "busy(const uint32_t *w)", "{"]
         halted = ["static int", "all_halted(const uint32_t *w)", "{"]
+        pm_halted = ["static int", "pm_halted(const uint32_t *w)", "{"]
         for tid, t in enumerate(self.system.threads):
             prog = t.program
+            if prog is None:
+                continue  # the rogue: its moves are the runtime's (rogue_step)
             toff = lay.thr_off[tid]
             cases = []
             for pc, ins in enumerate(prog.instrs):
@@ -593,10 +691,16 @@ class _Generator:
             if prog.idle_pc is not None and prog.fork_address is not None:
                 cond += f" || (w[{toff}] == {prog.idle_pc} && w[{prog.fork_address}] == 0)"
             halted.append(f"\tif (!({cond})) return 0;")
+            if tid == 0:
+                pm_halted.append(f"\treturn {cond};")
         dispatch += ["\t}", "\treturn 0;", "}"]
         busy += ["\treturn 0;", "}"]
         halted += ["\treturn 1;", "}"]
-        return "\n\n".join(parts + ["\n".join(dispatch), "\n".join(busy), "\n".join(halted)]) + "\n"
+        pm_halted.append("}")
+        parts += ["\n".join(dispatch), "\n".join(busy), "\n".join(halted)]
+        if self.system.rogue_tid is not None:
+            parts += ["\n".join(pm_halted), self.postmaster_read()]
+        return "\n\n".join(parts) + "\n"
 
 
 # ---------------------------------------------------------------------------
@@ -662,8 +766,6 @@ class CEngine(CompiledEngine):
         if mm.name != "sc":
             raise Unsupported(f"--engine c supports the sc memory model only, not {mm.name} "
                               "(use --engine compiled)")
-        if system.rogue_tid is not None:
-            raise Unsupported("--engine c does not run a rogue (use --engine compiled)")
         super().__init__(system, mm)
         # Steps the last C search left to Python (an operation C leaves undefined met on the way).
         self.python_steps = 0
@@ -874,6 +976,9 @@ def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0, helpers) -> 
             label, _nxt, viol = out[ordinal]
             assert viol is not None and viol[0] == prop, (viol, prop)
             res.violations[prop] = Counterexample(prop, viol[1], lab, path, label)
+        elif prop == DEADLOCK and ordinal == _POSTMASTER_STUCK:
+            # Others (the rogue, say) could move; with a rogue only the postmaster must.
+            res.violations[prop] = Counterexample(prop, "the postmaster cannot take its next step", lab, path)
         elif prop == DEADLOCK and idx not in search.messages:
             res.violations[prop] = Counterexample(prop, _stuck_message(engine, states[idx]), lab, path)
         else:

@@ -331,6 +331,58 @@ add_successor(const uint32_t *pkey, const move_t *m, int tid, int fell_back)
 	return 0;
 }
 
+#if ROGUE_TID >= 0
+static move_t rogue_move;
+
+/*
+ * The rogue's moves after the program threads' (Engine.rogue_successors): each
+ * value but the current one into the word the postmaster is about to read
+ * (with ROGUE_ANYWHERE, into every word), kernel words left out, while writes
+ * are left.  0 fine, else add_successor's value.
+ */
+static int
+rogue_step(const uint32_t *pkey, int *any)
+{
+	uint32_t	left = cur[ROGUE_OFF];
+	uint64_t	lo, hi;
+
+	if (left == 0)
+		return 0;
+#if ROGUE_ANYWHERE
+	lo = 0;
+	hi = MEM_LEN;
+#else
+	if (!pm_read_address(cur, &lo))
+		return 0;
+	hi = lo + 1;
+#endif
+	for (uint64_t a = lo; a < hi; a++)
+	{
+		if (kernel_word[a])
+			continue;	/* a worker's fork and exit are the kernel's, not shared memory */
+		for (int k = 0; k < ROGUE_NVALUES; k++)
+		{
+			int			r;
+
+			if (rogue_values[k] == cur[MEM_OFF + a])
+				continue;
+			memcpy(rogue_move.w, cur, sizeof(cur));
+			rogue_move.w[MEM_OFF + a] = rogue_values[k];
+			rogue_move.w[ROGUE_OFF] = left == ROGUE_UNLIMITED ? left : left - 1;
+			rogue_move.kind = -1;
+			rogue_move.mem_changed = 1;
+			rogue_move.ghost_changed = 0;
+			*any = 1;
+			transitions++;
+			r = add_successor(pkey, &rogue_move, ROGUE_TID, 0);
+			if (r != 0)
+				return r;
+		}
+	}
+	return 0;
+}
+#endif
+
 static void
 release_all(void)
 {
@@ -424,7 +476,8 @@ sc_run(uint64_t budget)
 
 	while (budget--)
 	{
-		int			any = 0;
+		int			any = 0,
+					pm_any = 0;
 		int32_t		ordinal = 0;
 
 		if (expanded >= states.count || limit_hit)
@@ -460,6 +513,8 @@ sc_run(uint64_t budget)
 			int			r,
 						fell_back = 0;
 
+			if (t == ROGUE_TID)
+				continue;	/* its moves come after every program thread's */
 			nmoves = 0;
 			r = step_thread(t, cur);
 			if (r == NOMEM)
@@ -475,6 +530,8 @@ sc_run(uint64_t budget)
 				nmoves = n;
 				fell_back = 1;
 			}
+			if (t == 0 && nmoves)
+				pm_any = 1;
 			for (int k = 0; k < nmoves; k++, ordinal++)
 			{
 				move_t	   *m = &moves[k];
@@ -497,8 +554,29 @@ sc_run(uint64_t budget)
 					return r;
 			}
 		}
-		if (!any && !all_halted(cur))
-			record(DEADLOCK_PROP, expanded, -1);
+#if ROGUE_TID >= 0
+		{
+			int			r = rogue_step(pkey, &any);
+
+			if (r == 1)
+			{
+				limit_hit = 1;
+				return 1;
+			}
+			if (r < 0)
+				return r;
+		}
+#endif
+		if (!any)
+		{
+			if (!all_halted(cur))
+				record(DEADLOCK_PROP, expanded, -1);
+		}
+#if ROGUE_TID >= 0
+		/* With a rogue only the postmaster must keep going (ordinal -2: checker.engine_c says why). */
+		else if (!pm_any && !pm_halted(cur))
+			record(DEADLOCK_PROP, expanded, -2);
+#endif
 		if (keep_edges)
 			edge_off[expanded + 1] = nedges;
 		expanded++;

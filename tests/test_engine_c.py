@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from checker.engine_c import Unsupported
-from checker.explore import Options
+from checker.explore import Options, explore
 from checker.model import ModelError, Params, load_protocols
 from checker.run import check, make_engine
 
@@ -75,7 +75,7 @@ def _mutations():
     for name, cls in sorted(load_protocols().items()):
         for m, mut in sorted(cls.mutations.items()):
             if mut.needs_rogue:
-                continue  # --engine c runs no rogue (test_refused_in_one_line)
+                continue  # test_mutations_caught_only_with_a_rogue
             if "sc" not in mut.bug_under:
                 # Not a bug under sc: the search is exhaustive, as the protocol's own.
                 continue
@@ -88,6 +88,112 @@ def _mutations():
 def test_mutation_matrix_under_sc(protocol, mutation):
     _compiled, c = _both(protocol, {"liveness": False}, mutation=mutation, threads=3)
     assert c.violations
+
+
+# --rogue: the rogue's writes come after every program thread's moves, backends
+# crash on the indices it corrupts, and only the postmaster's properties are
+# checked.  Small bounds keep each pair of runs to seconds.
+_ROGUE_SMALL = {"threads": 2, "slots": 2, "ops": 1, "rogue": True}
+# At two slots changequeue-fixed has 1.6 million states with a rogue.
+_ROGUE_SLOTS = {"changequeue-fixed": 1}
+
+
+@pytest.mark.parametrize("protocol", sorted(load_protocols()))
+def test_shipped_protocols_with_a_rogue(protocol):
+    params = {**_ROGUE_SMALL, "slots": _ROGUE_SLOTS.get(protocol, 2)}
+    _compiled, c = _both(protocol, **params)
+    assert c.states > 20 and c.system.rogue_tid is not None
+
+
+def test_rogue_anywhere_crashes_backends():
+    # Written anywhere, the rogue corrupts indices the backends read: they
+    # crash (C writes that move itself); --keep-going follows every execution
+    # past the violations.
+    options = {"liveness": False, "stop_on_first": False}
+    params = {**_ROGUE_SMALL, "rogue_anywhere": True}
+    engine = make_engine("dsmhandle", Params(**params), None, "sc", engine="compiled")
+    crashes = 0
+    crash = engine.mm._crash
+
+    def counted(state, tid, prog, pc, viol, out):
+        nonlocal crashes
+        crashes += viol is None
+        crash(state, tid, prog, pc, viol, out)
+
+    engine.mm._crash = counted
+    compiled = explore(engine, Options(**options), "sc")
+    assert crashes > 0, "the comparison met no crashed backend"
+    _engine, c = check("dsmhandle", memory_model="sc", engine="c", options=Options(**options), **params)
+    assert c.engine == "c" and _summary(c) == _summary(compiled)
+
+
+def _rogue_mutations():
+    from checker.ci_policy import ROGUE_LOOP_PARAMS, ROGUE_PARAMS
+    from checker.model import WAIT_FREEDOM
+
+    cases = []
+    for name, cls in sorted(load_protocols().items()):
+        for m, mut in sorted(cls.mutations.items()):
+            if mut.needs_rogue and "sc" in mut.bug_under:
+                # The parameters checker ci catches it with (unlimited writes for a livelock).
+                params = (ROGUE_LOOP_PARAMS if mut.breaks == WAIT_FREEDOM else ROGUE_PARAMS)[0]
+                cases.append(pytest.param(name, m, mut.breaks, params, id=f"{name}-{m}"))
+    return cases
+
+
+@pytest.mark.parametrize("protocol,mutation,breaks,params", _rogue_mutations())
+def test_mutations_caught_only_with_a_rogue(protocol, mutation, breaks, params):
+    _compiled, c = _both(protocol, {"liveness": False}, mutation=mutation, rogue=True, **params)
+    assert breaks in c.violations
+
+
+def test_unlimited_rogue_writes():
+    # The rogue's word stays "unlimited" (-1 in Python, a sentinel in C) in
+    # every state; exhaustive, with the cycle analysis over the rogue's edges.
+    _compiled, c = _both("dlist", threads=2, slots=1, ops=1, rogue=True, rogue_writes=None)
+    assert c.complete and c.liveness_checked and c.states > 1000
+
+
+_PM_LOCK = '''
+from checker.lang import LWLockAcquire, LWLockRelease, pg_atomic_write_u32
+from checker.model import Protocol
+
+word = 0
+
+
+def pm():
+    LWLockAcquire(TheLock)
+    pg_atomic_write_u32(word, 1)
+    LWLockRelease(TheLock)
+
+
+def backend():
+    LWLockAcquire(TheLock)
+    pg_atomic_write_u32(word, 2)
+    pg_atomic_write_u32(word, 3)
+    LWLockRelease(TheLock)
+
+
+class PmLock(Protocol):
+    name = "test-c-pm-lock"
+    summary = "the postmaster waits for a lock a backend holds"
+    roles = {"postmaster": pm, "backend": backend}
+
+    def declare(self, p, d):
+        d.word("word", 0)
+        d.lock("TheLock")
+'''
+
+
+def test_postmaster_waiting_on_a_backend_with_a_rogue(tmp_path):
+    # With a rogue a backend may crash holding the lock: a postmaster that
+    # cannot move while others can is a deadlock, said as such.
+    path = tmp_path / "pmlock.py"
+    path.write_text(_PM_LOCK)
+    _compiled, c = _both(str(path), threads=2, rogue=True)
+    assert c.violations["deadlock freedom"].message == "the postmaster cannot take its next step"
+    _compiled, c = _both(str(path), threads=2)
+    assert not c.violations
 
 
 def test_keep_going_and_limits():
@@ -208,7 +314,7 @@ def test_exception_in_a_callback(tmp_path, kill):
     (["-m", "tso"], "sc memory model only"),
     (["-m", "weak"], "sc memory model only"),
     ([], "sc memory model only"),  # the default model is weak
-    (["-m", "sc", "--rogue"], "rogue"),
+    (["-m", "sc", "--rogue", "--rogue-writes", str(2**32 - 1)], "rogue writes do not fit"),
     (["-m", "sc", "--symmetry"], "--symmetry"),
     (["-m", "sc", "--fingerprint"], "--fingerprint"),
     (["-m", "sc", "--workers", "2"], "one process"),
