@@ -872,7 +872,7 @@ def explore_c(engine: CEngine, opts, res) -> None:
     """The search of checker.explore.explore, in C; fills ``res`` (same counts, same counterexamples)."""
     global _active
     from checker.explore import (
-        Counterexample, _liveness, _path, _stuck_message, _wait_freedom_lasso, first_violation_stop,
+        Counterexample, analyse_cycles, _path, _stuck_message, _wait_freedom_lasso, first_violation_stop,
         interruption, out_of_memory,
     )
     from checker.search import _RebuiltLabels
@@ -936,7 +936,7 @@ def explore_c(engine: CEngine, opts, res) -> None:
             stop_reason = "out of memory"
             out_of_mem = True
         _finish(engine, search, opts, res, stop_reason, out_of_mem, t0,
-                (Counterexample, _liveness, _path, _stuck_message, _wait_freedom_lasso, first_violation_stop,
+                (Counterexample, analyse_cycles, _path, _stuck_message, _wait_freedom_lasso, first_violation_stop,
                  _RebuiltLabels))
     finally:
         _active = None
@@ -944,7 +944,7 @@ def explore_c(engine: CEngine, opts, res) -> None:
 
 
 def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0, helpers) -> None:
-    (Counterexample, _liveness, _path, _stuck_message, _wait_freedom_lasso, first_violation_stop,
+    (Counterexample, analyse_cycles, _path, _stuck_message, _wait_freedom_lasso, first_violation_stop,
      _RebuiltLabels) = helpers
     from checker.graph import Graph
 
@@ -998,8 +998,7 @@ def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0, helpers) -> 
         edges.dst = array("I", bytes(4 * lib.sc_info(10)))
         lib.sc_edges(ffi.from_buffer("uint64_t[]", edges.off), ffi.from_buffer("uint32_t[]", edges.dst))
     if res.complete and edges is not None:
-        _liveness(engine, states, edges, parent, labels, res, {})
-        res.liveness_checked = True
+        analyse_cycles(engine, states, edges, parent, labels, res, {})
     elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in system.checked
           and WAIT_FREEDOM not in res.violations):
         edges.pad(n)

@@ -330,7 +330,8 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     states: list = [init]
     parent = array("l", [-1])
     plabel: list = [None]
-    depth = array("H", [0])
+    # 32-bit: a rogue writing anywhere, without a limit, takes a search past 65,535 levels.
+    depth = array("I", [0])
     edges: list | None = [] if opts.liveness else None
     pruned: dict[int, int] = {}  # state -> threads with a discarded (speculative) move
     violations = res.violations
@@ -456,8 +457,7 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     res.reordering_bound = engine.mm.reordering_bound()
     res.reordering_bound_requested = engine.mm.reordering_bound_requested()
     if res.complete and edges is not None:
-        _liveness(engine, states, edges, parent, plabel, res, pruned)
-        res.liveness_checked = True
+        analyse_cycles(engine, states, edges, parent, plabel, res, pruned)
     elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in checked
           and WAIT_FREEDOM not in violations):
         # A cycle among the states explored so far is a real lasso even when
@@ -543,6 +543,27 @@ def _as_graph(edges, n: int):
     from checker.graph import Graph
 
     return edges if isinstance(edges, Graph) else Graph.from_lists(edges, n)
+
+
+def analyse_cycles(engine: Engine, states, edges, parent, plabel, res: Result, pruned=None) -> None:
+    """The cycle analysis after an exhaustive search, as every search strategy runs it.
+
+    Ctrl-C, SIGTERM or running out of memory during it leave the run
+    incomplete (exit 3) with its coverage report, as they do during the
+    search: half an analysis is no verdict on deadlock or wait-freedom.  A
+    lasso it had already found is real and stays reported.
+    """
+    try:
+        _liveness(engine, states, edges, parent, plabel, res, pruned)
+    except KeyboardInterrupt as exc:
+        stopped = interruption(exc)
+    except MemoryError as exc:
+        stopped = out_of_memory(exc)
+    else:
+        res.liveness_checked = True
+        return
+    res.complete = False
+    res.stop_reason = f"{stopped} during the cycle analysis (the search had covered every state)"
 
 
 def _liveness(engine: Engine, states, edges, parent, plabel, res: Result, pruned=None) -> None:

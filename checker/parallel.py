@@ -40,7 +40,7 @@ the edge once it knows the target's rank; after an exhaustive search the
 coordinator gathers every parent and edge, and of each state its postmaster's
 thread tuple (all the analysis reads of every state; whole states only under
 a model with its own ``between_operations``, or without numpy), and runs the
-one-process cycle analysis (:func:`checker.explore._liveness`) on them.  That
+one-process cycle analysis (:func:`checker.explore.analyse_cycles`) on them.  That
 step is sequential and needs the coordinator to hold the graph (docs/parallel.md).
 
 The transports: :class:`LocalShards` (one shard in this process: ``--checkpoint``
@@ -1225,7 +1225,7 @@ def _pause_for_test(shards, depth: int) -> None:
 
 
 def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0, stepped) -> None:
-    from checker.explore import Counterexample, _liveness, _path, _wait_freedom_lasso, first_violation_stop
+    from checker.explore import Counterexample, _path, _wait_freedom_lasso, analyse_cycles, first_violation_stop
     from checker.search import _LazyStates, _RebuiltLabels
 
     system = engine.system
@@ -1290,8 +1290,7 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0, stepped) 
             lab, path = _path(states, parent, labels, idx)
             violations[e.prop] = Counterexample(e.prop, e.message, lab, path, e.final_label)
         if res.complete and edges is not None:
-            _liveness(engine, states, edges, parent, labels, res, pruned)
-            res.liveness_checked = True
+            analyse_cycles(engine, states, edges, parent, labels, res, pruned)
         elif lasso_partial and edges is not None and WAIT_FREEDOM not in violations:
             _wait_freedom_lasso(engine, states, edges, parent, labels, res)
     if not isinstance(shards, LocalShards):

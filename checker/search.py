@@ -278,7 +278,7 @@ def explore_compact(engine, opts, res, canon=None) -> None:
     ``canon``: a state's orbit representative (``checker.symmetry``), or None.
     """
     from checker.explore import (
-        Counterexample, _liveness, _path, _stuck_message, _Stop, _wait_freedom_lasso, first_violation_stop,
+        Counterexample, analyse_cycles, _path, _stuck_message, _Stop, _wait_freedom_lasso, first_violation_stop,
         interruption, out_of_memory,
     )
 
@@ -293,7 +293,8 @@ def explore_compact(engine, opts, res, canon=None) -> None:
     seen: dict = {k0: 0}
     keys: list = [k0]
     parent = array("l", [-1])
-    depth = array("H", [0])
+    # 32-bit: a rogue writing anywhere, without a limit, takes a search past 65,535 levels.
+    depth = array("I", [0])
     lazy_states = _LazyStates(keys, packer)
     labels = _RebuiltLabels(engine, lazy_states, parent)
     # The cycle analysis does not run on orbit representatives (see checker.symmetry).
@@ -511,8 +512,9 @@ def explore_compact(engine, opts, res, canon=None) -> None:
         gc.unfreeze()
         if gc_was_enabled:
             gc.enable()
-    if keys:  # the cached loop leaves it: breadth-first, the last state found is the deepest
-        max_depth = max(max_depth, depth[len(keys) - 1])
+    if depth:  # the cached loop leaves it: breadth-first, the last state found is the deepest
+        # (depth[-1]: a signal between a key's append and its depth's leaves one key more)
+        max_depth = max(max_depth, depth[-1])
     seen.clear()  # the liveness analysis needs indices only
     res.states = len(keys)
     res.transitions = transitions
@@ -532,8 +534,7 @@ def explore_compact(engine, opts, res, canon=None) -> None:
     if cache is not None and keys:
         res.bytes_per_state += cache.bytes() / len(keys)
     if res.complete and edges is not None:
-        _liveness(engine, lazy_states, edges, parent, labels, res, pruned)
-        res.liveness_checked = True
+        analyse_cycles(engine, lazy_states, edges, parent, labels, res, pruned)
     elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in checked
           and WAIT_FREEDOM not in violations):
         edges.pad(len(keys))
