@@ -285,7 +285,8 @@ def fence_rows(protocol: str, fences_dir: Path, on_row: RowStart | None = None, 
     import json
 
     from checker.fence_analysis import Bounds, analyse, default_bounds
-    from checker.fence_report import markdown
+    from checker.fence_docs import DOC_SECTION, README_ROW
+    from checker.fence_report import markdown, summary_row
     from checker.model import resolve_protocol
 
     name = resolve_protocol(protocol).name
@@ -299,6 +300,11 @@ def fence_rows(protocol: str, fences_dir: Path, on_row: RowStart | None = None, 
     fences_dir.mkdir(parents=True, exist_ok=True)
     (fences_dir / f"{name}.md").write_text(markdown(table))
     (fences_dir / f"{name}.json").write_text(json.dumps(table.as_json(), indent=1) + "\n")
+    # docs/fences.md's section and the README's row, made as checker.fence_docs
+    # makes them: `fence_docs --check-from` compares them with the committed
+    # docs, so CI need not compute every table a second time.
+    (fences_dir / f"{name}{DOC_SECTION}").write_text(markdown(table, timings=False))
+    (fences_dir / f"{name}{README_ROW}").write_text(summary_row(table) + "\n")
     twin_ok = table.twin is None or table.twin.agrees or not table.twin.available
     row.ok = table.exit_code == 0 and twin_ok
     row.outcome = ("complete" if table.exit_code == 0 else "violated as written" if table.exit_code == 1

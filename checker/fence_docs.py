@@ -2,6 +2,7 @@
 
     python -m checker.fence_docs [--workers N]      rewrite both
     python -m checker.fence_docs --check            exit 1 if either is stale
+    python -m checker.fence_docs --check-from DIR   the same, from `checker ci --window 2`'s tables in DIR
 
 Each shipped protocol's table is computed with the same library and the same
 Markdown as ``checker fences PROTOCOL --markdown`` (at the protocol's default
@@ -103,6 +104,8 @@ def render(tabs, machine: str = "") -> tuple[str, str]:
     parts = [INTRO]
     for t in tabs:
         parts.append(markdown(t, timings=False))
+    if not tabs:
+        return "\n".join(parts) + "\n", "\n".join([BEGIN, *SUMMARY_HEADER, END])
     workers = max((t.workers for t in tabs), default=1)
     caption = [f"`python -m checker.fence_docs --workers {workers}`" + (f", on {machine}:" if machine else ":"), ""]
     times = ["## Time per protocol", "", TIMES_BEGIN, "", *caption,
@@ -114,6 +117,45 @@ def render(tabs, machine: str = "") -> tuple[str, str]:
     doc = "\n".join(parts) + "\n" + "\n".join(times)
     block = "\n".join([BEGIN, *SUMMARY_HEADER, *summary_rows(tabs), END])
     return doc, block
+
+
+# What `checker ci` writes beside each protocol's fence table (checker.ci_policy.fence_rows).
+DOC_SECTION = ".fences-doc.md"
+README_ROW = ".fences-readme-row.md"
+
+
+def from_ci_tables(directory: Path) -> tuple[str, str]:
+    """(docs/fences.md without its timings, the README block) from `checker ci --window 2`'s fence tables."""
+    from checker.fence_report import SUMMARY_HEADER, grouped_summary_rows
+    from checker.model import load_protocols
+
+    sections, rows = [], []
+    for name in load_protocols():
+        doc, row = directory / f"{name}{DOC_SECTION}", directory / f"{name}{README_ROW}"
+        if not doc.is_file() or not row.is_file():
+            raise click.UsageError(f"{directory} has no fence table of {name} (checker ci --window "
+                                       f"{DOCS_WINDOW} writes one per protocol)")
+        sections.append(doc.read_text())
+        rows.append(row.read_text().strip())
+    # The timings section, empty: the comparison leaves it out.
+    times = "\n".join(["## Time per protocol", "", TIMES_BEGIN + TIMES_END, ""])
+    return ("\n".join([INTRO, *sections]) + "\n" + times,
+            "\n".join([BEGIN, *SUMMARY_HEADER, *grouped_summary_rows(rows), END]))
+
+
+def _stale(doc: str, block: str) -> list[str]:
+    """What differs from the committed docs/fences.md (timings aside) and README block; the diff on stderr."""
+    stale = []
+    old = DOC.read_text() if DOC.is_file() else ""
+    if _without_times(old) != _without_times(doc):
+        stale.append(str(DOC.relative_to(ROOT)))
+        diff = difflib.unified_diff(_without_times(old).splitlines(), _without_times(doc).splitlines(),
+                                    "committed", "generated", lineterm="", n=1)
+        click.echo("\n".join(list(diff)[:40]), err=True)
+    readme = README.read_text()
+    if readme_with(block, readme) != readme:
+        stale.append("README.md (fence summary)")
+    return stale
 
 
 def _without_times(text: str) -> str:
@@ -131,32 +173,22 @@ def readme_with(block: str, readme: str) -> str:
 @click.command()
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--check", is_flag=True, help="only compare; exit 1 if docs/fences.md or the README block is stale")
-def main(workers: int, check: bool) -> None:
+@click.option("--check-from", "ci_tables", type=click.Path(file_okay=False, path_type=Path),
+              help="compare the tables `checker ci --window 2` wrote to this directory instead of computing them")
+def main(workers: int, check: bool, ci_tables: Path | None) -> None:
     from checker.docs_tables import machine_note
 
-    note = machine_note()
-    doc, block = render(tables(workers), note)
-    readme = README.read_text()
-    new_readme = readme_with(block, readme)
-    if check:
-        stale = []
-        old = DOC.read_text() if DOC.is_file() else ""
-        if _without_times(old) != _without_times(doc):
-            stale.append(str(DOC.relative_to(ROOT)))
-            diff = difflib.unified_diff(_without_times(old).splitlines(), _without_times(doc).splitlines(),
-                                        "committed", "generated", lineterm="", n=1)
-            click.echo("\n".join(list(diff)[:40]), err=True)
-        if new_readme != readme:
-            stale.append("README.md (fence summary)")
+    if ci_tables is not None:
+        doc, block = from_ci_tables(ci_tables)
+    else:
+        doc, block = render(tables(workers), machine_note())
+    if check or ci_tables is not None:
+        stale = _stale(doc, block)
         if stale:
             click.echo(f"stale: {', '.join(stale)}; run python -m checker.fence_docs", err=True)
             sys.exit(1)
         click.echo("docs/fences.md and the README summary are up to date")
         return
     DOC.write_text(doc)
-    README.write_text(new_readme)
+    README.write_text(readme_with(block, README.read_text()))
     click.echo(f"wrote {DOC.relative_to(ROOT)} and the README summary")
-
-
-if __name__ == "__main__":
-    main()

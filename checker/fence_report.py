@@ -178,10 +178,15 @@ def summary_row(t: FenceTable) -> str:
 
 def summary_rows(tables: list[FenceTable]) -> list[str]:
     """README rows; protocols whose rows agree share one (the README has a line budget)."""
+    return grouped_summary_rows([summary_row(t) for t in tables])
+
+
+def grouped_summary_rows(rows: list[str]) -> list[str]:
+    """``summary_row``s, in order, with the protocols whose cells agree on one row."""
     by_rest: dict[str, list[str]] = {}
-    for t in tables:
-        rest = summary_row(t).split("|", 2)[2]
-        by_rest.setdefault(rest, []).append(t.protocol)
+    for row in rows:
+        _, name, rest = row.split("|", 2)
+        by_rest.setdefault(rest, []).append(name.strip())
     return [f"| {', '.join(names)} |{rest}" for rest, names in by_rest.items()]
 
 

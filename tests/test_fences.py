@@ -294,6 +294,7 @@ def test_a_barrier_on_one_side_only_is_reported(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_job_computes  # .ci/run checks the docs from checker ci's tables (fence_docs --check-from)
 def test_docs_fence_tables_are_not_stale():
     import subprocess
     import sys
@@ -318,6 +319,12 @@ def test_ci_writes_each_protocols_fence_table_as_an_artifact(tmp_path):
     doc = json.loads((tmp_path / "fences" / "test-fence-redundant.json").read_text())
     assert doc["protocol"] == "test-fence-redundant" and doc["complete"]
     assert "| barrier | file:line |" in (tmp_path / "fences" / "test-fence-redundant.md").read_text()
+    # What fence_docs --check-from reads: the docs' section (no timings) and the README's row.
+    from checker.fence_docs import DOC_SECTION, README_ROW
+
+    section = (tmp_path / "fences" / f"test-fence-redundant{DOC_SECTION}").read_text()
+    assert section.startswith("### test-fence-redundant\n") and "CPU seconds" not in section
+    assert (tmp_path / "fences" / f"test-fence-redundant{README_ROW}").read_text().startswith("| test-fence-redundant |")
 
 
 @pytest.mark.parametrize("edit", ["remove", "replace"])
