@@ -25,7 +25,8 @@ def register(cli) -> None:
     @click.option("--skip", multiple=True, type=click.Choice(["explore", "mutations", "proofs", "litmus", "fences"]),
                   help="leave out one part of the job")
     @click.option("--fences-dir", type=click.Path(file_okay=False), default="fence-tables", show_default=True,
-                  help="where each protocol's fence table (checker fences) is written, as Markdown and JSON")
+                  help="where each protocol's fence table (checker fences) is written, as Markdown and JSON, "
+                       "with the rows of the docs it computes too (fence_docs --check-from, docs_tables --from-ci)")
     @click.option("--window", type=int, default=None,
                   help="weak runs bound the events in flight per thread to N (an under-approximation every row "
                        "it affects states; default: the sound, unbounded model)")

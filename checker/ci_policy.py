@@ -26,12 +26,13 @@ Markdown, and ``checker/ci_cmd.py`` prints them.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from checker.progress import ProgressFn, report
 
@@ -183,14 +184,21 @@ def mutation_rows(protocol: str, proto_cls, models, on_row: RowStart | None = No
     return rows
 
 
-def proof_rows(proto_cls, on_row: RowStart | None = None) -> list[Row]:
-    from checker.model import PM_SAFETY, WAIT_FREEDOM, Params
+def proof_rows(proto_cls, on_row: RowStart | None = None, docs_rows_dir: Path | None = None) -> list[Row]:
+    """The z3 proofs of one protocol; with ``docs_rows_dir``, also its row of docs/proofs.md's robustness table.
+
+    The robustness proofs are the table's (same parameters, same mutations),
+    so `checker.docs_tables --from-ci` checks the docs from this row instead
+    of proving everything a second time.
+    """
+    from checker.docs_tables import ROBUSTNESS_PARAMS, ROBUSTNESS_ROW, robustness_cells, robustness_targets
+    from checker.model import PM_SAFETY, Params
     from checker.prove.budget import Undecided
     from checker.prove.robustness import prove_robustness
     from checker.prove.setup import proof_module
 
     rows = []
-    p = Params(threads=2, slots=2, ops=1)
+    p = Params(**ROBUSTNESS_PARAMS)
     from checker.model import ModelError, build_system
     from checker.prove.setup import refuse_processes
 
@@ -206,8 +214,8 @@ def proof_rows(proto_cls, on_row: RowStart | None = None) -> list[Row]:
                     "explorations and the mutation matrix cover this model")]
     # A model of code as written may fail robustness itself (a Finding that breaks postmaster safety).
     targets = [(None, "fails" if any(PM_SAFETY in f.breaks for f in proto_cls.findings) else "proved")]
-    targets += [(m, "fails") for m, mut in proto_cls.mutations.items()
-                if mut.needs_rogue and mut.breaks in (PM_SAFETY, WAIT_FREEDOM)]
+    targets += [(m, "fails") for m in robustness_targets(proto_cls)]
+    proved: dict[str | None, Any] = {}
     for mutation, expected in targets:
         row = Row("proofs", f"{proto_cls.name} robustness {mutation or 'correct'}", expected)
         _starting(on_row, row)
@@ -220,6 +228,7 @@ def proof_rows(proto_cls, on_row: RowStart | None = None) -> list[Row]:
             rows.append(row)
             continue
         row.seconds = time.perf_counter() - t0
+        proved[mutation] = res
         if res.failure:
             f = res.failure
             row.outcome = "fails"
@@ -231,6 +240,10 @@ def proof_rows(proto_cls, on_row: RowStart | None = None) -> list[Row]:
             row.outcome = "unknown"
         row.ok = row.outcome == expected
         rows.append(row)
+    if docs_rows_dir is not None and len(proved) == len(targets):  # nothing undecided
+        cells = robustness_cells(proto_cls.name, proved[None], [(m, proved[m]) for m, _ in targets[1:]])
+        docs_rows_dir.mkdir(parents=True, exist_ok=True)
+        (docs_rows_dir / f"{proto_cls.name}{ROBUSTNESS_ROW}").write_text(json.dumps(cells) + "\n", encoding="utf-8")
     spec = proof_module(proto_cls)
     if spec is not None and hasattr(spec, "invariant"):
         from checker.prove.invariants import prove_invariants
@@ -338,7 +351,7 @@ def _run_part(part: Part, window: int | None, fences_dir: Path, fence_workers: i
     if part.suite == "mutations":
         return mutation_rows(part.protocol, proto_cls, models, on_row, window), ""
     if part.suite == "proofs":
-        return proof_rows(proto_cls, on_row), ""
+        return proof_rows(proto_cls, on_row, fences_dir), ""
     return fence_rows(part.protocol, fences_dir, on_row, window, fence_workers), ""
 
 

@@ -32,7 +32,10 @@ def test_cheap_tables_are_current(spec):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("spec", [t for t in TABLES if t.slow and t.tested], ids=lambda t: t.name)
+@pytest.mark.parametrize("spec", [
+    # .ci/run checks the tables checker ci computes from its rows instead (docs_tables --from-ci).
+    pytest.param(t, marks=[pytest.mark.ci_job_computes] if t.from_ci else []) for t in TABLES if t.slow and t.tested],
+    ids=lambda t: t.name)
 def test_expensive_tables_are_current(spec):
     old, new = regenerate(spec)
     assert not is_stale(spec, old, new), f"{spec.shown}: run python -m checker.docs_tables --only {spec.name}"
@@ -123,3 +126,34 @@ def test_kernel_litmus_table_without_its_directory_is_one_clear_error(monkeypatc
     spec = next(t for t in TABLES if t.name == "kernel-litmus")
     with pytest.raises(DocsTableError, match=docs_tables.KERNEL_LITMUS_ENV):
         regenerate(spec)
+
+
+def _robustness_rows_as_ci_writes_them(directory):
+    import json
+
+    spec = next(t for t in TABLES if t.name == "robustness")
+    found = docs_tables.find_table(spec.path.read_text(encoding="utf-8"), spec.name, spec.shown)
+    for name, cells in found.rows.items():
+        (directory / f"{name}{docs_tables.ROBUSTNESS_ROW}").write_text(json.dumps(cells[:4]) + "\n")
+    return spec
+
+
+def test_robustness_from_checker_cis_rows(tmp_path):
+    # The rows are cut out of the committed table (checker ci proves them in
+    # minutes; tests/test_ci.py and .ci/run do that): they must make it again,
+    # a changed verdict must be stale, and a missing row an error.
+    from click.testing import CliRunner
+
+    _robustness_rows_as_ci_writes_them(tmp_path)
+    args = ["--check", "--only", "robustness", "--from-ci", str(tmp_path)]
+    r = CliRunner().invoke(docs_tables.main, args)
+    assert r.exit_code == 0 and "robustness: current" in r.output, r.output
+    ring = tmp_path / f"ring{docs_tables.ROBUSTNESS_ROW}"
+    ring.write_text(ring.read_text().replace("proved", "unknown", 1))
+    r = CliRunner().invoke(docs_tables.main, args)
+    assert r.exit_code == 1 and "robustness: STALE" in r.output, r.output
+    ring.unlink()
+    r = CliRunner().invoke(docs_tables.main, args)
+    assert r.exit_code == 2 and "is missing" in r.output, r.output
+    r = CliRunner().invoke(docs_tables.main, ["--check", "--only", "compare-sc", "--from-ci", str(tmp_path)])
+    assert r.exit_code == 2 and "none of these tables" in r.output
