@@ -946,6 +946,7 @@ def explore_c(engine: CEngine, opts, res) -> None:
 def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0, helpers) -> None:
     (Counterexample, analyse_cycles, _path, _stuck_message, _wait_freedom_lasso, first_violation_stop,
      _RebuiltLabels) = helpers
+    from checker.explore import interruption, out_of_memory
     from checker.graph import Graph
 
     lib, ffi = search.lib, search.ffi
@@ -993,10 +994,18 @@ def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0, helpers) -> 
     res.bytes_per_state = (lib.sc_info(8) + lib.sc_info(9)) / n if n else 0.0
     edges = None
     if opts.liveness and not out_of_mem:
-        edges = Graph()
-        edges.off = array("Q", bytes(8 * (expanded + 1)))
-        edges.dst = array("I", bytes(4 * lib.sc_info(10)))
-        lib.sc_edges(ffi.from_buffer("uint64_t[]", edges.off), ffi.from_buffer("uint32_t[]", edges.dst))
+        try:
+            edges = Graph()
+            edges.off = array("Q", bytes(8 * (expanded + 1)))
+            edges.dst = array("I", bytes(4 * lib.sc_info(10)))
+            lib.sc_edges(ffi.from_buffer("uint64_t[]", edges.off), ffi.from_buffer("uint32_t[]", edges.dst))
+        except (KeyboardInterrupt, MemoryError) as exc:
+            # As a stop in the cycle analysis itself (explore.analyse_cycles): no verdict, the coverage report.
+            edges = None
+            stopped = interruption(exc) if isinstance(exc, KeyboardInterrupt) else out_of_memory(exc)
+            if res.complete:
+                res.complete = False
+                res.stop_reason = f"{stopped} before the cycle analysis (the search had covered every state)"
     if res.complete and edges is not None:
         analyse_cycles(engine, states, edges, parent, labels, res, {})
     elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in system.checked

@@ -63,3 +63,19 @@ def test_a_stop_in_the_cycle_analysis_is_no_verdict(monkeypatch, strategy, stop,
     assert res.states > 0 and res.transitions > 0  # what it covered is still reported
     for prop in (DEADLOCK, WAIT_FREEDOM):
         assert "holds" not in res.verdict(prop), res.verdict(prop)
+
+
+@pytest.mark.parametrize("stop", [Terminated(), MemoryError("memory limit 1.0 GiB reached")])
+def test_a_stop_while_c_hands_over_its_graph_is_no_verdict(monkeypatch, stop):
+    import checker.graph
+
+    def stopped(*args, **kwargs):
+        raise stop
+
+    monkeypatch.setattr(checker.graph, "Graph", stopped)
+    res = _explore("c")
+    assert not res.complete and res.exit_code == 3
+    assert "before the cycle analysis" in res.stop_reason, res.stop_reason
+    assert res.states > 0
+    for prop in (DEADLOCK, WAIT_FREEDOM):
+        assert "holds" not in res.verdict(prop), res.verdict(prop)
