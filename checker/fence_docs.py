@@ -192,3 +192,7 @@ def main(workers: int, check: bool, ci_tables: Path | None) -> None:
     DOC.write_text(doc)
     README.write_text(readme_with(block, README.read_text()))
     click.echo(f"wrote {DOC.relative_to(ROOT)} and the README summary")
+
+
+if __name__ == "__main__":
+    main()

@@ -62,3 +62,20 @@ def test_a_missing_table_is_one_line_exit_2(tmp_path):
     (tmp_path / f"bitmap{DOC_SECTION}").unlink()
     r = CliRunner().invoke(fence_docs.main, ["--check-from", str(tmp_path)])
     assert r.exit_code == 2 and "no fence table of bitmap" in r.output
+
+
+def test_the_module_runs_as_ci_runs_it(tmp_path):
+    # `.ci/run` runs `python -m checker.fence_docs`: a module that did nothing
+    # there would pass CI without checking anything.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "-m", "checker.fence_docs", "--check-from", str(tmp_path)], cwd=root,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "no fence table of" in r.stderr, r.stdout + r.stderr
+    _tables_as_ci_writes_them(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "checker.fence_docs", "--check-from", str(tmp_path)], cwd=root,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "up to date" in r.stdout, r.stdout + r.stderr
