@@ -122,22 +122,19 @@ def register(cli) -> None:
             instances = [known[n] for n in only]
         if engine == "c" and (fingerprint or storage != "compact"):
             raise Fail("--engine c stores states its own way: not with --fingerprint or --storage full")
-        if engine == "c":
-            # The C search runs sc, without symmetry (checker.engine_c);
-            # leaving the rest out, named, beats a row of refusals.
-            left_out = [i.name for i in instances if not c_engine_runs(i, symmetry)]
-            instances = [i for i in instances if c_engine_runs(i, symmetry)]
-            if left_out:
-                # On stderr under --json, so stdout stays one JSON document.
-                notice = f"left out (the c engine runs sc, without --symmetry): {', '.join(left_out)}"
-                if as_json:
-                    click.echo(notice, err=True)
-                else:
-                    out.print(notice, markup=False)
+        # The C search runs sc, without symmetry (checker.engine_c); leaving
+        # the rest out, named, beats a row of refusals.
+        left_out = [i.name for i in instances if engine == "c" and not c_engine_runs(i, symmetry)]
+        instances = [i for i in instances if i.name not in left_out]
+        if left_out:
+            # On stderr under --json, so stdout stays one JSON document.
+            notice = f"left out (the c engine runs sc, without --symmetry): {', '.join(left_out)}"
+            if as_json:
+                click.echo(notice, err=True)
+            else:
+                out.print(notice, markup=False)
             if not instances:
                 raise Fail("no instance left for the c engine")
-        else:
-            left_out = []
         if list_only:
             for i in instances:
                 out.print(f"{i.name}", markup=False)

@@ -617,6 +617,7 @@ class _Generator:
             kernel[a] = 1
         return [
             f"#define ROGUE_TID {rt}",
+            f"#define POSTMASTER_STUCK ({_POSTMASTER_STUCK})",
             f"#define ROGUE_OFF {self.layout.thr_off[rt]}",
             f"#define ROGUE_UNLIMITED {ROGUE_UNLIMITED}u",
             f"#define ROGUE_ANYWHERE {int(bool(sys_.params.rogue_anywhere))}",
@@ -946,7 +947,7 @@ def explore_c(engine: CEngine, opts, res) -> None:
 def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0, helpers) -> None:
     (Counterexample, analyse_cycles, _path, _stuck_message, _wait_freedom_lasso, first_violation_stop,
      _RebuiltLabels) = helpers
-    from checker.explore import interruption, out_of_memory
+    from checker.explore import cycle_analysis_stops
     from checker.graph import Graph
 
     lib, ffi = search.lib, search.ffi
@@ -994,18 +995,14 @@ def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0, helpers) -> 
     res.bytes_per_state = (lib.sc_info(8) + lib.sc_info(9)) / n if n else 0.0
     edges = None
     if opts.liveness and not out_of_mem:
-        try:
-            edges = Graph()
-            edges.off = array("Q", bytes(8 * (expanded + 1)))
-            edges.dst = array("I", bytes(4 * lib.sc_info(10)))
-            lib.sc_edges(ffi.from_buffer("uint64_t[]", edges.off), ffi.from_buffer("uint32_t[]", edges.dst))
-        except (KeyboardInterrupt, MemoryError) as exc:
-            # As a stop in the cycle analysis itself (explore.analyse_cycles): no verdict, the coverage report.
-            edges = None
-            stopped = interruption(exc) if isinstance(exc, KeyboardInterrupt) else out_of_memory(exc)
-            if res.complete:
-                res.complete = False
-                res.stop_reason = f"{stopped} before the cycle analysis (the search had covered every state)"
+        # Handing over a graph of hundreds of millions of edges takes a while
+        # and much memory: a stop there is a stop in the analysis.
+        with cycle_analysis_stops(res, "before"):
+            graph = Graph()
+            graph.off = array("Q", bytes(8 * (expanded + 1)))
+            graph.dst = array("I", bytes(4 * lib.sc_info(10)))
+            lib.sc_edges(ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer("uint32_t[]", graph.dst))
+            edges = graph
     if res.complete and edges is not None:
         analyse_cycles(engine, states, edges, parent, labels, res, {})
     elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in system.checked

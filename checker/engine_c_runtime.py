@@ -573,9 +573,9 @@ sc_run(uint64_t budget)
 				record(DEADLOCK_PROP, expanded, -1);
 		}
 #if ROGUE_TID >= 0
-		/* With a rogue only the postmaster must keep going (ordinal -2: checker.engine_c says why). */
+		/* With a rogue only the postmaster must keep going (checker.engine_c tells this deadlock). */
 		else if (!pm_any && !pm_halted(cur))
-			record(DEADLOCK_PROP, expanded, -2);
+			record(DEADLOCK_PROP, expanded, POSTMASTER_STUCK);
 #endif
 		if (keep_edges)
 			edge_off[expanded + 1] = nedges;

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from array import array
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -545,25 +546,36 @@ def _as_graph(edges, n: int):
     return edges if isinstance(edges, Graph) else Graph.from_lists(edges, n)
 
 
-def analyse_cycles(engine: Engine, states, edges, parent, plabel, res: Result, pruned=None) -> None:
-    """The cycle analysis after an exhaustive search, as every search strategy runs it.
+@contextmanager
+def cycle_analysis_stops(res: Result, when: str):
+    """Ctrl-C, SIGTERM or running out of memory ``when`` ("during", "before") the cycle analysis.
 
-    Ctrl-C, SIGTERM or running out of memory during it leave the run
-    incomplete (exit 3) with its coverage report, as they do during the
-    search: half an analysis is no verdict on deadlock or wait-freedom.  A
-    lasso it had already found is real and stays reported.
+    They leave a run that had covered every state incomplete (exit 3) with its
+    coverage report, as they do during the search: half an analysis is no
+    verdict on deadlock or wait-freedom.
     """
     try:
-        _liveness(engine, states, edges, parent, plabel, res, pruned)
+        yield
     except KeyboardInterrupt as exc:
         stopped = interruption(exc)
     except MemoryError as exc:
         stopped = out_of_memory(exc)
     else:
-        res.liveness_checked = True
         return
-    res.complete = False
-    res.stop_reason = f"{stopped} during the cycle analysis (the search had covered every state)"
+    if res.complete:
+        res.complete = False
+        res.stop_reason = f"{stopped} {when} the cycle analysis (the search had covered every state)"
+
+
+def analyse_cycles(engine: Engine, states, edges, parent, plabel, res: Result, pruned=None) -> None:
+    """The cycle analysis after an exhaustive search, as every search strategy runs it.
+
+    A stop in it is no verdict (``cycle_analysis_stops``); a lasso it had
+    already found is real and stays reported.
+    """
+    with cycle_analysis_stops(res, "during"):
+        _liveness(engine, states, edges, parent, plabel, res, pruned)
+        res.liveness_checked = True
 
 
 def _liveness(engine: Engine, states, edges, parent, plabel, res: Result, pruned=None) -> None:

@@ -104,8 +104,6 @@ def render(tabs, machine: str = "") -> tuple[str, str]:
     parts = [INTRO]
     for t in tabs:
         parts.append(markdown(t, timings=False))
-    if not tabs:
-        return "\n".join(parts) + "\n", "\n".join([BEGIN, *SUMMARY_HEADER, END])
     workers = max((t.workers for t in tabs), default=1)
     caption = [f"`python -m checker.fence_docs --workers {workers}`" + (f", on {machine}:" if machine else ":"), ""]
     times = ["## Time per protocol", "", TIMES_BEGIN, "", *caption,

@@ -512,9 +512,9 @@ def explore_compact(engine, opts, res, canon=None) -> None:
         gc.unfreeze()
         if gc_was_enabled:
             gc.enable()
-    if depth:  # the cached loop leaves it: breadth-first, the last state found is the deepest
-        # (depth[-1]: a signal between a key's append and its depth's leaves one key more)
-        max_depth = max(max_depth, depth[-1])
+    # The cached loop leaves it: breadth-first, the last state found is the deepest
+    # (depth[-1]: a signal between a key's append and its depth's leaves one key more).
+    max_depth = max(max_depth, depth[-1])
     seen.clear()  # the liveness analysis needs indices only
     res.states = len(keys)
     res.transitions = transitions

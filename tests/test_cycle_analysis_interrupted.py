@@ -16,6 +16,7 @@ from checker.explore import Options, explore
 from checker.model import DEADLOCK, WAIT_FREEDOM
 from checker.model.interface import Params
 from checker.parallel import EngineSpec, ParallelOptions
+from checker.run import make_engine
 from checker.signals import Terminated
 
 STRATEGIES = {
@@ -28,13 +29,9 @@ STRATEGIES = {
 
 def _explore(strategy: str):
     how = STRATEGIES[strategy]
-    spec = EngineSpec("ring", Params(threads=2, slots=2, ops=1), None, "sc", "documented")
-    if how.get("engine") == "c":
-        from checker.run import make_engine
-
-        engine = make_engine("ring", Params(threads=2, slots=2, ops=1), None, "sc", "documented", "c")
-    else:
-        engine = spec.build()
+    params = Params(threads=2, slots=2, ops=1)
+    engine = make_engine("ring", params, None, "sc", "documented", how.get("engine", "compiled"))
+    spec = EngineSpec("ring", params, None, "sc", "documented")
     par = ParallelOptions(workers=how["workers"], spec=spec) if "workers" in how else None
     return explore(engine, Options(storage=how.get("storage", "compact"), parallel=par), "sc", "documented")
 
