@@ -186,8 +186,8 @@ def _make_engine(protocol, p, mutation, memory_model, profile, window, engine_ki
 @click.option("--html", is_flag=True, help="also write an HTML view next to each trace")
 @click.option("--replay-c", is_flag=True, help="replay every written trace against the C implementation")
 @click.option("--max-memory", default=None, metavar="SIZE",
-              help="stop (exit 3, with the coverage report) when the process holds more than SIZE: "
-                   "4G, 512M, 80% or none (default: 75% of the memory available)")
+              help="stop (exit 3, with the coverage report) when the process holds more than SIZE, "
+                   "or the cycle analysis would: 4G, 512M, 80% or none (default: 75% of the memory available)")
 @click.option("--workers", default=None, metavar="N|auto",
               help="partition the states over N worker processes (auto: one per core); docs/parallel.md")
 @click.option("--ray", "ray_address", default=None, metavar="ADDRESS|local",
@@ -233,7 +233,7 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
 
     opts = Options(max_states=max_states, max_depth=max_depth, stop_on_first=not keep_going,
                    liveness=not no_liveness, progress=progress,
-                   storage="fingerprint" if fingerprint else "compact", symmetry=symmetry)
+                   storage="fingerprint" if fingerprint else "compact", symmetry=symmetry, memory_limit=memory_limit)
     from checker.parallel import SearchAborted, parallel_options
 
     try:
@@ -448,8 +448,8 @@ def main(argv=None) -> None:
         err.print(f"checker: error: {exc}", markup=False)
         sys.exit(EXIT_USAGE)
     except MemoryError:
-        # Outside a search loop (which reports its coverage itself): after
-        # the search, in the cycle analysis, or in a command without a loop.
+        # Outside a search loop and the cycle analysis (which report their
+        # coverage themselves): writing a trace, or a command without a loop.
         err.print("checker: out of memory before the command finished; no verdict", markup=False)
         sys.exit(EXIT_INCOMPLETE)
     except SystemExit:

@@ -872,11 +872,7 @@ class _CStates:
 def explore_c(engine: CEngine, opts, res) -> None:
     """The search of checker.explore.explore, in C; fills ``res`` (same counts, same counterexamples)."""
     global _active
-    from checker.explore import (
-        Counterexample, analyse_cycles, _path, _stuck_message, _wait_freedom_lasso, first_violation_stop,
-        interruption, out_of_memory,
-    )
-    from checker.search import _RebuiltLabels
+    from checker.explore import interruption, out_of_memory
 
     if opts.symmetry:
         raise Unsupported("--engine c does not run --symmetry (use --engine compiled)")
@@ -936,19 +932,19 @@ def explore_c(engine: CEngine, opts, res) -> None:
         if r == -1:
             stop_reason = "out of memory"
             out_of_mem = True
-        _finish(engine, search, opts, res, stop_reason, out_of_mem, t0,
-                (Counterexample, analyse_cycles, _path, _stuck_message, _wait_freedom_lasso, first_violation_stop,
-                 _RebuiltLabels))
+        _finish(engine, search, opts, res, stop_reason, out_of_mem, t0)
     finally:
         _active = None
         lib.sc_free()
 
 
-def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0, helpers) -> None:
-    (Counterexample, analyse_cycles, _path, _stuck_message, _wait_freedom_lasso, first_violation_stop,
-     _RebuiltLabels) = helpers
-    from checker.explore import cycle_analysis_stops
+def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0) -> None:
+    from checker.explore import (
+        Counterexample, Room, _path, _stuck_message, analyse_cycles, cycle_analysis_stops, first_violation_stop,
+        partial_lasso,
+    )
     from checker.graph import Graph
+    from checker.search import _RebuiltLabels
 
     lib, ffi = search.lib, search.ffi
     system = engine.system
@@ -998,15 +994,17 @@ def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0, helpers) -> 
         # Handing over a graph of hundreds of millions of edges takes a while
         # and much memory: a stop there is a stop in the analysis.
         with cycle_analysis_stops(res, "before"):
+            nedges = lib.sc_info(10)
+            Room(opts.memory_limit)(8 * (expanded + 1) + 4 * nedges, "a copy of the graph")
             graph = Graph()
-            graph.off = array("Q", bytes(8 * (expanded + 1)))
-            graph.dst = array("I", bytes(4 * lib.sc_info(10)))
-            lib.sc_edges(ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer("uint32_t[]", graph.dst))
+            graph.off = array("Q", [0]) * (expanded + 1)
+            graph.dst = array("I", [0]) * nedges
+            lib.sc_take_edges(ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer("uint32_t[]", graph.dst))
             edges = graph
     if res.complete and edges is not None:
-        analyse_cycles(engine, states, edges, parent, labels, res, {})
+        analyse_cycles(engine, states, edges, parent, labels, res, {}, opts.memory_limit)
     elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in system.checked
           and WAIT_FREEDOM not in res.violations):
         edges.pad(n)
-        _wait_freedom_lasso(engine, states, edges, parent, labels, res)
+        partial_lasso(engine, states, edges, parent, labels, res, opts.memory_limit)
     res.elapsed = time.perf_counter() - t0

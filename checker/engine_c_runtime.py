@@ -70,6 +70,25 @@ tab_free(tab_t *t)
 	t->slots = NULL;
 }
 
+/* After the search: drop the hash slots and the spare capacity (a failed realloc keeps the larger block). */
+static void
+tab_shrink(tab_t *t)
+{
+	free(t->slots);
+	t->slots = NULL;
+	t->nslots = 0;
+	if (t->count && t->width && t->count < t->cap)
+	{
+		uint32_t   *ni = realloc(t->items, t->count * t->width * sizeof(uint32_t));
+
+		if (ni)
+		{
+			t->items = ni;
+			t->cap = t->count;
+		}
+	}
+}
+
 static int
 tab_grow_slots(tab_t *t)
 {
@@ -660,11 +679,37 @@ sc_thread_column(int t, int k, uint32_t *out)
 		out[s] = comp[2 + t].items[(uint64_t) states.items[s * K + 2 + t] * thr_len[t] + k];
 }
 
+/*
+ * Hand the graph to the cycle analysis and give back what the search no
+ * longer needs: the edges (copied out), the hash slots (no state is looked
+ * up again, only read by index) and the unused tails of the growing arrays.
+ * The analysis's tables are as large as the search's, so without this the
+ * run held both.  No sc_run may follow.
+ */
 void
-sc_edges(uint64_t *off, uint32_t *dst)
+sc_take_edges(uint64_t *off, uint32_t *dst)
 {
 	memcpy(off, edge_off, (expanded + 1) * sizeof(uint64_t));
 	memcpy(dst, edge_dst, nedges * sizeof(uint32_t));
+	free(edge_off);
+	free(edge_dst);
+	edge_off = NULL;
+	edge_dst = NULL;
+	nedges = edge_cap = edge_off_cap = 0;
+	keep_edges = 0;
+	for (int c = 0; c < K; c++)
+		tab_shrink(&comp[c]);
+	tab_shrink(&states);
+	if (states.count && states.count < parent_cap)
+	{
+		uint32_t   *np = realloc(parent, states.count * sizeof(uint32_t));
+
+		if (np)
+		{
+			parent = np;
+			parent_cap = states.count;
+		}
+	}
 }
 """
 
@@ -678,7 +723,7 @@ void sc_record(int k, int32_t *prop, uint32_t *state, int32_t *ordinal);
 void sc_state(uint64_t idx, uint32_t *out);
 int64_t sc_parent(uint64_t idx);
 void sc_thread_column(int t, int k, uint32_t *out);
-void sc_edges(uint64_t *off, uint32_t *dst);
+void sc_take_edges(uint64_t *off, uint32_t *dst);
 void sc_free(void);
 extern "Python" int slotcheck_c_fallback(int tid, const uint32_t *s, move_t *out, int cap);
 extern "Python" int slotcheck_c_check(uint32_t idx, const uint32_t *s);

@@ -144,6 +144,9 @@ class Options:
     symmetry: bool = False
     # --workers / --ray / --checkpoint: a checker.parallel.ParallelOptions.
     parallel: Any = None
+    # --max-memory in bytes: the cycle analysis checks it before each table it
+    # allocates (the search checks it in ``progress``, which the caller writes).
+    memory_limit: int | None = None
 
 
 class Engine:
@@ -458,13 +461,13 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     res.reordering_bound = engine.mm.reordering_bound()
     res.reordering_bound_requested = engine.mm.reordering_bound_requested()
     if res.complete and edges is not None:
-        analyse_cycles(engine, states, edges, parent, plabel, res, pruned)
+        analyse_cycles(engine, states, edges, parent, plabel, res, pruned, opts.memory_limit)
     elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in checked
           and WAIT_FREEDOM not in violations):
         # A cycle among the states explored so far is a real lasso even when
         # the search stopped early: only its absence needs every state.
         edges.extend([None] * (len(states) - len(edges)))
-        _wait_freedom_lasso(engine, states, edges, parent, plabel, res)
+        partial_lasso(engine, states, edges, parent, plabel, res, opts.memory_limit)
     res.elapsed = time.perf_counter() - t0
     return res
 
@@ -533,17 +536,36 @@ def _max_steps(engine: Engine, states) -> int:
 # Liveness over the explored graph
 
 
-def _sccs(n: int, edges):
+def _sccs(n: int, edges, room: "Room"):
     """The component id of every state (``edges``: a Graph, or one successor array per state)."""
     from checker.graph import strongly_connected
+    from checker.graph_c import scc_bytes
 
-    return strongly_connected(_as_graph(edges, n))
+    graph = _as_graph(edges, n)
+    room(scc_bytes(graph), "the component search")
+    return strongly_connected(graph)
 
 
 def _as_graph(edges, n: int):
     from checker.graph import Graph
 
     return edges if isinstance(edges, Graph) else Graph.from_lists(edges, n)
+
+
+class Room:
+    """``room(nbytes, what)``: may the cycle analysis allocate ``nbytes`` more under ``--max-memory``?
+
+    A MemoryLimitReached when not, which stops the analysis as running out of
+    memory does (``cycle_analysis_stops``).
+    """
+
+    def __init__(self, memory_limit: int | None) -> None:
+        self.memory_limit = memory_limit
+
+    def __call__(self, nbytes: int, what: str) -> None:
+        from checker import memlimit
+
+        memlimit.ensure_room(self.memory_limit, nbytes, f"the cycle analysis ({what})")
 
 
 @contextmanager
@@ -567,29 +589,46 @@ def cycle_analysis_stops(res: Result, when: str):
         res.stop_reason = f"{stopped} {when} the cycle analysis (the search had covered every state)"
 
 
-def analyse_cycles(engine: Engine, states, edges, parent, plabel, res: Result, pruned=None) -> None:
+def analyse_cycles(engine: Engine, states, edges, parent, plabel, res: Result, pruned=None,
+                   memory_limit: int | None = None) -> None:
     """The cycle analysis after an exhaustive search, as every search strategy runs it.
 
     A stop in it is no verdict (``cycle_analysis_stops``); a lasso it had
-    already found is real and stays reported.
+    already found is real and stays reported.  It takes ``edges``: a Graph is
+    emptied once the analysis no longer needs it, and ``memory_limit``
+    (``--max-memory``) is checked before each table it allocates.
     """
     with cycle_analysis_stops(res, "during"):
-        _liveness(engine, states, edges, parent, plabel, res, pruned)
+        _liveness(engine, states, edges, parent, plabel, res, pruned, Room(memory_limit))
         res.liveness_checked = True
 
 
-def _liveness(engine: Engine, states, edges, parent, plabel, res: Result, pruned=None) -> None:
+def _liveness(engine: Engine, states, edges, parent, plabel, res: Result, pruned, room: Room) -> None:
+    checked = engine.system.checked
+    graph = _as_graph(edges, len(states))
+    if DEADLOCK in checked and DEADLOCK not in res.violations:
+        _bottom_component_deadlock(engine, states, graph, parent, plabel, res, pruned, room)
+    # Wait-freedom: a cycle in which the postmaster stays inside one operation
+    # and keeps stepping.  Restrict the graph to postmaster-in-operation states
+    # and postmaster moves that stay inside the operation, then look for a
+    # cycle containing a postmaster move.  (The deadlock analysis's tables are
+    # gone by now: the two never hold memory at once.)
+    if WAIT_FREEDOM in checked and WAIT_FREEDOM not in res.violations:
+        _wait_freedom_lasso(engine, states, graph, parent, plabel, res, room)
+    graph.release()
+
+
+def _bottom_component_deadlock(engine: Engine, states, graph, parent, plabel, res: Result, pruned,
+                               room: Room) -> None:
+    """Deadlock freedom: in a bottom component, every live thread moves again."""
     system = engine.system
-    checked = system.checked
-    if DEADLOCK not in checked and WAIT_FREEDOM not in checked:
-        return
     n = len(states)
-    graph = edges = _as_graph(edges, n)
-    comp = _sccs(n, graph)
+    comp = _sccs(n, graph, room)
     ncomp = max(comp) + 1 if comp else 0
     # Per component, in arrays (most components are single states): whether it
     # is a bottom one (no edge leaves it), has an edge inside, and a bit mask
-    # of the threads that move inside it.
+    # of the threads that move inside it; and its first state.
+    room(18 * ncomp, "the components' summaries")
     from checker.graph_c import component_summary_c
 
     summary = component_summary_c(graph, comp, ncomp)
@@ -612,43 +651,39 @@ def _liveness(engine: Engine, states, edges, parent, plabel, res: Result, pruned
     # Threads with a move the memory model discards (a wrong speculative
     # guess that dies when its load is performed): a fair run takes that move,
     # so a component where such a thread "never moves" is no real execution.
-    discarding = [0] * ncomp
+    discarding: dict[int, int] = {}
     for v, mask in (pruned or {}).items():
-        discarding[comp[v]] |= mask
+        discarding[comp[v]] = discarding.get(comp[v], 0) | mask
     first = array("q", [-1]) * ncomp
     for v in range(n):
         if first[comp[v]] == -1:
             first[comp[v]] = v
     rogue = system.rogue_tid is not None
-    # Deadlock freedom: in a bottom component, every live thread moves again.
-    if DEADLOCK in checked and DEADLOCK not in res.violations:
-        for c in range(ncomp):
-            if not leaves[c] or not has_internal[c]:
-                continue
-            v = first[c]
-            s = states[v]
-            who = [0] if rogue else engine.program_tids
-            if any(discarding[c] >> t & 1 and not movers[c] >> t & 1 for t in engine.program_tids):
-                continue  # a fair run leaves it through the discarded move: not a real execution
-            starved = [t for t in who if not movers[c] >> t & 1 and not engine.halted(s, t)]
-            if starved:
-                names = ", ".join(system.threads[t].name for t in starved)
-                labels, path = _path(states, parent, plabel, v)
-                res.violations[DEADLOCK] = Counterexample(
-                    DEADLOCK, f"from here on {names} never moves again, though it has not finished", labels, path)
-                break
-    # Wait-freedom: a cycle in which the postmaster stays inside one operation
-    # and keeps stepping.  Restrict the graph to postmaster-in-operation states
-    # and postmaster moves that stay inside the operation, then look for a
-    # cycle containing a postmaster move.
-    if WAIT_FREEDOM in checked and WAIT_FREEDOM not in res.violations:
-        _wait_freedom_lasso(engine, states, edges, parent, plabel, res)
+    for c in range(ncomp):
+        if not leaves[c] or not has_internal[c]:
+            continue
+        v = first[c]
+        s = states[v]
+        who = [0] if rogue else engine.program_tids
+        if any(discarding.get(c, 0) >> t & 1 and not movers[c] >> t & 1 for t in engine.program_tids):
+            continue  # a fair run leaves it through the discarded move: not a real execution
+        starved = [t for t in who if not movers[c] >> t & 1 and not engine.halted(s, t)]
+        if starved:
+            names = ", ".join(system.threads[t].name for t in starved)
+            labels, path = _path(states, parent, plabel, v)
+            res.violations[DEADLOCK] = Counterexample(
+                DEADLOCK, f"from here on {names} never moves again, though it has not finished", labels, path)
+            break
 
 
-def _wait_freedom_lasso(engine, states, edges, parent, plabel, res) -> None:
-    """Record a lasso: the path to a cycle, then the cycle (from cycle_start on)."""
+def _wait_freedom_lasso(engine, states, edges, parent, plabel, res, room: Room | None = None) -> None:
+    """Record a lasso: the path to a cycle, then the cycle (from cycle_start on).
+
+    It takes ``edges`` as analyse_cycles does: a Graph is emptied once the
+    postmaster's subgraph is built.
+    """
     pm_prog = engine.system.threads[0].program
-    cyc = _postmaster_lasso(engine, states, edges, pm_prog)
+    cyc = _postmaster_lasso(engine, states, edges, pm_prog, room or Room(None))
     if cyc is None:
         return
     start, loop = cyc
@@ -671,7 +706,17 @@ def postmaster_steps_outside_operations(system: System) -> bool:
     return any(ins.is_event and ins.op != "halt" and not prog.in_op[ins.pc] for ins in prog.instrs)
 
 
-def _postmaster_lasso(engine, states, edges, pm_prog):
+def partial_lasso(engine, states, edges, parent, plabel, res, memory_limit: int | None) -> None:
+    """The wait-freedom lasso search on a graph a stopped search left (step bound 0).
+
+    A lasso found is real; a stop in the search for one only leaves it out
+    (the run is already incomplete and says so).
+    """
+    with cycle_analysis_stops(res, "during"):
+        _wait_freedom_lasso(engine, states, edges, parent, plabel, res, Room(memory_limit))
+
+
+def _postmaster_lasso(engine, states, edges, pm_prog, room: Room):
     """Find a reachable cycle that contains at least one postmaster step and
     no operation boundary: either inside one operation, or outside every
     operation (code between operations must be bounded too, or the postmaster
@@ -688,6 +733,7 @@ def _postmaster_lasso(engine, states, edges, pm_prog):
     # an operation reaches a cycle of unmarked states there too.
     between = engine.mm.between_operations
     AHEAD = 2
+    room(10 * n, "the postmaster's place in every state")
     if type(engine.mm).between_operations is MemoryModel.between_operations and hasattr(states, "threads_of"):
         # No state is AHEAD under this model: the postmaster's thread tuples
         # alone decide, read without unpacking every state.
@@ -711,29 +757,30 @@ def _postmaster_lasso(engine, states, edges, pm_prog):
     from checker.graph_c import lasso_subgraph_c
 
     graph = _as_graph(edges, n)
-    sub = lasso_subgraph_c(graph, inside, restarted)
+    sub = lasso_subgraph_c(graph, inside, restarted, room)
     if sub is None:
         sub = graph.filtered(keep)
-    comp = _sccs(n, sub)
-    ncomp = max(comp) + 1 if comp else 0
-    pm_cycle = [None] * ncomp
+    graph.release()  # the whole graph is not needed again: its memory goes to the subgraph's components
+    comp = _sccs(n, sub, room)
+    # Per component with a postmaster move inside it: the last state (in
+    # discovery order) with such a move, and that move's target.  The lasso
+    # goes through the component whose last such state comes first.
+    pm_cycle: dict[int, tuple[int, int]] = {}
+    off, dst = sub.off, sub.dst
     for v in range(n):
-        for e in sub[v]:
+        for k in range(off[v], off[v + 1]):
+            e = dst[k]
             if (e & 15) == 0 and comp[e >> 4] == comp[v]:
                 pm_cycle[comp[v]] = (v, e >> 4)
                 break
-    best = None
-    for c in range(ncomp):
-        if pm_cycle[c] is not None and (best is None or pm_cycle[c][0] < best[0]):
-            best = pm_cycle[c]
-    if best is None:
+    if not pm_cycle:
         return None
-    v, w = best
+    v, w = min(pm_cycle.values())
     # Build the cycle: v -> w (postmaster step), then a path w -> v inside the component.
     c = comp[v]
     from collections import deque
 
-    prev = {w: None}
+    prev: dict[int, tuple[int, int] | None] = {w: None}
     q = deque([w])
     while q and v not in prev:
         x = q.popleft()
@@ -744,8 +791,8 @@ def _postmaster_lasso(engine, states, edges, pm_prog):
                 q.append(y)
     chain = []
     y = v
-    while prev[y] is not None:
-        x, e = prev[y]
+    while (step := prev[y]) is not None:
+        x, e = step
         chain.append((x, y, e))
         y = x
     chain.reverse()

@@ -43,6 +43,11 @@ class Graph:
         end = len(self.dst)
         self.off.extend([end] * (n - len(self)))
 
+    def release(self) -> None:
+        """Drop every edge (the cycle analysis is done with a graph that is often a run's largest structure)."""
+        self.off = array("Q", [0])
+        self.dst = array(self.dst.typecode)
+
     def __len__(self) -> int:
         return len(self.off) - 1
 

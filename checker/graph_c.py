@@ -20,9 +20,9 @@ import sys
 from array import array
 
 _CDEF = """
-long scc_narrow(long n, const uint64_t *off, const uint32_t *dst, int64_t *comp, int64_t *work);
+long scc_narrow(long n, const uint64_t *off, const uint32_t *dst, int32_t *comp, int32_t *work);
 long scc_wide(long n, const uint64_t *off, const uint64_t *dst, int64_t *comp, int64_t *work);
-void summary_narrow(long n, const uint64_t *off, const uint32_t *dst, const int64_t *comp,
+void summary_narrow(long n, const uint64_t *off, const uint32_t *dst, const int32_t *comp,
                     uint8_t *leaves, uint8_t *has_internal, int64_t *movers);
 void summary_wide(long n, const uint64_t *off, const uint64_t *dst, const int64_t *comp,
                   uint8_t *leaves, uint8_t *has_internal, int64_t *movers);
@@ -34,21 +34,23 @@ long filter_wide(long n, const uint64_t *off, const uint64_t *dst, const uint8_t
 
 # One body for both edge widths (the search widens its edge array past 2^28
 # states).  An edge is the successor's index times 16 plus the moving thread.
-# work holds 5 * n int64: index, low, the Tarjan stack, the depth-first path
-# (state, next edge); comp doubles as the on-stack mark (-2) until a state's
-# component is known.
+# Below 2^28 states a state number fits 32 bits, so the narrow variant keeps
+# its per-state tables in int32: 24 bytes a state instead of 48, at the peak
+# of a run's memory.  work holds 5 * n of them: index, low, the Tarjan stack,
+# the depth-first path (state, and how far along its edge list); comp doubles
+# as the on-stack mark (-2) until a state's component is known.
 _SOURCE = r"""
 #include <stdint.h>
 
-#define SCC_BODY(EDGE_T) \
+#define SCC_BODY(EDGE_T, IDX_T) \
 { \
-	int64_t    *idx = work; \
-	int64_t    *low = work + n; \
-	int64_t    *stack = work + 2 * n; \
-	int64_t    *path_v = work + 3 * n; \
-	int64_t    *path_k = work + 4 * n; \
+	IDX_T	   *idx = work; \
+	IDX_T	   *low = work + n; \
+	IDX_T	   *stack = work + 2 * n; \
+	IDX_T	   *path_v = work + 3 * n; \
+	IDX_T	   *path_k = work + 4 * n; \
 	long		sp = 0, pp = 0; \
-	int64_t		counter = 0, ncomp = 0; \
+	IDX_T		counter = 0, ncomp = 0; \
 	long		root; \
 \
 	for (long i = 0; i < n; i++) \
@@ -64,24 +66,24 @@ _SOURCE = r"""
 		stack[sp++] = root; \
 		comp[root] = -2; \
 		path_v[pp] = root; \
-		path_k[pp++] = (int64_t) off[root]; \
+		path_k[pp++] = 0; \
 		while (pp > 0) \
 		{ \
-			int64_t		v = path_v[pp - 1]; \
-			int64_t		k = path_k[pp - 1]; \
+			IDX_T		v = path_v[pp - 1]; \
+			uint64_t	k = off[v] + (uint64_t) path_k[pp - 1]; \
 \
-			if ((uint64_t) k < off[v + 1]) \
+			if (k < off[v + 1]) \
 			{ \
-				int64_t		w = (int64_t) (((EDGE_T) dst[k]) >> 4); \
+				IDX_T		w = (IDX_T) (((EDGE_T) dst[k]) >> 4); \
 \
-				path_k[pp - 1] = k + 1; \
+				path_k[pp - 1]++; \
 				if (idx[w] == -1) \
 				{ \
 					idx[w] = low[w] = counter++; \
 					stack[sp++] = w; \
 					comp[w] = -2; \
 					path_v[pp] = w; \
-					path_k[pp++] = (int64_t) off[w]; \
+					path_k[pp++] = 0; \
 				} \
 				else if (comp[w] == -2 && idx[w] < low[v]) \
 					low[v] = idx[w]; \
@@ -94,7 +96,7 @@ _SOURCE = r"""
 			{ \
 				for (;;) \
 				{ \
-					int64_t		w = stack[--sp]; \
+					IDX_T		w = stack[--sp]; \
 \
 					comp[w] = ncomp; \
 					if (w == v) \
@@ -116,7 +118,7 @@ _SOURCE = r"""
 { \
 	for (long v = 0; v < n; v++) \
 	{ \
-		int64_t		cv = comp[v]; \
+		int64_t		cv = (int64_t) comp[v]; \
 \
 		for (uint64_t k = off[v]; k < off[v + 1]; k++) \
 		{ \
@@ -137,13 +139,16 @@ _SOURCE = r"""
  * The postmaster's lasso subgraph (checker.explore._postmaster_lasso's keep):
  * an edge stays when its source is not AHEAD (2), both ends are on the same
  * side of an operation boundary, and it is not a postmaster move (thread 0)
- * into a state whose step count restarted.  Returns the number of edges kept.
+ * into a state whose step count restarted.  Returns the number of edges kept;
+ * with new_dst NULL it only counts them, so that the caller can allocate the
+ * subgraph at its size rather than at the whole graph's.
  */
 #define FILTER_BODY \
 { \
 	long		m = 0; \
 \
-	new_off[0] = 0; \
+	if (new_dst) \
+		new_off[0] = 0; \
 	for (long v = 0; v < n; v++) \
 	{ \
 		if (inside[v] != 2) \
@@ -157,16 +162,19 @@ _SOURCE = r"""
 					continue; \
 				if ((e & 15) == 0 && restarted[w]) \
 					continue; \
-				new_dst[m++] = dst[k]; \
+				if (new_dst) \
+					new_dst[m] = dst[k]; \
+				m++; \
 			} \
 		} \
-		new_off[v + 1] = m; \
+		if (new_dst) \
+			new_off[v + 1] = m; \
 	} \
 	return m; \
 }
 
 void
-summary_narrow(long n, const uint64_t *off, const uint32_t *dst, const int64_t *comp,
+summary_narrow(long n, const uint64_t *off, const uint32_t *dst, const int32_t *comp,
 			   uint8_t *leaves, uint8_t *has_internal, int64_t *movers)
 SUMMARY_BODY
 
@@ -186,12 +194,12 @@ filter_wide(long n, const uint64_t *off, const uint64_t *dst, const uint8_t *ins
 FILTER_BODY
 
 long
-scc_narrow(long n, const uint64_t *off, const uint32_t *dst, int64_t *comp, int64_t *work)
-SCC_BODY(uint32_t)
+scc_narrow(long n, const uint64_t *off, const uint32_t *dst, int32_t *comp, int32_t *work)
+SCC_BODY(uint32_t, int32_t)
 
 long
 scc_wide(long n, const uint64_t *off, const uint64_t *dst, int64_t *comp, int64_t *work)
-SCC_BODY(uint64_t)
+SCC_BODY(uint64_t, int64_t)
 """
 
 _module = None
@@ -223,21 +231,33 @@ def _load():
     return _module
 
 
+def _index_typecode(graph) -> str:
+    """The array type of per-state tables: int32 below 2^28 states (narrow edges), int64 above."""
+    return "i" if graph.dst.typecode == "I" else "q"
+
+
+def scc_bytes(graph) -> int:
+    """What :func:`strongly_connected_c` allocates for ``graph`` (the component ids and the work tables)."""
+    return 6 * len(graph) * array(_index_typecode(graph)).itemsize
+
+
 def strongly_connected_c(graph) -> array | None:
     """The component id of every state, as :func:`checker.graph.strongly_connected`; None without C."""
     mod = _load()
     if mod is None:
         return None
     n = len(graph)
-    comp = array("q", [0]) * n
+    code = _index_typecode(graph)
+    comp = array(code, [0]) * n
     if n == 0:
         return comp
-    work = array("q", [0]) * (5 * n)
+    work = array(code, [0]) * (5 * n)
     ffi, lib = mod.ffi, mod.lib
-    narrow = graph.dst.typecode == "I"
+    narrow = code == "i"
     fn = lib.scc_narrow if narrow else lib.scc_wide
+    index_t = "int32_t[]" if narrow else "int64_t[]"
     fn(n, ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer("uint32_t[]" if narrow else "uint64_t[]", graph.dst),
-       ffi.from_buffer("int64_t[]", comp), ffi.from_buffer("int64_t[]", work))
+       ffi.from_buffer(index_t, comp), ffi.from_buffer(index_t, work))
     return comp
 
 
@@ -259,13 +279,17 @@ def component_summary_c(graph, comp, ncomp: int):
         narrow, etype = _edge_type(graph)
         (lib.summary_narrow if narrow else lib.summary_wide)(
             len(graph), ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer(etype, graph.dst),
-            ffi.from_buffer("int64_t[]", comp), ffi.from_buffer("uint8_t[]", leaves),
+            ffi.from_buffer("int32_t[]" if narrow else "int64_t[]", comp), ffi.from_buffer("uint8_t[]", leaves),
             ffi.from_buffer("uint8_t[]", has_internal), ffi.from_buffer("int64_t[]", movers))
     return leaves, has_internal, movers
 
 
-def lasso_subgraph_c(graph, inside: bytearray, restarted: bytearray):
-    """The subgraph checker.explore._postmaster_lasso keeps, as a Graph; None without C."""
+def lasso_subgraph_c(graph, inside: bytearray, restarted: bytearray, room=None):
+    """The subgraph checker.explore._postmaster_lasso keeps, as a Graph; None without C.
+
+    It counts the edges it keeps first and allocates the subgraph at that
+    size; ``room(nbytes, what)``, when given, is asked before allocating it.
+    """
     mod = _load()
     if mod is None:
         return None
@@ -275,16 +299,16 @@ def lasso_subgraph_c(graph, inside: bytearray, restarted: bytearray):
     sub = Graph()
     if graph.dst.typecode != "I":
         sub.widen()
+    ffi, lib = mod.ffi, mod.lib
+    narrow, etype = _edge_type(graph)
+    fn = lib.filter_narrow if narrow else lib.filter_wide
+    args = (n, ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer(etype, graph.dst),
+            ffi.from_buffer("uint8_t[]", inside), ffi.from_buffer("uint8_t[]", restarted))
+    m = fn(*args, ffi.NULL, ffi.NULL) if n else 0
+    if room is not None:
+        room(8 * (n + 1) + sub.dst.itemsize * m, "the postmaster's subgraph")
     sub.off = array("Q", [0]) * (n + 1)
-    sub.dst = array(graph.dst.typecode, [0]) * len(graph.dst)
-    if n and len(graph.dst):
-        ffi, lib = mod.ffi, mod.lib
-        narrow, etype = _edge_type(graph)
-        m = (lib.filter_narrow if narrow else lib.filter_wide)(
-            n, ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer(etype, graph.dst),
-            ffi.from_buffer("uint8_t[]", inside), ffi.from_buffer("uint8_t[]", restarted),
-            ffi.from_buffer("uint64_t[]", sub.off), ffi.from_buffer(etype, sub.dst))
-        del sub.dst[m:]
-    else:
-        del sub.dst[:]
+    sub.dst = array(sub.dst.typecode, [0]) * m
+    if m:
+        fn(*args, ffi.from_buffer("uint64_t[]", sub.off), ffi.from_buffer(etype, sub.dst))
     return sub

@@ -2,7 +2,8 @@
 
 A search that runs out of memory must still say what it covered (exit 3),
 so it stops before the machine does: the resident set size is compared with
-the limit every time the search reports progress, and a limit reached is a
+the limit every time the search reports progress (and, in the cycle analysis,
+before each table it allocates), and a limit reached is a
 ``MemoryLimitReached`` (a MemoryError, so the search loop handles it and a
 real MemoryError the same way).  The default limit is a share of what this
 process may use (the smaller of physical memory and a cgroup limit), leaving
@@ -90,6 +91,22 @@ def resident_bytes() -> int | None:
         return peak if sys.platform == "darwin" else peak * 1024
     except (ImportError, OSError):
         return None
+
+
+def ensure_room(limit: int | None, nbytes: int, what: str) -> None:
+    """Raise MemoryLimitReached when ``nbytes`` more for ``what`` would pass ``limit``.
+
+    The cycle analysis allocates a few tables of several bytes a state each,
+    all at once, with no progress report between them: it asks before each
+    one rather than finding out afterwards (or never, once the kernel's OOM
+    killer has ended the process).
+    """
+    if limit is None:
+        return
+    rss = resident_bytes()
+    if rss is not None and rss + nbytes > limit:
+        raise MemoryLimitReached(f"memory limit {format_size(limit)} reached: {what} needs {format_size(nbytes)} "
+                                 f"more (resident {format_size(rss)}; raise it with --max-memory)")
 
 
 def check(limit: int | None) -> None:

@@ -1225,7 +1225,7 @@ def _pause_for_test(shards, depth: int) -> None:
 
 
 def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0, stepped) -> None:
-    from checker.explore import Counterexample, _path, _wait_freedom_lasso, analyse_cycles, first_violation_stop
+    from checker.explore import Counterexample, _path, analyse_cycles, first_violation_stop, partial_lasso
     from checker.search import _LazyStates, _RebuiltLabels
 
     system = engine.system
@@ -1290,9 +1290,9 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0, stepped) 
             lab, path = _path(states, parent, labels, idx)
             violations[e.prop] = Counterexample(e.prop, e.message, lab, path, e.final_label)
         if res.complete and edges is not None:
-            analyse_cycles(engine, states, edges, parent, labels, res, pruned)
+            analyse_cycles(engine, states, edges, parent, labels, res, pruned, opts.memory_limit)
         elif lasso_partial and edges is not None and WAIT_FREEDOM not in violations:
-            _wait_freedom_lasso(engine, states, edges, parent, labels, res)
+            partial_lasso(engine, states, edges, parent, labels, res, opts.memory_limit)
     if not isinstance(shards, LocalShards):
         # What the workers did besides the levels' steps (starting, these
         # figures, the gathering): the slowest worker's share is on the path too.

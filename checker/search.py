@@ -278,8 +278,8 @@ def explore_compact(engine, opts, res, canon=None) -> None:
     ``canon``: a state's orbit representative (``checker.symmetry``), or None.
     """
     from checker.explore import (
-        Counterexample, analyse_cycles, _path, _stuck_message, _Stop, _wait_freedom_lasso, first_violation_stop,
-        interruption, out_of_memory,
+        Counterexample, analyse_cycles, _path, _stuck_message, _Stop, first_violation_stop, interruption,
+        out_of_memory, partial_lasso,
     )
 
     system = engine.system
@@ -534,11 +534,11 @@ def explore_compact(engine, opts, res, canon=None) -> None:
     if cache is not None and keys:
         res.bytes_per_state += cache.bytes() / len(keys)
     if res.complete and edges is not None:
-        analyse_cycles(engine, lazy_states, edges, parent, labels, res, pruned)
+        analyse_cycles(engine, lazy_states, edges, parent, labels, res, pruned, opts.memory_limit)
     elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in checked
           and WAIT_FREEDOM not in violations):
         edges.pad(len(keys))
-        _wait_freedom_lasso(engine, lazy_states, edges, parent, labels, res)
+        partial_lasso(engine, lazy_states, edges, parent, labels, res, opts.memory_limit)
     res.elapsed = time.perf_counter() - t0
 
 
