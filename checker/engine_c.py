@@ -64,6 +64,7 @@ from __future__ import annotations
 import ast
 import time
 from array import array
+from dataclasses import dataclass, field
 
 from checker.compile_sc import _MAX_LINES, CompiledEngine
 from checker.engine_c_runtime import CDEF, RUNTIME
@@ -897,7 +898,7 @@ class CEngine(CompiledEngine):
     def __init__(self, system, mm) -> None:
         if mm.name not in C_MODELS:
             raise Unsupported(f"--engine c supports the sc and tso memory models only, not {mm.name} "
-                              "(use --engine compiled)")
+                              "(the Python engines run it)")
         super().__init__(system, mm)
         # Steps the last C search left to Python (an operation C leaves undefined met on the way).
         self.python_steps = 0
@@ -998,6 +999,57 @@ class _CStates:
                 lib.sc_thread_column(tid, k, ffi.from_buffer("uint32_t[]", col))
             cols.append(col)
         return zip(*cols)
+
+
+@dataclass
+class Reached:
+    """What ``reach`` found: how many states, those with no move, the first violation met."""
+
+    states: int
+    stuck: list = field(default_factory=list)
+    violation: tuple[str, str] | None = None
+
+
+def reach(engine: CEngine) -> Reached:
+    """Every state reachable from the initial one, in C, without bounds (litmus tests' final states).
+
+    The search stops at the first violation (a deadlock is left to the caller,
+    which sees the states with no move).
+    """
+    global _active
+    module = engine.module()
+    search = _Search(engine, module)
+    lib, ffi = search.lib, search.ffi
+    init = ffi.new(f"uint32_t[{search.layout.words}]", search.layout.encode(engine.initial()))
+    checked = sum(1 << k for k, p in enumerate(search.props) if p != DEADLOCK)
+    if _active is not None:
+        raise ModelError("--engine c: one C search at a time in a process")
+    _active = search
+    try:
+        r = lib.sc_start(init, 0xFFFFFFFE, 0xFFFFFFFF, checked, 1, 0, 1)
+        while r == 0:
+            r = lib.sc_run(_CHUNK)
+        if r == -2:
+            assert search.error is not None
+            raise search.error
+        if r != 1:
+            raise ModelError("--engine c: out of memory" if r == -1 else "--engine c: past 2^28 states")
+        n = lib.sc_info(0)
+        if lib.sc_info(7):
+            p_, s_, o_ = ffi.new("int32_t *"), ffi.new("uint32_t *"), ffi.new("int32_t *")
+            lib.sc_record(0, p_, s_, o_)
+            moves: list = []
+            engine.successors(search.state(s_[0]), moves)
+            viol = moves[o_[0]][2]
+            assert viol is not None and viol[0] == search.props[p_[0]]
+            return Reached(n, violation=viol)
+        off = array("Q", bytes(8 * (n + 1)))
+        dst = array("I", bytes(4 * lib.sc_info(10)))
+        lib.sc_edges(ffi.from_buffer("uint64_t[]", off), ffi.from_buffer("uint32_t[]", dst))
+        return Reached(n, [search.state(i) for i in range(n) if off[i + 1] == off[i]])
+    finally:
+        _active = None
+        lib.sc_free()
 
 
 def explore_c(engine: CEngine, opts, res) -> None:

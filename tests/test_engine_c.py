@@ -9,6 +9,7 @@ is refused in one line.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 
 from checker.engine_c import Unsupported
 from checker.explore import Options, explore
+from checker.litmus import parse_litmus, run_litmus
 from checker.model import ModelError, Params, load_protocols
 from checker.run import check, make_engine
 
@@ -363,6 +365,32 @@ def test_exception_in_a_callback(tmp_path, kill):
     else:
         with pytest.raises(ModelError, match="check_quiescent"):
             check(str(path), memory_model="sc", engine="c", threads=2)
+
+
+@pytest.mark.parametrize("name,tso", [("SB", "allowed"), ("MP", "forbidden"), ("SB+mbs", "forbidden")])
+def test_litmus_under_tso(name, tso):
+    # Store buffering is tso's one relaxation: SB's outcome shows, MP's and
+    # SB's with full barriers do not; the outcome sets and state counts are
+    # the interpreted model's.
+    test = parse_litmus(ROOT / "models" / "litmus" / f"{name}.litmus")
+    for model, verdict in (("sc", "forbidden"), ("tso", tso)):
+        c = run_litmus(test, model, engine="c")
+        ref = run_litmus(test, model)
+        assert c.result == verdict
+        assert (c.outcome_set, c.states, c.judgement) == (ref.outcome_set, ref.states, ref.judgement)
+
+
+def test_litmus_command_with_the_c_engine(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "checker", "litmus", "-m", "tso", "--engine", "c", "--json",
+                           str(ROOT / "models" / "litmus" / "SB.litmus")], capture_output=True, text=True,
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["SB"]["result"] == "allowed"
+
+
+def test_litmus_c_engine_refuses_weak():
+    with pytest.raises(Unsupported, match="sc and tso memory models only"):
+        run_litmus(parse_litmus(ROOT / "models" / "litmus" / "SB.litmus"), "weak", engine="c")
 
 
 @pytest.mark.parametrize("args,why", [
