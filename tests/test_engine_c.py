@@ -108,10 +108,16 @@ def test_store_buffer_bound():
     # --window bounds each thread's buffer: fewer pending stores, fewer states.
     states = []
     for window in (1, 2):
-        _compiled, c = _both("ring", mm_options={"window": window}, memory_model="tso", threads=3)
+        _compiled, c = _both("ring", mm_options={"window": window}, memory_model="tso", threads=2)
         assert c.complete
         states.append(c.states)
     assert states[0] < states[1]
+
+
+def test_lasso_only_under_tso():
+    # --step-bound 0: wait-freedom from lassos over the graph C hands over.
+    _compiled, c = _both("ring", memory_model="tso", threads=2, step_bound=0)
+    assert c.liveness_checked and c.max_postmaster_steps == 1
 
 
 def test_rogue_under_tso():
@@ -245,23 +251,28 @@ def _test_models():
             for p in sorted((ROOT / "tests" / "models").glob("*.py"))]
 
 
+@pytest.mark.parametrize("model", ["sc", "tso"])
 @pytest.mark.parametrize("path", _test_models())
-def test_models(path):
+def test_models(path, model):
     try:
-        make_engine(str(path), Params(threads=3), None, "sc", engine="compiled")
+        make_engine(str(path), Params(threads=3), None, model, engine="compiled")
     except (ModelError, Exception) as exc:  # a model built to be refused by the compiler
         pytest.skip(f"not a runnable model: {exc}")
     try:
-        _both(str(path), threads=3)
+        _both(str(path), memory_model=model, threads=3)
     except Unsupported as exc:
         pytest.skip(str(exc))
 
 
-def test_local_loops_are_written_with_gotos():
+@pytest.mark.parametrize("model", ["sc", "tso"])
+def test_local_loops_are_written_with_gotos(model):
     # bgworker's postmaster scans its private array in local loops without an
-    # event: those events' local code is labelled blocks, not unrolled.
-    engine = make_engine("bgworker", Params(threads=3), None, "sc", engine="c")
+    # event: those events' local code is labelled blocks, not unrolled (under
+    # tso in the buffered loads' and stores' functions too).
+    engine = make_engine("bgworker", Params(threads=3), None, model, engine="c")
     assert engine.generator.jump_events > 0 and "goto P" in engine.c_source
+    functions = engine.c_source.split("\nstatic int\n")
+    assert any(f.startswith("bst_") and "goto P" in f for f in functions) == (model == "tso")
 
 
 _DIV_ZERO = '''
