@@ -23,11 +23,12 @@ with anything buffered is not quiescent.  Flushes count no postmaster step.
 The C search numbers states in the order the Python search does (same threads
 in the same order, within a thread the flush before its own step, each
 thread's moves in the same order), so the two report the same states,
-transitions and shortest counterexamples.  C returns counts
-and, per violated property, the index of the state (and the number of the
-move) where it was first seen; Python rebuilds the counterexample from the
-parent indices, unpacking each state and expanding it again with the compiled
-Python engine for its labels (C stores no labels).
+transitions and shortest counterexamples.  C returns counts and, per
+violated property, the index of the state (and the number of the move) where
+it was first seen; Python rebuilds the counterexample from the parent
+indices, unpacking each state and expanding it again with the compiled
+Python engine for its labels (C stores no labels).  ``reach`` runs the same
+search for litmus tests (``checker litmus --engine c``).
 
 Local code that loops without an event (or would unroll too large) is
 written as labelled blocks and ``goto``s, with run_local's instruction limit.
@@ -48,9 +49,10 @@ one into the word the postmaster's next load, rmw or acquire reads (a
 generated ``pm_read_address``), or into every word with --rogue-anywhere,
 kernel words left out (under tso too: ``upcoming_reads`` is the address at
 the pc whatever the buffer holds).  A backend whose index is out of range
-crashes, a move C writes itself; a ghost index out of range is left to Python as without a
-rogue (it then skips that bookkeeping).  A state where the postmaster cannot
-move while others can is a deadlock, as the Python searches say.
+crashes, a move C writes itself; a ghost index out of range is left to
+Python as without a rogue (it then skips that bookkeeping).  A state where
+the postmaster cannot move while others can is a deadlock, as the Python
+searches say.
 
 Refused with one line (exit 2), never explored some other way: the weak
 memory model, --symmetry, --fingerprint, --workers/--ray/--checkpoint,
