@@ -135,7 +135,7 @@ def _explore_options(fn):
         click.option("--engine", "engine_kind", type=click.Choice(["compiled", "interpreted", "c"]),
                      default="compiled", show_default=True,
                      help="generated sc/tso successors, the interpreted reference (weak: always interpreted), "
-                          "or c: the whole sc search in generated C (no tso, weak, --symmetry, "
+                          "or c: the whole sc or tso search in generated C (no weak, --symmetry, "
                           "--fingerprint or --workers; docs/performance.md)"),
     ]
     for o in reversed(opts):

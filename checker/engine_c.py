@@ -1,4 +1,4 @@
-"""``--engine c``: the whole sc search in C, generated from the IR (issue 13).
+"""``--engine c``: the whole sc or tso search in C, generated from the IR (issue 13).
 
 ``checker.compile_sc`` turns each event of each thread into a Python function;
 this module turns the same events into C functions (locals as variables,
@@ -9,13 +9,26 @@ fixed breadth-first search of ``checker.engine_c_runtime`` and builds the
 whole, once per system, with cffi into the C build cache (``SLOTCHECK_CACHE``,
 as ``refimpl.build`` does), under a name that hashes the generated source.
 
+Under tso (``compile_sc.CompiledEngine._tso_thread_moves``) each program
+thread's words end with its store buffer (a count, then ``--window`` pairs of
+address and value, oldest first, unused pairs 0).  A thread with a non-empty
+buffer first has its flush move (the oldest pair to memory), then its own
+step in the buffered form: a load reads the newest buffered store to its
+address, else memory; a plain store is appended while the buffer has room;
+choose and non-draining fences are their sc functions; rmw, acquire,
+release, full-barrier stores and draining fences wait.  With an empty buffer
+every event is its sc function but a plain store, which is buffered.  A state
+with anything buffered is not quiescent.  Flushes count no postmaster step.
+
 The C search numbers states in the order the Python search does (same threads
-in the same order, each thread's moves in the same order), so the two report
-the same states, transitions and shortest counterexamples.  C returns counts
-and, per violated property, the index of the state (and the number of the
-move) where it was first seen; Python rebuilds the counterexample from the
-parent indices, unpacking each state and expanding it again with the compiled
-Python engine for its labels (C stores no labels).
+in the same order, within a thread the flush before its own step, each
+thread's moves in the same order), so the two report the same states,
+transitions and shortest counterexamples.  C returns counts and, per
+violated property, the index of the state (and the number of the move) where
+it was first seen; Python rebuilds the counterexample from the parent
+indices, unpacking each state and expanding it again with the compiled
+Python engine for its labels (C stores no labels).  ``reach`` runs the same
+search for litmus tests (``checker litmus --engine c``).
 
 Local code that loops without an event (or would unroll too large) is
 written as labelled blocks and ``goto``s, with run_local's instruction limit.
@@ -24,21 +37,25 @@ What C does not compute it asks Python for, one thread's step at a time
 undefined (a division by zero, a shift by 32 or more), a ghost index out of
 range, a ghost division by zero, or the instruction limit: the compiled Python
 engine takes that step, with its exact semantics (a crash, a violation, a
-model error), and hands the moves back.  ``Protocol.check_quiescent`` runs in
-Python on each new quiescent state (``slotcheck_c_check``), in discovery order.
+model error), and hands the moves back: all of that thread's moves, under
+tso its flush included (``thread_successors``), in place of any C had made.
+``Protocol.check_quiescent`` runs in Python on each new quiescent state
+(``slotcheck_c_check``), in discovery order.
 
 A rogue (``--rogue``) is a thread of one word, its writes left (a sentinel
 for unlimited).  Its moves are the runtime's, after every program thread's,
 as ``Engine.rogue_successors`` lists them: each rogue value but the current
 one into the word the postmaster's next load, rmw or acquire reads (a
 generated ``pm_read_address``), or into every word with --rogue-anywhere,
-kernel words left out.  A backend whose index is out of range crashes, a move
-C writes itself; a ghost index out of range is left to Python as without a
-rogue (it then skips that bookkeeping).  A state where the postmaster cannot
-move while others can is a deadlock, as the Python searches say.
+kernel words left out (under tso too: ``upcoming_reads`` is the address at
+the pc whatever the buffer holds).  A backend whose index is out of range
+crashes, a move C writes itself; a ghost index out of range is left to
+Python as without a rogue (it then skips that bookkeeping).  A state where
+the postmaster cannot move while others can is a deadlock, as the Python
+searches say.
 
-Refused with one line (exit 2), never explored some other way: memory models
-other than sc, --symmetry, --fingerprint, --workers/--ray/--checkpoint,
+Refused with one line (exit 2), never explored some other way: the weak
+memory model, --symmetry, --fingerprint, --workers/--ray/--checkpoint,
 ghost code with a unary minus or ``~``, values that do not fit the 32-bit
 words of a C state (a rogue budget of 2^32 - 1 writes or more too), more than
 64 properties, and the cycle analysis past 2^28 states.
@@ -49,6 +66,7 @@ from __future__ import annotations
 import ast
 import time
 from array import array
+from dataclasses import dataclass, field
 
 from checker.compile_sc import _MAX_LINES, CompiledEngine
 from checker.engine_c_runtime import CDEF, RUNTIME
@@ -169,32 +187,47 @@ class _ExprC:
         raise Unsupported(f"--engine c: cannot translate {ast.unparse(n)!r}")
 
 
+# The memory models the C search runs (weak stays with the Python engines).
+C_MODELS = ("sc", "tso")
+
 # The rogue's word when its writes are unlimited (the Python state says -1).
 ROGUE_UNLIMITED = MASK
 
 
 class _Layout:
-    """Where each part of a state sits among the words of an unpacked C state."""
+    """Where each part of a state sits among the words of an unpacked C state.
 
-    def __init__(self, system) -> None:
+    Under tso each program thread's tuple is followed by its store buffer: a
+    count, then ``capacity`` (address, value) pairs, oldest first, unused
+    pairs 0 so that one buffer has one encoding.  It sits in the thread's
+    words, so the runtime interns it with the thread.
+    """
+
+    def __init__(self, system, mm) -> None:
         self.mem_len = len(system.shared_init)
         self.ghost_off = self.mem_len
         self.ghost_len = len(system.ghost_init)
+        self.tso = mm.name == "tso"
+        self.capacity: int = mm.capacity if self.tso else 0
         off = self.ghost_off + self.ghost_len
         self.thr_off: list[int] = []
         self.thr_len: list[int] = []
+        self.buf_off: list[int | None] = []
         self.rogue_tid = system.rogue_tid
         for t in system.threads:
             self.thr_off.append(off)
-            # The rogue's tuple is (writes left,).
+            # The rogue's tuple is (writes left,); it has no buffer.
             n = 1 if t.program is None else t.program.nlocals
+            self.buf_off.append(off + n if self.tso and t.program is not None else None)
+            if self.buf_off[-1] is not None:
+                n += 1 + 2 * self.capacity
             self.thr_len.append(n)
             off += n
         self.words = off
         self.nthreads = len(system.threads)
 
     def encode(self, state) -> list[int]:
-        mem, threads, _pending, ghost = state
+        mem, threads, pending, ghost = state
         words = list(mem) + [int(g) for g in ghost]
         rt = self.rogue_tid
         for tid, T in enumerate(threads):
@@ -206,6 +239,15 @@ class _Layout:
                 words.append(ROGUE_UNLIMITED if left < 0 else left)
                 continue
             words.extend(T)
+            if self.buf_off[tid] is not None:
+                buf = pending[tid]
+                if len(buf) > self.capacity:
+                    raise ModelError(f"--engine c: a store buffer of {len(buf)} entries past --window "
+                                     f"{self.capacity}")
+                words.append(len(buf))
+                for a, v in buf:
+                    words += (a, v)
+                words += [0] * (2 * (self.capacity - len(buf)))
         for w in words:
             if w.__class__ is not int and w.__class__ is not bool or not 0 <= w <= MASK:
                 raise Unsupported(f"--engine c: the state holds {w!r}, which does not fit a 32-bit word")
@@ -214,17 +256,30 @@ class _Layout:
     def decode(self, words) -> tuple:
         mem = tuple(words[:self.mem_len])
         ghost = tuple(words[self.ghost_off:self.ghost_off + self.ghost_len])
-        threads = [tuple(words[o:o + n]) for o, n in zip(self.thr_off, self.thr_len)]
+        threads = []
+        pending: list = []
+        for o, n, b in zip(self.thr_off, self.thr_len, self.buf_off):
+            if b is None:
+                threads.append(tuple(words[o:o + n]))
+                # Under tso the rogue's pending is empty too (TotalStoreOrder.initial_pending).
+                pending.append(() if self.tso else None)
+                continue
+            threads.append(tuple(words[o:b]))
+            k = words[b]
+            pending.append(tuple((words[b + 1 + 2 * i], words[b + 2 + 2 * i]) for i in range(k)))
         if self.rogue_tid is not None and threads[self.rogue_tid][0] == ROGUE_UNLIMITED:
             threads[self.rogue_tid] = (-1,)
-        return (mem, tuple(threads), (None,) * self.nthreads, ghost)
+        return (mem, tuple(threads), tuple(pending), ghost)
 
 
 class _EventC:
     """The C function of one event (thread ``tid`` at ``pc``), as compile_sc._EventCompiler writes Python."""
 
-    def __init__(self, gen: "_Generator", tid: int, pc: int, jumps: bool = False) -> None:
+    def __init__(self, gen: "_Generator", tid: int, pc: int, jumps: bool = False, buffered: bool = False) -> None:
+        # buffered: tso's load or plain store of a thread whose buffer may be
+        # non-empty (compile_sc._EventCompiler.event_buffered); ``bst_`` functions.
         self.gen, self.tid, self.pc = gen, tid, pc
+        self.buffered = buffered
         self.mm = gen.mm
         self.prog = self.mm.programs[tid]
         self.nloc = self.prog.nlocals
@@ -287,7 +342,7 @@ class _EventC:
         ins = self.prog.instrs[self.pc]
         lay = self.gen.layout
         toff = lay.thr_off[self.tid]
-        self.emit(0, f"static int\nst_{self.tid}_{self.pc}(const uint32_t *s)\n{{")
+        self.emit(0, f"static int\n{self.name}(const uint32_t *s)\n{{")
         decl = ", ".join(f"l{i}" for i in range(self.nloc))
         self.emit(1, f"uint64_t {decl};")
         self.emit(1, "uint64_t a = 0, wv = 0, Lv[1];")
@@ -308,7 +363,10 @@ class _EventC:
             self.emit(1, "return 0;")
         else:
             self.emit(1, load)
-            self.event(ins, 1)
+            if self.buffered:
+                self.event_buffered(ins, 1)
+            else:
+                self.event(ins, 1)
             self.finish(1, "return 0;")
             self.blocks(1, "return 0;")
         self.emit(0, "}")
@@ -354,6 +412,27 @@ class _EventC:
             pass
         else:  # pragma: no cover - halt has no function
             raise _Fallback(op)
+
+    @property
+    def name(self) -> str:
+        return f"{'bst' if self.buffered else 'st'}_{self.tid}_{self.pc}"
+
+    def event_buffered(self, ins, d: int) -> None:
+        b = self.gen.layout.buf_off[self.tid]
+        if ins.op == "load":
+            self.address(ins.loc, d, "return 0;")
+            self.emit(d, f"l{ins.dst} = s[a];")
+            # The newest buffered store to the address wins.
+            self.emit(d, f"for (uint32_t k = 0; k < s[{b}]; k++) "
+                         f"if (s[{b + 1} + 2 * k] == a) l{ins.dst} = s[{b + 2} + 2 * k];")
+        elif ins.op == "store":
+            # A full buffer waits for a flush (before the address: an index out of range then waits too).
+            self.emit(d, f"if (s[{b}] >= {self.gen.layout.capacity}) return 0;")
+            self.address(ins.loc, d, "return 0;")
+            v = self.expr(ins.value.run_src, d, "return 0;")
+            self.emit(d, f"wv = {v};")
+        else:  # pragma: no cover - the generator writes buffered functions for these two only
+            raise _Fallback(ins.op)
 
     def finish(self, d: int, exit_: str) -> None:
         mm, pc = self.mm, self.pc
@@ -547,10 +626,34 @@ class _EventC:
         elif ghost_copied:
             for k in range(lay.ghost_len):
                 self.emit(d + 1, f"m[{lay.ghost_off + k}] = (uint32_t) G[{k}];")
+        if self.buffered and self.prog.instrs[self.pc].op == "store":
+            b = lay.buf_off[self.tid]
+            self.emit(d + 1, f"{{ uint32_t n = m[{b}]; m[{b + 1} + 2 * n] = (uint32_t) a; "
+                             f"m[{b + 2} + 2 * n] = (uint32_t) wv; m[{b}] = n + 1; }}")
         fields = [str(npc)] + ["0" if i in dead else f"(uint32_t) l{i}" for i in range(1, self.nloc)]
         self.emit(d + 1, " ".join(f"m[{toff + i}] = {f};" for i, f in enumerate(fields)))
         self.emit(d, "}")
         self.emit(d, exit_)
+
+
+# tso's flush move: the oldest of the count at s[b] buffered (address, value)
+# pairs goes to memory; the rest move down and the freed pair is zeroed.
+_FLUSH = """static int
+flush(const uint32_t *s, uint32_t b)
+{
+	uint32_t	n = s[b];
+	uint32_t   *m = push_move(-1, 1, 0);
+
+	if (!m)
+		return 1;
+	memcpy(m, s, W * sizeof(uint32_t));
+	m[MEM_OFF + s[b + 1]] = s[b + 2];
+	memmove(m + b + 1, s + b + 3, 2 * (n - 1) * sizeof(uint32_t));
+	m[b + 2 * n - 1] = 0;
+	m[b + 2 * n] = 0;
+	m[b] = n - 1;
+	return 0;
+}"""
 
 
 class _Generator:
@@ -558,7 +661,7 @@ class _Generator:
         self.engine = engine
         self.system = engine.system
         self.mm = engine.mm
-        self.layout = _Layout(self.system)
+        self.layout = _Layout(self.system, self.mm)
         props = set(PROPERTIES) | set(self.system.checkable) | {DEADLOCK, MEMORY_SAFETY, PM_SAFETY, WAIT_FREEDOM}
         self.props = sorted(props)
         if len(self.props) > 64:
@@ -653,6 +756,15 @@ class _Generator:
         out += ["\tdefault: return 0;", "\t}", "}"]
         return "\n".join(out)
 
+    def event_function(self, tid: int, pc: int, buffered: bool) -> str:
+        try:
+            return _EventC(self, tid, pc, buffered=buffered).build()
+        except _Fallback:
+            # A local loop without an event (or code too large to unroll):
+            # labelled blocks and gotos instead.
+            self.jump_events += 1
+            return _EventC(self, tid, pc, jumps=True, buffered=buffered).build()
+
     def steps(self) -> str:
         lay = self.layout
         parts: list[str] = []
@@ -665,20 +777,40 @@ class _Generator:
             if prog is None:
                 continue  # the rogue: its moves are the runtime's (rogue_step)
             toff = lay.thr_off[tid]
+            b = lay.buf_off[tid]
             cases = []
+            # Under tso, with a non-empty buffer: loads and plain stores have
+            # buffered functions, choose and non-draining fences their sc
+            # ones, the rest wait (compile_sc.CompiledEngine's buffered table).
+            bcases = []
             for pc, ins in enumerate(prog.instrs):
                 if not ins.is_event or ins.op == "halt":
                     continue
-                try:
-                    fn = _EventC(self, tid, pc).build()
-                except _Fallback:
-                    # A local loop without an event (or code too large to
-                    # unroll): labelled blocks and gotos instead.
-                    self.jump_events += 1
-                    fn = _EventC(self, tid, pc, jumps=True).build()
-                parts.append(fn)
-                cases.append(f"\t\tcase {pc}: return st_{tid}_{pc}(s);")
+                plain_store = b is not None and ins.op == "store" and ins.prim not in self.mm.profile.full_stores
+                if not plain_store:
+                    parts.append(self.event_function(tid, pc, False))
+                    cases.append(f"\t\tcase {pc}: return st_{tid}_{pc}(s);")
+                if b is None:
+                    continue
+                if plain_store or ins.op == "load":
+                    parts.append(self.event_function(tid, pc, True))
+                    bcases.append(f"\t\tcase {pc}: return bst_{tid}_{pc}(s);")
+                    if plain_store:
+                        # With an empty buffer a plain store still goes into the buffer.
+                        cases.append(bcases[-1])
+                elif ins.op == "choose" or ins.op == "fence" and ins.prim not in self.mm.draining_fences:
+                    bcases.append(f"\t\tcase {pc}: return st_{tid}_{pc}(s);")
             dispatch.append(f"\tcase {tid}:")
+            if b is not None:
+                # The flush of the oldest buffered store comes before the thread's own step (tso.py).
+                dispatch.append(f"\t\tif (s[{b}]) {{")
+                dispatch.append(f"\t\t\tif (flush(s, {b})) return NOMEM;")
+                dispatch.append(f"\t\t\tswitch (s[{toff}]) {{")
+                dispatch.extend("\t" + c for c in bcases)
+                dispatch.append("\t\t\tdefault: return 0;")
+                dispatch.append("\t\t\t}")
+                dispatch.append("\t\t}")
+                busy.append(f"\tif (w[{b}]) return 1;")  # a buffered store is not yet visible to all
             dispatch.append(f"\t\tswitch (s[{toff}]) {{")
             dispatch.extend(cases)
             dispatch.append("\t\tdefault: return 0;")
@@ -698,6 +830,8 @@ class _Generator:
         busy += ["\treturn 0;", "}"]
         halted += ["\treturn 1;", "}"]
         pm_halted.append("}")
+        if lay.tso:
+            parts.insert(0, _FLUSH)
         parts += ["\n".join(dispatch), "\n".join(busy), "\n".join(halted)]
         if self.system.rogue_tid is not None:
             parts += ["\n".join(pm_halted), self.postmaster_read()]
@@ -764,9 +898,9 @@ class CEngine(CompiledEngine):
     kind = "c"
 
     def __init__(self, system, mm) -> None:
-        if mm.name != "sc":
-            raise Unsupported(f"--engine c supports the sc memory model only, not {mm.name} "
-                              "(use --engine compiled)")
+        if mm.name not in C_MODELS:
+            raise Unsupported(f"--engine c supports the sc and tso memory models only, not {mm.name} "
+                              "(the Python engines run it)")
         super().__init__(system, mm)
         # Steps the last C search left to Python (an operation C leaves undefined met on the way).
         self.python_steps = 0
@@ -809,7 +943,7 @@ class _Search:
                     raise ModelError(f"--engine c: unknown property {viol[0]!r}")
                 continue
             if nxt is None:
-                raise ModelError("--engine c: a discarded move under sc")
+                raise ModelError(f"--engine c: a discarded move under {self.engine.mm.name}")
             m.kind = -1
             m.mem_changed = m.ghost_changed = 1
             m.w[0:self.layout.words] = self.layout.encode(nxt)
@@ -867,6 +1001,57 @@ class _CStates:
                 lib.sc_thread_column(tid, k, ffi.from_buffer("uint32_t[]", col))
             cols.append(col)
         return zip(*cols)
+
+
+@dataclass
+class Reached:
+    """What ``reach`` found: how many states, those with no move, the first violation met."""
+
+    states: int
+    stuck: list = field(default_factory=list)
+    violation: tuple[str, str] | None = None
+
+
+def reach(engine: CEngine) -> Reached:
+    """Every state reachable from the initial one, in C, without bounds (litmus tests' final states).
+
+    The search stops at the first violation (a deadlock is left to the caller,
+    which sees the states with no move).
+    """
+    global _active
+    module = engine.module()
+    search = _Search(engine, module)
+    lib, ffi = search.lib, search.ffi
+    init = ffi.new(f"uint32_t[{search.layout.words}]", search.layout.encode(engine.initial()))
+    checked = sum(1 << k for k, p in enumerate(search.props) if p != DEADLOCK)
+    if _active is not None:
+        raise ModelError("--engine c: one C search at a time in a process")
+    _active = search
+    try:
+        r = lib.sc_start(init, 0xFFFFFFFE, 0xFFFFFFFF, checked, 1, 0, 1)
+        while r == 0:
+            r = lib.sc_run(_CHUNK)
+        if r == -2:
+            assert search.error is not None
+            raise search.error
+        if r != 1:
+            raise ModelError("--engine c: out of memory" if r == -1 else "--engine c: past 2^28 states")
+        n = lib.sc_info(0)
+        if lib.sc_info(7):
+            p_, s_, o_ = ffi.new("int32_t *"), ffi.new("uint32_t *"), ffi.new("int32_t *")
+            lib.sc_record(0, p_, s_, o_)
+            moves: list = []
+            engine.successors(search.state(s_[0]), moves)
+            viol = moves[o_[0]][2]
+            assert viol is not None and viol[0] == search.props[p_[0]]
+            return Reached(n, violation=viol)
+        off = array("Q", bytes(8 * (n + 1)))
+        dst = array("I", bytes(4 * lib.sc_info(10)))
+        lib.sc_edges(ffi.from_buffer("uint64_t[]", off), ffi.from_buffer("uint32_t[]", dst))
+        return Reached(n, [search.state(i) for i in range(n) if off[i + 1] == off[i]])
+    finally:
+        _active = None
+        lib.sc_free()
 
 
 def explore_c(engine: CEngine, opts, res) -> None:

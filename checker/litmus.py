@@ -1065,8 +1065,13 @@ class LitmusResult:
         return d
 
 
+# How run_litmus explores: the interpreted reference models, or the C search (sc and tso).
+LITMUS_ENGINES = ("interpreted", "c")
+
+
 def run_litmus(test: LitmusTest, memory_model: str = DEFAULT_MEMORY_MODEL, profile: str = "documented",
-               window: int | None = None) -> LitmusResult:
+               window: int | None = None, engine: str = "interpreted") -> LitmusResult:
+    """``engine``: "interpreted" (the reference models) or "c" (the sc or tso search in C, checker.engine_c)."""
     from checker.explore import Engine
     from checker.memory import PROFILES, memory_models
 
@@ -1075,50 +1080,73 @@ def run_litmus(test: LitmusTest, memory_model: str = DEFAULT_MEMORY_MODEL, profi
         raise ModelError(f"unknown memory model {memory_model!r} (known: {', '.join(models)})")
     if profile not in PROFILES:
         raise ModelError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+    if engine not in LITMUS_ENGINES:
+        raise ModelError(f"unknown litmus engine {engine!r} (known: {', '.join(LITMUS_ENGINES)})")
     system = build_litmus_system(test)
     opts = {} if window is None else {"window": window}
     mm = models[memory_model](system, PROFILES[profile], **opts)
-    engine = Engine(system, mm)
-    init = engine.initial()
-    seen = {init}
-    queue = [init]
     outcomes: set[tuple] = set()
     loc_addr = location_addresses(test, system.shared)
     ghost_addr = {name: r.base for name, r in system.ghost.items()}
-    out: list = []
-    while queue:
-        s = queue.pop()
-        out.clear()
-        engine.successors(s, out)
-        if not out:
-            if not all(engine.halted(s, t) for t in engine.program_tids) or not mm.quiescent(s[2]):
-                hint = " (a deadlock: a spin_lock that is never released?)" if test.locks else ""
-                raise LitmusError(f"{test.file}: a state where no process can move before the end{hint}")
-            final = {}
-            for v in test.cond_vars + test.filter_vars:
-                if v[0] == "reg":
-                    final[v] = s[3][ghost_addr[_ghost_name(v)]]
-                else:
-                    final[v] = s[0][loc_addr[v[1]]]
-            if test.filter is None or _holds(test.filter, final):
-                outcomes.add(tuple(final[v] for v in test.cond_vars))
-            continue
-        for _label, nxt, viol in out:
-            if viol is not None:
-                if test.pointers and POINTER_ARRAY in str(viol[1]):
-                    raise LitmusError(f"{test.file}: a dereferenced value is not a pointer to a location "
-                                      f"({viol[1]})")
-                raise LitmusError(f"{test.file}: {viol[0]}: {viol[1]}")
-            if nxt is not None and nxt not in seen:
-                seen.add(nxt)
-                queue.append(nxt)
+
+    def final(s) -> None:
+        """A state where no process can move: its outcome, or an error before the end."""
+        if not all(search.halted(s, t) for t in search.program_tids) or not mm.quiescent(s[2]):
+            hint = " (a deadlock: a spin_lock that is never released?)" if test.locks else ""
+            raise LitmusError(f"{test.file}: a state where no process can move before the end{hint}")
+        values = {}
+        for v in test.cond_vars + test.filter_vars:
+            if v[0] == "reg":
+                values[v] = s[3][ghost_addr[_ghost_name(v)]]
+            else:
+                values[v] = s[0][loc_addr[v[1]]]
+        if test.filter is None or _holds(test.filter, values):
+            outcomes.add(tuple(values[v] for v in test.cond_vars))
+
+    def refuse(viol) -> None:
+        if test.pointers and POINTER_ARRAY in str(viol[1]):
+            raise LitmusError(f"{test.file}: a dereferenced value is not a pointer to a location "
+                              f"({viol[1]})")
+        raise LitmusError(f"{test.file}: {viol[0]}: {viol[1]}")
+
+    search: Engine
+    if engine == "c":
+        from checker.engine_c import CEngine, reach
+
+        search = CEngine(system, mm)
+        reached = reach(search)
+        if reached.violation is not None:
+            refuse(reached.violation)
+        for s in reached.stuck:
+            final(s)
+        nstates = reached.states
+    else:
+        search = Engine(system, mm)
+        init = search.initial()
+        seen = {init}
+        queue = [init]
+        out: list = []
+        while queue:
+            s = queue.pop()
+            out.clear()
+            search.successors(s, out)
+            if not out:
+                final(s)
+                continue
+            for _label, nxt, viol in out:
+                if viol is not None:
+                    refuse(viol)
+                if nxt is not None and nxt not in seen:
+                    seen.add(nxt)
+                    queue.append(nxt)
+        nstates = len(seen)
     if mm.reordering_bound() is not None and not mm.reordering_bound_requested():
         # weak's safety cap refused a fetch: outcomes past it were not explored.
         raise LitmusError(f"{test.file}: the search hit the weak model's safety cap of "
                           f"{mm.reordering_bound()} events in flight per thread: the outcomes are incomplete")
     truth = [_holds(test.condition, dict(zip(test.cond_vars, o))) for o in outcomes]
     pos, neg = any(truth), not all(truth)
-    res = LitmusResult(test.name, "allowed" if pos else "forbidden", len(seen), len(outcomes),
+    res = LitmusResult(test.name, "allowed" if pos else "forbidden", nstates, len(outcomes),
                        test.quantifier, test.expected(memory_model, profile), frozenset(outcomes))
     res.judgement = judge(test, memory_model, profile, pos, neg, res.ok)
     res.reordering_bound = mm.reordering_bound()

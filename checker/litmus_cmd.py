@@ -47,10 +47,12 @@ def register(cli):
     @click.option("--profile", default="documented", show_default=True, help="documented, arm64 or x86-64")
     @click.option("--window", type=int, default=None, help="weak/tso: events in flight per thread")
     @click.option("--suite", is_flag=True, help="run the shipped suite (models/litmus/*.litmus)")
+    @click.option("--engine", type=click.Choice(["interpreted", "c"]), default="interpreted", show_default=True,
+                  help="the interpreted reference models, or c: the sc or tso search in generated C")
     @click.option("--json", "as_json", is_flag=True,
                   help="print {name: {result, states, outcomes, verdict}} as JSON; with a directory, "
                        "{summary, tests, refused}")
-    def litmus(paths, memory_model, profile, window, suite, as_json):
+    def litmus(paths, memory_model, profile, window, suite, engine, as_json):
         """Run litmus tests (herd7 C dialect): is the `exists` condition allowed or forbidden?
 
         Each FILE is checked against its `(* expect ... *)` comment, or failing that
@@ -92,7 +94,7 @@ def register(cli):
             try:
                 _require_text(path)
                 test = parse_litmus(path)
-                r = run_litmus(test, memory_model, profile, window)
+                r = run_litmus(test, memory_model, profile, window, engine)
             except LitmusError as exc:
                 if not tolerate:
                     raise Fail(str(exc)) from None

@@ -21,7 +21,7 @@ def make_engine(protocol: str, params: Params, mutation: str | None = None,
                 fence_edit=None, **mm_options) -> Engine:
     """``engine``: "compiled" (generated successors, sc and tso; the weak model
     is always interpreted), "interpreted" (the reference) or "c" (the whole
-    sc search in generated C, checker.engine_c; anything else is refused).  ``fence_edit``
+    sc or tso search in generated C, checker.engine_c; anything else is refused).  ``fence_edit``
     (a ``checker.fences.FenceEdit``) removes, weakens or inserts barriers in
     the compiled programs (``checker fences``)."""
     models = memory_models()

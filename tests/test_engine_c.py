@@ -2,13 +2,14 @@
 
 Exact state and transition counts, depths, verdicts and counterexample
 lengths (and the counterexamples' labels) must equal the compiled Python
-engine's on every shipped protocol, on the mutation matrix under sc, and on
-the test models the C engine accepts; what it does not translate is refused
-in one line.
+engine's on every shipped protocol, on the mutation matrix, under sc and
+tso, and on the test models the C engine accepts; what it does not translate
+is refused in one line.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 
 from checker.engine_c import Unsupported
 from checker.explore import Options, explore
+from checker.litmus import parse_litmus, run_litmus
 from checker.model import ModelError, Params, load_protocols
 from checker.run import check, make_engine
 
@@ -35,11 +37,11 @@ def _summary(result):
     }
 
 
-def _both(protocol, options_kw=None, mutation=None, **params):
+def _both(protocol, options_kw=None, mutation=None, memory_model="sc", mm_options=None, **params):
     out = []
     for engine in ("compiled", "c"):
-        _eng, res = check(protocol, mutation=mutation, memory_model="sc", engine=engine,
-                          options=Options(**(options_kw or {})), **params)
+        _eng, res = check(protocol, mutation=mutation, memory_model=memory_model, engine=engine,
+                          options=Options(**(options_kw or {})), mm_options=mm_options, **params)
         out.append(res)
     compiled, c = out
     assert c.engine == "c"
@@ -70,14 +72,20 @@ def test_shipped_protocols(protocol, threads):
     assert c.states > 50 and (c.liveness_checked or c.violations)
 
 
-def _mutations():
+@pytest.mark.parametrize("protocol,threads", _protocol_cases())
+def test_shipped_protocols_under_tso(protocol, threads):
+    _compiled, c = _both(protocol, memory_model="tso", threads=threads)
+    assert c.states > 50 and (c.liveness_checked or c.violations)
+
+
+def _mutations(model="sc"):
     cases = []
     for name, cls in sorted(load_protocols().items()):
         for m, mut in sorted(cls.mutations.items()):
             if mut.needs_rogue:
                 continue  # test_mutations_caught_only_with_a_rogue
-            if "sc" not in mut.bug_under:
-                # Not a bug under sc: the search is exhaustive, as the protocol's own.
+            if model not in mut.bug_under:
+                # Not a bug under this model: the search is exhaustive, as the protocol's own.
                 continue
             slow = name.startswith("changequeue")  # hundreds of thousands of states before the violation
             cases.append(pytest.param(name, m, id=f"{name}-{m}", marks=[pytest.mark.slow] if slow else []))
@@ -88,6 +96,38 @@ def _mutations():
 def test_mutation_matrix_under_sc(protocol, mutation):
     _compiled, c = _both(protocol, {"liveness": False}, mutation=mutation, threads=3)
     assert c.violations
+
+
+@pytest.mark.parametrize("protocol,mutation", _mutations("tso"))
+def test_mutation_matrix_under_tso(protocol, mutation):
+    _compiled, c = _both(protocol, {"liveness": False}, mutation=mutation, memory_model="tso", threads=3)
+    assert c.violations
+
+
+def test_store_buffer_bound():
+    # --window bounds each thread's buffer: fewer pending stores, fewer states.
+    states = []
+    for window in (1, 2):
+        _compiled, c = _both("ring", mm_options={"window": window}, memory_model="tso", threads=2)
+        assert c.complete
+        states.append(c.states)
+    assert states[0] < states[1]
+
+
+def test_lasso_only_under_tso():
+    # --step-bound 0: wait-freedom from lassos over the graph C hands over.
+    _compiled, c = _both("ring", memory_model="tso", threads=2, step_bound=0)
+    assert c.liveness_checked and c.max_postmaster_steps == 1
+
+
+def test_rogue_under_tso():
+    # The rogue writes memory, not buffers, into the word the postmaster's
+    # next event reads (its address whatever the postmaster has buffered).
+    _compiled, c = _both("ring", memory_model="tso", **_ROGUE_SMALL)
+    assert c.states > 1000 and c.liveness_checked
+    _compiled, c = _both("changequeue-fixed", {"liveness": False}, mutation="no-range-check", memory_model="tso",
+                         rogue=True, threads=2, slots=2, ops=1, rogue_writes=2)
+    assert "postmaster safety" in c.violations
 
 
 # --rogue: the rogue's writes come after every program thread's moves, backends
@@ -185,14 +225,15 @@ class PmLock(Protocol):
 '''
 
 
-def test_postmaster_waiting_on_a_backend_with_a_rogue(tmp_path):
+@pytest.mark.parametrize("model", ["sc", "tso"])
+def test_postmaster_waiting_on_a_backend_with_a_rogue(tmp_path, model):
     # With a rogue a backend may crash holding the lock: a postmaster that
     # cannot move while others can is a deadlock, said as such.
     path = tmp_path / "pmlock.py"
     path.write_text(_PM_LOCK)
-    _compiled, c = _both(str(path), threads=2, rogue=True)
+    _compiled, c = _both(str(path), threads=2, rogue=True, memory_model=model)
     assert c.violations["deadlock freedom"].message == "the postmaster cannot take its next step"
-    _compiled, c = _both(str(path), threads=2)
+    _compiled, c = _both(str(path), threads=2, memory_model=model)
     assert not c.violations
 
 
@@ -210,23 +251,28 @@ def _test_models():
             for p in sorted((ROOT / "tests" / "models").glob("*.py"))]
 
 
+@pytest.mark.parametrize("model", ["sc", "tso"])
 @pytest.mark.parametrize("path", _test_models())
-def test_models(path):
+def test_models(path, model):
     try:
-        make_engine(str(path), Params(threads=3), None, "sc", engine="compiled")
+        make_engine(str(path), Params(threads=3), None, model, engine="compiled")
     except (ModelError, Exception) as exc:  # a model built to be refused by the compiler
         pytest.skip(f"not a runnable model: {exc}")
     try:
-        _both(str(path), threads=3)
+        _both(str(path), memory_model=model, threads=3)
     except Unsupported as exc:
         pytest.skip(str(exc))
 
 
-def test_local_loops_are_written_with_gotos():
+@pytest.mark.parametrize("model", ["sc", "tso"])
+def test_local_loops_are_written_with_gotos(model):
     # bgworker's postmaster scans its private array in local loops without an
-    # event: those events' local code is labelled blocks, not unrolled.
-    engine = make_engine("bgworker", Params(threads=3), None, "sc", engine="c")
+    # event: those events' local code is labelled blocks, not unrolled (under
+    # tso in the buffered loads' and stores' functions too).
+    engine = make_engine("bgworker", Params(threads=3), None, model, engine="c")
     assert engine.generator.jump_events > 0 and "goto P" in engine.c_source
+    functions = engine.c_source.split("\nstatic int\n")
+    assert any(f.startswith("bst_") and "goto P" in f for f in functions) == (model == "tso")
 
 
 _DIV_ZERO = '''
@@ -266,6 +312,28 @@ def test_undefined_operations_are_left_to_python(tmp_path, keep_going):
     assert "memory safety" in c.violations and "division by zero" in c.violations["memory safety"].message
     engine, _ = check(str(path), memory_model="sc", engine="c", threads=3)
     assert engine.python_steps > 0
+
+
+def test_undefined_operations_with_a_buffered_store(tmp_path):
+    # Under tso the backend divides with its first store still buffered: C
+    # hands Python the whole thread's moves, the flush first, in place of its own.
+    path = tmp_path / "divzero_tso.py"
+    path.write_text(_DIV_ZERO.replace("def divide():\n", "def divide():\n    pg_atomic_write_u32(other, 1)\n")
+                    .replace('d.word("divisor", 0)', 'd.word("divisor", 0)\n        d.word("other", 0)'))
+    _compiled, c = _both(str(path), {"stop_on_first": False}, memory_model="tso", threads=3)
+    assert "division by zero" in c.violations["memory safety"].message
+    engine = make_engine(str(path), Params(threads=3), None, "tso", engine="c")
+    buffered = 0
+    successors = engine.thread_successors
+
+    def counted(state, tid, out):
+        nonlocal buffered
+        buffered += bool(state[2][tid])
+        successors(state, tid, out)
+
+    engine.thread_successors = counted
+    explore(engine, Options(stop_on_first=False), "tso")
+    assert engine.python_steps > 0 and buffered > 0
 
 
 _INTERRUPTED_CHECK = '''
@@ -310,10 +378,36 @@ def test_exception_in_a_callback(tmp_path, kill):
             check(str(path), memory_model="sc", engine="c", threads=2)
 
 
+@pytest.mark.parametrize("name,tso", [("SB", "allowed"), ("MP", "forbidden"), ("SB+mbs", "forbidden")])
+def test_litmus_under_tso(name, tso):
+    # Store buffering is tso's one relaxation: SB's outcome shows, MP's and
+    # SB's with full barriers do not; the outcome sets and state counts are
+    # the interpreted model's.
+    test = parse_litmus(ROOT / "models" / "litmus" / f"{name}.litmus")
+    for model, verdict in (("sc", "forbidden"), ("tso", tso)):
+        c = run_litmus(test, model, engine="c")
+        ref = run_litmus(test, model)
+        assert c.result == verdict
+        assert (c.outcome_set, c.states, c.judgement) == (ref.outcome_set, ref.states, ref.judgement)
+
+
+def test_litmus_command_with_the_c_engine(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "checker", "litmus", "-m", "tso", "--engine", "c", "--json",
+                           str(ROOT / "models" / "litmus" / "SB.litmus")], capture_output=True, text=True,
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["SB"]["result"] == "allowed"
+
+
+def test_litmus_c_engine_refuses_weak():
+    with pytest.raises(Unsupported, match="sc and tso memory models only"):
+        run_litmus(parse_litmus(ROOT / "models" / "litmus" / "SB.litmus"), "weak", engine="c")
+
+
 @pytest.mark.parametrize("args,why", [
-    (["-m", "tso"], "sc memory model only"),
-    (["-m", "weak"], "sc memory model only"),
-    ([], "sc memory model only"),  # the default model is weak
+    (["-m", "weak"], "sc and tso memory models only"),
+    ([], "sc and tso memory models only"),  # the default model is weak
+    (["-m", "tso", "--symmetry"], "--symmetry"),
     (["-m", "sc", "--rogue", "--rogue-writes", str(2**32 - 1)], "rogue writes do not fit"),
     (["-m", "sc", "--symmetry"], "--symmetry"),
     (["-m", "sc", "--fingerprint"], "--fingerprint"),
