@@ -1045,9 +1045,9 @@ def reach(engine: CEngine) -> Reached:
             viol = moves[o_[0]][2]
             assert viol is not None and viol[0] == search.props[p_[0]]
             return Reached(n, violation=viol)
-        off = array("Q", bytes(8 * (n + 1)))
-        dst = array("I", bytes(4 * lib.sc_info(10)))
-        lib.sc_edges(ffi.from_buffer("uint64_t[]", off), ffi.from_buffer("uint32_t[]", dst))
+        off = array("Q", [0]) * (n + 1)
+        dst = array("I", [0]) * lib.sc_info(10)
+        lib.sc_take_edges(ffi.from_buffer("uint64_t[]", off), ffi.from_buffer("uint32_t[]", dst))
         return Reached(n, [search.state(i) for i in range(n) if off[i + 1] == off[i]])
     finally:
         _active = None
