@@ -28,8 +28,12 @@ or an undecided proof; never reported as success).
 
 def _help_text(group: click.Group, name: str, cmd: click.Command) -> str:
     # A fixed width keeps the page independent of the terminal it was made on.
-    ctx = click.Context(cmd, info_name=name, parent=click.Context(group, info_name="checker"),
-                        terminal_width=100, max_content_width=100)
+    # The group's settings (-h as well as --help) as a real run has them: a
+    # command caches its help option the first time it makes one, so help
+    # made without them would differ from a run's, and with the order of calls.
+    parent = click.Context(group, info_name="checker", **group.context_settings)
+    ctx = click.Context(cmd, info_name=name, parent=parent, terminal_width=100, max_content_width=100,
+                        **cmd.context_settings)
     return cmd.get_help(ctx)
 
 
