@@ -991,16 +991,20 @@ class _CStates:
         for i in range(self.n):
             yield self.search.state(i)
 
-    def threads_of(self, tid: int):
-        """Thread ``tid``'s (pc, steps) in every state, in order, as search._LazyStates gives its tuples."""
+    def columns(self, tid: int) -> tuple[array, array]:
+        """Thread ``tid``'s pc and step count in every state, in order, as two uint32 arrays."""
         ffi, lib = self.search.ffi, self.search.lib
         cols = []
         for k in (0, 1):
-            col = array("I", bytes(4 * self.n))
+            col = array("I", [0]) * self.n
             if self.n:
                 lib.sc_thread_column(tid, k, ffi.from_buffer("uint32_t[]", col))
             cols.append(col)
-        return zip(*cols)
+        return cols[0], cols[1]
+
+    def threads_of(self, tid: int):
+        """Thread ``tid``'s (pc, steps) in every state, in order, as search._LazyStates gives its tuples."""
+        return zip(*self.columns(tid))
 
 
 @dataclass

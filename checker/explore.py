@@ -628,7 +628,7 @@ def _bottom_component_deadlock(engine: Engine, states, graph, parent, plabel, re
     # Per component, in arrays (most components are single states): whether it
     # is a bottom one (no edge leaves it), has an edge inside, and a bit mask
     # of the threads that move inside it; and its first state.
-    room(18 * ncomp, "the components' summaries")
+    room(34 * ncomp, "the components' summaries")
     from checker.graph_c import component_summary_c
 
     summary = component_summary_c(graph, comp, ncomp)
@@ -654,14 +654,18 @@ def _bottom_component_deadlock(engine: Engine, states, graph, parent, plabel, re
     discarding: dict[int, int] = {}
     for v, mask in (pruned or {}).items():
         discarding[comp[v]] = discarding.get(comp[v], 0) | mask
-    first = array("q", [-1]) * ncomp
-    for v in range(n):
-        if first[comp[v]] == -1:
-            first[comp[v]] = v
+    from checker.graph_c import bottom_cycles_c, first_states_c
+
+    first = first_states_c(graph, comp, ncomp)
+    if first is None:
+        first = array("q", [-1]) * ncomp
+        for v in range(n):
+            if first[comp[v]] == -1:
+                first[comp[v]] = v
+    found = bottom_cycles_c(leaves, has_internal)
+    candidates = found if found is not None else [c for c in range(ncomp) if leaves[c] and has_internal[c]]
     rogue = system.rogue_tid is not None
-    for c in range(ncomp):
-        if not leaves[c] or not has_internal[c]:
-            continue
+    for c in candidates:
         v = first[c]
         s = states[v]
         who = [0] if rogue else engine.program_tids
@@ -734,7 +738,17 @@ def _postmaster_lasso(engine, states, edges, pm_prog, room: Room):
     between = engine.mm.between_operations
     AHEAD = 2
     room(10 * n, "the postmaster's place in every state")
-    if type(engine.mm).between_operations is MemoryModel.between_operations and hasattr(states, "threads_of"):
+    from checker.graph_c import lasso_subgraph_c, pm_cycle_c, postmaster_place_c
+
+    no_ahead = type(engine.mm).between_operations is MemoryModel.between_operations
+    place = None
+    if no_ahead and hasattr(states, "columns"):
+        pcs, steps = states.columns(0)
+        place = postmaster_place_c(pcs, steps, in_op)
+        del pcs, steps
+    if place is not None:
+        inside, restarted = place  # the C search's columns, in C
+    elif no_ahead and hasattr(states, "threads_of"):
         # No state is AHEAD under this model: the postmaster's thread tuples
         # alone decide, read without unpacking every state.
         inside = bytearray(1 if in_op[t[0]] else 0 for t in states.threads_of(0))
@@ -754,28 +768,30 @@ def _postmaster_lasso(engine, states, edges, pm_prog, room: Room):
         # (which resets its step count to 0) crosses a boundary too.
         return not ((e & 15) == 0 and restarted[w])
 
-    from checker.graph_c import lasso_subgraph_c
-
     graph = _as_graph(edges, n)
     sub = lasso_subgraph_c(graph, inside, restarted, room)
     if sub is None:
         sub = graph.filtered(keep)
     graph.release()  # the whole graph is not needed again: its memory goes to the subgraph's components
     comp = _sccs(n, sub, room)
+    ncomp = max(comp) + 1 if comp else 0
     # Per component with a postmaster move inside it: the last state (in
     # discovery order) with such a move, and that move's target.  The lasso
     # goes through the component whose last such state comes first.
-    pm_cycle: dict[int, tuple[int, int]] = {}
-    off, dst = sub.off, sub.dst
-    for v in range(n):
-        for k in range(off[v], off[v + 1]):
-            e = dst[k]
-            if (e & 15) == 0 and comp[e >> 4] == comp[v]:
-                pm_cycle[comp[v]] = (v, e >> 4)
-                break
-    if not pm_cycle:
+    best = pm_cycle_c(sub, comp, ncomp)
+    if best is NotImplemented:
+        pm_cycle: dict[int, tuple[int, int]] = {}
+        off, dst = sub.off, sub.dst
+        for v in range(n):
+            for k in range(off[v], off[v + 1]):
+                e = dst[k]
+                if (e & 15) == 0 and comp[e >> 4] == comp[v]:
+                    pm_cycle[comp[v]] = (v, e >> 4)
+                    break
+        best = min(pm_cycle.values()) if pm_cycle else None
+    if best is None:
         return None
-    v, w = min(pm_cycle.values())
+    v, w = best
     # Build the cycle: v -> w (postmaster step), then a path w -> v inside the component.
     c = comp[v]
     from collections import deque

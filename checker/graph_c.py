@@ -30,6 +30,15 @@ long filter_narrow(long n, const uint64_t *off, const uint32_t *dst, const uint8
                    const uint8_t *restarted, uint64_t *new_off, uint32_t *new_dst);
 long filter_wide(long n, const uint64_t *off, const uint64_t *dst, const uint8_t *inside,
                  const uint8_t *restarted, uint64_t *new_off, uint64_t *new_dst);
+void first_narrow(long n, const int32_t *comp, int64_t *first);
+void first_wide(long n, const int64_t *comp, int64_t *first);
+long bottom_cycles(long ncomp, const uint8_t *leaves, const uint8_t *has_internal, int64_t *out);
+long pm_cycle_narrow(long n, const uint64_t *off, const uint32_t *dst, const int32_t *comp, uint8_t *seen,
+                     int64_t *w);
+long pm_cycle_wide(long n, const uint64_t *off, const uint64_t *dst, const int64_t *comp, uint8_t *seen,
+                   int64_t *w);
+void postmaster_place(long n, const uint32_t *pc, const uint32_t *steps, const uint8_t *in_op, long npc,
+                      uint8_t *inside, uint8_t *restarted);
 """
 
 # One body for both edge widths (the search widens its edge array past 2^28
@@ -193,6 +202,93 @@ filter_wide(long n, const uint64_t *off, const uint64_t *dst, const uint8_t *ins
 			const uint8_t *restarted, uint64_t *new_off, uint64_t *new_dst)
 FILTER_BODY
 
+/* The first state (in discovery order) of each component; first is -1 throughout on entry. */
+#define FIRST_BODY \
+{ \
+	for (long v = 0; v < n; v++) \
+		if (first[comp[v]] == -1) \
+			first[comp[v]] = v; \
+}
+
+/*
+ * The postmaster lasso's start (checker.explore._postmaster_lasso): per
+ * component, the last state with a postmaster move (thread 0) inside the
+ * component, and that state's first such move; of those states, the one
+ * found first.  Walking the states backwards, a component's first sighting is
+ * its last state, and the last sighting overall is the earliest of them.
+ * seen (ncomp bytes, zero on entry) marks components already sighted.
+ * Returns the state (-1 if there is none) and its move's target in *w.
+ */
+#define PM_CYCLE_BODY \
+{ \
+	long		best = -1; \
+\
+	for (long v = n - 1; v >= 0; v--) \
+	{ \
+		for (uint64_t k = off[v]; k < off[v + 1]; k++) \
+		{ \
+			uint64_t	e = dst[k]; \
+\
+			if ((e & 15) != 0 || comp[e >> 4] != comp[v]) \
+				continue; \
+			if (!seen[comp[v]]) \
+			{ \
+				seen[comp[v]] = 1; \
+				best = v; \
+				*w = (int64_t) (e >> 4); \
+			} \
+			break; \
+		} \
+	} \
+	return best; \
+}
+
+void
+first_narrow(long n, const int32_t *comp, int64_t *first)
+FIRST_BODY
+
+void
+first_wide(long n, const int64_t *comp, int64_t *first)
+FIRST_BODY
+
+long
+pm_cycle_narrow(long n, const uint64_t *off, const uint32_t *dst, const int32_t *comp, uint8_t *seen, int64_t *w)
+PM_CYCLE_BODY
+
+long
+pm_cycle_wide(long n, const uint64_t *off, const uint64_t *dst, const int64_t *comp, uint8_t *seen, int64_t *w)
+PM_CYCLE_BODY
+
+/* The components that are bottom ones with an edge inside (deadlock candidates), in order; returns how many. */
+long
+bottom_cycles(long ncomp, const uint8_t *leaves, const uint8_t *has_internal, int64_t *out)
+{
+	long		m = 0;
+
+	for (long c = 0; c < ncomp; c++)
+		if (leaves[c] && has_internal[c])
+			out[m++] = c;
+	return m;
+}
+
+/*
+ * Per state, from the postmaster's pc and step count: inside an operation
+ * (in_op[pc]), and inside one with its step count restarted (0).  A pc past
+ * the table is outside (there is none: the pcs come from the program).
+ */
+void
+postmaster_place(long n, const uint32_t *pc, const uint32_t *steps, const uint8_t *in_op, long npc,
+				 uint8_t *inside, uint8_t *restarted)
+{
+	for (long v = 0; v < n; v++)
+	{
+		uint8_t		in = pc[v] < (uint64_t) npc ? in_op[pc[v]] : 0;
+
+		inside[v] = in;
+		restarted[v] = in && steps[v] == 0;
+	}
+}
+
 long
 scc_narrow(long n, const uint64_t *off, const uint32_t *dst, int32_t *comp, int32_t *work)
 SCC_BODY(uint32_t, int32_t)
@@ -312,3 +408,67 @@ def lasso_subgraph_c(graph, inside: bytearray, restarted: bytearray, room=None):
     if m:
         fn(*args, ffi.from_buffer("uint64_t[]", sub.off), ffi.from_buffer(etype, sub.dst))
     return sub
+
+
+def first_states_c(graph, comp, ncomp: int) -> array | None:
+    """The first state of each component (``first[c]``); None without C."""
+    mod = _load()
+    if mod is None:
+        return None
+    first = array("q", [-1]) * ncomp
+    if len(graph) and ncomp:
+        ffi, lib = mod.ffi, mod.lib
+        narrow = graph.dst.typecode == "I"
+        (lib.first_narrow if narrow else lib.first_wide)(
+            len(graph), ffi.from_buffer("int32_t[]" if narrow else "int64_t[]", comp),
+            ffi.from_buffer("int64_t[]", first))
+    return first
+
+
+def bottom_cycles_c(leaves: bytearray, has_internal: bytearray) -> array | None:
+    """The components with ``leaves`` and ``has_internal`` both set, in order; None without C."""
+    mod = _load()
+    if mod is None:
+        return None
+    ncomp = len(leaves)
+    out = array("q", [0]) * ncomp
+    if ncomp:
+        ffi, lib = mod.ffi, mod.lib
+        m = lib.bottom_cycles(ncomp, ffi.from_buffer("uint8_t[]", leaves), ffi.from_buffer("uint8_t[]", has_internal),
+                              ffi.from_buffer("int64_t[]", out))
+        del out[m:]
+    return out
+
+
+def pm_cycle_c(sub, comp, ncomp: int):
+    """The postmaster lasso's (state, target of its move), or None if there is none; NotImplemented without C."""
+    mod = _load()
+    if mod is None:
+        return NotImplemented
+    n = len(sub)
+    if not n:
+        return None
+    ffi, lib = mod.ffi, mod.lib
+    narrow, etype = _edge_type(sub)
+    seen = bytearray(ncomp)
+    w = ffi.new("int64_t *")
+    v = (lib.pm_cycle_narrow if narrow else lib.pm_cycle_wide)(
+        n, ffi.from_buffer("uint64_t[]", sub.off), ffi.from_buffer(etype, sub.dst),
+        ffi.from_buffer("int32_t[]" if narrow else "int64_t[]", comp), ffi.from_buffer("uint8_t[]", seen), w)
+    return None if v < 0 else (v, w[0])
+
+
+def postmaster_place_c(pcs: array, steps: array, in_op) -> tuple[bytearray, bytearray] | None:
+    """Per state: inside an operation, and inside with its step count restarted (from uint32 columns); None without C."""
+    mod = _load()
+    if mod is None:
+        return None
+    n = len(pcs)
+    inside, restarted = bytearray(n), bytearray(n)
+    if n:
+        ffi, lib = mod.ffi, mod.lib
+        table = bytearray(1 if x else 0 for x in in_op)
+        lib.postmaster_place(n, ffi.from_buffer("uint32_t[]", pcs), ffi.from_buffer("uint32_t[]", steps),
+                             ffi.from_buffer("uint8_t[]", table), len(table), ffi.from_buffer("uint8_t[]", inside),
+                             ffi.from_buffer("uint8_t[]", restarted))
+    return inside, restarted

@@ -8,6 +8,7 @@ numbering included, since it decides which counterexample is reported.
 from __future__ import annotations
 
 import random
+from array import array
 
 import pytest
 
@@ -92,3 +93,40 @@ def test_cycle_analysis_verdicts_and_lassos_equal_python(monkeypatch):
     monkeypatch.setattr(graph_c, "_unavailable", True)
     without = [_summary(explore(engine, opts, "sc")) for engine, opts in _cycle_runs()]
     assert with_c == without
+
+
+def test_first_states_bottom_cycles_and_the_lasso_start_equal_python_on_random_graphs():
+    # The loops over every state that checker.explore runs in C when it can.
+    picked = 0
+    for g in _random_graphs():
+        comp = strongly_connected(g)
+        ncomp = max(comp) + 1 if len(comp) else 0
+        first = [-1] * ncomp
+        for v in range(len(g)):
+            if first[comp[v]] == -1:
+                first[comp[v]] = v
+        assert list(graph_c.first_states_c(g, comp, ncomp)) == first
+        leaves, has_internal, _ = graph_c.component_summary_c(g, comp, ncomp)
+        assert list(graph_c.bottom_cycles_c(leaves, has_internal)) == [
+            c for c in range(ncomp) if leaves[c] and has_internal[c]]
+        last_with_a_postmaster_move = {}
+        for v in range(len(g)):
+            for e in g[v]:
+                if e & 15 == 0 and comp[e >> 4] == comp[v]:
+                    last_with_a_postmaster_move[comp[v]] = (v, e >> 4)
+                    break
+        want = min(last_with_a_postmaster_move.values()) if last_with_a_postmaster_move else None
+        assert graph_c.pm_cycle_c(g, comp, ncomp) == want
+        picked += want is not None
+    assert picked > 50  # the random graphs do have postmaster cycles
+
+
+def test_postmaster_place_equals_python():
+    rng = random.Random(5)
+    in_op = [rng.random() < 0.5 for _ in range(12)]
+    pcs = array("I", [rng.randrange(12) for _ in range(500)])
+    steps = array("I", [rng.randrange(3) for _ in range(500)])
+    inside, restarted = graph_c.postmaster_place_c(pcs, steps, in_op)
+    assert inside == bytearray(1 if in_op[p] else 0 for p in pcs)
+    assert restarted == bytearray(1 if in_op[p] and s == 0 else 0 for p, s in zip(pcs, steps))
+    assert 0 < sum(restarted) < sum(inside) < len(pcs)
