@@ -628,7 +628,8 @@ def _bottom_component_deadlock(engine: Engine, states, graph, parent, plabel, re
     # Per component, in arrays (most components are single states): whether it
     # is a bottom one (no edge leaves it), has an edge inside, and a bit mask
     # of the threads that move inside it; and its first state.
-    room(34 * ncomp, "the components' summaries")
+    # leaves and has_internal a byte each, movers, first and the candidates 8 each
+    room(26 * ncomp, "the components' summaries")
     from checker.graph_c import component_summary_c
 
     summary = component_summary_c(graph, comp, ncomp)
