@@ -72,12 +72,17 @@ def test_shipped_protocols(protocol, threads):
     assert c.states > 50 and (c.liveness_checked or c.violations)
 
 
+# changequeue under tso at three threads takes the compiled engine 30-60 s;
+# it runs at two.
+_TOO_BIG_AT_3_UNDER_TSO = {"changequeue"}
+
+
 def _tso_protocol_cases():
     # Every case is a C build of its own, which a fresh build cache (as in
     # CI) pays for each time: the default run keeps ring, the slow run has
     # every protocol, as under sc.
     return [case if case.id.startswith("ring-") else pytest.param(*case.values, id=case.id, marks=[pytest.mark.slow])
-            for case in _protocol_cases()]
+            for case in _protocol_cases() if case.id not in {f"{p}-t3" for p in _TOO_BIG_AT_3_UNDER_TSO}]
 
 
 @pytest.mark.parametrize("protocol,threads", _tso_protocol_cases())
@@ -107,13 +112,16 @@ def test_mutation_matrix_under_sc(protocol, mutation):
 
 
 # Under tso the default run keeps one mutation of a ring and one of a CAS
-# loop (a C build each); the slow run has the whole matrix.
+# loop (a C build each); the slow run has the rest of the matrix but
+# changequeue-fixed's no-queued-flag, which takes the compiled engine 20-40 s
+# under tso and is the same bug under sc, where it is compared.
 _TSO_DEFAULT_MUTATIONS = {"ring-no-lock", "caslist-no-tag"}
+_TSO_LEFT_TO_SC = {"changequeue-fixed-no-queued-flag"}
 
 
 @pytest.mark.parametrize("protocol,mutation", [
     case if case.id in _TSO_DEFAULT_MUTATIONS else pytest.param(*case.values, id=case.id, marks=[pytest.mark.slow])
-    for case in _mutations("tso")])
+    for case in _mutations("tso") if case.id not in _TSO_LEFT_TO_SC])
 def test_mutation_matrix_under_tso(protocol, mutation):
     _compiled, c = _both(protocol, {"liveness": False}, mutation=mutation, memory_model="tso", threads=3)
     assert c.violations
@@ -135,6 +143,7 @@ def test_lasso_only_under_tso():
     assert c.liveness_checked and c.max_postmaster_steps == 1
 
 
+@pytest.mark.slow  # two C builds and a rogue search compared with the compiled engine: ~10 s
 def test_rogue_under_tso():
     # The rogue writes memory, not buffers, into the word the postmaster's
     # next event reads (its address whatever the postmaster has buffered).
