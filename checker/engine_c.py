@@ -1049,13 +1049,25 @@ def reach(engine: CEngine) -> Reached:
             viol = moves[o_[0]][2]
             assert viol is not None and viol[0] == search.props[p_[0]]
             return Reached(n, violation=viol)
-        off = array("Q", [0]) * (n + 1)
-        dst = array("I", [0]) * lib.sc_info(10)
-        lib.sc_take_edges(ffi.from_buffer("uint64_t[]", off), ffi.from_buffer("uint32_t[]", dst))
-        return Reached(n, [search.state(i) for i in range(n) if off[i + 1] == off[i]])
+        # r == 1 with no violation is a finished search: the bounds given to
+        # sc_start lie past the 2^28 states at which the edge array stops it (-3).
+        graph = _take_graph(search, n)
+        return Reached(n, [search.state(i) for i in range(n) if graph.off[i + 1] == graph.off[i]])
     finally:
         _active = None
         lib.sc_free()
+
+
+def _take_graph(search: _Search, expanded: int):
+    """The successor lists of the ``expanded`` states C expanded, as a Graph (C frees its own copy)."""
+    from checker.graph import Graph
+
+    lib, ffi = search.lib, search.ffi
+    graph = Graph()
+    graph.off = array("Q", [0]) * (expanded + 1)
+    graph.dst = array("I", [0]) * lib.sc_info(10)
+    lib.sc_take_edges(ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer("uint32_t[]", graph.dst))
+    return graph
 
 
 def explore_c(engine: CEngine, opts, res) -> None:
@@ -1132,7 +1144,6 @@ def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0) -> None:
         Counterexample, Room, _path, _stuck_message, analyse_cycles, cycle_analysis_stops, first_violation_stop,
         partial_lasso,
     )
-    from checker.graph import Graph
     from checker.search import _RebuiltLabels
 
     lib, ffi = search.lib, search.ffi
@@ -1183,13 +1194,8 @@ def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0) -> None:
         # Handing over a graph of hundreds of millions of edges takes a while
         # and much memory: a stop there is a stop in the analysis.
         with cycle_analysis_stops(res, "before"):
-            nedges = lib.sc_info(10)
-            Room(opts.memory_limit)(8 * (expanded + 1) + 4 * nedges, "a copy of the graph")
-            graph = Graph()
-            graph.off = array("Q", [0]) * (expanded + 1)
-            graph.dst = array("I", [0]) * nedges
-            lib.sc_take_edges(ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer("uint32_t[]", graph.dst))
-            edges = graph
+            Room(opts.memory_limit)(8 * (expanded + 1) + 4 * lib.sc_info(10), "a copy of the graph")
+            edges = _take_graph(search, expanded)
     if res.complete and edges is not None:
         analyse_cycles(engine, states, edges, parent, labels, res, {}, opts.memory_limit)
     elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in system.checked

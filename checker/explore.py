@@ -681,14 +681,14 @@ def _bottom_component_deadlock(engine: Engine, states, graph, parent, plabel, re
             break
 
 
-def _wait_freedom_lasso(engine, states, edges, parent, plabel, res, room: Room | None = None) -> None:
+def _wait_freedom_lasso(engine, states, edges, parent, plabel, res, room: Room) -> None:
     """Record a lasso: the path to a cycle, then the cycle (from cycle_start on).
 
     It takes ``edges`` as analyse_cycles does: a Graph is emptied once the
     postmaster's subgraph is built.
     """
     pm_prog = engine.system.threads[0].program
-    cyc = _postmaster_lasso(engine, states, edges, pm_prog, room or Room(None))
+    cyc = _postmaster_lasso(engine, states, edges, pm_prog, room)
     if cyc is None:
         return
     start, loop = cyc
