@@ -479,7 +479,11 @@ def _run_parts_in_pool(parts: list[Part], progress: ProgressFn | None, fences_di
     context = multiprocessing.get_context("fork")
     done: list[PartRows] = [None] * len(parts)
     finished: list[str] = []
-    waiting = list(range(len(parts)))
+    # Longest first: the proofs parts hold the job's longest rows (z3's
+    # invariant and robustness proofs, minutes each), and one of them started
+    # last would run on while the other workers sit idle.  The rows still come
+    # out in part order (``done`` is indexed by part).
+    waiting = sorted(range(len(parts)), key=lambda k: parts[k].suite != "proofs")
     # receiving end -> (part index, process): a worker's rows may be more than a
     # pipe holds, so the ci process waits on the pipes (a dead worker's pipe
     # reads as closed), not on the processes' ends.

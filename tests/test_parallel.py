@@ -21,7 +21,10 @@ CASES = []
 for _name, _cls in load_protocols().items():
     CASES.append((_name, None, "sc", {"threads": 2}, {}))
     # Every mutation under a memory model where it is a bug: the violating
-    # runs stop at their first violation, where one process would.
+    # runs stop at their first violation, where one process would.  The
+    # default run keeps the first of each protocol under each memory model;
+    # the others run with the slow tests.
+    _first_under: set[str] = set()
     for _m, _mut in _cls.mutations.items():
         if _m == "unbounded-retry":
             continue  # a liveness bug: below, as a lasso
@@ -33,7 +36,8 @@ for _name, _cls in load_protocols().items():
         # The three that take 15 to 50 CPU s each run with the slow tests; the
         # other weak and changequeue cases keep those paths in the default run.
         _slow = (_name, _m) in {("changequeue-fixed", "no-queued-flag"), ("ring", "free-no-read-barrier"),
-                                ("ring", "free-no-write-barrier")}
+                                ("ring", "free-no-write-barrier")} or _mm in _first_under
+        _first_under.add(_mm)
         CASES.append(pytest.param(_case, marks=pytest.mark.slow) if _slow else _case)
 _LASSO = {"threads": 2, "slots": 1, "ops": 1, "rogue": True, "rogue_writes": None, "step_bound": 0,
           "extra": {"cas_retries": 1}}
