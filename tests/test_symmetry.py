@@ -336,6 +336,7 @@ def test_weak_reduced_counts_and_verdicts(protocol):
 def _weak_mutations():
     cases = []
     for name in ACCEPTED:
+        in_default = False  # the default run keeps each protocol's first quick one, the slow run has them all
         for mutation, m in load_protocols()[name].mutations.items():
             if "weak" not in m.bug_under:
                 continue
@@ -346,7 +347,9 @@ def _weak_mutations():
             else:
                 params = {"slots": 2, "ops": WEAK_OPS.get((name, mutation), 1)}
             params["threads"] = 3
-            marks = [pytest.mark.slow] if (name, mutation) in WEAK_SLOW else []
+            slow = (name, mutation) in WEAK_SLOW or in_default
+            in_default = in_default or not slow
+            marks = [pytest.mark.slow] if slow else []
             cases.append(pytest.param(name, mutation, m.needs_rogue, params, marks=marks, id=f"{name}-{mutation}"))
     return cases
 
