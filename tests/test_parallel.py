@@ -33,8 +33,8 @@ for _name, _cls in load_protocols().items():
             continue  # minutes each under the sound weak model at --threads 3; the other weak cases cover weak
         _rogue = {"rogue": True, "rogue_writes": 1} if _mut.needs_rogue else {}
         _case = (_name, _m, _mm, {"threads": 3, **_rogue}, {})
-        # The three that take 15 to 50 CPU s each run with the slow tests; the
-        # other weak and changequeue cases keep those paths in the default run.
+        # The three that take 15 to 50 CPU s each run with the slow tests, even
+        # when first under their memory model.
         _slow = (_name, _m) in {("changequeue-fixed", "no-queued-flag"), ("ring", "free-no-read-barrier"),
                                 ("ring", "free-no-write-barrier")} or _mm in _first_under
         _first_under.add(_mm)
