@@ -645,7 +645,8 @@ def _proof_outcome(doc: dict) -> str:
                     + (f", pre-state with slots = {slots}" if slots is not None else ""))
         if doc["unknown"]:
             return f"unknown: {doc['unknown'][0]}"
-        where = "partial (--step)" if doc["only_steps"] else f"proved for {doc['slots']}"
+        partial = [f"--{o}" for o, k in (("step", "only_steps"), ("conjunct", "only_conjuncts")) if doc.get(k)]
+        where = f"partial ({', '.join(partial)})" if partial else f"proved for {doc['slots']}"
         return (f"{where}: {len(doc['conjuncts'])} conjuncts, {doc['steps_checked']} thread steps, "
                 f"{doc['queries']:,} z3 queries")
     v = doc["violation"]

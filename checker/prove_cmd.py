@@ -98,12 +98,15 @@ def register(cli) -> None:
     @click.option("--step", "only_steps", default=None, metavar="TEXT",
                   help="--invariants: check only the steps whose source line contains TEXT (partial, exit 3 "
                        "when nothing fails)")
+    @click.option("--conjunct", "only_conjuncts", default=None, metavar="TEXT",
+                  help="--invariants: check that the step preserves only the conjuncts whose name contains TEXT "
+                       "(partial, exit 3 when nothing fails)")
     @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
     @click.option("--timeout", "timeout", type=float, default=None, metavar="SECONDS",
                   help="also stop each z3 query after SECONDS (interactive use: an 'unknown' then depends on "
                        "the machine; without it every query is bounded by its resource limit only)")
     def prove(protocol, robustness, invariants, bmc_depth, mutation, threads, slots, ops, step_bound, params,
-              trace_out, no_trace, only_steps, as_json, timeout):
+              trace_out, no_trace, only_steps, only_conjuncts, as_json, timeout):
         """Prove properties of PROTOCOL with z3 (exit 0 proved, 1 failed, 3 unknown)."""
         from checker.prove import budget
 
@@ -116,7 +119,7 @@ def register(cli) -> None:
             raise Fail(str(exc)) from None
         try:
             _prove(protocol, robustness, invariants, bmc_depth, mutation, threads, slots, ops, step_bound, params,
-                   trace_out, no_trace, only_steps, as_json)
+                   trace_out, no_trace, only_steps, only_conjuncts, as_json)
         except budget.Undecided as exc:
             from checker.cli import EXIT_INCOMPLETE
 
@@ -124,7 +127,7 @@ def register(cli) -> None:
             sys.exit(EXIT_INCOMPLETE)
 
     def _prove(protocol, robustness, invariants, bmc_depth, mutation, threads, slots, ops, step_bound, params,
-               trace_out, no_trace, only_steps, as_json):
+               trace_out, no_trace, only_steps, only_conjuncts, as_json):
         chosen = sum([robustness, invariants, bmc_depth is not None])
         if chosen != 1:
             raise Fail("choose one of --robustness, --invariants, --bmc DEPTH")
@@ -141,6 +144,8 @@ def register(cli) -> None:
         p = _params(threads, slots, ops, step_bound, params)
         if only_steps is not None and not invariants:
             raise Fail("--step only applies to --invariants")
+        if only_conjuncts is not None and not invariants:
+            raise Fail("--conjunct only applies to --invariants")
         if robustness:
             from checker.prove.robustness import prove_robustness
             from checker.trace import write_json_atomic
@@ -169,7 +174,7 @@ def register(cli) -> None:
             from checker.prove_print import print_invariants
 
             with progress_on(err, "checker prove --invariants") as progress:
-                res = prove_invariants(proto, p, mutation, only_steps, progress)
+                res = prove_invariants(proto, p, mutation, only_steps, progress, only_conjuncts)
             if only_steps is not None and res.steps_checked == 0 and not res.failures:
                 raise Fail(f"no step of {proto.name} is on a line containing {only_steps!r}")
             if as_json:

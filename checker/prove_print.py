@@ -38,9 +38,14 @@ def print_invariants(res: InvResult) -> None:
     if res.proved:
         out.print("  [green]proved[/green]: holds initially and is preserved by every step of every thread")
         return
-    if res.only_steps is not None and not res.failures and not res.unknown:
-        out.print(f"  [yellow]partial[/yellow]: no failure in the steps on lines containing {res.only_steps!r}; "
-                  "the other steps were not checked, so this is not a proof")
+    if res.partial and not res.failures and not res.unknown:
+        checked = []
+        if res.only_steps is not None:
+            checked.append(f"the steps on lines containing {res.only_steps!r}")
+        if res.only_conjuncts is not None:
+            checked.append(f"the conjuncts named with {res.only_conjuncts!r}")
+        out.print(f"  [yellow]partial[/yellow]: no failure in {' and '.join(checked)}; "
+                  "the rest was not checked, so this is not a proof")
         return
     for f in res.failures:
         out.print("  [red]FAILED[/red] " + f.lines()[0], markup=True)

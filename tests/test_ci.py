@@ -7,7 +7,9 @@ import pytest
 
 from conftest import ROOT
 
-LEAN = ("--skip", "mutations", "--skip", "proofs", "--skip", "fences")
+# --window 2 as .ci/run: the sound weak search of ring at three threads adds a minute
+# and is covered by tests/test_protocols.py.
+LEAN = ("--skip", "mutations", "--skip", "proofs", "--skip", "fences", "--window", "2")
 
 
 @pytest.mark.slow

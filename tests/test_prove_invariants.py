@@ -66,8 +66,21 @@ def test_a_check_of_some_steps_is_never_reported_as_a_proof():
     assert not res["proved"] and not res["failures"] and res["only_steps"] == "pg_atomic_write_u32(free_tail"
     # one backend, one event on such a line (the mutation would add none)
     assert res["steps_checked"] == 1
-    r = run_checker("prove", "ring", "--invariants", "--step", "pg_atomic_write_u32(free_tail", timeout=300)
+    # The same step for one conjunct: partial twice over, and said so.
+    r = run_checker("prove", "ring", "--invariants", "--step", "pg_atomic_write_u32(free_tail",
+                    "--conjunct", "free entries are distinct", timeout=300)
     assert r.returncode == 3 and "not a proof" in r.stdout
+    assert "the conjuncts named with 'free entries are distinct'" in r.stdout
+
+
+def test_a_conjunct_the_invariant_does_not_have_is_a_one_line_error():
+    r = run_checker("prove", "ring", "--invariants", "--conjunct", "no such conjunct")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    [line] = [x for x in r.stderr.splitlines() if x.strip()]
+    assert "no conjunct of ring's invariant is named with 'no such conjunct'" in line
+    assert "free entries are distinct" in line  # the known names, to pick from
+    r = run_checker("prove", "ring", "--robustness", "--conjunct", "free entries are distinct")
+    assert r.returncode == 2 and "--conjunct only applies to --invariants" in r.stderr
 
 
 def test_the_empty_off_by_one_is_not_inductive_with_an_empty_queue_as_witness():

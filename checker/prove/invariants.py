@@ -596,10 +596,15 @@ class InvResult:
     elapsed: float = 0.0
     note: str = ""
     only_steps: str | None = None  # a partial check: only these steps
+    only_conjuncts: str | None = None  # a partial check: consecution of only these conjuncts
+
+    @property
+    def partial(self) -> bool:
+        return self.only_steps is not None or self.only_conjuncts is not None
 
     @property
     def proved(self) -> bool:
-        return not self.failures and not self.unknown and self.only_steps is None
+        return not self.failures and not self.unknown and not self.partial
 
     @property
     def exit_code(self) -> int:
@@ -609,7 +614,7 @@ class InvResult:
         return {"protocol": self.protocol, "mutation": self.mutation, "kind": "invariants",
                 "threads": self.threads, "slots": self.slot_range, "conjuncts": self.conjuncts,
                 "steps_checked": self.steps_checked, "queries": self.queries, "proved": self.proved,
-                "only_steps": self.only_steps,
+                "only_steps": self.only_steps, "only_conjuncts": self.only_conjuncts,
                 "initial_state_checked_for_slots": self.initial_checked,
                 "failures": [f.__dict__ for f in self.failures], "unknown": self.unknown,
                 "elapsed_seconds": round(self.elapsed, 3), "exit_code": self.exit_code}
@@ -679,17 +684,21 @@ def build_context(proto_cls, params: Params, mutation):
 
 
 def prove_invariants(proto_cls: type[Protocol], params: Params, mutation: str | None = None,
-                     only_steps: str | None = None, progress: ProgressFn | None = None) -> InvResult:
+                     only_steps: str | None = None, progress: ProgressFn | None = None,
+                     only_conjuncts: str | None = None) -> InvResult:
     """Check the protocol's stated invariant; ``only_steps`` limits consecution
-    to the events whose source line contains that text (a partial check: its
-    result is never a proof).  ``progress`` is told each step as its check starts."""
+    to the events whose source line contains that text, ``only_conjuncts`` to
+    the conjuncts whose name contains that text (partial checks: their result
+    is never a proof; initiation is checked in full either way, since it is
+    cheap).  ``progress`` is told each step as its check starts."""
     t0 = time.perf_counter()
     spec = proof_module(proto_cls)
     if spec is None or not hasattr(spec, "invariant"):
         raise ProofSpecError(f"{proto_cls.name} states no inductive invariant (models/{proto_cls.name}_proof.py: "
                              "invariant(view)); it is checked by bounded search only")
     ctx, space = build_context(proto_cls, params, mutation)
-    res = InvResult(proto_cls.name, mutation, params.threads, f"{space.describe()}", only_steps=only_steps)
+    res = InvResult(proto_cls.name, mutation, params.threads, f"{space.describe()}", only_steps=only_steps,
+                    only_conjuncts=only_conjuncts)
     check = Checker(ctx, getattr(spec, "INSTANTIATION_ROUNDS", 1))
 
     def conj(st):
@@ -704,6 +713,9 @@ def prove_invariants(proto_cls: type[Protocol], params: Params, mutation: str | 
     pre = SymState(ctx, "s")
     inv_pre = conj(pre)
     res.conjuncts = [n for n, _ in inv_pre]
+    if only_conjuncts is not None and not any(only_conjuncts in n for n in res.conjuncts):
+        raise ProofSpecError(f"no conjunct of {proto_cls.name}'s invariant is named with {only_conjuncts!r} "
+                             f"(known: {'; '.join(res.conjuncts)})")
 
     # 1. Initiation: the stated initial state satisfies the invariant ...
     init = SymState(ctx, "i")
@@ -762,6 +774,8 @@ def prove_invariants(proto_cls: type[Protocol], params: Params, mutation: str | 
             for (name, c), (_n, c0) in zip(post, inv_pre):
                 if c.eq(c0):
                     continue  # the step leaves everything this conjunct mentions unchanged
+                if only_conjuncts is not None and only_conjuncts not in name:
+                    continue
                 res.queries += 1
                 _t = time.perf_counter()
                 r = check(*base, z3.Not(z3.simplify(z3.substitute(c, sub))))

@@ -43,6 +43,7 @@ class Grounder:
         # are used for a further round of instances.
         self.rounds = rounds
         self._has_q: dict[int, tuple] = {}
+        self._index_cache: dict[int, tuple[z3.ExprRef, list[z3.ExprRef]]] = {}
         self._fresh = 0
 
     # -- inspection ---------------------------------------------------------
@@ -62,11 +63,32 @@ class Grounder:
             self._has_q[key] = hit = (found, e)
         return hit[0]
 
+    def index_terms(self, formulas, into: dict[int, z3.ExprRef]) -> None:
+        """Every ground index of an array read or write, outside quantifiers,
+        added to ``into`` in the order a depth-first walk of ``formulas``
+        (last first) meets them.
+
+        The walk of each formula is remembered: a step's hypotheses go into
+        hundreds of branch-feasibility queries, and walking their terms again
+        through z3's Python API was most of those queries' time.  Walking
+        the formulas one by one gives the order of one walk over all of them,
+        since a subterm shared with a formula walked before only holds index
+        terms already in ``into``.
+        """
+        for f in reversed(list(formulas)):
+            key = f.get_id()
+            hit = self._index_cache.get(key)
+            if hit is None:
+                # The formula is kept alive with its terms: z3 reuses the id of a freed term.
+                self._index_cache[key] = hit = (f, self._walk_index_terms(f))
+            for idx in hit[1]:
+                into.setdefault(idx.get_id(), idx)
+
     @staticmethod
-    def index_terms(formulas, into: dict[int, z3.ExprRef]) -> None:
-        """Every ground index of an array read or write, outside quantifiers."""
+    def _walk_index_terms(formula) -> list[z3.ExprRef]:
+        found: dict[int, z3.ExprRef] = {}
         seen: set[int] = set()
-        stack = list(formulas)
+        stack = [formula]
         while stack:
             e = stack.pop()
             key = e.get_id()
@@ -76,9 +98,10 @@ class Grounder:
             k = e.decl().kind()
             if k in (_SELECT, _STORE):
                 idx = e.arg(1)
-                if z3.is_bv(idx) and idx.get_id() not in into:
-                    into[idx.get_id()] = idx
+                if z3.is_bv(idx):
+                    found.setdefault(idx.get_id(), idx)
             stack.extend(e.children())
+        return list(found.values())
 
     # -- rewriting ------------------------------------------------------------
 
