@@ -35,7 +35,10 @@ def print_robustness(res, trace_path=None, protocol_arg=None) -> None:
         elif o.incomplete:
             verdict = f"[yellow]unknown ({o.incomplete})[/yellow]"
         else:
-            verdict = f"[green]proved[/green]: {o.paths} paths, at most {o.max_steps} steps, {o.obligations} obligations"
+            merged = (f" (merged at loop heads; at most {o.paths_unmerged_at_most:,} without)"
+                      if o.paths_unmerged_at_most != o.paths else "")
+            verdict = (f"[green]proved[/green]: {o.paths:,} paths{merged}, at most {o.max_steps} steps, "
+                       f"{o.obligations:,} obligations")
         out.print(f"  {o.name:<28} {verdict}")
     f = res.failure
     if f is not None:
@@ -65,7 +68,8 @@ def robustness_json(res, trace_path) -> dict:
         "protocol": res.protocol, "mutation": res.mutation, "kind": "robustness",
         "slots": res.space.describe(), "step_bound": res.step_bound, "proved": res.proved,
         "elapsed_seconds": round(res.elapsed, 3),
-        "operations": [{"name": o.name, "paths": o.paths, "max_steps": o.max_steps, "obligations": o.obligations,
+        "operations": [{"name": o.name, "paths": o.paths, "paths_unmerged_at_most": o.paths_unmerged_at_most,
+                        "max_steps": o.max_steps, "obligations": o.obligations,
                         "verdict": "failed" if o.failure else ("unknown" if o.incomplete else "proved")}
                        for o in res.ops],
         "failure": None if f is None else {"property": f.prop, "kind": f.kind, "operation": f.op,

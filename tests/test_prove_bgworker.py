@@ -5,13 +5,14 @@ forks, reaps and takes a signal (models/bgworker.py).  The robustness prover
 executes its program with every element of that array a private local, its
 kernel and signal reads unconstrained, and the crash sites the compiler puts
 in (a second fork of a slot, an index past the array) as failures.  The
-shipped proof covers 1 <= slots <= 8, each separately (about two CPU
-minutes: docs/proofs.md); these tests use a scratch copy limited to
-1 <= slots <= 2 and check both directions.
+shipped proof covers 1 <= slots <= 8, each separately (seconds, with the
+paths merged at the reaper's loop head: docs/proofs.md); most tests use a
+scratch copy limited to 1 <= slots <= 2 and check both directions.
 """
 
 from pathlib import Path
 
+import checker.prove.robustness as robustness
 from checker.model import EXCLUSIVE, PM_SAFETY, Params, resolve_protocol
 from checker.prove.robustness import prove_robustness
 from checker.run import check
@@ -83,3 +84,57 @@ def test_a_wrong_relation_is_refused(tmp_path):
     _path, proto = _scratch(tmp_path, "bgw-wrong", proof=proof)
     res = prove_robustness(proto, Params(threads=2, slots=2, ops=1), None, witness=False)
     assert res.failure is not None and "fails initially" in res.failure.message, res.failure
+
+
+def _path_by_path(monkeypatch):
+    """Robustness proofs without merging: no loop heads to meet at."""
+    monkeypatch.setattr(robustness, "_loop_heads", lambda prog: frozenset())
+
+
+def test_merged_paths_prove_what_path_by_path_proves(tmp_path, monkeypatch):
+    """The reaper's loop forks three ways per slot (not running; running and
+    exited; running and not exited): 3**slots paths one by one, one path per
+    iteration merged.  The verdicts, the path counts it stands for and the
+    step bounds are those of the path-by-path search."""
+    proof = PROOF.replace("SLOT_RANGE = (1, 8)", "SLOT_RANGE = (1, 4)")
+    _path, proto = _scratch(tmp_path, "bgw-merge", proof=proof)
+    params = Params(threads=2, slots=2, ops=1)
+    merged = {o.name: o for o in prove_robustness(proto, params, None, witness=False).ops}
+    _path_by_path(monkeypatch)
+    single = {o.name: o for o in prove_robustness(proto, params, None, witness=False).ops}
+    assert merged.keys() == single.keys()
+    reap, reap1 = merged["reap_children"], single["reap_children"]
+    assert reap.proved and reap1.proved
+    # For each slot count: 3**slots paths from each of the two resting points
+    # that lead into the reaper with unconstrained locals, and one from the
+    # program's start (no slot running yet).
+    assert reap1.paths == reap1.paths_unmerged_at_most == sum(2 * 3 ** s + 1 for s in range(1, 5))
+    assert reap.paths < 20 < reap1.paths
+    for name, o in merged.items():
+        o1 = single[name]
+        assert o.proved == o1.proved and o.max_steps == o1.max_steps, name
+        # Here every branch after a merge is feasible for every merged path, so the bound is exact.
+        assert o.paths_unmerged_at_most == o1.paths, name
+
+
+def test_a_failure_found_while_merging_is_the_path_by_path_failure(monkeypatch):
+    """Too small a step bound for three slots: the merged search finds the
+    reaper's loop too long, and the proof is run again path by path for the
+    failure it reports (its values, its slot count)."""
+    bgworker = resolve_protocol("bgworker")
+    params = Params(threads=2, slots=2, ops=1, step_bound=12)
+    found = prove_robustness(bgworker, params, None, witness=False).failure
+    _path_by_path(monkeypatch)
+    single = prove_robustness(bgworker, params, None, witness=False).failure
+    assert found is not None and single is not None
+    assert (found.op, found.kind, found.prop, found.message, found.slots) == \
+        (single.op, single.kind, single.prop, single.message, single.slots)
+    assert found.kind == "steps" and "more than 12 steps" in found.message and found.slots == 3
+    assert [r["value"] for r in found.values] == [r["value"] for r in single.values]
+
+
+def test_a_proof_past_its_path_limit_is_not_a_proof(monkeypatch):
+    monkeypatch.setattr(robustness, "MAX_PATHS", 3)
+    res = prove_robustness(resolve_protocol("bgworker"), Params(threads=2, slots=2, ops=1), None, witness=False)
+    assert not res.proved and res.failure is None and res.exit_code == 3
+    assert any(o.incomplete == "more than 3 paths explored" for o in res.ops)

@@ -40,6 +40,13 @@ from checker.prove.setup import CONCRETE_FALLBACK, SlotSpace, slot_space
 from checker.prove.symbolic import Translator, as_bv, bv, ghost_actions, truth
 
 MAX_PATHS = 20000
+# Merging advances every path one loop iteration at a time, and the merged
+# values grow with each iteration: a loop that only the step bound ends (a
+# retry loop) would take minutes to reach the failure that the path-by-path
+# search, depth first, meets at once.  Past this many iterations of one loop,
+# the proof runs path by path instead.  Loops over slots stay below it for
+# the slot counts proved one by one (bgworker: 9 at eight slots).
+MERGE_MAX_ITERATIONS = 12
 SHOW_READS = 12
 MAX_LOCAL_INSTRS = 20000  # per path: local code looping without events
 
@@ -84,8 +91,12 @@ class Failure:
 @dataclass
 class OpResult:
     name: str
-    paths: int = 0
-    max_steps: int = 0
+    paths: int = 0  # symbolic paths run to the operation's end (a merged path counts once)
+    # What those paths stand for: the paths a search without merging would
+    # run, or more (a merged path counts all it stands for, also where a
+    # branch is feasible for some of them only).
+    paths_unmerged_at_most: int = 0
+    max_steps: int = 0  # at most this many steps (a merged path counts its longest)
     obligations: int = 0
     failure: Failure | None = None
     incomplete: str = ""
@@ -134,19 +145,78 @@ def _sanitize(name: str) -> str:
 
 
 class _Path:
-    __slots__ = ("pc", "L", "conds", "reads", "steps", "local_count", "choices", "op", "first")
+    __slots__ = ("pc", "L", "conds", "reads", "steps", "local_count", "choices", "op", "first",
+                 "weight", "merged", "visits", "resumed")
 
     def __init__(self, pc, L, conds, reads, steps, local_count, choices, op, first):
         self.pc, self.L, self.conds, self.reads = pc, L, conds, reads
         self.steps, self.local_count, self.choices = steps, local_count, choices
         self.op, self.first = op, first  # the operation we are in; the entry event still to execute
+        self.weight = 1  # the paths this one stands for (more than one after a merge)
+        self.merged = False
+        self.visits: dict[int, int] = {}  # loop head -> times this path arrived there
+        self.resumed = False  # released from its loop head: run on before parking again
 
     def fork(self, pc, cond):
-        return _Path(pc, list(self.L), self.conds + [cond], list(self.reads), self.steps, self.local_count,
-                     list(self.choices), self.op, False)
+        q = _Path(pc, list(self.L), self.conds + [cond], list(self.reads), self.steps, self.local_count,
+                  list(self.choices), self.op, False)
+        q.weight, q.merged, q.visits = self.weight, self.merged, dict(self.visits)
+        return q
+
+
+class _NotMerging(Exception):
+    """The merged search stops: a path failed (a merged path's values,
+    steps and reads mix paths, and the merged search meets failures in
+    another order, so the proof is run again path by path to report the
+    failure the path-by-path search finds), or a loop went past
+    ``MERGE_MAX_ITERATIONS``."""
+
+
+def _loop_heads(prog: Program) -> frozenset[int]:
+    """The targets of backward jumps: where the iterations of a loop meet."""
+    return frozenset(i.target for i in prog.instrs if isinstance(i, (Branch, Jump)) and i.target <= i.pc)
+
+
+def _merge(paths: list[_Path]) -> _Path:
+    """One path standing for all of ``paths`` (same pc, operation and loop
+    iteration): the conditions after their common prefix become one
+    disjunction, and each local that differs an if-then-else over them.
+
+    Exact for the proof: a query on the merged path is satisfiable exactly
+    when it is on one of the paths.  Only the step counts over-approximate
+    (the largest is kept), and a failure of a merged path is never reported
+    as such (the executor re-runs unmerged, see ``_NotMerging``).
+    Without it, a loop over slots whose body forks k ways costs k**slots paths
+    (bgworker's reaper: 3**8 at eight slots).
+    """
+    first = paths[0]
+    k = 0
+    shortest = min(len(p.conds) for p in paths)
+    while k < shortest and all(p.conds[k] is first.conds[k] for p in paths):
+        k += 1
+    guards = [z3.And(*p.conds[k:]) if len(p.conds) > k else z3.BoolVal(True) for p in paths]
+    L = list(first.L)
+    for j in range(len(L)):
+        values = [p.L[j] for p in paths]
+        if all(v.eq(values[0]) for v in values[1:]):
+            continue
+        merged = values[-1]
+        for g, v in zip(reversed(guards[:-1]), reversed(values[:-1])):
+            merged = z3.If(g, v, merged)
+        L[j] = merged
+    conds = first.conds[:k] + [z3.Or(*guards)]
+    seen: set[int] = set()
+    reads = [r for p in paths for r in p.reads if not (r.var.get_id() in seen or seen.add(r.var.get_id()))]
+    out = _Path(first.pc, L, conds, reads, max(p.steps for p in paths), max(p.local_count for p in paths),
+                [c for p in paths for c in p.choices], first.op, first.first)
+    out.weight = sum(p.weight for p in paths)
+    out.merged = True
+    out.visits = dict(first.visits)
+    return out
 
 
 LOOP = "(postmaster loop)"  # code outside any operation
+_PARKED = object()  # what _run_path returns for a path that reached a loop head
 
 
 class _PrivateView:
@@ -182,8 +252,12 @@ class SymbolicExecutor:
 
     def __init__(self, prog: Program, lengths: dict[str, z3.BitVecRef], consts: dict[int, z3.BitVecRef],
                  assumptions: list, step_bound: int, checked=frozenset(ROGUE_PROPERTIES),
-                 constrain_choose: bool = False, private_invariant=None, const_terms=None):
+                 constrain_choose: bool = False, private_invariant=None, const_terms=None, merge: bool = False):
         self.prog = prog
+        # merge: paths meet at loop heads and go on as one (see _merge); a
+        # failure then raises _NotMerging, for a re-run without it.
+        self.loop_heads = _loop_heads(prog) if merge else frozenset()
+        self.explored = 0  # paths run to their end (a merged one counts once), bounded by MAX_PATHS
         self.lengths = lengths
         self.consts = consts
         self.step_bound = step_bound
@@ -250,7 +324,8 @@ class SymbolicExecutor:
             self.run_from(pc, L, None, first, results, assume)
             if any(r.incomplete for r in results.values()):
                 break
-        if not results[LOOP].obligations and not results[LOOP].failure:
+        loop = results[LOOP]
+        if not loop.obligations and not loop.failure and not loop.incomplete:
             del results[LOOP]
         return results
 
@@ -265,15 +340,36 @@ class SymbolicExecutor:
     def run_from(self, pc, L, op, first, results, assume) -> None:
         self.start_locals = list(L)
         stack = [_Path(pc, L, list(assume), [], 0, 0, [], op, first)]
-        while stack:
+        parked: dict[tuple, list[_Path]] = {}
+        while stack or parked:
+            if not stack:
+                # Every live path waits at a loop head: release the group
+                # of the earliest iteration, merged into one path.
+                key = min(parked, key=lambda k: (k[3], k[0]))
+                group = parked.pop(key)
+                p = group[0] if len(group) == 1 else _merge(group)
+                p.resumed = True
+                stack.append(p)
             p = stack.pop()
             fail = self._run_path(p, stack, results)
+            if fail is _PARKED:
+                n = p.visits.get(p.pc, 0) + 1
+                if n > MERGE_MAX_ITERATIONS:
+                    raise _NotMerging
+                p.visits[p.pc] = n
+                parked.setdefault((p.pc, p.op, p.first, n), []).append(p)
+                continue
             if fail is not None:
+                if self.loop_heads:
+                    # Report what the path-by-path search reports: the
+                    # first failing path in its order, with its own values.
+                    raise _NotMerging
                 # One counterexample per operation is enough.
                 results[fail.op].failure = results[fail.op].failure or fail
                 return
-            if sum(r.paths for r in results.values()) > MAX_PATHS:
-                results[p.op or LOOP].incomplete = f"more than {MAX_PATHS} paths"
+            self.explored += 1
+            if self.explored > MAX_PATHS:
+                results[p.op or LOOP].incomplete = f"more than {MAX_PATHS} paths explored"
                 return
 
     # -- one path ---------------------------------------------------------
@@ -363,13 +459,19 @@ class SymbolicExecutor:
     def _run_path(self, p: _Path, stack, results):
         instrs = self.prog.instrs
         in_op = self.prog.in_op
+        heads = self.loop_heads
         while True:
+            if p.pc in heads:
+                if not p.resumed:
+                    return _PARKED
+                p.resumed = False
             ins = instrs[p.pc]
             if ins.is_event:
                 if isinstance(ins, Halt):
                     return None
                 if not p.first and p.op is None:
                     results[LOOP].paths += 1
+                    results[LOOP].paths_unmerged_at_most += p.weight
                     return self._end_segment(p, ins, results)
                 p.first = False
                 if in_op[p.pc] and p.op is not None:
@@ -467,6 +569,7 @@ class SymbolicExecutor:
                 elif ins.name == p.op:
                     r = results[p.op]
                     r.paths += 1
+                    r.paths_unmerged_at_most += p.weight
                     r.max_steps = max(r.max_steps, p.steps)
                     return self._end_segment(p, ins, results)
             p.pc += 1
@@ -593,12 +696,24 @@ def prove_robustness(proto_cls: type[Protocol], params: Params, mutation: str | 
                          {n: bv(v) for n, v in sysx.constants.items()}, s))
     ops: dict[str, OpResult] = {}
     for prog, consts, assumptions, lengths, terms, slots in runs:
-        ex = SymbolicExecutor(prog, lengths, consts, assumptions, params.step_bound,
-                              private_invariant=private_invariant, const_terms=terms)
         where = "" if slots is None else f"slots {slots}: "
-        for name, r in ex.prove_all(progress, where).items():
+
+        def search(**how):
+            return SymbolicExecutor(prog, lengths, consts, assumptions, params.step_bound,
+                                    private_invariant=private_invariant, const_terms=terms,
+                                    **how).prove_all(progress, where)
+
+        try:
+            found = search(merge=True)
+        except (_NotMerging, budget.Undecided):
+            # Path by path: for the failing path's own values and steps, for a
+            # long loop, or because a merged query (if-then-else values) was
+            # too hard for z3's budget.
+            found = search()
+        for name, r in found.items():
             o = ops.setdefault(name, OpResult(name))
             o.paths += r.paths
+            o.paths_unmerged_at_most += r.paths_unmerged_at_most
             o.obligations += r.obligations
             o.max_steps = max(o.max_steps, r.max_steps)
             if r.failure is not None and r.failure.slots is None:
