@@ -792,7 +792,7 @@ TABLES = (
               about=f"the Linux kernel's litmus tests under sc, tso and weak (needs {KERNEL_LITMUS_ENV}; in no test)"),
     TableSpec("ring-mutations", "protocols.md", ring_mutations, about="the ring's mutations (the registry)"),
     TableSpec("design-mutations", "protocols.md", design_mutations, about="the other designs' mutations"),
-    TableSpec("ring-barriers", "memory-models.md", ring_barriers,
+    TableSpec("ring-barriers", "memory-models.md", ring_barriers, slow=True,
               about="the ring's barrier mutations under sc, tso and weak (explorations)"),
     TableSpec("compare-weak", "protocols.md", compare_weak, slow=True, measured=("time", "rogue time"),
               about="checker compare --threads 3 (weak), the free-list designs"),

@@ -239,6 +239,7 @@ def test_max_states_cut_is_incomplete(checker_cli):
     assert p.returncode == 3, p.stdout + p.stderr
 
 
+@pytest.mark.slow  # 8-15 s; `checker ci --workers 2` makes every fence table with two workers
 def test_workers_give_the_same_table():
     one = analyse(REDUNDANT, Bounds(2, 1, 1), ["sc", "weak"], ["documented"], twin=False, workers=1).as_json()
     two = analyse(REDUNDANT, Bounds(2, 1, 1), ["sc", "weak"], ["documented"], twin=False, workers=2).as_json()

@@ -118,7 +118,8 @@ def test_a_litmus_run_that_hits_the_safety_cap_is_refused(monkeypatch):
 
 
 @pytest.mark.parametrize("protocol, mutation", [
-    ("ring", None), ("ring", "start-no-read-barrier"), ("caslist", None), ("bgworker", None),
+    ("ring", None), pytest.param("ring", "start-no-read-barrier", marks=pytest.mark.slow), ("caslist", None),
+    ("bgworker", None),
     pytest.param("bgworker", "release-no-barrier", marks=pytest.mark.slow), ("dsmhandle", None),
 ])
 def test_cached_outcomes_change_nothing(monkeypatch, protocol, mutation):
