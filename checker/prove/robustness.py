@@ -146,21 +146,20 @@ def _sanitize(name: str) -> str:
 
 class _Path:
     __slots__ = ("pc", "L", "conds", "reads", "steps", "local_count", "choices", "op", "first",
-                 "weight", "merged", "visits", "resumed")
+                 "weight", "visits", "resumed")
 
     def __init__(self, pc, L, conds, reads, steps, local_count, choices, op, first):
         self.pc, self.L, self.conds, self.reads = pc, L, conds, reads
         self.steps, self.local_count, self.choices = steps, local_count, choices
         self.op, self.first = op, first  # the operation we are in; the entry event still to execute
         self.weight = 1  # the paths this one stands for (more than one after a merge)
-        self.merged = False
         self.visits: dict[int, int] = {}  # loop head -> times this path arrived there
         self.resumed = False  # released from its loop head: run on before parking again
 
     def fork(self, pc, cond):
         q = _Path(pc, list(self.L), self.conds + [cond], list(self.reads), self.steps, self.local_count,
                   list(self.choices), self.op, False)
-        q.weight, q.merged, q.visits = self.weight, self.merged, dict(self.visits)
+        q.weight, q.visits = self.weight, dict(self.visits)
         return q
 
 
@@ -183,7 +182,10 @@ def _merge(paths: list[_Path]) -> _Path:
     disjunction, and each local that differs an if-then-else over them.
 
     Exact for the proof: a query on the merged path is satisfiable exactly
-    when it is on one of the paths.  Only the step counts over-approximate
+    when it is on one of the paths.  That needs the guards to exclude each
+    other (else an if-then-else could pick another path's value where this
+    one's guard holds too), and they do: paths of one search part at a
+    branch, one with its condition and the other with its negation.  Only the step counts over-approximate
     (the largest is kept), and a failure of a merged path is never reported
     as such (the executor re-runs unmerged, see ``_NotMerging``).
     Without it, a loop over slots whose body forks k ways costs k**slots paths
@@ -210,7 +212,6 @@ def _merge(paths: list[_Path]) -> _Path:
     out = _Path(first.pc, L, conds, reads, max(p.steps for p in paths), max(p.local_count for p in paths),
                 [c for p in paths for c in p.choices], first.op, first.first)
     out.weight = sum(p.weight for p in paths)
-    out.merged = True
     out.visits = dict(first.visits)
     return out
 
