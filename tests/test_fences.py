@@ -82,6 +82,7 @@ def test_an_edit_naming_a_site_without_a_barrier_is_refused():
 # The ring and bgworker, in both directions
 
 
+@pytest.mark.slow  # the ring's fence table, which `checker ci` makes and .ci/run checks against docs/fences.md, says it too
 def test_ring_message_passing_barriers_are_needed_under_weak_only():
     _, found = _barriers("ring", RING)
     passing = [b for b in found if b.kind in ("pg_read_barrier", "pg_write_barrier")]
@@ -93,6 +94,7 @@ def test_ring_message_passing_barriers_are_needed_under_weak_only():
             assert _removed("ring", RING, b.site, mm).holds, (b, mm)
 
 
+@pytest.mark.slow  # the ring's fence table (checker ci, docs/fences.md) says it too
 def test_ring_barrier_kept_for_documentation_is_not_needed_and_says_why():
     _, found = _barriers("ring", RING)
     documented = [b for b in found if b.reason]
@@ -350,6 +352,7 @@ def test_replay_runs_a_trace_of_an_edited_program_against_the_unedited_c(tmp_pat
         assert not replay_file(o.trace, c_mutation="register-no-write-barrier").ok
 
 
+@pytest.mark.slow  # 10-14 s; the default run keeps a needed and a redundant barrier
 def test_a_barrier_store_is_needed_under_tso_and_weak_not_sc():
     # pg_atomic_write_membarrier_u32 removed becomes a plain store: store
     # buffering lets both sides read the other's flag as 0.
@@ -489,6 +492,7 @@ def load_json(path):
 # Placement from scratch: the weakest kind that suffices
 
 
+@pytest.mark.slow  # 10-14 s; the default run keeps test_missing_barrier_gets_a_placement
 def test_placement_needing_full_barriers_reports_full_ones():
     # Store buffering: only a full barrier orders a store before a later
     # load, under tso and weak alike; a read or write barrier never does.

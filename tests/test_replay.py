@@ -22,8 +22,11 @@ from checker.run import check
 from checker.trace import build_trace, write_json_atomic
 from refimpl.build import PROTOCOLS, RefimplError, c_mutations, load
 
-pytestmark = pytest.mark.skipif(shutil.which(os.environ.get("CC", "cc").split()[0]) is None,
-                                reason="no C compiler")
+pytestmark = [pytest.mark.skipif(shutil.which(os.environ.get("CC", "cc").split()[0]) is None,
+                                 reason="no C compiler"),
+              # One test process for the module: its fixtures (every sc mutation's
+              # counterexample, each mutated C build) are made once, not per process.
+              pytest.mark.xdist_group("replay")]
 
 MODELS = load_protocols()
 C_PROTOCOLS = [p for p in PROTOCOLS if p in MODELS]

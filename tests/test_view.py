@@ -66,6 +66,10 @@ def _traces(protocol, memory_model="sc", keep_going=False, liveness=True, **para
     return {prop: build_trace(engine, cx, result) for prop, cx in result.violations.items()}
 
 
+# One test process for the module: the counterexamples of `live` are made once, not per process.
+pytestmark = pytest.mark.xdist_group("view")
+
+
 @pytest.fixture(scope="module")
 def live():
     """One counterexample of each kind the checker produces today."""
