@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT
 
 # --window 2 as .ci/run: the sound weak search of ring at three threads adds a minute
-# and is covered by tests/test_protocols.py.
+# and is made by the slow run's check of docs/protocols.md's compare-weak table.
 LEAN = ("--skip", "mutations", "--skip", "proofs", "--skip", "fences", "--window", "2")
 
 
