@@ -164,6 +164,7 @@ def test_plot_without_matplotlib_is_one_line(tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
+@pytest.mark.slow  # builds and times the C designs, 4-6 s
 def test_plot_is_written(checker_cli, tmp_path):
     pytest.importorskip("matplotlib")
     png = tmp_path / "bench.png"

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from checker.compare import ROGUE_RUN, obtain_steps, postmaster_reads
 from checker.model import Params
 from checker.run import make_engine
@@ -53,6 +55,7 @@ def test_compare_bad_input_is_one_line(checker_cli):
         assert r.stderr.startswith("checker: error:") and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
+@pytest.mark.slow  # five searches, 6-10 s
 def test_obtain_steps_counts_contention():
     # Uncontended, a backend pops in three events (read head, read link, CAS).
     assert obtain_steps("caslist", Params(threads=2, slots=2, ops=1), "documented") == 3

@@ -163,7 +163,9 @@ _ROGUE_SMALL = {"threads": 2, "slots": 2, "ops": 1, "rogue": True}
 _ROGUE_SLOTS = {"changequeue-fixed": 1}
 
 
-@pytest.mark.parametrize("protocol", sorted(load_protocols()))
+# changequeue-fixed's takes 5-8 s: in the slow run.
+@pytest.mark.parametrize("protocol", [pytest.param(p, marks=[pytest.mark.slow] if p == "changequeue-fixed" else [])
+                                      for p in sorted(load_protocols())])
 def test_shipped_protocols_with_a_rogue(protocol):
     params = {**_ROGUE_SMALL, "slots": _ROGUE_SLOTS.get(protocol, 2)}
     _compiled, c = _both(protocol, **params)
@@ -212,6 +214,7 @@ def test_mutations_caught_only_with_a_rogue(protocol, mutation, breaks, params):
     assert breaks in c.violations
 
 
+@pytest.mark.slow  # 4-6 s; test_shipped_protocols_with_a_rogue keeps the C engine's rogue in the default run
 def test_unlimited_rogue_writes():
     # The rogue's word stays "unlimited" (-1 in Python, a sentinel in C) in
     # every state; exhaustive, with the cycle analysis over the rogue's edges.

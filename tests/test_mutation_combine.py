@@ -85,6 +85,7 @@ def test_a_bad_name_in_the_list_is_one_line(checker_cli, pair, mutation, message
     assert len(lines) == 1 and message in lines[0], res.stderr
 
 
+@pytest.mark.slow  # two z3 proofs through the CLI, 5-10 s; combined variants are explored in the default run
 def test_prove_accepts_combined_variants(checker_cli):
     # Robustness is about the postmaster in corrupted memory: the harmless
     # variant alone is proved, joined with the unchecked one it is not, and

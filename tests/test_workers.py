@@ -287,6 +287,7 @@ def test_the_robustness_proof_reads_the_postmasters_processes(mutation, message)
         assert message in res.failure.message, res.failure.message
 
 
+@pytest.mark.slow  # the whole ci matrix of two test models, 5-8 s
 def test_ci_policy_on_the_worker_models(checker_cli, tmp_path):
     """The whole matrix, in both directions; the robustness proof runs on the worker models."""
     proc = checker_cli("ci", "--protocol", WORKERS, "--protocol", PMSIGNAL, "--markdown", str(tmp_path / "ci.md"))
