@@ -185,9 +185,10 @@ def _merge(paths: list[_Path]) -> _Path:
     when it is on one of the paths.  That needs the guards to exclude each
     other (else an if-then-else could pick another path's value where this
     one's guard holds too), and they do: paths of one search part at a
-    branch, one with its condition and the other with its negation.  Only the step counts over-approximate
-    (the largest is kept), and a failure of a merged path is never reported
-    as such (the executor re-runs unmerged, see ``_NotMerging``).
+    branch, one with its condition and the other with its negation.  Only
+    the step counts over-approximate (the largest is kept), and a failure of
+    a merged path is never reported as such (the executor re-runs unmerged,
+    see ``_NotMerging``).
     Without it, a loop over slots whose body forks k ways costs k**slots paths
     (bgworker's reaper: 3**8 at eight slots).
     """
@@ -207,10 +208,10 @@ def _merge(paths: list[_Path]) -> _Path:
             merged = z3.If(g, v, merged)
         L[j] = merged
     conds = first.conds[:k] + [z3.Or(*guards)]
-    seen: set[int] = set()
-    reads = [r for p in paths for r in p.reads if not (r.var.get_id() in seen or seen.add(r.var.get_id()))]
-    out = _Path(first.pc, L, conds, reads, max(p.steps for p in paths), max(p.local_count for p in paths),
-                [c for p in paths for c in p.choices], first.op, first.first)
+    # No reads or choices: they serve a failure's report only, and a merging
+    # search reports none (it stops at the first, _NotMerging).
+    out = _Path(first.pc, L, conds, [], max(p.steps for p in paths), max(p.local_count for p in paths),
+                [], first.op, first.first)
     out.weight = sum(p.weight for p in paths)
     out.visits = dict(first.visits)
     return out
@@ -361,10 +362,6 @@ class SymbolicExecutor:
                 parked.setdefault((p.pc, p.op, p.first, n), []).append(p)
                 continue
             if fail is not None:
-                if self.loop_heads:
-                    # Report what the path-by-path search reports: the
-                    # first failing path in its order, with its own values.
-                    raise _NotMerging
                 # One counterexample per operation is enough.
                 results[fail.op].failure = results[fail.op].failure or fail
                 return
@@ -390,6 +387,10 @@ class SymbolicExecutor:
         return self._failure(p, bad, kind, prop, ins, message)
 
     def _failure(self, p, conds, kind, prop, ins, message):
+        if self.loop_heads:
+            # Merging: report what the path-by-path search reports, the first
+            # failing path in its order with its own values (see _NotMerging).
+            raise _NotMerging
         model = None
         for prefs in (self.extra_for_model, []):
             extra = [f(p) for f in prefs]
