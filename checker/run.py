@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from checker.explore import Engine, Options, Result, explore
 from checker.memory import DEFAULT_MEMORY_MODEL, PROFILES, memory_models
-from checker.model import ModelError, Params, build_system, resolve_protocol
+from checker.model import ModelError, Params, System, build_system, resolve_protocol
 
-__all__ = ["DEFAULT_MEMORY_MODEL", "check", "make_engine"]
+__all__ = ["DEFAULT_MEMORY_MODEL", "check", "engine_for_system", "make_engine"]
 
 
 def make_engine(protocol: str, params: Params, mutation: str | None = None,
@@ -24,12 +24,19 @@ def make_engine(protocol: str, params: Params, mutation: str | None = None,
     sc or tso search in generated C, checker.engine_c; anything else is refused).  ``fence_edit``
     (a ``checker.fences.FenceEdit``) removes, weakens or inserts barriers in
     the compiled programs (``checker fences``)."""
+    return engine_for_system(build_system(resolve_protocol(protocol), params, mutation), memory_model, profile,
+                             engine, fence_edit, **mm_options)
+
+
+def engine_for_system(system: System, memory_model: str = DEFAULT_MEMORY_MODEL, profile: str = "documented",
+                      engine: str = "compiled", fence_edit=None, **mm_options) -> Engine:
+    """make_engine for a system already built: ``checker fences`` builds its protocol once per process and
+    checks hundreds of edits of it (apply_edit copies what it changes; the system itself is never changed)."""
     models = memory_models()
     if memory_model not in models:
         raise ModelError(f"unknown memory model {memory_model!r} (known: {', '.join(models)})")
     if profile not in PROFILES:
         raise ModelError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
-    system = build_system(resolve_protocol(protocol), params, mutation)
     if fence_edit:
         from checker.fences import apply_edit
 
