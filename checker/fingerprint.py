@@ -232,7 +232,7 @@ def explore_fingerprinted(engine, opts, res) -> None:
     i = 0
     max_depth = 0
     gc_was_enabled = gc.isenabled()
-    gc.collect()
+    gc.collect(1)  # the young generations only: see checker.search
     gc.freeze()
     gc.disable()
     try:
