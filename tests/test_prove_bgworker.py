@@ -43,6 +43,9 @@ def test_robustness_is_proved_slot_count_by_slot_count(tmp_path):
     res = prove_robustness(proto, Params(threads=2, slots=2, ops=1), None, witness=False)
     assert res.proved and res.failure is None and res.private_invariant
     assert not res.space.symbolic and res.space.concrete == [1, 2]
+    # Why each slot count is proved separately: the private array sized by SLOTS (not a compile error).
+    assert res.space.reason == ("its private arrays (pm_running) have one local per slot, so the program's shape "
+                                "depends on the slot count")
     assert {o.name for o in res.ops} >= {"reap_children", "handle_signals"}
 
 

@@ -182,6 +182,14 @@ def slot_space(proto_cls: type[Protocol], params: Params, mutation: str | None, 
         space.constraints += list(spec.slot_constraints(space.variables))
     # The marker compile must have the same control structure as concrete ones.
     tid = 0 if role == "postmaster" else 1
+    # A private array is one local per element: when its length follows the
+    # slot count, so does the program's shape (and any loop over it is unrolled).
+    sized = sorted(name for name, (_first, n) in a.threads[tid].program.private_arrays.items()
+                   if n != b.threads[tid].program.private_arrays[name][1])
+    if sized:
+        shown = [n for n in sized if not n.startswith("$")] or sized  # "$...": the kernel's, declared by no model
+        return fallback(f"its private arrays ({', '.join(shown)}) have one local per slot, so the program's "
+                        "shape depends on the slot count")
     try:
         marked = recompile(base, role, tid, space.markers, rogue)
     except (ModelError, Exception) as exc:  # a compile-time use of a constant (e.g. a division by it)
