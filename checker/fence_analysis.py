@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from checker import signals
 from checker.fences import (WEAKER, Barrier, FenceEdit, Site, SitePrim, apply_edit, barriers, candidates,
                             rmw_orderings)
 
@@ -132,6 +133,10 @@ def run_check(c: Check) -> Outcome:
     engine = engine_for_system(_system(c.protocol, c.bounds.threads, c.bounds.slots, c.bounds.ops), c.memory_model,
                                c.profile, fence_edit=c.edit or None, **c.bounds.mm_options(c.memory_model))
     res = explore(engine, Options(max_states=c.bounds.max_states), c.memory_model, c.profile)
+    if signals.interrupted():
+        # explore turned Ctrl-C or SIGTERM into an incomplete result; a table
+        # is hundreds of checks, so it stops here instead of going on with the next.
+        raise KeyboardInterrupt
     if not res.violations:
         # exit code 3 also when weak's safety cap cut a search nobody bounded.
         return Outcome(False, res.complete and res.exit_code != 3, states=res.states, cpu=time.process_time() - t0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -68,7 +69,8 @@ def fences(protocol, threads, slots, ops, memory_models, profiles, workers, max_
     protocol as written breaks a property under some model/profile; 3: a
     bound (--max-states, --max-placements) cut the analysis short.
     """
-    from checker.cli import Fail, out
+    from checker import signals
+    from checker.cli import Fail, err, out
     from checker.fence_analysis import Bounds, analyse, combinations_to_run, default_bounds
     from checker.fence_report import markdown, print_table
     from checker.memory import PROFILES, memory_models as known_models
@@ -88,8 +90,15 @@ def fences(protocol, threads, slots, ops, memory_models, profiles, workers, max_
     cls = resolve_protocol(protocol)
     t, s, o = default_bounds(cls.name)
     bounds = Bounds(threads or t, slots or s, ops or o, max_states, window)
-    table = analyse(protocol, bounds, mms, profs, workers=workers, trace_dir=trace_dir,
-                    max_placements=max_placements, twin=not no_twin)
+    try:
+        table = analyse(protocol, bounds, mms, profs, workers=workers, trace_dir=trace_dir,
+                        max_placements=max_placements, twin=not no_twin)
+    except KeyboardInterrupt:
+        if not signals.interrupted():
+            raise
+        err.print(f"checker: {signals.how()}: the fence analysis of {cls.name} stopped before its table was "
+                  f"complete; no table (traces already written stay in {trace_dir})", markup=False)
+        sys.exit(signals.EXIT_INCOMPLETE)
     if as_json:
         click.echo(json.dumps(table.as_json(), indent=1))
     elif as_markdown:

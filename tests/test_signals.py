@@ -224,6 +224,44 @@ def _wait_for_cpu_work(proc, limit: float = 300.0) -> None:
     raise AssertionError("the child never got going")
 
 
+def _first_file(directory, proc, limit: float = 300.0) -> None:
+    """Until ``directory`` has a file in it (or the process ended)."""
+    deadline = time.monotonic() + limit
+    while not (directory.is_dir() and any(directory.iterdir())):
+        assert proc.poll() is None, "the command ended before writing anything"
+        assert time.monotonic() < deadline, f"nothing in {directory}"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("sig,workers", [(signal.SIGTERM, "1"), (signal.SIGINT, "2")], ids=["sigterm", "sigint-2-workers"])
+def test_fences_stops_at_the_first_signal(tmp_path, sig, workers):
+    """A fence table is hundreds of checks, each its own search: a signal ends the analysis, not only the
+    check under way (each check used to turn it into an incomplete result and the next one started)."""
+    traces = tmp_path / "traces"
+    # The sound weak model: minutes of checks after the first counterexample
+    # trace, which shows that the checks are under way.
+    proc = subprocess.Popen([sys.executable, "-m", "checker", "fences", "bitmap", "--workers", workers,
+                             "--trace-dir", str(traces)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=_env(), cwd=ROOT, start_new_session=True)
+    try:
+        _first_file(traces, proc)
+        # Ctrl-C on a terminal reaches every process of the group; SIGTERM, as `timeout` sends it, the command only.
+        if sig == signal.SIGINT:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+        out, errs = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    text = errs.decode()
+    assert proc.returncode == 3, text
+    assert "Traceback" not in text
+    how = "terminated" if sig == signal.SIGTERM else "interrupted"
+    assert f"checker: {how}: the fence analysis of bitmap stopped before its table was complete" in text, text
+    assert b"barriers of bitmap" not in out  # no table made of checks that did not finish
+
+
 def test_stress_honours_sigint(tmp_path):
     import shutil
 
