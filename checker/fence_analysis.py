@@ -241,9 +241,12 @@ class FenceTable:
             why.append("some checks stopped at --max-states before they were exhaustive")
         if any(not m.complete for m in self.minimal.values()):
             why.append("a minimal set rests on a check that was not exhaustive")
-        cut = [k for k, p in self.placement.items() if p.bound_hit or not p.complete]
+        cut = [k for k, p in self.placement.items() if p.bound_hit]
         if cut:
             why.append(f"placement search stopped at --max-placements {self.max_placements} ({', '.join(cut)})")
+        unfinished = [k for k, p in self.placement.items() if not p.complete and not p.bound_hit]
+        if unfinished:
+            why.append(f"a placement rests on a check that was not exhaustive ({', '.join(unfinished)})")
         return why
 
     @property

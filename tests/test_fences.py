@@ -239,6 +239,8 @@ def test_max_states_cut_is_incomplete(checker_cli):
     p = checker_cli("fences", REDUNDANT, "--threads", "2", "-m", "sc", "--profile", "documented",
                     "--max-states", "3", "--no-twin", "--trace-dir", "tr")
     assert p.returncode == 3, p.stdout + p.stderr
+    # The reason given is the one that holds: no placement bound was reached.
+    assert "--max-states" in p.stdout and "--max-placements" not in p.stdout, p.stdout
 
 
 @pytest.mark.slow  # 8-15 s; `checker ci --workers 2` makes every fence table with two workers
