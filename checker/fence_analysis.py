@@ -114,10 +114,16 @@ class Outcome:
         return self.complete and not self.violated
 
 
-@functools.lru_cache(maxsize=4)
 def _system(protocol: str, threads: int, slots: int, ops: int):
     """The protocol compiled once per process: compiling it took a third of a check's time (a table is
-    hundreds of checks of a few thousand states), and an edit copies what it changes."""
+    hundreds of checks of a few thousand states), and an edit copies what it changes.  A model file is
+    known by its text too, so that one edited between two tables is compiled again."""
+    text = Path(protocol).read_bytes() if protocol.endswith(".py") and Path(protocol).is_file() else b""
+    return _compiled(protocol, text, threads, slots, ops)
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled(protocol: str, _text: bytes, threads: int, slots: int, ops: int):
     from checker.model import Params, build_system, resolve_protocol
 
     return build_system(resolve_protocol(protocol), Params(threads=threads, slots=slots, ops=ops))

@@ -243,6 +243,15 @@ def test_max_states_cut_is_incomplete(checker_cli):
     assert "--max-states" in p.stdout and "--max-placements" not in p.stdout, p.stdout
 
 
+def test_a_model_file_edited_between_two_tables_is_compiled_again(tmp_path):
+    # Each process compiles a protocol once for all of a table's checks; a file is known by its text too.
+    model = tmp_path / "edited.py"
+    model.write_text(Path(REDUNDANT).read_text())
+    assert not analyse(str(model), Bounds(2, 1, 1), ["weak"], ["documented"], twin=False).baseline_violated
+    model.write_text(Path(MISSING).read_text())
+    assert analyse(str(model), Bounds(2, 1, 1), ["weak"], ["documented"], twin=False).baseline_violated
+
+
 @pytest.mark.slow  # 8-15 s; `checker ci --workers 2` makes every fence table with two workers
 def test_workers_give_the_same_table():
     one = analyse(REDUNDANT, Bounds(2, 1, 1), ["sc", "weak"], ["documented"], twin=False, workers=1).as_json()
