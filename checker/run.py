@@ -24,26 +24,33 @@ def make_engine(protocol: str, params: Params, mutation: str | None = None,
     sc or tso search in generated C, checker.engine_c; anything else is refused).  ``fence_edit``
     (a ``checker.fences.FenceEdit``) removes, weakens or inserts barriers in
     the compiled programs (``checker fences``)."""
+    _known_model(memory_model, profile)  # before the build: a misspelt name is refused at once
     return engine_for_system(build_system(resolve_protocol(protocol), params, mutation), memory_model, profile,
                              engine, fence_edit, **mm_options)
+
+
+def _known_model(memory_model: str, profile: str):
+    """The memory model's class; ModelError naming the known ones for an unknown model or profile."""
+    models = memory_models()
+    if memory_model not in models:
+        raise ModelError(f"unknown memory model {memory_model!r} (known: {', '.join(models)})")
+    if profile not in PROFILES:
+        raise ModelError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+    return models[memory_model]
 
 
 def engine_for_system(system: System, memory_model: str = DEFAULT_MEMORY_MODEL, profile: str = "documented",
                       engine: str = "compiled", fence_edit=None, **mm_options) -> Engine:
     """make_engine for a system already built: ``checker fences`` builds its protocol once per process and
     checks hundreds of edits of it (apply_edit copies what it changes; the system itself is never changed)."""
-    models = memory_models()
-    if memory_model not in models:
-        raise ModelError(f"unknown memory model {memory_model!r} (known: {', '.join(models)})")
-    if profile not in PROFILES:
-        raise ModelError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+    model_class = _known_model(memory_model, profile)
     if fence_edit:
         from checker.fences import apply_edit
 
         system = apply_edit(system, fence_edit)
     if engine not in ("compiled", "interpreted", "c"):
         raise ModelError(f"unknown engine {engine!r} (known: compiled, interpreted, c)")
-    mm = models[memory_model](system, PROFILES[profile], **mm_options)
+    mm = model_class(system, PROFILES[profile], **mm_options)
     if engine == "c":
         from checker.engine_c import CEngine
 

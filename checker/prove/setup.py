@@ -185,7 +185,7 @@ def slot_space(proto_cls: type[Protocol], params: Params, mutation: str | None, 
     # A private array is one local per element: when its length follows the
     # slot count, so does the program's shape (and any loop over it is unrolled).
     sized = sorted(name for name, (_first, n) in a.threads[tid].program.private_arrays.items()
-                   if n != b.threads[tid].program.private_arrays[name][1])
+                   if n != b.threads[tid].program.private_arrays.get(name, (0, None))[1])
     if sized:
         shown = [n for n in sized if not n.startswith("$")] or sized  # "$...": the kernel's, declared by no model
         return fallback(f"its private arrays ({', '.join(shown)}) have one local per slot, so the program's "
