@@ -29,7 +29,7 @@ import gc
 import time
 from array import array
 from checker.graph import _NARROW_LIMIT, Graph
-from checker.model import DEADLOCK, WAIT_FREEDOM
+from checker.model import DEADLOCK, WAIT_FREEDOM, ModelError
 
 _M = 0xFFFFFFFF  # component ids are 32 bits wide
 
@@ -54,19 +54,46 @@ class _Interner:
         return i
 
 
+class _FlaggedInterner(_Interner):
+    """An interner that also keeps ``flags[id]``: ``flag(component)`` computed once, when it is interned."""
+
+    __slots__ = ("flag", "flags")
+
+    def __init__(self, flag) -> None:
+        super().__init__()
+        self.flag = flag
+        self.flags = bytearray()
+
+    def id(self, x) -> int:
+        i = self.ids.get(x)
+        if i is None:
+            i = super().id(x)
+            self.flags.append(1 if self.flag(x) else 0)
+        return i
+
+
 class PackedStates:
     """Packs a state ``(memory, threads, pending, ghost)`` into one int and back.
 
     Layout (32 bits each, low to high): memory id, ghost id, pending id, then
     one thread-tuple id per thread.  Thread tuples of all threads share one
     table (identical backends in identical states share an id).
+
+    ``split_pending``: the pending tuple is not interned whole; its per-thread
+    entries (weak's windows) are, in a table of their own shared by all
+    threads, one field per thread after the threads' fields (the pending
+    field is then always 0).  A thread's step changes its own entry only, so
+    the step's change to the key no longer depends on the other threads'
+    entries (see _ThreadMoveCache).  ``pending_flag(entry)``: a bit kept per
+    interned entry (``pending.flags``), read by the move cache.
     """
 
-    def __init__(self, nthreads: int) -> None:
+    def __init__(self, nthreads: int, split_pending: bool = False, pending_flag=None) -> None:
         self.nthreads = nthreads
+        self.split_pending = split_pending
         self.mem = _Interner()
         self.ghost = _Interner()
-        self.pending = _Interner()
+        self.pending = _FlaggedInterner(pending_flag) if pending_flag is not None else _Interner()
         self.thread = _Interner()
         # pack(state, parent=None, parent_key=0) -> int: components identical
         # (``is``) to the parent's reuse its ids without being hashed again.
@@ -76,17 +103,26 @@ class PackedStates:
     def _generate(self) -> None:
         """Unrolled pack/unpack for this many threads (generated once; see pack)."""
         n = self.nthreads
+        split = self.split_pending
         ts = [f"t{k}" for k in range(n)]
         ps = [f"q{k}" for k in range(n)]
+        ws = [f"w{k}" for k in range(n)]
+        vs = [f"v{k}" for k in range(n)]
         shifts = [96 + 32 * k for k in range(n)]
+        wshifts = self.pending_shifts()
         lines = [
             "def pack(s, parent=None, pk=0):",
             "    mem, threads, pending, ghost = s",
             f"    {''.join(t + ', ' for t in ts)}= threads",
+        ]
+        if split:
+            lines.append(f"    {''.join(w + ', ' for w in ws)}= pending")
+        lines += [
             "    if parent is None:",
-            "        k = mem_id(mem) | ghost_id(ghost) << 32 | pend_id(pending) << 64",
+            "        k = mem_id(mem) | ghost_id(ghost) << 32" + ("" if split else " | pend_id(pending) << 64"),
         ]
         lines += [f"        k |= thr_id({t}) << {sh}" for t, sh in zip(ts, shifts)]
+        lines += [f"        k |= pend_id({w}) << {sh}" for w, sh in zip(ws, wshifts)]
         # From the parent's key, replace only the fields of components the
         # step changed (k is a wide int: each operation on it allocates, so
         # the untouched fields are not rebuilt).
@@ -101,8 +137,24 @@ class PackedStates:
             "        k ^= i ^ (pk & M)",
             "    if ghost is not pg:",
             "        k ^= (ghost_id(ghost) ^ ((pk >> 32) & M)) << 32",
-            "    if pending is not pp:",
-            "        k ^= (pend_id(pending) ^ ((pk >> 64) & M)) << 64",
+        ]
+        if split:
+            # Only the entries that changed (a step changes its own thread's).
+            lines += ["    if pending is not pp:", f"        {''.join(v + ', ' for v in vs)}= pp"]
+            for w, v, sh in zip(ws, vs, wshifts):
+                lines += [
+                    f"        if {w} is not {v}:",
+                    f"            i = pend_get({w})",
+                    "            if i is None:",
+                    f"                i = pend_id({w})",
+                    f"            k ^= (i ^ ((pk >> {sh}) & M)) << {sh}",
+                ]
+        else:
+            lines += [
+                "    if pending is not pp:",
+                "        k ^= (pend_id(pending) ^ ((pk >> 64) & M)) << 64",
+            ]
+        lines += [
             "    if threads is pt:",
             "        return k",
             f"    {''.join(q + ', ' for q in ps)}= pt",
@@ -116,19 +168,26 @@ class PackedStates:
                 f"        k ^= (i ^ ((pk >> {sh}) & M)) << {sh}",
             ]
         lines += ["    return k", "", "def unpack(k):"]
+        pend = ("(" + "".join(f"pends[(k >> {sh}) & M], " for sh in wshifts) + ")" if split
+                else "pends[(k >> 64) & M]")
         lines.append("    return (mems[k & M], ("
                      + "".join(f"thrs[(k >> {sh}) & M], " for sh in shifts)
-                     + "), pends[(k >> 64) & M], ghosts[(k >> 32) & M])")
+                     + f"), {pend}, ghosts[(k >> 32) & M])")
         env = {
             "M": _M, "M64": _M << 32, "M96": _M << 64,
             "mem_id": self.mem.id, "ghost_id": self.ghost.id, "pend_id": self.pending.id, "thr_id": self.thread.id,
-            "mem_get": self.mem.ids.get, "thr_get": self.thread.ids.get,
+            "mem_get": self.mem.ids.get, "thr_get": self.thread.ids.get, "pend_get": self.pending.ids.get,
             "mems": self.mem.items, "thrs": self.thread.items, "pends": self.pending.items,
             "ghosts": self.ghost.items,
         }
         exec(compile("\n".join(lines) + "\n", "<packed states>", "exec"), env)  # noqa: S102
         self.pack = env["pack"]
         self.unpack = env["unpack"]
+
+    def pending_shifts(self) -> list[int]:
+        """Where each thread's pending entry's id sits in a key (split_pending), else []."""
+        n = self.nthreads
+        return [96 + 32 * (n + k) for k in range(n)] if self.split_pending else []
 
     def component_bytes(self) -> int:
         """Bytes held by the component tables (for bytes/state figures)."""
@@ -182,8 +241,14 @@ class _ThreadMoveCache:
     """
 
     def __init__(self, engine, packer: PackedStates) -> None:
-        low = (1 << 96) - 1  # memory, ghost, pending
-        self.threads = [(tid, low | _M << (96 + 32 * tid), {}) for tid in engine.program_tids]
+        if packer.split_pending:
+            # memory, ghost, this thread's tuple and its own pending entry (MemoryModel.pending_local_steps)
+            self.threads = [(tid, (1 << 64) - 1 | _M << (96 + 32 * tid) | _M << wsh, {})
+                            for tid, wsh in zip(engine.program_tids, packer.pending_shifts())]
+        else:
+            low = (1 << 96) - 1  # memory, ghost, pending
+            self.threads = [(tid, low | _M << (96 + 32 * tid), {}) for tid in engine.program_tids]
+        self._masks = {tid: mask for tid, mask, _memo in self.threads}
         self._moves: list = []
         self._shared: dict = {}
         self._thread_successors = engine.thread_successors
@@ -197,8 +262,19 @@ class _ThreadMoveCache:
             env[f"busy{tid}"] = busy
             terms.append(f"busy{tid}[thrs[(k >> {96 + 32 * tid}) & M][0]]")
         src = "def busy(k):\n    return " + (" or ".join(terms) or "False") + "\n"
+        # reaches(key): some thread's pending entry may change what another
+        # thread's moves are (MemoryModel.pending_reaches_others), so no
+        # thread's moves in this state are memoised: the memo's key leaves the
+        # other entries out.
+        self.reaches = None
+        if packer.split_pending:
+            env["flags"] = packer.pending.flags
+            src += ("def reaches(k):\n    return "
+                    + " or ".join(f"flags[(k >> {sh}) & M]" for sh in packer.pending_shifts()) + "\n")
         exec(compile(src, "<busy threads>", "exec"), env)  # noqa: S102 - generated from the engine's tables
         self.busy = env["busy"]
+        if packer.split_pending:
+            self.reaches = env["reaches"]
 
     def entry(self, state, key: int, tid: int):
         moves = self._moves
@@ -207,10 +283,21 @@ class _ThreadMoveCache:
         pack = self._pack
         if all(nxt is not None and viol is None for _label, nxt, viol in moves):
             deltas = tuple(pack(nxt, state, key) ^ key for _label, nxt, _viol in moves)
+            self._local(deltas, tid)
             # Loads change only the thread's own field: the same deltas recur
             # under many memories; share one tuple.
             return self._shared.setdefault(deltas, deltas)
-        return [(None if nxt is None else pack(nxt, state, key) ^ key, label, viol) for label, nxt, viol in moves]
+        entry = [(None if nxt is None else pack(nxt, state, key) ^ key, label, viol) for label, nxt, viol in moves]
+        self._local([d for d, _label, _viol in entry if d is not None], tid)
+        return entry
+
+    def _local(self, deltas, tid: int) -> None:
+        """A move that changed a field outside the memo's key would be replayed wrongly in every other state:
+        refuse a memory model that does (its thread_local_steps or pending_local_steps is wrong)."""
+        outside = ~self._masks[tid]
+        if any(d & outside for d in deltas):
+            raise ModelError(f"the memory model's step of thread {tid} changed another thread's state, "
+                             "which its thread_local_steps or pending_local_steps says it never does")
 
     def bytes(self) -> int:
         """Bytes held by the memos (for bytes/state figures): dict slots, keys, the shared delta tuples."""
@@ -284,7 +371,13 @@ def explore_compact(engine, opts, res, canon=None) -> None:
 
     system = engine.system
     t0 = time.perf_counter()
-    packer = PackedStates(engine.nthreads)
+    mm = engine.mm
+    # Each thread's moves memoised as key deltas (_ThreadMoveCache); not
+    # under symmetry, whose representatives are no deltas.
+    memoised = canon is None and (mm.thread_local_steps or mm.pending_local_steps) and engine.moves_are_per_thread()
+    split = memoised and mm.pending_local_steps
+    packer = PackedStates(engine.nthreads, split_pending=split,
+                          pending_flag=mm.pending_reaches_others if split else None)
     pack, unpack = packer.pack, packer.unpack
     init = engine.initial()
     if canon is not None:
@@ -340,10 +433,9 @@ def explore_compact(engine, opts, res, canon=None) -> None:
     gc.freeze()
     gc.disable()
     # Each thread's moves as key deltas, computed once per combination of the
-    # thread's state with the memory, pending and ghost components (see
-    # _ThreadMoveCache); not under symmetry, whose representatives are no deltas.
-    cache = (_ThreadMoveCache(engine, packer)
-             if canon is None and engine.mm.thread_local_steps and engine.moves_are_per_thread() else None)
+    # thread's state with the memory, pending (or its own pending entry) and
+    # ghost components (see _ThreadMoveCache).
+    cache = _ThreadMoveCache(engine, packer) if memoised else None
 
     def violating_move(viol, label):
         """A move of state ``i`` that violates a property (it leads nowhere)."""
@@ -383,6 +475,7 @@ def explore_compact(engine, opts, res, canon=None) -> None:
     tinfo = cache.threads if cache is not None else ()
     checking = engine.check_conservation  # check_state does something only with a quiescence check
     busy = cache.busy if cache is not None else None
+    reaches = cache.reaches if cache is not None else None
     limit = max_states if max_states is not None else 1 << 62
     stop_on_first = opts.stop_on_first
     progress = opts.progress
@@ -405,7 +498,9 @@ def explore_compact(engine, opts, res, canon=None) -> None:
             moved = False
             pm_moves = False
             pruned_mask = 0
-            for tid, mask, memo in tinfo:
+            # A state where a pending entry reaches other threads is expanded without the memo.
+            use_memo = cache is not None and (reaches is None or not reaches(key))
+            for tid, mask, memo in (tinfo if use_memo else ()):
                 ck = key & mask
                 entry = memo.get(ck)
                 if entry is None:
@@ -453,12 +548,12 @@ def explore_compact(engine, opts, res, canon=None) -> None:
                         violating_move(viol, label)
                         continue
                     visit(key ^ delta, tid, d)
-            if cache is None or rogue:
-                # Every move (no cache), or the rogue's (which depend on the postmaster's next read).
+            if not use_memo or rogue:
+                # Every move (not memoised), or the rogue's (which depend on the postmaster's next read).
                 if s is None:
                     s = unpack(key)
                 out.clear()
-                if cache is None:
+                if not use_memo:
                     successors(s, out)
                 else:
                     engine.rogue_successors(s, out)

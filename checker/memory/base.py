@@ -95,6 +95,18 @@ class MemoryModel(ABC):
     # and replays them as key deltas (checker.search).  A model whose step
     # reads or writes another thread's state must leave this False.
     thread_local_steps: ClassVar[bool] = False
+    # True when a thread's moves are a function of its own thread state, its
+    # own entry of the pending tuple, the memory and the ghost state (and of
+    # another thread's pending entry only where ``pending_reaches_others``
+    # says so of that entry), and change nothing but those four: the compact
+    # search then interns the pending entries one by one and memoises each
+    # thread's moves per such combination (checker.search, split_pending),
+    # except in a state where some entry reaches other threads.
+    pending_local_steps: ClassVar[bool] = False
+
+    def pending_reaches_others(self, entry: Any) -> bool:
+        """May the moves of threads other than its own depend on this pending entry?  (pending_local_steps)"""
+        return True
 
     def __init_subclass__(cls, **kw) -> None:
         super().__init_subclass__(**kw)

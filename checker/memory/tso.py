@@ -31,6 +31,13 @@ DEFAULT_BUFFER = 4
 class TotalStoreOrder(SequentialConsistency):
     name = "tso"
     summary = "x86-TSO: FIFO store buffer per thread; RMWs and full fences drain it"
+    # A thread's moves read and change its own store buffer only (a load
+    # looks in its own buffer, then in memory): the search memoises them per
+    # (memory, ghost, thread, own buffer), not per whole pending tuple.
+    pending_local_steps = True
+
+    def pending_reaches_others(self, entry) -> bool:
+        return False
 
     def __init__(self, system: System, profile: Profile, window: int = DEFAULT_BUFFER, **options: Any) -> None:
         super().__init__(system, profile, **options)

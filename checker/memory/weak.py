@@ -267,6 +267,11 @@ def _turn_starts(prog) -> frozenset[int]:
 class WeakMemory(MemoryModel):
     name = "weak"
     summary = "PostgreSQL's documented contract on a multi-copy-atomic machine: out-of-order window, speculation"
+    # A thread's moves read its thread tuple and window, the memory and the
+    # ghost state, and change only those; another thread's window matters
+    # only through a load bound to a passed value (_emit discards a move
+    # whose store dooms it), which pending_reaches_others reports.
+    pending_local_steps = True
 
     def __init__(self, system, profile, window: int | None = None, **options):
         super().__init__(system, profile, **options)
@@ -316,6 +321,10 @@ class WeakMemory(MemoryModel):
 
     def initial_pending(self, tid):
         return ()
+
+    def pending_reaches_others(self, entry) -> bool:
+        # A superset of what _bindings keeps for any thread: a load that another load passed.
+        return any(e.kind == "L" and e.passed for e in entry)
 
     def pending_to_wire(self, pending):
         return tuple(tuple(tuple(e) for e in w) for w in pending)
