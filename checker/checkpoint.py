@@ -32,7 +32,7 @@ from pathlib import Path
 
 from checker.model import ModelError
 
-FORMAT = 1
+FORMAT = 2  # 2: tso and weak keys give each thread's pending entry a field (search.packer_for)
 MANIFEST = "manifest.json"
 
 

@@ -172,17 +172,26 @@ class Wire:
     def __init__(self, packer, nthreads: int, nshards: int, mm=None) -> None:
         self.interners = [packer.mem, packer.ghost, packer.pending, packer.thread]
         # Pending components may hold a model's own tuple types (weak's window
-        # entries), which marshal refuses: they travel as plain tuples.
+        # entries), which marshal refuses: they travel as plain tuples.  With
+        # split_pending the table holds one thread's entry each.
         ident = lambda x: x  # noqa: E731
-        self._to_wire = [ident, ident, mm.pending_to_wire if mm is not None else ident, ident]
-        self._from_wire = [ident, ident, mm.pending_from_wire if mm is not None else ident, ident]
+        to_wire, from_wire = (mm.pending_to_wire, mm.pending_from_wire) if mm is not None else (ident, ident)
+        if packer.split_pending:
+            to_wire = (lambda f: lambda x: f((x,))[0])(to_wire)
+            from_wire = (lambda f: lambda x: f((x,))[0])(from_wire)
+        self._to_wire = [ident, ident, to_wire, ident]
+        self._from_wire = [ident, ident, from_wire, ident]
         self.nshards = nshards
         self.sent = [0, 0, 0, 0]  # components already sent, per kind
         self.tables: dict = {}  # sender -> per kind: sender's id -> this process's id
-        kinds = [0, 1, 2] + [3] * nthreads
+        # The kind of each 32-bit field (search.PackedStates); None: always 0
+        # (the whole pending tuple's field when its entries have fields of their own).
+        kinds: list[int | None] = [0, 1, None if packer.split_pending else 2] + [3] * nthreads
+        if packer.split_pending:
+            kinds += [2] * nthreads
         shifts = [32 * c for c in range(len(kinds))]
         names = ["tm", "tg", "tp", "tt"]
-        trans = " | ".join(f"{names[k]}[(k >> {sh}) & M] << {sh}" for k, sh in zip(kinds, shifts))
+        trans = " | ".join(f"{names[k]}[(k >> {sh}) & M] << {sh}" for k, sh in zip(kinds, shifts) if k is not None)
         # The owner is the CRC-32 of the canonical bytes of the shared memory,
         # times _OWNER_MULT modulo N, kept per memory id.  Memory alone spreads
         # states as evenly as memory and the postmaster did (ring, 4 threads:
@@ -254,7 +263,7 @@ class Wire:
 class Shard:
     def __init__(self, spec: EngineSpec, index: int, nshards: int, liveness: bool, max_depth: int | None,
                  memory_limit: int | None, engine=None) -> None:
-        from checker.search import PackedStates
+        from checker.search import packer_for
 
         # A forked worker shares the coordinator's engine: the weak model's
         # states name expressions by process-local ids (checker.ir.Expr), which
@@ -264,8 +273,7 @@ class Shard:
         self.liveness = not _lasso_free(self.engine, liveness)
         self.max_depth = max_depth
         self.memory_limit = memory_limit
-        self.packer = PackedStates(self.engine.nthreads)
-        self.ncomp = 3 + self.engine.nthreads
+        self.packer, memoised = packer_for(self.engine)
         self.wire = Wire(self.packer, self.engine.nthreads, nshards, self.engine.mm)
         self.seen: dict = {}
         self.keys: list = []
@@ -284,9 +292,7 @@ class Shard:
         self._local_of_rank: dict | None = None  # built when a counterexample's states are asked for
         from checker.search import _ThreadMoveCache
 
-        engine_ = self.engine
-        self._move_cache = (_ThreadMoveCache(engine_, self.packer)
-                            if engine_.mm.thread_local_steps and engine_.moves_are_per_thread() else None)
+        self._move_cache = _ThreadMoveCache(self.engine, self.packer) if memoised else None
 
     def owner(self, key: int) -> int:
         return self.wire.owner(key)
@@ -330,6 +336,7 @@ class Shard:
         # them (threads in order, then the rogue's), which the sort codes carry.
         cache = self._move_cache
         tinfo = cache.threads if cache is not None else ()
+        reaches = cache.reaches if cache is not None else None
         tuple_ = tuple
         owner_mask = _OWNER_MASK
 
@@ -369,7 +376,9 @@ class Shard:
             moved = 0
             any_move = pm_moves = False
             pruned_mask = 0
-            for tid, mask, memo in tinfo:
+            # A state where a pending entry reaches other threads is expanded without the memo.
+            use_memo = cache is not None and (reaches is None or not reaches(key))
+            for tid, mask, memo in (tinfo if use_memo else ()):
                 ck = key & mask
                 entry = memo.get(ck)
                 if entry is None:
@@ -420,12 +429,12 @@ class Shard:
                         report.events.append(Event(r, m - 1, viol[0], viol[1], final_label=label))
                         continue
                     route(key ^ delta, delta, ((base | (m - 1)) << TID_BITS) | tid)
-            if cache is None or rogue:
-                # Every move (no cache), or the rogue's (which depend on the postmaster's next read).
+            if not use_memo or rogue:
+                # Every move (not memoised), or the rogue's (which depend on the postmaster's next read).
                 if s is None:
                     s = unpack(key)
                 out.clear()
-                if cache is None:
+                if not use_memo:
                     engine.successors(s, out)
                 else:
                     engine.rogue_successors(s, out)
@@ -1330,9 +1339,9 @@ class _ShardPaths(dict):
 
 def _gather(shards, engine, nstates: int, expanded_up_to: int, keep_edges: bool):
     """Every state below rank ``nstates`` into this process, indexed by rank, with the graph."""
-    from checker.search import PackedStates
+    from checker.search import packer_for
 
-    packer = PackedStates(engine.nthreads)
+    packer, _memoised = packer_for(engine)  # the shards' layout
     wire = Wire(packer, engine.nthreads, 1, engine.mm)
     keys: list = [0] * nstates
     parent = array("l", [-1]) * nstates

@@ -359,6 +359,22 @@ class _RebuiltLabels:
         raise AssertionError("a parent no longer reaches its child")  # pragma: no cover
 
 
+def packer_for(engine, memoise: bool = True) -> tuple[PackedStates, bool]:
+    """The key layout for ``engine``'s states, and whether each thread's moves can be memoised in it.
+
+    A model whose steps read and change only their own pending entry
+    (``MemoryModel.pending_local_steps``) gets one field per entry
+    (``split_pending``), so that the memo's key can leave the other entries
+    out.  Every process of one search must use the same layout: the parallel
+    search calls this in each shard and in the coordinator.
+    """
+    mm = engine.mm
+    memoised = memoise and (mm.thread_local_steps or mm.pending_local_steps) and engine.moves_are_per_thread()
+    split = memoised and mm.pending_local_steps
+    return PackedStates(engine.nthreads, split_pending=split,
+                        pending_flag=mm.pending_reaches_others if split else None), memoised
+
+
 def explore_compact(engine, opts, res, canon=None) -> None:
     """The search of :func:`checker.explore.explore` over packed states; fills ``res``.
 
@@ -371,13 +387,9 @@ def explore_compact(engine, opts, res, canon=None) -> None:
 
     system = engine.system
     t0 = time.perf_counter()
-    mm = engine.mm
     # Each thread's moves memoised as key deltas (_ThreadMoveCache); not
     # under symmetry, whose representatives are no deltas.
-    memoised = canon is None and (mm.thread_local_steps or mm.pending_local_steps) and engine.moves_are_per_thread()
-    split = memoised and mm.pending_local_steps
-    packer = PackedStates(engine.nthreads, split_pending=split,
-                          pending_flag=mm.pending_reaches_others if split else None)
+    packer, memoised = packer_for(engine, memoise=canon is None)
     pack, unpack = packer.pack, packer.unpack
     init = engine.initial()
     if canon is not None:
