@@ -667,6 +667,10 @@ def proof_commands(_kept: dict[str, list[str]]) -> Captioned:
                      ["command", "result", "CPU s"], body)
 
 
+# Not a whole search under the sound weak default at --threads 3 (a first violation; the safety cap).
+WEAK_COST_LEFT_OUT = frozenset({"changequeue", "changequeue-fixed"})
+
+
 def weak_default_cost(_kept: dict[str, list[str]]) -> Captioned:
     """Every shipped protocol at --threads 3 under the default (sound) weak model, each in its own process."""
     from checker.model import load_protocols
@@ -674,10 +678,15 @@ def weak_default_cost(_kept: dict[str, list[str]]) -> Captioned:
     note = machine_note()
     body = []
     for name in load_protocols():
+        if name in WEAK_COST_LEFT_OUT:
+            continue
         doc, cpu, rss = _explore_child([name, "--threads", "3", "-m", "weak"])
         verdict = "holds" if doc["exit_code"] == 0 else f"exit {doc['exit_code']}"
         body.append([name, f"{doc['states']:,}", f"{doc['transitions']:,}", verdict, f"{cpu:.1f}", f"{rss:.0f}"])
-    caption = f"`checker explore P --threads 3 -m weak --json --no-trace` for each protocol P, on {note}:"
+    caption = ("`checker explore P --threads 3 -m weak --json --no-trace` for each protocol P but changequeue "
+               "(its bugs stop the run at the first violation) and changequeue-fixed (its postmaster polls ahead "
+               "until the weak model's safety cap is hit, even at `--slots 1 --ops 1`: not exhaustive; "
+               f"docs/changequeue.md checks both with `--window 2`), on {note}:")
     return Captioned(caption, ["protocol", "states", "transitions", "verdict", "CPU s", "peak RSS MiB"], body)
 
 
