@@ -396,14 +396,22 @@ class WeakMemory(MemoryModel):
             elif k == "S":
                 if type(e.index) is tuple or type(e.value) is tuple:
                     e = Store("S", e.pc, sub(e.index, pos, value), sub(e.value, pos, value), e.release, e.passed)
+            # An entry with no pending value in it and nothing pointing past
+            # ``pos`` is kept as it is (substitute returns a known value as it is).
             elif k == "B":
-                e = Branch("B", e.pc, sub(e.cond, pos, value), e.guess)
+                if type(e.cond) is tuple:
+                    e = Branch("B", e.pc, sub(e.cond, pos, value), e.guess)
             elif k == "X" or k == "R":
-                e = Rmw(k, e.pc, sub(e.index, pos, value), tuple(sub(a, pos, value) for a in e.args))
+                if type(e.index) is tuple or any(type(a) is tuple for a in e.args):
+                    e = Rmw(k, e.pc, sub(e.index, pos, value), tuple(sub(a, pos, value) for a in e.args))
             elif k == "G":
                 att = e.attach
-                att = -1 if att == pos else (att - 1 if att > pos else att)
-                e = Ghost("G", e.pc, att, tuple(sub(x, pos, value) for x in e.snapshot))
+                moved = -1 if att == pos else (att - 1 if att > pos else att)
+                snapshot = e.snapshot
+                if any(type(x) is tuple for x in snapshot):
+                    e = Ghost("G", e.pc, moved, tuple(sub(x, pos, value) for x in snapshot))
+                elif moved != att:
+                    e = Ghost("G", e.pc, moved, snapshot)
             new.append(e)
         if 0 < pos < len(new) and new[pos - 1].kind == "O" and new[pos].kind == "O":
             # Two boundary marks with nothing between them say no more than
