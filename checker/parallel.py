@@ -155,6 +155,11 @@ class ReceiveReport:
     cpu: float = 0.0
 
 
+def _one_entry(convert):
+    """A pending tuple's conversion (MemoryModel.pending_to_wire/from_wire) applied to one thread's entry."""
+    return lambda entry: convert((entry,))[0]
+
+
 class Wire:
     """The canonical encoding of packed states between processes, for one process's interners.
 
@@ -177,8 +182,7 @@ class Wire:
         ident = lambda x: x  # noqa: E731
         to_wire, from_wire = (mm.pending_to_wire, mm.pending_from_wire) if mm is not None else (ident, ident)
         if packer.split_pending:
-            to_wire = (lambda f: lambda x: f((x,))[0])(to_wire)
-            from_wire = (lambda f: lambda x: f((x,))[0])(from_wire)
+            to_wire, from_wire = _one_entry(to_wire), _one_entry(from_wire)
         self._to_wire = [ident, ident, to_wire, ident]
         self._from_wire = [ident, ident, from_wire, ident]
         self.nshards = nshards

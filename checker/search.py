@@ -65,9 +65,9 @@ class _FlaggedInterner(_Interner):
         self.flags = bytearray()
 
     def id(self, x) -> int:
-        i = self.ids.get(x)
-        if i is None:
-            i = super().id(x)
+        n = len(self.items)
+        i = super().id(x)
+        if i == n:  # new: one lookup, as the base class makes it
             self.flags.append(1 if self.flag(x) else 0)
         return i
 
@@ -142,13 +142,7 @@ class PackedStates:
             # Only the entries that changed (a step changes its own thread's).
             lines += ["    if pending is not pp:", f"        {''.join(v + ', ' for v in vs)}= pp"]
             for w, v, sh in zip(ws, vs, wshifts):
-                lines += [
-                    f"        if {w} is not {v}:",
-                    f"            i = pend_get({w})",
-                    "            if i is None:",
-                    f"                i = pend_id({w})",
-                    f"            k ^= (i ^ ((pk >> {sh}) & M)) << {sh}",
-                ]
+                lines += _replace_field(w, v, "pend", sh, "        ")
         else:
             lines += [
                 "    if pending is not pp:",
@@ -160,13 +154,7 @@ class PackedStates:
             f"    {''.join(q + ', ' for q in ps)}= pt",
         ]
         for t, q, sh in zip(ts, ps, shifts):
-            lines += [
-                f"    if {t} is not {q}:",
-                f"        i = thr_get({t})",
-                "        if i is None:",
-                f"            i = thr_id({t})",
-                f"        k ^= (i ^ ((pk >> {sh}) & M)) << {sh}",
-            ]
+            lines += _replace_field(t, q, "thr", sh, "    ")
         lines += ["    return k", "", "def unpack(k):"]
         pend = ("(" + "".join(f"pends[(k >> {sh}) & M], " for sh in wshifts) + ")" if split
                 else "pends[(k >> 64) & M]")
@@ -200,6 +188,18 @@ class PackedStates:
             for x in t.items:
                 total += _deep_size(x, seen)
         return total
+
+
+def _replace_field(new: str, old: str, table: str, shift: int, indent: str) -> list[str]:
+    """Generated lines of ``pack``: if component ``new`` is not the parent's ``old``, put its id (looked up
+    in ``{table}_get``, interned by ``{table}_id`` if new) in place of the parent's at ``shift``."""
+    return [
+        f"{indent}if {new} is not {old}:",
+        f"{indent}    i = {table}_get({new})",
+        f"{indent}    if i is None:",
+        f"{indent}        i = {table}_id({new})",
+        f"{indent}    k ^= (i ^ ((pk >> {shift}) & M)) << {shift}",
+    ]
 
 
 def _deep_size(x, seen: set[int]) -> int:
