@@ -267,13 +267,14 @@ class _ThreadMoveCache:
         # thread's moves in this state are memoised: the memo's key leaves the
         # other entries out.
         self.reaches = None
-        if packer.split_pending:
+        flagged = isinstance(packer.pending, _FlaggedInterner)
+        if flagged:
             env["flags"] = packer.pending.flags
             src += ("def reaches(k):\n    return "
                     + " or ".join(f"flags[(k >> {sh}) & M]" for sh in packer.pending_shifts()) + "\n")
         exec(compile(src, "<busy threads>", "exec"), env)  # noqa: S102 - generated from the engine's tables
         self.busy = env["busy"]
-        if packer.split_pending:
+        if flagged:
             self.reaches = env["reaches"]
 
     def entry(self, state, key: int, tid: int):
@@ -372,7 +373,8 @@ def packer_for(engine, memoise: bool = True) -> tuple[PackedStates, bool]:
     memoised = memoise and (mm.thread_local_steps or mm.pending_local_steps) and engine.moves_are_per_thread()
     split = memoised and mm.pending_local_steps
     return PackedStates(engine.nthreads, split_pending=split,
-                        pending_flag=mm.pending_reaches_others if split else None), memoised
+                        pending_flag=mm.pending_reaches_others
+                        if split and mm.pending_entries_may_reach_others else None), memoised
 
 
 def explore_compact(engine, opts, res, canon=None) -> None:

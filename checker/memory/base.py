@@ -103,6 +103,9 @@ class MemoryModel(ABC):
     # thread's moves per such combination (checker.search, split_pending),
     # except in a state where some entry reaches other threads.
     pending_local_steps: ClassVar[bool] = False
+    # False when no pending entry ever reaches other threads: the search then
+    # neither asks pending_reaches_others nor tests each state for such an entry.
+    pending_entries_may_reach_others: ClassVar[bool] = True
 
     def pending_reaches_others(self, entry: Any) -> bool:
         """May the moves of threads other than its own depend on this pending entry?  (pending_local_steps)"""

@@ -35,9 +35,7 @@ class TotalStoreOrder(SequentialConsistency):
     # looks in its own buffer, then in memory): the search memoises them per
     # (memory, ghost, thread, own buffer), not per whole pending tuple.
     pending_local_steps = True
-
-    def pending_reaches_others(self, entry) -> bool:
-        return False
+    pending_entries_may_reach_others = False
 
     def __init__(self, system: System, profile: Profile, window: int = DEFAULT_BUFFER, **options: Any) -> None:
         super().__init__(system, profile, **options)
