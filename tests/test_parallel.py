@@ -51,6 +51,11 @@ CASES += [
     ("bitmap", None, "sc", {"threads": 2, "step_bound": 0}, {"stop_on_first": False}),
     ("ring", None, "sc", {"threads": 2}, {"max_depth": 10}),
     ("ring", None, "sc", {"threads": 2}, {"liveness": False}),
+    # Without edges a shard deduplicates its own successors and what it sends (Shard.expand).
+    ("ring", None, "tso", {"threads": 3}, {"liveness": False}),
+    ("ring", None, "weak", {"threads": 2}, {"liveness": False}),
+    (str(MODELS / "doom_by_other.py"), None, "weak", {"threads": 3, "ops": 1}, {"liveness": False}),
+    ("ring", "no-lock", "sc", {"threads": 3}, {"liveness": False, "stop_on_first": False}),
     # A wait-freedom lasso in the part of the graph explored up to a depth.
     ("caslist", "unbounded-retry", "sc", _LASSO, {"max_depth": 16}),
     pytest.param(("ring", None, "sc", {"threads": 3}, {}), marks=pytest.mark.slow),
