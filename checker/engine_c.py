@@ -1058,16 +1058,39 @@ def reach(engine: CEngine) -> Reached:
         lib.sc_free()
 
 
+_TAIL = 1 << 24  # elements of the graph taken out of C per call (64 or 128 MiB)
+
+
 def _take_graph(search: _Search, expanded: int):
-    """The successor lists of the ``expanded`` states C expanded, as a Graph (C frees its own copy)."""
+    """The successor lists of the ``expanded`` states C expanded, as a Graph.
+
+    C first gives back its hash slots, then hands the offsets and the edges
+    over from their ends, freeing each piece it has handed over, so the run
+    holds the graph once (and a piece) rather than twice."""
     from checker.graph import Graph
 
-    lib, ffi = search.lib, search.ffi
+    lib = search.lib
+    lib.sc_release_tables()
     graph = Graph()
-    graph.off = array("Q", [0]) * (expanded + 1)
-    graph.dst = array("I", [0]) * lib.sc_info(10)
-    lib.sc_take_edges(ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer("uint32_t[]", graph.dst))
+    graph.off = _take_array(search, 0, expanded + 1, "Q")
+    graph.dst = _take_array(search, 1, lib.sc_info(10), "I")
     return graph
+
+
+def _take_array(search: _Search, which: int, count: int, typecode: str) -> array:
+    lib, ffi = search.lib, search.ffi
+    itemsize = array(typecode).itemsize
+    pieces = []
+    while count:
+        keep = max(count - _TAIL, 0)
+        piece = bytearray((count - keep) * itemsize)
+        lib.sc_take_tail(which, keep, count, ffi.from_buffer(piece))
+        pieces.append(piece)
+        count = keep
+    out = array(typecode)
+    while pieces:
+        out.frombytes(pieces.pop())  # each piece is freed once it is appended
+    return out
 
 
 def explore_c(engine: CEngine, opts, res) -> None:
@@ -1194,7 +1217,9 @@ def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0) -> None:
         # Handing over a graph of hundreds of millions of edges takes a while
         # and much memory: a stop there is a stop in the analysis.
         with cycle_analysis_stops(res, "before"):
-            Room(opts.memory_limit)(8 * (expanded + 1) + 4 * lib.sc_info(10), "a copy of the graph")
+            # The graph moves out of C a piece at a time, freed behind it: a
+            # piece, and the growing arrays' spare room, is what it adds.
+            Room(opts.memory_limit)(2 * 8 * _TAIL, "a copy of the graph")
             edges = _take_graph(search, expanded)
     if res.complete and edges is not None:
         analyse_cycles(engine, states, edges, parent, labels, res, {}, opts.memory_limit)

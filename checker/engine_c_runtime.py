@@ -680,22 +680,15 @@ sc_thread_column(int t, int k, uint32_t *out)
 }
 
 /*
- * Hand the graph to the cycle analysis and give back what the search no
- * longer needs: the edges (copied out), the hash slots (no state is looked
- * up again, only read by index) and the unused tails of the growing arrays.
- * The analysis's tables are as large as the search's, so without this the
- * run held both.  No sc_run may follow.
+ * Before the graph is handed to the cycle analysis: give back what the search
+ * no longer needs, the hash slots (no state is looked up again, only read by
+ * index) and the unused tails of the growing arrays.  The analysis's tables
+ * are as large as the search's, so without this the run held both.  No sc_run
+ * may follow.
  */
 void
-sc_take_edges(uint64_t *off, uint32_t *dst)
+sc_release_tables(void)
 {
-	memcpy(off, edge_off, (expanded + 1) * sizeof(uint64_t));
-	memcpy(dst, edge_dst, nedges * sizeof(uint32_t));
-	free(edge_off);
-	free(edge_dst);
-	edge_off = NULL;
-	edge_dst = NULL;
-	nedges = edge_cap = edge_off_cap = 0;
 	keep_edges = 0;
 	for (int c = 0; c < K; c++)
 		tab_shrink(&comp[c]);
@@ -711,6 +704,38 @@ sc_take_edges(uint64_t *off, uint32_t *dst)
 		}
 	}
 }
+
+/*
+ * The graph leaves C a piece at a time, from its end: copy elements keep to
+ * count - 1 of the edge offsets (which 0) or of the edges (which 1) into out
+ * and give that tail back (a shrinking realloc of a block this large returns
+ * its pages), so that the graph is never held twice, once here and once in
+ * Python.  The caller passes count, what it has not taken yet.
+ */
+void
+sc_take_tail(int which, uint64_t keep, uint64_t count, void *out)
+{
+	size_t		item = which == 0 ? sizeof(uint64_t) : sizeof(uint32_t);
+	void	  **block = which == 0 ? (void **) &edge_off : (void **) &edge_dst;
+
+	memcpy(out, (char *) *block + keep * item, (count - keep) * item);
+	if (keep == 0)
+	{
+		free(*block);
+		*block = NULL;
+	}
+	else
+	{
+		void	   *smaller = realloc(*block, keep * item);
+
+		if (smaller)
+			*block = smaller;
+	}
+	if (which == 0)
+		edge_off_cap = keep;
+	else
+		nedges = edge_cap = keep;
+}
 """
 
 CDEF = """
@@ -723,7 +748,8 @@ void sc_record(int k, int32_t *prop, uint32_t *state, int32_t *ordinal);
 void sc_state(uint64_t idx, uint32_t *out);
 int64_t sc_parent(uint64_t idx);
 void sc_thread_column(int t, int k, uint32_t *out);
-void sc_take_edges(uint64_t *off, uint32_t *dst);
+void sc_release_tables(void);
+void sc_take_tail(int which, uint64_t keep, uint64_t count, void *out);
 void sc_free(void);
 extern "Python" int slotcheck_c_fallback(int tid, const uint32_t *s, move_t *out, int cap);
 extern "Python" int slotcheck_c_check(uint32_t idx, const uint32_t *s);

@@ -18,7 +18,7 @@ import time
 from array import array
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from checker.ir import Violation
 from checker.memory.base import MemoryModel
@@ -539,11 +539,15 @@ def _max_steps(engine: Engine, states) -> int:
 def _sccs(n: int, edges, room: "Room"):
     """The component id of every state (``edges``: a Graph, or one successor array per state)."""
     from checker.graph import strongly_connected
-    from checker.graph_c import scc_bytes
+    from checker.graph_c import StacksPastBudget, scc_bytes
 
     graph = _as_graph(edges, n)
-    room(scc_bytes(graph), "the component search")
-    return strongly_connected(graph)
+    need = scc_bytes(graph)
+    room(need, "the component search")
+    try:
+        return strongly_connected(graph, room.left(need))
+    except StacksPastBudget:
+        room.refuse("the component search's stacks")
 
 
 def _as_graph(edges, n: int):
@@ -566,6 +570,18 @@ class Room:
         from checker import memlimit
 
         memlimit.ensure_room(self.memory_limit, nbytes, f"the cycle analysis ({what})")
+
+    def left(self, nbytes: int) -> int | None:
+        """Bytes the analysis may still allocate once ``nbytes`` more are taken (None: no limit)."""
+        from checker import memlimit
+
+        return memlimit.room_left(self.memory_limit, nbytes)
+
+    def refuse(self, what: str) -> NoReturn:
+        from checker import memlimit
+
+        raise memlimit.MemoryLimitReached(f"memory limit {memlimit.format_size(self.memory_limit or 0)} reached: "
+                                          f"the cycle analysis ({what}) would pass it (raise it with --max-memory)")
 
 
 @contextmanager
@@ -625,54 +641,61 @@ def _bottom_component_deadlock(engine: Engine, states, graph, parent, plabel, re
     n = len(states)
     comp = _sccs(n, graph, room)
     ncomp = max(comp) + 1 if comp else 0
-    # Per component, in arrays (most components are single states): whether it
-    # is a bottom one (no edge leaves it), has an edge inside, and a bit mask
-    # of the threads that move inside it; and its first state.
-    # leaves and has_internal a byte each, movers, first and the candidates 8 each
-    room(26 * ncomp, "the components' summaries")
-    from checker.graph_c import component_summary_c
+    # Per component, two bytes (most components are single states): whether
+    # it is a bottom one (no edge leaves it) and whether it has an edge inside.
+    # Only the bottom ones with an edge inside are candidates; for those, the
+    # mask of the threads that move inside and the first state.
+    room(2 * ncomp, "the components' summaries")
+    from checker.graph_c import bottom_cycles_c, candidate_details_c, component_summary_c
 
     summary = component_summary_c(graph, comp, ncomp)
     if summary is not None:
-        leaves, has_internal, movers = summary
+        leaves, has_internal = summary
     else:
         leaves = bytearray(b"\x01") * ncomp
-        movers = array("q", [0]) * ncomp
         has_internal = bytearray(ncomp)
         off, dst = graph.off, graph.dst
         for v in range(n):
             cv = comp[v]
             for k in range(off[v], off[v + 1]):
-                e = dst[k]
-                if comp[e >> 4] != cv:
+                if comp[dst[k] >> 4] != cv:
                     leaves[cv] = 0
                 else:
                     has_internal[cv] = 1
-                    movers[cv] |= 1 << (e & 15)
+    found = bottom_cycles_c(leaves, has_internal)  # leaves becomes the candidates' mark
+    candidates = found if found is not None else [c for c in range(ncomp) if leaves[c] and has_internal[c]]
+    del has_internal
+    room(24 * len(candidates), "the deadlock candidates")
+    details = candidate_details_c(graph, comp, leaves, found) if found is not None else None
+    if details is not None:
+        movers, first = details
+    else:
+        place = {c: k for k, c in enumerate(candidates)}
+        movers, first = [0] * len(candidates), [-1] * len(candidates)
+        off, dst = graph.off, graph.dst
+        for v in range(n):
+            at = place.get(comp[v])
+            if at is None:
+                continue
+            if first[at] == -1:
+                first[at] = v
+            for i in range(off[v], off[v + 1]):
+                if comp[dst[i] >> 4] == comp[v]:
+                    movers[at] |= 1 << (dst[i] & 15)
     # Threads with a move the memory model discards (a wrong speculative
     # guess that dies when its load is performed): a fair run takes that move,
     # so a component where such a thread "never moves" is no real execution.
     discarding: dict[int, int] = {}
     for v, mask in (pruned or {}).items():
         discarding[comp[v]] = discarding.get(comp[v], 0) | mask
-    from checker.graph_c import bottom_cycles_c, first_states_c
-
-    first = first_states_c(graph, comp, ncomp)
-    if first is None:
-        first = array("q", [-1]) * ncomp
-        for v in range(n):
-            if first[comp[v]] == -1:
-                first[comp[v]] = v
-    found = bottom_cycles_c(leaves, has_internal)
-    candidates = found if found is not None else [c for c in range(ncomp) if leaves[c] and has_internal[c]]
     rogue = system.rogue_tid is not None
-    for c in candidates:
-        v = first[c]
+    for k, c in enumerate(candidates):
+        v = first[k]
         s = states[v]
         who = [0] if rogue else engine.program_tids
-        if any(discarding.get(c, 0) >> t & 1 and not movers[c] >> t & 1 for t in engine.program_tids):
+        if any(discarding.get(c, 0) >> t & 1 and not movers[k] >> t & 1 for t in engine.program_tids):
             continue  # a fair run leaves it through the discarded move: not a real execution
-        starved = [t for t in who if not movers[c] >> t & 1 and not engine.halted(s, t)]
+        starved = [t for t in who if not movers[k] >> t & 1 and not engine.halted(s, t)]
         if starved:
             names = ", ".join(system.threads[t].name for t in starved)
             labels, path = _path(states, parent, plabel, v)
@@ -770,10 +793,10 @@ def _postmaster_lasso(engine, states, edges, pm_prog, room: Room):
         return not ((e & 15) == 0 and restarted[w])
 
     graph = _as_graph(edges, n)
-    sub = lasso_subgraph_c(graph, inside, restarted, room)
+    sub = lasso_subgraph_c(graph, inside, restarted)  # in place: the whole graph is not needed again
     if sub is None:
         sub = graph.filtered(keep)
-    graph.release()  # the whole graph is not needed again: its memory goes to the subgraph's components
+        graph.release()  # its memory goes to the subgraph's components
     comp = _sccs(n, sub, room)
     ncomp = max(comp) + 1 if comp else 0
     # Per component with a postmaster move inside it: the last state (in

@@ -88,11 +88,13 @@ class Graph:
         return g
 
 
-def strongly_connected(graph: Graph) -> array:
-    """Tarjan's algorithm, iteratively: the component id of every state (in C when it can be built)."""
+def strongly_connected(graph: Graph, stack_budget: int | None = None) -> array:
+    """Tarjan's algorithm, iteratively: the component id of every state (in C when it can be built).
+
+    ``stack_budget``: see :func:`checker.graph_c.strongly_connected_c`."""
     from checker.graph_c import strongly_connected_c
 
-    comp = strongly_connected_c(graph)
+    comp = strongly_connected_c(graph, stack_budget)
     return comp if comp is not None else strongly_connected_py(graph)
 
 

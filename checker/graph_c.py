@@ -1,13 +1,15 @@
-"""Tarjan's algorithm in C, through cffi, for the cycle analysis (issue 13).
+"""The cycle analysis's loops over the whole graph in C, through cffi (issue 13).
 
-The cycle analysis runs Tarjan's algorithm over the whole explored graph
-(twice: all edges for deadlock freedom, the postmaster's in-operation
-subgraph for wait-freedom).  In Python that walk costs about as much as the
-search itself (~3 CPU s per million states and 3.4 million edges).  This is
-the same iterative algorithm, step for step, so the component numbering --
-which decides which counterexample the analysis reports -- is the one
-:func:`checker.graph.strongly_connected` gives; ``tests/test_graph_c.py``
-compares the two.
+The cycle analysis finds strongly connected components twice (all edges for
+deadlock freedom, the postmaster's in-operation subgraph for wait-freedom).
+In Python that walk costs about as much as the search itself (~3 CPU s per
+million states and 3.4 million edges).  C runs Pearce's space-efficient
+variant of Tarjan's algorithm (4 bytes and a bit per state, and two stacks
+that grow as they are used, where Tarjan's tables took 24 bytes a state): the
+same depth-first search, edge for edge, closing the same components in the
+same order, so the component numbering -- which decides which counterexample
+the analysis reports -- is the one :func:`checker.graph.strongly_connected_py`
+gives; ``tests/test_graph_c.py`` compares the two.
 
 Built on first use into the C build cache of ``refimpl.build`` (same cache
 directory, same lock, a name that hashes the source).  Without a working C
@@ -20,19 +22,19 @@ import sys
 from array import array
 
 _CDEF = """
-long scc_narrow(long n, const uint64_t *off, const uint32_t *dst, int32_t *comp, int32_t *work);
-long scc_wide(long n, const uint64_t *off, const uint64_t *dst, int64_t *comp, int64_t *work);
+long scc_narrow(long n, const uint64_t *off, const uint32_t *dst, int32_t *rindex, long first_stack, long stack_budget);
+long scc_wide(long n, const uint64_t *off, const uint64_t *dst, int64_t *rindex, long first_stack, long stack_budget);
 void summary_narrow(long n, const uint64_t *off, const uint32_t *dst, const int32_t *comp,
-                    uint8_t *leaves, uint8_t *has_internal, int64_t *movers);
+                    uint8_t *leaves, uint8_t *has_internal);
 void summary_wide(long n, const uint64_t *off, const uint64_t *dst, const int64_t *comp,
-                  uint8_t *leaves, uint8_t *has_internal, int64_t *movers);
-long filter_narrow(long n, const uint64_t *off, const uint32_t *dst, const uint8_t *inside,
-                   const uint8_t *restarted, uint64_t *new_off, uint32_t *new_dst);
-long filter_wide(long n, const uint64_t *off, const uint64_t *dst, const uint8_t *inside,
-                 const uint8_t *restarted, uint64_t *new_off, uint64_t *new_dst);
-void first_narrow(long n, const int32_t *comp, int64_t *first);
-void first_wide(long n, const int64_t *comp, int64_t *first);
-long bottom_cycles(long ncomp, const uint8_t *leaves, const uint8_t *has_internal, int64_t *out);
+                  uint8_t *leaves, uint8_t *has_internal);
+void candidates_narrow(long n, const uint64_t *off, const uint32_t *dst, const int32_t *comp, const uint8_t *mark,
+                       long ncand, const int64_t *cand, int64_t *movers, int64_t *first);
+void candidates_wide(long n, const uint64_t *off, const uint64_t *dst, const int64_t *comp, const uint8_t *mark,
+                     long ncand, const int64_t *cand, int64_t *movers, int64_t *first);
+long filter_narrow(long n, uint64_t *off, uint32_t *dst, const uint8_t *inside, const uint8_t *restarted);
+long filter_wide(long n, uint64_t *off, uint64_t *dst, const uint8_t *inside, const uint8_t *restarted);
+long bottom_cycles(long ncomp, uint8_t *leaves, const uint8_t *has_internal, int64_t *out);
 long pm_cycle_narrow(long n, const uint64_t *off, const uint32_t *dst, const int32_t *comp, uint8_t *seen,
                      int64_t *w);
 long pm_cycle_wide(long n, const uint64_t *off, const uint64_t *dst, const int64_t *comp, uint8_t *seen,
@@ -44,84 +46,174 @@ void postmaster_place(long n, const uint32_t *pc, const uint32_t *steps, const u
 # One body for both edge widths (the search widens its edge array past 2^28
 # states).  An edge is the successor's index times 16 plus the moving thread.
 # Below 2^28 states a state number fits 32 bits, so the narrow variant keeps
-# its per-state tables in int32: 24 bytes a state instead of 48, at the peak
-# of a run's memory.  work holds 5 * n of them: index, low, the Tarjan stack,
-# the depth-first path (state, and how far along its edge list); comp doubles
-# as the on-stack mark (-2) until a state's component is known.
+# its per-state table in int32.
+#
+# Pearce's space-efficient variant of Tarjan's algorithm ("A space-efficient
+# algorithm for finding strongly connected components", IPL 116(1), 2016):
+# one number per state, rindex, which is the state's DFS index while it is
+# open, the lowest index it reaches once it is on the component stack, and
+# its component's number once that is closed; a bit per state says whether
+# it is still its component's root.  Tarjan's index, low and on-stack mark
+# (24 bytes a state narrow, with the stack and the path) become 4 bytes and a
+# bit: the rest is the two stacks, which hold the open path and the states
+# waiting for their component, and grow as they are used.  The depth-first
+# search is Tarjan's, edge for edge, and a component closes when its root
+# finishes in both, so the components come out in the same order: Pearce
+# numbers them down from n - 1, and the last loop turns that into Tarjan's
+# 0, 1, 2, ... (checker.graph.strongly_connected_py, which the tests compare).
+#
+# Returns the number of components; -1 when an allocation fails; -2 when the
+# stacks would pass stack_budget bytes (--max-memory; negative: no budget).
 _SOURCE = r"""
 #include <stdint.h>
+#include <stdlib.h>
+
+static int
+grow_stack(void **stack, long *cap, size_t item, long *budget)
+{
+	long		ncap = *cap * 2;
+	void	   *bigger;
+
+	if (*budget >= 0)
+	{
+		long		more = (ncap - *cap) * (long) item;
+
+		if (more > *budget)
+			return -2;
+		*budget -= more;
+	}
+	bigger = realloc(*stack, (size_t) ncap * item);
+	if (!bigger)
+		return -1;
+	*stack = bigger;
+	*cap = ncap;
+	return 0;
+}
+
+/* A stack that could not grow ends the search with its reason (-1, -2), after the frees. */
+#define STOP_IF_FAILED(r) \
+	do { \
+		if ((r) < 0) \
+		{ \
+			result = (r); \
+			goto done; \
+		} \
+	} while (0)
 
 #define SCC_BODY(EDGE_T, IDX_T) \
 { \
-	IDX_T	   *idx = work; \
-	IDX_T	   *low = work + n; \
-	IDX_T	   *stack = work + 2 * n; \
-	IDX_T	   *path_v = work + 3 * n; \
-	IDX_T	   *path_k = work + 4 * n; \
-	long		sp = 0, pp = 0; \
-	IDX_T		counter = 0, ncomp = 0; \
-	long		root; \
+	long		budget = stack_budget; \
+	long		path_cap = first_stack, comp_cap = first_stack, pp = 0, sp = 0; \
+	IDX_T	   *path_v = malloc(path_cap * sizeof(IDX_T)); \
+	uint32_t   *path_k = malloc(path_cap * sizeof(uint32_t)); \
+	IDX_T	   *waiting = malloc(comp_cap * sizeof(IDX_T)); \
+	uint8_t    *root = calloc((size_t) n / 8 + 1, 1); \
+	IDX_T		index = 1, c = (IDX_T) n - 1; \
+	long		result = 0; \
 \
-	for (long i = 0; i < n; i++) \
+	if (!path_v || !path_k || !waiting || !root) \
 	{ \
-		idx[i] = -1; \
-		comp[i] = -1; \
+		result = -1; \
+		goto done; \
 	} \
-	for (root = 0; root < n; root++) \
+	for (long i = 0; i < n; i++) \
+		rindex[i] = 0; \
+	for (long start = 0; start < n; start++) \
 	{ \
-		if (idx[root] != -1) \
+		if (rindex[start] != 0) \
 			continue; \
-		idx[root] = low[root] = counter++; \
-		stack[sp++] = root; \
-		comp[root] = -2; \
-		path_v[pp] = root; \
-		path_k[pp++] = 0; \
+		rindex[start] = index++; \
+		root[start >> 3] |= 1 << (start & 7); \
+		path_v[0] = (IDX_T) start; \
+		path_k[0] = 0; \
+		pp = 1; \
 		while (pp > 0) \
 		{ \
 			IDX_T		v = path_v[pp - 1]; \
-			uint64_t	k = off[v] + (uint64_t) path_k[pp - 1]; \
+			uint64_t	k = off[v] + path_k[pp - 1]; \
 \
 			if (k < off[v + 1]) \
 			{ \
 				IDX_T		w = (IDX_T) (((EDGE_T) dst[k]) >> 4); \
 \
 				path_k[pp - 1]++; \
-				if (idx[w] == -1) \
+				if (rindex[w] == 0) \
 				{ \
-					idx[w] = low[w] = counter++; \
-					stack[sp++] = w; \
-					comp[w] = -2; \
+					if (pp == path_cap) \
+					{ \
+						long		was = path_cap; \
+						int			r = grow_stack((void **) &path_v, &path_cap, sizeof(IDX_T), &budget); \
+\
+						if (r == 0) \
+						{ \
+							path_cap = was; \
+							r = grow_stack((void **) &path_k, &path_cap, sizeof(uint32_t), &budget); \
+						} \
+						STOP_IF_FAILED(r); \
+					} \
+					rindex[w] = index++; \
+					root[w >> 3] |= 1 << (w & 7); \
 					path_v[pp] = w; \
 					path_k[pp++] = 0; \
 				} \
-				else if (comp[w] == -2 && idx[w] < low[v]) \
-					low[v] = idx[w]; \
+				else if (rindex[w] < rindex[v]) \
+				{ \
+					rindex[v] = rindex[w]; \
+					root[v >> 3] &= ~(1 << (v & 7)); \
+				} \
 				continue; \
 			} \
+			/* v is finished: close its component, or leave it waiting for its root */ \
 			pp--; \
-			if (pp > 0 && low[v] < low[path_v[pp - 1]]) \
-				low[path_v[pp - 1]] = low[v]; \
-			if (low[v] == idx[v]) \
+			if (root[v >> 3] & (1 << (v & 7))) \
 			{ \
-				for (;;) \
+				index--; \
+				while (sp > 0 && rindex[v] <= rindex[waiting[sp - 1]]) \
 				{ \
-					IDX_T		w = stack[--sp]; \
-\
-					comp[w] = ncomp; \
-					if (w == v) \
-						break; \
+					rindex[waiting[--sp]] = c; \
+					index--; \
 				} \
-				ncomp++; \
+				rindex[v] = c--; \
+			} \
+			else \
+			{ \
+				if (sp == comp_cap) \
+				{ \
+					int			r = grow_stack((void **) &waiting, &comp_cap, sizeof(IDX_T), &budget); \
+\
+					STOP_IF_FAILED(r); \
+				} \
+				waiting[sp++] = v; \
+			} \
+			if (pp > 0) \
+			{ \
+				IDX_T		u = path_v[pp - 1]; \
+\
+				if (rindex[v] < rindex[u]) \
+				{ \
+					rindex[u] = rindex[v]; \
+					root[u >> 3] &= ~(1 << (u & 7)); \
+				} \
 			} \
 		} \
 	} \
-	return (long) ncomp; \
+	for (long i = 0; i < n; i++) \
+		rindex[i] = (IDX_T) (n - 1) - rindex[i]; \
+	result = (long) (n - 1) - (long) c; \
+done: \
+	free(path_v); \
+	free(path_k); \
+	free(waiting); \
+	free(root); \
+	return result; \
 }
 
 /*
- * Per component: leaves (no edge leaves it; set to 1 by the caller), has an
- * edge inside, and the mask of threads that move inside it -- the loop of
- * checker.explore._liveness.
+ * Per component: leaves (no edge leaves it; set to 1 by the caller) and has
+ * an edge inside -- the first loop of checker.explore._bottom_component_deadlock.
+ * Two bytes a component: most components are single states, so a table of
+ * more per component (the threads moving inside, the first state) is kept
+ * for the deadlock candidates only (CANDIDATES_BODY).
  */
 #define SUMMARY_BODY \
 { \
@@ -131,15 +223,45 @@ _SOURCE = r"""
 \
 		for (uint64_t k = off[v]; k < off[v + 1]; k++) \
 		{ \
-			uint64_t	e = dst[k]; \
-\
-			if (comp[e >> 4] != cv) \
+			if (comp[dst[k] >> 4] != cv) \
 				leaves[cv] = 0; \
 			else \
-			{ \
 				has_internal[cv] = 1; \
-				movers[cv] |= (int64_t) 1 << (e & 15); \
-			} \
+		} \
+	} \
+}
+
+/*
+ * For each deadlock candidate (marked in mark, listed in cand in increasing
+ * order): the first state in it and the mask of the threads that move inside
+ * it.  A marked component's place in cand is found by bisection.
+ */
+#define CANDIDATES_BODY \
+{ \
+	for (long v = 0; v < n; v++) \
+	{ \
+		int64_t		cv = (int64_t) comp[v]; \
+		long		lo = 0, hi = ncand - 1; \
+\
+		if (!mark[cv]) \
+			continue; \
+		while (lo < hi) \
+		{ \
+			long		mid = (lo + hi) / 2; \
+\
+			if (cand[mid] < cv) \
+				lo = mid + 1; \
+			else \
+				hi = mid; \
+		} \
+		if (first[lo] == -1) \
+			first[lo] = v; \
+		for (uint64_t k = off[v]; k < off[v + 1]; k++) \
+		{ \
+			uint64_t	e = dst[k]; \
+\
+			if (comp[e >> 4] == cv) \
+				movers[lo] |= (int64_t) 1 << (e & 15); \
 		} \
 	} \
 }
@@ -148,21 +270,25 @@ _SOURCE = r"""
  * The postmaster's lasso subgraph (checker.explore._postmaster_lasso's keep):
  * an edge stays when its source is not AHEAD (2), both ends are on the same
  * side of an operation boundary, and it is not a postmaster move (thread 0)
- * into a state whose step count restarted.  Returns the number of edges kept;
- * with new_dst NULL it only counts them, so that the caller can allocate the
- * subgraph at its size rather than at the whole graph's.
+ * into a state whose step count restarted.  The graph becomes the subgraph
+ * in place: an edge kept is written at or before where it was read, and each
+ * offset is overwritten only once its old value has been read, so the run
+ * never holds the graph and its subgraph at once.  Returns the number of
+ * edges kept (the caller trims the edge array to it).
  */
 #define FILTER_BODY \
 { \
 	long		m = 0; \
+	uint64_t	start = off[0]; \
 \
-	if (new_dst) \
-		new_off[0] = 0; \
+	off[0] = 0; \
 	for (long v = 0; v < n; v++) \
 	{ \
+		uint64_t	end = off[v + 1]; \
+\
 		if (inside[v] != 2) \
 		{ \
-			for (uint64_t k = off[v]; k < off[v + 1]; k++) \
+			for (uint64_t k = start; k < end; k++) \
 			{ \
 				uint64_t	e = dst[k]; \
 				uint64_t	w = e >> 4; \
@@ -171,44 +297,32 @@ _SOURCE = r"""
 					continue; \
 				if ((e & 15) == 0 && restarted[w]) \
 					continue; \
-				if (new_dst) \
-					new_dst[m] = dst[k]; \
-				m++; \
+				dst[m++] = dst[k]; \
 			} \
 		} \
-		if (new_dst) \
-			new_off[v + 1] = m; \
+		off[v + 1] = m; \
+		start = end; \
 	} \
 	return m; \
 }
 
 void
 summary_narrow(long n, const uint64_t *off, const uint32_t *dst, const int32_t *comp,
-			   uint8_t *leaves, uint8_t *has_internal, int64_t *movers)
+			   uint8_t *leaves, uint8_t *has_internal)
 SUMMARY_BODY
 
 void
 summary_wide(long n, const uint64_t *off, const uint64_t *dst, const int64_t *comp,
-			 uint8_t *leaves, uint8_t *has_internal, int64_t *movers)
+			 uint8_t *leaves, uint8_t *has_internal)
 SUMMARY_BODY
 
 long
-filter_narrow(long n, const uint64_t *off, const uint32_t *dst, const uint8_t *inside,
-			  const uint8_t *restarted, uint64_t *new_off, uint32_t *new_dst)
+filter_narrow(long n, uint64_t *off, uint32_t *dst, const uint8_t *inside, const uint8_t *restarted)
 FILTER_BODY
 
 long
-filter_wide(long n, const uint64_t *off, const uint64_t *dst, const uint8_t *inside,
-			const uint8_t *restarted, uint64_t *new_off, uint64_t *new_dst)
+filter_wide(long n, uint64_t *off, uint64_t *dst, const uint8_t *inside, const uint8_t *restarted)
 FILTER_BODY
-
-/* The first state (in discovery order) of each component; first is -1 throughout on entry. */
-#define FIRST_BODY \
-{ \
-	for (long v = 0; v < n; v++) \
-		if (first[comp[v]] == -1) \
-			first[comp[v]] = v; \
-}
 
 /*
  * The postmaster lasso's start (checker.explore._postmaster_lasso): per
@@ -244,12 +358,14 @@ FILTER_BODY
 }
 
 void
-first_narrow(long n, const int32_t *comp, int64_t *first)
-FIRST_BODY
+candidates_narrow(long n, const uint64_t *off, const uint32_t *dst, const int32_t *comp, const uint8_t *mark,
+				  long ncand, const int64_t *cand, int64_t *movers, int64_t *first)
+CANDIDATES_BODY
 
 void
-first_wide(long n, const int64_t *comp, int64_t *first)
-FIRST_BODY
+candidates_wide(long n, const uint64_t *off, const uint64_t *dst, const int64_t *comp, const uint8_t *mark,
+				long ncand, const int64_t *cand, int64_t *movers, int64_t *first)
+CANDIDATES_BODY
 
 long
 pm_cycle_narrow(long n, const uint64_t *off, const uint32_t *dst, const int32_t *comp, uint8_t *seen, int64_t *w)
@@ -259,15 +375,28 @@ long
 pm_cycle_wide(long n, const uint64_t *off, const uint64_t *dst, const int64_t *comp, uint8_t *seen, int64_t *w)
 PM_CYCLE_BODY
 
-/* The components that are bottom ones with an edge inside (deadlock candidates), in order; returns how many. */
+/*
+ * The components that are bottom ones with an edge inside (deadlock
+ * candidates): leaves becomes their mark (1 for them, 0 for the rest); with
+ * out, they are listed in it in order.  Returns how many.
+ */
 long
-bottom_cycles(long ncomp, const uint8_t *leaves, const uint8_t *has_internal, int64_t *out)
+bottom_cycles(long ncomp, uint8_t *leaves, const uint8_t *has_internal, int64_t *out)
 {
 	long		m = 0;
 
 	for (long c = 0; c < ncomp; c++)
+	{
 		if (leaves[c] && has_internal[c])
-			out[m++] = c;
+		{
+			leaves[c] = 1;
+			if (out)
+				out[m] = c;
+			m++;
+		}
+		else
+			leaves[c] = 0;
+	}
 	return m;
 }
 
@@ -290,11 +419,11 @@ postmaster_place(long n, const uint32_t *pc, const uint32_t *steps, const uint8_
 }
 
 long
-scc_narrow(long n, const uint64_t *off, const uint32_t *dst, int32_t *comp, int32_t *work)
+scc_narrow(long n, const uint64_t *off, const uint32_t *dst, int32_t *rindex, long first_stack, long stack_budget)
 SCC_BODY(uint32_t, int32_t)
 
 long
-scc_wide(long n, const uint64_t *off, const uint64_t *dst, int64_t *comp, int64_t *work)
+scc_wide(long n, const uint64_t *off, const uint64_t *dst, int64_t *rindex, long first_stack, long stack_budget)
 SCC_BODY(uint64_t, int64_t)
 """
 
@@ -333,12 +462,27 @@ def _index_typecode(graph) -> str:
 
 
 def scc_bytes(graph) -> int:
-    """What :func:`strongly_connected_c` allocates for ``graph`` (the component ids and the work tables)."""
-    return 6 * len(graph) * array(_index_typecode(graph)).itemsize
+    """What :func:`strongly_connected_c` allocates for ``graph`` before it starts: the component ids and the root
+    bits (its two stacks grow as they fill, within the budget it is given)."""
+    n = len(graph)
+    return n * array(_index_typecode(graph)).itemsize + n // 8 + 1 + _FIRST_STACKS * (2 * array(
+        _index_typecode(graph)).itemsize + 4)
 
 
-def strongly_connected_c(graph) -> array | None:
-    """The component id of every state, as :func:`checker.graph.strongly_connected`; None without C."""
+class StacksPastBudget(Exception):
+    """The component search's stacks would grow past the budget it was given (they are freed)."""
+
+
+_FIRST_STACKS = 1024  # entries the C function's stacks start with (it doubles them as they fill; >= 1)
+
+
+def strongly_connected_c(graph, stack_budget: int | None = None) -> array | None:
+    """The component id of every state, as :func:`checker.graph.strongly_connected`; None without C.
+
+    ``stack_budget``: bytes the depth-first path and the component stack may
+    grow to hold, beyond what they start with; past it StacksPastBudget
+    (--max-memory), as an allocation that fails is a MemoryError.
+    """
     mod = _load()
     if mod is None:
         return None
@@ -347,13 +491,16 @@ def strongly_connected_c(graph) -> array | None:
     comp = array(code, [0]) * n
     if n == 0:
         return comp
-    work = array(code, [0]) * (5 * n)
     ffi, lib = mod.ffi, mod.lib
     narrow = code == "i"
     fn = lib.scc_narrow if narrow else lib.scc_wide
     index_t = "int32_t[]" if narrow else "int64_t[]"
-    fn(n, ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer("uint32_t[]" if narrow else "uint64_t[]", graph.dst),
-       ffi.from_buffer(index_t, comp), ffi.from_buffer(index_t, work))
+    r = fn(n, ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer("uint32_t[]" if narrow else "uint64_t[]", graph.dst),
+           ffi.from_buffer(index_t, comp), _FIRST_STACKS, -1 if stack_budget is None else stack_budget)
+    if r == -2:
+        raise StacksPastBudget
+    if r < 0:
+        raise MemoryError("out of memory in the component search")
     return comp
 
 
@@ -362,81 +509,85 @@ def _edge_type(graph) -> tuple[bool, str]:
     return narrow, "uint32_t[]" if narrow else "uint64_t[]"
 
 
+def _comp_type(graph) -> str:
+    return "int32_t[]" if graph.dst.typecode == "I" else "int64_t[]"
+
+
 def component_summary_c(graph, comp, ncomp: int):
-    """(leaves, has_internal, movers) per component, as checker.explore._liveness computes them; None without C."""
+    """(leaves, has_internal) per component, as checker.explore._bottom_component_deadlock computes them; None
+    without C."""
     mod = _load()
     if mod is None:
         return None
     leaves = bytearray(b"\x01") * ncomp
     has_internal = bytearray(ncomp)
-    movers = array("q", [0]) * ncomp
     if len(graph) and ncomp:
         ffi, lib = mod.ffi, mod.lib
         narrow, etype = _edge_type(graph)
         (lib.summary_narrow if narrow else lib.summary_wide)(
             len(graph), ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer(etype, graph.dst),
-            ffi.from_buffer("int32_t[]" if narrow else "int64_t[]", comp), ffi.from_buffer("uint8_t[]", leaves),
-            ffi.from_buffer("uint8_t[]", has_internal), ffi.from_buffer("int64_t[]", movers))
-    return leaves, has_internal, movers
+            ffi.from_buffer(_comp_type(graph), comp), ffi.from_buffer("uint8_t[]", leaves),
+            ffi.from_buffer("uint8_t[]", has_internal))
+    return leaves, has_internal
 
 
-def lasso_subgraph_c(graph, inside: bytearray, restarted: bytearray, room=None):
-    """The subgraph checker.explore._postmaster_lasso keeps, as a Graph; None without C.
+def candidate_details_c(graph, comp, mark: bytearray, candidates: array):
+    """(movers, first) of each candidate (``mark[c]`` set, ``candidates`` in increasing order): the mask of the
+    threads that move inside it and its first state; None without C."""
+    mod = _load()
+    if mod is None:
+        return None
+    movers = array("q", [0]) * len(candidates)
+    first = array("q", [-1]) * len(candidates)
+    if candidates:
+        ffi, lib = mod.ffi, mod.lib
+        narrow, etype = _edge_type(graph)
+        (lib.candidates_narrow if narrow else lib.candidates_wide)(
+            len(graph), ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer(etype, graph.dst),
+            ffi.from_buffer(_comp_type(graph), comp), ffi.from_buffer("uint8_t[]", mark), len(candidates),
+            ffi.from_buffer("int64_t[]", candidates), ffi.from_buffer("int64_t[]", movers),
+            ffi.from_buffer("int64_t[]", first))
+    return movers, first
 
-    It counts the edges it keeps first and allocates the subgraph at that
-    size; ``room(nbytes, what)``, when given, is asked before allocating it.
+
+def lasso_subgraph_c(graph, inside: bytearray, restarted: bytearray):
+    """``graph`` made, in place, into the subgraph checker.explore._postmaster_lasso keeps; None without C.
+
+    The graph is not needed again and is often the run's largest structure:
+    filtered where it lies, the run never holds it and its subgraph at once.
     """
     mod = _load()
     if mod is None:
         return None
-    from checker.graph import Graph
-
     n = len(graph)
-    sub = Graph()
-    if graph.dst.typecode != "I":
-        sub.widen()
-    ffi, lib = mod.ffi, mod.lib
-    narrow, etype = _edge_type(graph)
-    fn = lib.filter_narrow if narrow else lib.filter_wide
-    args = (n, ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer(etype, graph.dst),
-            ffi.from_buffer("uint8_t[]", inside), ffi.from_buffer("uint8_t[]", restarted))
-    m = fn(*args, ffi.NULL, ffi.NULL) if n else 0
-    if room is not None:
-        room(8 * (n + 1) + sub.dst.itemsize * m, "the postmaster's subgraph")
-    sub.off = array("Q", [0]) * (n + 1)
-    sub.dst = array(sub.dst.typecode, [0]) * m
-    if m:
-        fn(*args, ffi.from_buffer("uint64_t[]", sub.off), ffi.from_buffer(etype, sub.dst))
-    return sub
-
-
-def first_states_c(graph, comp, ncomp: int) -> array | None:
-    """The first state of each component (``first[c]``); None without C."""
-    mod = _load()
-    if mod is None:
-        return None
-    first = array("q", [-1]) * ncomp
-    if len(graph) and ncomp:
+    if n:
         ffi, lib = mod.ffi, mod.lib
-        narrow = graph.dst.typecode == "I"
-        (lib.first_narrow if narrow else lib.first_wide)(
-            len(graph), ffi.from_buffer("int32_t[]" if narrow else "int64_t[]", comp),
-            ffi.from_buffer("int64_t[]", first))
-    return first
+        narrow, etype = _edge_type(graph)
+        m = (lib.filter_narrow if narrow else lib.filter_wide)(
+            n, ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer(etype, graph.dst),
+            ffi.from_buffer("uint8_t[]", inside), ffi.from_buffer("uint8_t[]", restarted))
+        del graph.dst[m:]
+    return graph
 
 
 def bottom_cycles_c(leaves: bytearray, has_internal: bytearray) -> array | None:
-    """The components with ``leaves`` and ``has_internal`` both set, in order; None without C."""
+    """The components with ``leaves`` and ``has_internal`` both set, in order; None without C.
+
+    ``leaves`` becomes their mark (1 for them, 0 for the others): counted
+    first, the list is allocated at its own size, not one entry a component."""
     mod = _load()
     if mod is None:
         return None
     ncomp = len(leaves)
-    out = array("q", [0]) * ncomp
-    if ncomp:
-        ffi, lib = mod.ffi, mod.lib
-        m = lib.bottom_cycles(ncomp, ffi.from_buffer("uint8_t[]", leaves), ffi.from_buffer("uint8_t[]", has_internal),
-                              ffi.from_buffer("int64_t[]", out))
-        del out[m:]
+    if not ncomp:
+        return array("q")
+    ffi, lib = mod.ffi, mod.lib
+    m = lib.bottom_cycles(ncomp, ffi.from_buffer("uint8_t[]", leaves), ffi.from_buffer("uint8_t[]", has_internal),
+                          ffi.NULL)
+    out = array("q", [0]) * m
+    if m:
+        lib.bottom_cycles(ncomp, ffi.from_buffer("uint8_t[]", leaves), ffi.from_buffer("uint8_t[]", leaves),
+                          ffi.from_buffer("int64_t[]", out))
     return out
 
 

@@ -109,6 +109,14 @@ def ensure_room(limit: int | None, nbytes: int, what: str) -> None:
                                  f"more (resident {format_size(rss)}; raise it with --max-memory)")
 
 
+def room_left(limit: int | None, nbytes: int) -> int | None:
+    """Bytes below ``limit`` once ``nbytes`` more are resident (0 at least); None without a limit or a reading."""
+    if limit is None:
+        return None
+    rss = resident_bytes()
+    return None if rss is None else max(limit - rss - nbytes, 0)
+
+
 def check(limit: int | None) -> None:
     """Raise MemoryLimitReached when the resident set is past ``limit``."""
     if limit is None:

@@ -110,16 +110,31 @@ def test_component_tables_are_32_bit_below_2_to_the_28_states():
     comps = graph_c.strongly_connected_c(narrow), graph_c.strongly_connected_c(wide)
     assert [c.typecode for c in comps] == ["i", "q"]
     assert list(comps[0]) == list(comps[1]) == [0, 0, 1]
-    assert graph_c.scc_bytes(narrow) == 6 * 3 * 4 and graph_c.scc_bytes(wide) == 6 * 3 * 8
+    # Per state its component (4 or 8 bytes) and a root bit; the stacks' first 1024 entries (a state and an edge
+    # position on the path, a state on the component stack): what the search asks room for before it starts.
+    assert graph_c.scc_bytes(narrow) == 3 * 4 + 1 + 1024 * (4 + 4 + 4)
+    assert graph_c.scc_bytes(wide) == 3 * 8 + 1 + 1024 * (8 + 4 + 8)
+
+
+def test_stacks_past_the_limit_stop_the_analysis_without_a_verdict(monkeypatch):
+    # The limit leaves no room beyond the fixed tables: the first time the stacks grow, the run stops (exit 3).
+    from checker import memlimit
+
+    monkeypatch.setattr(memlimit, "room_left", lambda limit, nbytes: 0)
+    monkeypatch.setattr(graph_c, "_FIRST_STACKS", 1)
+    params = Params(threads=2, slots=2, ops=1)
+    engine = make_engine("ring", params, None, "sc", "documented")
+    res = explore(engine, Options(memory_limit=1 << 40), "sc", "documented")
+    assert not res.complete and res.exit_code == 3 and not res.liveness_checked, res.stop_reason
+    assert "the cycle analysis (the component search's stacks) would pass it" in res.stop_reason
 
 
 @pytest.mark.skipif(graph_c._load() is None, reason="no C compiler: only the Python version runs")
-def test_the_subgraph_is_allocated_at_its_own_size():
+def test_the_subgraph_takes_the_place_of_the_graph():
+    # Filtered in place: no second graph is allocated, and the edge array is trimmed to what is kept.
     g = Graph.from_lists([[1 * 16, 2 * 16 + 1], [0 * 16], [0 * 16]], 3)
-    asked = []
-    sub = graph_c.lasso_subgraph_c(g, bytearray([1, 1, 0]), bytearray(3), lambda n, what: asked.append(n))
+    dst = g.dst
+    sub = graph_c.lasso_subgraph_c(g, bytearray([1, 1, 0]), bytearray(3))
+    assert sub is g and sub.dst is dst
     assert list(sub.dst) == [16, 0] and list(sub.off) == [0, 1, 2, 2]
-    assert asked == [8 * 4 + 4 * 2]
-    g.release()
-    assert len(g) == 0 and len(g.dst) == 0 and g.dst.typecode == "I"
-    assert isinstance(sub.dst, array)
+    assert sub.dst.typecode == "I" and isinstance(sub.dst, array)

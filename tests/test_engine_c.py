@@ -144,6 +144,28 @@ def test_lasso_only_under_tso():
     assert c.liveness_checked and c.max_postmaster_steps == 1
 
 
+@pytest.mark.parametrize("mutation, params, options", [
+    (None, {"threads": 2}, {}),
+    # A wait-freedom lasso found in the part of the graph a state cap leaves.
+    ("unbounded-retry", {"threads": 2, "slots": 1, "ops": 1, "rogue": True, "rogue_writes": None, "step_bound": 0,
+                         "extra": {"cas_retries": 1}}, {"max_states": 20000}),
+])
+def test_the_graph_handed_over_in_small_pieces_is_the_whole_graph(monkeypatch, mutation, params, options):
+    # The graph leaves C from its end, a piece at a time (checker.engine_c._take_graph):
+    # small pieces, so that every array takes several, give what one piece does.
+    from checker import engine_c
+    from checker.model import WAIT_FREEDOM
+
+    protocol = "caslist" if mutation else "ring"
+    _compiled, whole = _both(protocol, options, mutation=mutation, **params)
+    monkeypatch.setattr(engine_c, "_TAIL", 100)
+    _eng, pieces = check(protocol, mutation=mutation, memory_model="sc", engine="c", options=Options(**options),
+                         **params)
+    assert pieces.transitions > 100 * 3 and pieces.liveness_checked == (not mutation)
+    assert _summary(pieces) == _summary(whole)
+    assert (WAIT_FREEDOM in pieces.violations) == bool(mutation)
+
+
 @pytest.mark.slow  # two C builds and a rogue search compared with the compiled engine: ~10 s
 def test_rogue_under_tso():
     # The rogue writes memory, not buffers, into the word the postmaster's

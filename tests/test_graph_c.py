@@ -1,6 +1,6 @@
 """The C cycle analysis (checker.graph_c) against its Python reference.
 
-Tarjan's algorithm, the per-component summary and the postmaster's lasso
+The component search (Pearce's variant of Tarjan's algorithm in C, Tarjan's in Python), the per-component summary and the postmaster's lasso
 subgraph must give exactly what the Python code gives -- the component
 numbering included, since it decides which counterexample is reported.
 """
@@ -31,6 +31,21 @@ def _random_graphs():
         wide = Graph.from_lists(lists, n)
         wide.widen()
         yield wide
+    # Deeper than the C stacks start (1024 entries), so that they grow: long
+    # chains, with and without edges back (one large component, or many small).
+    for back in (0.0, 0.01, 0.5):
+        n = 5000
+        lists = [[(v + 1) * 16] if v + 1 < n else [] for v in range(n)]
+        for v in range(n):
+            if rng.random() < back:
+                lists[v].append(rng.randrange(v + 1) * 16 + 1)
+            if rng.random() < 0.2:
+                lists[v].insert(0, rng.randrange(n) * 16 + 2)
+        for widen in (False, True):
+            g = Graph.from_lists(lists, n)
+            if widen:
+                g.widen()
+            yield g
     yield Graph.from_lists([], 0)
     yield Graph.from_lists([[], [], []], 3)
 
@@ -53,8 +68,16 @@ def test_tarjan_summary_and_lasso_filter_equal_python_on_random_graphs():
         comp = strongly_connected(g)
         assert list(comp) == list(strongly_connected_py(g))
         ncomp = max(comp) + 1 if len(comp) else 0
-        leaves, has_internal, movers = graph_c.component_summary_c(g, comp, ncomp)
-        assert (leaves, has_internal, list(movers)) == _summary_py(g, comp, ncomp)
+        leaves, has_internal = graph_c.component_summary_c(g, comp, ncomp)
+        want_leaves, want_internal, want_movers = _summary_py(g, comp, ncomp)
+        assert (leaves, has_internal) == (want_leaves, want_internal)
+        # The deadlock candidates, and for each its movers and first state.
+        candidates = [c for c in range(ncomp) if leaves[c] and has_internal[c]]
+        assert list(graph_c.bottom_cycles_c(leaves, has_internal)) == candidates
+        assert leaves == bytearray(1 if c in candidates else 0 for c in range(ncomp))
+        movers, first = graph_c.candidate_details_c(g, comp, leaves, array("q", candidates))
+        assert list(movers) == [want_movers[c] for c in candidates]
+        assert list(first) == [min(v for v in range(len(g)) if comp[v] == c) for c in candidates]
         n = len(g)
         inside = bytearray(rng.choice((0, 1, 1, 2)) for _ in range(n))
         restarted = bytearray(rng.randint(0, 1) if inside[v] == 1 else 0 for v in range(n))
@@ -63,8 +86,9 @@ def test_tarjan_summary_and_lasso_filter_equal_python_on_random_graphs():
             w = e >> 4
             return inside[v] != 2 and inside[w] == inside[v] and not ((e & 15) == 0 and restarted[w])
 
-        sub = graph_c.lasso_subgraph_c(g, inside, restarted)
         ref = g.filtered(keep)
+        sub = graph_c.lasso_subgraph_c(g, inside, restarted)  # in place
+        assert sub is g
         assert (list(sub.off), list(sub.dst), sub.dst.typecode) == (list(ref.off), list(ref.dst), ref.dst.typecode)
 
 
@@ -95,20 +119,12 @@ def test_cycle_analysis_verdicts_and_lassos_equal_python(monkeypatch):
     assert with_c == without
 
 
-def test_first_states_bottom_cycles_and_the_lasso_start_equal_python_on_random_graphs():
-    # The loops over every state that checker.explore runs in C when it can.
+def test_the_lasso_start_equals_python_on_random_graphs():
+    # The loop over every state that checker.explore runs in C when it can.
     picked = 0
     for g in _random_graphs():
         comp = strongly_connected(g)
         ncomp = max(comp) + 1 if len(comp) else 0
-        first = [-1] * ncomp
-        for v in range(len(g)):
-            if first[comp[v]] == -1:
-                first[comp[v]] = v
-        assert list(graph_c.first_states_c(g, comp, ncomp)) == first
-        leaves, has_internal, _ = graph_c.component_summary_c(g, comp, ncomp)
-        assert list(graph_c.bottom_cycles_c(leaves, has_internal)) == [
-            c for c in range(ncomp) if leaves[c] and has_internal[c]]
         last_with_a_postmaster_move = {}
         for v in range(len(g)):
             for e in g[v]:
@@ -130,3 +146,12 @@ def test_postmaster_place_equals_python():
     assert inside == bytearray(1 if in_op[p] else 0 for p in pcs)
     assert restarted == bytearray(1 if in_op[p] and s == 0 else 0 for p, s in zip(pcs, steps))
     assert 0 < sum(restarted) < sum(inside) < len(pcs)
+
+
+def test_the_component_search_stops_at_its_stack_budget():
+    # A chain of 3000 states keeps 3000 on the depth-first path: past the
+    # 1024 entries the stacks start with, so a budget of 0 stops it, one of enough does not.
+    chain = Graph.from_lists([[(v + 1) * 16] if v + 1 < 3000 else [] for v in range(3000)], 3000)
+    with pytest.raises(graph_c.StacksPastBudget):
+        graph_c.strongly_connected_c(chain, 0)
+    assert list(graph_c.strongly_connected_c(chain, 1 << 20)) == list(strongly_connected_py(chain))
