@@ -537,15 +537,15 @@ def _max_steps(engine: Engine, states) -> int:
 
 
 def _sccs(n: int, edges, room: "Room"):
-    """The component id of every state (``edges``: a Graph, or one successor array per state)."""
-    from checker.graph import strongly_connected
+    """The components (checker.graph.Components) of ``edges``: a Graph, or one successor array per state."""
+    from checker.graph import components
     from checker.graph_c import StacksPastBudget, scc_bytes
 
     graph = _as_graph(edges, n)
     need = scc_bytes(graph)
     room(need, "the component search")
     try:
-        return strongly_connected(graph, room.left(need))
+        return components(graph, room.left(need))
     except StacksPastBudget:
         room.refuse("the component search's stacks")
 
@@ -639,8 +639,8 @@ def _bottom_component_deadlock(engine: Engine, states, graph, parent, plabel, re
     """Deadlock freedom: in a bottom component, every live thread moves again."""
     system = engine.system
     n = len(states)
-    comp = _sccs(n, graph, room)
-    ncomp = max(comp) + 1 if comp else 0
+    sccs = _sccs(n, graph, room)
+    comp, ncomp = sccs.ids, sccs.count
     # Per component, two bytes (most components are single states): whether
     # it is a bottom one (no edge leaves it) and whether it has an edge inside.
     # Only the bottom ones with an edge inside are candidates; for those, the
@@ -797,8 +797,8 @@ def _postmaster_lasso(engine, states, edges, pm_prog, room: Room):
     if sub is None:
         sub = graph.filtered(keep)
         graph.release()  # its memory goes to the subgraph's components
-    comp = _sccs(n, sub, room)
-    ncomp = max(comp) + 1 if comp else 0
+    sub_sccs = _sccs(n, sub, room)
+    comp, ncomp = sub_sccs.ids, sub_sccs.count
     # Per component with a postmaster move inside it: the last state (in
     # discovery order) with such a move, and that move's target.  The lasso
     # goes through the component whose last such state comes first.

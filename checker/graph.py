@@ -16,6 +16,7 @@ tables in arrays too.
 from __future__ import annotations
 
 from array import array
+from typing import NamedTuple
 
 _NARROW_LIMIT = 1 << 28  # successor index * 16 + thread fits 32 bits below this many states
 
@@ -88,14 +89,29 @@ class Graph:
         return g
 
 
-def strongly_connected(graph: Graph, stack_budget: int | None = None) -> array:
-    """Tarjan's algorithm, iteratively: the component id of every state (in C when it can be built).
+class Components(NamedTuple):
+    """The strongly connected components of a graph: each state's component id, and how many there are."""
+
+    ids: array
+    count: int
+
+
+def components(graph: Graph, stack_budget: int | None = None) -> Components:
+    """The strongly connected components (in C when it can be built; the ids as Tarjan's algorithm numbers them).
 
     ``stack_budget``: see :func:`checker.graph_c.strongly_connected_c`."""
-    from checker.graph_c import strongly_connected_c
+    from checker.graph_c import components_c
 
-    comp = strongly_connected_c(graph, stack_budget)
-    return comp if comp is not None else strongly_connected_py(graph)
+    found = components_c(graph, stack_budget)
+    if found is not None:
+        return Components(*found)
+    comp = strongly_connected_py(graph)
+    return Components(comp, max(comp) + 1 if comp else 0)
+
+
+def strongly_connected(graph: Graph) -> array:
+    """Tarjan's algorithm, iteratively: the component id of every state (in C when it can be built)."""
+    return components(graph).ids
 
 
 def strongly_connected_py(graph: Graph) -> array:

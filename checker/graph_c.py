@@ -477,7 +477,13 @@ _FIRST_STACKS = 1024  # entries the C function's stacks start with (it doubles t
 
 
 def strongly_connected_c(graph, stack_budget: int | None = None) -> array | None:
-    """The component id of every state, as :func:`checker.graph.strongly_connected`; None without C.
+    """The component id of every state, as :func:`checker.graph.strongly_connected`; None without C."""
+    found = components_c(graph, stack_budget)
+    return None if found is None else found[0]
+
+
+def components_c(graph, stack_budget: int | None = None) -> tuple[array, int] | None:
+    """The component id of every state and the number of components; None without C.
 
     ``stack_budget``: bytes the depth-first path and the component stack may
     grow to hold, beyond what they start with; past it StacksPastBudget
@@ -490,7 +496,7 @@ def strongly_connected_c(graph, stack_budget: int | None = None) -> array | None
     code = _index_typecode(graph)
     comp = array(code, [0]) * n
     if n == 0:
-        return comp
+        return comp, 0
     ffi, lib = mod.ffi, mod.lib
     narrow = code == "i"
     fn = lib.scc_narrow if narrow else lib.scc_wide
@@ -501,7 +507,7 @@ def strongly_connected_c(graph, stack_budget: int | None = None) -> array | None
         raise StacksPastBudget
     if r < 0:
         raise MemoryError("out of memory in the component search")
-    return comp
+    return comp, r
 
 
 def _edge_type(graph) -> tuple[bool, str]:

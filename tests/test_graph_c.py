@@ -68,6 +68,7 @@ def test_tarjan_summary_and_lasso_filter_equal_python_on_random_graphs():
         comp = strongly_connected(g)
         assert list(comp) == list(strongly_connected_py(g))
         ncomp = max(comp) + 1 if len(comp) else 0
+        assert graph_c.components_c(g)[1] == ncomp  # the count C returns, which the analysis uses
         leaves, has_internal = graph_c.component_summary_c(g, comp, ncomp)
         want_leaves, want_internal, want_movers = _summary_py(g, comp, ncomp)
         assert (leaves, has_internal) == (want_leaves, want_internal)
