@@ -456,18 +456,32 @@ def placement(task: PlacementTask) -> TaskResult:
     return done(Placement(True, result, minimum and complete, len(cache), bound_hit, complete, note, weakened))
 
 
+_in_task = False  # in a pool worker: a check is running (signals.install_in_pool_worker)
+
+
 def _run(item):
-    if isinstance(item, Check):
-        return run_check(item)
-    if isinstance(item, MinimalTask):
-        return minimal_set(item)
-    return placement(item)
+    global _in_task
+    _in_task = True
+    try:
+        if isinstance(item, Check):
+            return run_check(item)
+        if isinstance(item, MinimalTask):
+            return minimal_set(item)
+        return placement(item)
+    finally:
+        _in_task = False
+
+
+def _worker_init() -> None:  # pragma: no cover - runs in a pool worker
+    from checker import signals
+
+    signals.install_in_pool_worker(lambda: _in_task)
 
 
 class _Pool:
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self.executor = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+        self.executor = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) if workers > 1 else None
 
     def map(self, items: list) -> list:
         if self.executor is None:

@@ -339,3 +339,28 @@ def test_bad_max_memory_is_one_line(tmp_path, text):
 
     r = run_checker("explore", "ring", "-m", "sc", "--max-memory", text, cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.startswith("checker: error: --max-memory") and r.stderr.count("\n") == 1
+
+
+def test_an_idle_pool_worker_lets_a_signal_pass_and_a_busy_one_stops():
+    # A fence analysis's pool workers get Ctrl-C with the command: the check
+    # under way stops, but a worker waiting for its next task must not raise
+    # (multiprocessing would print its traceback); the command shuts the pool down.
+    from checker import signals
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    busy = [False]
+    try:
+        signals.install()
+        signals.install_in_pool_worker(lambda: busy[0])
+        os.kill(os.getpid(), signal.SIGINT)  # idle: nothing raised
+        busy[0] = True
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler runs at the next bytecode; never reached
+        with pytest.raises(signals.Terminated):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        signals._received.clear()
