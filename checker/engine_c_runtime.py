@@ -30,6 +30,13 @@ typedef struct
 	uint64_t	cap;		/* items allocated */
 	uint32_t   *items;
 	uint32_t   *slots;		/* id + 1, 0 empty */
+	/*
+	 * Beside each slot, 8 bits of its item's hash (the top byte): a probe
+	 * fetches an item, a cache miss anywhere in a table of gigabytes, only
+	 * when the tags agree (1 in 256 of the occupied slots it passes that are
+	 * not the one it looks for), at one byte a slot.
+	 */
+	uint8_t    *tags;
 	uint64_t	nslots;
 } tab_t;
 
@@ -58,7 +65,8 @@ tab_init(tab_t *t, uint32_t width)
 	t->nslots = 2048;
 	t->items = malloc(t->cap * (width ? width : 1) * sizeof(uint32_t));
 	t->slots = calloc(t->nslots, sizeof(uint32_t));
-	return t->items && t->slots ? 0 : -1;
+	t->tags = malloc(t->nslots);
+	return t->items && t->slots && t->tags ? 0 : -1;
 }
 
 static void
@@ -66,8 +74,10 @@ tab_free(tab_t *t)
 {
 	free(t->items);
 	free(t->slots);
+	free(t->tags);
 	t->items = NULL;
 	t->slots = NULL;
+	t->tags = NULL;
 }
 
 /* After the search: drop the hash slots and the spare capacity (a failed realloc keeps the larger block). */
@@ -75,7 +85,9 @@ static void
 tab_shrink(tab_t *t)
 {
 	free(t->slots);
+	free(t->tags);
 	t->slots = NULL;
+	t->tags = NULL;
 	t->nslots = 0;
 	if (t->count && t->width && t->count < t->cap)
 	{
@@ -94,19 +106,28 @@ tab_grow_slots(tab_t *t)
 {
 	uint64_t	n = t->nslots * 2;
 	uint32_t   *s = calloc(n, sizeof(uint32_t));
+	uint8_t    *g = malloc(n);
 
-	if (!s)
+	if (!s || !g)
+	{
+		free(s);
+		free(g);
 		return -1;
+	}
 	for (uint64_t id = 0; id < t->count; id++)
 	{
-		uint64_t	h = mix_words(t->items + id * t->width, t->width) & (n - 1);
+		uint64_t	full = mix_words(t->items + id * t->width, t->width);
+		uint64_t	h = full & (n - 1);
 
 		while (s[h])
 			h = (h + 1) & (n - 1);
 		s[h] = (uint32_t) (id + 1);
+		g[h] = (uint8_t) (full >> 56);
 	}
 	free(t->slots);
+	free(t->tags);
 	t->slots = s;
+	t->tags = g;
 	t->nslots = n;
 	return 0;
 }
@@ -116,7 +137,9 @@ static int64_t
 tab_intern(tab_t *t, const uint32_t *w, int *added)
 {
 	uint64_t	mask = t->nslots - 1;
-	uint64_t	h = mix_words(w, t->width) & mask;
+	uint64_t	full = mix_words(w, t->width);
+	uint8_t		tag = (uint8_t) (full >> 56);
+	uint64_t	h = full & mask;
 	uint32_t	width = t->width;
 
 	for (;;)
@@ -125,7 +148,7 @@ tab_intern(tab_t *t, const uint32_t *w, int *added)
 
 		if (!e)
 			break;
-		if (memcmp(t->items + (uint64_t) (e - 1) * width, w, width * sizeof(uint32_t)) == 0)
+		if (t->tags[h] == tag && memcmp(t->items + (uint64_t) (e - 1) * width, w, width * sizeof(uint32_t)) == 0)
 		{
 			*added = 0;
 			return e - 1;
@@ -146,11 +169,34 @@ tab_intern(tab_t *t, const uint32_t *w, int *added)
 	}
 	memcpy(t->items + t->count * width, w, width * sizeof(uint32_t));
 	t->slots[h] = (uint32_t) (t->count + 1);
+	t->tags[h] = tag;
 	t->count++;
 	*added = 1;
 	if (t->count * 10 >= t->nslots * 7 && tab_grow_slots(t) < 0)
 		return -1;
 	return t->count - 1;
+}
+
+/* Is w in the table? */
+static int
+tab_has(const tab_t *t, const uint32_t *w)
+{
+	uint64_t	mask = t->nslots - 1;
+	uint64_t	full = mix_words(w, t->width);
+	uint8_t		tag = (uint8_t) (full >> 56);
+	uint64_t	h = full & mask;
+
+	for (;;)
+	{
+		uint32_t	e = t->slots[h];
+
+		if (!e)
+			return 0;
+		if (t->tags[h] == tag
+			&& memcmp(t->items + (uint64_t) (e - 1) * t->width, w, t->width * sizeof(uint32_t)) == 0)
+			return 1;
+		h = (h + 1) & mask;
+	}
 }
 
 /* --- the moves of one thread, buffered until the thread's step is done -- */
@@ -309,22 +355,8 @@ add_successor(const uint32_t *pkey, const move_t *m, int tid, int fell_back)
 			key[2 + t] = (uint32_t) id;
 		}
 	/* The state limit is met before the state would be added, as the Python search does. */
-	if (states.count >= max_states)
-	{
-		uint64_t	mask = states.nslots - 1;
-		uint64_t	h = mix_words(key, K) & mask;
-
-		for (;;)
-		{
-			uint32_t	e = states.slots[h];
-
-			if (!e)
-				return 1;
-			if (memcmp(states.items + (uint64_t) (e - 1) * K, key, sizeof(key)) == 0)
-				break;
-			h = (h + 1) & mask;
-		}
-	}
+	if (states.count >= max_states && !tab_has(&states, key))
+		return 1;
 	if ((id = tab_intern(&states, key, &added)) < 0)
 		return -1;
 	j = (uint64_t) id;
@@ -619,13 +651,13 @@ sc_info(int what)
 		case 5: return (uint64_t) limit_hit;
 		case 6: return cut_by;
 		case 7: return (uint64_t) nrec;
-		case 8: return states.cap * K * 4 + states.nslots * 4 + parent_cap * 4;
+		case 8: return states.cap * K * 4 + states.nslots * 5 + parent_cap * 4;
 		case 9:
 		{
 			uint64_t	b = 0;
 
 			for (int c = 0; c < K; c++)
-				b += comp[c].cap * comp[c].width * 4 + comp[c].nslots * 4;
+				b += comp[c].cap * comp[c].width * 4 + comp[c].nslots * 5;
 			return b;
 		}
 		case 10: return nedges;
