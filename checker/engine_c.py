@@ -1219,7 +1219,7 @@ def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0) -> None:
         with cycle_analysis_stops(res, "before"):
             # The graph moves out of C a piece at a time, freed behind it: a
             # piece, and the growing arrays' spare room, is what it adds.
-            Room(opts.memory_limit)(2 * 8 * _TAIL, "a copy of the graph")
+            Room(opts.memory_limit)(2 * 8 * _TAIL, "the graph handed over")
             edges = _take_graph(search, expanded)
     if res.complete and edges is not None:
         analyse_cycles(engine, states, edges, parent, labels, res, {}, opts.memory_limit)

@@ -132,28 +132,47 @@ tab_grow_slots(tab_t *t)
 	return 0;
 }
 
-/* The id of w (added when new; *added says which); -1 when out of memory or ids. */
-static int64_t
-tab_intern(tab_t *t, const uint32_t *w, int *added)
+/*
+ * The id of w, or -1 when it is not in the table; then *slot is the empty
+ * slot it would take and *tag its tag.
+ */
+static inline int64_t
+tab_probe(const tab_t *t, const uint32_t *w, uint64_t *slot, uint8_t *tag)
 {
 	uint64_t	mask = t->nslots - 1;
 	uint64_t	full = mix_words(w, t->width);
-	uint8_t		tag = (uint8_t) (full >> 56);
 	uint64_t	h = full & mask;
-	uint32_t	width = t->width;
 
+	*tag = (uint8_t) (full >> 56);
 	for (;;)
 	{
 		uint32_t	e = t->slots[h];
 
 		if (!e)
-			break;
-		if (t->tags[h] == tag && memcmp(t->items + (uint64_t) (e - 1) * width, w, width * sizeof(uint32_t)) == 0)
 		{
-			*added = 0;
-			return e - 1;
+			*slot = h;
+			return -1;
 		}
+		if (t->tags[h] == *tag
+			&& memcmp(t->items + (uint64_t) (e - 1) * t->width, w, t->width * sizeof(uint32_t)) == 0)
+			return e - 1;
 		h = (h + 1) & mask;
+	}
+}
+
+/* The id of w (added when new; *added says which); -1 when out of memory or ids. */
+static int64_t
+tab_intern(tab_t *t, const uint32_t *w, int *added)
+{
+	uint64_t	h;
+	uint8_t		tag;
+	uint32_t	width = t->width;
+	int64_t		found = tab_probe(t, w, &h, &tag);
+
+	if (found >= 0)
+	{
+		*added = 0;
+		return found;
 	}
 	if (t->count >= 0xFFFFFFFEull)
 		return -1;
@@ -175,28 +194,6 @@ tab_intern(tab_t *t, const uint32_t *w, int *added)
 	if (t->count * 10 >= t->nslots * 7 && tab_grow_slots(t) < 0)
 		return -1;
 	return t->count - 1;
-}
-
-/* Is w in the table? */
-static int
-tab_has(const tab_t *t, const uint32_t *w)
-{
-	uint64_t	mask = t->nslots - 1;
-	uint64_t	full = mix_words(w, t->width);
-	uint8_t		tag = (uint8_t) (full >> 56);
-	uint64_t	h = full & mask;
-
-	for (;;)
-	{
-		uint32_t	e = t->slots[h];
-
-		if (!e)
-			return 0;
-		if (t->tags[h] == tag
-			&& memcmp(t->items + (uint64_t) (e - 1) * t->width, w, t->width * sizeof(uint32_t)) == 0)
-			return 1;
-		h = (h + 1) & mask;
-	}
 }
 
 /* --- the moves of one thread, buffered until the thread's step is done -- */
@@ -355,8 +352,14 @@ add_successor(const uint32_t *pkey, const move_t *m, int tid, int fell_back)
 			key[2 + t] = (uint32_t) id;
 		}
 	/* The state limit is met before the state would be added, as the Python search does. */
-	if (states.count >= max_states && !tab_has(&states, key))
-		return 1;
+	if (states.count >= max_states)
+	{
+		uint64_t	slot;
+		uint8_t		tag;
+
+		if (tab_probe(&states, key, &slot, &tag) < 0)
+			return 1;
+	}
 	if ((id = tab_intern(&states, key, &added)) < 0)
 		return -1;
 	j = (uint64_t) id;

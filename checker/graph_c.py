@@ -465,8 +465,8 @@ def scc_bytes(graph) -> int:
     """What :func:`strongly_connected_c` allocates for ``graph`` before it starts: the component ids and the root
     bits (its two stacks grow as they fill, within the budget it is given)."""
     n = len(graph)
-    return n * array(_index_typecode(graph)).itemsize + n // 8 + 1 + _FIRST_STACKS * (2 * array(
-        _index_typecode(graph)).itemsize + 4)
+    index_size = array(_index_typecode(graph)).itemsize
+    return n * index_size + n // 8 + 1 + _FIRST_STACKS * (2 * index_size + 4)
 
 
 class StacksPastBudget(Exception):
@@ -498,11 +498,10 @@ def components_c(graph, stack_budget: int | None = None) -> tuple[array, int] | 
     if n == 0:
         return comp, 0
     ffi, lib = mod.ffi, mod.lib
-    narrow = code == "i"
-    fn = lib.scc_narrow if narrow else lib.scc_wide
-    index_t = "int32_t[]" if narrow else "int64_t[]"
-    r = fn(n, ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer("uint32_t[]" if narrow else "uint64_t[]", graph.dst),
-           ffi.from_buffer(index_t, comp), _FIRST_STACKS, -1 if stack_budget is None else stack_budget)
+    narrow, etype = _edge_type(graph)
+    r = (lib.scc_narrow if narrow else lib.scc_wide)(
+        n, ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer(etype, graph.dst),
+        ffi.from_buffer(_comp_type(graph), comp), _FIRST_STACKS, -1 if stack_budget is None else stack_budget)
     if r == -2:
         raise StacksPastBudget
     if r < 0:
@@ -611,7 +610,7 @@ def pm_cycle_c(sub, comp, ncomp: int):
     w = ffi.new("int64_t *")
     v = (lib.pm_cycle_narrow if narrow else lib.pm_cycle_wide)(
         n, ffi.from_buffer("uint64_t[]", sub.off), ffi.from_buffer(etype, sub.dst),
-        ffi.from_buffer("int32_t[]" if narrow else "int64_t[]", comp), ffi.from_buffer("uint8_t[]", seen), w)
+        ffi.from_buffer(_comp_type(sub), comp), ffi.from_buffer("uint8_t[]", seen), w)
     return None if v < 0 else (v, w[0])
 
 

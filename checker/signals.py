@@ -51,7 +51,7 @@ def install() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
-def install_in_pool_worker(busy) -> None:  # pragma: no cover - runs in a pool worker
+def install_in_pool_worker(busy) -> None:
     """In a worker of a process pool, under the ``checker`` program: a signal stops the task under way (its
     result says it is incomplete) but not an idle worker, which would print the pool's traceback while it
     waits for its next task.  Ctrl-C reaches the command too, which shuts the pool down."""
