@@ -7,7 +7,8 @@ A state lives in two forms.  Unpacked, it is ``W`` 32-bit words: shared
 memory, ghost state, then each program thread's tuple (pc, steps, locals).
 Packed, it is ``K = 2 + NT`` component ids: memory, ghost, one per thread,
 each interned in a table of its own (collapse compression, as the compact
-Python search does), so a state costs K words however wide its threads are.
+Python search does), so a state costs K ids however wide its threads are,
+and each id only the bytes its table's size needs (``key_layout_t``).
 States are numbered in discovery order; the queue is that order, the parent
 of each state an index, and the depth is kept as level boundaries.
 """
@@ -25,10 +26,10 @@ RUNTIME = r"""
 
 typedef struct
 {
-	uint32_t	width;
+	uint32_t	item_bytes;	/* bytes per item (0 for an empty component) */
 	uint64_t	count;
 	uint64_t	cap;		/* items allocated */
-	uint32_t   *items;
+	uint8_t    *items;
 	uint32_t   *slots;		/* id + 1, 0 empty */
 	/*
 	 * Beside each slot, 8 bits of its item's hash (the top byte): a probe
@@ -41,13 +42,24 @@ typedef struct
 } tab_t;
 
 static uint64_t
-mix_words(const uint32_t *w, uint32_t n)
+mix_bytes(const uint8_t *p, uint32_t n)
 {
 	uint64_t	h = 0x243F6A8885A308D3ull ^ n;
+	uint64_t	v;
+	uint32_t	k = 0;
 
-	for (uint32_t k = 0; k < n; k++)
+	for (; k + 8 <= n; k += 8)
 	{
-		h ^= w[k];
+		memcpy(&v, p + k, 8);
+		h ^= v;
+		h *= 0xD6E8FEB86659FD93ull;
+		h ^= h >> 32;
+	}
+	if (k < n)
+	{
+		v = 0;
+		memcpy(&v, p + k, n - k);
+		h ^= v;
 		h *= 0xD6E8FEB86659FD93ull;
 		h ^= h >> 32;
 	}
@@ -57,13 +69,13 @@ mix_words(const uint32_t *w, uint32_t n)
 }
 
 static int
-tab_init(tab_t *t, uint32_t width)
+tab_init(tab_t *t, uint32_t item_bytes)
 {
-	t->width = width;
+	t->item_bytes = item_bytes;
 	t->count = 0;
 	t->cap = 1024;
 	t->nslots = 2048;
-	t->items = malloc(t->cap * (width ? width : 1) * sizeof(uint32_t));
+	t->items = malloc(t->cap * (item_bytes ? item_bytes : 1));
 	t->slots = calloc(t->nslots, sizeof(uint32_t));
 	t->tags = malloc(t->nslots);
 	return t->items && t->slots && t->tags ? 0 : -1;
@@ -89,9 +101,9 @@ tab_shrink(tab_t *t)
 	t->slots = NULL;
 	t->tags = NULL;
 	t->nslots = 0;
-	if (t->count && t->width && t->count < t->cap)
+	if (t->count && t->item_bytes && t->count < t->cap)
 	{
-		uint32_t   *ni = realloc(t->items, t->count * t->width * sizeof(uint32_t));
+		uint8_t    *ni = realloc(t->items, t->count * t->item_bytes);
 
 		if (ni)
 		{
@@ -101,22 +113,32 @@ tab_shrink(tab_t *t)
 	}
 }
 
+/*
+ * Hash every item again into n slots: to grow (new arrays), or in place when
+ * n is the current size, after the items' bytes changed (key_widen).
+ */
 static int
-tab_grow_slots(tab_t *t)
+tab_rehash(tab_t *t, uint64_t n)
 {
-	uint64_t	n = t->nslots * 2;
-	uint32_t   *s = calloc(n, sizeof(uint32_t));
-	uint8_t    *g = malloc(n);
+	uint32_t   *s = t->slots;
+	uint8_t    *g = t->tags;
 
-	if (!s || !g)
+	if (n != t->nslots)
 	{
-		free(s);
-		free(g);
-		return -1;
+		s = calloc(n, sizeof(uint32_t));
+		g = malloc(n);
+		if (!s || !g)
+		{
+			free(s);
+			free(g);
+			return -1;
+		}
 	}
+	else
+		memset(s, 0, n * sizeof(uint32_t));
 	for (uint64_t id = 0; id < t->count; id++)
 	{
-		uint64_t	full = mix_words(t->items + id * t->width, t->width);
+		uint64_t	full = mix_bytes(t->items + id * t->item_bytes, t->item_bytes);
 		uint64_t	h = full & (n - 1);
 
 		while (s[h])
@@ -124,23 +146,26 @@ tab_grow_slots(tab_t *t)
 		s[h] = (uint32_t) (id + 1);
 		g[h] = (uint8_t) (full >> 56);
 	}
-	free(t->slots);
-	free(t->tags);
-	t->slots = s;
-	t->tags = g;
+	if (s != t->slots)
+	{
+		free(t->slots);
+		free(t->tags);
+		t->slots = s;
+		t->tags = g;
+	}
 	t->nslots = n;
 	return 0;
 }
 
 /*
- * The id of w, or -1 when it is not in the table; then *slot is the empty
+ * The id of item, or -1 when it is not in the table; then *slot is the empty
  * slot it would take and *tag its tag.
  */
 static inline int64_t
-tab_probe(const tab_t *t, const uint32_t *w, uint64_t *slot, uint8_t *tag)
+tab_probe(const tab_t *t, const uint8_t *item, uint64_t *slot, uint8_t *tag)
 {
 	uint64_t	mask = t->nslots - 1;
-	uint64_t	full = mix_words(w, t->width);
+	uint64_t	full = mix_bytes(item, t->item_bytes);
 	uint64_t	h = full & mask;
 
 	*tag = (uint8_t) (full >> 56);
@@ -154,20 +179,20 @@ tab_probe(const tab_t *t, const uint32_t *w, uint64_t *slot, uint8_t *tag)
 			return -1;
 		}
 		if (t->tags[h] == *tag
-			&& memcmp(t->items + (uint64_t) (e - 1) * t->width, w, t->width * sizeof(uint32_t)) == 0)
+			&& memcmp(t->items + (uint64_t) (e - 1) * t->item_bytes, item, t->item_bytes) == 0)
 			return e - 1;
 		h = (h + 1) & mask;
 	}
 }
 
-/* The id of w (added when new; *added says which); -1 when out of memory or ids. */
+/* The id of item (added when new; *added says which); -1 when out of memory or ids. */
 static int64_t
-tab_intern(tab_t *t, const uint32_t *w, int *added)
+tab_intern(tab_t *t, const uint8_t *item, int *added)
 {
 	uint64_t	h;
 	uint8_t		tag;
-	uint32_t	width = t->width;
-	int64_t		found = tab_probe(t, w, &h, &tag);
+	uint32_t	bytes = t->item_bytes;
+	int64_t		found = tab_probe(t, item, &h, &tag);
 
 	if (found >= 0)
 	{
@@ -179,19 +204,19 @@ tab_intern(tab_t *t, const uint32_t *w, int *added)
 	if (t->count == t->cap)
 	{
 		uint64_t	nc = t->cap * 2;
-		uint32_t   *ni = realloc(t->items, nc * (width ? width : 1) * sizeof(uint32_t));
+		uint8_t    *ni = realloc(t->items, nc * (bytes ? bytes : 1));
 
 		if (!ni)
 			return -1;
 		t->items = ni;
 		t->cap = nc;
 	}
-	memcpy(t->items + t->count * width, w, width * sizeof(uint32_t));
+	memcpy(t->items + t->count * bytes, item, bytes);
 	t->slots[h] = (uint32_t) (t->count + 1);
 	t->tags[h] = tag;
 	t->count++;
 	*added = 1;
-	if (t->count * 10 >= t->nslots * 7 && tab_grow_slots(t) < 0)
+	if (t->count * 10 >= t->nslots * 7 && tab_rehash(t, t->nslots * 2) < 0)
 		return -1;
 	return t->count - 1;
 }
@@ -244,7 +269,7 @@ STEP_FUNCTIONS
 /* --- the search -------------------------------------------------------- */
 
 static tab_t comp[K];		/* component tables: memory, ghost, each thread */
-static tab_t states;		/* packed states: K ids each */
+static tab_t states;		/* packed states: K ids each, laid out as layout says */
 static uint32_t *parent;
 static uint64_t parent_cap;
 static uint64_t expanded, transitions, level_end, depth, max_depth_seen;
@@ -254,20 +279,152 @@ static int	stop_on_first, check_quiescent, keep_edges, cut, limit_hit, failed, s
 static int32_t *rec_prop, *rec_ord;
 static uint32_t *rec_state;
 static int	nrec;
-static uint64_t *edge_off;
+/*
+ * The graph for the cycle analysis: state v's edges are edge_dst[edge_off[v]
+ * .. edge_off[v + 1]), each the successor's index times 16 plus the moving
+ * thread.  Offsets are 32 bits (4 bytes a state, not 8): the search stops
+ * with -3 before 2^32 edges, as before 2^28 states.
+ */
+static uint32_t *edge_off;
 static uint32_t *edge_dst;
 static uint64_t nedges, edge_cap, edge_off_cap;
 static uint32_t cur[W];
 
+/*
+ * A packed state keeps each of its K ids in as few bytes as that id's table
+ * has needed so far (1 to 4, least significant first), not 4 bytes each:
+ * the thread tables of the shipped protocols stay far below 2^16 items and
+ * only shared memory passes it, so a state of 6 ids takes 8 to 10 bytes
+ * where it took 24, most of the visited set.  When a table's count first
+ * passes 2^8, 2^16 or 2^24 items, key_widen rewrites every packed state in
+ * the wider layout: at most three times per component in a run.
+ */
+typedef struct
+{
+	uint8_t		bytes[K];	/* bytes of each id */
+	uint32_t	at[K];		/* where each id starts */
+	uint32_t	len;		/* bytes of a packed state */
+} key_layout_t;
+
+static key_layout_t layout;
+
+static void
+layout_place(key_layout_t *l)
+{
+	uint32_t	at = 0;
+
+	for (int c = 0; c < K; c++)
+	{
+		l->at[c] = at;
+		at += l->bytes[c];
+	}
+	l->len = at;
+}
+
+static inline uint32_t
+key_part(const key_layout_t *l, const uint8_t *packed, int c)
+{
+	const uint8_t *p = packed + l->at[c];
+	uint32_t	v = 0;
+
+	for (int b = l->bytes[c]; b-- > 0;)
+		v = (v << 8) | p[b];
+	return v;
+}
+
+static inline void
+key_unpack(const key_layout_t *l, const uint8_t *packed, uint32_t *key)
+{
+	for (int c = 0; c < K; c++)
+		key[c] = key_part(l, packed, c);
+}
+
+static inline void
+key_pack(const key_layout_t *l, const uint32_t *key, uint8_t *packed)
+{
+	for (int c = 0; c < K; c++)
+	{
+		uint8_t    *p = packed + l->at[c];
+		uint32_t	v = key[c];
+
+		for (int b = 0; b < l->bytes[c]; b++, v >>= 8)
+			p[b] = (uint8_t) v;
+	}
+}
+
+/* Id c of state s. */
+static inline uint32_t
+state_part(uint64_t s, int c)
+{
+	return key_part(&layout, states.items + s * layout.len, c);
+}
+
+/* Word k of item id of component table c. */
+static inline uint32_t
+comp_word(int c, uint64_t id, uint32_t k)
+{
+	return ((const uint32_t *) comp[c].items)[id * (comp[c].item_bytes / 4) + k];
+}
+
+/*
+ * Make room for id in component c's place of every packed state: 0, or -1
+ * out of memory (the layout then stays as it was).  A state moves to a place
+ * at or after its old one, so rewriting from the last state down never
+ * overwrites one not yet read; the hashes change with the bytes, so the
+ * slots are filled again, in place.
+ */
+static int
+key_widen(int c, uint32_t id)
+{
+	key_layout_t old = layout;
+	uint8_t		need = id < (1u << 8) ? 1 : id < (1u << 16) ? 2 : id < (1u << 24) ? 3 : 4;
+	uint8_t    *items;
+
+	if (need <= layout.bytes[c])
+		return 0;
+	layout.bytes[c] = need;
+	layout_place(&layout);
+	items = realloc(states.items, states.cap * layout.len);
+	if (!items)
+	{
+		layout = old;
+		return -1;
+	}
+	states.items = items;
+	for (uint64_t s = states.count; s-- > 0;)
+	{
+		uint32_t	key[K];
+
+		key_unpack(&old, items + s * old.len, key);
+		key_pack(&layout, key, items + s * layout.len);
+	}
+	states.item_bytes = layout.len;
+	return tab_rehash(&states, states.nslots);
+}
+
+/* Intern thread, memory or ghost words w as component c of key: 0, or -1 out of memory or ids. */
+static int
+intern_part(int c, const uint32_t *w, uint32_t *key)
+{
+	int			added;
+	int64_t		id = tab_intern(&comp[c], (const uint8_t *) w, &added);
+
+	if (id < 0 || (added && key_widen(c, (uint32_t) id) < 0))
+		return -1;
+	key[c] = (uint32_t) id;
+	return 0;
+}
+
 static void
 unpack(uint64_t idx, uint32_t *out)
 {
-	const uint32_t *key = states.items + idx * K;
+	uint32_t	key[K];
 
-	memcpy(out + MEM_OFF, comp[0].items + (uint64_t) key[0] * MEM_LEN, MEM_LEN * sizeof(uint32_t));
-	memcpy(out + GHOST_OFF, comp[1].items + (uint64_t) key[1] * GHOST_LEN, GHOST_LEN * sizeof(uint32_t));
+	key_unpack(&layout, states.items + idx * layout.len, key);
+	memcpy(out + MEM_OFF, comp[0].items + (uint64_t) key[0] * MEM_LEN * 4, MEM_LEN * sizeof(uint32_t));
+	memcpy(out + GHOST_OFF, comp[1].items + (uint64_t) key[1] * GHOST_LEN * 4, GHOST_LEN * sizeof(uint32_t));
 	for (int t = 0; t < NT; t++)
-		memcpy(out + thr_off[t], comp[2 + t].items + (uint64_t) key[2 + t] * thr_len[t],
+		memcpy(out + thr_off[t], comp[2 + t].items + (uint64_t) key[2 + t] * thr_len[t] * 4,
 			   thr_len[t] * sizeof(uint32_t));
 }
 
@@ -303,8 +460,8 @@ check_new(uint64_t idx, const uint32_t *w)
 static int
 add_edge(uint64_t j, int tid)
 {
-	if (j >= (1ull << 28))
-		return -3;		/* an edge no longer fits 32 bits */
+	if (j >= (1ull << 28) || nedges == 0xFFFFFFFFull)
+		return -3;		/* an edge, or an offset, no longer fits 32 bits */
 	if (nedges == edge_cap)
 	{
 		uint64_t	nc = edge_cap ? edge_cap * 2 : 4096;
@@ -319,48 +476,38 @@ add_edge(uint64_t j, int tid)
 	return 0;
 }
 
-/* 0 fine, 1 the state limit, -1 out of memory, -2 a Python error, -3 edges past 2^28 states */
+/* 0 fine, 1 the state limit, -1 out of memory, -2 a Python error, -3 past 2^28 states or 2^32 edges */
 static int
 add_successor(const uint32_t *pkey, const move_t *m, int tid, int fell_back)
 {
 	uint32_t	key[K];
+	uint8_t		packed[4 * K];
 	int			added;
 	int64_t		id;
 	uint64_t	j;
 
 	memcpy(key, pkey, sizeof(key));
-	if (m->mem_changed || fell_back)
-	{
-		if ((id = tab_intern(&comp[0], m->w + MEM_OFF, &added)) < 0)
-			return -1;
-		key[0] = (uint32_t) id;
-	}
-	if (m->ghost_changed || fell_back)
-	{
-		if ((id = tab_intern(&comp[1], m->w + GHOST_OFF, &added)) < 0)
-			return -1;
-		key[1] = (uint32_t) id;
-	}
-	if ((id = tab_intern(&comp[2 + tid], m->w + thr_off[tid], &added)) < 0)
+	if ((m->mem_changed || fell_back) && intern_part(0, m->w + MEM_OFF, key) < 0)
 		return -1;
-	key[2 + tid] = (uint32_t) id;
+	if ((m->ghost_changed || fell_back) && intern_part(1, m->w + GHOST_OFF, key) < 0)
+		return -1;
+	if (intern_part(2 + tid, m->w + thr_off[tid], key) < 0)
+		return -1;
 	if (fell_back)
 		for (int t = 0; t < NT; t++)
-		{
-			if ((id = tab_intern(&comp[2 + t], m->w + thr_off[t], &added)) < 0)
+			if (intern_part(2 + t, m->w + thr_off[t], key) < 0)
 				return -1;
-			key[2 + t] = (uint32_t) id;
-		}
+	key_pack(&layout, key, packed);
 	/* The state limit is met before the state would be added, as the Python search does. */
 	if (states.count >= max_states)
 	{
 		uint64_t	slot;
 		uint8_t		tag;
 
-		if (tab_probe(&states, key, &slot, &tag) < 0)
+		if (tab_probe(&states, packed, &slot, &tag) < 0)
 			return 1;
 	}
-	if ((id = tab_intern(&states, key, &added)) < 0)
+	if ((id = tab_intern(&states, packed, &added)) < 0)
 		return -1;
 	j = (uint64_t) id;
 	if (added)
@@ -470,17 +617,21 @@ sc_free(void)
 /* 0, or -1 out of memory, -2 a Python error (the initial state's check) */
 int
 sc_start(const uint32_t *init, uint32_t max_states_, uint32_t max_depth_, uint64_t checked,
-		 int stop_on_first_, int check_quiescent_, int keep_edges_)
+		 int stop_on_first_, int check_quiescent_, int keep_edges_, int first_id_bytes)
 {
 	int			added;
 	uint32_t	key[K];
+	uint8_t		packed[4 * K];
 
 	sc_free();
 	started = 1;
-	if (tab_init(&comp[0], MEM_LEN) || tab_init(&comp[1], GHOST_LEN) || tab_init(&states, K))
+	for (int c = 0; c < K; c++)
+		layout.bytes[c] = (uint8_t) first_id_bytes;
+	layout_place(&layout);
+	if (tab_init(&comp[0], MEM_LEN * 4) || tab_init(&comp[1], GHOST_LEN * 4) || tab_init(&states, layout.len))
 		return -1;
 	for (int t = 0; t < NT; t++)
-		if (tab_init(&comp[2 + t], thr_len[t]))
+		if (tab_init(&comp[2 + t], thr_len[t] * 4))
 			return -1;
 	moves = malloc(MAXMOVES * sizeof(move_t));
 	parent_cap = 1024;
@@ -489,7 +640,7 @@ sc_start(const uint32_t *init, uint32_t max_states_, uint32_t max_depth_, uint64
 	rec_ord = malloc(64 * sizeof(int32_t));
 	rec_state = malloc(64 * sizeof(uint32_t));
 	edge_off_cap = 1024;
-	edge_off = malloc(edge_off_cap * sizeof(uint64_t));
+	edge_off = malloc(edge_off_cap * sizeof(uint32_t));
 	if (!moves || !parent || !rec_prop || !rec_ord || !rec_state || !edge_off)
 		return -1;
 	nrec = 0;
@@ -505,11 +656,13 @@ sc_start(const uint32_t *init, uint32_t max_states_, uint32_t max_depth_, uint64
 	keep_edges = keep_edges_;
 	nedges = edge_cap = 0;
 	edge_off[0] = 0;
-	key[0] = (uint32_t) tab_intern(&comp[0], init + MEM_OFF, &added);
-	key[1] = (uint32_t) tab_intern(&comp[1], init + GHOST_OFF, &added);
+	if (intern_part(0, init + MEM_OFF, key) < 0 || intern_part(1, init + GHOST_OFF, key) < 0)
+		return -1;
 	for (int t = 0; t < NT; t++)
-		key[2 + t] = (uint32_t) tab_intern(&comp[2 + t], init + thr_off[t], &added);
-	if (tab_intern(&states, key, &added) < 0)
+		if (intern_part(2 + t, init + thr_off[t], key) < 0)
+			return -1;
+	key_pack(&layout, key, packed);
+	if (tab_intern(&states, packed, &added) < 0)
 		return -1;
 	parent[0] = 0xFFFFFFFFu;
 	if (check_new(0, init) < 0)
@@ -521,7 +674,7 @@ sc_start(const uint32_t *init, uint32_t max_states_, uint32_t max_depth_, uint64
  * Expand up to budget states.  Returns 0 when there is more to do, 1 when
  * the search is over (queue empty, stopped at a violation, or a bound), -1
  * out of memory, -2 a Python callback failed (Python has its exception),
- * -3 too many states for the edge array of the cycle analysis.
+ * -3 too many states or edges for the edge arrays of the cycle analysis.
  */
 int
 sc_run(uint64_t budget)
@@ -545,7 +698,7 @@ sc_run(uint64_t budget)
 		}
 		if (keep_edges && expanded + 2 > edge_off_cap)
 		{
-			uint64_t   *no = realloc(edge_off, edge_off_cap * 2 * sizeof(uint64_t));
+			uint32_t   *no = realloc(edge_off, edge_off_cap * 2 * sizeof(uint32_t));
 
 			if (!no)
 				return -1;
@@ -556,12 +709,12 @@ sc_run(uint64_t budget)
 		{
 			cut = 1;
 			if (keep_edges)
-				edge_off[expanded + 1] = nedges;
+				edge_off[expanded + 1] = (uint32_t) nedges;
 			expanded++;
 			continue;
 		}
 		unpack(expanded, cur);
-		memcpy(pkey, states.items + expanded * K, sizeof(pkey));
+		key_unpack(&layout, states.items + expanded * layout.len, pkey);
 		for (int t = 0; t < NT; t++)
 		{
 			int			r,
@@ -632,7 +785,7 @@ sc_run(uint64_t budget)
 			record(DEADLOCK_PROP, expanded, POSTMASTER_STUCK);
 #endif
 		if (keep_edges)
-			edge_off[expanded + 1] = nedges;
+			edge_off[expanded + 1] = (uint32_t) nedges;
 		expanded++;
 	}
 	return expanded >= states.count ? 1 : 0;
@@ -640,7 +793,7 @@ sc_run(uint64_t budget)
 
 /* what: 0 states, 1 transitions, 2 max depth, 3 expanded, 4 cut (a depth bound), 5 state limit hit,
    6 cut_by mask, 7 records, 8 bytes of the state table (keys + slots + parents), 9 bytes of the
-   component tables, 10 edges, 11 the largest postmaster step count */
+   component tables, 10 edges, 11 the largest postmaster step count, 12 bytes of a packed state */
 uint64_t
 sc_info(int what)
 {
@@ -654,16 +807,17 @@ sc_info(int what)
 		case 5: return (uint64_t) limit_hit;
 		case 6: return cut_by;
 		case 7: return (uint64_t) nrec;
-		case 8: return states.cap * K * 4 + states.nslots * 5 + parent_cap * 4;
+		case 8: return states.cap * layout.len + states.nslots * 5 + parent_cap * 4;
 		case 9:
 		{
 			uint64_t	b = 0;
 
 			for (int c = 0; c < K; c++)
-				b += comp[c].cap * comp[c].width * 4 + comp[c].nslots * 5;
+				b += comp[c].cap * comp[c].item_bytes + comp[c].nslots * 5;
 			return b;
 		}
 		case 10: return nedges;
+		case 12: return layout.len;
 		case 11:
 		{
 			uint64_t	best = 0;
@@ -674,7 +828,7 @@ sc_info(int what)
 					continue;
 				for (uint64_t s = 0; s < states.count; s++)
 				{
-					uint32_t	v = comp[2 + t].items[(uint64_t) states.items[s * K + 2 + t] * thr_len[t] + 1];
+					uint32_t	v = comp_word(2 + t, state_part(s, 2 + t), 1);
 
 					if (v > best)
 						best = v;
@@ -706,12 +860,25 @@ sc_parent(uint64_t idx)
 	return parent[idx] == 0xFFFFFFFFu ? -1 : (int64_t) parent[idx];
 }
 
-/* Word k of thread t's tuple in every state, in order (the cycle analysis reads the postmaster's pc and steps). */
+/*
+ * Per state, where thread t is (the postmaster, for the cycle analysis):
+ * inside an operation (in_op[its pc]), and inside one with its step count
+ * (word 1) restarted.  A pc past the table is outside (there is none: the pcs
+ * come from the program).  Read from each state's packed id, so the run
+ * never holds the pcs and step counts of every state beside the graph.
+ */
 void
-sc_thread_column(int t, int k, uint32_t *out)
+sc_thread_place(int t, const uint8_t *in_op, uint32_t npc, uint8_t *inside, uint8_t *restarted)
 {
 	for (uint64_t s = 0; s < states.count; s++)
-		out[s] = comp[2 + t].items[(uint64_t) states.items[s * K + 2 + t] * thr_len[t] + k];
+	{
+		uint32_t	id = state_part(s, 2 + t);
+		uint32_t	pc = comp_word(2 + t, id, 0);
+		uint8_t		in = pc < npc ? in_op[pc] : 0;
+
+		inside[s] = in;
+		restarted[s] = in && comp_word(2 + t, id, 1) == 0;
+	}
 }
 
 /*
@@ -750,7 +917,7 @@ sc_release_tables(void)
 void
 sc_take_tail(int which, uint64_t keep, uint64_t count, void *out)
 {
-	size_t		item = which == 0 ? sizeof(uint64_t) : sizeof(uint32_t);
+	size_t		item = sizeof(uint32_t);	/* offsets and edges alike */
 	void	  **block = which == 0 ? (void **) &edge_off : (void **) &edge_dst;
 
 	memcpy(out, (char *) *block + keep * item, (count - keep) * item);
@@ -776,13 +943,13 @@ sc_take_tail(int which, uint64_t keep, uint64_t count, void *out)
 CDEF = """
 typedef struct { int32_t kind; uint8_t mem_changed, ghost_changed; uint32_t w[%(W)d]; } move_t;
 int sc_start(const uint32_t *init, uint32_t max_states, uint32_t max_depth, uint64_t checked,
-             int stop_on_first, int check_quiescent, int keep_edges);
+             int stop_on_first, int check_quiescent, int keep_edges, int first_id_bytes);
 int sc_run(uint64_t budget);
 uint64_t sc_info(int what);
 void sc_record(int k, int32_t *prop, uint32_t *state, int32_t *ordinal);
 void sc_state(uint64_t idx, uint32_t *out);
 int64_t sc_parent(uint64_t idx);
-void sc_thread_column(int t, int k, uint32_t *out);
+void sc_thread_place(int t, const uint8_t *in_op, uint32_t npc, uint8_t *inside, uint8_t *restarted);
 void sc_release_tables(void);
 void sc_take_tail(int which, uint64_t keep, uint64_t count, void *out);
 void sc_free(void);

@@ -761,17 +761,12 @@ def _postmaster_lasso(engine, states, edges, pm_prog, room: Room):
     # an operation reaches a cycle of unmarked states there too.
     between = engine.mm.between_operations
     AHEAD = 2
-    room(10 * n, "the postmaster's place in every state")
-    from checker.graph_c import lasso_subgraph_c, pm_cycle_c, postmaster_place_c
+    room(2 * n, "the postmaster's place in every state")  # inside and restarted, a byte each
+    from checker.graph_c import lasso_subgraph_c, pm_cycle_c
 
     no_ahead = type(engine.mm).between_operations is MemoryModel.between_operations
-    place = None
-    if no_ahead and hasattr(states, "columns"):
-        pcs, steps = states.columns(0)
-        place = postmaster_place_c(pcs, steps, in_op)
-        del pcs, steps
-    if place is not None:
-        inside, restarted = place  # the C search's columns, in C
+    if no_ahead and hasattr(states, "place"):
+        inside, restarted = states.place(0, in_op)  # the C search's states, read in C
     elif no_ahead and hasattr(states, "threads_of"):
         # No state is AHEAD under this model: the postmaster's thread tuples
         # alone decide, read without unpacking every state.

@@ -6,8 +6,9 @@ analysis used to add a set per component and a Python int per state per
 table on top.  Here the successor lists of all states sit in two arrays, as
 in the compressed-sparse-row layout: ``dst`` holds every edge in order (the
 successor's index times 16 plus the moving thread, as the search records it)
-and ``off[v]:off[v + 1]`` is state ``v``'s share.  About 8 bytes per state
-plus 4 per edge.
+and ``off[v]:off[v + 1]`` is state ``v``'s share.  About 4 bytes per state
+plus 4 per edge: both arrays are 32-bit while they can be (offsets below
+2^32 edges, edges below 2^28 states), and widen to 64 bits past that.
 
 :func:`strongly_connected` is Tarjan's algorithm over that layout with its
 tables in arrays too.
@@ -27,26 +28,38 @@ class Graph:
     __slots__ = ("off", "dst")
 
     def __init__(self) -> None:
-        self.off = array("Q", [0])
+        self.off = array("I", [0])
         self.dst = array("I")
 
     def close(self) -> None:
         """End the current state's list (the next edges belong to the next state)."""
-        self.off.append(len(self.dst))
+        try:
+            self.off.append(len(self.dst))
+        except OverflowError:
+            self.widen_offsets()
+            self.off.append(len(self.dst))
 
     def widen(self) -> None:
-        """Past 2^28 states an edge no longer fits 32 bits."""
+        """Past 2^28 states an edge no longer fits 32 bits (nor, then, are offsets kept narrow)."""
         if self.dst.typecode == "I":
             self.dst = array("Q", self.dst)
+        self.widen_offsets()
+
+    def widen_offsets(self) -> None:
+        """Past 2^32 edges an offset no longer fits 32 bits."""
+        if self.off.typecode == "I":
+            self.off = array("Q", self.off)
 
     def pad(self, n: int) -> None:
         """States ``len(self)`` .. ``n - 1`` get no successors (not expanded)."""
         end = len(self.dst)
+        if end > 0xFFFFFFFF:
+            self.widen_offsets()
         self.off.extend([end] * (n - len(self)))
 
     def release(self) -> None:
         """Drop every edge (the cycle analysis is done with a graph that is often a run's largest structure)."""
-        self.off = array("Q", [0])
+        self.off = array(self.off.typecode, [0])
         self.dst = array(self.dst.typecode)
 
     def __len__(self) -> int:

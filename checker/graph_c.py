@@ -21,32 +21,43 @@ from __future__ import annotations
 import sys
 from array import array
 
-_CDEF = """
-long scc_narrow(long n, const uint64_t *off, const uint32_t *dst, int32_t *rindex, long first_stack, long stack_budget);
-long scc_wide(long n, const uint64_t *off, const uint64_t *dst, int64_t *rindex, long first_stack, long stack_budget);
-void summary_narrow(long n, const uint64_t *off, const uint32_t *dst, const int32_t *comp,
-                    uint8_t *leaves, uint8_t *has_internal);
-void summary_wide(long n, const uint64_t *off, const uint64_t *dst, const int64_t *comp,
-                  uint8_t *leaves, uint8_t *has_internal);
-void candidates_narrow(long n, const uint64_t *off, const uint32_t *dst, const int32_t *comp, const uint8_t *mark,
-                       long ncand, const int64_t *cand, int64_t *movers, int64_t *first);
-void candidates_wide(long n, const uint64_t *off, const uint64_t *dst, const int64_t *comp, const uint8_t *mark,
-                     long ncand, const int64_t *cand, int64_t *movers, int64_t *first);
-long filter_narrow(long n, uint64_t *off, uint32_t *dst, const uint8_t *inside, const uint8_t *restarted);
-long filter_wide(long n, uint64_t *off, uint64_t *dst, const uint8_t *inside, const uint8_t *restarted);
+# The C types of each variant of the loops over a graph, named by the typecodes of the graph's arrays
+# (offsets, edges): 32-bit offsets below 2^32 edges, 32-bit edges below 2^28 states, and the per-state
+# tables (component ids) 32-bit with 32-bit edges.
+_VARIANTS = {
+    "II": ("uint32_t", "uint32_t", "int32_t"),
+    "QI": ("uint64_t", "uint32_t", "int32_t"),
+    "QQ": ("uint64_t", "uint64_t", "int64_t"),
+}
+
+_SIGNATURES = (
+    ("long scc_{v}(long n, const {off} *off, const {edge} *dst, {idx} *rindex, long first_stack, "
+     "long stack_budget)", "SCC_BODY({edge}, {idx})"),
+    ("void summary_{v}(long n, const {off} *off, const {edge} *dst, const {idx} *comp, uint8_t *leaves, "
+     "uint8_t *has_internal)", "SUMMARY_BODY"),
+    ("void candidates_{v}(long n, const {off} *off, const {edge} *dst, const {idx} *comp, const uint8_t *mark, "
+     "long ncand, const int64_t *cand, int64_t *movers, int64_t *first)", "CANDIDATES_BODY"),
+    ("long filter_{v}(long n, {off} *off, {edge} *dst, const uint8_t *inside, const uint8_t *restarted)",
+     "FILTER_BODY"),
+    ("long pm_cycle_{v}(long n, const {off} *off, const {edge} *dst, const {idx} *comp, uint8_t *seen, "
+     "int64_t *w)", "PM_CYCLE_BODY"),
+)
+
+
+def _instances() -> list[tuple[str, str]]:
+    """(declaration, body macro) of every loop in every variant."""
+    return [(sig.format(v=v, off=off, edge=edge, idx=idx), body.format(edge=edge, idx=idx))
+            for v, (off, edge, idx) in _VARIANTS.items() for sig, body in _SIGNATURES]
+
+
+_CDEF = "".join(f"{decl};\n" for decl, _body in _instances()) + """
 long bottom_cycles(long ncomp, uint8_t *leaves, const uint8_t *has_internal, int64_t *out);
-long pm_cycle_narrow(long n, const uint64_t *off, const uint32_t *dst, const int32_t *comp, uint8_t *seen,
-                     int64_t *w);
-long pm_cycle_wide(long n, const uint64_t *off, const uint64_t *dst, const int64_t *comp, uint8_t *seen,
-                   int64_t *w);
-void postmaster_place(long n, const uint32_t *pc, const uint32_t *steps, const uint8_t *in_op, long npc,
-                      uint8_t *inside, uint8_t *restarted);
 """
 
-# One body for both edge widths (the search widens its edge array past 2^28
-# states).  An edge is the successor's index times 16 plus the moving thread.
-# Below 2^28 states a state number fits 32 bits, so the narrow variant keeps
-# its per-state table in int32.
+# One body for every width of the graph's arrays (_VARIANTS).  An edge is the
+# successor's index times 16 plus the moving thread.  Below 2^28 states a
+# state number fits 32 bits, so the variants with 32-bit edges keep their
+# per-state table in int32.
 #
 # Pearce's space-efficient variant of Tarjan's algorithm ("A space-efficient
 # algorithm for finding strongly connected components", IPL 116(1), 2016):
@@ -306,24 +317,6 @@ done: \
 	return m; \
 }
 
-void
-summary_narrow(long n, const uint64_t *off, const uint32_t *dst, const int32_t *comp,
-			   uint8_t *leaves, uint8_t *has_internal)
-SUMMARY_BODY
-
-void
-summary_wide(long n, const uint64_t *off, const uint64_t *dst, const int64_t *comp,
-			 uint8_t *leaves, uint8_t *has_internal)
-SUMMARY_BODY
-
-long
-filter_narrow(long n, uint64_t *off, uint32_t *dst, const uint8_t *inside, const uint8_t *restarted)
-FILTER_BODY
-
-long
-filter_wide(long n, uint64_t *off, uint64_t *dst, const uint8_t *inside, const uint8_t *restarted)
-FILTER_BODY
-
 /*
  * The postmaster lasso's start (checker.explore._postmaster_lasso): per
  * component, the last state with a postmaster move (thread 0) inside the
@@ -357,24 +350,6 @@ FILTER_BODY
 	return best; \
 }
 
-void
-candidates_narrow(long n, const uint64_t *off, const uint32_t *dst, const int32_t *comp, const uint8_t *mark,
-				  long ncand, const int64_t *cand, int64_t *movers, int64_t *first)
-CANDIDATES_BODY
-
-void
-candidates_wide(long n, const uint64_t *off, const uint64_t *dst, const int64_t *comp, const uint8_t *mark,
-				long ncand, const int64_t *cand, int64_t *movers, int64_t *first)
-CANDIDATES_BODY
-
-long
-pm_cycle_narrow(long n, const uint64_t *off, const uint32_t *dst, const int32_t *comp, uint8_t *seen, int64_t *w)
-PM_CYCLE_BODY
-
-long
-pm_cycle_wide(long n, const uint64_t *off, const uint64_t *dst, const int64_t *comp, uint8_t *seen, int64_t *w)
-PM_CYCLE_BODY
-
 /*
  * The components that are bottom ones with an edge inside (deadlock
  * candidates): leaves becomes their mark (1 for them, 0 for the rest); with
@@ -399,33 +374,9 @@ bottom_cycles(long ncomp, uint8_t *leaves, const uint8_t *has_internal, int64_t 
 	}
 	return m;
 }
-
-/*
- * Per state, from the postmaster's pc and step count: inside an operation
- * (in_op[pc]), and inside one with its step count restarted (0).  A pc past
- * the table is outside (there is none: the pcs come from the program).
- */
-void
-postmaster_place(long n, const uint32_t *pc, const uint32_t *steps, const uint8_t *in_op, long npc,
-				 uint8_t *inside, uint8_t *restarted)
-{
-	for (long v = 0; v < n; v++)
-	{
-		uint8_t		in = pc[v] < (uint64_t) npc ? in_op[pc[v]] : 0;
-
-		inside[v] = in;
-		restarted[v] = in && steps[v] == 0;
-	}
-}
-
-long
-scc_narrow(long n, const uint64_t *off, const uint32_t *dst, int32_t *rindex, long first_stack, long stack_budget)
-SCC_BODY(uint32_t, int32_t)
-
-long
-scc_wide(long n, const uint64_t *off, const uint64_t *dst, int64_t *rindex, long first_stack, long stack_budget)
-SCC_BODY(uint64_t, int64_t)
 """
+
+_SOURCE += "".join(f"\n{decl}\n{body}\n" for decl, body in _instances())
 
 _module = None
 _unavailable = False
@@ -498,10 +449,9 @@ def components_c(graph, stack_budget: int | None = None) -> tuple[array, int] | 
     if n == 0:
         return comp, 0
     ffi, lib = mod.ffi, mod.lib
-    narrow, etype = _edge_type(graph)
-    r = (lib.scc_narrow if narrow else lib.scc_wide)(
-        n, ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer(etype, graph.dst),
-        ffi.from_buffer(_comp_type(graph), comp), _FIRST_STACKS, -1 if stack_budget is None else stack_budget)
+    r = _loop(lib, "scc", graph)(
+        n, *_graph_args(ffi, graph), ffi.from_buffer(_comp_type(graph), comp), _FIRST_STACKS,
+        -1 if stack_budget is None else stack_budget)
     if r == -2:
         raise StacksPastBudget
     if r < 0:
@@ -509,13 +459,25 @@ def components_c(graph, stack_budget: int | None = None) -> tuple[array, int] | 
     return comp, r
 
 
-def _edge_type(graph) -> tuple[bool, str]:
-    narrow = graph.dst.typecode == "I"
-    return narrow, "uint32_t[]" if narrow else "uint64_t[]"
+def _variant(graph) -> str:
+    """The key of _VARIANTS for ``graph``'s arrays (64-bit edges are only ever given 64-bit offsets)."""
+    if graph.dst.typecode != "I":
+        graph.widen_offsets()
+    return graph.off.typecode + graph.dst.typecode
+
+
+def _loop(lib, name: str, graph):
+    return getattr(lib, f"{name}_{_variant(graph)}")
+
+
+def _graph_args(ffi, graph) -> tuple:
+    """The offsets and the edges of ``graph`` as the C loops take them."""
+    off, edge, _index = _VARIANTS[_variant(graph)]
+    return ffi.from_buffer(f"{off}[]", graph.off), ffi.from_buffer(f"{edge}[]", graph.dst)
 
 
 def _comp_type(graph) -> str:
-    return "int32_t[]" if graph.dst.typecode == "I" else "int64_t[]"
+    return _VARIANTS[_variant(graph)][2] + "[]"
 
 
 def component_summary_c(graph, comp, ncomp: int):
@@ -528,10 +490,8 @@ def component_summary_c(graph, comp, ncomp: int):
     has_internal = bytearray(ncomp)
     if len(graph) and ncomp:
         ffi, lib = mod.ffi, mod.lib
-        narrow, etype = _edge_type(graph)
-        (lib.summary_narrow if narrow else lib.summary_wide)(
-            len(graph), ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer(etype, graph.dst),
-            ffi.from_buffer(_comp_type(graph), comp), ffi.from_buffer("uint8_t[]", leaves),
+        _loop(lib, "summary", graph)(
+            len(graph), *_graph_args(ffi, graph), ffi.from_buffer(_comp_type(graph), comp), ffi.from_buffer("uint8_t[]", leaves),
             ffi.from_buffer("uint8_t[]", has_internal))
     return leaves, has_internal
 
@@ -546,10 +506,8 @@ def candidate_details_c(graph, comp, mark: bytearray, candidates: array):
     first = array("q", [-1]) * len(candidates)
     if candidates:
         ffi, lib = mod.ffi, mod.lib
-        narrow, etype = _edge_type(graph)
-        (lib.candidates_narrow if narrow else lib.candidates_wide)(
-            len(graph), ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer(etype, graph.dst),
-            ffi.from_buffer(_comp_type(graph), comp), ffi.from_buffer("uint8_t[]", mark), len(candidates),
+        _loop(lib, "candidates", graph)(
+            len(graph), *_graph_args(ffi, graph), ffi.from_buffer(_comp_type(graph), comp), ffi.from_buffer("uint8_t[]", mark), len(candidates),
             ffi.from_buffer("int64_t[]", candidates), ffi.from_buffer("int64_t[]", movers),
             ffi.from_buffer("int64_t[]", first))
     return movers, first
@@ -567,9 +525,8 @@ def lasso_subgraph_c(graph, inside: bytearray, restarted: bytearray):
     n = len(graph)
     if n:
         ffi, lib = mod.ffi, mod.lib
-        narrow, etype = _edge_type(graph)
-        m = (lib.filter_narrow if narrow else lib.filter_wide)(
-            n, ffi.from_buffer("uint64_t[]", graph.off), ffi.from_buffer(etype, graph.dst),
+        m = _loop(lib, "filter", graph)(
+            n, *_graph_args(ffi, graph),
             ffi.from_buffer("uint8_t[]", inside), ffi.from_buffer("uint8_t[]", restarted))
         del graph.dst[m:]
     return graph
@@ -605,26 +562,8 @@ def pm_cycle_c(sub, comp, ncomp: int):
     if not n:
         return None
     ffi, lib = mod.ffi, mod.lib
-    narrow, etype = _edge_type(sub)
     seen = bytearray(ncomp)
     w = ffi.new("int64_t *")
-    v = (lib.pm_cycle_narrow if narrow else lib.pm_cycle_wide)(
-        n, ffi.from_buffer("uint64_t[]", sub.off), ffi.from_buffer(etype, sub.dst),
-        ffi.from_buffer(_comp_type(sub), comp), ffi.from_buffer("uint8_t[]", seen), w)
+    v = _loop(lib, "pm_cycle", sub)(
+        n, *_graph_args(ffi, sub), ffi.from_buffer(_comp_type(sub), comp), ffi.from_buffer("uint8_t[]", seen), w)
     return None if v < 0 else (v, w[0])
-
-
-def postmaster_place_c(pcs: array, steps: array, in_op) -> tuple[bytearray, bytearray] | None:
-    """Per state: inside an operation, and inside with its step count restarted (from uint32 columns); None without C."""
-    mod = _load()
-    if mod is None:
-        return None
-    n = len(pcs)
-    inside, restarted = bytearray(n), bytearray(n)
-    if n:
-        ffi, lib = mod.ffi, mod.lib
-        table = bytearray(1 if x else 0 for x in in_op)
-        lib.postmaster_place(n, ffi.from_buffer("uint32_t[]", pcs), ffi.from_buffer("uint32_t[]", steps),
-                             ffi.from_buffer("uint8_t[]", table), len(table), ffi.from_buffer("uint8_t[]", inside),
-                             ffi.from_buffer("uint8_t[]", restarted))
-    return inside, restarted

@@ -1442,6 +1442,8 @@ def _edge_graph(at, dst, nstates: int):
     graph = Graph()
     if nstates >= _NARROW_LIMIT:
         graph.widen()
+    if len(dst) > 0xFFFFFFFF:
+        graph.widen_offsets()
     try:
         import numpy as np
     except ImportError:  # the same, in pure Python (numpy comes with the [ray] and [test] extras)
@@ -1456,7 +1458,7 @@ def _edge_graph(at, dst, nstates: int):
     order = np.argsort(at_np)
     graph.dst.frombytes(np.frombuffer(dst, dtype=np.int64)[order].astype(f"u{graph.dst.itemsize}").tobytes())
     per_state = np.bincount(at_np >> MOVE_BITS, minlength=nstates)
-    graph.off.frombytes(np.cumsum(per_state, dtype=np.uint64).tobytes())
+    graph.off.frombytes(np.cumsum(per_state, dtype=np.uint64).astype(f"u{graph.off.itemsize}").tobytes())
     return graph
 
 

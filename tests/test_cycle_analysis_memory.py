@@ -116,6 +116,28 @@ def test_component_tables_are_32_bit_below_2_to_the_28_states():
     assert graph_c.scc_bytes(wide) == 3 * 8 + 1 + 1024 * (8 + 4 + 8)
 
 
+class _Edges(array):
+    """An edge array that says it holds 2^32 edges (no test can hold them)."""
+
+    def __len__(self) -> int:
+        return 1 << 32
+
+
+def test_offsets_are_32_bit_below_2_to_the_32_edges():
+    # 4 bytes a state, not 8: the first offset past 2^32 edges widens the
+    # offsets to 64 bits, the values kept; 64-bit edges take 64-bit offsets.
+    g = Graph.from_lists([[16], [1]], 2)
+    assert (g.off.typecode, g.dst.typecode, g.nbytes()) == ("I", "I", 3 * 4 + 2 * 4)
+    g.dst = _Edges("I", g.dst)
+    g.close()
+    assert g.off.typecode == "Q" and list(g.off) == [0, 1, 2, 1 << 32]
+    g.pad(5)
+    assert list(g.off) == [0, 1, 2] + [1 << 32] * 3
+    wide = Graph.from_lists([[16], [1]], 2)
+    wide.widen()
+    assert (wide.off.typecode, wide.dst.typecode, list(wide.off)) == ("Q", "Q", [0, 1, 2])
+
+
 def test_stacks_past_the_limit_stop_the_analysis_without_a_verdict(monkeypatch):
     # The limit leaves no room beyond the fixed tables: the first time the stacks grow, the run stops (exit 3).
     from checker import memlimit

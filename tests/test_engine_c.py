@@ -166,6 +166,71 @@ def test_the_graph_handed_over_in_small_pieces_is_the_whole_graph(monkeypatch, m
     assert (WAIT_FREEDOM in pieces.violations) == bool(mutation)
 
 
+def _packed_both_ways(monkeypatch, protocol, options, mutation=None, **params):
+    """The C search with each id of a packed state starting at one byte (widened as its table grows) and at
+    four (never widened: the layout before ids were narrowed): the results, and the bytes of a packed state."""
+    from checker import engine_c
+
+    out = []
+    for first in (1, 4):
+        monkeypatch.setattr(engine_c, "_FIRST_ID_BYTES", first)
+        eng, res = check(protocol, mutation=mutation, memory_model="sc", engine="c", options=Options(**options),
+                         **params)
+        out.append((res, eng.module().lib.sc_info(12), 2 + eng.layout.nthreads))
+    (narrow, narrow_bytes, ids), (words, words_bytes, _ids) = out
+    assert words_bytes == 4 * ids
+    assert _summary(narrow) == _summary(words)
+    assert narrow.bytes_per_state < words.bytes_per_state
+    return narrow, narrow_bytes, ids
+
+
+@pytest.mark.parametrize("protocol, mutation, params, options", [
+    ("ring", None, {"threads": 3}, {}),
+    ("caslist", "unbounded-retry", {"threads": 2, "slots": 1, "ops": 1, "rogue": True, "rogue_writes": None,
+                                    "step_bound": 0, "extra": {"cas_retries": 1}}, {"max_states": 20000}),
+])
+def test_narrow_ids_widen_without_changing_the_search(monkeypatch, protocol, mutation, params, options):
+    # Ids start at one byte and widen when their tables pass 2^8 items: every
+    # packed state is rewritten and hashed again mid-search, and the search
+    # (its numbering, parents, edges, cycle analysis and counterexamples) is the same.
+    res, packed, ids = _packed_both_ways(monkeypatch, protocol, options, mutation, **params)
+    assert ids < packed < 2 * ids and res.states > 1000 and res.liveness_checked == (not mutation)
+
+
+@pytest.mark.slow  # two C searches of 1.5 million states: ~5 s
+def test_ids_widen_to_three_bytes(monkeypatch):
+    # bitmap's shared memory passes 2^16 distinct values at about a million
+    # states with a rogue: its id widens to three bytes.  The largest
+    # postmaster step count reads every state's packed id back.
+    res, packed, ids = _packed_both_ways(monkeypatch, "bitmap", {"max_states": 1_500_000, "liveness": False},
+                                         threads=3, rogue=True)
+    assert packed >= ids + 2 and res.states == 1_500_000
+
+
+def test_the_postmasters_place_read_in_c(monkeypatch):
+    # The wait-freedom analysis asks the C states where the postmaster is in
+    # each (checker.explore._postmaster_lasso): C reads it from the packed
+    # ids; here it is checked against the decoded states, on a run whose
+    # lasso it decides.
+    from checker import engine_c
+
+    in_op_seen = []
+    place = engine_c._CStates.place
+
+    def checked_place(self, tid, in_op):
+        inside, restarted = place(self, tid, in_op)
+        threads = [self[i][1][tid] for i in range(len(self))]
+        assert inside == bytearray(1 if in_op[t[0]] else 0 for t in threads)
+        assert restarted == bytearray(1 if in_op[t[0]] and t[1] == 0 else 0 for t in threads)
+        in_op_seen.append(sum(inside))
+        return inside, restarted
+
+    monkeypatch.setattr(engine_c._CStates, "place", checked_place)
+    _compiled, c = _both("caslist", {"max_states": 20000}, mutation="unbounded-retry", threads=2, slots=1, ops=1,
+                         rogue=True, rogue_writes=None, step_bound=0, extra={"cas_retries": 1})
+    assert in_op_seen and 0 < in_op_seen[0] < c.states
+
+
 @pytest.mark.slow  # two C builds and a rogue search compared with the compiled engine: ~10 s
 def test_rogue_under_tso():
     # The rogue writes memory, not buffers, into the word the postmaster's

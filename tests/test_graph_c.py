@@ -21,16 +21,26 @@ from checker.run import make_engine
 pytestmark = pytest.mark.skipif(graph_c._load() is None, reason="no C compiler: only the Python version runs")
 
 
+def _in_every_width(lists, n):
+    """The graph as each variant of the C loops takes it: 32-bit offsets and edges, 64-bit offsets, both 64-bit."""
+    narrow = Graph.from_lists(lists, n)
+    assert (narrow.off.typecode, narrow.dst.typecode) == ("I", "I")
+    yield narrow
+    wide_offsets = Graph.from_lists(lists, n)
+    wide_offsets.widen_offsets()
+    yield wide_offsets
+    wide = Graph.from_lists(lists, n)
+    wide.widen()
+    assert (wide.off.typecode, wide.dst.typecode) == ("Q", "Q")
+    yield wide
+
+
 def _random_graphs():
     rng = random.Random(13)
     for _ in range(300):
         n = rng.randint(1, 50)
         lists = [[rng.randrange(n) * 16 + rng.randrange(5) for _ in range(rng.randint(0, 4))] for _ in range(n)]
-        g = Graph.from_lists(lists, n)
-        yield g
-        wide = Graph.from_lists(lists, n)
-        wide.widen()
-        yield wide
+        yield from _in_every_width(lists, n)
     # Deeper than the C stacks start (1024 entries), so that they grow: long
     # chains, with and without edges back (one large component, or many small).
     for back in (0.0, 0.01, 0.5):
@@ -41,11 +51,7 @@ def _random_graphs():
                 lists[v].append(rng.randrange(v + 1) * 16 + 1)
             if rng.random() < 0.2:
                 lists[v].insert(0, rng.randrange(n) * 16 + 2)
-        for widen in (False, True):
-            g = Graph.from_lists(lists, n)
-            if widen:
-                g.widen()
-            yield g
+        yield from _in_every_width(lists, n)
     yield Graph.from_lists([], 0)
     yield Graph.from_lists([[], [], []], 3)
 
@@ -136,17 +142,6 @@ def test_the_lasso_start_equals_python_on_random_graphs():
         assert graph_c.pm_cycle_c(g, comp, ncomp) == want
         picked += want is not None
     assert picked > 50  # the random graphs do have postmaster cycles
-
-
-def test_postmaster_place_equals_python():
-    rng = random.Random(5)
-    in_op = [rng.random() < 0.5 for _ in range(12)]
-    pcs = array("I", [rng.randrange(12) for _ in range(500)])
-    steps = array("I", [rng.randrange(3) for _ in range(500)])
-    inside, restarted = graph_c.postmaster_place_c(pcs, steps, in_op)
-    assert inside == bytearray(1 if in_op[p] else 0 for p in pcs)
-    assert restarted == bytearray(1 if in_op[p] and s == 0 else 0 for p, s in zip(pcs, steps))
-    assert 0 < sum(restarted) < sum(inside) < len(pcs)
 
 
 def test_the_component_search_stops_at_its_stack_budget():
