@@ -39,6 +39,12 @@ typedef struct
 	 */
 	uint8_t    *tags;
 	uint64_t	nslots;
+	/*
+	 * The hash of a stored item, to place it again when the slots grow.  A
+	 * packed state's is the hash of its ids, not of its bytes, so that
+	 * widening them (key_widen) moves no state to another slot.
+	 */
+	uint64_t	(*hash) (const uint8_t *item, uint32_t bytes);
 } tab_t;
 
 static uint64_t
@@ -69,9 +75,10 @@ mix_bytes(const uint8_t *p, uint32_t n)
 }
 
 static int
-tab_init(tab_t *t, uint32_t item_bytes)
+tab_init(tab_t *t, uint32_t item_bytes, uint64_t (*hash) (const uint8_t *item, uint32_t bytes))
 {
 	t->item_bytes = item_bytes;
+	t->hash = hash;
 	t->count = 0;
 	t->cap = 1024;
 	t->nslots = 2048;
@@ -114,58 +121,66 @@ tab_shrink(tab_t *t)
 }
 
 /*
- * Hash every item again into n slots: to grow (new arrays), or in place when
- * n is the current size, after the items' bytes changed (key_widen).
+ * Place every item again in twice the slots.  Each placement is a cache miss
+ * in a fresh array of up to gigabytes: the hashes of a batch of items are
+ * computed and their slots prefetched before any is placed, so that the
+ * misses overlap (placed one by one, behind the call that hashes each
+ * packed state, bitmap --rogue spent a quarter of its time here).
  */
-static int
-tab_rehash(tab_t *t, uint64_t n)
-{
-	uint32_t   *s = t->slots;
-	uint8_t    *g = t->tags;
+#define PLACE_BATCH 32
 
-	if (n != t->nslots)
+static int
+tab_grow_slots(tab_t *t)
+{
+	uint64_t	n = t->nslots * 2;
+	uint64_t	mask = n - 1;
+	uint32_t   *s = calloc(n, sizeof(uint32_t));
+	uint8_t    *g = malloc(n);
+
+	if (!s || !g)
 	{
-		s = calloc(n, sizeof(uint32_t));
-		g = malloc(n);
-		if (!s || !g)
+		free(s);
+		free(g);
+		return -1;
+	}
+	for (uint64_t base = 0; base < t->count; base += PLACE_BATCH)
+	{
+		uint64_t	full[PLACE_BATCH];
+		uint64_t	m = t->count - base < PLACE_BATCH ? t->count - base : PLACE_BATCH;
+
+		for (uint64_t i = 0; i < m; i++)
 		{
-			free(s);
-			free(g);
-			return -1;
+			full[i] = t->hash(t->items + (base + i) * t->item_bytes, t->item_bytes);
+			__builtin_prefetch(&s[full[i] & mask], 1);
+			__builtin_prefetch(&g[full[i] & mask], 1);
+		}
+		for (uint64_t i = 0; i < m; i++)
+		{
+			uint64_t	h = full[i] & mask;
+
+			while (s[h])
+				h = (h + 1) & mask;
+			s[h] = (uint32_t) (base + i + 1);
+			g[h] = (uint8_t) (full[i] >> 56);
 		}
 	}
-	else
-		memset(s, 0, n * sizeof(uint32_t));
-	for (uint64_t id = 0; id < t->count; id++)
-	{
-		uint64_t	full = mix_bytes(t->items + id * t->item_bytes, t->item_bytes);
-		uint64_t	h = full & (n - 1);
-
-		while (s[h])
-			h = (h + 1) & (n - 1);
-		s[h] = (uint32_t) (id + 1);
-		g[h] = (uint8_t) (full >> 56);
-	}
-	if (s != t->slots)
-	{
-		free(t->slots);
-		free(t->tags);
-		t->slots = s;
-		t->tags = g;
-	}
+	free(t->slots);
+	free(t->tags);
+	t->slots = s;
+	t->tags = g;
 	t->nslots = n;
 	return 0;
 }
 
 /*
- * The id of item, or -1 when it is not in the table; then *slot is the empty
- * slot it would take and *tag its tag.
+ * The id of item (whose hash, as t->hash gives it, is full), or -1 when it is
+ * not in the table; then *slot is the empty slot it would take and *tag its
+ * tag.
  */
 static inline int64_t
-tab_probe(const tab_t *t, const uint8_t *item, uint64_t *slot, uint8_t *tag)
+tab_probe(const tab_t *t, const uint8_t *item, uint64_t full, uint64_t *slot, uint8_t *tag)
 {
 	uint64_t	mask = t->nslots - 1;
-	uint64_t	full = mix_bytes(item, t->item_bytes);
 	uint64_t	h = full & mask;
 
 	*tag = (uint8_t) (full >> 56);
@@ -185,14 +200,14 @@ tab_probe(const tab_t *t, const uint8_t *item, uint64_t *slot, uint8_t *tag)
 	}
 }
 
-/* The id of item (added when new; *added says which); -1 when out of memory or ids. */
+/* The id of item, hashed full (added when new; *added says which); -1 when out of memory or ids. */
 static int64_t
-tab_intern(tab_t *t, const uint8_t *item, int *added)
+tab_intern(tab_t *t, const uint8_t *item, uint64_t full, int *added)
 {
 	uint64_t	h;
 	uint8_t		tag;
 	uint32_t	bytes = t->item_bytes;
-	int64_t		found = tab_probe(t, item, &h, &tag);
+	int64_t		found = tab_probe(t, item, full, &h, &tag);
 
 	if (found >= 0)
 	{
@@ -216,7 +231,7 @@ tab_intern(tab_t *t, const uint8_t *item, int *added)
 	t->tags[h] = tag;
 	t->count++;
 	*added = 1;
-	if (t->count * 10 >= t->nslots * 7 && tab_rehash(t, t->nslots * 2) < 0)
+	if (t->count * 10 >= t->nslots * 7 && tab_grow_slots(t) < 0)
 		return -1;
 	return t->count - 1;
 }
@@ -370,8 +385,10 @@ comp_word(int c, uint64_t id, uint32_t k)
  * Make room for id in component c's place of every packed state: 0, or -1
  * out of memory (the layout then stays as it was).  A state moves to a place
  * at or after its old one, so rewriting from the last state down never
- * overwrites one not yet read; the hashes change with the bytes, so the
- * slots are filled again, in place.
+ * overwrites one not yet read.  The slots stay as they are: a state's hash is
+ * its ids' (packed_state_hash), which widening does not change.  (Hashing
+ * the bytes instead meant placing every state again at each widening: a
+ * third of the CPU of bitmap --rogue, whose tables pass 2^8 and 2^16 late.)
  */
 static int
 key_widen(int c, uint32_t id)
@@ -399,7 +416,23 @@ key_widen(int c, uint32_t id)
 		key_pack(&layout, key, items + s * layout.len);
 	}
 	states.item_bytes = layout.len;
-	return tab_rehash(&states, states.nslots);
+	return 0;
+}
+
+static inline uint64_t
+key_hash(const uint32_t *key)
+{
+	return mix_bytes((const uint8_t *) key, K * sizeof(uint32_t));
+}
+
+static uint64_t
+packed_state_hash(const uint8_t *packed, uint32_t bytes)
+{
+	uint32_t	key[K];
+
+	(void) bytes;
+	key_unpack(&layout, packed, key);
+	return key_hash(key);
 }
 
 /* Intern thread, memory or ghost words w as component c of key: 0, or -1 out of memory or ids. */
@@ -407,7 +440,8 @@ static int
 intern_part(int c, const uint32_t *w, uint32_t *key)
 {
 	int			added;
-	int64_t		id = tab_intern(&comp[c], (const uint8_t *) w, &added);
+	const uint8_t *item = (const uint8_t *) w;
+	int64_t		id = tab_intern(&comp[c], item, mix_bytes(item, comp[c].item_bytes), &added);
 
 	if (id < 0 || (added && key_widen(c, (uint32_t) id) < 0))
 		return -1;
@@ -476,17 +510,19 @@ add_edge(uint64_t j, int tid)
 	return 0;
 }
 
-/* 0 fine, 1 the state limit, -1 out of memory, -2 a Python error, -3 past 2^28 states or 2^32 edges */
+/*
+ * The successor's ids: the state's, with those of the parts the move changed
+ * (interned here), and their hash.  The successor's slot in the visited set
+ * is prefetched: a step's moves are all keyed before any is added
+ * (add_moves), so that the cache misses of their first probes overlap.
+ * 0, or -1 out of memory or ids.
+ */
 static int
-add_successor(const uint32_t *pkey, const move_t *m, int tid, int fell_back)
+key_successor(const uint32_t *pkey, const move_t *m, int tid, int fell_back, uint32_t *key, uint64_t *hash)
 {
-	uint32_t	key[K];
-	uint8_t		packed[4 * K];
-	int			added;
-	int64_t		id;
-	uint64_t	j;
+	uint64_t	slot;
 
-	memcpy(key, pkey, sizeof(key));
+	memcpy(key, pkey, K * sizeof(uint32_t));
 	if ((m->mem_changed || fell_back) && intern_part(0, m->w + MEM_OFF, key) < 0)
 		return -1;
 	if ((m->ghost_changed || fell_back) && intern_part(1, m->w + GHOST_OFF, key) < 0)
@@ -497,6 +533,22 @@ add_successor(const uint32_t *pkey, const move_t *m, int tid, int fell_back)
 		for (int t = 0; t < NT; t++)
 			if (intern_part(2 + t, m->w + thr_off[t], key) < 0)
 				return -1;
+	*hash = key_hash(key);
+	slot = *hash & (states.nslots - 1);
+	__builtin_prefetch(&states.slots[slot]);
+	__builtin_prefetch(&states.tags[slot]);
+	return 0;
+}
+
+/* 0 fine, 1 the state limit, -1 out of memory, -2 a Python error, -3 past 2^28 states or 2^32 edges */
+static int
+add_successor(const uint32_t *key, uint64_t hash, const move_t *m, int tid)
+{
+	uint8_t		packed[4 * K];
+	int			added;
+	int64_t		id;
+	uint64_t	j;
+
 	key_pack(&layout, key, packed);
 	/* The state limit is met before the state would be added, as the Python search does. */
 	if (states.count >= max_states)
@@ -504,10 +556,10 @@ add_successor(const uint32_t *pkey, const move_t *m, int tid, int fell_back)
 		uint64_t	slot;
 		uint8_t		tag;
 
-		if (tab_probe(&states, packed, &slot, &tag) < 0)
+		if (tab_probe(&states, packed, hash, &slot, &tag) < 0)
 			return 1;
 	}
-	if ((id = tab_intern(&states, packed, &added)) < 0)
+	if ((id = tab_intern(&states, packed, hash, &added)) < 0)
 		return -1;
 	j = (uint64_t) id;
 	if (added)
@@ -532,8 +584,42 @@ add_successor(const uint32_t *pkey, const move_t *m, int tid, int fell_back)
 	return 0;
 }
 
+static uint32_t move_key[MAXMOVES][K];
+static uint64_t move_hash[MAXMOVES];
+
+/*
+ * Thread tid's moves (moves[0 .. nmoves)), in order: a violation is recorded
+ * with its ordinal (its place among the state's moves, *ordinal on), a
+ * successor added.  Keyed first, all of them, then added: the numbering, the
+ * parents and the edges are those of adding each as it comes.  Returns
+ * add_successor's value.
+ */
+static int
+add_moves(const uint32_t *pkey, int tid, int fell_back, int *any, int32_t *ordinal)
+{
+	for (int k = 0; k < nmoves; k++)
+		if (moves[k].kind < 0 && key_successor(pkey, &moves[k], tid, fell_back, move_key[k], &move_hash[k]) < 0)
+			return -1;
+	for (int k = 0; k < nmoves; k++, (*ordinal)++)
+	{
+		move_t	   *m = &moves[k];
+		int			r;
+
+		*any = 1;
+		transitions++;
+		if (m->kind >= 0)
+		{
+			cut_by |= 1ull << m->kind;
+			record(m->kind, expanded, *ordinal);
+			continue;
+		}
+		if ((r = add_successor(move_key[k], move_hash[k], m, tid)) != 0)
+			return r;
+	}
+	return 0;
+}
+
 #if ROGUE_TID >= 0
-static move_t rogue_move;
 
 /*
  * The rogue's moves after the program threads' (Engine.rogue_successors): each
@@ -546,6 +632,8 @@ rogue_step(const uint32_t *pkey, int *any)
 {
 	uint32_t	left = cur[ROGUE_OFF];
 	uint64_t	lo, hi;
+	int32_t		ordinal = 0;	/* the rogue's moves violate nothing: their ordinals are not read */
+	int			r;
 
 	if (left == 0)
 		return 0;
@@ -557,30 +645,30 @@ rogue_step(const uint32_t *pkey, int *any)
 		return 0;
 	hi = lo + 1;
 #endif
+	nmoves = 0;
 	for (uint64_t a = lo; a < hi; a++)
 	{
 		if (kernel_word[a])
 			continue;	/* a worker's fork and exit are the kernel's, not shared memory */
 		for (int k = 0; k < ROGUE_NVALUES; k++)
 		{
-			int			r;
+			uint32_t   *w;
 
 			if (rogue_values[k] == cur[MEM_OFF + a])
 				continue;
-			memcpy(rogue_move.w, cur, sizeof(cur));
-			rogue_move.w[MEM_OFF + a] = rogue_values[k];
-			rogue_move.w[ROGUE_OFF] = left == ROGUE_UNLIMITED ? left : left - 1;
-			rogue_move.kind = -1;
-			rogue_move.mem_changed = 1;
-			rogue_move.ghost_changed = 0;
-			*any = 1;
-			transitions++;
-			r = add_successor(pkey, &rogue_move, ROGUE_TID, 0);
-			if (r != 0)
-				return r;
+			if (nmoves == MAXMOVES)
+			{
+				if ((r = add_moves(pkey, ROGUE_TID, 0, any, &ordinal)) != 0)
+					return r;
+				nmoves = 0;
+			}
+			w = push_move(-1, 1, 0);
+			memcpy(w, cur, sizeof(cur));
+			w[MEM_OFF + a] = rogue_values[k];
+			w[ROGUE_OFF] = left == ROGUE_UNLIMITED ? left : left - 1;
 		}
 	}
-	return 0;
+	return add_moves(pkey, ROGUE_TID, 0, any, &ordinal);
 }
 #endif
 
@@ -628,10 +716,11 @@ sc_start(const uint32_t *init, uint32_t max_states_, uint32_t max_depth_, uint64
 	for (int c = 0; c < K; c++)
 		layout.bytes[c] = (uint8_t) first_id_bytes;
 	layout_place(&layout);
-	if (tab_init(&comp[0], MEM_LEN * 4) || tab_init(&comp[1], GHOST_LEN * 4) || tab_init(&states, layout.len))
+	if (tab_init(&comp[0], MEM_LEN * 4, mix_bytes) || tab_init(&comp[1], GHOST_LEN * 4, mix_bytes)
+		|| tab_init(&states, layout.len, packed_state_hash))
 		return -1;
 	for (int t = 0; t < NT; t++)
-		if (tab_init(&comp[2 + t], thr_len[t] * 4))
+		if (tab_init(&comp[2 + t], thr_len[t] * 4, mix_bytes))
 			return -1;
 	moves = malloc(MAXMOVES * sizeof(move_t));
 	parent_cap = 1024;
@@ -662,7 +751,7 @@ sc_start(const uint32_t *init, uint32_t max_states_, uint32_t max_depth_, uint64
 		if (intern_part(2 + t, init + thr_off[t], key) < 0)
 			return -1;
 	key_pack(&layout, key, packed);
-	if (tab_intern(&states, packed, &added) < 0)
+	if (tab_intern(&states, packed, key_hash(key), &added) < 0)
 		return -1;
 	parent[0] = 0xFFFFFFFFu;
 	if (check_new(0, init) < 0)
@@ -739,27 +828,14 @@ sc_run(uint64_t budget)
 			}
 			if (t == 0 && nmoves)
 				pm_any = 1;
-			for (int k = 0; k < nmoves; k++, ordinal++)
+			r = add_moves(pkey, t, fell_back, &any, &ordinal);
+			if (r == 1)
 			{
-				move_t	   *m = &moves[k];
-
-				any = 1;
-				transitions++;
-				if (m->kind >= 0)
-				{
-					cut_by |= 1ull << m->kind;
-					record(m->kind, expanded, ordinal);
-					continue;
-				}
-				r = add_successor(pkey, m, t, fell_back);
-				if (r == 1)
-				{
-					limit_hit = 1;
-					return 1;
-				}
-				if (r < 0)
-					return r;
+				limit_hit = 1;
+				return 1;
 			}
+			if (r < 0)
+				return r;
 		}
 #if ROGUE_TID >= 0
 		{
