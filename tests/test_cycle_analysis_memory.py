@@ -116,6 +116,18 @@ def test_component_tables_are_32_bit_below_2_to_the_28_states():
     assert graph_c.scc_bytes(wide) == 3 * 8 + 1 + 1024 * (8 + 4 + 8)
 
 
+def test_the_c_cycle_analysis_builds_where_there_is_a_compiler():
+    # Without a compiler the Python version runs after a notice, and the C
+    # tests skip: a build that breaks must fail here, not pass as skips.
+    from refimpl import build
+
+    try:
+        build.compiler()
+    except build.RefimplError:
+        pytest.skip("no C compiler")
+    assert graph_c._load() is not None
+
+
 class _Edges(array):
     """An edge array that says it holds 2^32 edges (no test can hold them)."""
 
