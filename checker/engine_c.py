@@ -78,6 +78,7 @@ from checker.model.property_names import PROPERTIES
 # alone cannot move (-1: no thread can).
 _POSTMASTER_STUCK = -2
 _CHUNK = 1 << 14  # states expanded per call into C: progress, Ctrl-C and --max-memory are seen between calls
+_NO_LIMIT = (1 << 64) - 1  # sc_run's room without --max-memory
 # Bytes each component id of a packed state starts with (they widen as their tables grow); the tests start
 # them at 4, where none ever widens, to compare the two.
 _FIRST_ID_BYTES = 1
@@ -1033,7 +1034,7 @@ def reach(engine: CEngine) -> Reached:
     try:
         r = lib.sc_start(init, 0xFFFFFFFE, 0xFFFFFFFF, checked, 1, 0, 1, _FIRST_ID_BYTES)
         while r == 0:
-            r = lib.sc_run(_CHUNK)
+            r = lib.sc_run(_CHUNK, _NO_LIMIT)
         if r == -2:
             assert search.error is not None
             raise search.error
@@ -1095,6 +1096,7 @@ def _take_array(search: _Search, which: int, count: int, typecode: str) -> array
 def explore_c(engine: CEngine, opts, res) -> None:
     """The search of checker.explore.explore, in C; fills ``res`` (same counts, same counterexamples)."""
     global _active
+    from checker import memlimit
     from checker.explore import interruption, out_of_memory
 
     if opts.symmetry:
@@ -1126,7 +1128,8 @@ def explore_c(engine: CEngine, opts, res) -> None:
         next_report = t0 + opts.progress_interval
         try:
             while r == 0:
-                r = lib.sc_run(_CHUNK)
+                room = memlimit.room_left(opts.memory_limit, 0)
+                r = lib.sc_run(_CHUNK, _NO_LIMIT if room is None else room)
                 if r == 0 and opts.progress is not None:
                     now = time.perf_counter()
                     if now >= next_report:
@@ -1155,6 +1158,10 @@ def explore_c(engine: CEngine, opts, res) -> None:
             raise Unsupported("--engine c: the cycle analysis past 2^28 states or 2^32 edges (use --no-liveness)")
         if r == -1:
             stop_reason = "out of memory"
+            if lib.sc_info(13):
+                stop_reason = out_of_memory(memlimit.MemoryLimitReached(
+                    f"memory limit {memlimit.format_size(opts.memory_limit or 0)} reached: the visited set would "
+                    "grow past it (raise it with --max-memory)"))
             out_of_mem = True
         _finish(engine, search, opts, res, stop_reason, out_of_mem, t0)
     finally:

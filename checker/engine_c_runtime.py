@@ -121,6 +121,28 @@ tab_shrink(tab_t *t)
 }
 
 /*
+ * What the tables may still take at once before --max-memory (sc_run sets it
+ * from the resident size before each chunk): growing the slots or widening
+ * the packed states touches all their new pages in one go, up to gigabytes
+ * between two of Python's checks.  A growth past it is refused (as an
+ * allocation that fails, with room_refused set).
+ */
+static uint64_t grow_room = UINT64_MAX;
+static int	room_refused;
+
+static int
+take_room(uint64_t bytes)
+{
+	if (bytes > grow_room)
+	{
+		room_refused = 1;
+		return -1;
+	}
+	grow_room -= bytes;
+	return 0;
+}
+
+/*
  * Place every item again in twice the slots.  Each placement is a cache miss
  * in a fresh array of up to gigabytes: the hashes of a batch of items are
  * computed and their slots prefetched before any is placed, so that the
@@ -134,9 +156,13 @@ tab_grow_slots(tab_t *t)
 {
 	uint64_t	n = t->nslots * 2;
 	uint64_t	mask = n - 1;
-	uint32_t   *s = calloc(n, sizeof(uint32_t));
-	uint8_t    *g = malloc(n);
+	uint32_t   *s;
+	uint8_t    *g;
 
+	if (take_room(n * (sizeof(uint32_t) + 1)) < 0)
+		return -1;
+	s = calloc(n, sizeof(uint32_t));
+	g = malloc(n);
 	if (!s || !g)
 	{
 		free(s);
@@ -399,6 +425,8 @@ key_widen(int c, uint32_t id)
 
 	if (need <= layout.bytes[c])
 		return 0;
+	if (take_room(states.count * (need - layout.bytes[c])) < 0)
+		return -1;
 	layout.bytes[c] = need;
 	layout_place(&layout);
 	items = realloc(states.items, states.cap * layout.len);
@@ -736,7 +764,8 @@ sc_start(const uint32_t *init, uint32_t max_states_, uint32_t max_depth_, uint64
 	expanded = transitions = depth = max_depth_seen = 0;
 	level_end = 1;
 	cut_by = recorded_mask = 0;
-	cut = limit_hit = failed = 0;
+	cut = limit_hit = failed = room_refused = 0;
+	grow_room = UINT64_MAX;
 	max_states = max_states_;
 	max_depth = max_depth_;
 	checked_mask = checked;
@@ -760,15 +789,19 @@ sc_start(const uint32_t *init, uint32_t max_states_, uint32_t max_depth_, uint64
 }
 
 /*
- * Expand up to budget states.  Returns 0 when there is more to do, 1 when
- * the search is over (queue empty, stopped at a violation, or a bound), -1
- * out of memory, -2 a Python callback failed (Python has its exception),
- * -3 too many states or edges for the edge arrays of the cycle analysis.
+ * Expand up to budget states, the tables growing by at most room bytes at
+ * once (grow_room).  Returns 0 when there is more to do, 1 when the search
+ * is over (queue empty, stopped at a violation, or a bound), -1 out of
+ * memory or room (sc_info(13) tells which), -2 a Python callback failed
+ * (Python has its exception), -3 too many states or edges for the edge
+ * arrays of the cycle analysis.
  */
 int
-sc_run(uint64_t budget)
+sc_run(uint64_t budget, uint64_t room)
 {
 	uint32_t	pkey[K];
+
+	grow_room = room;
 
 	while (budget--)
 	{
@@ -869,7 +902,8 @@ sc_run(uint64_t budget)
 
 /* what: 0 states, 1 transitions, 2 max depth, 3 expanded, 4 cut (a depth bound), 5 state limit hit,
    6 cut_by mask, 7 records, 8 bytes of the state table (keys + slots + parents), 9 bytes of the
-   component tables, 10 edges, 11 the largest postmaster step count, 12 bytes of a packed state */
+   component tables, 10 edges, 11 the largest postmaster step count, 12 bytes of a packed state,
+   13 a growth refused for want of room (the -1 was the memory limit) */
 uint64_t
 sc_info(int what)
 {
@@ -894,6 +928,7 @@ sc_info(int what)
 		}
 		case 10: return nedges;
 		case 12: return layout.len;
+		case 13: return (uint64_t) room_refused;
 		case 11:
 		{
 			uint64_t	best = 0;
@@ -1020,7 +1055,7 @@ CDEF = """
 typedef struct { int32_t kind; uint8_t mem_changed, ghost_changed; uint32_t w[%(W)d]; } move_t;
 int sc_start(const uint32_t *init, uint32_t max_states, uint32_t max_depth, uint64_t checked,
              int stop_on_first, int check_quiescent, int keep_edges, int first_id_bytes);
-int sc_run(uint64_t budget);
+int sc_run(uint64_t budget, uint64_t room);
 uint64_t sc_info(int what);
 void sc_record(int k, int32_t *prop, uint32_t *state, int32_t *ordinal);
 void sc_state(uint64_t idx, uint32_t *out);

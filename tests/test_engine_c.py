@@ -231,6 +231,24 @@ def test_the_postmasters_place_read_in_c(monkeypatch):
     assert in_op_seen and 0 < in_op_seen[0] < c.states
 
 
+def test_a_table_growth_past_the_memory_limit_stops_the_search(monkeypatch):
+    # A table's slots grow, and packed states widen, all at once: C is told
+    # before each chunk how much room --max-memory leaves, and refuses a
+    # growth past it (the run stops with exit 3 and its coverage), rather than
+    # passing the limit by up to gigabytes before the next check.
+    from checker import memlimit
+
+    limit = 1 << 40
+    monkeypatch.setattr(memlimit, "resident_bytes", lambda: limit - 200_000)
+    _eng, res = check("ring", memory_model="sc", engine="c", options=Options(memory_limit=limit), threads=3)
+    assert not res.complete and res.exit_code == 3 and not res.liveness_checked
+    assert "memory limit 1.0 TiB reached: the visited set would grow past it" in res.stop_reason
+    assert 1000 < res.states < 39_052
+    monkeypatch.setattr(memlimit, "resident_bytes", lambda: limit - (1 << 30))
+    _eng, res = check("ring", memory_model="sc", engine="c", options=Options(memory_limit=limit), threads=3)
+    assert res.complete and res.states == 39_052
+
+
 @pytest.mark.slow  # two C builds and a rogue search compared with the compiled engine: ~10 s
 def test_rogue_under_tso():
     # The rogue writes memory, not buffers, into the word the postmaster's
