@@ -335,7 +335,7 @@ static uint32_t cur[W];
  * A packed state keeps each of its K ids in as few bytes as that id's table
  * has needed so far (1 to 4, least significant first), not 4 bytes each:
  * the thread tables of the shipped protocols stay far below 2^16 items and
- * only shared memory passes it, so a state of 6 ids takes 8 to 10 bytes
+ * only shared memory passes it, so a state of 6 ids takes 8 to 11 bytes
  * where it took 24, most of the visited set.  When a table's count first
  * passes 2^8, 2^16 or 2^24 items, key_widen rewrites every packed state in
  * the wider layout: at most three times per component in a run.
