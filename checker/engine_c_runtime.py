@@ -951,6 +951,13 @@ sc_info(int what)
 	return 0;
 }
 
+/* Bytes of component c's id in a packed state, as the search has widened it so far. */
+int
+sc_id_bytes(int c)
+{
+	return layout.bytes[c];
+}
+
 void
 sc_record(int k, int32_t *prop, uint32_t *state, int32_t *ordinal)
 {
@@ -1058,6 +1065,7 @@ int sc_start(const uint32_t *init, uint32_t max_states, uint32_t max_depth, uint
 int sc_run(uint64_t budget, uint64_t room);
 uint64_t sc_info(int what);
 void sc_record(int k, int32_t *prop, uint32_t *state, int32_t *ordinal);
+int sc_id_bytes(int c);
 void sc_state(uint64_t idx, uint32_t *out);
 int64_t sc_parent(uint64_t idx);
 void sc_thread_place(int t, const uint8_t *in_op, uint32_t npc, uint8_t *inside, uint8_t *restarted);

@@ -23,12 +23,14 @@ from array import array
 
 # The C types of each variant of the loops over a graph, named by the typecodes of the graph's arrays
 # (offsets, edges): 32-bit offsets below 2^32 edges, 32-bit edges below 2^28 states, and the per-state
-# tables (component ids) 32-bit with 32-bit edges.
+# tables (component ids) 32-bit with 32-bit edges.  checker.graph.Graph widens its offsets whenever it
+# widens its edges, so there is no "IQ".
 _VARIANTS = {
     "II": ("uint32_t", "uint32_t", "int32_t"),
     "QI": ("uint64_t", "uint32_t", "int32_t"),
     "QQ": ("uint64_t", "uint64_t", "int64_t"),
 }
+_INDEX_TYPECODES = {"int32_t": "i", "int64_t": "q"}  # the per-state tables as Python arrays
 
 _SIGNATURES = (
     ("long scc_{v}(long n, const {off} *off, const {edge} *dst, {idx} *rindex, long first_stack, "
@@ -409,7 +411,7 @@ def _load():
 
 def _index_typecode(graph) -> str:
     """The array type of per-state tables: int32 below 2^28 states (narrow edges), int64 above."""
-    return "i" if graph.dst.typecode == "I" else "q"
+    return _INDEX_TYPECODES[_VARIANTS[_variant(graph)][2]]
 
 
 def scc_bytes(graph) -> int:
@@ -460,9 +462,7 @@ def components_c(graph, stack_budget: int | None = None) -> tuple[array, int] | 
 
 
 def _variant(graph) -> str:
-    """The key of _VARIANTS for ``graph``'s arrays (64-bit edges are only ever given 64-bit offsets)."""
-    if graph.dst.typecode != "I":
-        graph.widen_offsets()
+    """The key of _VARIANTS for ``graph``'s arrays."""
     return graph.off.typecode + graph.dst.typecode
 
 
