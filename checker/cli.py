@@ -10,6 +10,7 @@ Exit codes (every command):
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -198,10 +199,13 @@ def _make_engine(protocol, p, mutation, memory_model, profile, window, engine_ki
               help="seconds between checkpoints")
 @click.option("--resume", "resume_dir", default=None, type=click.Path(file_okay=False),
               help="continue the search checkpointed in DIR (and keep checkpointing there)")
+@click.option("--spill", "spill_dir", default=None, metavar="DIR",
+              help="--engine c: write the parents and the cycle analysis's graph to unlinked files in DIR "
+                   "as the search goes, and the states once it is over, rather than keep them in memory")
 def explore(protocol, threads, slots, ops, memory_model, profile, window, mutation, rogue, rogue_writes,
             rogue_anywhere, step_bound, params, engine_kind, max_states, max_depth, keep_going, no_liveness, trace_out,
             no_trace, fingerprint, symmetry, as_json, html, replay_c, max_memory, workers, ray_address, checkpoint_dir,
-            checkpoint_every, resume_dir):
+            checkpoint_every, resume_dir, spill_dir):
     """Explore every interleaving of PROTOCOL and check its properties."""
     from checker import memlimit
     from checker.explore import Options, explore as run
@@ -214,6 +218,11 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
     if max_depth is not None and max_depth < 0:
         raise Fail("--max-depth must be at least 0")
     memory_limit = _max_memory(max_memory)
+    if spill_dir is not None:
+        if engine_kind != "c":
+            raise Fail("--spill needs --engine c (the other engines keep their graph in memory)")
+        if not os.path.isdir(spill_dir) or not os.access(spill_dir, os.W_OK | os.X_OK):
+            raise Fail(f"--spill {spill_dir}: not a directory this process can write to")
 
     status = None
     if err.is_terminal and not as_json:
@@ -233,7 +242,8 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
 
     opts = Options(max_states=max_states, max_depth=max_depth, stop_on_first=not keep_going,
                    liveness=not no_liveness, progress=progress,
-                   storage="fingerprint" if fingerprint else "compact", symmetry=symmetry, memory_limit=memory_limit)
+                   storage="fingerprint" if fingerprint else "compact", symmetry=symmetry, memory_limit=memory_limit,
+                   spill_dir=spill_dir)
     from checker.parallel import SearchAborted, parallel_options
 
     try:
@@ -332,6 +342,7 @@ def _summary_json(result, written):
         "engine": result.engine,
         "storage": result.storage,
         "bytes_per_state": None if result.bytes_per_state is None else round(result.bytes_per_state),
+        "spilled_bytes": result.spilled_bytes,
         "collision_probability": result.collision_probability,
         "reductions": result.reductions or None,
         "reordering_bound": result.reordering_bound,
@@ -363,6 +374,8 @@ def _reported_properties(result):
 
 
 def _print_summary(result, written, format_steps):
+    from checker.memlimit import format_size
+
     system = result.system
     p = system.params
     mut = f", mutation {system.mutation}" if system.mutation else ""
@@ -377,10 +390,9 @@ def _print_summary(result, written, format_steps):
               f"{result.elapsed:.2f}s")
     out.print(f"  most postmaster steps in one operation: {result.max_postmaster_steps}")
     out.print(f"  engine {result.engine}, storage {result.storage}"
-              + (f", ~{result.bytes_per_state:,.0f} bytes/state" if result.bytes_per_state else ""))
+              + (f", ~{result.bytes_per_state:,.0f} bytes/state" if result.bytes_per_state else "")
+              + ("" if result.spilled_bytes is None else f" in memory, {format_size(result.spilled_bytes)} spilled to disk"))
     if result.workers:
-        from checker.memlimit import format_size
-
         out.print(f"  partitioned over {result.workers} shards: largest shard "
                   f"{format_size(max(result.worker_rss or [0]))} resident, "
                   f"{result.message_bytes_per_successor or 0:,.0f} bytes per successor sent to another shard, "

@@ -155,6 +155,9 @@ FILE_CASES = (
     Case("bad `--max-memory`", ("explore", "ring", "--max-memory", "5x")),
     Case("`--workers 0`", ("explore", "ring", "--workers", "0")),
     Case("`--workers many`", ("explore", "ring", "--workers", "many")),
+    Case("`--spill` with an engine that keeps its graph in memory", ("explore", "ring", "--spill", "d"), {"d/.keep": ""}),
+    Case("`--spill` into a directory that does not exist",
+         ("explore", "ring", "-m", "sc", "--engine", "c", "--spill", "missing")),
     Case("`--resume` of a directory without a checkpoint", ("explore", "ring", "--resume", "d"), {"d/.keep": ""}, "`d` is an empty directory"),
 )
 

@@ -64,6 +64,7 @@ words of a C state (a rogue budget of 2^32 - 1 writes or more too), more than
 from __future__ import annotations
 
 import ast
+import os
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -928,6 +929,13 @@ class _Search:
         self.props = engine.generator.props
         self.error: BaseException | None = None
         self.messages: dict[int, tuple[str, str]] = {}  # state -> its check_state violation
+        self.spill: _Spill | None = None
+
+    def spill_failed(self) -> ModelError:
+        """A write to, or a read from, a --spill file failed: no verdict, one line (exit 2)."""
+        assert self.spill is not None
+        return ModelError(f"--spill {self.spill.directory}: a file there could not be written or read back "
+                          f"({os.strerror(self.lib.sc_info(14))})")
 
     def words(self, ptr) -> list[int]:
         return self.ffi.unpack(ptr, self.layout.words)
@@ -963,18 +971,22 @@ class _Search:
 
     def state(self, idx: int):
         buf = self.ffi.new(f"uint32_t[{self.layout.words}]")
-        self.lib.sc_state(idx, buf)
+        if self.lib.sc_state(idx, buf) < 0:
+            raise self.spill_failed()
         return self.layout.decode(list(buf))
 
 
 class _CParents:
     """``parent[i]`` (-1 for the initial state), read from C: only counterexamples walk it."""
 
-    def __init__(self, lib) -> None:
-        self.lib = lib
+    def __init__(self, search: _Search) -> None:
+        self.search = search
 
     def __getitem__(self, i: int) -> int:
-        return self.lib.sc_parent(i)
+        p = self.search.lib.sc_parent(i)
+        if p == -4:
+            raise self.search.spill_failed()
+        return p
 
 
 class _CStates:
@@ -1002,8 +1014,12 @@ class _CStates:
         inside, restarted = bytearray(self.n), bytearray(self.n)
         if self.n:
             table = bytes(1 if x else 0 for x in in_op)
-            lib.sc_thread_place(tid, ffi.from_buffer("uint8_t[]", table), len(table),
-                                ffi.from_buffer("uint8_t[]", inside), ffi.from_buffer("uint8_t[]", restarted))
+            r = lib.sc_thread_place(tid, ffi.from_buffer("uint8_t[]", table), len(table),
+                                    ffi.from_buffer("uint8_t[]", inside), ffi.from_buffer("uint8_t[]", restarted))
+            if r == -1:
+                raise MemoryError("out of memory reading the postmaster's place")
+            if r < 0:
+                raise self.search.spill_failed()
         return inside, restarted
 
 
@@ -1066,15 +1082,58 @@ def _take_graph(search: _Search, expanded: int):
 
     C first gives back its hash slots, then hands the offsets and the edges
     over from their ends, freeing each piece it has handed over, so the run
-    holds the graph once (and a piece) rather than twice."""
+    holds the graph once (and a piece) rather than twice.  Spilled, the states
+    go to their file first and the graph is read from its files."""
     from checker.graph import Graph
 
     lib = search.lib
-    lib.sc_release_tables()
+    if lib.sc_release_tables() < 0:
+        raise search.spill_failed()
     graph = Graph()
+    if search.spill is not None:
+        graph.off = search.spill.read(search.spill.offsets, expanded + 1)
+        graph.dst = search.spill.read(search.spill.edges, lib.sc_info(10))
+        return graph
     graph.off = _take_array(search, 0, expanded + 1, "I")
     graph.dst = _take_array(search, 1, lib.sc_info(10), "I")
     return graph
+
+
+class _Spill:
+    """--spill DIR: the unlinked files the C search writes its parents, graph and (once searched) states to.
+
+    They live as long as the search (sc_free unmaps them first), and take no
+    name in DIR: an interrupted run leaves nothing behind.
+    """
+
+    def __init__(self, directory: str) -> None:
+        import tempfile
+
+        try:
+            self.parents, self.offsets, self.edges, self.states = (
+                tempfile.TemporaryFile(dir=directory, prefix="slotcheck-spill-") for _ in range(4))
+        except OSError as exc:
+            raise ModelError(f"--spill {directory}: cannot create a file there ({exc.strerror or exc})") from None
+        self.directory = directory
+
+    def read(self, f, count: int) -> array:
+        """The ``count`` 32-bit values of ``f`` (written whole by C), read straight into the array they fill;
+        the file is emptied once read (its disk space is not needed again)."""
+        out = array("I", [0]) * count
+        view = memoryview(out).cast("B")
+        done = 0
+        while done < len(view):
+            got = os.preadv(f.fileno(), [view[done:done + (1 << 30)]], done)
+            if got <= 0:
+                raise ModelError(f"--spill {self.directory}: a spill file is shorter than written "
+                                 f"({done} of {len(view)} bytes)")
+            done += got
+        f.truncate(0)
+        return out
+
+    def close(self) -> None:
+        for f in (self.parents, self.offsets, self.edges, self.states):
+            f.close()
 
 
 def _take_array(search: _Search, which: int, count: int, typecode: str) -> array:
@@ -1125,6 +1184,11 @@ def explore_c(engine: CEngine, opts, res) -> None:
         r = lib.sc_start(init_words, min(max_states, 0xFFFFFFFE), min(max_d, 0xFFFFFFFF), checked_mask,
                          int(opts.stop_on_first), int(engine.check_conservation), int(opts.liveness),
                          _FIRST_ID_BYTES)
+        if r == 0 and opts.spill_dir is not None:
+            spill = search.spill = _Spill(opts.spill_dir)
+            if lib.sc_spill(spill.parents.fileno(), spill.offsets.fileno(), spill.edges.fileno(),
+                            spill.states.fileno()) < 0:
+                r = -1
         next_report = t0 + opts.progress_interval
         try:
             while r == 0:
@@ -1156,17 +1220,23 @@ def explore_c(engine: CEngine, opts, res) -> None:
                 raise err
         if r == -3:
             raise Unsupported("--engine c: the cycle analysis past 2^28 states or 2^32 edges (use --no-liveness)")
+        if r == -4 or (search.spill is not None and lib.sc_spill_done() < 0):
+            raise search.spill_failed()
         if r == -1:
             stop_reason = "out of memory"
             if lib.sc_info(13):
+                # With the cycle analysis, the graph and the parents are what --spill takes out of memory.
+                spill = ", or keep the graph on disk with --spill DIR" if opts.liveness and not opts.spill_dir else ""
                 stop_reason = out_of_memory(memlimit.MemoryLimitReached(
                     f"memory limit {memlimit.format_size(opts.memory_limit or 0)} reached: the visited set would "
-                    "grow past it (raise it with --max-memory)"))
+                    f"grow past it (raise it with --max-memory{spill})"))
             out_of_mem = True
         _finish(engine, search, opts, res, stop_reason, out_of_mem, t0)
     finally:
         _active = None
         lib.sc_free()
+        if search.spill is not None:
+            search.spill.close()
 
 
 def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0) -> None:
@@ -1188,7 +1258,7 @@ def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0) -> None:
         stop_reason = stop_reason or f"state limit {opts.max_states} reached"
     cut_mask = lib.sc_info(6)
     res.cut_by = {p for k, p in enumerate(search.props) if cut_mask >> k & 1}
-    parent = _CParents(lib)
+    parent = _CParents(search)
     states = _CStates(search, n)
     labels = _RebuiltLabels(engine, states, parent)
     p_ = ffi.new("int32_t *")
@@ -1234,4 +1304,6 @@ def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0) -> None:
           and WAIT_FREEDOM not in res.violations):
         edges.pad(n)
         partial_lasso(engine, states, edges, parent, labels, res, opts.memory_limit)
+    if search.spill is not None:
+        res.spilled_bytes = lib.sc_info(15)
     res.elapsed = time.perf_counter() - t0

@@ -17,6 +17,8 @@ RUNTIME = r"""
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <unistd.h>
 
 #define K (2 + NT)
 #define FB 1        /* a step the C code leaves to Python (checker.engine_c._fallback) */
@@ -311,8 +313,175 @@ STEP_FUNCTIONS
 
 static tab_t comp[K];		/* component tables: memory, ghost, each thread */
 static tab_t states;		/* packed states: K ids each, laid out as layout says */
-static uint32_t *parent;
-static uint64_t parent_cap;
+/*
+ * A column: 32-bit values appended in index order and read back by index
+ * (the parents, the edge offsets, the edges).  In memory it is one growing
+ * block.  With --spill it is a file: a block of SPILL_ITEMS values is written
+ * out each time it fills, and after the search the file is either read back
+ * whole by Python (the graph) or value by value (the parents, of which the
+ * counterexamples read a few).  Nothing reads a spilled column during the
+ * search: parents and edges are only looked at once it is over.  (Mapping
+ * the files was tried: every page a read touches then counts as resident,
+ * and the deadlock analysis, reading one state of each candidate component,
+ * took caslist's peak up by 1.4 GiB.)
+ */
+typedef struct
+{
+	uint32_t   *items;		/* values base .. n - 1 (room for cap) */
+	uint64_t	base;		/* values already written to fd */
+	uint64_t	n;			/* values so far */
+	uint64_t	cap;
+	int			fd;			/* -1: in memory */
+} column_t;
+
+#define SPILL_ITEMS (1u << 18)	/* 1 MiB a write */
+
+static int	spill_errno;		/* the errno of a failed write or map (sc_run then returns -4) */
+static uint64_t spill_written;	/* bytes written to the --spill files */
+
+static int
+column_init(column_t *c)
+{
+	c->base = c->n = 0;
+	c->cap = 1024;
+	c->fd = -1;
+	c->items = malloc(c->cap * sizeof(uint32_t));
+	return c->items ? 0 : -1;
+}
+
+static int
+write_all(int fd, const void *buf, uint64_t bytes)
+{
+	const char *p = buf;
+
+	while (bytes)
+	{
+		ssize_t		w = write(fd, p, bytes > (1u << 30) ? (1u << 30) : bytes);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+		{
+			spill_errno = w < 0 ? errno : ENOSPC;
+			return -4;
+		}
+		p += w;
+		bytes -= (uint64_t) w;
+		spill_written += (uint64_t) w;
+	}
+	return 0;
+}
+
+static int
+pread_all(int fd, void *buf, uint64_t bytes, uint64_t at)
+{
+	char	   *p = buf;
+
+	while (bytes)
+	{
+		ssize_t		r = pread(fd, p, bytes > (1u << 30) ? (1u << 30) : bytes, (off_t) at);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+		{
+			spill_errno = r < 0 ? errno : EIO;
+			return -4;
+		}
+		p += r;
+		at += (uint64_t) r;
+		bytes -= (uint64_t) r;
+	}
+	return 0;
+}
+
+/* Write out the values not yet written: 0, or -4 (spill_errno says why). */
+static int
+column_flush(column_t *c)
+{
+	if (c->fd < 0 || c->n == c->base)
+		return 0;
+	if (write_all(c->fd, c->items, (c->n - c->base) * sizeof(uint32_t)) < 0)
+		return -4;
+	c->base = c->n;
+	return 0;
+}
+
+/* 0, or -1 out of memory, -4 a failed write */
+static int
+column_push(column_t *c, uint32_t v)
+{
+	if (c->n - c->base == c->cap)
+	{
+		if (c->fd >= 0)
+		{
+			if (column_flush(c) < 0)
+				return -4;
+		}
+		else
+		{
+			uint32_t   *ni = realloc(c->items, c->cap * 2 * sizeof(uint32_t));
+
+			if (!ni)
+				return -1;
+			c->items = ni;
+			c->cap *= 2;
+		}
+	}
+	c->items[c->n++ - c->base] = v;
+	return 0;
+}
+
+/* Value i into *out, from memory or from the file: 0, or -4 (a failed read). */
+static int
+column_read(const column_t *c, uint64_t i, uint32_t *out)
+{
+	if (i >= c->base)
+	{
+		*out = c->items[i - c->base];
+		return 0;
+	}
+	return pread_all(c->fd, out, sizeof(uint32_t), i * sizeof(uint32_t));
+}
+
+/* From now on write to fd (an empty file): 0, or -1 out of memory. */
+static int
+column_spill_to(column_t *c, int fd)
+{
+	uint32_t   *ni;
+
+	if (c->n - c->base > SPILL_ITEMS)
+		return -1;				/* called right after sc_start: never */
+	ni = realloc(c->items, SPILL_ITEMS * sizeof(uint32_t));
+	if (!ni)
+		return -1;
+	c->items = ni;
+	c->cap = SPILL_ITEMS;
+	c->fd = fd;
+	return 0;
+}
+
+static void
+column_free(column_t *c)
+{
+	free(c->items);
+	c->items = NULL;
+	c->base = c->n = c->cap = 0;
+	c->fd = -1;
+}
+
+static column_t parents;	/* each state's parent's index (0xFFFFFFFF for the initial state) */
+
+/*
+ * --spill: once the search is over the packed states are written to this
+ * file and freed (states_spilled), so that the cycle analysis's graph does
+ * not sit beside them in memory; the few it decodes are read back one by one
+ * and the scans of all of them (the postmaster's place) a block at a time.
+ */
+static int	states_fd = -1;
+static int	states_spilled;
+
+#define SCAN_STATES (1u << 16)	/* states a scan of spilled states reads at once */
 static uint64_t expanded, transitions, level_end, depth, max_depth_seen;
 static uint32_t max_states, max_depth;
 static uint64_t checked_mask, cut_by, recorded_mask;
@@ -322,13 +491,12 @@ static uint32_t *rec_state;
 static int	nrec;
 /*
  * The graph for the cycle analysis: state v's edges are edge_dst[edge_off[v]
- * .. edge_off[v + 1]), each the successor's index times 16 plus the moving
+ * .. edge_off[v + 1]) (columns), each the successor's index times 16 plus the moving
  * thread.  Offsets are 32 bits (4 bytes a state, not 8): the search stops
  * with -3 before 2^32 edges, as before 2^28 states.
  */
-static uint32_t *edge_off;
-static uint32_t *edge_dst;
-static uint64_t nedges, edge_cap, edge_off_cap;
+static column_t edge_off;
+static column_t edge_dst;
 static uint32_t cur[W];
 
 /*
@@ -391,13 +559,6 @@ key_pack(const key_layout_t *l, const uint32_t *key, uint8_t *packed)
 		for (int b = 0; b < l->bytes[c]; b++, v >>= 8)
 			p[b] = (uint8_t) v;
 	}
-}
-
-/* Id c of state s. */
-static inline uint32_t
-state_part(uint64_t s, int c)
-{
-	return key_part(&layout, states.items + s * layout.len, c);
 }
 
 /* Word k of item id of component table c. */
@@ -478,16 +639,22 @@ intern_part(int c, const uint32_t *w, uint32_t *key)
 }
 
 static void
-unpack(uint64_t idx, uint32_t *out)
+unpack_packed(const uint8_t *packed, uint32_t *out)
 {
 	uint32_t	key[K];
 
-	key_unpack(&layout, states.items + idx * layout.len, key);
+	key_unpack(&layout, packed, key);
 	memcpy(out + MEM_OFF, comp[0].items + (uint64_t) key[0] * MEM_LEN * 4, MEM_LEN * sizeof(uint32_t));
 	memcpy(out + GHOST_OFF, comp[1].items + (uint64_t) key[1] * GHOST_LEN * 4, GHOST_LEN * sizeof(uint32_t));
 	for (int t = 0; t < NT; t++)
 		memcpy(out + thr_off[t], comp[2 + t].items + (uint64_t) key[2 + t] * thr_len[t] * 4,
 			   thr_len[t] * sizeof(uint32_t));
+}
+
+static inline void
+unpack(uint64_t idx, uint32_t *out)
+{
+	unpack_packed(states.items + idx * layout.len, out);
 }
 
 static void
@@ -522,20 +689,9 @@ check_new(uint64_t idx, const uint32_t *w)
 static int
 add_edge(uint64_t j, int tid)
 {
-	if (j >= (1ull << 28) || nedges == 0xFFFFFFFFull)
+	if (j >= (1ull << 28) || edge_dst.n == 0xFFFFFFFFull)
 		return -3;		/* an edge, or an offset, no longer fits 32 bits */
-	if (nedges == edge_cap)
-	{
-		uint64_t	nc = edge_cap ? edge_cap * 2 : 4096;
-		uint32_t   *nd = realloc(edge_dst, nc * sizeof(uint32_t));
-
-		if (!nd)
-			return -1;
-		edge_dst = nd;
-		edge_cap = nc;
-	}
-	edge_dst[nedges++] = (uint32_t) (j * 16 + tid);
-	return 0;
+	return column_push(&edge_dst, (uint32_t) (j * 16 + tid));
 }
 
 /*
@@ -592,16 +748,10 @@ add_successor(const uint32_t *key, uint64_t hash, const move_t *m, int tid)
 	j = (uint64_t) id;
 	if (added)
 	{
-		if (j == parent_cap)
-		{
-			uint32_t   *np = realloc(parent, parent_cap * 2 * sizeof(uint32_t));
+		int			r;
 
-			if (!np)
-				return -1;
-			parent = np;
-			parent_cap *= 2;
-		}
-		parent[j] = (uint32_t) expanded;
+		if ((r = column_push(&parents, (uint32_t) expanded)) < 0)
+			return r;			/* parents.n is j + 1 now: states are numbered as they come */
 		if (depth + 1 > max_depth_seen)
 			max_depth_seen = depth + 1;
 		if (check_new(j, m->w) < 0)
@@ -705,21 +855,19 @@ release_all(void)
 {
 	for (int c = 0; c < K; c++)
 		tab_free(&comp[c]);
+	states_spilled = 0;
+	states_fd = -1;
 	tab_free(&states);
-	free(parent);
+	column_free(&parents);
 	free(rec_prop);
 	free(rec_state);
 	free(rec_ord);
-	free(edge_off);
-	free(edge_dst);
+	column_free(&edge_off);
+	column_free(&edge_dst);
 	free(moves);
-	parent = NULL;
 	rec_prop = rec_ord = NULL;
 	rec_state = NULL;
-	edge_off = NULL;
-	edge_dst = NULL;
 	moves = NULL;
-	nedges = edge_cap = 0;
 	started = 0;
 }
 
@@ -751,15 +899,14 @@ sc_start(const uint32_t *init, uint32_t max_states_, uint32_t max_depth_, uint64
 		if (tab_init(&comp[2 + t], thr_len[t] * 4, mix_bytes))
 			return -1;
 	moves = malloc(MAXMOVES * sizeof(move_t));
-	parent_cap = 1024;
-	parent = malloc(parent_cap * sizeof(uint32_t));
 	rec_prop = malloc(64 * sizeof(int32_t));
 	rec_ord = malloc(64 * sizeof(int32_t));
 	rec_state = malloc(64 * sizeof(uint32_t));
-	edge_off_cap = 1024;
-	edge_off = malloc(edge_off_cap * sizeof(uint32_t));
-	if (!moves || !parent || !rec_prop || !rec_ord || !rec_state || !edge_off)
+	if (!moves || !rec_prop || !rec_ord || !rec_state || column_init(&parents) || column_init(&edge_off)
+		|| column_init(&edge_dst))
 		return -1;
+	spill_errno = 0;
+	spill_written = 0;
 	nrec = 0;
 	expanded = transitions = depth = max_depth_seen = 0;
 	level_end = 1;
@@ -772,8 +919,7 @@ sc_start(const uint32_t *init, uint32_t max_states_, uint32_t max_depth_, uint64
 	stop_on_first = stop_on_first_;
 	check_quiescent = check_quiescent_;
 	keep_edges = keep_edges_;
-	nedges = edge_cap = 0;
-	edge_off[0] = 0;
+	column_push(&edge_off, 0);	/* room for 1024: cannot fail */
 	if (intern_part(0, init + MEM_OFF, key) < 0 || intern_part(1, init + GHOST_OFF, key) < 0)
 		return -1;
 	for (int t = 0; t < NT; t++)
@@ -782,7 +928,7 @@ sc_start(const uint32_t *init, uint32_t max_states_, uint32_t max_depth_, uint64
 	key_pack(&layout, key, packed);
 	if (tab_intern(&states, packed, key_hash(key), &added) < 0)
 		return -1;
-	parent[0] = 0xFFFFFFFFu;
+	column_push(&parents, 0xFFFFFFFFu);
 	if (check_new(0, init) < 0)
 		return -2;
 	return 0;
@@ -794,7 +940,7 @@ sc_start(const uint32_t *init, uint32_t max_states_, uint32_t max_depth_, uint64
  * is over (queue empty, stopped at a violation, or a bound), -1 out of
  * memory or room (sc_info(13) tells which), -2 a Python callback failed
  * (Python has its exception), -3 too many states or edges for the edge
- * arrays of the cycle analysis.
+ * arrays of the cycle analysis, -4 a --spill write failed (sc_info(14)).
  */
 int
 sc_run(uint64_t budget, uint64_t room)
@@ -818,20 +964,13 @@ sc_run(uint64_t budget, uint64_t room)
 			depth++;
 			level_end = states.count;
 		}
-		if (keep_edges && expanded + 2 > edge_off_cap)
-		{
-			uint32_t   *no = realloc(edge_off, edge_off_cap * 2 * sizeof(uint32_t));
-
-			if (!no)
-				return -1;
-			edge_off = no;
-			edge_off_cap *= 2;
-		}
 		if (depth >= max_depth)
 		{
+			int			r;
+
 			cut = 1;
-			if (keep_edges)
-				edge_off[expanded + 1] = (uint32_t) nedges;
+			if (keep_edges && (r = column_push(&edge_off, (uint32_t) edge_dst.n)) < 0)
+				return r;
 			expanded++;
 			continue;
 		}
@@ -894,16 +1033,82 @@ sc_run(uint64_t budget, uint64_t room)
 			record(DEADLOCK_PROP, expanded, POSTMASTER_STUCK);
 #endif
 		if (keep_edges)
-			edge_off[expanded + 1] = (uint32_t) nedges;
+		{
+			int			r = column_push(&edge_off, (uint32_t) edge_dst.n);
+
+			if (r < 0)
+				return r;
+		}
 		expanded++;
 	}
 	return expanded >= states.count ? 1 : 0;
 }
 
+/*
+ * The packed bytes of states first .. first + count - 1: where they lie in
+ * memory, or read into buf (count packed states long) once spilled; NULL
+ * when that read fails (spill_errno).
+ */
+static const uint8_t *
+states_at(uint64_t first, uint64_t count, uint8_t *buf)
+{
+	if (!states_spilled)
+		return states.items + first * layout.len;
+	if (pread_all(states_fd, buf, count * layout.len, first * layout.len) < 0)
+		return NULL;
+	return buf;
+}
+
+/*
+ * each(s, id, arg) for every state s, with id its thread t's id, in order:
+ * 0, or -1 out of memory, -4 a failed read of the spilled states.
+ */
+static int
+scan_thread_ids(int t, void (*each) (uint64_t s, uint32_t id, void *arg), void *arg)
+{
+	uint8_t    *buf = NULL;
+
+	if (states_spilled && !(buf = malloc((uint64_t) SCAN_STATES * layout.len)))
+		return -1;
+	for (uint64_t first = 0; first < states.count; first += SCAN_STATES)
+	{
+		uint64_t	m = umin(SCAN_STATES, states.count - first);
+		const uint8_t *packed = states_at(first, m, buf);
+
+		if (!packed)
+		{
+			free(buf);
+			return -4;
+		}
+		for (uint64_t k = 0; k < m; k++)
+			each(first + k, key_part(&layout, packed + k * layout.len, 2 + t), arg);
+	}
+	free(buf);
+	return 0;
+}
+
+typedef struct
+{
+	int			t;
+	uint64_t	best;
+} most_steps_t;
+
+static void
+most_steps_of(uint64_t s, uint32_t id, void *arg)
+{
+	most_steps_t *m = arg;
+	uint32_t	v = comp_word(2 + m->t, id, 1);
+
+	(void) s;
+	if (v > m->best)
+		m->best = v;
+}
+
 /* what: 0 states, 1 transitions, 2 max depth, 3 expanded, 4 cut (a depth bound), 5 state limit hit,
    6 cut_by mask, 7 records, 8 bytes of the state table (keys + slots + parents), 9 bytes of the
    component tables, 10 edges, 11 the largest postmaster step count, 12 bytes of a packed state,
-   13 a growth refused for want of room (the -1 was the memory limit) */
+   13 a growth refused for want of room (the -1 was the memory limit), 14 the errno of a failed
+   --spill write or read (-4), 15 bytes written to the --spill files */
 uint64_t
 sc_info(int what)
 {
@@ -917,7 +1122,7 @@ sc_info(int what)
 		case 5: return (uint64_t) limit_hit;
 		case 6: return cut_by;
 		case 7: return (uint64_t) nrec;
-		case 8: return states.cap * layout.len + states.nslots * 5 + parent_cap * 4;
+		case 8: return (states_spilled ? 0 : states.cap * layout.len) + states.nslots * 5 + parents.cap * 4;
 		case 9:
 		{
 			uint64_t	b = 0;
@@ -926,26 +1131,24 @@ sc_info(int what)
 				b += comp[c].cap * comp[c].item_bytes + comp[c].nslots * 5;
 			return b;
 		}
-		case 10: return nedges;
+		case 10: return edge_dst.n;
 		case 12: return layout.len;
 		case 13: return (uint64_t) room_refused;
+		case 14: return (uint64_t) spill_errno;
+		case 15: return spill_written;
 		case 11:
 		{
-			uint64_t	best = 0;
+			most_steps_t m = {0, 0};
 
 			for (int t = 0; t < NT; t++)
 			{
 				if (!postmaster[t])
 					continue;
-				for (uint64_t s = 0; s < states.count; s++)
-				{
-					uint32_t	v = comp_word(2 + t, state_part(s, 2 + t), 1);
-
-					if (v > best)
-						best = v;
-				}
+				m.t = t;
+				if (scan_thread_ids(t, most_steps_of, &m) < 0)
+					return UINT64_MAX;	/* asked before the states are spilled: never */
 			}
-			return best;
+			return m.best;
 		}
 	}
 	return 0;
@@ -966,16 +1169,28 @@ sc_record(int k, int32_t *prop, uint32_t *state, int32_t *ordinal)
 	*ordinal = rec_ord[k];
 }
 
-void
+/* 0, or -4 a failed read of the spilled states */
+int
 sc_state(uint64_t idx, uint32_t *out)
 {
-	unpack(idx, out);
+	uint8_t		buf[4 * K];
+	const uint8_t *packed = states_at(idx, 1, buf);
+
+	if (!packed)
+		return -4;
+	unpack_packed(packed, out);
+	return 0;
 }
 
+/* The parent's index, -1 for the initial state, -4 a failed read of the spilled parents */
 int64_t
 sc_parent(uint64_t idx)
 {
-	return parent[idx] == 0xFFFFFFFFu ? -1 : (int64_t) parent[idx];
+	uint32_t	p;
+
+	if (column_read(&parents, idx, &p) < 0)
+		return -4;
+	return p == 0xFFFFFFFFu ? -1 : (int64_t) p;
 }
 
 /*
@@ -985,44 +1200,99 @@ sc_parent(uint64_t idx)
  * come from the program).  Read from each state's packed id, so the run
  * never holds the pcs and step counts of every state beside the graph.
  */
-void
+typedef struct
+{
+	int			t;
+	const uint8_t *in_op;
+	uint32_t	npc;
+	uint8_t    *inside,
+			   *restarted;
+} place_t;
+
+static void
+place_of(uint64_t s, uint32_t id, void *arg)
+{
+	place_t    *p = arg;
+	uint32_t	pc = comp_word(2 + p->t, id, 0);
+	uint8_t		in = pc < p->npc ? p->in_op[pc] : 0;
+
+	p->inside[s] = in;
+	p->restarted[s] = in && comp_word(2 + p->t, id, 1) == 0;
+}
+
+/* 0, or -1 out of memory, -4 a failed read of the spilled states */
+int
 sc_thread_place(int t, const uint8_t *in_op, uint32_t npc, uint8_t *inside, uint8_t *restarted)
 {
-	for (uint64_t s = 0; s < states.count; s++)
-	{
-		uint32_t	id = state_part(s, 2 + t);
-		uint32_t	pc = comp_word(2 + t, id, 0);
-		uint8_t		in = pc < npc ? in_op[pc] : 0;
+	place_t		p = {t, in_op, npc, inside, restarted};
 
-		inside[s] = in;
-		restarted[s] = in && comp_word(2 + t, id, 1) == 0;
-	}
+	return scan_thread_ids(t, place_of, &p);
+}
+
+/*
+ * --spill: from now on the parents and the graph go to these files (empty,
+ * opened by Python, which closes them after sc_free), and the states to
+ * states_fd_ once the search is over.  Right after sc_start.  0, or -1 out
+ * of memory.
+ */
+int
+sc_spill(int parent_fd, int off_fd, int edge_fd, int states_fd_)
+{
+	if (column_spill_to(&parents, parent_fd) || column_spill_to(&edge_off, off_fd)
+		|| column_spill_to(&edge_dst, edge_fd))
+		return -1;
+	states_fd = states_fd_;
+	return 0;
+}
+
+/*
+ * --spill, when the search is over: the files complete, for Python to read
+ * the graph back and sc_parent the parents.  0, or -4 (a failed write:
+ * sc_info(14) is its errno).
+ */
+int
+sc_spill_done(void)
+{
+	if (column_flush(&edge_off) || column_flush(&edge_dst) || column_flush(&parents))
+		return -4;
+	return 0;
 }
 
 /*
  * Before the graph is handed to the cycle analysis: give back what the search
  * no longer needs, the hash slots (no state is looked up again, only read by
  * index) and the unused tails of the growing arrays.  The analysis's tables
- * are as large as the search's, so without this the run held both.  No sc_run
- * may follow.
+ * are as large as the search's, so without this the run held both.  With
+ * --spill the states go to their file too (sc_spill).  No sc_run may follow.
+ * 0, or -4 (sc_spill_done).
  */
-void
+int
 sc_release_tables(void)
 {
 	keep_edges = 0;
 	for (int c = 0; c < K; c++)
 		tab_shrink(&comp[c]);
 	tab_shrink(&states);
-	if (states.count && states.count < parent_cap)
+	if (parents.fd < 0 && parents.n < parents.cap)
 	{
-		uint32_t   *np = realloc(parent, states.count * sizeof(uint32_t));
+		uint32_t   *np = realloc(parents.items, parents.n * sizeof(uint32_t));
 
 		if (np)
 		{
-			parent = np;
-			parent_cap = states.count;
+			parents.items = np;
+			parents.cap = parents.n;
 		}
 	}
+	if (states_fd >= 0 && states.count && !states_spilled)
+	{
+		if (write_all(states_fd, states.items, states.count * layout.len) < 0)
+			return -4;
+		free(states.items);
+		states.items = NULL;
+		states.cap = 0;
+		states_spilled = 1;
+	}
+	return 0;
 }
 
 /*
@@ -1035,26 +1305,22 @@ sc_release_tables(void)
 void
 sc_take_tail(int which, uint64_t keep, uint64_t count, void *out)
 {
-	size_t		item = sizeof(uint32_t);	/* offsets and edges alike */
-	void	  **block = which == 0 ? (void **) &edge_off : (void **) &edge_dst;
+	column_t   *c = which == 0 ? &edge_off : &edge_dst;	/* in memory: not spilled */
 
-	memcpy(out, (char *) *block + keep * item, (count - keep) * item);
+	memcpy(out, c->items + keep, (count - keep) * sizeof(uint32_t));
 	if (keep == 0)
 	{
-		free(*block);
-		*block = NULL;
+		free(c->items);
+		c->items = NULL;
 	}
 	else
 	{
-		void	   *smaller = realloc(*block, keep * item);
+		uint32_t   *smaller = realloc(c->items, keep * sizeof(uint32_t));
 
 		if (smaller)
-			*block = smaller;
+			c->items = smaller;
 	}
-	if (which == 0)
-		edge_off_cap = keep;
-	else
-		nedges = edge_cap = keep;
+	c->n = c->cap = keep;
 }
 """
 
@@ -1066,10 +1332,12 @@ int sc_run(uint64_t budget, uint64_t room);
 uint64_t sc_info(int what);
 void sc_record(int k, int32_t *prop, uint32_t *state, int32_t *ordinal);
 int sc_id_bytes(int c);
-void sc_state(uint64_t idx, uint32_t *out);
+int sc_state(uint64_t idx, uint32_t *out);
 int64_t sc_parent(uint64_t idx);
-void sc_thread_place(int t, const uint8_t *in_op, uint32_t npc, uint8_t *inside, uint8_t *restarted);
-void sc_release_tables(void);
+int sc_thread_place(int t, const uint8_t *in_op, uint32_t npc, uint8_t *inside, uint8_t *restarted);
+int sc_release_tables(void);
+int sc_spill(int parent_fd, int off_fd, int edge_fd, int states_fd);
+int sc_spill_done(void);
 void sc_take_tail(int which, uint64_t keep, uint64_t count, void *out);
 void sc_free(void);
 extern "Python" int slotcheck_c_fallback(int tid, const uint32_t *s, move_t *out, int cap);

@@ -61,6 +61,7 @@ class Result:
     cut_by: set[str] = field(default_factory=set)
     storage: str = "full"  # "full" (reference), "compact" or "fingerprint" (checker.search)
     bytes_per_state: float | None = None  # visited set + queue + parents, when the search measures it
+    spilled_bytes: int | None = None  # --spill: what went to its files rather than memory
     # "compiled": generated sc/tso successors (checker.compile_sc); "c": the search in C (checker.engine_c)
     engine: str = "interpreted"
     # A reduction the search used, said in every verdict ("fingerprinted: ..."); "" for none.
@@ -147,6 +148,9 @@ class Options:
     # --max-memory in bytes: the cycle analysis checks it before each table it
     # allocates (the search checks it in ``progress``, which the caller writes).
     memory_limit: int | None = None
+    # --spill DIR (--engine c): the parents and the cycle analysis's graph go
+    # to unlinked files there during the search, the states once it is over.
+    spill_dir: str | None = None
 
 
 class Engine:

@@ -245,6 +245,7 @@ def test_a_table_growth_past_the_memory_limit_stops_the_search(monkeypatch):
     _eng, res = check("ring", memory_model="sc", engine="c", options=Options(memory_limit=limit), threads=3)
     assert not res.complete and res.exit_code == 3 and not res.liveness_checked
     assert "memory limit 1.0 TiB reached: the visited set would grow past it" in res.stop_reason
+    assert "(raise it with --max-memory, or keep the graph on disk with --spill DIR)" in res.stop_reason
     assert 1000 < res.states < 39_052
     monkeypatch.setattr(memlimit, "resident_bytes", lambda: limit - (1 << 30))
     _eng, res = check("ring", memory_model="sc", engine="c", options=Options(memory_limit=limit), threads=3)
@@ -555,3 +556,61 @@ def test_refused_in_one_line(args, why, tmp_path):
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and why in lines[0] and "Traceback" not in proc.stderr
+
+
+def _spilled_both_ways(tmp_path, protocol, options, mutation=None, **params):
+    """The C search with and without --spill: the spilled run's result and C module, after checking that
+    the two summaries are the same and that the spill directory is left empty."""
+    out = []
+    for spill in (None, str(tmp_path)):
+        eng, res = check(protocol, mutation=mutation, memory_model="sc", engine="c",
+                         options=Options(spill_dir=spill, **options), **params)
+        out.append((eng, res))
+    (_eng, kept), (eng, spilled) = out
+    assert _summary(spilled) == _summary(kept)
+    assert kept.spilled_bytes is None and spilled.spilled_bytes
+    assert list(tmp_path.iterdir()) == []  # the files were unlinked from the start
+    return spilled, eng.module().lib
+
+
+@pytest.mark.parametrize("protocol, mutation, params, options", [
+    # Counterexamples to safety read their paths from the mapped parents.
+    ("ring", "no-lock", {"threads": 3}, {"stop_on_first": False}),
+    # A wait-freedom lasso in the graph a state cap leaves.
+    ("caslist", "unbounded-retry", {"threads": 2, "slots": 1, "ops": 1, "rogue": True, "rogue_writes": None,
+                                    "step_bound": 0, "extra": {"cas_retries": 1}}, {"max_states": 20000}),
+])
+def test_a_spilled_search_finds_the_same_counterexamples(tmp_path, protocol, mutation, params, options):
+    spilled, _lib = _spilled_both_ways(tmp_path, protocol, options, mutation, **params)
+    assert spilled.violations
+
+
+def test_a_spilled_search_writes_out_every_part_it_names(tmp_path):
+    # Every parent (4 bytes a state), every edge offset (one more) and every
+    # edge (a passing run: one a transition) went to the files during the
+    # search, and every packed state once it was over; the cycle analysis ran
+    # on the graph read back, and the postmaster's place was read from the
+    # mapped states.
+    spilled, lib = _spilled_both_ways(tmp_path, "ring", {}, threads=3)
+    n, packed = spilled.states, lib.sc_info(12)
+    assert spilled.complete and spilled.liveness_checked and not spilled.violations
+    assert spilled.spilled_bytes == 4 * n + 4 * (n + 1) + 4 * spilled.transitions + packed * n
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_spill_write_that_fails_is_one_line_and_no_verdict(tmp_path, monkeypatch):
+    # A full disk under --spill ends the run with its reason (the CLI prints
+    # it on one line, exit 2): a graph missing its tail is no graph to decide
+    # deadlock or wait-freedom on.
+    from checker import engine_c
+
+    make = engine_c._Spill.__init__
+
+    def full_disk(self, directory):
+        make(self, directory)
+        self.edges.close()
+        self.edges = open("/dev/full", "w+b")
+
+    monkeypatch.setattr(engine_c._Spill, "__init__", full_disk)
+    with pytest.raises(ModelError, match=r"^--spill .*: a file there could not be written or read back \(No space left on device\)$"):
+        check("ring", memory_model="sc", engine="c", options=Options(spill_dir=str(tmp_path)), threads=3)
