@@ -1077,13 +1077,14 @@ def reach(engine: CEngine) -> Reached:
 _TAIL = 1 << 24  # elements of the graph taken out of C per call (64 MiB)
 
 
-def _take_graph(search: _Search, expanded: int):
+def _take_graph(search: _Search, expanded: int, room=None):
     """The successor lists of the ``expanded`` states C expanded, as a Graph.
 
     C first gives back its hash slots, then hands the offsets and the edges
     over from their ends, freeing each piece it has handed over, so the run
     holds the graph once (and a piece) rather than twice.  Spilled, the states
-    go to their file first and the graph is read from its files."""
+    go to their file first and the graph is read from its files, whole: ``room``
+    (a checker.explore.Room) is asked for all of it once the search's tables are gone."""
     from checker.graph import Graph
 
     lib = search.lib
@@ -1091,6 +1092,8 @@ def _take_graph(search: _Search, expanded: int):
         raise search.spill_failed()
     graph = Graph()
     if search.spill is not None:
+        if room is not None:
+            room(4 * (expanded + 1 + lib.sc_info(10)), "the graph read back from --spill")
         graph.off = search.spill.read(search.spill.offsets, expanded + 1)
         graph.dst = search.spill.read(search.spill.edges, lib.sc_info(10))
         return graph
@@ -1296,8 +1299,10 @@ def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0) -> None:
         with cycle_analysis_stops(res, "before"):
             # The graph moves out of C a piece at a time, freed behind it: a
             # piece, and the growing arrays' spare room, is what it adds.
-            Room(opts.memory_limit)(2 * 4 * _TAIL, "the graph handed over")
-            edges = _take_graph(search, expanded)
+            room = Room(opts.memory_limit)
+            if search.spill is None:
+                room(2 * 4 * _TAIL, "the graph handed over")
+            edges = _take_graph(search, expanded, room)
     if res.complete and edges is not None:
         analyse_cycles(engine, states, edges, parent, labels, res, {}, opts.memory_limit)
     elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in system.checked

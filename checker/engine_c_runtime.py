@@ -336,7 +336,7 @@ typedef struct
 
 #define SPILL_ITEMS (1u << 18)	/* 1 MiB a write */
 
-static int	spill_errno;		/* the errno of a failed write or map (sc_run then returns -4) */
+static int	spill_errno;		/* the errno of a failed write or read (sc_run, sc_state, ... then return -4) */
 static uint64_t spill_written;	/* bytes written to the --spill files */
 
 static int

@@ -614,3 +614,23 @@ def test_a_spill_write_that_fails_is_one_line_and_no_verdict(tmp_path, monkeypat
     monkeypatch.setattr(engine_c._Spill, "__init__", full_disk)
     with pytest.raises(ModelError, match=r"^--spill .*: a file there could not be written or read back \(No space left on device\)$"):
         check("ring", memory_model="sc", engine="c", options=Options(spill_dir=str(tmp_path)), threads=3)
+
+
+def test_the_graph_read_back_from_spill_asks_max_memory_first(tmp_path, monkeypatch):
+    # Spilled, the graph comes back whole (not in pieces): --max-memory is
+    # asked for all of it once the search's tables are freed, and a refusal
+    # stops the run before the cycle analysis (exit 3, the search complete).
+    from checker import explore as explore_module, memlimit
+
+    asked = []
+
+    def refuse_the_graph(self, nbytes, what):
+        asked.append((nbytes, what))
+        if "--spill" in what:
+            raise memlimit.MemoryLimitReached("memory limit 1 B reached: the graph would pass it")
+
+    monkeypatch.setattr(explore_module.Room, "__call__", refuse_the_graph)
+    _eng, res = check("ring", memory_model="sc", engine="c", options=Options(spill_dir=str(tmp_path)), threads=3)
+    assert asked == [(4 * (res.states + 1 + res.transitions), "the graph read back from --spill")]
+    assert not res.complete and res.exit_code == 3 and not res.liveness_checked and res.states == 39_052
+    assert "before the cycle analysis (the search had covered every state)" in res.stop_reason
