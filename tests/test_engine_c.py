@@ -209,14 +209,12 @@ def test_ids_widen_to_three_bytes(monkeypatch):
     assert id_bytes[0] == 3 and res.states == 1_500_000
 
 
-def test_the_postmasters_place_read_in_c(monkeypatch):
-    # The wait-freedom analysis asks the C states where the postmaster is in
-    # each (checker.explore._postmaster_lasso): C reads it from the packed
-    # ids; here it is checked against the decoded states, on a run whose
-    # lasso it decides.
+def _check_the_place_read_in_c(monkeypatch) -> list:
+    """Each time the C states are asked where a thread is, check the answer against every state decoded one by
+    one; the list returned gets (states, states with the thread inside an operation) for each."""
     from checker import engine_c
 
-    in_op_seen = []
+    asked: list = []
     place = engine_c._CStates.place
 
     def checked_place(self, tid, in_op):
@@ -224,13 +222,22 @@ def test_the_postmasters_place_read_in_c(monkeypatch):
         threads = [self[i][1][tid] for i in range(len(self))]
         assert inside == bytearray(1 if in_op[t[0]] else 0 for t in threads)
         assert restarted == bytearray(1 if in_op[t[0]] and t[1] == 0 else 0 for t in threads)
-        in_op_seen.append(sum(inside))
+        asked.append((len(inside), sum(inside)))
         return inside, restarted
 
     monkeypatch.setattr(engine_c._CStates, "place", checked_place)
+    return asked
+
+
+def test_the_postmasters_place_read_in_c(monkeypatch):
+    # The wait-freedom analysis asks the C states where the postmaster is in
+    # each (checker.explore._postmaster_lasso): C reads it from the packed
+    # ids; here it is checked against the decoded states, on a run whose
+    # lasso it decides.
+    asked = _check_the_place_read_in_c(monkeypatch)
     _compiled, c = _both("caslist", {"max_states": 20000}, mutation="unbounded-retry", threads=2, slots=1, ops=1,
                          rogue=True, rogue_writes=None, step_bound=0, extra={"cas_retries": 1})
-    assert in_op_seen and 0 < in_op_seen[0] < c.states
+    assert asked and 0 < asked[0][1] < c.states
 
 
 def test_a_table_growth_past_the_memory_limit_stops_the_search(monkeypatch):
@@ -634,3 +641,17 @@ def test_the_graph_read_back_from_spill_asks_max_memory_first(tmp_path, monkeypa
     assert asked == [(4 * (res.states + 1 + res.transitions), "the graph read back from --spill")]
     assert not res.complete and res.exit_code == 3 and not res.liveness_checked and res.states == 39_052
     assert "before the cycle analysis (the search had covered every state)" in res.stop_reason
+
+
+def test_spilled_states_are_scanned_block_by_block(tmp_path, monkeypatch):
+    # The postmaster's place is read from the spilled states 65,536 at a
+    # time (scan_thread_ids): on 200,000 states, four blocks, the last one
+    # short.  Checked against the states decoded one by one from the same
+    # file, and the lasso it decides against the search held in memory.
+    from checker.model import WAIT_FREEDOM
+
+    asked = _check_the_place_read_in_c(monkeypatch)
+    spilled, _lib = _spilled_both_ways(tmp_path, "caslist", {"max_states": 200_000}, "unbounded-retry", threads=2,
+                                       slots=1, ops=1, rogue=True, rogue_writes=None, step_bound=0,
+                                       extra={"cas_retries": 1})
+    assert [n for n, _inside in asked] == [200_000, 200_000] and WAIT_FREEDOM in spilled.violations
