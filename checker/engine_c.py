@@ -1105,8 +1105,8 @@ def _take_graph(search: _Search, expanded: int, room=None):
 class _Spill:
     """--spill DIR: the unlinked files the C search writes its parents, graph and (once searched) states to.
 
-    They live as long as the search (sc_free unmaps them first), and take no
-    name in DIR: an interrupted run leaves nothing behind.
+    They live as long as the search (closed after sc_free), and take no name
+    in DIR: an interrupted run leaves nothing behind.
     """
 
     def __init__(self, directory: str) -> None:
@@ -1125,9 +1125,10 @@ class _Spill:
         out = array("I", [0]) * count
         view = memoryview(out).cast("B")
         done = 0
+        f.seek(0)
         while done < len(view):
-            got = os.preadv(f.fileno(), [view[done:done + (1 << 30)]], done)
-            if got <= 0:
+            got = f.readinto(view[done:done + (1 << 30)])
+            if not got:
                 raise ModelError(f"--spill {self.directory}: a spill file is shorter than written "
                                  f"({done} of {len(view)} bytes)")
             done += got
@@ -1229,10 +1230,10 @@ def explore_c(engine: CEngine, opts, res) -> None:
             stop_reason = "out of memory"
             if lib.sc_info(13):
                 # With the cycle analysis, the graph and the parents are what --spill takes out of memory.
-                spill = ", or keep the graph on disk with --spill DIR" if opts.liveness and not opts.spill_dir else ""
+                hint = ", or keep the graph on disk with --spill DIR" if opts.liveness and not opts.spill_dir else ""
                 stop_reason = out_of_memory(memlimit.MemoryLimitReached(
                     f"memory limit {memlimit.format_size(opts.memory_limit or 0)} reached: the visited set would "
-                    f"grow past it (raise it with --max-memory{spill})"))
+                    f"grow past it (raise it with --max-memory{hint})"))
             out_of_mem = True
         _finish(engine, search, opts, res, stop_reason, out_of_mem, t0)
     finally:

@@ -655,3 +655,19 @@ def test_spilled_states_are_scanned_block_by_block(tmp_path, monkeypatch):
                                        slots=1, ops=1, rogue=True, rogue_writes=None, step_bound=0,
                                        extra={"cas_retries": 1})
     assert [n for n, _inside in asked] == [200_000, 200_000] and WAIT_FREEDOM in spilled.violations
+
+
+def test_a_spill_file_cut_short_is_one_line_and_no_verdict(tmp_path, monkeypatch):
+    # A file that reads back shorter than C wrote it (another process cut it)
+    # is no graph to analyse either.
+    from checker import engine_c
+
+    read = engine_c._Spill.read
+
+    def cut_short(self, f, count):
+        f.truncate(2 * count)  # half of its 4-byte values
+        return read(self, f, count)
+
+    monkeypatch.setattr(engine_c._Spill, "read", cut_short)
+    with pytest.raises(ModelError, match=r"^--spill .*: a spill file is shorter than written \(\d+ of \d+ bytes\)$"):
+        check("ring", memory_model="sc", engine="c", options=Options(spill_dir=str(tmp_path)), threads=3)
