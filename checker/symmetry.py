@@ -515,6 +515,9 @@ def identity_layout(system: System, memory_model: str) -> IdentityLayout:
     return layout
 
 
+_MEMO_ITEMS = 1 << 20  # entries of each of Canonicaliser's memos before it is emptied
+
+
 class Canonicaliser:
     """``canon(state)``: the orbit's representative; ``check_state``: the invariants on every member."""
 
@@ -530,6 +533,14 @@ class Canonicaliser:
         self.weak = engine.mm.name == "weak"
         if self.weak:
             self._weak_init(engine)
+        # Under weak, renaming a thread and its window, and a backend's sort
+        # key, cost most of the reduced search (rename_pending on every
+        # thread of every successor: 85% of its CPU at --threads 5).  A
+        # successor shares all but one thread with its parent, so both are
+        # memoised, per (thread, permutation, thread tuple, window) and per
+        # (backend, thread tuple, window); emptied when they pass _MEMO_ITEMS.
+        self._renamed: dict = {}
+        self._keys: dict = {}
         init = engine.initial()
         for perm in itertools.permutations(range(self.nb)):
             if self.apply(init, perm) != init:
@@ -588,22 +599,33 @@ class Canonicaliser:
 
     def _weak_apply(self, threads, pending, ts, ps, pi):
         """Rename every thread's locals and window; move backend b's to backend pi[b]."""
-        mm, lo, nb = self.engine.mm, self.lo, self.nb
+        lo, hi = self.lo, self.hi
+        memo = self._renamed
+        if len(memo) > _MEMO_ITEMS:
+            memo.clear()
+        pi_key = tuple(pi)
+        for tid in range(len(threads)):
+            at = (tid, pi_key, threads[tid], pending[tid])
+            done = memo.get(at)
+            if done is None:
+                done = memo[at] = self._weak_rename(tid, threads[tid], pending[tid], pi)
+            to = lo + pi[tid - lo] if lo <= tid < hi else tid
+            ts[to], ps[to] = done
+
+    def _weak_rename(self, tid, thread, pend, pi):
+        """Thread ``tid``'s tuple and window with every backend number renamed by ``pi`` (a backend's
+        expressions named as in the program of the backend it becomes)."""
+        mm, lo, lay = self.engine.mm, self.lo, self.layout
         rv = self._rename_value
 
         def f(v, k):
             return rv(v, k, pi)
-        lay = self.layout
-        for tid in range(len(threads)):
-            if lo <= tid < self.hi:
-                continue
-            t, ps[tid] = mm.rename_pending(tid, threads[tid], pending[tid], self._value_renamer(tid, f), _same)
-            ts[tid] = self._rename_int_locals(t, lay.postmaster_locals, pi) if tid == 0 else t
-        for b in range(nb):
-            j = pi[b]
-            t, ps[lo + j] = mm.rename_pending(lo + b, threads[lo + b], pending[lo + b],
-                                              self._value_renamer(lo + b, f), self._expr_renamer(b, j))
-            ts[lo + j] = self._rename_int_locals(t, lay.backend_locals, pi)
+        if lo <= tid < self.hi:
+            b = tid - lo
+            t, p = mm.rename_pending(tid, thread, pend, self._value_renamer(tid, f), self._expr_renamer(b, pi[b]))
+            return self._rename_int_locals(t, lay.backend_locals, pi), p
+        t, p = mm.rename_pending(tid, thread, pend, self._value_renamer(tid, f), _same)
+        return (self._rename_int_locals(t, lay.postmaster_locals, pi) if tid == 0 else t), p
 
     def _rename_int_locals(self, t, where, pi):
         """The numbers locals hold (their pending values are the weak model's)."""
@@ -661,21 +683,16 @@ class Canonicaliser:
         return (mem, tuple(ts), tuple(ps), ghost)
 
     def _key(self, thread, pend, b=0):
-        lay = self.layout
         if self.weak:
-            # Numbers masked, expressions named as in the first backend's
-            # program; repr orders locals that hold a number in one backend
-            # and a pending value in another.
-            nb = self.nb
-            t, w = self.engine.mm.rename_pending(
-                self.lo + b, thread, pend, self._value_renamer(self.lo + b, lambda v, k: -1 if k < v <= k + nb else v),
-                self._expr_renamer(b, 0))
-            if lay.backend_locals:
-                t = list(t)
-                for i, k in lay.backend_locals:
-                    if type(t[i]) is int and k < t[i] <= k + nb:
-                        t[i] = -1
-            return repr((t, w))
+            keys = self._keys
+            at = (b, thread, pend)
+            key = keys.get(at)
+            if key is None:
+                if len(keys) > _MEMO_ITEMS:
+                    keys.clear()
+                key = keys[at] = self._weak_key(thread, pend, b)
+            return key
+        lay = self.layout
         if lay.backend_locals:
             t = list(thread)
             for i, k in lay.backend_locals:
@@ -686,6 +703,20 @@ class Canonicaliser:
             pend = tuple((a, -1 if a in self.mem_k and self.mem_k[a] < v <= self.mem_k[a] + self.nb else v)
                          for a, v in pend)
         return (thread, pend or ())
+
+    def _weak_key(self, thread, pend, b):
+        """Numbers masked, expressions named as in the first backend's program; repr orders locals that hold a
+        number in one backend and a pending value in another."""
+        lay, nb = self.layout, self.nb
+        t, w = self.engine.mm.rename_pending(
+            self.lo + b, thread, pend, self._value_renamer(self.lo + b, lambda v, k: -1 if k < v <= k + nb else v),
+            self._expr_renamer(b, 0))
+        if lay.backend_locals:
+            t = list(t)
+            for i, k in lay.backend_locals:
+                if type(t[i]) is int and k < t[i] <= k + nb:
+                    t[i] = -1
+        return repr((t, w))
 
     def __call__(self, s):
         threads, pending = s[1], s[2]
