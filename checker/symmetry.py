@@ -733,11 +733,14 @@ class Canonicaliser:
                 e += 1
             groups.append(order[j:e])
             j = e
+        # The identity renames nothing (apply(s, identity) == s): no need to apply it.
+        identity = list(range(nb))
         if all(len(g) == 1 for g in groups):
-            return self.apply(s, order)
+            return s if order == identity else self.apply(s, order)
         best = None
         for choice in itertools.product(*(itertools.permutations(g) for g in groups)):
-            img = self.apply(s, [b for g in choice for b in g])
+            perm = [b for g in choice for b in g]
+            img = s if perm == identity else self.apply(s, perm)
             if best is None or img < best:
                 best = img
         return best
