@@ -333,6 +333,18 @@ def test_weak_reduced_counts_and_verdicts(protocol):
         assert red.verdict(prop).split(" (")[0] == full.verdict(prop).split(" (")[0], prop
 
 
+def test_weak_renaming_memos_emptied_as_they_fill(monkeypatch):
+    # The renaming and the sort keys are memoised (Canonicaliser._renamed,
+    # _keys) and emptied past _MEMO_ITEMS entries: with room for 8, they
+    # empty thousands of times, and the orbits are still the pinned ones.
+    from checker import symmetry
+
+    monkeypatch.setattr(symmetry, "_MEMO_ITEMS", 8)
+    _, red = check("bgworker", memory_model="weak", threads=3, slots=2, ops=1,
+                   options=Options(symmetry=True, liveness=False))
+    assert red.complete and (red.states, red.transitions) == WEAK_COUNTS["bgworker"][1:]
+
+
 def _weak_mutations():
     cases = []
     for name in ACCEPTED:
