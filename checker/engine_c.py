@@ -1082,9 +1082,11 @@ def _take_graph(search: _Search, expanded: int, room=None):
 
     C first gives back its hash slots, then hands the offsets and the edges
     over from their ends, freeing each piece it has handed over, so the run
-    holds the graph once (and a piece) rather than twice.  Spilled, the states
-    go to their file first and the graph is read from its files, whole: ``room``
-    (a checker.explore.Room) is asked for all of it once the search's tables are gone."""
+    holds the graph once (and a piece) rather than twice: ``room`` (a
+    checker.explore.Room) is asked for a piece of each array and their spare
+    room.  Spilled, the states go to their file first and the graph is read
+    from its files, whole: ``room`` is asked for all of it once the search's
+    tables are gone."""
     from checker.graph import Graph
 
     lib = search.lib
@@ -1097,6 +1099,8 @@ def _take_graph(search: _Search, expanded: int, room=None):
         graph.off = search.spill.read(search.spill.offsets, expanded + 1)
         graph.dst = search.spill.read(search.spill.edges, lib.sc_info(10))
         return graph
+    if room is not None:
+        room(2 * 4 * _TAIL, "the graph handed over")
     graph.off = _take_array(search, 0, expanded + 1, "I")
     graph.dst = _take_array(search, 1, lib.sc_info(10), "I")
     return graph
@@ -1298,12 +1302,7 @@ def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0) -> None:
         # Handing over a graph of hundreds of millions of edges takes a while
         # and much memory: a stop there is a stop in the analysis.
         with cycle_analysis_stops(res, "before"):
-            # The graph moves out of C a piece at a time, freed behind it: a
-            # piece, and the growing arrays' spare room, is what it adds.
-            room = Room(opts.memory_limit)
-            if search.spill is None:
-                room(2 * 4 * _TAIL, "the graph handed over")
-            edges = _take_graph(search, expanded, room)
+            edges = _take_graph(search, expanded, Room(opts.memory_limit))
     if res.complete and edges is not None:
         analyse_cycles(engine, states, edges, parent, labels, res, {}, opts.memory_limit)
     elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in system.checked

@@ -1193,13 +1193,6 @@ sc_parent(uint64_t idx)
 	return p == 0xFFFFFFFFu ? -1 : (int64_t) p;
 }
 
-/*
- * Per state, where thread t is (the postmaster, for the cycle analysis):
- * inside an operation (in_op[its pc]), and inside one with its step count
- * (word 1) restarted.  A pc past the table is outside (there is none: the pcs
- * come from the program).  Read from each state's packed id, so the run
- * never holds the pcs and step counts of every state beside the graph.
- */
 typedef struct
 {
 	int			t;
@@ -1220,7 +1213,13 @@ place_of(uint64_t s, uint32_t id, void *arg)
 	p->restarted[s] = in && comp_word(2 + p->t, id, 1) == 0;
 }
 
-/* 0, or -1 out of memory, -4 a failed read of the spilled states */
+/*
+ * Per state, where thread t is (the postmaster, for the cycle analysis):
+ * inside an operation (in_op[its pc]), and inside one with its step count
+ * (word 1) restarted.  A pc past the table is outside (there is none: the pcs
+ * come from the program).  Read from each state's packed id, so the run
+ * never holds the pcs and step counts of every state beside the graph.
+ */
 int
 sc_thread_place(int t, const uint8_t *in_op, uint32_t npc, uint8_t *inside, uint8_t *restarted)
 {

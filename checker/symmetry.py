@@ -541,6 +541,7 @@ class Canonicaliser:
         # (backend, thread tuple, window); emptied when they pass _MEMO_ITEMS.
         self._renamed: dict = {}
         self._keys: dict = {}
+        self._identity = list(range(self.nb))
         init = engine.initial()
         for perm in itertools.permutations(range(self.nb)):
             if self.apply(init, perm) != init:
@@ -724,7 +725,7 @@ class Canonicaliser:
         keys = [self._key(threads[lo + b], pending[lo + b], b) for b in range(nb)]
         order = sorted(range(nb), key=keys.__getitem__)
         if not self.renames:
-            return self.apply(s, order) if order != list(range(nb)) else s
+            return self.apply(s, order) if order != self._identity else s
         # Backends with equal keys may be ordered either way: the least image is the representative.
         groups, j = [], 0
         while j < nb:
@@ -734,7 +735,7 @@ class Canonicaliser:
             groups.append(order[j:e])
             j = e
         # The identity renames nothing (apply(s, identity) == s): no need to apply it.
-        identity = list(range(nb))
+        identity = self._identity
         if all(len(g) == 1 for g in groups):
             return s if order == identity else self.apply(s, order)
         best = None

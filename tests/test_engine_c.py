@@ -581,7 +581,7 @@ def _spilled_both_ways(tmp_path, protocol, options, mutation=None, **params):
 
 
 @pytest.mark.parametrize("protocol, mutation, params, options", [
-    # Counterexamples to safety read their paths from the mapped parents.
+    # Counterexamples to safety read their paths from the spilled parents.
     ("ring", "no-lock", {"threads": 3}, {"stop_on_first": False}),
     # A wait-freedom lasso in the graph a state cap leaves.
     ("caslist", "unbounded-retry", {"threads": 2, "slots": 1, "ops": 1, "rogue": True, "rogue_writes": None,
@@ -597,7 +597,7 @@ def test_a_spilled_search_writes_out_every_part_it_names(tmp_path):
     # edge (a passing run: one a transition) went to the files during the
     # search, and every packed state once it was over; the cycle analysis ran
     # on the graph read back, and the postmaster's place was read from the
-    # mapped states.
+    # spilled states.
     spilled, lib = _spilled_both_ways(tmp_path, "ring", {}, threads=3)
     n, packed = spilled.states, lib.sc_info(12)
     assert spilled.complete and spilled.liveness_checked and not spilled.violations

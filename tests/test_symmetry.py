@@ -336,13 +336,25 @@ def test_weak_reduced_counts_and_verdicts(protocol):
 def test_weak_renaming_memos_emptied_as_they_fill(monkeypatch):
     # The renaming and the sort keys are memoised (Canonicaliser._renamed,
     # _keys) and emptied past _MEMO_ITEMS entries: with room for 8, they
-    # empty thousands of times, and the orbits are still the pinned ones.
+    # stay that small through the run, and the orbits are still the pinned ones.
     from checker import symmetry
 
     monkeypatch.setattr(symmetry, "_MEMO_ITEMS", 8)
+    made = []
+    init = symmetry.Canonicaliser.__init__
+
+    def keep(self, *args):
+        init(self, *args)
+        made.append(self)
+
+    monkeypatch.setattr(symmetry.Canonicaliser, "__init__", keep)
     _, red = check("bgworker", memory_model="weak", threads=3, slots=2, ops=1,
                    options=Options(symmetry=True, liveness=False))
     assert red.complete and (red.states, red.transitions) == WEAK_COUNTS["bgworker"][1:]
+    (canon,) = made
+    # A memo is emptied before an entry is added past 8: it never holds more
+    # than 8 + the entries one call adds (a state's threads).
+    assert 0 < len(canon._renamed) <= 8 + len(red.system.threads) and 0 < len(canon._keys) <= 9
 
 
 def _weak_mutations():
