@@ -231,15 +231,16 @@ class Wire:
         self.sent = [len(i.items) for i in self.interners]
         return start, new
 
-    def encode(self, components, keys, codes) -> bytes:
+    def encode(self, components, keys, codes, outcomes: bytes | None = None) -> bytes:
+        """A batch; ``outcomes``: what the memory model's caches learnt this level (MemoryModel.outcomes_to_share)."""
         try:
-            return marshal.dumps((components, keys, array("q", codes).tobytes()))
+            return marshal.dumps((components, keys, array("q", codes).tobytes(), outcomes))
         except ValueError:
             raise ModelError("a state holds a value that cannot be sent between processes") from None
 
     def decode(self, sender, blob: bytes):
-        """A batch -> (keys in this process's ids, sort codes)."""
-        (start, new), keys, codes_b = marshal.loads(blob)
+        """A batch -> (keys in this process's ids, sort codes, the sender's outcomes or None)."""
+        (start, new), keys, codes_b, outcomes = marshal.loads(blob)
         table = self.tables.setdefault(sender, [[], [], [], []])
         for k in range(4):
             if start[k] != len(table[k]):
@@ -251,7 +252,7 @@ class Wire:
         tr = self.translate
         codes = array("q")
         codes.frombytes(codes_b)
-        return [tr(k, tm, tg, tp, tt) for k in keys], codes
+        return [tr(k, tm, tg, tp, tt) for k in keys], codes, outcomes
 
     def adopt(self, tables, keys) -> list:
         """Keys written against ``tables`` (whole component lists) -> keys in this process's ids."""
@@ -297,6 +298,8 @@ class Shard:
         from checker.search import _ThreadMoveCache
 
         self._move_cache = _ThreadMoveCache(self.engine, self.packer) if memoised else None
+        if nshards > 1:
+            self.engine.mm.share_outcomes()
 
     def owner(self, key: int) -> int:
         return self.wire.owner(key)
@@ -479,11 +482,12 @@ class Shard:
         self._known_edges = (known_at, known_dst)
         batches: list = []
         components = self.wire.new_components()
+        outcomes = engine.mm.outcomes_to_share()
         for j in range(self.nshards):
             if j == self.index:  # stays in this process: no encoding
                 batches.append(own_first if own_first is not None else (out_keys[j], out_codes[j]))
             else:
-                blob = self.wire.encode(components, out_keys[j], out_codes[j])
+                blob = self.wire.encode(components, out_keys[j], out_codes[j], outcomes)
                 report.sent_bytes += len(blob)
                 report.sent_states += len(out_keys[j])
                 batches.append(blob)
@@ -511,7 +515,12 @@ class Shard:
             if batch is own:
                 n += len(own)
                 continue
-            bkeys, bcodes = batch if isinstance(batch, tuple) else self.wire.decode(sender, batch)
+            if isinstance(batch, tuple):
+                bkeys, bcodes = batch
+            else:
+                bkeys, bcodes, outcomes = self.wire.decode(sender, batch)
+                if outcomes is not None:
+                    self.engine.mm.adopt_outcomes(outcomes)
             n += len(bkeys)
             memlimit.check(self.memory_limit)
             if edges is None:

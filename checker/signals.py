@@ -80,4 +80,36 @@ def run_entry_point() -> None:
     install_early()
     from checker.cli import main
 
-    main()
+    try:
+        main()
+    except SystemExit as exc:
+        _exit_now(exc.code)
+    _exit_now(0)
+
+
+def _exit_now(code) -> None:
+    """End the process as ``sys.exit(code)`` would, without freeing every object first.
+
+    A search leaves millions of objects (visited set, memos, the weak model's
+    caches) that the interpreter would free one by one on the way out: 4 s
+    after `checker explore ring --threads 3 -m weak`, whose search took 19.
+    The exit handlers still run (temporary directories, multiprocessing,
+    Ray), and the output is flushed, so nothing but the freeing is skipped.
+    """
+    import atexit
+    import sys
+
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # sys.exit("message"), as the interpreter prints it
+        print(code, file=sys.stderr)
+        status = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be written anyway
+            pass
+    os._exit(status)

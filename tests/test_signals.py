@@ -364,3 +364,18 @@ def test_an_idle_pool_worker_lets_a_signal_pass_and_a_busy_one_stops():
         for sig, handler in saved.items():
             signal.signal(sig, handler)
         signals._received.clear()
+
+
+@pytest.mark.parametrize("code, status, stderr", [(None, 0, ""), (0, 0, ""), (3, 3, ""), ("no verdict", 1, "no verdict\n")])
+def test_the_program_exits_without_freeing_yet_runs_exit_handlers_and_flushes(code, status, stderr):
+    # checker.signals._exit_now skips the interpreter's freeing of every object
+    # (seconds after a big search); what sys.exit would do otherwise must stay.
+    script = ("import atexit, sys\n"
+              "from checker.signals import _exit_now\n"
+              "atexit.register(lambda: print(' handler ran', end=''))\n"
+              "print('buffered', end='')\n"
+              f"_exit_now({code!r})\n"
+              "print('never')\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=_env(), cwd=ROOT,
+                          timeout=120)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (status, "buffered handler ran", stderr)

@@ -128,3 +128,69 @@ def test_windows_cross_the_parallel_wire_as_plain_tuples_and_come_back_typed():
             assert {type(e) for w in back for e in w} <= set(weak._ENTRY_CLASS.values())
             seen += 1
     assert seen
+
+
+def test_outcomes_one_worker_learnt_spare_another_the_work_and_change_nothing():
+    # The shards of a partitioned search own states by memory, and the weak
+    # model's per-thread outcomes do not depend on memory: what one worker
+    # works out, it hands the others (MemoryModel.outcomes_to_share).  A model
+    # that adopted them must give the same successors as one that works them
+    # out itself, and work out none of them again.
+    from checker.model import Params
+    from checker.run import make_engine
+
+    import copy
+
+    # Copies of one engine, as forked workers are: a weak state names
+    # expressions by ids that agree only between such copies.
+    engine = make_engine("ring", Params(**SMALL), None, "weak", "documented", "compiled")
+    teacher, learner, reference = (copy.deepcopy(engine) for _ in range(3))
+    teacher.mm.share_outcomes()
+    states, queue, seen = [], [teacher.initial()], set()
+    while queue and len(states) < 3000:
+        state = queue.pop(0)
+        if state in seen:
+            continue
+        seen.add(state)
+        states.append(state)
+        out: list = []
+        teacher.successors(state, out)
+        queue += [nxt for _label, nxt, _viol in out if nxt is not None]
+    blob = teacher.mm.outcomes_to_share()
+    assert blob is not None
+    assert teacher.mm.outcomes_to_share() is None  # handed over once
+    learner.mm.adopt_outcomes(blob)
+
+    learnt = {"learner": 0, "reference": 0}
+
+    def counting(engine, name):
+        original = engine.mm._learnt
+
+        def count(*args):
+            learnt[name] += 1
+            return original(*args)
+        engine.mm._learnt = count
+
+    counting(learner, "learner")
+    counting(reference, "reference")
+    for state in states:
+        got: list = []
+        want: list = []
+        learner.successors(state, got)
+        reference.successors(state, want)
+        assert got == want
+        assert [type(e) for _l, nxt, _v in got if nxt for w in nxt[2] for e in w] == \
+            [type(e) for _l, nxt, _v in want if nxt for w in nxt[2] for e in w]
+    assert learnt["reference"] > 1000
+    assert learnt["learner"] == 0
+
+
+def test_models_without_shared_outcomes_offer_none():
+    from checker.model import Params
+    from checker.run import make_engine
+
+    engine = make_engine("ring", Params(**SMALL), None, "tso", "documented", "compiled")
+    engine.mm.share_outcomes()
+    out: list = []
+    engine.successors(engine.initial(), out)
+    assert engine.mm.outcomes_to_share() is None

@@ -149,6 +149,21 @@ class MemoryModel(ABC):
         """The inverse of ``pending_to_wire``: equal to what was sent, of the model's own types."""
         return pending
 
+    # Memoised outcomes shared between the worker processes of a partitioned
+    # search.  A model whose caches are keyed by one thread's state alone
+    # (not by memory) would otherwise fill them afresh in every worker, since
+    # the shards split states by memory.  The default shares nothing.
+
+    def share_outcomes(self) -> None:
+        """From now on, remember what the caches learn, for ``outcomes_to_share``."""
+
+    def outcomes_to_share(self) -> bytes | None:
+        """What the caches learnt since the last call (then forgotten here), or None."""
+        return None
+
+    def adopt_outcomes(self, blob: bytes) -> None:
+        """Add to the caches what another process's ``outcomes_to_share`` returned."""
+
     def reordering_bound(self) -> int | None:
         """The bound on reordering that limited this search, if any.
 

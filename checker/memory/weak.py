@@ -103,6 +103,7 @@ docs/memory-models.md, 9.)
 
 from __future__ import annotations
 
+import pickle
 from typing import Any, NamedTuple
 
 from checker.ir import Expr, GhostIndexError, OutOfRange, Violation, rmw_apply
@@ -293,6 +294,11 @@ class WeakMemory(MemoryModel):
         cache = dict if CACHE_OUTCOMES else _Forgetful
         self._advance_cache: dict = cache()  # see _plan()
         self._thread_cache: dict = cache()  # see successors()
+        # Outcomes this process worked out, to offer the other workers of a
+        # partitioned search (share_outcomes), and outcomes they offered for
+        # thread states this process has not met yet.
+        self._journal: list | None = None
+        self._adopted: dict = {}
         self._windows: dict = {}  # see _advance_plan()
         # (tid, id(window)) -> _bindings(tid, window), for the windows in
         # self._windows only: they are never freed, so their ids stay theirs.
@@ -332,6 +338,72 @@ class WeakMemory(MemoryModel):
     def pending_from_wire(self, pending):
         kinds = _ENTRY_CLASS
         return tuple(tuple(kinds[e[0]]._make(e) for e in w) for w in pending)
+
+    # -- outcomes shared between the workers of a partitioned search ----------
+    #
+    # The per-thread outcomes (successors' ``plans``) depend on one thread's
+    # locals and window and the ghost state, never on memory, so one process
+    # works each out once for all memories.  The shards of a partitioned
+    # search own states by their memory, so every worker would meet nearly
+    # every thread state and work out nearly every outcome again (ring,
+    # 3 threads: each of 2 workers 98% of them, at different levels in all
+    # but 2%).  Each worker offers what it learnt in a level with that
+    # level's batches, and the others take it before their next level.
+
+    def _learnt(self, plans: dict, tkey, pkey, value):
+        """``plans[pkey] = value`` for thread state ``tkey``, remembered for the other workers if sharing."""
+        plans[pkey] = value
+        if self._journal is not None and self._fetch_log is None:
+            self._journal.append((tkey, pkey, value))
+        return value
+
+    def share_outcomes(self) -> None:
+        if self._journal is None:
+            self._journal = []
+
+    def outcomes_to_share(self) -> bytes | None:
+        if not self._journal:
+            return None
+        try:
+            # pickle, not marshal: window entries are NamedTuples.  One dump
+            # keeps the plans that several entries share one object.
+            return pickle.dumps(self._journal, protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            self._journal = []
+
+    def adopt_outcomes(self, blob: bytes) -> None:
+        received = pickle.loads(blob)  # noqa: S301 - from a worker this process forked beside it
+        if len(self._adopted) >= ADVANCE_CACHE_ENTRIES:
+            self._adopted.clear()  # the same bound as the caches themselves
+        interned: dict = {}
+        for tkey, pkey, value in received:
+            tc = self._thread_cache.get(tkey)
+            plans = tc[2] if tc is not None else self._adopted.setdefault(tkey, {})
+            if pkey in plans:
+                continue  # worked out here too, in the same level
+            tid = tkey[0]
+            if pkey == "speculate":
+                plans[pkey] = value
+            elif pkey[0] == "fetch":
+                plans[pkey] = [(label, self._interned_plan(tid, plan, interned), nmem) for label, plan, nmem in value]
+            else:
+                plans[pkey] = self._interned_plan(tid, value, interned)
+
+    def _interned_plan(self, tid: int, plan: list, interned: dict) -> list:
+        """``plan`` with each window the one object this process keeps for it (see _advance_plan), bindings noted."""
+        done = interned.get(id(plan))
+        if done is not None:
+            return done
+        windows, bindings = self._windows, self._window_bindings
+        out = []
+        for r in plan:
+            if r[0] == "state":
+                w = windows.setdefault(r[2], r[2])
+                bindings.setdefault((tid, id(w)), r[5])
+                r = ("state", r[1], w, r[3], r[4], r[5])
+            out.append(r)
+        interned[id(plan)] = out
+        return out
 
     def is_full(self, ins) -> bool:
         op = ins.op
@@ -871,6 +943,9 @@ class WeakMemory(MemoryModel):
                 if len(self._thread_cache) >= ADVANCE_CACHE_ENTRIES:
                     self._thread_cache.clear()
                 self._thread_cache[key] = tc
+                adopted = self._adopted.pop(key, None)
+                if adopted:
+                    tc[2].update(adopted)
         performs, fetchable, plans = tc
         emit = self._emit
         for i, kind, epc, addr, fwd, nth, passed in performs:
@@ -903,7 +978,7 @@ class WeakMemory(MemoryModel):
                 L = list(T)
                 w = self._note_passed(win, i, addr, result) if kind == "L" else list(win)
                 w = self.remove(w, L, i, result)
-                plan = plans[pkey] = self._plan(tid, label, L, w, mem, ghost)
+                plan = self._learnt(plans, key, pkey, self._plan(tid, label, L, w, mem, ghost))
             emit(state, tid, label, plan, nmem, out)
         pc = T[0]
         ins = prog.instrs[pc]
@@ -919,7 +994,7 @@ class WeakMemory(MemoryModel):
         else:
             moves = plans.get(("fetch", ghost))
             if moves is None:
-                moves = plans[("fetch", ghost)] = self._fetch_moves(tid, T, win, mem, ghost, action)
+                moves = self._learnt(plans, key, ("fetch", ghost), self._fetch_moves(tid, T, win, mem, ghost, action))
         for label, plan, nmem in moves:
             emit(state, tid, label, plan, mem if nmem is None else nmem, out)
 
@@ -1076,9 +1151,11 @@ class WeakMemory(MemoryModel):
         # early depends on this thread's state and window only (memory is
         # read when the load is performed, below): computed once per
         # (thread, state, window), then once per value read and ghost state.
+        tkey = (tid, T, win)
         candidates = plans.get("speculate")
         if candidates is None:
-            candidates = plans["speculate"] = self._speculation_candidates(tid, T, win, mem, ghost, logging)
+            candidates = self._learnt(plans, tkey, "speculate",
+                                      self._speculation_candidates(tid, T, win, mem, ghost, logging))
         for n, (L2, w2, i, fwd, addr, label_pc, nth, fetched) in enumerate(candidates):
             v = fwd if fwd is not None else mem[addr]
             label = (tid, "speculate", label_pc, (addr, v, nth, fwd is not None))
@@ -1087,7 +1164,7 @@ class WeakMemory(MemoryModel):
             if plan is None:
                 L3 = list(L2)
                 w3 = self.remove(self._note_passed(w2, i, addr, v), L3, i, v)
-                plan = plans[skey] = self._plan(tid, label, L3, w3, mem, ghost, prefetched=fetched)
+                plan = self._learnt(plans, tkey, skey, self._plan(tid, label, L3, w3, mem, ghost, prefetched=fetched))
             self._emit(state, tid, label, plan, mem, out)
 
     def _speculation_candidates(self, tid, T, win, mem, ghost, logging):
