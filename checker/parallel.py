@@ -64,6 +64,7 @@ import time
 import zlib
 from array import array
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from checker.model import DEADLOCK, WAIT_FREEDOM, ModelError, Params
@@ -284,7 +285,7 @@ class Shard:
         self.keys: list = []
         self.rank = array("q")
         self.parent = array("q")
-        self.frontier: list[int] = []  # local indices of the level being expanded, in rank order
+        self.frontier: Sequence[int] = []  # local indices of the level being expanded, in rank order
         self.depth = 0
         # Edges, recorded by the target's owner: where (source rank << 12 | move index)
         # and target rank * 16 + thread, as checker.explore keeps them.
@@ -400,30 +401,35 @@ class Shard:
                 if entry.__class__ is tuple_:
                     # route(), inlined: a call per successor would cost the hot loop ~10%.
                     moved += len(entry)
-                    for delta in entry:
-                        code = ((base | m) << TID_BITS) | tid
-                        m += 1
+                    # The sort code is made only for a successor that needs
+                    # one (sent, or new here): most are already known.
+                    for move, delta in enumerate(entry, m):
                         nk = key ^ delta
                         # The owner hashes shared memory only (OWNER_POSITIONS):
                         # a step that keeps it stays here.
-                        j = me if not delta & owner_mask else owner(nk)
-                        if j == me:
-                            known = seen.get(nk)
-                            if known is not None:
-                                if keep_edges:
-                                    known_at.append(code >> TID_BITS)
-                                    known_dst.append(rank[known] << TID_BITS | tid)
+                        if delta & owner_mask:
+                            j = owner(nk)
+                            if j != me:
+                                if sent is not None:
+                                    if nk in sent:
+                                        continue
+                                    sent.add(nk)
+                                out_keys[j].append(nk)
+                                out_codes[j].append(((base | move) << TID_BITS) | tid)
                                 continue
-                            if own_first is not None:
-                                if nk not in own_first:
-                                    own_first[nk] = code
-                                continue
-                        elif sent is not None:
-                            if nk in sent:
-                                continue
-                            sent.add(nk)
-                        out_keys[j].append(nk)
-                        out_codes[j].append(code)
+                        known = seen.get(nk)
+                        if known is not None:
+                            if keep_edges:
+                                known_at.append(base | move)
+                                known_dst.append(rank[known] << TID_BITS | tid)
+                            continue
+                        if own_first is not None:
+                            if nk not in own_first:
+                                own_first[nk] = ((base | move) << TID_BITS) | tid
+                            continue
+                        out_keys[me].append(nk)
+                        out_codes[me].append(((base | move) << TID_BITS) | tid)
+                    m += len(entry)
                     continue
                 # A violation or a pruned move among them: in order, one by one.
                 for delta, label, viol in entry:
@@ -543,22 +549,26 @@ class Shard:
                 else:
                     at_known.append(code >> TID_BITS)
                     dst_known.append(rank[li] << TID_BITS | (code & 15))
-        new = sorted(first.items(), key=operator.itemgetter(1))
-        report = ReceiveReport(array("q", [c for _k, c in new]).tobytes())
+        # The new states in sort-code order, and their codes: built by C-level
+        # sorted/map rather than a Python loop over (key, code) pairs, since
+        # this runs once per new state (as does commit's bookkeeping).
+        new_keys = sorted(first, key=first.__getitem__)
+        codes = array("q", map(first.__getitem__, new_keys))
+        report = ReceiveReport(codes.tobytes())
         check_state, unpack = self.engine.check_state, self.packer.unpack
         cache = self._move_cache
-        # A state some thread is inside an operation in is not quiescent:
-        # check_state has nothing to check there, and the key says so unpacked.
-        busy = cache.busy if cache is not None else (lambda _k: False)
         checking = self.engine.check_conservation
-        for key, code in new:
-            if not checking or busy(key):
-                continue
-            v = check_state(unpack(key))
-            if v is not None:
-                move = (code >> TID_BITS) & _AFTER_EVERY_MOVE
-                report.events.append(Event(code >> (TID_BITS + MOVE_BITS), move, v[0], v[1], state_code=code))
-        self._pending = (new, edges)
+        if checking:
+            # A state some thread is inside an operation in is not quiescent:
+            # check_state has nothing to check there, and the key says so unpacked.
+            quiet = itertools.filterfalse(cache.busy, new_keys) if cache is not None else new_keys
+            for key in quiet:
+                v = check_state(unpack(key))
+                if v is not None:
+                    code = first[key]
+                    move = (code >> TID_BITS) & _AFTER_EVERY_MOVE
+                    report.events.append(Event(code >> (TID_BITS + MOVE_BITS), move, v[0], v[1], state_code=code))
+        self._pending = (new_keys, codes, edges)
         report.cpu = time.process_time() - cpu0
         return report
 
@@ -569,16 +579,15 @@ class Shard:
         cpu0 = time.process_time()
         ranks = array("q")
         ranks.frombytes(ranks_b)
-        new, edges = self._pending
+        new_keys, codes, edges = self._pending
         self._pending = None
         seen, keys = self.seen, self.keys
         start = len(keys)
-        frontier = list(range(start, start + len(new)))
-        new_keys = [key for key, _code in new]
+        frontier = range(start, start + len(new_keys))
         seen.update(zip(new_keys, frontier))
         keys.extend(new_keys)
         self.rank.extend(ranks)
-        self.parent.extend([code >> (TID_BITS + MOVE_BITS) for _key, code in new])
+        self.parent.extend(map(operator.rshift, codes, itertools.repeat(TID_BITS + MOVE_BITS)))
         if edges is not None:
             rank = self.rank
             e_at, e_dst = self.e_at, self.e_dst
