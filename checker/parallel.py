@@ -63,8 +63,8 @@ import signal
 import time
 import zlib
 from array import array
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from checker.model import DEADLOCK, WAIT_FREEDOM, ModelError, Params

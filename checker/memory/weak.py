@@ -380,7 +380,7 @@ class WeakMemory(MemoryModel):
             tc = self._thread_cache.get(tkey)
             plans = tc[2] if tc is not None else self._adopted.setdefault(tkey, {})
             if pkey in plans:
-                continue  # worked out here too, in the same level
+                continue  # worked out here too (in the same level), or met before: keep this one
             tid = tkey[0]
             if pkey == "speculate":
                 plans[pkey] = value
