@@ -777,9 +777,16 @@ def _postmaster_lasso(engine, states, edges, pm_prog, room: Room):
         inside = bytearray(1 if in_op[t[0]] else 0 for t in states.threads_of(0))
         restarted = bytearray(1 if in_op[t[0]] and t[1] == 0 else 0 for t in states.threads_of(0))
     else:
-        inside = bytearray(AHEAD if between(s, 0) else (1 if in_op[s[1][0][0]] else 0) for s in states)
-        # Only states inside an operation can tell where its step count restarts.
-        restarted = bytearray(1 if inside[v] == 1 and s[1][0][1] == 0 else 0 for v, s in enumerate(states))
+        # A model whose answer is in the postmaster's own pending entry (weak)
+        # is asked once per distinct entry, not once per unpacked state.
+        place = (states.place_ahead(0, in_op, engine.mm.between_operations_of_entry, AHEAD)
+                 if hasattr(states, "place_ahead") else None)
+        if place is not None:
+            inside, restarted = place
+        else:
+            inside = bytearray(AHEAD if between(s, 0) else (1 if in_op[s[1][0][0]] else 0) for s in states)
+            # Only states inside an operation can tell where its step count restarts.
+            restarted = bytearray(1 if inside[v] == 1 and s[1][0][1] == 0 else 0 for v, s in enumerate(states))
 
     def keep(v, e):
         if inside[v] == AHEAD:

@@ -340,6 +340,41 @@ class _LazyStates:
         shift = 96 + 32 * tid
         return (items[(k >> shift) & _M] for k in self.keys)
 
+    def place_ahead(self, tid: int, in_op, ahead_of_entry, ahead_mark: int):
+        """Thread ``tid``'s place in every state, for ``checker.explore._postmaster_lasso``, without unpacking them.
+
+        (inside, restarted) as that function computes them by unpacking: per
+        state ``ahead_mark`` if ``ahead_of_entry`` says the thread's own
+        pending entry puts it ahead of its operations, else 1 inside an
+        operation (0 outside), and restarted 1 where its step count is 0
+        inside one.  ``ahead_of_entry`` is asked once per distinct entry.
+        None when the key does not hold the thread's entry on its own (no
+        split pending) or the model cannot tell from the entry.
+        """
+        packer = self.packer
+        if not packer.split_pending:
+            return None
+        threads, entries = packer.thread.items, packer.pending.items
+        thread_shift, entry_shift = 96 + 32 * tid, packer.pending_shifts()[tid]
+        ahead: dict[int, bool | None] = {}
+        inside, restarted = bytearray(len(self.keys)), bytearray(len(self.keys))
+        for v, k in enumerate(self.keys):
+            e = (k >> entry_shift) & _M
+            a = ahead.get(e)
+            if a is None:
+                a = ahead[e] = ahead_of_entry(entries[e])
+                if a is None:
+                    return None
+            if a:
+                inside[v] = ahead_mark
+                continue
+            t = threads[(k >> thread_shift) & _M]
+            if in_op[t[0]]:
+                inside[v] = 1
+                if t[1] == 0:
+                    restarted[v] = 1
+        return inside, restarted
+
 
 class _RebuiltLabels:
     """``plabel[i]``: the move that first reached state ``i``, found by expanding its parent again."""

@@ -198,3 +198,37 @@ def test_models_without_shared_outcomes_offer_none():
     out: list = []
     engine.successors(engine.initial(), out)
     assert engine.mm.outcomes_to_share() is None
+
+
+def test_the_postmasters_place_read_from_its_window_entry_agrees_with_unpacking():
+    # The cycle analysis asks every state whether the postmaster is inside an
+    # operation, outside, or ahead of it (weak: an operation marker in its
+    # window).  _LazyStates.place_ahead reads it from the key, once per
+    # distinct window entry; it must agree with asking each unpacked state.
+    from checker.model import Params
+    from checker.run import make_engine
+    from checker.search import _LazyStates, packer_for
+
+    engine = make_engine("ring", Params(**SMALL), None, "weak", "documented", "compiled")
+    packer, _memoised = packer_for(engine)
+    states, queue, seen = [], [engine.initial()], set()
+    while queue and len(states) < 20000:
+        state = queue.pop()
+        if state in seen:
+            continue
+        seen.add(state)
+        states.append(state)
+        out: list = []
+        engine.successors(state, out)
+        queue += [nxt for _label, nxt, _viol in out if nxt is not None]
+    lazy = _LazyStates([packer.pack(s) for s in states], packer)
+    in_op = engine.system.threads[0].program.in_op
+    inside, restarted = lazy.place_ahead(0, in_op, engine.mm.between_operations_of_entry, 2)
+    want_inside = bytearray(2 if engine.mm.between_operations(s, 0) else (1 if in_op[s[1][0][0]] else 0)
+                            for s in states)
+    want_restarted = bytearray(1 if want_inside[v] == 1 and s[1][0][1] == 0 else 0 for v, s in enumerate(states))
+    assert (inside, restarted) == (want_inside, want_restarted)
+    assert set(inside) == {0, 1, 2}  # every place occurs: the comparison means something
+    assert 1 in restarted
+    # A model that cannot tell from the entry alone leaves it to the unpacking code.
+    assert lazy.place_ahead(0, in_op, lambda entry: None, 2) is None

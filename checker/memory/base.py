@@ -178,6 +178,15 @@ class MemoryModel(ABC):
         that was hit means the search is incomplete."""
         return False
 
+    def between_operations_of_entry(self, entry) -> bool | None:
+        """``between_operations`` read from the thread's own pending entry alone, or None if it takes more.
+
+        For the cycle analysis, which asks it of every state: with one answer
+        per distinct entry it need not unpack the states (see
+        ``checker.search._LazyStates.place_ahead``).
+        """
+        return None
+
     def between_operations(self, state, tid: int) -> bool:
         """Has thread ``tid`` started its next operation while events of the
         previous one are still in flight?  (The cycle analysis must not count

@@ -790,7 +790,10 @@ class WeakMemory(MemoryModel):
         return self.window_requested
 
     def between_operations(self, state, tid) -> bool:
-        return any(e.kind == "O" for e in state[2][tid])
+        return self.between_operations_of_entry(state[2][tid])
+
+    def between_operations_of_entry(self, entry) -> bool:
+        return any(e.kind == "O" for e in entry)
 
     def fetch(self, tid, L, win, mem, ghost, mark_ops=False):
         """Fetch the event at L[0] and the local code after it.
