@@ -12,6 +12,21 @@ BARRIERS = ["start-no-write-barrier", "start-no-read-barrier", "free-no-write-ba
 SMALL = dict(threads=2, ops=3, slots=2)
 
 
+def _reachable(engine, limit: int, breadth_first: bool = True) -> list:
+    """Up to ``limit`` states reachable under ``engine``, each expanded with it."""
+    states, queue, seen = [], [engine.initial()], set()
+    while queue and len(states) < limit:
+        state = queue.pop(0 if breadth_first else -1)
+        if state in seen:
+            continue
+        seen.add(state)
+        states.append(state)
+        out: list = []
+        engine.successors(state, out)
+        queue += [nxt for _label, nxt, _viol in out if nxt is not None]
+    return states
+
+
 @pytest.mark.parametrize("mutation", BARRIERS)
 def test_barrier_mutation_caught_under_weak(mutation):
     engine, res = check("ring", mutation=mutation, memory_model="weak", **SMALL)
@@ -146,16 +161,7 @@ def test_outcomes_one_worker_learnt_spare_another_the_work_and_change_nothing():
     engine = make_engine("ring", Params(**SMALL), None, "weak", "documented", "compiled")
     teacher, learner, reference = (copy.deepcopy(engine) for _ in range(3))
     teacher.mm.share_outcomes()
-    states, queue, seen = [], [teacher.initial()], set()
-    while queue and len(states) < 3000:
-        state = queue.pop(0)
-        if state in seen:
-            continue
-        seen.add(state)
-        states.append(state)
-        out: list = []
-        teacher.successors(state, out)
-        queue += [nxt for _label, nxt, _viol in out if nxt is not None]
+    states = _reachable(teacher, 3000)
     blob = teacher.mm.outcomes_to_share()
     assert blob is not None
     assert teacher.mm.outcomes_to_share() is None  # handed over once
@@ -211,16 +217,7 @@ def test_the_postmasters_place_read_from_its_window_entry_agrees_with_unpacking(
 
     engine = make_engine("ring", Params(**SMALL), None, "weak", "documented", "compiled")
     packer, _memoised = packer_for(engine)
-    states, queue, seen = [], [engine.initial()], set()
-    while queue and len(states) < 20000:
-        state = queue.pop()
-        if state in seen:
-            continue
-        seen.add(state)
-        states.append(state)
-        out: list = []
-        engine.successors(state, out)
-        queue += [nxt for _label, nxt, _viol in out if nxt is not None]
+    states = _reachable(engine, 20000, breadth_first=False)
     lazy = _LazyStates([packer.pack(s) for s in states], packer)
     in_op = engine.system.threads[0].program.in_op
     inside, restarted = lazy.place_ahead(0, in_op, engine.mm.between_operations_of_entry, 2)
