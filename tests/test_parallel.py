@@ -246,12 +246,19 @@ def test_the_safety_cap_hit_before_a_checkpoint_is_not_lost_on_resume(monkeypatc
 
 
 @pytest.mark.parametrize("failing_shard", [0, 1])
-def test_a_worker_that_fails_while_expanding_does_not_leave_the_others_waiting(monkeypatch, tmp_path, failing_shard):
+@pytest.mark.parametrize("mm", ["sc", "weak"])
+def test_a_worker_that_fails_while_expanding_does_not_leave_the_others_waiting(monkeypatch, tmp_path, failing_shard,
+                                                                               mm):
     # The batches go from worker to worker: a worker whose expansion fails
     # (here: past its memory share) still owes the others a message, or they
     # wait for its batch for ever.  The run must stop with its checkpoint and
-    # the failing worker's reason, whichever worker it is.
+    # the failing worker's reason, whichever worker it is.  Under weak the
+    # others also read outcomes from it after every state (_EXCHANGE_EVERY),
+    # so they meet its failure in the middle of their own expansion.
+    from checker import parallel
     from checker.parallel import Shard
+
+    monkeypatch.setattr(parallel, "_EXCHANGE_EVERY", 1)
 
     expand = Shard.expand
 
@@ -261,12 +268,96 @@ def test_a_worker_that_fails_while_expanding_does_not_leave_the_others_waiting(m
         return expand(self)
 
     monkeypatch.setattr(Shard, "expand", expand_failing_at_level_3)  # the forked workers inherit it
-    spec = EngineSpec("ring", Params(threads=2), None, "sc", "documented")
+    spec = EngineSpec("ring", Params(threads=2), None, mm, "documented")
+    engine = spec.build()  # a weak checkpoint resumes with the engine that wrote it (see the safety cap test)
     par = ParallelOptions(workers=2, spec=spec, checkpoint_dir=str(tmp_path))
-    res = explore(spec.build(), Options(parallel=par), "sc", "documented")
+    res = explore(engine, Options(parallel=par), mm, "documented")
     assert not res.complete and res.exit_code == 3
     assert res.stop_reason.startswith(f"worker {failing_shard}: memory limit of this test reached; checkpoint written")
     monkeypatch.undo()
-    resumed = explore(spec.build(), Options(parallel=ParallelOptions(workers=2, spec=spec, resume_dir=str(tmp_path))),
-                      "sc", "documented")
-    assert summary(resumed) == summary(_run(("ring", None, "sc", {"threads": 2}, {}))[1])
+    resumed = explore(engine, Options(parallel=ParallelOptions(workers=2, spec=spec, resume_dir=str(tmp_path))),
+                      mm, "documented")
+    assert summary(resumed) == summary(_run(("ring", None, mm, {"threads": 2}, {}))[1])
+
+
+# Weak cases small enough to trade outcomes after every state: a correct run
+# with and without the cycle analysis, and one that stops at a violation.
+_TRADING = [("ring", None, "weak", {"threads": 2}, {}),
+            (str(MODELS / "doom_by_other.py"), None, "weak", {"threads": 3, "ops": 1}, {"liveness": False}),
+            ("dsmhandle", "publish-no-write-barrier", "weak", {"threads": 3}, {})]
+
+
+@pytest.mark.parametrize("case", _TRADING, ids=[_ids(c) for c in _TRADING])
+def test_outcomes_traded_within_levels_leave_the_search_as_one_process_runs_it(monkeypatch, case):
+    # Workers trade the weak model's outcomes every _EXCHANGE_EVERY states
+    # (parallel._level), at any point of each other's expansion; here after
+    # every state, so that the small runs trade within levels at all.
+    from checker import parallel
+
+    monkeypatch.setattr(parallel, "_EXCHANGE_EVERY", 1)  # the forked workers inherit it
+    _e, one = _run(case)
+    _e, two = _run(case, workers=2)
+    assert summary(two) == summary(one)
+    if case[1] is not None:
+        assert one.violations
+
+
+def test_a_worker_adopts_outcomes_another_sent_while_it_expands(monkeypatch):
+    # Two shards in two threads of this process, each with its own copy of
+    # the model (as forked workers have), run one level through _level.  The
+    # first expands its states while the second has not started; the second
+    # then finds the first's outcomes waiting and must adopt them at its first
+    # trade, before its own expansion ends, not with the batch.
+    import copy
+    import multiprocessing as mp
+    import threading
+
+    from checker import parallel
+    from checker.parallel import Shard
+
+    monkeypatch.setattr(parallel, "_EXCHANGE_EVERY", 1)
+    spec = EngineSpec("ring", Params(threads=3), None, "weak", "documented")
+    engine = spec.build()
+    states, frontier = [engine.initial()], [engine.initial()]
+    while len(states) < 400:  # the first levels of the search, breadth first
+        out: list = []
+        for s in frontier:
+            engine.successors(s, out)
+        frontier = list({nxt for _l, nxt, _v in out if nxt is not None and nxt not in states})
+        states += frontier
+    shards = [Shard(spec, i, 2, False, None, None, copy.deepcopy(engine)) for i in (0, 1)]
+    for rank, state in enumerate(states):
+        for shard in shards:
+            key = shard.packer.pack(state)
+            if shard.owner(key) == shard.index:
+                shard.seen[key] = len(shard.keys)
+                shard.keys.append(key)
+                shard.rank.append(rank)
+                shard.parent.append(-1)
+    for shard in shards:
+        shard.frontier = range(len(shard.keys))
+    assert all(len(shard.keys) > 50 for shard in shards)
+    first, second = shards
+    expanding = []
+    adopted_while_expanding = []
+    expand, adopt = Shard.expand, second.engine.mm.adopt_outcomes
+
+    def marked_expand(self):
+        expanding.append(self.index)
+        try:
+            return expand(self)
+        finally:
+            expanding.remove(self.index)
+
+    monkeypatch.setattr(Shard, "expand", marked_expand)
+    second.engine.mm.adopt_outcomes = lambda blob: adopted_while_expanding.append(1 in expanding) or adopt(blob)
+    end0, end1 = mp.Pipe()
+    results: dict = {}
+    worker = threading.Thread(target=lambda: results.setdefault(0, parallel._level(first, {1: end0})))
+    worker.start()
+    end1.poll(None)  # the first shard's first outcomes are in the pipe
+    results[1] = parallel._level(second, {0: end1})
+    worker.join()
+    assert set(results) == {0, 1}
+    assert adopted_while_expanding[0] is True
+    assert all(report.sent_bytes > 0 for report, _received in results.values())

@@ -154,8 +154,9 @@ class MemoryModel(ABC):
     # (not by memory) would otherwise fill them afresh in every worker, since
     # the shards split states by memory.  The default shares nothing.
 
-    def share_outcomes(self) -> None:
-        """From now on, remember what the caches learn, for ``outcomes_to_share``."""
+    def share_outcomes(self) -> bool:
+        """From now on, remember what the caches learn, for ``outcomes_to_share``; False: nothing to share."""
+        return False
 
     def outcomes_to_share(self) -> bytes | None:
         """What the caches learnt since the last call (then forgotten here), or None."""

@@ -357,9 +357,10 @@ class WeakMemory(MemoryModel):
             self._journal.append((tkey, pkey, value))
         return value
 
-    def share_outcomes(self) -> None:
+    def share_outcomes(self) -> bool:
         if self._journal is None:
             self._journal = []
+        return True
 
     def outcomes_to_share(self) -> bytes | None:
         if not self._journal:
