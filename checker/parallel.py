@@ -876,6 +876,9 @@ def _level(shard, peers: dict):
     for t in senders:
         t.start()
     incoming: dict = {}  # sender -> its batch (a memoryview past the tag)
+    # Senders that will send nothing more this level: their pipe closed, or
+    # they could not expand.  Waiting for their batch would wait for ever.
+    ended: set = set()
     mm = shard.engine.mm
     traded = 0  # bytes of outcomes sent mid-level
 
@@ -884,13 +887,18 @@ def _level(shard, peers: dict):
         try:
             data = peers[j].recv_bytes()
         except (EOFError, OSError):
+            ended.add(j)
             raise PeerLost(f"worker {j}'s pipe closed") from None
         if not data:
+            ended.add(j)
             raise PeerLost(f"worker {j} could not expand its states")
         if data[:1] == _OUTCOMES:
             mm.adopt_outcomes(memoryview(data)[1:])
         else:
             incoming[j] = memoryview(data)[1:]
+
+    def waiting(j) -> bool:
+        return j not in incoming and j not in ended
 
     def exchange() -> None:
         nonlocal traded
@@ -901,7 +909,7 @@ def _level(shard, peers: dict):
             for box in outbox.values():
                 box.put(msg)
         for j, conn in peers.items():
-            while j not in incoming and conn.poll():
+            while waiting(j) and conn.poll():
                 take(j)
 
     def finish() -> None:
@@ -925,7 +933,7 @@ def _level(shard, peers: dict):
         finish()
         for j in peers:
             with contextlib.suppress(PeerLost):
-                while j not in incoming:
+                while waiting(j):
                     take(j)
         raise
     for j, box in outbox.items():
@@ -934,7 +942,7 @@ def _level(shard, peers: dict):
     try:
         for j in sorted(peers):
             try:
-                while j not in incoming:
+                while waiting(j):
                     take(j)
             except PeerLost as exc:
                 failed.append(str(exc))

@@ -302,20 +302,13 @@ def test_outcomes_traded_within_levels_leave_the_search_as_one_process_runs_it(m
         assert one.violations
 
 
-def test_a_worker_adopts_outcomes_another_sent_while_it_expands(monkeypatch):
-    # Two shards in two threads of this process, each with its own copy of
-    # the model (as forked workers have), run one level through _level.  The
-    # first expands its states while the second has not started; the second
-    # then finds the first's outcomes waiting and must adopt them at its first
-    # trade, before its own expansion ends, not with the batch.
+def _two_weak_shards_one_level_in():
+    """Two shards of ring at 3 threads under weak, each with its own copy of the model (as forked workers have),
+    their frontier the first 400-odd states of the search, each holding the ones it owns."""
     import copy
-    import multiprocessing as mp
-    import threading
 
-    from checker import parallel
     from checker.parallel import Shard
 
-    monkeypatch.setattr(parallel, "_EXCHANGE_EVERY", 1)
     spec = EngineSpec("ring", Params(threads=3), None, "weak", "documented")
     engine = spec.build()
     states, frontier = [engine.initial()], [engine.initial()]
@@ -337,7 +330,23 @@ def test_a_worker_adopts_outcomes_another_sent_while_it_expands(monkeypatch):
     for shard in shards:
         shard.frontier = range(len(shard.keys))
     assert all(len(shard.keys) > 50 for shard in shards)
-    first, second = shards
+    return shards
+
+
+def test_a_worker_adopts_outcomes_another_sent_while_it_expands(monkeypatch):
+    # Two shards in two threads of this process run one level through
+    # _level.  The first expands its states while the second has not
+    # started; the second then finds the first's outcomes waiting and must
+    # adopt them at its first trade, before its own expansion ends, not with
+    # the batch.
+    import multiprocessing as mp
+    import threading
+
+    from checker import parallel
+    from checker.parallel import Shard
+
+    monkeypatch.setattr(parallel, "_EXCHANGE_EVERY", 1)
+    first, second = _two_weak_shards_one_level_in()
     expanding = []
     adopted_while_expanding = []
     expand, adopt = Shard.expand, second.engine.mm.adopt_outcomes
@@ -361,3 +370,42 @@ def test_a_worker_adopts_outcomes_another_sent_while_it_expands(monkeypatch):
     assert set(results) == {0, 1}
     assert adopted_while_expanding[0] is True
     assert all(report.sent_bytes > 0 for report, _received in results.values())
+
+
+def test_a_worker_that_hears_of_a_failure_while_it_expands_waits_for_nothing_more(monkeypatch):
+    # A worker that cannot expand sends an empty message and then reads what
+    # the others send it.  One that reads that message at a trade within its
+    # own expansion stops there; it must not then wait for a batch from the
+    # failed worker, which sends nothing more (the coordinator would wait for
+    # both of them for ever).
+    import multiprocessing as mp
+    import threading
+
+    from checker import parallel
+
+    monkeypatch.setattr(parallel, "_EXCHANGE_EVERY", 1)
+    first, second = _two_weak_shards_one_level_in()
+
+    def cannot_expand():
+        raise MemoryError("memory limit of this test reached")
+
+    first.expand = cannot_expand
+    end0, end1 = mp.Pipe()
+    failures: dict = {}
+
+    def level(shard, peers):
+        try:
+            parallel._level(shard, peers)
+        except BaseException as exc:  # noqa: BLE001 - the test looks at it
+            failures[shard.index] = exc
+
+    failing = threading.Thread(target=level, args=(first, {1: end0}))
+    failing.start()
+    end1.poll(None)  # its empty message is in the pipe: the second shard meets it at its first trade
+    hearing = threading.Thread(target=level, args=(second, {0: end1}), daemon=True)
+    hearing.start()
+    hearing.join(120)  # a bound on a hang, not on speed: the level takes well under a second
+    assert not hearing.is_alive()
+    failing.join()
+    assert isinstance(failures[0], MemoryError)
+    assert isinstance(failures[1], parallel.PeerLost) and "worker 0 could not expand" in str(failures[1])
