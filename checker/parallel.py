@@ -862,6 +862,7 @@ def _level(shard, peers: dict):
     outbox = {j: queue.SimpleQueue() for j in peers}
 
     def pump(j):
+        """Writes what is queued for worker j into its pipe, in order, until None; after a failure, drops it."""
         box, broken = outbox[j], False
         while (msg := box.get()) is not None:
             if broken:
