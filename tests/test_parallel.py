@@ -302,7 +302,7 @@ def test_outcomes_traded_within_levels_leave_the_search_as_one_process_runs_it(m
         assert one.violations
 
 
-def _two_weak_shards_one_level_in():
+def _two_weak_shards_with_a_frontier():
     """Two shards of ring at 3 threads under weak, each with its own copy of the model (as forked workers have),
     their frontier the first 400-odd states of the search, each holding the ones it owns."""
     import copy
@@ -346,7 +346,7 @@ def test_a_worker_adopts_outcomes_another_sent_while_it_expands(monkeypatch):
     from checker.parallel import Shard
 
     monkeypatch.setattr(parallel, "_EXCHANGE_EVERY", 1)
-    first, second = _two_weak_shards_one_level_in()
+    first, second = _two_weak_shards_with_a_frontier()
     expanding = []
     adopted_while_expanding = []
     expand, adopt = Shard.expand, second.engine.mm.adopt_outcomes
@@ -384,7 +384,7 @@ def test_a_worker_that_hears_of_a_failure_while_it_expands_waits_for_nothing_mor
     from checker import parallel
 
     monkeypatch.setattr(parallel, "_EXCHANGE_EVERY", 1)
-    first, second = _two_weak_shards_one_level_in()
+    first, second = _two_weak_shards_with_a_frontier()
 
     def cannot_expand():
         raise MemoryError("memory limit of this test reached")
