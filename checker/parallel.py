@@ -240,16 +240,15 @@ class Wire:
         self.sent = [len(i.items) for i in self.interners]
         return start, new
 
-    def encode(self, components, keys, codes, outcomes: bytes | None = None) -> bytes:
-        """A batch; ``outcomes``: what the memory model's caches learnt this level (MemoryModel.outcomes_to_share)."""
+    def encode(self, components, keys, codes) -> bytes:
         try:
-            return marshal.dumps((components, keys, array("q", codes).tobytes(), outcomes))
+            return marshal.dumps((components, keys, array("q", codes).tobytes()))
         except ValueError:
             raise ModelError("a state holds a value that cannot be sent between processes") from None
 
     def decode(self, sender, blob: bytes):
-        """A batch -> (keys in this process's ids, sort codes, the sender's outcomes or None)."""
-        (start, new), keys, codes_b, outcomes = marshal.loads(blob)
+        """A batch -> (keys in this process's ids, sort codes)."""
+        (start, new), keys, codes_b = marshal.loads(blob)
         table = self.tables.setdefault(sender, [[], [], [], []])
         for k in range(4):
             if start[k] != len(table[k]):
@@ -261,7 +260,7 @@ class Wire:
         tr = self.translate
         codes = array("q")
         codes.frombytes(codes_b)
-        return [tr(k, tm, tg, tp, tt) for k in keys], codes, outcomes
+        return [tr(k, tm, tg, tp, tt) for k in keys], codes
 
     def adopt(self, tables, keys) -> list:
         """Keys written against ``tables`` (whole component lists) -> keys in this process's ids."""
@@ -276,7 +275,7 @@ class Wire:
 
 class Shard:
     def __init__(self, spec: EngineSpec, index: int, nshards: int, liveness: bool, max_depth: int | None,
-                 memory_limit: int | None, engine=None) -> None:
+                 memory_limit: int | None, engine=None, share_outcomes: bool = False) -> None:
         from checker.search import packer_for
 
         # A forked worker shares the coordinator's engine: the weak model's
@@ -307,10 +306,11 @@ class Shard:
         from checker.search import _ThreadMoveCache
 
         self._move_cache = _ThreadMoveCache(self.engine, self.packer) if memoised else None
-        self.shares_outcomes = nshards > 1 and self.engine.mm.share_outcomes()
+        # share_outcomes: the memory model's outcomes go to the other shards
+        # (MemoryModel.outcomes_to_share), which only _level's pipes carry.
+        self.shares_outcomes = share_outcomes and nshards > 1 and self.engine.mm.share_outcomes()
         # Called between states while a level is expanded (every
-        # _EXCHANGE_EVERY states) when set: _level trades the memory model's
-        # outcomes with the other workers there, not only at the level's end.
+        # _EXCHANGE_EVERY states) when set: _level trades the outcomes there.
         self.exchange: Callable[[], None] | None = None
 
     def owner(self, key: int) -> int:
@@ -380,11 +380,11 @@ class Shard:
             out_keys[j].append(nk)
             out_codes[j].append(code)
 
-        exchange = self.exchange
+        exchange, every = self.exchange, _EXCHANGE_EVERY
         for n, li in enumerate(self.frontier):
             if n % 4096 == 4095:
                 memlimit.check(self.memory_limit)
-            if exchange is not None and n % _EXCHANGE_EVERY == _EXCHANGE_EVERY - 1:
+            if exchange is not None and n % every == every - 1:
                 exchange()
             if cut:
                 report.cut = True
@@ -502,12 +502,11 @@ class Shard:
         self._known_edges = (known_at, known_dst)
         batches: list = []
         components = self.wire.new_components()
-        outcomes = engine.mm.outcomes_to_share()
         for j in range(self.nshards):
             if j == self.index:  # stays in this process: no encoding
                 batches.append(own_first if own_first is not None else (out_keys[j], out_codes[j]))
             else:
-                blob = self.wire.encode(components, out_keys[j], out_codes[j], outcomes)
+                blob = self.wire.encode(components, out_keys[j], out_codes[j])
                 report.sent_bytes += len(blob)
                 report.sent_states += len(out_keys[j])
                 batches.append(blob)
@@ -535,12 +534,7 @@ class Shard:
             if batch is own:
                 n += len(own)
                 continue
-            if isinstance(batch, tuple):
-                bkeys, bcodes = batch
-            else:
-                bkeys, bcodes, outcomes = self.wire.decode(sender, batch)
-                if outcomes is not None:
-                    self.engine.mm.adopt_outcomes(outcomes)
+            bkeys, bcodes = batch if isinstance(batch, tuple) else self.wire.decode(sender, batch)
             n += len(bkeys)
             memlimit.check(self.memory_limit)
             if edges is None:
@@ -803,7 +797,7 @@ def _worker_main(conn, peers, spec, index, n, liveness, max_depth, memory_limit,
     gc.freeze()
     gc.disable()
     try:
-        shard = Shard(spec, index, n, liveness, max_depth, memory_limit, engine)
+        shard = Shard(spec, index, n, liveness, max_depth, memory_limit, engine, share_outcomes=True)
         conn.send(("ok", None))
     except Exception as exc:  # noqa: BLE001 - reported to the coordinator as one line
         conn.send(("error", _one_line(exc)))
@@ -837,7 +831,8 @@ class PeerLost(Exception):
 
 
 # The first byte of every message between two workers in a level: the
-# memory model's outcomes, learnt mid-level (Shard.exchange), or the batch.
+# memory model's outcomes (at each trade, and the rest before the batch), or
+# the batch.
 # An empty message says the sender could not expand its states.
 _OUTCOMES, _BATCH = b"O", b"B"
 
@@ -852,7 +847,9 @@ def _level(shard, peers: dict):
     what is sent here.  When the memory model shares outcomes, the expansion
     also sends what it learnt every _EXCHANGE_EVERY states and takes what the
     others sent so far: a thread state new in this level then costs one
-    worker its outcomes, not every worker that meets it.
+    worker its outcomes, not every worker that meets it.  The rest of the
+    level's outcomes go just ahead of the batch, so every worker has them
+    all before its next level.
     Returns what the coordinator needs: (ExpandReport, ReceiveReport).
     """
     import queue
@@ -881,7 +878,7 @@ def _level(shard, peers: dict):
     # they could not expand.  Waiting for their batch would wait for ever.
     ended: set = set()
     mm = shard.engine.mm
-    traded = 0  # bytes of outcomes sent mid-level
+    traded = 0  # bytes of outcomes sent this level
 
     def take(j) -> None:
         """One message from worker j: outcomes are adopted, the batch kept."""
@@ -901,7 +898,8 @@ def _level(shard, peers: dict):
     def waiting(j) -> bool:
         return j not in incoming and j not in ended
 
-    def exchange() -> None:
+    def offer() -> None:
+        """What the model learnt since the last offer, to every other worker."""
         nonlocal traded
         blob = mm.outcomes_to_share()
         if blob is not None:
@@ -909,6 +907,9 @@ def _level(shard, peers: dict):
             traded += len(msg) * len(outbox)
             for box in outbox.values():
                 box.put(msg)
+
+    def exchange() -> None:
+        offer()
         for j, conn in peers.items():
             while waiting(j) and conn.poll():
                 take(j)
@@ -937,6 +938,8 @@ def _level(shard, peers: dict):
                 while waiting(j):
                     take(j)
         raise
+    if shard.shares_outcomes:
+        offer()  # the rest of this level's, ahead of the batch: adopted before the receiver's next level
     for j, box in outbox.items():
         box.put(_BATCH + batches[j])
     report.sent_bytes += traded

@@ -318,7 +318,7 @@ def _two_weak_shards_with_a_frontier():
             engine.successors(s, out)
         frontier = list({nxt for _l, nxt, _v in out if nxt is not None and nxt not in states})
         states += frontier
-    shards = [Shard(spec, i, 2, False, None, None, copy.deepcopy(engine)) for i in (0, 1)]
+    shards = [Shard(spec, i, 2, False, None, None, copy.deepcopy(engine), share_outcomes=True) for i in (0, 1)]
     for rank, state in enumerate(states):
         for shard in shards:
             key = shard.packer.pack(state)

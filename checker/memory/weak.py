@@ -347,8 +347,9 @@ class WeakMemory(MemoryModel):
     # search own states by their memory, so every worker would meet nearly
     # every thread state and work out nearly every outcome again (ring,
     # 3 threads: each of 2 workers 98% of them, at different levels in all
-    # but 2%).  Each worker offers what it learnt in a level with that
-    # level's batches, and the others take it before their next level.
+    # but 2%).  Each worker offers what it learnt as it expands
+    # (checker.parallel._level), and the others take it at their next trade
+    # or, at the latest, before their next level.
 
     def _learnt(self, plans: dict, tkey, pkey, value):
         """``plans[pkey] = value`` for thread state ``tkey``, remembered for the other workers if sharing."""
