@@ -5,6 +5,8 @@ Exit codes (every command):
   1  a property is violated (or a check failed)
   2  bad usage, a bad model, or bad input: one line on stderr, never a traceback
   3  the search stopped before it was exhaustive (a bound, a limit, Ctrl-C)
+A reader that quits early (``checker ... | head``) changes none of them: the
+rest of the output is dropped and the command finishes.
 """
 
 from __future__ import annotations
@@ -25,8 +27,35 @@ from checker.trace import TraceError
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _drop_further_output(stream) -> None:
+    """Point ``stream``'s file descriptor at /dev/null: its reader has gone."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+class Output(Console):
+    """A console whose reader may leave early (``checker explore ... | head``).
+
+    rich's own answer to a closed pipe is exit 1, which here says that a
+    property is violated.  The exit code must stay the command's: what was
+    checked does not change because nobody reads the rest, so the rest of the
+    output is dropped and the command finishes.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        _drop_further_output(self.file)
+
+
+out = Output(highlight=False, soft_wrap=True)
+err = Output(stderr=True, highlight=False, soft_wrap=True)
 
 
 class Fail(Exception):
@@ -302,7 +331,10 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
                 err.print(f"replay of {path} against C diverged: {rep.summary()}")
 
     if as_json:
-        print(json.dumps(_summary_json(result, written), indent=1))
+        try:
+            print(json.dumps(_summary_json(result, written), indent=1), flush=True)
+        except BrokenPipeError:
+            _drop_further_output(sys.stdout)  # the verdict below stands
     else:
         _print_summary(result, written, format_steps)
     code = result.exit_code
@@ -467,7 +499,11 @@ def main(argv=None) -> None:
     except SystemExit:
         raise
     except BrokenPipeError:
-        sys.exit(EXIT_OK)
+        # A plain print() found stdout closed and the command did not finish:
+        # its verdict is unknown, so never 0.
+        _drop_further_output(sys.stdout)
+        err.print("checker: the output's reader went away before the command finished; no verdict", markup=False)
+        sys.exit(EXIT_INCOMPLETE)
     if isinstance(rv, int):
         sys.exit(rv)
     sys.exit(EXIT_OK)

@@ -20,9 +20,8 @@ def register(cli) -> None:
 @click.option("--width", type=int, default=None, help="terminal width (default: the terminal's, or 80 in a pipe)")
 def view(trace, html_out, hide_internal, step, width):
     """Show the counterexample in TRACE (a *.trace.json file from `checker explore`)."""
-    from rich.console import Console
 
-    from checker.cli import Fail, out
+    from checker.cli import Fail, Output, out
     from checker.view import load, render_step, render_terminal, write_html
 
     if width is not None and width < 40:
@@ -39,10 +38,10 @@ def view(trace, html_out, hide_internal, step, width):
             raise Fail(cannot_write(html_out, exc)) from None
         out.print(f"wrote {path}", markup=False, highlight=False)
         return
-    console = out if width is None else Console(width=width, highlight=False, soft_wrap=False)
+    console = out if width is None else Output(width=width, highlight=False, soft_wrap=False)
     if not console.is_terminal:
         # In a pipe or a file: no colour codes, ASCII box lines.
-        console = Console(width=width or console.width, color_system=None, no_color=True, highlight=False)
+        console = Output(width=width or console.width, color_system=None, no_color=True, highlight=False)
     if step is not None:
         render_step(doc, step, console)
     else:

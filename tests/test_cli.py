@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from conftest import MODELS
 
 
@@ -86,3 +88,50 @@ def test_bad_option_value(checker_cli):
 def test_unsupported_construct_in_model_file(checker_cli):
     line = _one_line_error(checker_cli("explore", str(MODELS / "bad_construct.py")))
     assert "bad_construct.py:10:" in line and "Try" in line
+
+
+def _with_stdout_closed(tmp_path, *args):
+    """The CLI writing into a pipe whose reader has already gone (``checker ... | head``, once head has quit)."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        return subprocess.run([sys.executable, "-m", "checker", *args], stdout=writer, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL, text=True, cwd=tmp_path, timeout=600,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    finally:
+        os.close(writer)
+
+
+@pytest.mark.parametrize("args, code", [
+    (("explore", "ring", "--memory-model", "sc"), 0),
+    (("explore", "ring", "--memory-model", "sc", "--json"), 0),
+    (("explore", "ring", "--memory-model", "sc", "--mutation", "no-lock"), 1),
+    (("explore", "ring", "--memory-model", "sc", "--max-states", "500"), 3),
+    (("list",), 0),
+])
+def test_a_reader_that_leaves_early_does_not_change_the_exit_code(tmp_path, args, code):
+    # rich exits 1 when stdout's pipe is closed, which would say "violated"
+    # of a search where everything holds; the verdict must stay the search's.
+    p = _with_stdout_closed(tmp_path, *args)
+    assert p.returncode == code, p.stderr
+    assert "Traceback" not in p.stderr and "Exception ignored" not in p.stderr, p.stderr
+
+
+def test_a_print_that_finds_stdout_closed_is_no_verdict(monkeypatch, capsys):
+    # A command cut off by a plain print() did not finish: exit 3, never 0.
+    from checker import cli
+
+    def cut_off(*_args, **_kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli.cli, "main", cut_off)
+    with pytest.raises(SystemExit) as ended:
+        cli.main(["list"])
+    assert ended.value.code == cli.EXIT_INCOMPLETE
+    assert "no verdict" in capsys.readouterr().err
