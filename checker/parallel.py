@@ -891,7 +891,7 @@ def _level(shard, peers: dict):
             ended.add(j)
             raise PeerLost(f"worker {j} could not expand its states")
         if data[:1] == _OUTCOMES:
-            mm.adopt_outcomes(memoryview(data)[1:])
+            mm.adopt_outcomes(j, memoryview(data)[1:])
         else:
             incoming[j] = memoryview(data)[1:]
 

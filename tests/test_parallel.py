@@ -359,7 +359,8 @@ def test_a_worker_adopts_outcomes_another_sent_while_it_expands(monkeypatch):
             expanding.remove(self.index)
 
     monkeypatch.setattr(Shard, "expand", marked_expand)
-    second.engine.mm.adopt_outcomes = lambda blob: adopted_while_expanding.append(1 in expanding) or adopt(blob)
+    second.engine.mm.adopt_outcomes = (
+        lambda sender, blob: adopted_while_expanding.append(1 in expanding) or adopt(sender, blob))
     end0, end1 = mp.Pipe()
     results: dict = {}
     worker = threading.Thread(target=lambda: results.setdefault(0, parallel._level(first, {1: end0})))

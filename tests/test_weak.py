@@ -145,6 +145,18 @@ def test_windows_cross_the_parallel_wire_as_plain_tuples_and_come_back_typed():
     assert seen
 
 
+def _same_successors(learner, reference, states) -> None:
+    """The two engines give every state the same successors, window entries of the same types."""
+    for state in states:
+        got: list = []
+        want: list = []
+        learner.successors(state, got)
+        reference.successors(state, want)
+        assert got == want
+        assert [type(e) for _l, nxt, _v in got if nxt for w in nxt[2] for e in w] == \
+            [type(e) for _l, nxt, _v in want if nxt for w in nxt[2] for e in w]
+
+
 def test_outcomes_one_worker_learnt_spare_another_the_work_and_change_nothing():
     # The shards of a partitioned search own states by memory, and the weak
     # model's per-thread outcomes do not depend on memory: what one worker
@@ -169,7 +181,7 @@ def test_outcomes_one_worker_learnt_spare_another_the_work_and_change_nothing():
     # handed for those joins its own cache, what it has is kept.
     for state in states[:200]:
         learner.successors(state, [])
-    learner.mm.adopt_outcomes(blob)
+    learner.mm.adopt_outcomes(0, blob)
 
     learnt = {"learner": 0, "reference": 0}
 
@@ -183,16 +195,49 @@ def test_outcomes_one_worker_learnt_spare_another_the_work_and_change_nothing():
 
     counting(learner, "learner")
     counting(reference, "reference")
-    for state in states:
-        got: list = []
-        want: list = []
-        learner.successors(state, got)
-        reference.successors(state, want)
-        assert got == want
-        assert [type(e) for _l, nxt, _v in got if nxt for w in nxt[2] for e in w] == \
-            [type(e) for _l, nxt, _v in want if nxt for w in nxt[2] for e in w]
+    _same_successors(learner, reference, states)
     assert learnt["reference"] > 1000
     assert learnt["learner"] == 0
+
+
+def test_each_window_travels_once_and_offers_are_adopted_in_order():
+    # Outcomes name windows by number after the first offer that carries
+    # them (WeakMemory.outcomes_to_share): a second offer carries only new
+    # windows, a receiver that missed an offer says so rather than misread
+    # the numbers, and one that took both in order has every outcome.
+    import copy
+    import pickle
+
+    from checker.model import Params
+    from checker.run import make_engine
+
+    engine = make_engine("ring", Params(**SMALL), None, "weak", "documented", "compiled")
+    teacher, learner, reference = (copy.deepcopy(engine) for _ in range(3))
+    teacher.mm.share_outcomes()
+    states = _reachable(reference, 3000)
+    for state in states[:1500]:
+        teacher.successors(state, [])
+    first = teacher.mm.outcomes_to_share()
+    for state in states[1500:]:
+        teacher.successors(state, [])
+    second = teacher.mm.outcomes_to_share()
+    assert first is not None and second is not None
+    start1, windows1, entries1 = pickle.loads(first)
+    start2, windows2, entries2 = pickle.loads(second)
+    assert (start1, start2) == (0, len(windows1))
+    assert windows2 and not set(windows2) & set(windows1)
+    # Far fewer windows than outcomes naming them.
+    assert len(windows1) + len(windows2) < (len(entries1) + len(entries2)) / 4
+
+    with pytest.raises(RuntimeError, match="skipped"):
+        learner.mm.adopt_outcomes(3, second)
+    learner.mm.adopt_outcomes(3, first)
+    learner.mm.adopt_outcomes(3, second)
+    learnt = []
+    original = learner.mm._learnt
+    learner.mm._learnt = lambda *args: learnt.append(args[2]) or original(*args)
+    _same_successors(learner, reference, states)
+    assert learnt == []
 
 
 def test_models_without_shared_outcomes_offer_none():

@@ -162,8 +162,8 @@ class MemoryModel(ABC):
         """What the caches learnt since the last call (then forgotten here), or None."""
         return None
 
-    def adopt_outcomes(self, blob: bytes) -> None:
-        """Add to the caches what another process's ``outcomes_to_share`` returned."""
+    def adopt_outcomes(self, sender: int, blob: bytes) -> None:
+        """Add to the caches what worker ``sender``'s ``outcomes_to_share`` returned: each of its offers, in order."""
 
     def reordering_bound(self) -> int | None:
         """The bound on reordering that limited this search, if any.
