@@ -28,7 +28,6 @@ from checker.trace import TraceError
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
-
 def _drop_further_output(stream) -> None:
     """Point ``stream``'s file descriptor at /dev/null: its reader has gone."""
     try:

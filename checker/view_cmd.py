@@ -20,7 +20,6 @@ def register(cli) -> None:
 @click.option("--width", type=int, default=None, help="terminal width (default: the terminal's, or 80 in a pipe)")
 def view(trace, html_out, hide_internal, step, width):
     """Show the counterexample in TRACE (a *.trace.json file from `checker explore`)."""
-
     from checker.cli import Fail, Output, out
     from checker.view import load, render_step, render_terminal, write_html
 
