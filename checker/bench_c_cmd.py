@@ -58,7 +58,7 @@ def register(cli) -> None:
               help="also draw the results into this PNG (needs the 'plot' extra: matplotlib)")
 def bench_c(protocols, slots_text, threads_text, seconds, repeat, as_json, as_markdown, plot_path):
     """Benchmark every design's C code: obtain + release of a slot, the pool nearly full."""
-    from checker.cli import EXIT_OK, EXIT_VIOLATED, Fail, err, out
+    from checker.cli import EXIT_OK, EXIT_VIOLATED, Fail, emit, err, out
     from refimpl.build import RefimplError
 
     if as_json and as_markdown:
@@ -94,17 +94,17 @@ def bench_c(protocols, slots_text, threads_text, seconds, repeat, as_json, as_ma
         err.print(f"checker: notice: {notice}", markup=False)
     header, body = table_rows(report)
     if as_json:
-        print(json.dumps({"machine": report.machine, "settings": report.settings, "seconds": round(total, 2),
+        emit(json.dumps({"machine": report.machine, "settings": report.settings, "seconds": round(total, 2),
                           "notices": report.notices, "rows": [r.as_dict() for r in report.rows],
                           "versus_linear_search": versus_linear(report.rows)}, indent=1))
     elif as_markdown:
-        print(machine_line(report) + "\n")
-        print(markdown_table(header, body))
+        emit(machine_line(report) + "\n")
+        emit(markdown_table(header, body))
         vs = versus_lines(report)
         if vs:
-            print()
+            emit("")
             for line in vs:
-                print(f"- {line}")
+                emit(f"- {line}")
     else:
         from rich.table import Table
 

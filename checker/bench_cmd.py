@@ -113,7 +113,7 @@ def register(cli) -> None:
     @click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
     def bench(quick, only, engine, fingerprint, storage, liveness, symmetry, max_states, list_only, as_json):
         """Time a fixed set of explorations: states, CPU seconds, states/s, bytes/state, peak RSS."""
-        from checker.cli import EXIT_INCOMPLETE, Fail, out
+        from checker.cli import EXIT_INCOMPLETE, Fail, emit, out
 
         instances = _quick_instances() if quick else _instances()
         if only:
@@ -159,7 +159,7 @@ def register(cli) -> None:
             if not as_json:
                 _print_row(out, row)
         if as_json:
-            print(json.dumps({"engine": engine, "storage": storage, "symmetry": symmetry, "instances": rows,
+            emit(json.dumps({"engine": engine, "storage": storage, "symmetry": symmetry, "instances": rows,
                               "left_out": left_out}, indent=1))
         if any(not r.get("complete", False) for r in rows):
             sys.exit(EXIT_INCOMPLETE)

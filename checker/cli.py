@@ -57,6 +57,11 @@ out = Output(highlight=False, soft_wrap=True)
 err = Output(stderr=True, highlight=False, soft_wrap=True)
 
 
+def emit(text: str, end: str = "\n") -> None:
+    """Plain text (JSON, Markdown) on stdout, verbatim, through ``out``: a reader that quits early changes no exit code."""
+    out.print(text, end=end, markup=False, highlight=False, emoji=False, soft_wrap=True)
+
+
 class Fail(Exception):
     """A one-line error that ends the command with exit code 2."""
 
@@ -330,10 +335,7 @@ def explore(protocol, threads, slots, ops, memory_model, profile, window, mutati
                 err.print(f"replay of {path} against C diverged: {rep.summary()}")
 
     if as_json:
-        try:
-            print(json.dumps(_summary_json(result, written), indent=1), flush=True)
-        except BrokenPipeError:
-            _drop_further_output(sys.stdout)  # the verdict below stands
+        emit(json.dumps(_summary_json(result, written), indent=1))
     else:
         _print_summary(result, written, format_steps)
     code = result.exit_code
@@ -498,8 +500,8 @@ def main(argv=None) -> None:
     except SystemExit:
         raise
     except BrokenPipeError:
-        # A plain print() found stdout closed and the command did not finish:
-        # its verdict is unknown, so never 0.
+        # Something wrote to stdout other than through ``out``/``emit`` and
+        # found it closed: the command did not finish, its verdict is unknown.
         _drop_further_output(sys.stdout)
         err.print("checker: the output's reader went away before the command finished; no verdict", markup=False)
         sys.exit(EXIT_INCOMPLETE)

@@ -19,7 +19,7 @@ from checker.progress import progress_on
 
 
 def register(cli) -> None:
-    from checker.cli import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, Fail, err, out
+    from checker.cli import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, Fail, emit, err, out
 
     @cli.command("compare")
     @click.option("--threads", type=int, default=3, show_default=True, help="the postmaster and THREADS-1 backends")
@@ -58,15 +58,15 @@ def register(cli) -> None:
         settings = settings_line(threads, slots, ops, mm, profile, step_bound)
         header, body = table_rows(rows)
         if as_json:
-            print(json.dumps({"settings": {"threads": threads, "slots": slots, "ops": ops, "memory_model": mm,
+            emit(json.dumps({"settings": {"threads": threads, "slots": slots, "ops": ops, "memory_model": mm,
                                            "profile": profile, "step_bound": step_bound,
                                            "rogue_run": ROGUE_RUN, "obtain_steps_memory_model": "sc"},
                               "seconds": round(total, 2), "protocols": [r.as_dict() for r in rows]}, indent=1))
         elif as_markdown or not out.is_terminal:
             # Nineteen columns do not fit a terminal's width when piped into a
             # file or a pager; Markdown keeps every cell whole there.
-            print(settings + f"; {total:.0f}s in all\n")
-            print(markdown_table(header, body))
+            emit(settings + f"; {total:.0f}s in all\n")
+            emit(markdown_table(header, body))
         else:
             from rich.table import Table
 

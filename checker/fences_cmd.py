@@ -70,7 +70,7 @@ def fences(protocol, threads, slots, ops, memory_models, profiles, workers, max_
     bound (--max-states, --max-placements) cut the analysis short.
     """
     from checker import signals
-    from checker.cli import Fail, err, out
+    from checker.cli import Fail, emit, err, out
     from checker.fence_analysis import Bounds, analyse, combinations_to_run, default_bounds
     from checker.fence_report import markdown, print_table
     from checker.memory import PROFILES, memory_models as known_models
@@ -100,9 +100,9 @@ def fences(protocol, threads, slots, ops, memory_models, profiles, workers, max_
                   f"complete; no table (traces already written stay in {trace_dir})", markup=False)
         sys.exit(signals.EXIT_INCOMPLETE)
     if as_json:
-        click.echo(json.dumps(table.as_json(), indent=1))
+        emit(json.dumps(table.as_json(), indent=1))
     elif as_markdown:
-        click.echo(markdown(table), nl=False)
+        emit(markdown(table), end="")
     else:
         print_table(table, out)
     return table.exit_code

@@ -65,7 +65,7 @@ def register(cli):
         """
         from rich.markup import escape
 
-        from checker.cli import Fail, out
+        from checker.cli import Fail, emit, out
         from checker.litmus import LitmusError, parse_litmus, run_litmus, suite_files
         from checker.model import ModelError
 
@@ -110,11 +110,11 @@ def register(cli):
         if as_json:
             tests = {k: r.as_json() | ({"name": r.name} if k != r.name else {}) for k, r in results.items()}
             if directories:
-                print(json.dumps({"memory_model": memory_model, "profile": profile, "summary": summary.as_json(),
+                emit(json.dumps({"memory_model": memory_model, "profile": profile, "summary": summary.as_json(),
                                   "tests": tests,
                                   "refused": [{"path": p, "error": e} for p, e in summary.refused]}, indent=1))
             else:
-                print(json.dumps(tests, indent=1))
+                emit(json.dumps(tests, indent=1))
         else:
             # An explicit --window bounds weak's events in flight: say so, as explore's verdicts do.
             bound = f" (reordering bounded to {window})" if memory_model == "weak" and window else ""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from checker.cli import Fail, _extra_params, err, out
+from checker.cli import Fail, _extra_params, emit, err, out
 from checker.model import ModelError, Params, mutation_names, resolve_protocol
 from checker.progress import progress_on
 
@@ -169,7 +169,7 @@ def register(cli) -> None:
                     err.print(f"checker: error: {cannot_write(path, exc)}", markup=False)
                     path = None
             if as_json:
-                print(json.dumps(robustness_json(res, path), indent=1))
+                emit(json.dumps(robustness_json(res, path), indent=1))
             else:
                 print_robustness(res, path, protocol)
             sys.exit(res.exit_code)
@@ -182,7 +182,7 @@ def register(cli) -> None:
             if only_steps is not None and res.steps_checked == 0 and not res.failures:
                 raise Fail(f"no step of {proto.name} is on a line containing {only_steps!r}")
             if as_json:
-                print(json.dumps(res.as_json(), indent=1))
+                emit(json.dumps(res.as_json(), indent=1))
             else:
                 print_invariants(res)
             sys.exit(res.exit_code)
@@ -194,7 +194,7 @@ def register(cli) -> None:
         with progress_on(err, "checker prove --bmc") as progress:
             res = bmc(proto, p, mutation, bmc_depth, progress)
         if as_json:
-            print(json.dumps(res.as_json(), indent=1))
+            emit(json.dumps(res.as_json(), indent=1))
         else:
             print_bmc(res)
         sys.exit(res.exit_code)

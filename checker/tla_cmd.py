@@ -8,7 +8,7 @@ from checker.tla import TlaError, explore_tla
 
 
 def register(cli) -> None:
-    from checker.cli import Fail
+    from checker.cli import Fail, emit
 
     @cli.command("tla-states")
     @click.argument("module", type=click.Path(dir_okay=False))
@@ -30,19 +30,19 @@ def register(cli) -> None:
             raise Fail(f"the spec uses TLA+ that tla-states does not handle ({type(exc).__name__}: {exc})") from None
         except RecursionError:
             raise Fail("the spec nests too deeply for this explorer") from None
-        click.echo(f"{out.states} distinct states, depth {out.depth}")
+        emit(f"{out.states} distinct states, depth {out.depth}")
         if out.violated == "deadlock":
-            click.echo("deadlock reached")
+            emit("deadlock reached")
             raise SystemExit(1)
         if out.violated in out.properties_failed:
-            click.echo(f"property {out.violated} is violated")
+            emit(f"property {out.violated} is violated")
             raise SystemExit(1)
         if out.violated:
-            click.echo(f"invariant {out.violated} is violated")
+            emit(f"invariant {out.violated} is violated")
             raise SystemExit(1)
         if not out.complete:
-            click.echo("search incomplete: state limit reached")
+            emit("search incomplete: state limit reached")
             raise SystemExit(3)
-        click.echo("no invariant violated (exhaustive)")
+        emit("no invariant violated (exhaustive)")
         for name in out.properties_checked:
-            click.echo(f"property {name} holds")
+            emit(f"property {name} holds")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import MODELS
+from conftest import MODELS, run_checker
 
 
 def _one_line_error(proc):
@@ -93,17 +93,11 @@ def test_unsupported_construct_in_model_file(checker_cli):
 def _with_stdout_closed(tmp_path, *args):
     """The CLI writing into a pipe whose reader has already gone (``checker ... | head``, once head has quit)."""
     import os
-    import subprocess
-    import sys
-
-    from conftest import ROOT
 
     reader, writer = os.pipe()
     os.close(reader)
     try:
-        return subprocess.run([sys.executable, "-m", "checker", *args], stdout=writer, stderr=subprocess.PIPE,
-                              stdin=subprocess.DEVNULL, text=True, cwd=tmp_path, timeout=600,
-                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        return run_checker(*args, cwd=tmp_path, stdout=writer)
     finally:
         os.close(writer)
 
@@ -114,6 +108,7 @@ def _with_stdout_closed(tmp_path, *args):
     (("explore", "ring", "--memory-model", "sc", "--mutation", "no-lock"), 1),
     (("explore", "ring", "--memory-model", "sc", "--max-states", "500"), 3),
     (("list",), 0),
+    (("litmus", "--suite", "--json"), 0),
 ])
 def test_a_reader_that_leaves_early_does_not_change_the_exit_code(tmp_path, args, code):
     # rich exits 1 when stdout's pipe is closed, which would say "violated"
