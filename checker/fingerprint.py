@@ -31,7 +31,6 @@ again after the search and is not run: the verdicts say so.
 
 from __future__ import annotations
 
-import gc
 import struct
 import tempfile
 import time
@@ -39,7 +38,7 @@ from array import array
 from hashlib import blake2b
 
 from checker.model import DEADLOCK, ModelError
-from checker.search import PackedStates
+from checker.search import PackedStates, pause_collector, resume_collector
 
 _MAX_LOAD = 0.9
 _GROWTH = 1.25
@@ -231,10 +230,7 @@ def explore_fingerprinted(engine, opts, res) -> None:
     out: list = []
     i = 0
     max_depth = 0
-    gc_was_enabled = gc.isenabled()
-    gc.collect(1)  # the young generations only: see checker.search
-    gc.freeze()
-    gc.disable()
+    gc_was_enabled = pause_collector()
     try:
         while frontier:
             if opts.stop_on_first and violations:
@@ -319,9 +315,7 @@ def explore_fingerprinted(engine, opts, res) -> None:
         stop_reason = out_of_memory(exc)
         cut = True
     finally:
-        gc.unfreeze()
-        if gc_was_enabled:
-            gc.enable()
+        resume_collector(gc_was_enabled)
     res.states = n
     res.transitions = transitions
     res.max_depth = max_depth
