@@ -224,6 +224,14 @@ def _deep_size(x, seen: set[int]) -> int:
     return total
 
 
+def _sampled_size(objects: list, seen: set[int]) -> int:
+    """Bytes of ``objects`` (see _deep_size), from about a thousand of them spread evenly."""
+    if not objects:
+        return 0
+    sample = objects[:: max(1, len(objects) // 1000)]
+    return int(len(objects) * sum(_deep_size(x, seen) for x in sample) / len(sample))
+
+
 class _ThreadMoveCache:
     """Each thread's moves, computed once per (thread state, memory, pending, ghost).
 
@@ -301,19 +309,23 @@ class _ThreadMoveCache:
                              "which its thread_local_steps or pending_local_steps says it never does")
 
     def bytes(self) -> int:
-        """Bytes held by the memos (for bytes/state figures): dict slots, keys, the shared delta tuples."""
+        """Bytes held by the memos (for bytes/state figures): dict slots, keys, the shared delta tuples.
+
+        Keys, delta tuples and move lists are sized on a sample of about a
+        thousand of each: walking all of them took 1.4 CPU s at the end of a
+        55 s search (ring, 3 threads, 3 ops, weak) for a figure printed to
+        three digits.
+        """
         import sys
-        from itertools import islice
 
         seen: set[int] = set()
-        total = sys.getsizeof(self._shared) + sum(_deep_size(v, seen) for v in self._shared)
+        total = sys.getsizeof(self._shared) + _sampled_size(list(self._shared), seen)
         for _tid, _mask, memo in self.threads:
             n = len(memo)
             if not n:
                 continue
-            sample = list(islice(memo, 0, None, max(1, n // 1000)))
-            total += int(n * (sum(sys.getsizeof(k) for k in sample) / len(sample) + (8 + 24) * 3 / 2))
-            total += sum(_deep_size(v, seen) for v in memo.values() if v.__class__ is list)
+            total += int(n * ((8 + 24) * 3 / 2)) + _sampled_size(list(memo), seen)
+            total += _sampled_size([v for v in memo.values() if v.__class__ is list], seen)
         return total
 
 
