@@ -197,7 +197,7 @@ def test_fingerprint_refuses_lasso_only_wait_freedom(checker_cli):
 def test_a_search_leaves_its_objects_frozen_and_the_collector_as_it_found_it(collector_on):
     """The search's memo tuples and plans are frozen when it ends, not handed young to the collector.
 
-    Unfrozen, the collector's next collections walked them all (7-9 of 61 CPU
+    Unfrozen, the collector's next collection walked them all (3.4 of 64 CPU
     seconds on ring, 3 threads, 3 ops, weak); the freeze count shows they
     were kept out of its way (an unfreeze at the end empties it).
     """
