@@ -368,6 +368,11 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     check_state = engine.check_state
     out: list = []
     i = 0
+    from checker.search import pause_collector, resume_collector
+
+    # The collector off, as in the compact search: walking the nested state
+    # tuples took 6.6 of this search's 17.9 CPU s on ring, 4 threads, sc.
+    gc_was_enabled = pause_collector()
     try:
         while i < len(states):
             if opts.stop_on_first and violations:
@@ -452,6 +457,8 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
         out.clear()
         stop_reason = out_of_memory(exc)
         cut = True
+    finally:
+        resume_collector(gc_was_enabled)
     res.states = len(states)
     res.transitions = transitions
     res.max_depth = max_depth
