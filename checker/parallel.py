@@ -648,8 +648,10 @@ class Shard:
         if self.rank and max(self.rank) >= below_rank:
             counted = [k for k, r in zip(self.keys, self.rank) if r < below_rank]
         return {"states": len(self.keys), "rss": _rss(), "cpu": time.process_time(),
-                # A shard keeps each state's global rank where one process keeps its depth.
-                "bytes": _bytes_per_state(self.packer, self.keys, self.parent, self.rank) * len(self.keys),
+                # A shard keeps each state's global rank where one process keeps its depth;
+                # its move memo counts as one process's does (checker.search.explore_compact).
+                "bytes": _bytes_per_state(self.packer, self.keys, self.parent, self.rank) * len(self.keys)
+                + (self._move_cache.bytes() if self._move_cache is not None else 0),
                 "max_steps": _max_steps(self.engine, self.packer, counted)}
 
     def _tables(self) -> list:
