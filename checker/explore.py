@@ -25,6 +25,7 @@ from checker.memory.base import MemoryModel
 from checker.model import (
     DEADLOCK, WAIT_FREEDOM, ModelError, StateView, System, exception_text, model_line,
 )
+from checker.search import pause_collector, resume_collector
 from checker.state import State, Successor, ViolationPair
 
 
@@ -368,8 +369,6 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     check_state = engine.check_state
     out: list = []
     i = 0
-    from checker.search import pause_collector, resume_collector
-
     # The collector off, as in the compact search: walking the nested state
     # tuples took 6.6 of this search's 17.9 CPU s on ring, 4 threads, sc.
     gc_was_enabled = pause_collector()

@@ -224,12 +224,16 @@ def _deep_size(x, seen: set[int]) -> int:
     return total
 
 
-def _sampled_size(objects: list, seen: set[int]) -> int:
-    """Bytes of ``objects`` (see _deep_size), from about a thousand of them spread evenly."""
-    if not objects:
+def _sampled_size(objects, seen: set[int]) -> int:
+    """Bytes of ``objects`` (any sized collection, a dict's keys included; see _deep_size),
+    from about a thousand of them spread evenly, without copying the collection."""
+    from itertools import islice
+
+    n = len(objects)
+    if not n:
         return 0
-    sample = objects[:: max(1, len(objects) // 1000)]
-    return int(len(objects) * sum(_deep_size(x, seen) for x in sample) / len(sample))
+    sample = list(islice(objects, 0, None, max(1, n // 1000)))
+    return int(n * sum(_deep_size(x, seen) for x in sample) / len(sample))
 
 
 class _ThreadMoveCache:
@@ -319,12 +323,12 @@ class _ThreadMoveCache:
         import sys
 
         seen: set[int] = set()
-        total = sys.getsizeof(self._shared) + _sampled_size(list(self._shared), seen)
+        total = sys.getsizeof(self._shared) + _sampled_size(self._shared, seen)
         for _tid, _mask, memo in self.threads:
             n = len(memo)
             if not n:
                 continue
-            total += int(n * ((8 + 24) * 3 / 2)) + _sampled_size(list(memo), seen)
+            total += int(n * ((8 + 24) * 3 / 2)) + _sampled_size(memo, seen)
             total += _sampled_size([v for v in memo.values() if v.__class__ is list], seen)
         return total
 
@@ -781,12 +785,10 @@ def _bytes_per_state(packer: PackedStates, keys, parent, depth) -> float:
     layout (an 8-byte index slot and a 24-byte entry per usable slot, 2/3
     full), plus the interned components they share.
     """
-    import sys
-
     n = len(keys)
     if not n:
         return 0.0
-    key_bytes = sum(sys.getsizeof(k) for k in keys[:: max(1, n // 1000)]) / len(keys[:: max(1, n // 1000)])
+    key_bytes = _sampled_size(keys, set()) / n
     index_value = 28  # the dict's value: an int index (most are > 256, not cached)
     dict_bytes = (8 + 24) * 3 / 2
     per_state = key_bytes + index_value + dict_bytes + 8 + parent.itemsize + depth.itemsize
