@@ -58,22 +58,6 @@ def _model_hash(protocol: str) -> str:
     return hashlib.sha256(src).hexdigest()[:16]
 
 
-def portable_states(spec) -> bool:
-    """Whether states mean the same in every process: the weak model's name expressions
-    by their index in this process's registry (checker.ir.Expr), which depends on what
-    the process built before."""
-    return spec.memory_model != "weak"
-
-
-def _registry_signature() -> str:
-    from checker.ir import Expr
-
-    h = hashlib.sha256()
-    for e in Expr._registry:
-        h.update(e.text.encode() + b"\0")
-    return f"{len(Expr._registry)}:{h.hexdigest()[:16]}"
-
-
 def identity(spec, opts) -> dict:
     """What a checkpoint must agree on with the run that resumes it."""
     return {
@@ -89,9 +73,6 @@ def identity(spec, opts) -> dict:
         "liveness": bool(opts.liveness),
         "stop_on_first": bool(opts.stop_on_first),
         "max_depth": opts.max_depth,
-        # A weak checkpoint is only read by a process that numbered the
-        # expressions the same way (the same command builds the same registry).
-        "expressions": None if portable_states(spec) else _registry_signature(),
     }
 
 

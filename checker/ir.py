@@ -21,7 +21,7 @@ import inspect
 import os
 import textwrap
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from checker import lang
 
@@ -498,6 +498,33 @@ class Halt(Instr):
 
     def __init__(self):
         self.op = "halt"
+
+
+def instr_expressions(ins: Instr) -> Iterator[Expr]:
+    """The expressions ``ins`` holds (its locations' indexes included), in a fixed order.
+
+    The order is that of the instruction's fields, so two builds of one
+    program list the same expressions in the same places: what the weak
+    model's wire and the symmetry's renaming of expressions rest on.
+    """
+    for c in type(ins).__mro__:
+        for name in getattr(c, "__slots__", ()):
+            if name in ("src", "fn", "pc", "reads", "greads", "gwrites", "text"):
+                continue
+            v = getattr(ins, name, None)
+            if isinstance(v, Expr):
+                yield v
+            elif hasattr(v, "region"):  # a Loc, or a location of its kind
+                if v.index is not None:
+                    yield v.index
+            elif isinstance(v, (list, tuple)):
+                yield from (a for a in v if isinstance(a, Expr))
+
+
+def program_expressions(prog: Program) -> Iterator[Expr]:
+    """The expressions of ``prog``'s instructions, in program order (see instr_expressions)."""
+    for ins in prog.instrs:
+        yield from instr_expressions(ins)
 
 
 # ---------------------------------------------------------------------------

@@ -180,7 +180,11 @@ class Wire:
     and the receiver keeps, per sender, a table from the sender's ids to its
     own.  Per successor on the wire: the key (one int, 32 bits per component)
     and its 64-bit sort code; the components themselves are amortised over all
-    the states that share them.
+    the states that share them.  Values inside components that name
+    something private to one process (the weak model's expressions) travel
+    under names every build of the model agrees on
+    (MemoryModel.values_to_wire): a Ray actor, or a process resuming a
+    checkpoint, built the model itself.
     """
 
     def __init__(self, packer, nthreads: int, nshards: int, mm=None) -> None:
@@ -192,8 +196,9 @@ class Wire:
         to_wire, from_wire = (mm.pending_to_wire, mm.pending_from_wire) if mm is not None else (ident, ident)
         if packer.split_pending:
             to_wire, from_wire = _one_entry(to_wire), _one_entry(from_wire)
-        self._to_wire = [ident, ident, to_wire, ident]
-        self._from_wire = [ident, ident, from_wire, ident]
+        out, into = (mm.values_to_wire, mm.values_from_wire) if mm is not None else (ident, ident)
+        self._to_wire = [ident, out, to_wire, out]
+        self._from_wire = [ident, into, from_wire, into]
         self.nshards = nshards
         self.sent = [0, 0, 0, 0]  # components already sent, per kind
         self.tables: dict = {}  # sender -> per kind: sender's id -> this process's id
@@ -262,11 +267,29 @@ class Wire:
         codes.frombytes(codes_b)
         return [tr(k, tm, tg, tp, tt) for k in keys], codes
 
+    def tables_out(self, tables: list) -> list:
+        """Whole component lists (per kind, as Shard._tables gives them) as ``adopt`` reads them in another process."""
+        return [[self._to_wire[k](x) for x in tables[k]] for k in range(4)]
+
     def adopt(self, tables, keys) -> list:
         """Keys written against ``tables`` (whole component lists) -> keys in this process's ids."""
         tm, tg, tp, tt = ([self.interners[k].id(self._from_wire[k](x)) for x in tables[k]] for k in range(4))
         tr = self.translate
         return [tr(k, tm, tg, tp, tt) for k in keys]
+
+
+def state_to_wire(mm, state):
+    """A whole state as another process that built the same model reads it (see Wire)."""
+    mem, threads, pending, ghost = state
+    out = mm.values_to_wire
+    return mem, tuple(map(out, threads)), mm.pending_to_wire(pending), out(ghost)
+
+
+def state_from_wire(mm, state):
+    """The inverse of ``state_to_wire``, in this process's names."""
+    mem, threads, pending, ghost = state
+    into = mm.values_from_wire
+    return mem, tuple(map(into, threads)), mm.pending_from_wire(pending), into(ghost)
 
 
 # ---------------------------------------------------------------------------
@@ -278,9 +301,9 @@ class Shard:
                  memory_limit: int | None, engine=None, share_outcomes: bool = False) -> None:
         from checker.search import packer_for
 
-        # A forked worker shares the coordinator's engine: the weak model's
-        # states name expressions by process-local ids (checker.ir.Expr), which
-        # agree only between processes that inherited one registry.
+        # A forked worker shares the coordinator's engine: no second build, and
+        # the weak model's outcome trades (which only forked workers make)
+        # name expressions by the registry ids they inherited alike.
         self.engine = engine if engine is not None else spec.build()
         self.index, self.nshards = index, nshards
         self.liveness = not _lasso_free(self.engine, liveness)
@@ -628,10 +651,12 @@ class Shard:
         return total
 
     def owner_of(self, state) -> int:
-        return self.owner(self.packer.pack(state))
+        """``state``: as state_to_wire gives it."""
+        return self.owner(self.packer.pack(state_from_wire(self.engine.mm, state)))
 
     def add_initial(self, state) -> None:
-        key = self.packer.pack(state)
+        """``state``: as state_to_wire gives it."""
+        key = self.packer.pack(state_from_wire(self.engine.mm, state))
         self.seen[key] = 0
         self.keys.append(key)
         self.rank.append(0)
@@ -659,14 +684,14 @@ class Shard:
         return [p.mem.items, p.ghost.items, p.pending.items, p.thread.items]
 
     def states_at(self, ranks) -> dict:
-        """rank -> (state, parent rank) for those of ``ranks`` this shard owns."""
+        """rank -> (state as state_to_wire gives it, parent rank) for those of ``ranks`` this shard owns."""
         if self._local_of_rank is None or len(self._local_of_rank) != len(self.rank):
             self._local_of_rank = dict(zip(self.rank, range(len(self.rank))))
         found = {}
         for r in ranks:
             li = self._local_of_rank.get(r)
             if li is not None:
-                found[r] = (self.packer.unpack(self.keys[li]), self.parent[li])
+                found[r] = (state_to_wire(self.engine.mm, self.packer.unpack(self.keys[li])), self.parent[li])
         return found
 
     def gather(self, below_rank: int, edges_up_to: int, whole: bool = True):
@@ -679,10 +704,10 @@ class Shard:
         rank, keys, parent = self.rank, self.keys, self.parent
         sel = [li for li in range(len(keys)) if rank[li] < below_rank]
         if whole:
-            doc = {"tables": self._tables(), "keys": [keys[li] for li in sel]}
+            doc = {"tables": self.wire.tables_out(self._tables()), "keys": [keys[li] for li in sel]}
         else:
             shift = 96  # thread 0's field (search.PackedStates)
-            doc = {"pm_table": self.packer.thread.items,
+            doc = {"pm_table": [self.engine.mm.values_to_wire(t) for t in self.packer.thread.items],
                    "pm": array("I", [(keys[li] >> shift) & _M32 for li in sel]).tobytes()}
         doc.update({
                "ranks": array("q", (rank[li] for li in sel)).tobytes(),
@@ -702,7 +727,8 @@ class Shard:
     def save(self, path: str) -> None:
         import pickle
 
-        doc = {"tables": self._tables(), "keys": self.keys, "rank": self.rank, "parent": self.parent,
+        doc = {"tables": self.wire.tables_out(self._tables()), "keys": self.keys, "rank": self.rank,
+               "parent": self.parent,
                "e_at": self.e_at, "e_dst": self.e_dst, "pruned": self.pruned, "index": self.index}
         _write_atomic(path, lambda f: pickle.dump(doc, f, protocol=pickle.HIGHEST_PROTOCOL))
 
@@ -1167,9 +1193,6 @@ def explore_partitioned(engine, opts, res) -> None:
     if par.ray_address:
         from checker.ray_search import RayShards
 
-        if not ckpt.portable_states(par.spec):
-            raise ModelError(f"--ray cannot run the {par.spec.memory_model} memory model yet: its states name "
-                             "expressions by ids private to one process (use --workers)")
         shards = RayShards(par.ray_address, par.spec, n, liveness, opts.max_depth, share)
     elif not in_process:
         shards = ProcessShards(par.spec, n, liveness, opts.max_depth, share, engine)
@@ -1198,7 +1221,8 @@ def _coordinate(engine, opts, res, shards, identity, resume, checkpoint_dir, t0)
     else:
         prog = _Progress()
         init = engine.initial()
-        shards.call(shards.call(0, "owner_of", init), "add_initial", init)
+        sent = state_to_wire(engine.mm, init)
+        shards.call(shards.call(0, "owner_of", sent), "add_initial", sent)
         v0 = engine.check_state(init)
         if v0 is not None and v0[0] in checked:
             prog.events.append(Event(-1, 0, v0[0], v0[1]))
@@ -1376,7 +1400,7 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0, stepped) 
     if events and not needs_graph:
         # The counterexamples only: their states are fetched from their
         # owners along the parent ranks, a few per step, not the whole graph.
-        states, parent = _ShardPaths(shards), {}
+        states, parent = _ShardPaths(shards, engine.mm), {}
         states.parent = parent
         labels = _RebuiltLabels(engine, states, parent)
         for e in events:
@@ -1426,9 +1450,9 @@ class _ShardPaths(dict):
 
     parent: dict
 
-    def __init__(self, shards) -> None:
+    def __init__(self, shards, mm) -> None:
         super().__init__()
-        self.shards = shards
+        self.shards, self.mm = shards, mm
 
     def fetch(self, rank: int) -> int:
         r = rank
@@ -1438,7 +1462,8 @@ class _ShardPaths(dict):
                 found.update(part)
             if r not in found:
                 raise RuntimeError(f"no shard holds the state of rank {r}")  # pragma: no cover
-            self[r], self.parent[r] = found[r]
+            state, self.parent[r] = found[r]
+            self[r] = state_from_wire(self.mm, state)
             r = self.parent[r]
         return rank
 
@@ -1476,8 +1501,8 @@ class _ShardStates:
     a bottom component's first) is asked of its owner when it is read, and kept.
     """
 
-    def __init__(self, shards, nstates: int, pm_items: list, pm_index) -> None:
-        self.shards, self.n = shards, nstates
+    def __init__(self, shards, mm, nstates: int, pm_items: list, pm_index) -> None:
+        self.shards, self.mm, self.n = shards, mm, nstates
         self.pm_items, self.pm_index = pm_items, pm_index
         self.fetched: dict = {}
 
@@ -1488,7 +1513,7 @@ class _ShardStates:
         if rank not in self.fetched:
             for part in self.shards.call_all("states_at", [([rank],)] * self.shards.n):
                 for r, (state, _parent) in part.items():
-                    self.fetched[r] = state
+                    self.fetched[r] = state_from_wire(self.mm, state)
         return self.fetched[rank]
 
     def threads_of(self, tid: int):
@@ -1524,13 +1549,13 @@ def _gather_light(shards, engine, nstates: int, expanded_up_to: int):
         parent_np[ranks] = np.frombuffer(doc["parents"], dtype=np.int64)
         # Each shard's thread ids, moved past the tables of the shards before it.
         pm_index[ranks] = np.frombuffer(doc["pm"], dtype=np.uint32).astype(np.int64) + len(pm_items)
-        pm_items.extend(doc["pm_table"])
+        pm_items.extend(map(engine.mm.values_from_wire, doc["pm_table"]))
         at.frombytes(doc["e_at"])
         dst.frombytes(doc["e_dst"])
         pruned.update(doc["pruned"])
     parent = array("l")
     parent.frombytes(parent_np.astype(f"i{parent.itemsize}").tobytes())
-    return _ShardStates(shards, nstates, pm_items, pm_index), parent, _edge_graph(at, dst, nstates), pruned
+    return _ShardStates(shards, engine.mm, nstates, pm_items, pm_index), parent, _edge_graph(at, dst, nstates), pruned
 
 
 def _edge_graph(at, dst, nstates: int):

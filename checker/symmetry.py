@@ -65,7 +65,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-from checker.ir import MASK
+from checker.ir import MASK, program_expressions
 from checker.model import ModelError, System
 
 SYMMETRIC_MODELS = ("sc", "tso", "weak")
@@ -407,23 +407,6 @@ def _program_text(prog) -> list[str]:
     return rows
 
 
-def _exprs(prog):
-    """The expressions of ``prog``'s instructions, in a fixed order (the same for every backend)."""
-    for ins in prog.instrs:
-        for c in type(ins).__mro__:
-            for name in getattr(c, "__slots__", ()):
-                if name in ("src", "fn", "pc", "reads", "greads", "gwrites", "text"):
-                    continue
-                v = getattr(ins, name, None)
-                if hasattr(v, "run_src"):
-                    yield v
-                elif hasattr(v, "region"):
-                    if v.index is not None:
-                        yield v.index
-                elif isinstance(v, (list, tuple)):
-                    yield from (a for a in v if hasattr(a, "run_src"))
-
-
 def _expr_kinds(an, system: System, tids: list[int], probe):
     """(expr_kinds, backend_exprs) of IdentityLayout: each expression typed as the analysis types it."""
     kinds: dict[int, int | None] = {}
@@ -431,7 +414,7 @@ def _expr_kinds(an, system: System, tids: list[int], probe):
     def typed(role, prog, model):
         an.role = role
         out = []
-        for e, m in zip(_exprs(prog), _exprs(model)):
+        for e, m in zip(program_expressions(prog), program_expressions(model)):
             v = an.expr(ast.parse(m.run_src, mode="eval"))
             kinds[e.ident] = v[1] if v[0] == "id" else None
             out.append(e.ident)

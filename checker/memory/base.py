@@ -141,13 +141,27 @@ class MemoryModel(ABC):
         """No thread has an event that is issued but not yet visible to all."""
         return all(p is None or p == () for p in pending)
 
+    # The wire between the processes of a partitioned search.  Each process
+    # builds the model itself (a Ray actor, a resumed checkpoint), so a value
+    # that names something by a number private to one process must travel
+    # under a name every build of the same model agrees on.
+
     def pending_to_wire(self, pending: tuple[Any, ...]) -> tuple[Any, ...]:
-        """``pending`` (every thread's) as plain tuples, lists, ints, strings and frozensets, for marshal."""
+        """``pending`` (every thread's) as plain tuples, lists, ints, strings and frozensets, for marshal,
+        named as ``values_to_wire`` names values."""
         return pending
 
     def pending_from_wire(self, pending: tuple[Any, ...]) -> tuple[Any, ...]:
         """The inverse of ``pending_to_wire``: equal to what was sent, of the model's own types."""
         return pending
+
+    def values_to_wire(self, component: Any) -> Any:
+        """A thread's locals or a ghost state as another process that built the same model reads them."""
+        return component
+
+    def values_from_wire(self, component: Any) -> Any:
+        """The inverse of ``values_to_wire``, in this process's names."""
+        return component
 
     # Memoised outcomes shared between the worker processes of a partitioned
     # search.  A model whose caches are keyed by one thread's state alone

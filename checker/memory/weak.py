@@ -106,7 +106,7 @@ from __future__ import annotations
 import pickle
 from typing import Any, NamedTuple
 
-from checker.ir import Expr, GhostIndexError, OutOfRange, Violation, rmw_apply
+from checker.ir import Expr, GhostIndexError, OutOfRange, Violation, program_expressions, rmw_apply
 from checker.memory.base import MemoryModel, settle
 from checker.memory.profiles import ALL
 from checker.model import MEMORY_SAFETY, ModelError
@@ -211,6 +211,37 @@ _ENTRY_CLASS = {"L": Load, "S": Store, "F": Fence, "B": Branch, "G": Ghost, "X":
 
 # Pending values: ("r", position) or ("e", expr_id, args).
 
+
+
+def _expressions_of(programs, *more: Expr) -> list[Expr]:
+    """Every expression the programs hold, then ``more``, each once, in the order met."""
+    found: dict[int, Expr] = {}
+    for prog in programs:
+        if prog is not None:
+            for e in program_expressions(prog):
+                found.setdefault(e.ident, e)
+    for e in more:
+        found.setdefault(e.ident, e)
+    return list(found.values())
+
+
+def _renumber(x, numbers: dict[int, int]):
+    """``x`` (nested plain tuples) with each pending value's expression id looked up in ``numbers``."""
+    if type(x) is not tuple:
+        return x
+    if len(x) == 3 and x[0] == "e":
+        try:
+            eid = numbers[x[1]]
+        except KeyError:
+            raise ModelError(f"a pending value names expression {x[1]}, which no program of the model "
+                             "holds: it cannot be sent to another process") from None
+        return ("e", eid, tuple(_renumber(a, numbers) for a in x[2]))
+    for v in x:
+        if type(v) is tuple:
+            return tuple(_renumber(v, numbers) for v in x)
+    return x
+
+
 _PRUNED = object()
 # Window entries that read or write memory when performed.
 _ACCESSES = ("L", "S", "X", "R")
@@ -310,6 +341,7 @@ class WeakMemory(MemoryModel):
         self._window_bindings: dict = {}
         # ok = (found == expected), for a split compare-exchange
         self.cas_ok = Expr(lambda S: 1 if S[0] == S[1] else 0, (0, 1), "found == expected")
+        self._wire_numbers: tuple[dict[int, int], dict[int, int]] | None = None  # see values_to_wire
         # Loads that can begin a turn of a loop: the stutter check across
         # steps (_stutter) looks only at these, so only these remember the
         # thread state they were fetched in (a remembered state is part of
@@ -338,11 +370,30 @@ class WeakMemory(MemoryModel):
         return any(e.kind == "L" and e.passed for e in entry)
 
     def pending_to_wire(self, pending):
-        return tuple(tuple(tuple(e) for e in w) for w in pending)
+        return self.values_to_wire(tuple(tuple(tuple(e) for e in w) for w in pending))
 
     def pending_from_wire(self, pending):
         kinds = _ENTRY_CLASS
-        return tuple(tuple(kinds[e[0]]._make(e) for e in w) for w in pending)
+        return tuple(tuple(kinds[e[0]]._make(e) for e in w) for w in self.values_from_wire(pending))
+
+    # A pending value ("e", expr_id, args) names its expression by its index
+    # in this process's registry (checker.ir.Expr), which depends on all that
+    # the process built before this model.  On the wire it is named by its
+    # place among the expressions of this model's programs instead, which
+    # every build of the same model agrees on.
+
+    def values_to_wire(self, component):
+        return _renumber(component, self._expression_numbers()[0])
+
+    def values_from_wire(self, component):
+        return _renumber(component, self._expression_numbers()[1])
+
+    def _expression_numbers(self) -> tuple[dict[int, int], dict[int, int]]:
+        """(registry id -> wire number, wire number -> registry id), made on first use."""
+        if self._wire_numbers is None:
+            ids = [e.ident for e in _expressions_of(self.programs, self.cas_ok)]
+            self._wire_numbers = ({eid: n for n, eid in enumerate(ids)}, dict(enumerate(ids)))
+        return self._wire_numbers
 
     # -- outcomes shared between the workers of a partitioned search ----------
     #
