@@ -298,7 +298,8 @@ def state_from_wire(mm, state):
 
 class Shard:
     def __init__(self, spec: EngineSpec, index: int, nshards: int, liveness: bool, max_depth: int | None,
-                 memory_limit: int | None, engine=None, share_outcomes: bool = False) -> None:
+                 memory_limit: int | None, engine=None, share_outcomes: bool = False,
+                 portable_outcomes: bool = False) -> None:
         from checker.search import packer_for
 
         # A forked worker shares the coordinator's engine: no second build, and
@@ -331,7 +332,11 @@ class Shard:
         self._move_cache = _ThreadMoveCache(self.engine, self.packer) if memoised else None
         # share_outcomes: the memory model's outcomes go to the other shards
         # (MemoryModel.outcomes_to_share), which only _level's pipes carry.
-        self.shares_outcomes = share_outcomes and nshards > 1 and self.engine.mm.share_outcomes()
+        # portable_outcomes: they go to processes that built the model
+        # themselves (Ray's actors, which trade at the end of each level
+        # through offer_outcomes and adopt_outcomes).
+        self.shares_outcomes = (share_outcomes and nshards > 1
+                                and self.engine.mm.share_outcomes(portable=portable_outcomes))
         # Called between states while a level is expanded (every
         # _EXCHANGE_EVERY states) when set: _level trades the outcomes there.
         self.exchange: Callable[[], None] | None = None
@@ -635,6 +640,21 @@ class Shard:
 
     def discard_pending(self) -> None:
         self._pending = None
+
+    # -- outcomes traded at level ends (Ray's actors; _level trades the workers') --
+
+    def trades_outcomes(self) -> bool:
+        return self.shares_outcomes
+
+    def offer_outcomes(self) -> tuple[bytes | None, int]:
+        """(what the model learnt since the last offer, its size in bytes)."""
+        blob = self.engine.mm.outcomes_to_share() if self.shares_outcomes else None
+        return blob, len(blob) if blob else 0
+
+    def adopt_outcomes(self, sender: int, blob: bytes | None) -> None:
+        """Another shard's offer, before this shard's next level (each sender's offers in order)."""
+        if blob:
+            self.engine.mm.adopt_outcomes(sender, blob)
 
     def cpu(self) -> float:
         """This process's CPU seconds so far."""

@@ -13,6 +13,7 @@ Ray is an optional extra: ``pip install -e '.[ray]'``.
 
 from __future__ import annotations
 
+import gc
 import socket
 
 from checker.model import ModelError
@@ -41,6 +42,21 @@ def check_ray(address: str) -> None:
         raise ValueError(f"--ray {address}: cannot reach a Ray cluster there ({reason})") from None
 
 
+class _ActorShard(Shard):
+    """A shard in the process of a Ray actor, which it has to itself.
+
+    As in a worker process (checker.parallel._worker_main), the cyclic
+    collector is off: a shard holds acyclic tuples and ints, which it could
+    only walk in vain (about 30% of each actor's CPU on `ring --threads 3
+    -m weak`).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        gc.freeze()
+        gc.disable()
+        super().__init__(*args, **kwargs)
+
+
 def _unwrap(exc: BaseException) -> BaseException:
     cause = getattr(exc, "cause", None)
     return cause if isinstance(cause, BaseException) else exc
@@ -62,10 +78,15 @@ class RayShards:
         self.description = f"{n} Ray actors"
         # num_cpus=0: the actors are long-lived and busy only in turns; SPREAD
         # puts them on different nodes where there are several.
-        actor = ray.remote(num_cpus=0, max_restarts=0)(Shard)
+        actor = ray.remote(num_cpus=0, max_restarts=0)(_ActorShard)
+        # Each actor builds the model itself: the weak model's outcomes are
+        # traded under names every build agrees on (Shard.offer_outcomes).
         self.actors = [actor.options(scheduling_strategy="SPREAD").remote(spec, i, n, liveness, max_depth,
-                                                                            memory_limit)
+                                                                            memory_limit, share_outcomes=True,
+                                                                            portable_outcomes=True)
                        for i in range(n)]
+        self._adopting: list = []  # the last level's adoptions, waited for with the next level
+        self._trading = self._get(self.actors[0].trades_outcomes.remote())
 
     def _get(self, refs):
         ray = self.ray
@@ -94,10 +115,22 @@ class RayShards:
     def expand_and_receive(self):
         n = self.n
         expanded = [a.expand.options(num_returns=n + 1).remote() for a in self.actors]
+        # What each actor's model learnt in its expansion goes to the others
+        # before their next: an actor's tasks run in the order this process
+        # submits them, so each adoption comes after the offer it takes and
+        # before the adopter's next expand.
+        offers = [a.offer_outcomes.options(num_returns=2).remote() for a in self.actors] if self._trading else []
         # Batches go from actor to actor; only their references pass through here.
         receiving = [a.receive.remote(*[expanded[i][1 + j] for i in range(n)]) for j, a in enumerate(self.actors)]
+        self._get(self._adopting)
         reports = self._get([e[0] for e in expanded])
-        return reports, self._get(receiving)
+        received = self._get(receiving)
+        if self._trading:
+            for report, size in zip(reports, self._get([size for _blob, size in offers])):
+                report.sent_bytes += size * (n - 1)
+            self._adopting = [a.adopt_outcomes.remote(j, offers[j][0])
+                              for i, a in enumerate(self.actors) for j in range(n) if j != i]
+        return reports, received
 
     def close(self) -> None:
         for a in getattr(self, "actors", []):

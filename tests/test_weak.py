@@ -200,6 +200,36 @@ def test_outcomes_one_worker_learnt_spare_another_the_work_and_change_nothing():
     assert learnt["learner"] == 0
 
 
+def test_portable_outcomes_reach_a_model_built_apart():
+    # Ray's actors build the model themselves, so their registries number
+    # the same expressions apart: portable offers name each pending value's
+    # expression as the wire does (values_to_wire).  A model built apart
+    # adopts them, gives the same successors as one that works them out,
+    # and works none of them out again.
+    import copy
+
+    from checker.ir import Expr
+    from checker.model import Params
+    from checker.parallel import state_from_wire, state_to_wire
+    from checker.run import make_engine
+
+    teacher = make_engine("ring", Params(**SMALL), None, "weak", "documented", "compiled")
+    Expr(lambda S: 0, (), "built in between")
+    learner = make_engine("ring", Params(**SMALL), None, "weak", "documented", "compiled")
+    reference = copy.deepcopy(learner)
+    teacher.mm.share_outcomes(portable=True)
+    learner.mm.share_outcomes(portable=True)
+    taught = _reachable(teacher, 3000)
+    states = [state_from_wire(learner.mm, state_to_wire(teacher.mm, s)) for s in taught]
+    assert states != taught  # the same states, numbered apart
+    learner.mm.adopt_outcomes(0, teacher.mm.outcomes_to_share())
+    learnt = []
+    original = learner.mm._learnt
+    learner.mm._learnt = lambda *args: learnt.append(args[2]) or original(*args)
+    _same_successors(learner, reference, states)
+    assert learnt == []
+
+
 def test_each_window_travels_once_and_offers_are_adopted_in_order():
     # Outcomes name windows by number after the first offer that carries
     # them (WeakMemory.outcomes_to_share): a second offer carries only new

@@ -168,8 +168,12 @@ class MemoryModel(ABC):
     # (not by memory) would otherwise fill them afresh in every worker, since
     # the shards split states by memory.  The default shares nothing.
 
-    def share_outcomes(self) -> bool:
-        """From now on, remember what the caches learn, for ``outcomes_to_share``; False: nothing to share."""
+    def share_outcomes(self, portable: bool = False) -> bool:
+        """From now on, remember what the caches learn, for ``outcomes_to_share``; False: nothing to share.
+
+        ``portable``: the offers go to processes that built the model
+        themselves (Ray actors), so they name values as ``values_to_wire`` does.
+        """
         return False
 
     def outcomes_to_share(self) -> bytes | None:

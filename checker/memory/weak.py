@@ -103,6 +103,7 @@ docs/memory-models.md, 9.)
 
 from __future__ import annotations
 
+import io
 import pickle
 from typing import Any, NamedTuple
 
@@ -225,17 +226,50 @@ def _expressions_of(programs, *more: Expr) -> list[Expr]:
     return list(found.values())
 
 
+def _wire_number(numbers: dict[int, int], eid: int) -> int:
+    try:
+        return numbers[eid]
+    except KeyError:
+        raise ModelError(f"a pending value names expression {eid}, which no program of the model "
+                         "holds: it cannot be sent to another process") from None
+
+
+class _WirePickler(pickle.Pickler):
+    """Pickles outcomes with each pending value's expression named as on the wire (values_to_wire).
+
+    Pending values sit anywhere in an offer (windows, locals, plans), so
+    they are caught as the pickler meets them: each is written as a
+    persistent id, its arguments pickled (and renamed) in turn.
+    """
+
+    def __init__(self, file, numbers: dict[int, int]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.numbers = numbers
+
+    def persistent_id(self, obj):
+        if type(obj) is tuple and len(obj) == 3 and obj[0] == "e":
+            return ("e", _wire_number(self.numbers, obj[1]), obj[2])
+        return None
+
+
+class _WireUnpickler(pickle.Unpickler):
+    """Reads what _WirePickler wrote, each expression under this process's registry id."""
+
+    def __init__(self, file, numbers: dict[int, int]) -> None:
+        super().__init__(file)
+        self.numbers = numbers
+
+    def persistent_load(self, pid):
+        _tag, number, args = pid
+        return ("e", self.numbers[number], args)
+
+
 def _renumber(x, numbers: dict[int, int]):
     """``x`` (nested plain tuples) with each pending value's expression id looked up in ``numbers``."""
     if type(x) is not tuple:
         return x
     if len(x) == 3 and x[0] == "e":
-        try:
-            eid = numbers[x[1]]
-        except KeyError:
-            raise ModelError(f"a pending value names expression {x[1]}, which no program of the model "
-                             "holds: it cannot be sent to another process") from None
-        return ("e", eid, tuple(_renumber(a, numbers) for a in x[2]))
+        return ("e", _wire_number(numbers, x[1]), tuple(_renumber(a, numbers) for a in x[2]))
     for v in x:
         if type(v) is tuple:
             return tuple(_renumber(v, numbers) for v in x)
@@ -329,6 +363,7 @@ class WeakMemory(MemoryModel):
         # partitioned search (share_outcomes), and outcomes they offered for
         # thread states this process has not met yet.
         self._journal: list | None = None
+        self._portable_trades = False  # see share_outcomes
         self._adopted: dict = {}
         # The windows this process offered, in order, and id -> their number;
         # per other worker, the windows it offered, as this process's objects.
@@ -414,9 +449,10 @@ class WeakMemory(MemoryModel):
             self._journal.append((tkey, pkey, value))
         return value
 
-    def share_outcomes(self) -> bool:
+    def share_outcomes(self, portable: bool = False) -> bool:
         if self._journal is None:
             self._journal = []
+        self._portable_trades = portable
         return True
 
     def outcomes_to_share(self) -> bytes | None:
@@ -441,7 +477,12 @@ class WeakMemory(MemoryModel):
                 sent = self._plan_to_wire(value, on_wire)
             entries.append((tid, thread, number(window), pkey, sent))
         # pickle, not marshal: window entries are NamedTuples.
-        return pickle.dumps((first_new, self._windows_offered[first_new:], entries), protocol=pickle.HIGHEST_PROTOCOL)
+        offer = (first_new, self._windows_offered[first_new:], entries)
+        if self._portable_trades:
+            out = io.BytesIO()
+            _WirePickler(out, self._expression_numbers()[0]).dump(offer)
+            return out.getvalue()
+        return pickle.dumps(offer, protocol=pickle.HIGHEST_PROTOCOL)
 
     def _window_number(self, window) -> int:
         """The number the other workers know ``window`` by (a new one: it goes with this offer)."""
@@ -461,8 +502,12 @@ class WeakMemory(MemoryModel):
         return done
 
     def adopt_outcomes(self, sender: int, blob: bytes) -> None:
-        # The blob comes from a worker this process forked beside it.
-        first_new, new_windows, received = pickle.loads(blob)  # noqa: S301
+        # The blob comes from a worker this process forked beside it, or a
+        # Ray actor of the same search.
+        if self._portable_trades:
+            first_new, new_windows, received = _WireUnpickler(io.BytesIO(blob), self._expression_numbers()[1]).load()
+        else:
+            first_new, new_windows, received = pickle.loads(blob)  # noqa: S301
         windows = self._windows_of.setdefault(sender, [])
         if first_new != len(windows):
             raise RuntimeError(f"outcomes from worker {sender} skipped {first_new - len(windows)} windows")
