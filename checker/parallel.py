@@ -303,8 +303,9 @@ class Shard:
         from checker.search import packer_for
 
         # A forked worker shares the coordinator's engine: no second build, and
-        # the weak model's outcome trades (which only forked workers make)
-        # name expressions by the registry ids they inherited alike.
+        # the weak model's outcome trades between forked workers name
+        # expressions by the registry ids they inherited alike (a Ray actor
+        # builds its own, and trades under wire names: portable_outcomes).
         self.engine = engine if engine is not None else spec.build()
         self.index, self.nshards = index, nshards
         self.liveness = not _lasso_free(self.engine, liveness)
@@ -331,10 +332,10 @@ class Shard:
 
         self._move_cache = _ThreadMoveCache(self.engine, self.packer) if memoised else None
         # share_outcomes: the memory model's outcomes go to the other shards
-        # (MemoryModel.outcomes_to_share), which only _level's pipes carry.
-        # portable_outcomes: they go to processes that built the model
-        # themselves (Ray's actors, which trade at the end of each level
-        # through offer_outcomes and adopt_outcomes).
+        # (MemoryModel.outcomes_to_share): the workers' through _level's
+        # pipes, within and at the end of each level; Ray's actors' at the
+        # end of each level (offer_outcomes, adopt_outcomes), and portably
+        # (portable_outcomes), since each actor built the model itself.
         self.shares_outcomes = (share_outcomes and nshards > 1
                                 and self.engine.mm.share_outcomes(portable=portable_outcomes))
         # Called between states while a level is expanded (every

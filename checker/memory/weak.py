@@ -213,7 +213,6 @@ _ENTRY_CLASS = {"L": Load, "S": Store, "F": Fence, "B": Branch, "G": Ghost, "X":
 # Pending values: ("r", position) or ("e", expr_id, args).
 
 
-
 def _expressions_of(programs, *more: Expr) -> list[Expr]:
     """Every expression the programs hold, then ``more``, each once, in the order met."""
     found: dict[int, Expr] = {}
