@@ -53,7 +53,6 @@ batches go from actor to actor through Ray's object store).
 from __future__ import annotations
 
 import contextlib
-import gc
 import heapq
 import itertools
 import marshal
@@ -68,6 +67,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from checker.model import DEADLOCK, WAIT_FREEDOM, ModelError, Params
+from checker.search import pause_collector
 
 MOVE_BITS = 12  # a state has fewer than 4096 moves
 TID_BITS = 4  # edges keep a thread id in 4 bits, as checker.explore does
@@ -648,7 +648,12 @@ class Shard:
         return self.shares_outcomes
 
     def offer_outcomes(self) -> tuple[bytes | None, int]:
-        """(what the model learnt since the last offer, its size in bytes)."""
+        """(what the model learnt since the last offer, its size in bytes).
+
+        Two values, which Ray returns as two objects (``num_returns=2``): the
+        coordinator fetches the size for the message count and passes the
+        offer on to the other actors without fetching it.
+        """
         blob = self.engine.mm.outcomes_to_share() if self.shares_outcomes else None
         return blob, len(blob) if blob else 0
 
@@ -749,8 +754,7 @@ class Shard:
         import pickle
 
         doc = {"tables": self.wire.tables_out(self._tables()), "keys": self.keys, "rank": self.rank,
-               "parent": self.parent,
-               "e_at": self.e_at, "e_dst": self.e_dst, "pruned": self.pruned, "index": self.index}
+               "parent": self.parent, "e_at": self.e_at, "e_dst": self.e_dst, "pruned": self.pruned, "index": self.index}
         _write_atomic(path, lambda f: pickle.dump(doc, f, protocol=pickle.HIGHEST_PROTOCOL))
 
     def load(self, paths: list[str], level_start: int, depth: int) -> None:
@@ -842,9 +846,9 @@ def _worker_main(conn, peers, spec, index, n, liveness, max_depth, memory_limit,
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # A shard holds acyclic tuples and ints only, as the one-process search
     # (checker.search) does: the collector could only walk them in vain
-    # (≈ 10 % of a worker's CPU on ring, 4 threads).
-    gc.freeze()
-    gc.disable()
+    # (≈ 10 % of a worker's CPU on ring, 4 threads).  For the worker's
+    # life: it is never resumed.
+    pause_collector()
     try:
         shard = Shard(spec, index, n, liveness, max_depth, memory_limit, engine, share_outcomes=True)
         conn.send(("ok", None))

@@ -13,11 +13,11 @@ Ray is an optional extra: ``pip install -e '.[ray]'``.
 
 from __future__ import annotations
 
-import gc
 import socket
 
 from checker.model import ModelError
 from checker.parallel import SearchAborted, Shard, WorkerMemoryError
+from checker.search import pause_collector
 
 EXTRA_HINT = "--ray needs Ray, an optional extra: pip install -e '.[ray]' (or pip install 'ray>=2.9')"
 
@@ -52,8 +52,7 @@ class _ActorShard(Shard):
     """
 
     def __init__(self, *args, **kwargs) -> None:
-        gc.freeze()
-        gc.disable()
+        pause_collector()  # for the actor's life: it is never resumed
         super().__init__(*args, **kwargs)
 
 

@@ -260,7 +260,7 @@ class _WireUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         _tag, number, args = pid
-        return ("e", self.numbers[number], args)
+        return ("e", _wire_number(self.numbers, number), args)
 
 
 def _renumber(x, numbers: dict[int, int]):
