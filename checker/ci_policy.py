@@ -109,13 +109,13 @@ def _run_sets(protocol, mutation, mm, sets, rogue, expect_bug, window=None):
             prop, cx = next(iter(res.violations.items()))
             return prop, True, False, f"{cx.length} steps at {_describe(params)}: {cx.message}"
         if not res.complete or res.exit_code == 3:
-            # Bounded (a state limit, or weak's safety cap) and nothing found:
-            # neither "harmless" nor "caught".
-            why = res.stop_reason or f"weak's safety cap of {res.reordering_bound} events in flight hit"
+            # Bounded (a state limit, or a memory model's safety cap) and
+            # nothing found: neither "harmless" nor "caught".
+            why = res.stop_reason or f"{res.cap_words()} hit"
             return None, False, False, f"{why} at {_describe(params)}, nothing found"
     sets_text = "; ".join(_describe(p) for p in sets)
-    # A bounded memory model (weak's reordering window) is part of what was checked: say it.
-    bound = "" if res.reordering_bound is None else f", reordering bounded to {res.reordering_bound}"
+    # A bounded memory model (weak's window, tso's buffers) is part of what was checked: say it.
+    bound = "" if res.reordering_bound is None else f", {res.bound_words()}"
     return None, False, True, f"{states:,} states, exhaustive{bound} ({sets_text})"
 
 

@@ -156,8 +156,9 @@ def _explore_options(fn):
         click.option("--profile", default="documented", show_default=True,
                      help="primitive orderings: documented, arm64, x86-64"),
         click.option("--window", type=int, default=None,
-                     help="weak model: at most N events in flight per thread, an under-approximation "
-                          "(default: unbounded, nothing the model allows is left out)"),
+                     help="weak: at most N events in flight per thread; tso: at most N buffered stores per "
+                          "thread; an under-approximation every verdict states (default: nothing the model "
+                          "allows is left out, or the run says it is incomplete)"),
         click.option("--mutation", default=None, help="run a named mutation (see `checker list`); a,b combines variants"),
         click.option("--rogue", is_flag=True, help="add a rogue backend that writes garbage into shared memory"),
         click.option("--rogue-writes", default=None, help="how many writes, or 'unlimited' (default 2; needs --rogue)"),
@@ -194,8 +195,6 @@ def _make_engine(protocol, p, mutation, memory_model, profile, window, engine_ki
 
     mm_opts = {} if window is None else {"window": window}
     mm_name = memory_model or DEFAULT_MEMORY_MODEL
-    if window is not None and mm_name != "weak":
-        raise Fail("--window applies to the weak memory model only")
     return make_engine(protocol, p, mutation, mm_name, profile, engine_kind, **mm_opts), mm_name
 
 

@@ -190,7 +190,10 @@ class _EventCompiler:
             self.emit(d, "info = (a, v)")
         elif op == "store" and ins.prim not in mm.profile.full_stores:
             self.emit(d, f"if len(buf) >= {mm.capacity}:")
-            self.emit(d + 1, "return")  # a full buffer waits for a flush
+            # A full buffer waits for a flush; the model is told, since that
+            # leaves out what a larger buffer allows.
+            self.emit(d + 1, f"{self.const(mm.note_full_buffer, 'full')}()")
+            self.emit(d + 1, "return")
             self.address(ins.loc, d, "return")
             self.emit(d, f"v = {_inline(ins.value.run_src)}")
             self.emit(d, f"pending = pending[:{tid}] + (buf + ((a, v),),) + pending[{tid + 1}:]")

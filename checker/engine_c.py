@@ -432,7 +432,7 @@ class _EventC:
                          f"if (s[{b + 1} + 2 * k] == a) l{ins.dst} = s[{b + 2} + 2 * k];")
         elif ins.op == "store":
             # A full buffer waits for a flush (before the address: an index out of range then waits too).
-            self.emit(d, f"if (s[{b}] >= {self.gen.layout.capacity}) return 0;")
+            self.emit(d, f"if (s[{b}] >= {self.gen.layout.capacity}) {{ buffer_refused = 1; return 0; }}")
             self.address(ins.loc, d, "return 0;")
             v = self.expr(ins.value.run_src, d, "return 0;")
             self.emit(d, f"wv = {v};")
@@ -1057,6 +1057,8 @@ def reach(engine: CEngine) -> Reached:
         if r != 1:
             raise ModelError("--engine c: out of memory" if r == -1 else "--engine c: past 2^28 states or 2^32 edges")
         n = lib.sc_info(0)
+        if lib.sc_info(16):
+            engine.mm.note_full_buffer()  # the litmus run reads it back through reordering_bound
         if lib.sc_info(7):
             p_, s_, o_ = ffi.new("int32_t *"), ffi.new("uint32_t *"), ffi.new("int32_t *")
             lib.sc_record(0, p_, s_, o_)
@@ -1257,6 +1259,8 @@ def _finish(engine, search, opts, res, stop_reason, out_of_mem, t0) -> None:
     lib, ffi = search.lib, search.ffi
     system = engine.system
     n = lib.sc_info(0)
+    if lib.sc_info(16):
+        engine.mm.note_full_buffer()  # explore() reads it back through reordering_bound
     res.states = n
     res.transitions = lib.sc_info(1)
     res.max_depth = lib.sc_info(2)

@@ -132,6 +132,13 @@ tab_shrink(tab_t *t)
 static uint64_t grow_room = UINT64_MAX;
 static int	room_refused;
 
+/*
+ * Set by a tso thread's store that waited only because its buffer was full
+ * (the generated step functions): the search then left out what a larger
+ * buffer allows, and Python's verdict must say so (sc_info(16)).
+ */
+static int	buffer_refused;
+
 static int
 take_room(uint64_t bytes)
 {
@@ -911,7 +918,7 @@ sc_start(const uint32_t *init, uint32_t max_states_, uint32_t max_depth_, uint64
 	expanded = transitions = depth = max_depth_seen = 0;
 	level_end = 1;
 	cut_by = recorded_mask = 0;
-	cut = limit_hit = failed = room_refused = 0;
+	cut = limit_hit = failed = room_refused = buffer_refused = 0;
 	grow_room = UINT64_MAX;
 	max_states = max_states_;
 	max_depth = max_depth_;
@@ -1108,7 +1115,8 @@ most_steps_of(uint64_t s, uint32_t id, void *arg)
    6 cut_by mask, 7 records, 8 bytes of the state table (keys + slots + parents), 9 bytes of the
    component tables, 10 edges, 11 the largest postmaster step count, 12 bytes of a packed state,
    13 a growth refused for want of room (the -1 was the memory limit), 14 the errno of a failed
-   --spill write or read (-4), 15 bytes written to the --spill files */
+   --spill write or read (-4), 15 bytes written to the --spill files, 16 a tso store refused
+   for want of buffer room */
 uint64_t
 sc_info(int what)
 {
@@ -1136,6 +1144,7 @@ sc_info(int what)
 		case 13: return (uint64_t) room_refused;
 		case 14: return (uint64_t) spill_errno;
 		case 15: return spill_written;
+		case 16: return (uint64_t) buffer_refused;
 		case 11:
 		{
 			most_steps_t m = {0, 0};

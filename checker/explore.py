@@ -68,10 +68,14 @@ class Result:
     # A reduction the search used, said in every verdict ("fingerprinted: ..."); "" for none.
     reductions: str = ""
     collision_probability: float | None = None  # --fingerprint only
-    # Events in flight per thread that bounded the search (weak's window),
-    # or None when no reordering the memory model allows was left out.
+    # The bound on reordering that limited the search (weak's events in
+    # flight per thread, tso's buffered stores per thread), or None when
+    # nothing the memory model allows was left out; the phrases that name it
+    # in verdicts come from the model (MemoryModel.bound_phrase, cap_phrase).
     reordering_bound: int | None = None
     reordering_bound_requested: bool = False
+    bound_phrase: str = "reordering bounded to {n}"
+    cap_phrase: str = "the weak model's safety cap of {n} events in flight per thread"
     # The partitioned search (checker.parallel): shards, each one's resident
     # memory at the end, and the bytes of the batches sent between them.
     workers: int = 0
@@ -101,11 +105,10 @@ class Result:
             return "not checked (--step-bound 0 leaves it to the cycle analysis, which did not run)"
         # Whatever limited or reduced the search is said in every "holds".
         reduced = (f", {self.reductions}" if self.reductions else "") + (
-            "" if self.reordering_bound is None else f", reordering bounded to {self.reordering_bound}")
+            "" if self.reordering_bound is None else f", {self.bound_words()}")
         if self.reordering_bound is not None and not self.reordering_bound_requested:
-            # weak's safety cap refused a fetch nobody asked it to refuse.
-            return (f"not violated so far (search incomplete: the weak model's safety cap of "
-                    f"{self.reordering_bound} events in flight per thread was hit)")
+            # A safety cap refused a step nobody asked it to refuse.
+            return f"not violated so far (search incomplete: {self.cap_words()} was hit)"
         if self.cut_by and self.complete:
             # --keep-going: a violating step is never followed, so this
             # property was checked only up to the other violations.
@@ -120,6 +123,14 @@ class Result:
         if self.complete:
             return f"holds (exhaustive{reduced})"
         return "not violated so far (search incomplete)"
+
+    def bound_words(self) -> str:
+        """The requested bound as verdicts state it: "reordering bounded to 4", "store buffers bounded to 4"."""
+        return self.bound_phrase.format(n=self.reordering_bound)
+
+    def cap_words(self) -> str:
+        """The safety cap as an incomplete verdict names it."""
+        return self.cap_phrase.format(n=self.reordering_bound)
 
     @property
     def exit_code(self) -> int:
@@ -298,11 +309,23 @@ class Engine:
 
 def explore(engine: Engine, options: Options | None = None, memory_model: str = "", profile: str = "") -> Result:
     opts = options or Options()
-    system = engine.system
-    res = Result(system, memory_model or engine.mm.name, profile)
+    mm = engine.mm
+    res = Result(engine.system, memory_model or mm.name, profile)
     res.engine = engine.kind
-    res.reordering_bound = engine.mm.reordering_bound()
-    res.reordering_bound_requested = engine.mm.reordering_bound_requested()
+    res.reordering_bound_requested = mm.reordering_bound_requested()
+    res.bound_phrase = mm.bound_phrase
+    res.cap_phrase = mm.cap_phrase.replace("{model}", mm.name)
+    _search(engine, opts, res)
+    # Whichever search ran, the model knows by now whether its bound left
+    # anything out (weak's window, tso's buffers; a partitioned search's
+    # workers have reported theirs already).
+    if res.reordering_bound is None:
+        res.reordering_bound = mm.reordering_bound()
+    return res
+
+
+def _search(engine: Engine, opts: Options, res: Result) -> Result:
+    system = engine.system
     if engine.kind == "c":
         from checker.engine_c import Unsupported, explore_c
 

@@ -1040,9 +1040,10 @@ class LitmusResult:
     expected: tuple[str, int | None] | None
     outcome_set: frozenset = frozenset()  # the final values of the condition's variables
     judgement: Judgement = Judgement("unchecked")
-    # weak's --window: only executions with at most this many events in
-    # flight per thread were explored (None: nothing the model allows was
-    # left out), so "forbidden" holds only within it.
+    # --window: only executions with at most this many events in flight
+    # (weak) or buffered stores (tso) per thread were explored (None:
+    # nothing the model allows was left out), so "forbidden" holds only
+    # within it.
     reordering_bound: int | None = None
 
     @property
@@ -1141,9 +1142,9 @@ def run_litmus(test: LitmusTest, memory_model: str = DEFAULT_MEMORY_MODEL, profi
                     queue.append(nxt)
         nstates = len(seen)
     if mm.reordering_bound() is not None and not mm.reordering_bound_requested():
-        # weak's safety cap refused a fetch: outcomes past it were not explored.
-        raise LitmusError(f"{test.file}: the search hit the weak model's safety cap of "
-                          f"{mm.reordering_bound()} events in flight per thread: the outcomes are incomplete")
+        # A safety cap (weak's window, tso's buffers) refused a step: outcomes past it were not explored.
+        cap = mm.cap_phrase.format(model=mm.name, n=mm.reordering_bound())
+        raise LitmusError(f"{test.file}: the search hit {cap}: the outcomes are incomplete")
     truth = [_holds(test.condition, dict(zip(test.cond_vars, o))) for o in outcomes]
     pos, neg = any(truth), not all(truth)
     res = LitmusResult(test.name, "allowed" if pos else "forbidden", nstates, len(outcomes),

@@ -45,7 +45,7 @@ def register(cli):
     @click.argument("paths", nargs=-1, type=click.Path(exists=True))
     @click.option("--memory-model", "-m", default=DEFAULT_MEMORY_MODEL, show_default=True, help="sc, tso or weak")
     @click.option("--profile", default="documented", show_default=True, help="documented, arm64 or x86-64")
-    @click.option("--window", type=int, default=None, help="weak/tso: events in flight per thread")
+    @click.option("--window", type=int, default=None, help="weak: events in flight per thread; tso: buffered stores per thread")
     @click.option("--suite", is_flag=True, help="run the shipped suite (models/litmus/*.litmus)")
     @click.option("--engine", type=click.Choice(["interpreted", "c"]), default="interpreted", show_default=True,
                   help="the interpreted reference models, or c: the sc or tso search in generated C")
@@ -67,6 +67,7 @@ def register(cli):
 
         from checker.cli import Fail, emit, out
         from checker.litmus import LitmusError, parse_litmus, run_litmus, suite_files
+        from checker.memory import memory_models
         from checker.model import ModelError
 
         # (path, key in the results, tolerate refusal?)
@@ -116,8 +117,9 @@ def register(cli):
             else:
                 emit(json.dumps(tests, indent=1))
         else:
-            # An explicit --window bounds weak's events in flight: say so, as explore's verdicts do.
-            bound = f" (reordering bounded to {window})" if memory_model == "weak" and window else ""
+            # An explicit --window bounds weak's events in flight or tso's buffers: say so, as explore's
+            # verdicts do.
+            bound = f" ({memory_models()[memory_model].bound_phrase.format(n=window)})" if window else ""
             out.print(f"memory model {memory_model}{bound}, profile {profile}")
             for key, r in results.items():
                 j = r.judgement

@@ -7,7 +7,11 @@ engine before any of that work -- must stay exactly as they are.  A change here
 means the search now covers a different state space: find out why before
 updating a number.
 
-weak is pinned at its default (the unbounded window) and at an explicit
+tso is pinned at its default (a buffer that is never full on these
+protocols: no store waits for room) and at an explicit ``window=4``, the
+buffer every tso run had until that default was found to cut behaviours
+unannounced (ring and dlist at ``--threads 3`` buffer five stores).  weak is
+pinned at its default (the unbounded window) and at an explicit
 ``window=2``, mostly at ``--threads 2`` (the default run stays short; the
 ``--threads 3`` figures are in docs/memory-models.md); rogue runs at
 ``--threads 3`` take minutes, so the rogue is pinned at ``--threads 2`` with
@@ -31,13 +35,15 @@ from checker.run import check
 # 42,695.
 PINNED = {
     ("ring", "sc", None, 3, False, 2): (39052, 113272),
-    ("ring", "tso", None, 3, False, 2): (117030, 413476),
+    ("ring", "tso", None, 3, False, 2): (118142, 418608),
+    ("ring", "tso", 4, 3, False, 2): (117030, 413476),
     ("caslist", "sc", None, 3, False, 2): (45788, 137594),
     ("caslist", "tso", None, 3, False, 2): (94310, 306134),
     ("bitmap", "sc", None, 3, False, 2): (16950, 53032),
     ("bitmap", "tso", None, 3, False, 2): (31116, 106968),
     ("dlist", "sc", None, 3, False, 2): (39446, 118796),
-    ("dlist", "tso", None, 3, False, 2): (99946, 360382),
+    ("dlist", "tso", None, 3, False, 2): (100066, 360910),
+    ("dlist", "tso", 4, 3, False, 2): (99946, 360382),
     ("bgworker", "sc", None, 3, False, 2): (86271, 234211),
     ("bgworker", "tso", None, 3, False, 2): (178543, 534011),
     # weak, explicit window 2 (an under-approximation).  Since the unbounded
@@ -85,5 +91,5 @@ def test_pinned_counts(key):
                             mm_options={"window": window} if window else None)
     assert result.complete
     assert not result.violations
-    assert result.reordering_bound == (window if mm == "weak" else None)
+    assert result.reordering_bound == window
     assert (result.states, result.transitions) == PINNED[key]

@@ -88,6 +88,10 @@ class ModelLoopError(ModelError):
 class MemoryModel(ABC):
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+    # How verdicts name the model's bound on reordering (reordering_bound):
+    # the one a user asked for, and the safety cap hit when nobody asked.
+    bound_phrase: ClassVar[str] = "reordering bounded to {n}"
+    cap_phrase: ClassVar[str] = "the {model} model's safety cap of {n} events in flight per thread"
     registry: ClassVar[dict[str, type["MemoryModel"]]] = {}
     # True when a thread's moves are a function of its own thread state, the
     # memory, the pending tuple and the ghost state alone, and change no other
@@ -117,6 +121,11 @@ class MemoryModel(ABC):
             MemoryModel.registry[cls.name] = cls
 
     def __init__(self, system: System, profile, **options) -> None:
+        if options:
+            # A model that ignored an option would check something else than
+            # the user asked for (sc has no --window: it buffers nothing).
+            raise ModelError(f"the {self.name} memory model takes no {', '.join('--' + k for k in options)} "
+                             "(--window bounds weak's events in flight and tso's store buffers)")
         self.system = system
         self.profile = profile
         self.programs = [t.program for t in system.threads]

@@ -10,9 +10,13 @@ empty buffer and then act on memory at once.  Read and write barriers order
 nothing the machine does not already order (on x86 they are compiler
 barriers); a profile fence that orders store->load drains the buffer.
 
-The buffer is bounded by ``window`` entries (default 4): a thread with a full
-buffer waits for a flush.  This bounds the state space; a behaviour that needs
-more buffered stores than that is not explored.
+A thread with a full buffer waits for a flush, so a behaviour that needs more
+buffered stores than the buffer holds is not explored.  Without ``--window``
+the buffer holds SAFETY_CAP stores, more than any shipped protocol buffers at
+once (at most 7, changequeue's postmaster), and a store refused for want of
+room makes the search incomplete, never "holds": the model is meant to lose
+nothing.  ``--window N`` is a bound the user asked for, an under-approximation
+that every verdict states ("store buffers bounded to N").
 """
 
 from __future__ import annotations
@@ -25,7 +29,11 @@ from checker.memory.sc import SequentialConsistency
 from checker.model import System
 from checker.state import Label, State, Successor
 
-DEFAULT_BUFFER = 4
+# Not a size hardware has (x86 cores buffer some 50 stores) but a guard: it
+# stops a thread that stores in a loop without draining, which would
+# otherwise grow its buffer without end.  The C engine gives each thread
+# room for this many pairs in a state (checker.engine_c).
+SAFETY_CAP = 16
 
 
 class TotalStoreOrder(SequentialConsistency):
@@ -36,14 +44,21 @@ class TotalStoreOrder(SequentialConsistency):
     # (memory, ghost, thread, own buffer), not per whole pending tuple.
     pending_local_steps = True
     pending_entries_may_reach_others = False
+    bound_phrase = "store buffers bounded to {n}"
+    cap_phrase = "the {model} model's safety cap of {n} buffered stores per thread"
 
-    def __init__(self, system: System, profile: Profile, window: int = DEFAULT_BUFFER, **options: Any) -> None:
+    def __init__(self, system: System, profile: Profile, window: int | None = None, **options: Any) -> None:
         super().__init__(system, profile, **options)
-        if window < 1:
+        if window is not None and window < 1:
             from checker.model import ModelError
 
             raise ModelError("--window must be at least 1")
-        self.capacity = window
+        self.window_requested = window is not None
+        self.capacity = window if window is not None else SAFETY_CAP
+        # Some store waited only because its thread's buffer was full: set by
+        # every engine (the compiled one through note_full_buffer, C through
+        # sc_info), read through reordering_bound.
+        self.buffer_refused = False
         # Fences that must drain the buffer: those ordering a store before a load.
         self.draining_fences = {prim for prim, pairs in profile.fences.items() if ("S", "L") in pairs}
 
@@ -84,6 +99,7 @@ class TotalStoreOrder(SequentialConsistency):
                 if ins.prim in self.profile.full_stores:
                     return  # a full-barrier store waits for an empty buffer
                 if len(buf) >= self.capacity:
+                    self.buffer_refused = True
                     return
                 a = ins.loc.address(L)
                 v = ins.value.fn(L)
@@ -101,6 +117,17 @@ class TotalStoreOrder(SequentialConsistency):
             # rmw, acquire, release: locked instructions wait for an empty buffer
         except OutOfRange as exc:
             self._crash(state, tid, prog, pc, self.violation_for_range(tid, exc), out)
+
+    def note_full_buffer(self) -> None:
+        self.buffer_refused = True
+
+    def reordering_bound(self) -> int | None:
+        if self.window_requested or self.buffer_refused:
+            return self.capacity
+        return None
+
+    def reordering_bound_requested(self) -> bool:
+        return self.window_requested
 
     def pending_events(self, state: State, tid: int) -> list[str]:
         cells = self.system.cell_names
