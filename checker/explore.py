@@ -74,8 +74,8 @@ class Result:
     # in verdicts come from the model (MemoryModel.bound_phrase, cap_phrase).
     reordering_bound: int | None = None
     reordering_bound_requested: bool = False
-    bound_phrase: str = "reordering bounded to {n}"
-    cap_phrase: str = "the weak model's safety cap of {n} events in flight per thread"
+    bound_phrase: str = MemoryModel.bound_phrase
+    cap_phrase: str = MemoryModel.cap_phrase
     # The partitioned search (checker.parallel): shards, each one's resident
     # memory at the end, and the bytes of the batches sent between them.
     workers: int = 0
@@ -314,7 +314,7 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     res.engine = engine.kind
     res.reordering_bound_requested = mm.reordering_bound_requested()
     res.bound_phrase = mm.bound_phrase
-    res.cap_phrase = mm.cap_phrase.replace("{model}", mm.name)
+    res.cap_phrase = mm.cap_phrase
     _search(engine, opts, res)
     # Whichever search ran, the model knows by now whether its bound left
     # anything out (weak's window, tso's buffers; a partitioned search's
@@ -491,8 +491,6 @@ def _search(engine: Engine, opts: Options, res: Result) -> Result:
         stop_reason = f"depth limit {max_d} reached" if cut else "stopped"
     res.stop_reason = stop_reason
     res.max_postmaster_steps = _max_steps(engine, states)
-    res.reordering_bound = engine.mm.reordering_bound()
-    res.reordering_bound_requested = engine.mm.reordering_bound_requested()
     if res.complete and edges is not None:
         analyse_cycles(engine, states, edges, parent, plabel, res, pruned, opts.memory_limit)
     elif (edges is not None and engine.lasso_only and WAIT_FREEDOM in checked

@@ -321,7 +321,6 @@ def explore_fingerprinted(engine, opts, res) -> None:
     res.max_depth = max_depth
     stop_reason = stop_reason or first_violation_stop(opts, violations)
     res.complete = not frontier and not cut and not stop_reason
-    res.reordering_bound = engine.mm.reordering_bound()  # weak's safety cap may have been hit
     if not res.complete and not stop_reason:
         stop_reason = f"depth limit {max_d} reached" if cut else "stopped"
     res.stop_reason = stop_reason

@@ -1143,8 +1143,8 @@ def run_litmus(test: LitmusTest, memory_model: str = DEFAULT_MEMORY_MODEL, profi
         nstates = len(seen)
     if mm.reordering_bound() is not None and not mm.reordering_bound_requested():
         # A safety cap (weak's window, tso's buffers) refused a step: outcomes past it were not explored.
-        cap = mm.cap_phrase.format(model=mm.name, n=mm.reordering_bound())
-        raise LitmusError(f"{test.file}: the search hit {cap}: the outcomes are incomplete")
+        raise LitmusError(f"{test.file}: the search hit {mm.cap_phrase.format(n=mm.reordering_bound())}: "
+                          "the outcomes are incomplete")
     truth = [_holds(test.condition, dict(zip(test.cond_vars, o))) for o in outcomes]
     pos, neg = any(truth), not all(truth)
     res = LitmusResult(test.name, "allowed" if pos else "forbidden", nstates, len(outcomes),

@@ -708,7 +708,6 @@ def explore_compact(engine, opts, res, canon=None) -> None:
     stop_reason = stop_reason or first_violation_stop(opts, violations)
     explored_all = i >= len(keys) and not cut
     res.complete = explored_all and not stop_reason
-    res.reordering_bound = engine.mm.reordering_bound()  # weak's safety cap may have been hit
     if not res.complete and not stop_reason:
         stop_reason = f"depth limit {max_d} reached" if cut else "stopped"
     res.stop_reason = stop_reason

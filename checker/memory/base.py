@@ -88,10 +88,11 @@ class ModelLoopError(ModelError):
 class MemoryModel(ABC):
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
-    # How verdicts name the model's bound on reordering (reordering_bound):
-    # the one a user asked for, and the safety cap hit when nobody asked.
+    # How verdicts name the model's bound on reordering (reordering_bound),
+    # {n} its size: the one a user asked for, and the safety cap hit when
+    # nobody asked.  A model with a bound words its own.
     bound_phrase: ClassVar[str] = "reordering bounded to {n}"
-    cap_phrase: ClassVar[str] = "the {model} model's safety cap of {n} events in flight per thread"
+    cap_phrase: ClassVar[str] = "the memory model's safety cap of {n}"
     registry: ClassVar[dict[str, type["MemoryModel"]]] = {}
     # True when a thread's moves are a function of its own thread state, the
     # memory, the pending tuple and the ghost state alone, and change no other

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from checker.ir import OutOfRange
+from checker.ir import ModelError, OutOfRange
 from checker.memory.profiles import Profile
 from checker.memory.sc import SequentialConsistency
 from checker.model import System
@@ -45,13 +45,11 @@ class TotalStoreOrder(SequentialConsistency):
     pending_local_steps = True
     pending_entries_may_reach_others = False
     bound_phrase = "store buffers bounded to {n}"
-    cap_phrase = "the {model} model's safety cap of {n} buffered stores per thread"
+    cap_phrase = "the tso model's safety cap of {n} buffered stores per thread"
 
     def __init__(self, system: System, profile: Profile, window: int | None = None, **options: Any) -> None:
         super().__init__(system, profile, **options)
         if window is not None and window < 1:
-            from checker.model import ModelError
-
             raise ModelError("--window must be at least 1")
         self.window_requested = window is not None
         self.capacity = window if window is not None else SAFETY_CAP

@@ -331,6 +331,7 @@ def _turn_starts(prog) -> frozenset[int]:
 
 class WeakMemory(MemoryModel):
     name = "weak"
+    cap_phrase = "the weak model's safety cap of {n} events in flight per thread"
     summary = "PostgreSQL's documented contract on a multi-copy-atomic machine: out-of-order window, speculation"
     # A thread's moves read its thread tuple and window, the memory and the
     # ghost state, and change only those; another thread's window matters
