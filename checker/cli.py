@@ -383,6 +383,7 @@ def _summary_json(result, written):
         else round(result.message_bytes_per_successor, 1),
         "message_bytes": result.message_bytes if result.workers else None,
         "worker_resident_bytes": list(result.worker_rss) if result.workers else None,
+        "worker_states": list(result.worker_states) if result.workers else None,
         "cpu_seconds": {"workers": [round(c, 2) for c in result.worker_cpu],
                         "coordinator": round(result.coordinator_cpu, 2),
                         "critical_path": round(result.critical_path_cpu + result.coordinator_cpu, 2)}
@@ -425,8 +426,10 @@ def _print_summary(result, written, format_steps):
               + (f", ~{result.bytes_per_state:,.0f} bytes/state" if result.bytes_per_state else "")
               + ("" if result.spilled_bytes is None else f" in memory, {format_size(result.spilled_bytes)} spilled to disk"))
     if result.workers:
+        held = result.worker_states or [0]
         out.print(f"  partitioned over {result.workers} shards: largest shard "
                   f"{format_size(max(result.worker_rss or [0]))} resident, "
+                  f"most states in one shard {max(held):,} ({max(held) / max(1, sum(held)):.0%}), "
                   f"{result.message_bytes_per_successor or 0:,.0f} bytes per successor sent to another shard, "
                   f"{result.message_bytes / max(1, result.states):,.0f} per distinct state")
     if result.reductions and result.collision_probability is None:

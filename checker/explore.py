@@ -77,9 +77,12 @@ class Result:
     bound_phrase: str = MemoryModel.bound_phrase
     cap_phrase: str = MemoryModel.cap_phrase
     # The partitioned search (checker.parallel): shards, each one's resident
-    # memory at the end, and the bytes of the batches sent between them.
+    # memory at the end, the states each holds (the owner is chosen by the
+    # shared memory alone, so a protocol whose memory takes few values
+    # spreads unevenly), and the bytes of the batches sent between them.
     workers: int = 0
     worker_rss: list = field(default_factory=list)
+    worker_states: list = field(default_factory=list)
     message_bytes: int = 0
     message_bytes_per_successor: float | None = None
     # CPU seconds: each worker's, the coordinator's, and the levels' slowest

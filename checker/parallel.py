@@ -1414,6 +1414,7 @@ def _finish(engine, opts, res, shards, prog, stop_reason, aborted, t0, stepped) 
     res.storage = "compact"
     res.bytes_per_state = sum(s["bytes"] for s in stats) / max(1, sum(s["states"] for s in stats))
     res.worker_rss = [s["rss"] for s in stats]
+    res.worker_states = [s["states"] for s in stats]
     res.worker_cpu = [s["cpu"] for s in stats]
     res.critical_path_cpu = prog.critical_cpu
     res.message_bytes = prog.sent_bytes

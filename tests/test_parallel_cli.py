@@ -46,6 +46,11 @@ def test_workers_give_the_one_process_summary():
     doc = json.loads(two.stdout)
     assert _counts(doc) == _counts(one)
     assert doc["workers"] == 2 and doc["message_bytes_per_successor"] > 0
+    # Every state has one owner: the shards' states add up to the run's.
+    held = doc["worker_states"]
+    assert len(held) == 2 and min(held) > 0 and sum(held) == doc["states"]
+    text = _run(*[a for a in SMALL if a != "--json"], "--workers", "2").stdout
+    assert f"most states in one shard {max(held):,} ({max(held) / sum(held):.0%})" in text, text
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "many"])
