@@ -87,6 +87,7 @@ def run_one(inst: dict, engine: str, storage: str, max_states: int | None, liven
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {
         "name": inst["name"], "states": res.states, "transitions": res.transitions, "complete": res.complete,
+        "stop_reason": res.stop_reason or None,
         "violations": sorted(res.violations), "cpu_seconds": round(cpu, 2),
         "states_per_cpu_second": round(res.states / cpu) if cpu > 0 else None,
         "bytes_per_state": None if res.bytes_per_state is None else round(res.bytes_per_state, 1),
@@ -169,7 +170,7 @@ def _print_row(out, r: dict) -> None:
     if "error" in r:
         out.print(f"{r['name']:<34} error: {r['error']}", markup=False)
         return
-    note = "" if r["complete"] else "  (incomplete: state limit)"
+    note = "" if r["complete"] else f"  (incomplete: {r.get('stop_reason') or 'state limit'})"
     bps = "-" if r["bytes_per_state"] is None else f"{r['bytes_per_state']:.0f}"
     out.print(f"{r['name']:<34} {r['states']:>11,} states {r['cpu_seconds']:>8.1f} cpu-s "
               f"{r['states_per_cpu_second'] or 0:>8,}/s {bps:>5} B/state {r['peak_rss_mib']:>8.0f} MiB peak "

@@ -108,11 +108,10 @@ def _run_sets(protocol, mutation, mm, sets, rogue, expect_bug, window=None):
         if res.violations:
             prop, cx = next(iter(res.violations.items()))
             return prop, True, False, f"{cx.length} steps at {_describe(params)}: {cx.message}"
-        if not res.complete or res.exit_code == 3:
+        if not res.complete:
             # Bounded (a state limit, or a memory model's safety cap) and
             # nothing found: neither "harmless" nor "caught".
-            why = res.stop_reason or f"{res.cap_words()} hit"
-            return None, False, False, f"{why} at {_describe(params)}, nothing found"
+            return None, False, False, f"{res.stop_reason} at {_describe(params)}, nothing found"
     sets_text = "; ".join(_describe(p) for p in sets)
     # A bounded memory model (weak's window, tso's buffers) is part of what was checked: say it.
     bound = "" if res.reordering_bound is None else f", {res.bound_words()}"

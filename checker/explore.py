@@ -324,6 +324,12 @@ def explore(engine: Engine, options: Options | None = None, memory_model: str = 
     # workers have reported theirs already).
     if res.reordering_bound is None:
         res.reordering_bound = mm.reordering_bound()
+    if res.reordering_bound is not None and not res.reordering_bound_requested:
+        # A safety cap refused a step nobody asked it to refuse: the search
+        # is incomplete for every reader of the result (the summary, --json,
+        # bench), not only for the verdicts.
+        res.complete = False
+        res.stop_reason = res.stop_reason or f"{res.cap_words()} was hit"
     return res
 
 

@@ -144,8 +144,8 @@ def run_check(c: Check) -> Outcome:
         # is hundreds of checks, so it stops here instead of going on with the next.
         raise KeyboardInterrupt
     if not res.violations:
-        # exit code 3 also when weak's safety cap cut a search nobody bounded.
-        return Outcome(False, res.complete and res.exit_code != 3, states=res.states, cpu=time.process_time() - t0)
+        # Not complete either when a memory model's safety cap cut the search (explore says so).
+        return Outcome(False, res.complete, states=res.states, cpu=time.process_time() - t0)
     prop, cx = min(res.violations.items(), key=lambda kv: (kv[1].length, kv[0]))
     trace = None
     if c.trace_dir:

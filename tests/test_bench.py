@@ -30,6 +30,7 @@ def test_bench_json_has_the_figures(checker_cli):
     doc = json.loads(r.stdout)
     (row,) = doc["instances"]
     assert row["name"] == "ring-t3-sc" and row["states"] == 2000 and row["complete"] is False
+    assert row["stop_reason"] == "state limit 2000 reached"
     for key in ("cpu_seconds", "bytes_per_state", "peak_rss_mib", "transitions"):
         assert row[key] is not None, key
     assert "states_per_cpu_second" in row  # None only if the search took no measurable CPU time

@@ -292,7 +292,10 @@ def test_the_safety_cap_hit_before_a_checkpoint_is_not_lost_on_resume(monkeypatc
     assert engine.mm.reordering_bound() is None
     par = ParallelOptions(workers=2, spec=spec, resume_dir=str(tmp_path))
     resumed = explore(engine, Options(parallel=par), "weak", "documented")
-    assert resumed.complete and resumed.reordering_bound == 1 and resumed.exit_code == 3
+    assert resumed.reordering_bound == 1 and resumed.exit_code == 3
+    # Every level was expanded, but what the cap cut was not: incomplete, and said so.
+    assert not resumed.complete
+    assert resumed.stop_reason == "the weak model's safety cap of 1 events in flight per thread was hit"
     assert resumed.verdict(INTEGRITY).startswith("not violated so far (search incomplete: the weak model's safety cap")
 
 

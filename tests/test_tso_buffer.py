@@ -38,6 +38,8 @@ def test_a_full_buffer_nobody_asked_for_makes_the_run_incomplete(monkeypatch, en
     monkeypatch.setattr(tso, "SAFETY_CAP", 2)
     eng, res = check("ring", memory_model="tso", threads=2, engine=engine)
     assert res.reordering_bound == 2 and not res.reordering_bound_requested and res.exit_code == 3
+    # Incomplete for every reader of the result (summary, --json, bench), not only for the verdicts.
+    assert not res.complete and res.stop_reason == "the tso model's safety cap of 2 buffered stores per thread was hit"
     assert res.verdict(INTEGRITY) == ("not violated so far (search incomplete: the tso model's safety cap of 2 "
                                       "buffered stores per thread was hit)")
     if engine == "c":

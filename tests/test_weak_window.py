@@ -89,6 +89,7 @@ def test_the_safety_cap_is_never_a_silent_bound(monkeypatch):
     monkeypatch.setattr(weak, "SAFETY_CAP", 1)
     _, res = check("ring", threads=2, ops=1)
     assert res.reordering_bound == 1 and res.exit_code == 3
+    assert not res.complete and res.stop_reason == "the weak model's safety cap of 1 events in flight per thread was hit"
     assert res.verdict(INTEGRITY).startswith("not violated so far (search incomplete: the weak model's safety cap")
 
 
