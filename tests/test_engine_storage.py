@@ -70,7 +70,11 @@ def test_compact_equals_full_on_the_shipped_protocols(protocol, mm):
         params["ops"] = 1  # 0.6-0.75 M states at two operations
     full = _run(protocol, None, False, mm, "full", params)
     compact = _run(protocol, None, False, mm, "compact", params)
-    assert full.complete
+    # Stopped by nothing but, for changequeue-fixed under weak, the model's
+    # safety cap (its postmaster polls ahead into it), which makes the run
+    # incomplete and says so: both storages must then agree on that too.
+    capped = full.reordering_bound is not None and not full.reordering_bound_requested
+    assert full.complete or (capped and full.stop_reason.endswith("was hit"))
     assert_same_search(full, compact)
 
 
